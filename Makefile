@@ -1,0 +1,146 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+# joule's one entry point: deps, build, test, bench, fuzz, install.
+
+.DELETE_ON_ERROR:
+.SUFFIXES:
+
+# Quiet by default; V=1 shows every command.
+ifeq ($(V),1)
+Q :=
+msg =
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+UNAME_M := $(shell uname -m)
+ifeq ($(UNAME_M),x86_64)
+ARCH := x86
+else ifeq ($(UNAME_M),aarch64)
+ARCH := arm64
+else
+$(error unsupported architecture '$(UNAME_M)': joule vendors vmlinux.h for x86_64 and aarch64 only; run 'make vmlinux VMLINUX_H=...' on the target and pass VMLINUX_H=)
+endif
+
+BUILD     ?= build
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+CC        ?= cc
+CLANG     ?= clang
+BPFTOOL   ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
+VMLINUX_H ?= vmlinux/$(ARCH)/vmlinux.h
+VERSION   := $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
+
+CFLAGS    ?= -O2 -g
+override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
+	-D_GNU_SOURCE -DJOULE_VERSION='"$(VERSION)"' -Iinclude -I$(BUILD)
+LDLIBS    := -lbpf -lelf -lz -lcjson -lmicrohttpd -lsodium -linih -lm -lpthread
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+	-I$(dir $(VMLINUX_H)) -Iinclude
+
+USER_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
+USER_OBJS := $(patsubst user/%.c,$(BUILD)/obj/%.o,$(USER_SRCS))
+LIBJOULE  := $(BUILD)/libjoule.a
+SKEL      := $(BUILD)/joule.skel.h
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+BPF_TESTS  := $(patsubst tests/bpf/%.c,$(BUILD)/tests/%,$(wildcard tests/bpf/test_*.c))
+FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS  := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+FUZZ_OBJS  := $(patsubst user/%.c,$(BUILD)/fuzz/obj/%.o,$(USER_SRCS))
+TOOLS      := $(BUILD)/fake-rapl
+
+DEPS_STAMP := $(BUILD)/.deps-ok
+
+.PHONY: all deps test check bench fuzz run install clean vmlinux tools
+
+all: $(BUILD)/joule $(TOOLS)
+
+# Installs only the Debian packages that are missing (apt-get); a no-op after the first run.
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP): tools/deps.sh
+	$(Q)mkdir -p $(BUILD)
+	$(Q)tools/deps.sh
+	$(Q)touch $@
+
+$(BUILD)/joule.bpf.o: bpf/joule.bpf.c include/joule/joule_bpf.h $(VMLINUX_H) | $(DEPS_STAMP)
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $(@:.o=.tmp.o)
+	$(Q)$(BPFTOOL) gen object $@ $(@:.o=.tmp.o)
+
+$(SKEL): $(BUILD)/joule.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name joule_bpf > $@
+
+$(BUILD)/obj/%.o: user/%.c $(SKEL) | $(DEPS_STAMP)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIBJOULE): $(USER_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/joule: $(BUILD)/obj/main.o $(LIBJOULE)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/fake-rapl: tools/fake-rapl/fake-rapl.c | $(DEPS_STAMP)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $< -lm -o $@
+
+tools: $(TOOLS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIBJOULE)
+	$(call msg,TEST,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIBJOULE) $(LDLIBS) -lcmocka -o $@
+
+$(BUILD)/tests/%: tests/bpf/%.c $(LIBJOULE)
+	$(call msg,TEST,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIBJOULE) $(LDLIBS) -lcmocka -o $@
+
+# Fuzz targets: libFuzzer + ASan/UBSan over the same sources, built apart.
+FUZZ_CFLAGS := $(filter-out -Werror,$(CFLAGS)) -O1 -fsanitize=fuzzer-no-link,address,undefined
+$(BUILD)/fuzz/obj/%.o: user/%.c $(SKEL)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS)
+	$(call msg,FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_OBJS) $(LDLIBS) -o $@
+
+test: all $(UNIT_TESTS) $(BPF_TESTS) $(FUZZ_BINS)
+	$(Q)BUILD=$(BUILD) tests/run-tests
+
+check: test
+
+# Longer fuzzing than the bounded run inside 'make test'.
+FUZZ_SECONDS ?= 300
+fuzz: $(FUZZ_BINS)
+	$(Q)for f in $(FUZZ_BINS); do \
+		n=$$(basename $$f); mkdir -p $(BUILD)/corpus/$$n; \
+		$$f -max_total_time=$(FUZZ_SECONDS) $(BUILD)/corpus/$$n tests/fuzz/corpus/$$n || exit 1; \
+	done
+
+bench: all
+	$(Q)BUILD=$(BUILD) tools/bench/run-bench
+
+# The README's first command: joule's main job on a short demo workload.
+run: all
+	$(BUILD)/joule run -- stress-ng --cpu 1 --timeout 3s --quiet
+
+install: all
+	install -D -m 0755 $(BUILD)/joule $(DESTDIR)$(PREFIX)/bin/joule
+
+# Regenerate the vendored vmlinux.h from the running kernel's BTF.
+vmlinux:
+	@mkdir -p $(dir $(VMLINUX_H))
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $(VMLINUX_H)
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(wildcard $(BUILD)/obj/*.d)

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Small helpers shared by every module: strict number/duration parsing, clocks, sysfs reads. */
+#ifndef JOULE_UTIL_H
+#define JOULE_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define NSEC_PER_SEC 1000000000ULL
+#define NSEC_PER_MSEC 1000000ULL
+
+/* Whole string must parse; 0 or -EINVAL / -ERANGE. */
+int parse_u64(const char *s, uint64_t *out);
+int parse_double(const char *s, double *out);
+/* "100ms", "1.5s", "2m", "1h", "250us", "10ns"; a bare number is seconds. */
+int parse_duration_ns(const char *s, uint64_t *out);
+
+uint64_t now_mono_ns(void);	/* CLOCK_MONOTONIC: the clock of bpf_ktime_get_ns() */
+uint64_t now_real_ns(void);	/* CLOCK_REALTIME, for timestamps people read */
+
+/*
+ * Read a small text file into buf (NUL-terminated, trailing newline
+ * stripped). Returns the length or -errno.
+ */
+int read_text_file(const char *path, char *buf, size_t len);
+int read_u64_file(const char *path, uint64_t *out);
+
+/* Format ns since the epoch as RFC 3339 UTC with milliseconds. */
+void format_rfc3339(uint64_t real_ns, char *buf, size_t len);
+
+#endif /* JOULE_UTIL_H */
