@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Configuration: command-line flags and the daemon's INI file fill one struct through one key table. */
+#ifndef JOULE_CONFIG_H
+#define JOULE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "joule/attrib.h"
+#include "joule/carbon.h"
+#include "joule/energy.h"
+
+enum ledger_sync { LEDGER_SYNC_ALWAYS, LEDGER_SYNC_INTERVAL, LEDGER_SYNC_NEVER };
+
+struct joule_config {
+	/* shared by run, trace, daemon (DESIGN.md "Interfaces") */
+	enum energy_kind source;	/* --source auto|powercap|msr|perf|model */
+	char *powercap_root;		/* --powercap-root */
+	char *msr_root;			/* --msr-root */
+	char *perf_root;		/* --perf-root */
+	char *cpu_root;			/* --cpu-root (topology; tests) */
+	double model_idle_w;		/* --model-idle-watts */
+	double model_max_w;		/* --model-max-watts */
+	bool model_linear;		/* --model-curve linear|specpower */
+	uint64_t interval_ns;		/* --interval 100ms */
+	char *zone;			/* --zone ZZ ("list" prints the table) */
+	double intensity;		/* --intensity G (0: unset) */
+	char *intensity_file;		/* --intensity-file F */
+	double pue;			/* --pue X (0: 1.0) */
+	double embodied_g;		/* --embodied-kg ×1000 (<0 none, 0 default) */
+	double lifetime_s;		/* --lifetime-years × year */
+	enum idle_policy idle;		/* --idle separate|proportional */
+	enum carbon_method uncertainty;	/* --uncertainty analytical|monte-carlo */
+	char *ledger;			/* --ledger FILE */
+	uint64_t ledger_period_ns;	/* --ledger-period 60s */
+	enum ledger_sync ledger_sync;	/* --ledger-sync always|interval|never */
+	char *ledger_key;		/* --ledger-key FILE */
+	uint32_t max_tasks;		/* --max-tasks N (BPF task map size) */
+	bool json;			/* --json */
+	int verbose;			/* -v, repeatable */
+
+	/* daemon */
+	char *config_file;		/* --config F */
+	char *listen;			/* --listen ADDR:PORT (port 0: any free port) */
+	char *socket_path;		/* --socket PATH ("" disables) */
+	char *socket_group;		/* --socket-group NAME */
+	uint32_t socket_mode;		/* --socket-mode 0660 */
+	char *ready_file;		/* --ready-file F */
+	char *api_token_file;		/* --api-token-file F */
+	uint32_t top_n;			/* --top-n N: per-process metric series */
+	char **filters;			/* --filter COMM (repeatable): always exported per process */
+	size_t nfilters;
+	uint64_t grace_ns;		/* --exited-grace 5m */
+};
+
+/* Defaults of DESIGN.md: auto source, 100 ms, WORLD, PUE 1, separate idle, ... */
+void config_init(struct joule_config *c);
+void config_free(struct joule_config *c);
+
+/*
+ * Set one key (the long flag name without dashes, e.g. "powercap-root";
+ * the INI file uses the same names). Returns 0, -ENOENT for an unknown key,
+ * or -EINVAL with a message in err naming the key, the value and what is
+ * accepted.
+ */
+int config_set(struct joule_config *c, const char *key, const char *value, char *err, size_t errlen);
+
+/* Does the key take a value? (false for boolean flags such as "json"). -ENOENT if unknown. */
+int config_key_takes_value(const char *key);
+
+/* Load an INI file (keys as above, optional [joule] section). Errors name file:line. */
+int config_load_file(struct joule_config *c, const char *path, char *err, size_t errlen);
+
+#endif /* JOULE_CONFIG_H */
