@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Loads and attaches the BPF programs and turns their maps into per-interval task deltas. */
+#ifndef JOULE_TRACER_H
+#define JOULE_TRACER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "joule/joule_bpf.h"
+
+struct tracer_opts {
+	uint32_t max_tasks;	/* BPF task map size; 0: JOULE_DEFAULT_MAX_TASKS */
+	bool force_raw_tp;	/* use raw_tp even where tp_btf works (tests) */
+	bool no_attach;		/* load only: BPF unit tests drive the programs themselves */
+};
+
+/* One process's on-CPU time in one interval. */
+struct tracer_task {
+	uint32_t tgid;
+	uint32_t ppid;
+	uint64_t start_ns;
+	char comm[JOULE_COMM_LEN];
+	bool marked;	/* tracer_mark()ed, or forked from a marked process */
+	bool exited;	/* its exit was seen in this interval */
+	int exit_code;
+	uint64_t total_ns;
+};
+
+/*
+ * The product of one snapshot: everything that ran between the previous
+ * snapshot and this one. task_ns is ntasks × ncpu, row-major.
+ */
+struct tracer_delta {
+	int ncpu;
+	uint64_t mono_start_ns, mono_end_ns;
+	size_t ntasks;
+	struct tracer_task *tasks;
+	uint64_t *task_ns;
+	uint64_t *idle_ns;	/* [ncpu] */
+	uint64_t *overflow_ns;	/* [ncpu] */
+	size_t cap;		/* allocated task rows */
+};
+
+struct tracer_stats {
+	uint64_t snapshots;
+	uint64_t lost_events;	  /* ring buffer was full */
+	uint64_t overflow_events; /* slices that found the task map full */
+	uint64_t overflow_ns;
+	uint64_t switches;
+	uint32_t map_entries;	  /* live entries at the last snapshot */
+	uint32_t max_tasks;
+	uint32_t procs;		  /* processes known to userspace */
+	bool raw_tp;		  /* the raw_tp fallback is in use */
+	bool batch_ops;		  /* batch map lookups work */
+};
+
+struct tracer;
+
+/* Load, attach, and take a baseline snapshot. 0 or -errno (-EPERM: not root / no CAP_BPF). */
+int tracer_open(struct tracer **out, const struct tracer_opts *o);
+void tracer_close(struct tracer *t);
+
+int tracer_ncpu(const struct tracer *t);
+
+/* Flush every CPU's running slice, drain events, read the maps: the delta since the last call. */
+int tracer_snapshot(struct tracer *t, struct tracer_delta *d);
+void tracer_delta_free(struct tracer_delta *d);
+
+/* Drain lifecycle events now (fork/exec/exit) without reading the maps. */
+int tracer_poll_events(struct tracer *t);
+
+/* Follow a process and every process it forks from now on. -ENOENT if pid is unknown. */
+int tracer_mark_pid(struct tracer *t, uint32_t pid);
+
+void tracer_get_stats(const struct tracer *t, struct tracer_stats *out);
+
+/* The loaded skeleton, for BPF tests (struct joule_bpf *). */
+void *tracer_skel(struct tracer *t);
+
+/*
+ * Can this process load BPF? 0, or -EPERM with a one-line reason in why
+ * (root or CAP_BPF + CAP_PERFMON needed).
+ */
+int tracer_check_caps(char *why, size_t len);
+
+#endif /* JOULE_TRACER_H */

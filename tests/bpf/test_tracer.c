@@ -1,0 +1,411 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* BPF tests: the switch logic under bpf_prog_test_run, then attached programs against the kernel's own accounting. */
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <time.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <cmocka.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "joule/joule_bpf.h"
+#include "joule.skel.h"
+#include "joule/tracer.h"
+#include "joule/util.h"
+
+static struct tracer *open_unattached(uint32_t max_tasks)
+{
+	struct tracer_opts o = { .max_tasks = max_tasks, .no_attach = true };
+	struct tracer *t = NULL;
+
+	assert_int_equal(tracer_open(&t, &o), 0);
+	return t;
+}
+
+/* Run the test_switch wrapper on CPU 0 with the given next task and clock. */
+static void run_switch(struct tracer *t, uint32_t tgid, uint64_t start, bool idle, uint64_t now)
+{
+	struct joule_bpf *skel = tracer_skel(t);
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .flags = BPF_F_TEST_RUN_ON_CPU, .cpu = 0);
+
+	skel->bss->test_in.next.tgid = tgid;
+	skel->bss->test_in.next.start_ns = start;
+	skel->bss->test_in.next_idle = idle;
+	skel->bss->test_in.now_ns = now;
+	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(skel->progs.test_switch), &opts), 0);
+}
+
+static uint64_t task_ns_on_cpu(struct tracer *t, uint32_t tgid, uint64_t start, int cpu)
+{
+	struct joule_bpf *skel = tracer_skel(t);
+	struct joule_task_key k = { .tgid = tgid, .start_ns = start };
+	uint64_t vals[1024] = {};
+
+	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.tasks), &k, vals))
+		return UINT64_MAX;
+	return vals[cpu];
+}
+
+static struct joule_cpu_state cpu_state(struct tracer *t, int cpu)
+{
+	struct joule_bpf *skel = tracer_skel(t);
+	struct joule_cpu_state st[1024];
+	__u32 zero = 0;
+
+	memset(st, 0, sizeof(st));
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(skel->maps.cpu_state), &zero, st), 0);
+	return st[cpu];
+}
+
+static void test_switch_when_first_on_cpu_charges_nobody(void **state)
+{
+	struct tracer *t = open_unattached(0);
+
+	run_switch(t, 100, 7, false, 1000);
+	assert_int_equal(task_ns_on_cpu(t, 100, 7, 0), UINT64_MAX);
+	assert_int_equal(cpu_state(t, 0).idle_ns, 0);
+	assert_int_equal(cpu_state(t, 0).switched_in_ns, 1000);
+	tracer_close(t);
+}
+
+static void test_switch_charges_outgoing_task_its_slice(void **state)
+{
+	struct tracer *t = open_unattached(0);
+
+	run_switch(t, 100, 7, false, 1000);
+	run_switch(t, 200, 9, false, 1500);	/* 100 ran 500 ns */
+	run_switch(t, 0, 0, true, 2000);	/* 200 ran 500 ns */
+	run_switch(t, 100, 7, false, 2600);	/* idle for 600 ns */
+	run_switch(t, 200, 9, false, 2700);	/* 100 ran 100 ns more */
+	assert_int_equal(task_ns_on_cpu(t, 100, 7, 0), 600);
+	assert_int_equal(task_ns_on_cpu(t, 200, 9, 0), 500);
+	assert_int_equal(cpu_state(t, 0).idle_ns, 600);
+	assert_int_equal(cpu_state(t, 0).switches, 5);
+	tracer_close(t);
+}
+
+static void test_switch_when_pid_reused_keeps_processes_apart(void **state)
+{
+	struct tracer *t = open_unattached(0);
+
+	run_switch(t, 300, 1, false, 0 + 1);
+	run_switch(t, 300, 2, false, 1001);	/* same pid, later start: a new process */
+	run_switch(t, 0, 0, true, 3001);
+	assert_int_equal(task_ns_on_cpu(t, 300, 1, 0), 1000);
+	assert_int_equal(task_ns_on_cpu(t, 300, 2, 0), 2000);
+	tracer_close(t);
+}
+
+static void test_switch_when_map_full_sends_time_to_overflow(void **state)
+{
+	struct tracer *t = open_unattached(4);
+	uint64_t now = 1000, tasks_sum = 0;
+	struct joule_cpu_state st;
+
+	run_switch(t, 1, 1, false, now);
+	for (uint32_t pid = 2; pid <= 10; pid++) {
+		now += 100 * pid;
+		run_switch(t, pid, pid, false, now);
+	}
+	now += 50;
+	run_switch(t, 0, 0, true, now);
+	for (uint32_t pid = 1; pid <= 10; pid++) {
+		uint64_t v = task_ns_on_cpu(t, pid, pid, 0);
+
+		if (v != UINT64_MAX)
+			tasks_sum += v;
+	}
+	st = cpu_state(t, 0);
+	assert_true(st.overflow_ns > 0);
+	assert_true(st.overflow_events >= 6);
+	/* nothing is dropped: tasks + overflow + idle cover every ns since the first switch */
+	assert_int_equal(tasks_sum + st.overflow_ns + st.idle_ns, now - 1000);
+	tracer_close(t);
+}
+
+static void test_flush_credits_running_slice_once(void **state)
+{
+	struct tracer *t = open_unattached(0);
+	struct joule_bpf *skel = tracer_skel(t);
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .flags = BPF_F_TEST_RUN_ON_CPU, .cpu = 0);
+	uint64_t start = now_mono_ns() - 5000000, after, v1, v2;
+
+	run_switch(t, 400, 4, false, start);
+	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(skel->progs.flush), &opts), 0);
+	after = now_mono_ns();
+	v1 = task_ns_on_cpu(t, 400, 4, 0);
+	assert_true(v1 >= 5000000);
+	assert_true(v1 <= after - start);
+	/* a second flush charges only the time since the first */
+	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(skel->progs.flush), &opts), 0);
+	v2 = task_ns_on_cpu(t, 400, 4, 0);
+	assert_true(v2 - v1 <= now_mono_ns() - after + 1000000);
+	assert_int_equal(cpu_state(t, 0).cur.tgid, 400);
+	tracer_close(t);
+}
+
+/* ---- attached: real workloads against the kernel's accounting ---- */
+
+static void burn_ns(uint64_t ns)
+{
+	struct timespec ts;
+	uint64_t end;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	end = (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec + ns;
+	do
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	while ((uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec < end);
+}
+
+static struct tracer *open_attached(uint32_t max_tasks, bool raw)
+{
+	struct tracer_opts o = { .max_tasks = max_tasks, .force_raw_tp = raw };
+	struct tracer *t = NULL;
+
+	assert_int_equal(tracer_open(&t, &o), 0);
+	return t;
+}
+
+static uint64_t sum_for_pid(const struct tracer_delta *d, uint32_t pid)
+{
+	uint64_t s = 0;
+
+	for (size_t i = 0; i < d->ntasks; i++)
+		if (d->tasks[i].tgid == pid)
+			s += d->tasks[i].total_ns;
+	return s;
+}
+
+static void cpu_time_matches_schedstat(bool raw)
+{
+	struct tracer *t = open_attached(0, raw);
+	struct tracer_delta d = {};
+	int go[2], done[2];
+	uint64_t joule_ns = 0, kernel_ns;
+	char path[64], buf[128];
+	pid_t pid;
+
+	assert_int_equal(pipe(go), 0);
+	assert_int_equal(pipe(done), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char c;
+
+		if (read(go[0], &c, 1) != 1)
+			_exit(1);
+		burn_ns(300 * NSEC_PER_MSEC);
+		if (write(done[1], "x", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	assert_int_equal(write(go[1], "x", 1), 1);
+	assert_int_equal(read(done[0], buf, 1), 1);
+	usleep(20000); /* the child is asleep in pause(): its schedstat is final */
+	snprintf(path, sizeof(path), "/proc/%d/schedstat", pid);
+	assert_true(read_text_file(path, buf, sizeof(buf)) > 0);
+	kernel_ns = strtoull(buf, NULL, 10);
+	assert_int_equal(tracer_snapshot(t, &d), 0);
+	joule_ns = sum_for_pid(&d, (uint32_t)pid);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	/* joule saw the child since its fork; schedstat counts the same span */
+	print_message("joule %llu ns, schedstat %llu ns\n", (unsigned long long)joule_ns,
+		      (unsigned long long)kernel_ns);
+	assert_true(kernel_ns >= 290 * NSEC_PER_MSEC);
+	assert_true(joule_ns * 100 >= kernel_ns * 99);
+	assert_true(joule_ns * 100 <= kernel_ns * 101);
+	tracer_delta_free(&d);
+	tracer_close(t);
+}
+
+static void test_attached_cpu_time_matches_schedstat_within_1pct(void **state)
+{
+	cpu_time_matches_schedstat(false);
+}
+
+static void test_attached_raw_tp_fallback_matches_schedstat(void **state)
+{
+	cpu_time_matches_schedstat(true);
+}
+
+static void test_attached_snapshots_cover_every_cpu_interval(void **state)
+{
+	struct tracer *t = open_attached(0, false);
+	struct tracer_delta d = {};
+	int ncpu = tracer_ncpu(t), online;
+	double worst = 0;
+	pid_t pid;
+	cpu_set_t set;
+
+	/* A pinned busy loop: it never switches out voluntarily. */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		CPU_ZERO(&set);
+		CPU_SET(0, &set);
+		sched_setaffinity(0, sizeof(set), &set);
+		for (;;)
+			;
+	}
+	online = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	assert_int_equal(tracer_snapshot(t, &d), 0);
+	for (int i = 0; i < 20; i++) {
+		uint64_t covered = 0, span;
+
+		usleep(100000);
+		assert_int_equal(tracer_snapshot(t, &d), 0);
+		span = (d.mono_end_ns - d.mono_start_ns) * (uint64_t)online;
+		for (size_t k = 0; k < d.ntasks * (size_t)ncpu; k++)
+			covered += d.task_ns[k];
+		for (int c = 0; c < ncpu; c++)
+			covered += d.idle_ns[c] + d.overflow_ns[c];
+		double err = covered > span ? (double)(covered - span) / span : (double)(span - covered) / span;
+		if (err > worst)
+			worst = err;
+	}
+	print_message("worst snapshot coverage error: %.3f%% over 20 snapshots of 100 ms\n", worst * 100);
+	assert_true(worst < 0.02);
+	assert_true(sum_for_pid(&d, (uint32_t)pid) > 50 * NSEC_PER_MSEC);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	tracer_delta_free(&d);
+	tracer_close(t);
+}
+
+static void test_attached_short_lived_children_captured(void **state)
+{
+	struct tracer *t = open_attached(0, false);
+	struct tracer_delta d = {};
+	uint64_t joule_ns = 0, kernel_ns;
+	struct rusage ru;
+	pid_t pid;
+	int status;
+
+	/* A marked parent forks 200 children of ~3 ms CPU each, reaping each. */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		usleep(50000);
+		for (int i = 0; i < 200; i++) {
+			pid_t c = fork();
+
+			if (c == 0) {
+				burn_ns(3 * NSEC_PER_MSEC);
+				_exit(0);
+			}
+			waitpid(c, NULL, 0);
+		}
+		getrusage(RUSAGE_CHILDREN, &ru);
+		/* report the children's CPU time through the exit status channel: a file */
+		FILE *f = fopen("/tmp/joule-test-rusage", "w");
+		fprintf(f, "%llu\n", (unsigned long long)(ru.ru_utime.tv_sec * 1000000ULL + ru.ru_utime.tv_usec +
+							   ru.ru_stime.tv_sec * 1000000ULL + ru.ru_stime.tv_usec));
+		fclose(f);
+		_exit(0);
+	}
+	assert_int_equal(tracer_mark_pid(t, (uint32_t)pid), 0);
+	for (;;) {
+		assert_int_equal(tracer_snapshot(t, &d), 0);
+		for (size_t i = 0; i < d.ntasks; i++)
+			if (d.tasks[i].marked && d.tasks[i].tgid != (uint32_t)pid)
+				joule_ns += d.tasks[i].total_ns;
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			break;
+		usleep(100000);
+	}
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(tracer_snapshot(t, &d), 0);
+		for (size_t k = 0; k < d.ntasks; k++)
+			if (d.tasks[k].marked && d.tasks[k].tgid != (uint32_t)pid)
+				joule_ns += d.tasks[k].total_ns;
+	}
+	{
+		char buf[64];
+
+		assert_true(read_text_file("/tmp/joule-test-rusage", buf, sizeof(buf)) > 0);
+		kernel_ns = strtoull(buf, NULL, 10) * 1000;
+		unlink("/tmp/joule-test-rusage");
+	}
+	print_message("children: joule %llu ns, RUSAGE_CHILDREN %llu ns (%.2f%%)\n",
+		      (unsigned long long)joule_ns, (unsigned long long)kernel_ns, 100.0 * joule_ns / kernel_ns);
+	assert_true(kernel_ns >= 500 * NSEC_PER_MSEC);
+	assert_true(joule_ns * 100 >= kernel_ns * 99);
+	tracer_delta_free(&d);
+	tracer_close(t);
+}
+
+static void test_attached_full_map_reports_overflow_and_balances(void **state)
+{
+	struct tracer *t = open_attached(8, false);
+	struct tracer_delta d = {};
+	struct tracer_stats st;
+	int ncpu = tracer_ncpu(t), online = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	uint64_t covered = 0, span = 0;
+	pid_t kids[40];
+
+	for (int i = 0; i < 40; i++) {
+		kids[i] = fork();
+		if (kids[i] == 0) {
+			for (int k = 0; k < 50; k++) {
+				burn_ns(200000);
+				usleep(1000);
+			}
+			_exit(0);
+		}
+	}
+	for (int i = 0; i < 5; i++) {
+		usleep(100000);
+		assert_int_equal(tracer_snapshot(t, &d), 0);
+		span += (d.mono_end_ns - d.mono_start_ns) * (uint64_t)online;
+		for (size_t k = 0; k < d.ntasks * (size_t)ncpu; k++)
+			covered += d.task_ns[k];
+		for (int c = 0; c < ncpu; c++)
+			covered += d.idle_ns[c] + d.overflow_ns[c];
+	}
+	for (int i = 0; i < 40; i++)
+		waitpid(kids[i], NULL, 0);
+	tracer_get_stats(t, &st);
+	print_message("overflow: %llu events, %llu ns; coverage %.3f%%\n",
+		      (unsigned long long)st.overflow_events, (unsigned long long)st.overflow_ns,
+		      100.0 * covered / span);
+	assert_true(st.overflow_events > 0);
+	assert_true(st.overflow_ns > 0);
+	assert_true(covered * 100 >= span * 98);
+	assert_true(covered * 100 <= span * 102);
+	tracer_delta_free(&d);
+	tracer_close(t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_switch_when_first_on_cpu_charges_nobody),
+		cmocka_unit_test(test_switch_charges_outgoing_task_its_slice),
+		cmocka_unit_test(test_switch_when_pid_reused_keeps_processes_apart),
+		cmocka_unit_test(test_switch_when_map_full_sends_time_to_overflow),
+		cmocka_unit_test(test_flush_credits_running_slice_once),
+		cmocka_unit_test(test_attached_cpu_time_matches_schedstat_within_1pct),
+		cmocka_unit_test(test_attached_raw_tp_fallback_matches_schedstat),
+		cmocka_unit_test(test_attached_snapshots_cover_every_cpu_interval),
+		cmocka_unit_test(test_attached_short_lived_children_captured),
+		cmocka_unit_test(test_attached_full_map_reports_overflow_and_balances),
+	};
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "test_tracer: needs root to load BPF programs\n");
+		return 77;
+	}
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

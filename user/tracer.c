@@ -1,0 +1,656 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Loads the BPF skeleton and turns its maps and ring buffer into per-interval task deltas. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/capability.h>
+#include <sys/syscall.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "joule/joule_bpf.h"
+#include "joule.skel.h"
+#include "joule/log.h"
+#include "joule/tracer.h"
+#include "joule/util.h"
+
+/* Keys read per batch call: bounds the buffers whatever the map size or CPU count. */
+#define BATCH_KEYS 4096
+
+/* What userspace knows of one process (BPF map key plus lifecycle facts). */
+struct proc {
+	struct joule_task_key key;
+	uint32_t ppid;
+	bool used, marked, exited, filled;
+	int exit_code;
+	uint64_t exit_snap;	/* snapshot at which the exit event was drained */
+	char comm[JOULE_COMM_LEN];
+	uint64_t *prev;		/* [ncpu] cumulative ns at the last snapshot */
+};
+
+struct tracer {
+	struct joule_bpf *skel;
+	struct ring_buffer *rb;
+	int ncpu;
+	uint64_t snap;
+	uint64_t last_mono_ns;
+	struct tracer_stats stats;
+
+	/* open-addressing table of processes, linear probing, power-of-two size */
+	struct proc *procs;
+	size_t nprocs, cap;
+
+	struct joule_cpu_state *states;	/* [ncpu] scratch for per-CPU reads */
+	uint64_t *prev_idle, *prev_overflow;
+
+	struct joule_task_key *keys;	/* [BATCH_KEYS] */
+	uint64_t *vals;			/* [BATCH_KEYS * ncpu] */
+	struct joule_task_key *doomed;	/* keys to delete after this snapshot */
+	size_t ndoomed, doomed_cap;
+	bool batch_ok;
+};
+
+static uint64_t key_hash(const struct joule_task_key *k)
+{
+	uint64_t x = ((uint64_t)k->tgid << 32) ^ k->start_ns;
+
+	/* splitmix64 finaliser: PIDs and start times are far from uniform */
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+static bool key_eq(const struct joule_task_key *a, const struct joule_task_key *b)
+{
+	return a->tgid == b->tgid && a->start_ns == b->start_ns;
+}
+
+static struct proc *proc_find(struct tracer *t, const struct joule_task_key *k)
+{
+	size_t mask = t->cap - 1;
+
+	for (size_t i = key_hash(k) & mask;; i = (i + 1) & mask) {
+		if (!t->procs[i].used)
+			return NULL;
+		if (key_eq(&t->procs[i].key, k))
+			return &t->procs[i];
+	}
+}
+
+static int proc_grow(struct tracer *t)
+{
+	size_t old_cap = t->cap, cap = old_cap ? old_cap * 2 : 1024;
+	struct proc *old = t->procs, *n;
+
+	n = calloc(cap, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	for (size_t i = 0; i < old_cap; i++) {
+		size_t j;
+
+		if (!old[i].used)
+			continue;
+		for (j = key_hash(&old[i].key) & (cap - 1); n[j].used; j = (j + 1) & (cap - 1))
+			;
+		n[j] = old[i];
+	}
+	free(old);
+	t->procs = n;
+	t->cap = cap;
+	return 0;
+}
+
+static struct proc *proc_add(struct tracer *t, const struct joule_task_key *k)
+{
+	struct proc *p = proc_find(t, k);
+	size_t mask;
+
+	if (p)
+		return p;
+	/* keep the load factor under 1/2 so probes stay short */
+	if ((t->nprocs + 1) * 2 > t->cap && proc_grow(t))
+		return NULL;
+	mask = t->cap - 1;
+	for (size_t i = key_hash(k) & mask;; i = (i + 1) & mask) {
+		if (t->procs[i].used)
+			continue;
+		p = &t->procs[i];
+		memset(p, 0, sizeof(*p));
+		p->used = true;
+		p->key = *k;
+		t->nprocs++;
+		return p;
+	}
+}
+
+/* Backward-shift deletion: no tombstones, so lookups never slow down. */
+static void proc_del(struct tracer *t, struct proc *p)
+{
+	size_t mask = t->cap - 1, i = (size_t)(p - t->procs), j = i;
+
+	free(p->prev);
+	p->used = false;
+	t->nprocs--;
+	for (;;) {
+		size_t home;
+
+		j = (j + 1) & mask;
+		if (!t->procs[j].used)
+			return;
+		home = key_hash(&t->procs[j].key) & mask;
+		/* can entry j move to the hole at i? only if its home is not in (i, j] */
+		if ((j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j))) {
+			t->procs[i] = t->procs[j];
+			t->procs[j].used = false;
+			i = j;
+		}
+	}
+}
+
+/* A process that existed before joule attached: its parent and name come from /proc. */
+static void proc_fill_from_procfs(struct proc *p)
+{
+	char path[64], buf[512], *rp;
+	int n;
+
+	p->filled = true;
+	snprintf(path, sizeof(path), "/proc/%u/stat", p->key.tgid);
+	n = read_text_file(path, buf, sizeof(buf));
+	if (n <= 0) {
+		snprintf(p->comm, sizeof(p->comm), "?");
+		return;
+	}
+	/* "pid (comm) state ppid ...": comm may hold spaces and parentheses */
+	rp = strrchr(buf, ')');
+	if (!rp || !strchr(buf, '('))
+		return;
+	*rp = '\0';
+	snprintf(p->comm, sizeof(p->comm), "%s", strchr(buf, '(') + 1);
+	if (sscanf(rp + 2, "%*c %u", &p->ppid) != 1)
+		p->ppid = 0;
+}
+
+static int handle_event(void *ctx, void *data, size_t len)
+{
+	struct tracer *t = ctx;
+	const struct joule_event *ev = data;
+	struct joule_task_key k = { .tgid = ev->tgid, .start_ns = ev->start_ns };
+	struct proc *p;
+
+	if (len < sizeof(*ev))
+		return 0;
+	p = proc_add(t, &k);
+	if (!p)
+		return -ENOMEM;
+	switch (ev->kind) {
+	case JOULE_EV_FORK: {
+		struct joule_task_key pk = { .tgid = ev->ppid, .start_ns = ev->pstart_ns };
+		struct proc *parent = proc_find(t, &pk);
+
+		p->ppid = ev->ppid;
+		p->filled = true;
+		memcpy(p->comm, ev->comm, sizeof(p->comm));
+		if (parent && parent->marked)
+			p->marked = true;
+		break;
+	}
+	case JOULE_EV_EXEC:
+		memcpy(p->comm, ev->comm, sizeof(p->comm));
+		break;
+	case JOULE_EV_EXIT:
+		if (!p->filled) {
+			memcpy(p->comm, ev->comm, sizeof(p->comm));
+			p->filled = true;
+		}
+		p->exited = true;
+		p->exit_code = ev->exit_code;
+		p->exit_snap = t->snap;
+		break;
+	}
+	return 0;
+}
+
+int tracer_poll_events(struct tracer *t)
+{
+	int n = ring_buffer__consume(t->rb);
+
+	return n < 0 ? n : 0;
+}
+
+int tracer_mark_pid(struct tracer *t, uint32_t pid)
+{
+	int found = -ENOENT;
+
+	tracer_poll_events(t);
+	for (size_t i = 0; i < t->cap; i++) {
+		struct proc *p = &t->procs[i];
+
+		if (p->used && p->key.tgid == pid && !p->exited) {
+			p->marked = true;
+			found = 0;
+		}
+	}
+	return found;
+}
+
+/* Credit each CPU's running slice (see do_flush in joule.bpf.c). */
+static void flush_cpus(struct tracer *t)
+{
+	int fd = bpf_program__fd(t->skel->progs.flush);
+
+	for (int c = 0; c < t->ncpu; c++) {
+		LIBBPF_OPTS(bpf_test_run_opts, opts, .flags = BPF_F_TEST_RUN_ON_CPU, .cpu = (__u32)c);
+
+		/* an offline CPU fails with -ENXIO: nothing runs there to flush */
+		bpf_prog_test_run_opts(fd, &opts);
+	}
+}
+
+static int doom(struct tracer *t, const struct joule_task_key *k)
+{
+	if (t->ndoomed == t->doomed_cap) {
+		size_t cap = t->doomed_cap ? t->doomed_cap * 2 : 256;
+		void *n = realloc(t->doomed, cap * sizeof(*t->doomed));
+
+		if (!n)
+			return -ENOMEM;
+		t->doomed = n;
+		t->doomed_cap = cap;
+	}
+	t->doomed[t->ndoomed++] = *k;
+	return 0;
+}
+
+static int delta_reserve(struct tracer_delta *d, size_t rows)
+{
+	struct tracer_task *tasks;
+	uint64_t *ns;
+	size_t cap;
+
+	if (rows <= d->cap)
+		return 0;
+	cap = d->cap ? d->cap : 256;
+	while (cap < rows)
+		cap *= 2;
+	tasks = realloc(d->tasks, cap * sizeof(*tasks));
+	if (!tasks)
+		return -ENOMEM;
+	d->tasks = tasks;
+	ns = realloc(d->task_ns, cap * (size_t)d->ncpu * sizeof(*ns));
+	if (!ns)
+		return -ENOMEM;
+	d->task_ns = ns;
+	d->cap = cap;
+	return 0;
+}
+
+/* Fold one map entry's cumulative per-CPU values into the delta. */
+static int account(struct tracer *t, struct tracer_delta *d, const struct joule_task_key *k,
+		   const uint64_t *vals)
+{
+	struct proc *p = proc_add(t, k);
+	uint64_t total = 0, *row;
+	int err;
+
+	if (!p)
+		return -ENOMEM;
+	if (!p->filled)
+		proc_fill_from_procfs(p);
+	if (!p->prev) {
+		p->prev = calloc((size_t)t->ncpu, sizeof(*p->prev));
+		if (!p->prev)
+			return -ENOMEM;
+	}
+	err = delta_reserve(d, d->ntasks + 1);
+	if (err)
+		return err;
+	row = &d->task_ns[d->ntasks * (size_t)t->ncpu];
+	for (int c = 0; c < t->ncpu; c++) {
+		/* a counter below its last value means the entry was recreated */
+		row[c] = vals[c] >= p->prev[c] ? vals[c] - p->prev[c] : vals[c];
+		p->prev[c] = vals[c];
+		total += row[c];
+	}
+	/*
+	 * An exited process is deleted one snapshot after its exit was seen:
+	 * its final slice (exit tracepoint → last context switch) is charged
+	 * after the event, so this later read is the one that is complete.
+	 */
+	if (p->exited && p->exit_snap < t->snap) {
+		err = doom(t, k);
+		if (err)
+			return err;
+	} else if (total == 0) {
+		return 0;
+	}
+	d->tasks[d->ntasks] = (struct tracer_task){
+		.tgid = k->tgid,
+		.ppid = p->ppid,
+		.start_ns = k->start_ns,
+		.marked = p->marked,
+		.exited = p->exited && p->exit_snap < t->snap,
+		.exit_code = p->exit_code,
+		.total_ns = total,
+	};
+	memcpy(d->tasks[d->ntasks].comm, p->comm, sizeof(p->comm));
+	d->ntasks++;
+	return 0;
+}
+
+static int read_tasks_batch(struct tracer *t, struct tracer_delta *d)
+{
+	int fd = bpf_map__fd(t->skel->maps.tasks);
+	__u32 in_batch = 0, out_batch = 0;
+	bool first = true, done = false;
+	int err;
+
+	while (!done) {
+		__u32 count = BATCH_KEYS;
+
+		err = bpf_map_lookup_batch(fd, first ? NULL : &in_batch, &out_batch, t->keys, t->vals,
+					   &count, NULL);
+		if (err) {
+			err = -errno;
+			if (err != -ENOENT)
+				return err;
+			done = true; /* -ENOENT: the last batch, possibly with entries */
+		}
+		for (__u32 i = 0; i < count; i++) {
+			err = account(t, d, &t->keys[i], &t->vals[(size_t)i * t->ncpu]);
+			if (err)
+				return err;
+		}
+		t->stats.map_entries += count;
+		in_batch = out_batch;
+		first = false;
+	}
+	return 0;
+}
+
+/* Kernels without htab batch ops (before 5.6): one key at a time. */
+static int read_tasks_iter(struct tracer *t, struct tracer_delta *d)
+{
+	int fd = bpf_map__fd(t->skel->maps.tasks);
+	struct joule_task_key key, next;
+	void *prev = NULL;
+	int err;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, t->vals))
+			continue; /* deleted meanwhile */
+		err = account(t, d, &key, t->vals);
+		if (err)
+			return err;
+		t->stats.map_entries++;
+	}
+	return 0;
+}
+
+static void reap(struct tracer *t)
+{
+	int fd = bpf_map__fd(t->skel->maps.tasks);
+
+	for (size_t i = 0; i < t->ndoomed; i++)
+		bpf_map_delete_elem(fd, &t->doomed[i]);
+	t->ndoomed = 0;
+	/* exited processes are forgotten once their last row is out */
+	for (size_t i = 0; i < t->cap;) {
+		struct proc *p = &t->procs[i];
+
+		if (p->used && p->exited && p->exit_snap < t->snap)
+			proc_del(t, p); /* shifts a later entry into slot i: look again */
+		else
+			i++;
+	}
+}
+
+int tracer_snapshot(struct tracer *t, struct tracer_delta *d)
+{
+	__u32 zero = 0;
+	int err;
+
+	if (d->ncpu != t->ncpu) {
+		tracer_delta_free(d);
+		d->ncpu = t->ncpu;
+		d->idle_ns = calloc((size_t)t->ncpu, sizeof(*d->idle_ns));
+		d->overflow_ns = calloc((size_t)t->ncpu, sizeof(*d->overflow_ns));
+		if (!d->idle_ns || !d->overflow_ns)
+			return -ENOMEM;
+	}
+	d->ntasks = 0;
+	t->snap++;
+
+	/* Flush first: every ns up to now is then in the maps, exactly once. */
+	flush_cpus(t);
+	d->mono_start_ns = t->last_mono_ns;
+	d->mono_end_ns = now_mono_ns();
+	t->last_mono_ns = d->mono_end_ns;
+	/* Drain events before reading: a child's fork names its parent before its time is read. */
+	err = tracer_poll_events(t);
+	if (err)
+		return err;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.cpu_state), &zero, t->states))
+		return -errno;
+	t->stats.switches = 0;
+	t->stats.overflow_events = 0;
+	t->stats.overflow_ns = 0;
+	for (int c = 0; c < t->ncpu; c++) {
+		const struct joule_cpu_state *s = &t->states[c];
+
+		d->idle_ns[c] = s->idle_ns - t->prev_idle[c];
+		d->overflow_ns[c] = s->overflow_ns - t->prev_overflow[c];
+		t->prev_idle[c] = s->idle_ns;
+		t->prev_overflow[c] = s->overflow_ns;
+		t->stats.switches += s->switches;
+		t->stats.overflow_events += s->overflow_events;
+		t->stats.overflow_ns += s->overflow_ns;
+	}
+
+	t->stats.map_entries = 0;
+	if (t->batch_ok) {
+		err = read_tasks_batch(t, d);
+		if (err == -EINVAL || err == -ENOTSUP || err == -EOPNOTSUPP) {
+			log_info("batch map lookups unavailable (%s): iterating keys", strerror(-err));
+			t->batch_ok = false;
+			d->ntasks = 0;
+			t->stats.map_entries = 0;
+			err = read_tasks_iter(t, d);
+		}
+	} else {
+		err = read_tasks_iter(t, d);
+	}
+	if (err)
+		return err;
+
+	/* Processes that exited without any time left in the map still get their last row. */
+	for (size_t i = 0; i < t->cap; i++) {
+		struct proc *p = &t->procs[i];
+		bool listed = false;
+
+		if (!p->used || !p->exited || p->exit_snap >= t->snap)
+			continue;
+		for (size_t j = 0; j < t->ndoomed && !listed; j++)
+			listed = key_eq(&t->doomed[j], &p->key);
+		if (listed)
+			continue;
+		err = delta_reserve(d, d->ntasks + 1);
+		if (err)
+			return err;
+		memset(&d->task_ns[d->ntasks * (size_t)t->ncpu], 0, (size_t)t->ncpu * sizeof(uint64_t));
+		d->tasks[d->ntasks++] = (struct tracer_task){
+			.tgid = p->key.tgid, .ppid = p->ppid, .start_ns = p->key.start_ns,
+			.marked = p->marked, .exited = true, .exit_code = p->exit_code,
+		};
+		memcpy(d->tasks[d->ntasks - 1].comm, p->comm, sizeof(p->comm));
+	}
+	reap(t);
+
+	t->stats.snapshots++;
+	t->stats.lost_events = t->skel->bss->lost_events;
+	t->stats.procs = (uint32_t)t->nprocs;
+	return 0;
+}
+
+void tracer_delta_free(struct tracer_delta *d)
+{
+	free(d->tasks);
+	free(d->task_ns);
+	free(d->idle_ns);
+	free(d->overflow_ns);
+	memset(d, 0, sizeof(*d));
+}
+
+int tracer_check_caps(char *why, size_t len)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2] = {};
+	uint64_t eff;
+
+	if (geteuid() == 0)
+		return 0;
+	if (syscall(SYS_capget, &hdr, data) == 0) {
+		eff = ((uint64_t)data[1].effective << 32) | data[0].effective;
+		/* CAP_BPF (39) loads, CAP_PERFMON (38) attaches tracing; CAP_SYS_ADMIN implies both */
+		if ((eff & (1ULL << 21)) || ((eff & (1ULL << 39)) && (eff & (1ULL << 38))))
+			return 0;
+	}
+	snprintf(why, len, "loading BPF programs needs root, or CAP_BPF and CAP_PERFMON (try: sudo joule ...)");
+	return -EPERM;
+}
+
+static bool tp_btf_supported(void)
+{
+	/* tp_btf needs the kernel's BTF and BPF_PROG_TYPE_TRACING (5.5+) */
+	if (access("/sys/kernel/btf/vmlinux", R_OK))
+		return false;
+	return libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_TRACING, NULL) == 1;
+}
+
+int tracer_open(struct tracer **out, const struct tracer_opts *o)
+{
+	struct tracer *t;
+	bool raw;
+	int err;
+
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->ncpu = libbpf_num_possible_cpus();
+	if (t->ncpu <= 0) {
+		err = t->ncpu ? t->ncpu : -EINVAL;
+		goto fail;
+	}
+	t->states = calloc((size_t)t->ncpu, sizeof(*t->states));
+	t->prev_idle = calloc((size_t)t->ncpu, sizeof(uint64_t));
+	t->prev_overflow = calloc((size_t)t->ncpu, sizeof(uint64_t));
+	t->keys = calloc(BATCH_KEYS, sizeof(*t->keys));
+	t->vals = calloc((size_t)BATCH_KEYS * (size_t)t->ncpu, sizeof(uint64_t));
+	if (!t->states || !t->prev_idle || !t->prev_overflow || !t->keys || !t->vals) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	err = proc_grow(t);
+	if (err)
+		goto fail;
+
+	t->skel = joule_bpf__open();
+	if (!t->skel) {
+		err = -errno;
+		log_err("failed to open BPF skeleton: %s", strerror(-err));
+		goto fail;
+	}
+	t->stats.max_tasks = o->max_tasks ? o->max_tasks : JOULE_DEFAULT_MAX_TASKS;
+	bpf_map__set_max_entries(t->skel->maps.tasks, t->stats.max_tasks);
+
+	/* Feature probe, not a version check: raw_tp where tp_btf cannot load. */
+	raw = o->force_raw_tp || !tp_btf_supported();
+	t->stats.raw_tp = raw;
+	bpf_program__set_autoload(t->skel->progs.handle_switch, !raw);
+	bpf_program__set_autoload(t->skel->progs.handle_fork, !raw);
+	bpf_program__set_autoload(t->skel->progs.handle_exec, !raw);
+	bpf_program__set_autoload(t->skel->progs.handle_exit, !raw);
+	bpf_program__set_autoload(t->skel->progs.handle_switch_raw, raw);
+	bpf_program__set_autoload(t->skel->progs.handle_fork_raw, raw);
+	bpf_program__set_autoload(t->skel->progs.handle_exec_raw, raw);
+	bpf_program__set_autoload(t->skel->progs.handle_exit_raw, raw);
+	bpf_program__set_autoload(t->skel->progs.test_switch, o->no_attach);
+	if (raw)
+		log_info("tp_btf unavailable: using raw_tp programs");
+
+	err = joule_bpf__load(t->skel);
+	if (err) {
+		log_err("failed to load BPF programs: %s", strerror(-err));
+		goto fail;
+	}
+	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), handle_event, t, NULL);
+	if (!t->rb) {
+		err = -errno;
+		log_err("failed to create ring buffer: %s", strerror(-err));
+		goto fail;
+	}
+	t->batch_ok = true;
+	if (o->no_attach) {
+		*out = t;
+		return 0;
+	}
+	err = joule_bpf__attach(t->skel);
+	if (err) {
+		log_err("failed to attach BPF programs: %s", strerror(-err));
+		goto fail;
+	}
+	/* Baseline: start every CPU's slice now, so the first interval is whole. */
+	{
+		struct tracer_delta d = {};
+
+		err = tracer_snapshot(t, &d);
+		tracer_delta_free(&d);
+		if (err)
+			goto fail;
+	}
+	*out = t;
+	return 0;
+fail:
+	tracer_close(t);
+	return err;
+}
+
+void tracer_close(struct tracer *t)
+{
+	if (!t)
+		return;
+	ring_buffer__free(t->rb);
+	joule_bpf__destroy(t->skel);
+	for (size_t i = 0; i < t->cap; i++)
+		if (t->procs[i].used)
+			free(t->procs[i].prev);
+	free(t->procs);
+	free(t->states);
+	free(t->prev_idle);
+	free(t->prev_overflow);
+	free(t->keys);
+	free(t->vals);
+	free(t->doomed);
+	free(t);
+}
+
+int tracer_ncpu(const struct tracer *t)
+{
+	return t->ncpu;
+}
+
+void tracer_get_stats(const struct tracer *t, struct tracer_stats *out)
+{
+	*out = t->stats;
+	out->batch_ops = t->batch_ok;
+}
+
+void *tracer_skel(struct tracer *t)
+{
+	return t->skel;
+}
