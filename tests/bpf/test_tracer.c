@@ -223,6 +223,10 @@ static void cpu_time_matches_schedstat(bool raw)
 	/* joule saw the child since its fork; schedstat counts the same span */
 	print_message("joule %llu ns, schedstat %llu ns\n", (unsigned long long)joule_ns,
 		      (unsigned long long)kernel_ns);
+	for (size_t i = 0; i < d.ntasks; i++)
+		if (d.tasks[i].total_ns > NSEC_PER_MSEC)
+			print_message("  row %u %s %llu ns\n", d.tasks[i].tgid, d.tasks[i].comm,
+				      (unsigned long long)d.tasks[i].total_ns);
 	assert_true(kernel_ns >= 290 * NSEC_PER_MSEC);
 	assert_true(joule_ns * 100 >= kernel_ns * 99);
 	assert_true(joule_ns * 100 <= kernel_ns * 101);
