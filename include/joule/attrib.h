@@ -48,4 +48,14 @@ int attrib_split(const struct attrib_in *in, struct attrib_out *out);
  */
 int lr_split(uint64_t total, const uint64_t *w, size_t n, uint64_t *out);
 
+/*
+ * attrib_split and lr_split keep one per-thread scratch buffer that grows to
+ * the largest input seen (no allocation in steady state; -ENOMEM if growing
+ * fails). Callers that want no hidden allocation at all pass their own:
+ * attrib_scratch_size() bytes, any alignment handled inside.
+ */
+size_t attrib_scratch_size(size_t ntasks, int npkg);
+int attrib_split_buf(const struct attrib_in *in, struct attrib_out *out, void *scratch,
+		     size_t scratch_len);
+
 #endif /* JOULE_ATTRIB_H */

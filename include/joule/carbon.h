@@ -37,6 +37,7 @@ struct carbon_estimate {
 	uint64_t mean_ug;
 	uint64_t lo_ug, hi_ug;
 	enum carbon_method method;
+	uint64_t dist_mean_ug;	/* mean of the method's distribution (truncation shifts it up a little) */
 };
 
 struct carbon_ctx;
@@ -76,5 +77,46 @@ int carbon_method_parse(const char *s, enum carbon_method *out); /* "analytical"
 
 /* Print the built-in zone table (code, name, g/kWh, year, source) for --zone list. */
 void carbon_list_zones(FILE *out);
+
+/* One row of the built-in zone table (user/carbon_zones.c, generated from data/grid_intensity.csv). */
+struct carbon_zone {
+	const char *code;	/* "WORLD", ISO 3166-1 alpha-2, or an Electricity Maps zone id */
+	const char *name;
+	double g_per_kwh;	/* lifecycle gCO2e/kWh, yearly average */
+	int year;
+	const char *source;	/* token explained in data/SOURCES.md */
+};
+
+extern const struct carbon_zone carbon_zones[];
+extern const size_t carbon_nzones;
+
+/* Case-insensitive lookup; NULL if unknown. */
+const struct carbon_zone *carbon_zone_find(const char *code);
+
+/* An intensity time series: value g_per_kwh[i] is in force from ts_ns[i] (ns since the epoch) on. */
+struct carbon_series {
+	size_t n;
+	uint64_t *ts_ns;	/* strictly ascending */
+	double *g_per_kwh;
+};
+
+/*
+ * Parse an intensity CSV held in memory (not NUL-terminated): lines
+ * `timestamp,gco2_per_kwh`, an optional header line, blank lines and lines
+ * starting with '#' ignored, CRLF accepted. Timestamps are ISO-8601 with 'Z'
+ * or a UTC offset (2026-01-01T00:00:00Z, 2026-01-01T01:00+01:00) or epoch
+ * seconds (1767225600, fractions allowed), strictly ascending. 0, or -EINVAL
+ * with "NAME:LINE: problem" in err (name labels the input, e.g. the path), or
+ * -ENOMEM. On success free with carbon_series_free().
+ */
+int carbon_parse_intensity_csv(const char *buf, size_t len, const char *name,
+			       struct carbon_series *out, char *err, size_t errlen);
+void carbon_series_free(struct carbon_series *s);
+
+/* Defaults (sources in docs/CARBON.md). */
+#define CARBON_DEFAULT_ZONE "WORLD"
+#define CARBON_DEFAULT_EMBODIED_G 1000000.0	 /* CCF/Teads: 1000 kgCO2e per rack server */
+#define CARBON_DEFAULT_LIFETIME_S (35040.0 * 3600) /* CCF: 4 years = 35040 h */
+#define CARBON_DEFAULT_MC_DRAWS 10000
 
 #endif /* JOULE_CARBON_H */

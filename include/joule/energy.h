@@ -109,4 +109,90 @@ int energy_probe_all(const struct energy_opts *o, struct energy_probe *res, int 
 uint64_t energy_cpu_uj(const struct energy_reading *r, int pkg);
 uint64_t energy_mem_uj(const struct energy_reading *r, int pkg);
 
+/*
+ * Pure cores, exposed for unit tests and fuzzing. Nothing below does I/O.
+ */
+
+/* µJ = ticks × num / den, exactly (floor). RAPL units are 1/2^ESU J, or fixed ones. */
+struct energy_unit {
+	uint64_t num;
+	uint64_t den;
+};
+uint64_t energy_unit_to_uj(struct energy_unit u, uint64_t ticks);
+uint64_t energy_uj_to_ticks(struct energy_unit u, uint64_t uj); /* ceiling, saturating */
+
+/*
+ * One hardware counter that counts 0 .. range-1 and wraps, accumulated in
+ * 64 bits. range = max_energy_range_uj + 1 for powercap, 2^32 for MSRs,
+ * 0 for a 64-bit counter (perf). total is in the counter's own ticks.
+ */
+struct energy_acc {
+	uint64_t range;
+	uint64_t prev;
+	uint64_t total;
+	uint64_t wraps;
+	uint64_t rejected;
+	bool primed;
+};
+enum energy_acc_event {
+	ENERGY_ACC_FIRST,    /* first value: the baseline, nothing added */
+	ENERGY_ACC_OK,
+	ENERGY_ACC_WRAP,     /* added across one wrap (counted) */
+	ENERGY_ACC_REJECTED, /* delta above max_delta: dropped, counted, baseline moved */
+	ENERGY_ACC_INVALID,  /* raw >= range: not a value this counter can hold; ignored */
+};
+void energy_acc_init(struct energy_acc *a, uint64_t range);
+/* Feed one raw reading. max_delta (ticks) is the plausible ceiling for the elapsed time; 0 = none. */
+enum energy_acc_event energy_acc_step(struct energy_acc *a, uint64_t raw, uint64_t max_delta);
+
+/* CPU identity from /proc/cpuinfo text (first processor block). */
+enum energy_vendor {
+	ENERGY_VENDOR_OTHER,
+	ENERGY_VENDOR_INTEL,
+	ENERGY_VENDOR_AMD,
+	ENERGY_VENDOR_HYGON,
+	ENERGY_VENDOR_ARM,
+};
+struct energy_cpuid {
+	enum energy_vendor vendor;
+	unsigned family, model, stepping; /* x86 */
+	unsigned arm_part;		  /* arm64 "CPU part" */
+	char model_name[128];
+};
+int energy_cpuinfo_parse(const char *text, struct energy_cpuid *out); /* 0 or -EINVAL */
+
+/* MSR units. ESU is bits 12:8 of MSR 0x606 (Intel) / 0xC0010299 (AMD): 1/2^ESU J. */
+unsigned energy_msr_esu(uint64_t unit_msr);
+/* The unit of one domain's counter, with the kernel's fixed-unit quirks (DRAM on servers, SPR psys). */
+struct energy_unit energy_msr_unit(const struct energy_cpuid *id, enum energy_domain d, uint64_t unit_msr);
+bool energy_intel_dram_fixed_unit(unsigned family, unsigned model);
+
+/* perf power PMU sysfs files: "event=0x02", "2.3283064365386962890625e-10", "Joules". */
+int energy_perf_parse_event(const char *text, uint64_t *config); /* 0, -EINVAL, -ENOTSUP */
+int energy_perf_parse_scale(const char *text, struct energy_unit *out); /* µJ per count as a ratio */
+int energy_perf_check_unit(const char *text);			 /* 0 if Joules, else -EINVAL */
+
+/* Per-CPU busy and total jiffies from /proc/stat text; returns CPUs seen or -EINVAL. */
+int energy_parse_proc_stat(const char *text, uint64_t *busy, uint64_t *total, int ncpu);
+
+/* Power model. */
+struct energy_coeff {
+	const char *vendor;
+	const char *uarch;
+	double idle_w_per_cpu; /* SPECpower active idle, whole-server W per hardware thread */
+	double max_w_per_cpu;  /* SPECpower 100 % load */
+	const char *source;    /* token explained in docs/energy.md and user/energy_data.c */
+};
+/* The coefficient row for this CPU; never NULL (falls back to the CCF average). */
+const struct energy_coeff *energy_model_lookup(const struct energy_cpuid *id, bool *matched);
+/* Normalised curve f(u) for u in [0,1]: f(0) = 0, f(1) = 1, monotone. */
+double energy_model_curve(double u, bool linear);
+/* P = idle + (max - idle)·f(u), in µW. */
+uint64_t energy_model_power_uw(double idle_w, double max_w, double u, bool linear);
+/* *uj += P·dt exactly: P in µW, dt in ns, the sub-µJ remainder carried in *rem (units 1e-15 J). */
+void energy_model_integrate(uint64_t *uj, uint64_t *rem, uint64_t p_uw, uint64_t dt_ns);
+
+/* Physically plausible power ceiling per counter, used to reject impossible deltas. */
+#define ENERGY_PLAUSIBLE_MAX_W 1000
+
 #endif /* JOULE_ENERGY_H */
