@@ -158,6 +158,7 @@ int procinfo_parse_cgroup(const char *text, size_t len, const char *comm, struct
 		pathbuf[0] = '\0';
 	if (!text)
 		return 0;
+	len = strnlen(text, len); /* /proc text has no NUL: anything after one is not a path */
 	pick_path(text, len, &path, &plen);
 	if (!path)
 		return 0;
