@@ -14,4 +14,6 @@
 __attribute__((weak)) int energy_kind_parse(const char *name, enum energy_kind *out) { return -EINVAL; }
 __attribute__((weak)) int idle_policy_parse(const char *s, enum idle_policy *out) { return -EINVAL; }
 __attribute__((weak)) int carbon_method_parse(const char *s, enum carbon_method *out) { return -EINVAL; }
+__attribute__((weak)) const char *energy_kind_name(enum energy_kind k) { return "?"; }
+__attribute__((weak)) const char *energy_domain_name(enum energy_domain d) { return "?"; }
 #endif
