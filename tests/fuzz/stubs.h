@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * Weak stand-ins so fuzz targets link every user/*.c object before the
+ * Weak stand-ins so fuzz targets link every user/ object before the
  * energy, attribution and carbon modules are merged; the real (strong)
  * definitions win as soon as those objects exist. Not used by the fuzzed code.
  */
