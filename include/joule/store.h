@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* In-memory view of recent sampling: per-process and per-group totals, a 10 Hz ring, downsampled series; bounded. */
+#ifndef JOULE_STORE_H
+#define JOULE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "joule/procinfo.h"
+#include "joule/sampler.h"
+
+struct store_totals {
+	uint64_t cpu_ns;
+	uint64_t cpu_uj;
+	uint64_t mem_uj;
+	uint64_t carbon_ug;	/* operational + embodied */
+	uint64_t embodied_ug;
+};
+
+/* Read-only view of one tracked process. */
+struct store_proc {
+	uint32_t pid, ppid;
+	uint64_t start_ns;
+	char comm[JOULE_COMM_LEN];
+	struct proc_labels labels;
+	/* has its own metric series: matched a filter or was once in the top N (sticky until folded) */
+	bool own_series;
+	bool exited;
+	int exit_code;
+	uint64_t first_real_ns, last_real_ns;	/* first and last interval it ran in */
+	uint64_t exited_mono_ns;
+	struct store_totals total;
+};
+
+/* Read-only view of one group (unit, container, pod, or comm). */
+struct store_group {
+	enum group_kind kind;
+	char name[PROC_GROUP_LEN];
+	uint32_t live;			/* tracked processes in the group */
+	struct store_totals total;	/* every member ever, folded ones included */
+	/*
+	 * Energy of members while they had no own series. Together with the
+	 * per-process series this counts every µJ exactly once, and both only
+	 * grow, so Prometheus rates sum correctly.
+	 */
+	struct store_totals rest;
+};
+
+/* One 100 ms sample, summarised (tasks are not kept). */
+struct store_recent {
+	uint64_t seq;
+	uint64_t real_end_ns, interval_ns;
+	uint64_t host_cpu_uj, host_mem_uj, host_carbon_ug;
+	uint64_t idle_uj, overflow_uj;
+	uint32_t ntasks;
+	double intensity_g_per_kwh;
+	enum energy_kind source;
+};
+
+struct store_host {
+	uint64_t samples;
+	uint64_t first_real_ns, last_real_ns;
+	uint64_t cpu_uj, mem_uj, carbon_ug, embodied_ug;
+	uint64_t domain_uj[ENERGY_NDOMAINS];
+	uint32_t domains;
+	struct store_totals idle, overflow;
+	enum energy_kind source;
+	struct carbon_intensity intensity;	/* of the last sample */
+	double pue;
+	uint64_t procs_tracked, procs_untracked;	/* untracked: table full, charged to the group only */
+	uint64_t groups, groups_dropped;
+};
+
+/* One step of a window query. */
+struct store_point {
+	uint64_t start_real_ns;
+	uint64_t cpu_uj, mem_uj, carbon_ug, embodied_ug;
+};
+
+typedef int (*store_labeler)(void *ctx, uint32_t pid, const char *comm, struct proc_labels *out);
+
+struct store_cfg {
+	size_t max_procs;	/* 0: 16384 */
+	size_t max_groups;	/* 0: 4096; further groups are charged to group "other" */
+	size_t max_series;	/* processes with own series at once; 0: 1000 */
+	uint32_t top_n;		/* processes given own series by energy; 0: none */
+	uint64_t grace_ns;	/* exited processes are kept this long; 0: 5 min */
+	size_t recent_len;	/* 10 Hz ring; 0: 600 */
+	store_labeler labeler;	/* NULL: group by comm */
+	void *labeler_ctx;
+};
+
+struct store;
+
+int store_open(struct store **out, const struct store_cfg *cfg);
+void store_close(struct store *s);
+
+/* Replace the comm filters (SIGHUP); processes already given own series keep them. */
+int store_set_filters(struct store *s, char *const *filters, size_t n);
+
+/* Account one sample; 0 or -ENOMEM. Takes the write lock. */
+int store_add_sample(struct store *s, const struct sample *smp);
+
+/* Readers hold the read lock around the accessors below. */
+void store_rdlock(struct store *s);
+void store_unlock(struct store *s);
+
+void store_get_host(const struct store *s, struct store_host *out);
+/* Iterate; stop early when fn returns non-zero. */
+void store_foreach_proc(const struct store *s, int (*fn)(const struct store_proc *p, void *ctx), void *ctx);
+void store_foreach_group(const struct store *s, int (*fn)(const struct store_group *g, void *ctx), void *ctx);
+/* The newest live (else newest) process with this pid, or NULL. */
+const struct store_proc *store_find_proc(const struct store *s, uint32_t pid);
+/* Copy up to max most recent samples, oldest first; returns the count. */
+size_t store_recent(const struct store *s, struct store_recent *out, size_t max);
+/* Sequence number of the newest sample (0: none yet); for SSE followers. */
+uint64_t store_last_seq(const struct store *s);
+
+/*
+ * Window query ending at now_real_ns: window/step steps of step_ns (step
+ * must divide window; the series' resolution is 1 s for the last hour and
+ * 1 min for the last 7 days, per group and per own-series process 1 min for
+ * 3 h). group NULL: the host; pid != 0: that process. Returns the number of
+ * points, -ENOENT (no such group/process), -ERANGE (window beyond what is
+ * kept, or step finer than the resolution), or -EINVAL.
+ */
+int store_query(const struct store *s, const char *group, uint32_t pid, uint64_t now_real_ns,
+		uint64_t window_ns, uint64_t step_ns, struct store_point *out, size_t max);
+
+/* Longest window store_query serves at a step. */
+uint64_t store_max_window_ns(uint64_t step_ns, bool per_group);
+
+#endif /* JOULE_STORE_H */

@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Unit tests for HTTP routing and query parsing: every bad input is a 4xx naming the parameter. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+#include "joule/http.h"
+#include "joule/util.h"
+
+static void test_route_when_known_paths_routes_them(void **state)
+{
+	struct http_request_params p;
+	const char *allow;
+
+	assert_int_equal(http_route("GET", "/metrics", &p, &allow), 0);
+	assert_int_equal(p.route, R_METRICS);
+	assert_int_equal(http_route("HEAD", "/api/v1/host", &p, &allow), 0);
+	assert_int_equal(p.route, R_HOST);
+	assert_int_equal(http_route("GET", "/api/v1/processes/4242", &p, &allow), 0);
+	assert_int_equal(p.route, R_PROCESS);
+	assert_int_equal(p.pid, 4242);
+	assert_int_equal(p.limit, 100);
+	assert_int_equal(http_route("PUT", "/api/v1/intensity", &p, &allow), 0);
+	assert_int_equal(p.route, R_INTENSITY);
+}
+
+static void test_route_when_unknown_or_bad_pid_gives_404(void **state)
+{
+	struct http_request_params p;
+	const char *allow;
+
+	assert_int_equal(http_route("GET", "/nope", &p, &allow), 404);
+	assert_int_equal(http_route("GET", "/api/v1/processes/abc", &p, &allow), 404);
+	assert_int_equal(http_route("GET", "/api/v1/processes/0", &p, &allow), 404);
+	assert_int_equal(http_route("GET", "/api/v1/processes/-1", &p, &allow), 404);
+	assert_int_equal(http_route("GET", "/api/v1/processes/99999999999999999999", &p, &allow), 404);
+	assert_int_equal(http_route("GET", "/metrics/", &p, &allow), 404);
+}
+
+static void test_route_when_wrong_method_gives_405_with_allow(void **state)
+{
+	struct http_request_params p;
+	const char *allow;
+
+	assert_int_equal(http_route("POST", "/metrics", &p, &allow), 405);
+	assert_string_equal(allow, "GET");
+	assert_int_equal(http_route("GET", "/api/v1/intensity", &p, &allow), 405);
+	assert_string_equal(allow, "PUT");
+	assert_int_equal(http_route("DELETE", "/api/v1/processes/1", &p, &allow), 405);
+}
+
+static void test_param_when_valid_sets_fields(void **state)
+{
+	struct http_request_params p;
+	const char *allow;
+	char err[256];
+
+	http_route("GET", "/api/v1/energy", &p, &allow);
+	assert_int_equal(http_param(&p, "window", "3h", err, sizeof(err)), 0);
+	assert_int_equal(http_param(&p, "step", "1h", err, sizeof(err)), 0);
+	assert_int_equal(http_param(&p, "breakdown", "true", err, sizeof(err)), 0);
+	assert_int_equal(http_param(&p, "group", "nginx.service", err, sizeof(err)), 0);
+	assert_int_equal(http_params_check(&p, err, sizeof(err)), 0);
+	assert_int_equal(p.window_ns, 3 * 3600 * NSEC_PER_SEC);
+	assert_true(p.breakdown);
+	http_route("GET", "/api/v1/processes", &p, &allow);
+	assert_int_equal(http_param(&p, "sort", "cpu", err, sizeof(err)), 0);
+	assert_int_equal(http_param(&p, "limit", "1000", err, sizeof(err)), 0);
+	assert_int_equal(p.sort, SORT_CPU);
+}
+
+static void test_param_when_bad_values_gives_400_naming_parameter(void **state)
+{
+	static const struct {
+		const char *path, *key, *value;
+	} cases[] = {
+		{ "/api/v1/processes", "limit", "0" },	  { "/api/v1/processes", "limit", "1001" },
+		{ "/api/v1/processes", "limit", "-1" },	  { "/api/v1/processes", "limit", "1e3" },
+		{ "/api/v1/processes", "limit", "" },	  { "/api/v1/processes", "sort", "size" },
+		{ "/api/v1/processes", "comm", "" },	  { "/api/v1/processes", "comm", "0123456789abcdef" },
+		{ "/api/v1/processes", "window", "1h" },  { "/api/v1/energy", "window", "-3h" },
+		{ "/api/v1/energy", "window", "30d" },	  { "/api/v1/energy", "window", "1.5s" },
+		{ "/api/v1/energy", "step", "500ms" },	  { "/api/v1/energy", "step", "soon" },
+		{ "/api/v1/energy", "breakdown", "yes" }, { "/api/v1/samples.csv", "limit", "601" },
+		{ "/api/v1/host", "x", "1" },		  { "/metrics", "name", "x" },
+	};
+	struct http_request_params p;
+	const char *allow;
+	char err[256];
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		assert_int_equal(http_route("GET", cases[i].path, &p, &allow), 0);
+		assert_int_equal(http_param(&p, cases[i].key, cases[i].value, err, sizeof(err)), 400);
+		assert_non_null(strstr(err, cases[i].key));
+	}
+}
+
+static void test_params_check_when_step_does_not_fit_gives_400(void **state)
+{
+	struct http_request_params p;
+	const char *allow;
+	char err[256];
+
+	http_route("GET", "/api/v1/energy", &p, &allow);
+	http_param(&p, "window", "1h", err, sizeof(err));
+	http_param(&p, "step", "7m", err, sizeof(err));
+	assert_int_equal(http_params_check(&p, err, sizeof(err)), 400);
+	http_param(&p, "step", "2h", err, sizeof(err));
+	assert_int_equal(http_params_check(&p, err, sizeof(err)), 400);
+	http_param(&p, "window", "7d", err, sizeof(err));
+	http_param(&p, "step", "1s", err, sizeof(err));
+	assert_int_equal(http_params_check(&p, err, sizeof(err)), 400);
+	assert_non_null(strstr(err, "step"));
+}
+
+static void test_error_json_when_message_has_quotes_escapes(void **state)
+{
+	char out[128];
+
+	http_error_json(400, "bad \"x\"\n", out, sizeof(out));
+	assert_string_equal(out, "{\"error\":{\"code\":400,\"message\":\"bad \\\"x\\\"\\u000a\"}}");
+	http_error_json(404, "0123456789012345678901234567890123456789", out, 48);
+	assert_int_equal(out[strlen(out) - 1], '}');
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_route_when_known_paths_routes_them),
+		cmocka_unit_test(test_route_when_unknown_or_bad_pid_gives_404),
+		cmocka_unit_test(test_route_when_wrong_method_gives_405_with_allow),
+		cmocka_unit_test(test_param_when_valid_sets_fields),
+		cmocka_unit_test(test_param_when_bad_values_gives_400_naming_parameter),
+		cmocka_unit_test(test_params_check_when_step_does_not_fit_gives_400),
+		cmocka_unit_test(test_error_json_when_message_has_quotes_escapes),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
