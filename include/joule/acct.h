@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Per-process totals over a window (a whole run, a trace interval), keyed by pid and start time. */
+#ifndef JOULE_ACCT_H
+#define JOULE_ACCT_H
+
+#include <stddef.h>
+#include "joule/sampler.h"
+
+struct acct_entry {
+	uint32_t pid, ppid;
+	uint64_t start_ns;
+	char comm[JOULE_COMM_LEN];
+	bool exited;
+	int exit_code;
+	uint64_t cpu_ns, cpu_uj, mem_uj, carbon_ug;
+};
+
+/* Sorted by (pid, start_ns): lookups are a binary search, inserts keep the order. */
+struct acct {
+	struct acct_entry *v;
+	size_t n, cap;
+};
+
+/* Add one interval's figures to the process's entry (created on first sight). 0 or -ENOMEM. */
+int acct_add(struct acct *a, const struct sample_task *t);
+struct acct_entry *acct_find(const struct acct *a, uint32_t pid, uint64_t start_ns);
+void acct_clear(struct acct *a); /* forget every entry, keep the memory */
+void acct_free(struct acct *a);
+
+/* Totals of a bucket (idle, overflow, others, a command): energy and carbon figures summed. */
+struct acct_sum {
+	uint64_t cpu_ns, cpu_uj, mem_uj, carbon_ug;
+};
+
+void acct_sum_task(struct acct_sum *s, const struct sample_task *t);
+void acct_sum_bucket(struct acct_sum *s, const struct sample_bucket *b);
+
+#endif /* JOULE_ACCT_H */

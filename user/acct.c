@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Per-process totals over a window: a sorted array, so reports come out in pid order for free. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "joule/acct.h"
+
+static int cmp_key(uint32_t pid, uint64_t start, const struct acct_entry *e)
+{
+	if (pid != e->pid)
+		return pid < e->pid ? -1 : 1;
+	if (start != e->start_ns)
+		return start < e->start_ns ? -1 : 1;
+	return 0;
+}
+
+/* Index of the entry, or of where it would be inserted. */
+static size_t lower_bound(const struct acct *a, uint32_t pid, uint64_t start)
+{
+	size_t lo = 0, hi = a->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (cmp_key(pid, start, &a->v[mid]) > 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+struct acct_entry *acct_find(const struct acct *a, uint32_t pid, uint64_t start_ns)
+{
+	size_t i = lower_bound(a, pid, start_ns);
+
+	return i < a->n && cmp_key(pid, start_ns, &a->v[i]) == 0 ? &a->v[i] : NULL;
+}
+
+int acct_add(struct acct *a, const struct sample_task *t)
+{
+	size_t i = lower_bound(a, t->pid, t->start_ns);
+	struct acct_entry *e;
+
+	if (i == a->n || cmp_key(t->pid, t->start_ns, &a->v[i]) != 0) {
+		if (a->n == a->cap) {
+			size_t cap = a->cap ? a->cap * 2 : 64;
+			void *p = realloc(a->v, cap * sizeof(*a->v));
+
+			if (!p)
+				return -ENOMEM;
+			a->v = p;
+			a->cap = cap;
+		}
+		memmove(&a->v[i + 1], &a->v[i], (a->n - i) * sizeof(*a->v));
+		a->n++;
+		memset(&a->v[i], 0, sizeof(a->v[i]));
+		a->v[i].pid = t->pid;
+		a->v[i].start_ns = t->start_ns;
+	}
+	e = &a->v[i];
+	/* the latest name wins: exec renames a process */
+	e->ppid = t->ppid;
+	memcpy(e->comm, t->comm, sizeof(e->comm));
+	if (t->exited) {
+		e->exited = true;
+		e->exit_code = t->exit_code;
+	}
+	e->cpu_ns += t->cpu_ns;
+	e->cpu_uj += t->cpu_uj;
+	e->mem_uj += t->mem_uj;
+	e->carbon_ug += t->carbon_ug;
+	return 0;
+}
+
+void acct_clear(struct acct *a)
+{
+	a->n = 0;
+}
+
+void acct_free(struct acct *a)
+{
+	free(a->v);
+	memset(a, 0, sizeof(*a));
+}
+
+void acct_sum_task(struct acct_sum *s, const struct sample_task *t)
+{
+	s->cpu_ns += t->cpu_ns;
+	s->cpu_uj += t->cpu_uj;
+	s->mem_uj += t->mem_uj;
+	s->carbon_ug += t->carbon_ug;
+}
+
+void acct_sum_bucket(struct acct_sum *s, const struct sample_bucket *b)
+{
+	s->cpu_ns += b->cpu_ns;
+	s->cpu_uj += b->cpu_uj;
+	s->mem_uj += b->mem_uj;
+	s->carbon_ug += b->carbon_ug;
+}
