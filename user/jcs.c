@@ -368,3 +368,36 @@ int jcs_serialize(const cJSON *item, char **out, size_t *outlen)
 		*outlen = b.len;
 	return 0;
 }
+
+char *jcs_utf8_repair(const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	struct jbuf b = { 0 };
+	bool bad = false;
+	uint32_t cp;
+
+	for (const unsigned char *p = s; *p;) {
+		int n = utf8_decode(p, &cp);
+
+		if (n == 0) {
+			bad = true;
+			break;
+		}
+		p += n;
+	}
+	if (!bad) {
+		errno = 0;
+		return NULL;
+	}
+	while (*s) {
+		int n = utf8_decode(s, &cp);
+
+		if (n == 0 ? jb_put(&b, "\xef\xbf\xbd", 3) : jb_put(&b, (const char *)s, (size_t)n)) {
+			free(b.p);
+			errno = ENOMEM;
+			return NULL;
+		}
+		s += n ? n : 1;
+	}
+	return b.p;
+}

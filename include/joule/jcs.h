@@ -28,6 +28,13 @@ int jcs_format_double(double v, char buf[JCS_NUMBER_MAX]);
  */
 int jcs_serialize(const cJSON *item, char **out, size_t *outlen);
 
+/*
+ * A copy of s with every byte that is not part of valid UTF-8 replaced by
+ * U+FFFD, so text from the kernel (comm) or argv can always be serialized;
+ * NULL if s is already valid (or on ENOMEM, with errno set).
+ */
+char *jcs_utf8_repair(const char *s);
+
 /* Compare two UTF-8 keys by their UTF-16 code units (RFC 8785 §3.2.3); invalid UTF-8 sorts bytewise. */
 int jcs_key_cmp(const char *a, const char *b);
 
