@@ -10,60 +10,75 @@
 #include "joule/jcs.h"
 
 /*
- * Shortest decimal digits that read back as v (v > 0, finite). The
- * correctly rounded k-digit string is tried first, then its neighbours one
- * unit away: at a power of two the rounding interval is lopsided and the
- * shortest round-tripping string may not be the nearest one.
- * On return digits holds k digits (no trailing zeros) and v = 0.digits × 10^n.
+ * The correctly rounded decimal of v with prec+1 significant digits (and,
+ * with neighbours, the ones a unit either side of it): if one reads back as
+ * v, store its digits (trailing zeros dropped) and decimal exponent.
+ */
+static bool try_digits(double v, int prec, bool neighbours, char digits[20], int *k_out, int *n_out)
+{
+	char tmp[40], cand[48];
+	uint64_t m = 0, lim = 1;
+	int e, ndig = 0;
+	const char *p;
+
+	snprintf(tmp, sizeof(tmp), "%.*e", prec, v);
+	for (p = tmp; *p && *p != 'e'; p++) {
+		if (*p >= '0' && *p <= '9') {
+			m = m * 10 + (uint64_t)(*p - '0');
+			ndig++;
+		}
+	}
+	e = atoi(p + 1);
+	for (int i = 0; i < ndig; i++)
+		lim *= 10;
+	uint64_t cands[3] = { m, m - 1, m + 1 };
+	for (int c = 0; c < (neighbours ? 3 : 1); c++) {
+		uint64_t s = cands[c];
+
+		if (s < lim / 10 || s >= lim)
+			continue;
+		snprintf(cand, sizeof(cand), "%" PRIu64 "e%d", s, e - prec);
+		if (strtod(cand, NULL) != v)
+			continue;
+		int k = snprintf(digits, 20, "%" PRIu64, s);
+		while (k > 1 && digits[k - 1] == '0')
+			digits[--k] = '\0';
+		*k_out = k;
+		*n_out = e + 1;
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Shortest decimal digits that read back as v (v > 0, finite); on return
+ * v = 0.digits × 10^n. When the rounding interval is symmetric (every double
+ * but exact powers of two), "some k-digit decimal reads back" is monotone in
+ * k and the nearest k-digit decimal is the one to test, so a binary search
+ * over k is exact. At a power of two the interval is lopsided: the shortest
+ * string may not be the nearest, so every k is tried with its neighbours.
  */
 static void shortest_digits(double v, char digits[20], int *k_out, int *n_out)
 {
-	char tmp[40], cand[48];
+	uint64_t bits;
+	int lo = 0, hi = 16;
 
-	for (int prec = 0; prec <= 16; prec++) {
-		uint64_t m = 0, lim = 1;
-		int e, ndig = 0;
-		const char *p;
-
-		snprintf(tmp, sizeof(tmp), "%.*e", prec, v);
-		for (p = tmp; *p && *p != 'e'; p++) {
-			if (*p >= '0' && *p <= '9') {
-				m = m * 10 + (uint64_t)(*p - '0');
-				ndig++;
-			}
-		}
-		e = atoi(p + 1);
-		for (int i = 0; i < ndig; i++)
-			lim *= 10;
-		/* Candidates in order of closeness: m, then m-1 and m+1 if they keep ndig digits. */
-		uint64_t cands[3] = { m, m - 1, m + 1 };
-		for (int c = 0; c < 3; c++) {
-			uint64_t s = cands[c];
-
-			if (s < lim / 10 || s >= lim)
-				continue;
-			snprintf(cand, sizeof(cand), "%" PRIu64 "e%d", s, e - prec);
-			if (strtod(cand, NULL) != v)
-				continue;
-			/* Found: write the digits, drop trailing zeros. */
-			int k = snprintf(digits, 20, "%" PRIu64, s);
-			while (k > 1 && digits[k - 1] == '0')
-				digits[--k] = '\0';
-			*k_out = k;
-			*n_out = e + 1;
-			return;
-		}
+	memcpy(&bits, &v, sizeof(bits));
+	if ((bits & ((1ULL << 52) - 1)) == 0) {
+		for (int prec = 0; prec <= 16; prec++)
+			if (try_digits(v, prec, true, digits, k_out, n_out))
+				return;
 	}
-	/* %.16e always round-trips a double, so this is unreachable; keep a sane answer. */
-	snprintf(tmp, sizeof(tmp), "%.16e", v);
-	int k = 0;
-	const char *p;
-	for (p = tmp; *p && *p != 'e'; p++)
-		if (*p >= '0' && *p <= '9')
-			digits[k++] = *p;
-	digits[k] = '\0';
-	*k_out = k;
-	*n_out = atoi(p + 1) + 1;
+	while (lo < hi) {
+		int mid = (lo + hi) / 2;
+
+		if (try_digits(v, mid, false, digits, k_out, n_out))
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	/* 17 significant digits always read back as the same double. */
+	try_digits(v, lo, true, digits, k_out, n_out);
 }
 
 int jcs_format_double(double v, char buf[JCS_NUMBER_MAX])
@@ -81,6 +96,11 @@ int jcs_format_double(double v, char buf[JCS_NUMBER_MAX])
 	if (v < 0) {
 		*o++ = '-';
 		v = -v;
+	}
+	/* Integers up to 2^53 are exact, and ECMAScript prints them as plain digits: skip the search. */
+	if (v <= (double)JCS_MAX_SAFE_INT && v == (double)(uint64_t)v) {
+		o += sprintf(o, "%" PRIu64, (uint64_t)v);
+		return (int)(o - buf);
 	}
 	shortest_digits(v, digits, &k, &n);
 	if (k <= n && n <= 21) {
