@@ -391,7 +391,7 @@ void config_init(struct joule_config *c)
 	c->idle = IDLE_SEPARATE;
 	c->uncertainty = CARBON_ANALYTICAL;
 	c->ledger_period_ns = 60 * NSEC_PER_SEC;
-	c->ledger_sync = LEDGER_SYNC_ALWAYS;
+	c->ledger_sync = LEDGER_SYNC_INTERVAL;
 	c->socket_mode = 0660;
 	c->top_n = 20;
 	c->grace_ns = 300 * NSEC_PER_SEC;

@@ -132,6 +132,22 @@ static bool zone_list_requested(const struct joule_config *cfg)
 	return false;
 }
 
+/* Open the ledger a config names (--ledger, --ledger-sync, --ledger-period, --ledger-key). */
+static int ledger_open_for_config(struct ledger **out, const struct joule_config *cfg)
+{
+	struct ledger_opts o = {
+		.path = cfg->ledger,
+		.sync = cfg->ledger_sync,
+		.period_ns = cfg->ledger_period_ns,
+		.key_path = cfg->ledger_key,
+	};
+	int err = ledger_open(out, &o);
+
+	if (err)
+		log_err("failed to open ledger %s: %s", cfg->ledger, strerror(-err));
+	return err;
+}
+
 /* ---------------------------------------------------------------- report */
 
 /* Everything a report needs about a window: the command, the rest of the host, carbon context. */
@@ -570,8 +586,13 @@ static int cmd_run(int argc, char **argv)
 			cJSON_AddNumberToObject(tj, "lost_events", (double)ts.lost_events);
 			cJSON_AddStringToObject(tj, "hook", ts.raw_tp ? "raw_tp" : "tp_btf");
 		}
-		if (led)
-			ledger_append_run(led, root);
+		if (led) {
+			cJSON *rec = cJSON_Duplicate(root, true);
+
+			cJSON_AddStringToObject(rec, "kind", "run");
+			if (ledger_append_record(led, rec))
+				log_err("failed to append the run record to %s", cfg.ledger);
+		}
 		if (cfg.json) {
 			char *txt = cJSON_PrintUnformatted(root);
 

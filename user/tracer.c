@@ -524,12 +524,31 @@ int tracer_check_caps(char *why, size_t len)
 	return -EPERM;
 }
 
-static bool tp_btf_supported(void)
+/* Open the skeleton, size the task map, choose the hook flavour, load. 0 or -errno. */
+static int open_and_load(struct tracer *t, bool raw, bool test_progs)
 {
-	/* tp_btf needs the kernel's BTF and BPF_PROG_TYPE_TRACING (5.5+) */
-	if (access("/sys/kernel/btf/vmlinux", R_OK))
-		return false;
-	return libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_TRACING, NULL) == 1;
+	int err;
+
+	joule_bpf__destroy(t->skel);
+	t->skel = joule_bpf__open();
+	if (!t->skel)
+		return -errno;
+	bpf_map__set_max_entries(t->skel->maps.tasks, t->stats.max_tasks);
+	bpf_program__set_autoload(t->skel->progs.handle_switch, !raw);
+	bpf_program__set_autoload(t->skel->progs.handle_fork, !raw);
+	bpf_program__set_autoload(t->skel->progs.handle_exec, !raw);
+	bpf_program__set_autoload(t->skel->progs.handle_exit, !raw);
+	bpf_program__set_autoload(t->skel->progs.handle_switch_raw, raw);
+	bpf_program__set_autoload(t->skel->progs.handle_fork_raw, raw);
+	bpf_program__set_autoload(t->skel->progs.handle_exec_raw, raw);
+	bpf_program__set_autoload(t->skel->progs.handle_exit_raw, raw);
+	bpf_program__set_autoload(t->skel->progs.test_switch, test_progs);
+	err = joule_bpf__load(t->skel);
+	if (err) {
+		joule_bpf__destroy(t->skel);
+		t->skel = NULL;
+	}
+	return err;
 }
 
 int tracer_open(struct tracer **out, const struct tracer_opts *o)
@@ -559,35 +578,24 @@ int tracer_open(struct tracer **out, const struct tracer_opts *o)
 	if (err)
 		goto fail;
 
-	t->skel = joule_bpf__open();
-	if (!t->skel) {
-		err = -errno;
-		log_err("failed to open BPF skeleton: %s", strerror(-err));
-		goto fail;
-	}
 	t->stats.max_tasks = o->max_tasks ? o->max_tasks : JOULE_DEFAULT_MAX_TASKS;
-	bpf_map__set_max_entries(t->skel->maps.tasks, t->stats.max_tasks);
-
-	/* Feature probe, not a version check: raw_tp where tp_btf cannot load. */
-	raw = o->force_raw_tp || !tp_btf_supported();
-	t->stats.raw_tp = raw;
-	bpf_program__set_autoload(t->skel->progs.handle_switch, !raw);
-	bpf_program__set_autoload(t->skel->progs.handle_fork, !raw);
-	bpf_program__set_autoload(t->skel->progs.handle_exec, !raw);
-	bpf_program__set_autoload(t->skel->progs.handle_exit, !raw);
-	bpf_program__set_autoload(t->skel->progs.handle_switch_raw, raw);
-	bpf_program__set_autoload(t->skel->progs.handle_fork_raw, raw);
-	bpf_program__set_autoload(t->skel->progs.handle_exec_raw, raw);
-	bpf_program__set_autoload(t->skel->progs.handle_exit_raw, raw);
-	bpf_program__set_autoload(t->skel->progs.test_switch, o->no_attach);
-	if (raw)
-		log_info("tp_btf unavailable: using raw_tp programs");
-
-	err = joule_bpf__load(t->skel);
+	/*
+	 * Feature probe, not a version check: load the tp_btf programs, and
+	 * where the kernel refuses them (no BTF, no BPF_PROG_TYPE_TRACING)
+	 * load the raw_tp twins instead.
+	 */
+	raw = o->force_raw_tp;
+	err = open_and_load(t, raw, o->no_attach);
+	if (err && !raw) {
+		log_info("tp_btf programs did not load (%s): trying raw_tp", strerror(-err));
+		raw = true;
+		err = open_and_load(t, raw, o->no_attach);
+	}
 	if (err) {
 		log_err("failed to load BPF programs: %s", strerror(-err));
 		goto fail;
 	}
+	t->stats.raw_tp = raw;
 	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), handle_event, t, NULL);
 	if (!t->rb) {
 		err = -errno;

@@ -9,8 +9,7 @@
 #include "joule/attrib.h"
 #include "joule/carbon.h"
 #include "joule/energy.h"
-
-enum ledger_sync { LEDGER_SYNC_ALWAYS, LEDGER_SYNC_INTERVAL, LEDGER_SYNC_NEVER };
+#include "joule/ledger.h"
 
 struct joule_config {
 	/* shared by run, trace, daemon (DESIGN.md "Interfaces") */
