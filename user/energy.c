@@ -29,7 +29,7 @@
 #define MSR_INTEL_DRAM 0x619
 #define MSR_INTEL_PSYS 0x64D
 #define MSR_AMD_UNIT 0xC0010299
-#define MSR_AMD_CORE 0xC001029A
+#define MSR_AMD_CORE 0xC001029A /* per core; not read, see open_msr() */
 #define MSR_AMD_PKG 0xC001029B
 
 /* RAPL energy counters are 32 bits wide on MSR; powercap and perf hide that. */
@@ -739,7 +739,6 @@ static int open_msr(struct energy_source *s, const struct energy_opts *o, char *
 		set_why(why, wl, "CPU vendor has no RAPL MSRs (Intel, AMD and Hygon only)");
 		return -ENODEV;
 	}
-	(void)MSR_AMD_CORE;
 	for (int p = 0; p < o->topo->npkg && p < ENERGY_MAX_PKG; p++) {
 		char path[4200];
 		int cpu = o->topo->pkg_first_cpu[p], fd;
