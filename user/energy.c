@@ -29,7 +29,7 @@
 #define MSR_INTEL_DRAM 0x619
 #define MSR_INTEL_PSYS 0x64D
 #define MSR_AMD_UNIT 0xC0010299
-#define MSR_AMD_CORE 0xC001029A
+#define MSR_AMD_CORE 0xC001029A /* per core; not read, see open_msr() */
 #define MSR_AMD_PKG 0xC001029B
 
 /* RAPL energy counters are 32 bits wide on MSR; powercap and perf hide that. */
@@ -93,7 +93,8 @@ struct energy_source {
 	struct counter *c;
 	int nc;
 	uint64_t last_ns;
-	uint64_t last_stall_warn_ns;
+	uint64_t last_warn_ns; /* stall and rejection warnings: at most one a minute */
+	bool warned;
 	uint64_t reads;
 	uint64_t read_errors;
 	double rel_unc;
@@ -738,7 +739,6 @@ static int open_msr(struct energy_source *s, const struct energy_opts *o, char *
 		set_why(why, wl, "CPU vendor has no RAPL MSRs (Intel, AMD and Hygon only)");
 		return -ENODEV;
 	}
-	(void)MSR_AMD_CORE;
 	for (int p = 0; p < o->topo->npkg && p < ENERGY_MAX_PKG; p++) {
 		char path[4200];
 		int cpu = o->topo->pkg_first_cpu[p], fd;
@@ -1109,6 +1109,15 @@ void energy_close(struct energy_source *s)
 	free_source(s);
 }
 
+static bool may_warn(struct energy_source *s, uint64_t now)
+{
+	if (s->warned && now - s->last_warn_ns < 60 * NSEC_PER_SEC)
+		return false;
+	s->warned = true;
+	s->last_warn_ns = now;
+	return true;
+}
+
 int energy_read(struct energy_source *s, const struct energy_util *util, struct energy_reading *out)
 {
 	uint64_t now = now_mono_ns(), dt = now - s->last_ns;
@@ -1148,15 +1157,15 @@ int energy_read(struct energy_source *s, const struct energy_util *util, struct 
 			continue;
 		}
 		ok++;
-		if (c->stall_ns && dt > c->stall_ns && now - s->last_stall_warn_ns > 60 * NSEC_PER_SEC) {
-			s->last_stall_warn_ns = now;
+		if (c->stall_ns && dt > c->stall_ns && may_warn(s, now)) {
 			log_warn("energy: %.3f s since the last read of %s exceeds its wrap period at %d W "
 				 "(%.3f s): energy may be missing",
 				 (double)dt / 1e9, c->name, ENERGY_PLAUSIBLE_MAX_W, (double)c->stall_ns / 1e9);
 		}
 		/* W × ns / 1000 = µJ: the most a package could have used in dt (plus RAPL's update slack). */
 		max_uj = (uint64_t)ENERGY_PLAUSIBLE_MAX_W * (dt + PLAUSIBLE_SLACK_NS) / 1000;
-		if (energy_acc_step(&c->acc, raw, energy_uj_to_ticks(c->unit, max_uj)) == ENERGY_ACC_REJECTED)
+		if (energy_acc_step(&c->acc, raw, energy_uj_to_ticks(c->unit, max_uj)) == ENERGY_ACC_REJECTED &&
+		    may_warn(s, now))
 			log_warn("energy: %s jumped by more than %d W could explain in %.3f s; delta dropped",
 				 c->name, ENERGY_PLAUSIBLE_MAX_W, (double)dt / 1e9);
 	}
@@ -1277,4 +1286,13 @@ uint64_t energy_mem_uj(const struct energy_reading *r, int pkg)
 	if (pkg < 0 || pkg >= r->npkg || pkg >= ENERGY_MAX_PKG)
 		return 0;
 	return r->domains & (1u << ENERGY_DRAM) ? r->uj[pkg][ENERGY_DRAM] : 0;
+}
+
+uint64_t energy_host_uj(const struct energy_reading *r)
+{
+	uint64_t uj = 0;
+
+	for (int p = 0; p < r->npkg && p < ENERGY_MAX_PKG; p++)
+		uj += energy_cpu_uj(r, p) + energy_mem_uj(r, p);
+	return uj;
 }

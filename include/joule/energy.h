@@ -32,7 +32,7 @@ struct energy_opts {
 	const char *powercap_root; /* NULL: /sys/class/powercap */
 	const char *msr_root;	   /* NULL: /dev/cpu */
 	const char *perf_root;	   /* NULL: /sys/bus/event_source/devices/power */
-	const char *cpuinfo_path;  /* NULL: /proc/cpuinfo (model: CPU model lookup) */
+	const char *cpuinfo_path;  /* NULL: /proc/cpuinfo (MSR vendor and unit quirks; model: CPU model lookup) */
 	const struct topo *topo;   /* required: CPU → package */
 	double model_idle_w;	   /* model: whole-host idle W; 0 = from the coefficient table */
 	double model_max_w;	   /* model: whole-host W at 100 %; 0 = from the table */
@@ -108,6 +108,8 @@ int energy_probe_all(const struct energy_opts *o, struct energy_probe *res, int 
  */
 uint64_t energy_cpu_uj(const struct energy_reading *r, int pkg);
 uint64_t energy_mem_uj(const struct energy_reading *r, int pkg);
+/* The host's energy (DESIGN: host.energy_uj): sum over packages of cpu + mem as above. */
+uint64_t energy_host_uj(const struct energy_reading *r);
 
 /*
  * Pure cores, exposed for unit tests and fuzzing. Nothing below does I/O.

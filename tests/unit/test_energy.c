@@ -324,6 +324,9 @@ static void test_cpu_uj_prefers_package_never_sums_psys(void **state)
 	assert_int_equal(energy_cpu_uj(&r, 0), 170);
 	assert_int_equal(energy_mem_uj(&r, 0), 0);
 	assert_int_equal(energy_cpu_uj(&r, 5), 0);
+	/* host = Σ package-or-psys + dram */
+	r.domains = 1u << ENERGY_PACKAGE | 1u << ENERGY_PSYS | 1u << ENERGY_DRAM;
+	assert_int_equal(energy_host_uj(&r), 100 + 7 + 50);
 }
 
 /* ---- readers against trees built here ---- */
