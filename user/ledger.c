@@ -70,6 +70,19 @@ static bool parse_ns_string(const cJSON *it, uint64_t *out)
 	return cJSON_IsString(it) && parse_u64(it->valuestring, out) == 0;
 }
 
+int ledger_sync_parse(const char *s, enum ledger_sync *out)
+{
+	static const char *const names[] = { "interval", "always", "never" };
+
+	for (unsigned i = 0; i < ARRAY_SIZE(names); i++) {
+		if (s && strcmp(s, names[i]) == 0) {
+			*out = (enum ledger_sync)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
 int ledger_json_add_u64(cJSON *obj, const char *key, uint64_t v)
 {
 	if (v <= JCS_MAX_SAFE_INT)
@@ -661,7 +674,7 @@ struct ledger {
 	size_t nacc, nexited;
 	struct host_acc host;
 	bool period_open;
-	uint64_t period_start_ns;
+	uint64_t period_start_mono_ns;	/* CLOCK_MONOTONIC: a wall-clock step must not end a period */
 	uint64_t host_cum_uj;
 	bool deferred;
 
@@ -741,7 +754,13 @@ static int emit(struct ledger *l, cJSON *obj)
 		return -ENOMEM;
 	err = jcs_serialize(obj, &body, &blen);
 	if (err) {
-		log_err("ledger: cannot canonicalize a record: %s", strerror(-err));
+		/* Only ENOMEM or a caller's duplicate key get here: sanitize_tree fixed the rest. */
+		log_err("ledger: cannot canonicalize a %s record: %s: record LOST",
+			cJSON_GetStringValue(cJSON_GetObjectItem(obj, "kind")) ?: "?", strerror(-err));
+		pthread_mutex_lock(&l->mu);
+		l->st.write_errors++;
+		l->io_error = true;
+		pthread_mutex_unlock(&l->mu);
 		return err;
 	}
 	sha256_hex(body, blen, hash);
@@ -1179,7 +1198,6 @@ static void *writer_main(void *arg)
 		}
 		batch = l->head;
 		l->head = l->tail = NULL;
-		l->st.queue_depth = 0;
 		ticket = l->flush_req;
 		stop = l->stop;
 		pthread_mutex_unlock(&l->mu);
@@ -1188,6 +1206,9 @@ static void *writer_main(void *arg)
 			struct item *next = batch->next;
 
 			write_item(l, batch);
+			pthread_mutex_lock(&l->mu);
+			l->st.queue_depth--;
+			pthread_mutex_unlock(&l->mu);
 			if (batch->type == IT_JSON)
 				cJSON_Delete(batch->u.json);
 			free(batch);
@@ -1544,7 +1565,7 @@ int ledger_feed_sample(struct ledger *l, const struct sample *s)
 		return -EINVAL;
 	if (!l->period_open) {
 		l->period_open = true;
-		l->period_start_ns = s->real_start_ns;
+		l->period_start_mono_ns = s->mono_start_ns;
 		l->host.ts_start_ns = s->real_start_ns;
 	}
 	for (size_t i = 0; i < s->ntasks; i++) {
@@ -1591,7 +1612,7 @@ int ledger_feed_sample(struct ledger *l, const struct sample *s)
 	l->host.overflow.carbon_ug += s->overflow.carbon_ug;
 	snap_ctx(&l->host.ctx, s);
 
-	due = s->real_end_ns - l->period_start_ns >= l->o.period_ns;
+	due = s->mono_end_ns - l->period_start_mono_ns >= l->o.period_ns;
 	if (!due && l->nexited == 0)
 		return 0;
 	if (!queue_has_room(l)) {
@@ -1622,7 +1643,7 @@ int ledger_feed_sample(struct ledger *l, const struct sample *s)
 		int err = emit_accumulated(l, true, s->real_end_ns);
 
 		/* The next period starts where this one ended, even if records are still pending. */
-		l->period_start_ns = s->real_end_ns;
+		l->period_start_mono_ns = s->mono_end_ns;
 		return err;
 	}
 	return emit_accumulated(l, false, s->real_end_ns);

@@ -170,8 +170,16 @@ static int show_cb(const cJSON *rec, void *arg)
 	}
 	format_rfc3339(t1, when, sizeof(when));
 	printf("%8" PRIu64 "  %-8s %-24s ", num_field(rec, "seq"), kind ? kind : "?", when);
-	if (cJSON_IsNumber(pid))
-		printf("%8" PRIu64 "  %-16s ", num_field(rec, "pid"), comm ? comm : "");
+	if (cJSON_IsNumber(pid)) {
+		char shown[64];
+		size_t i;
+
+		/* A comm is whatever the process chose: keep control characters off the terminal. */
+		for (i = 0; comm && comm[i] && i < sizeof(shown) - 1; i++)
+			shown[i] = (unsigned char)comm[i] < 0x20 || comm[i] == 0x7f ? '?' : comm[i];
+		shown[i] = '\0';
+		printf("%8" PRIu64 "  %-16s ", num_field(rec, "pid"), shown);
+	}
 	else
 		printf("%8s  %-16s ", "-", "");
 	printf("%12.3f %14.3f %12.3f\n", (double)num_field(rec, "cpu_ns") / 1e9,

@@ -21,6 +21,9 @@ enum ledger_sync {
 	LEDGER_SYNC_NEVER,	  /* leave it to the kernel (and to close) */
 };
 
+/* "interval", "always", "never" (--ledger-sync); 0 or -EINVAL. */
+int ledger_sync_parse(const char *s, enum ledger_sync *out);
+
 struct ledger_opts {
 	const char *path;	   /* the active segment; rotated ones are path.N[.gz] */
 	enum ledger_sync sync;
@@ -54,6 +57,11 @@ struct ledger_stats {
 	bool started_new_chain;		/* recovery: the old segment failed verification */
 };
 
+/*
+ * Threads: ledger_feed_sample() and ledger_close() belong to one thread (the
+ * sampler's); ledger_append_record(), ledger_flush() and ledger_get_stats()
+ * may be called from any thread. Disk I/O happens only on the writer thread.
+ */
 struct ledger;
 
 /*

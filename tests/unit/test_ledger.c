@@ -140,6 +140,8 @@ static void make_sample(struct sample *s, struct sample_task *t, int tick, int e
 	s->seq = (uint64_t)tick;
 	s->real_start_ns = t0;
 	s->real_end_ns = t0 + 100 * NSEC_PER_MSEC;
+	s->mono_start_ns = 7 * NSEC_PER_SEC + (uint64_t)tick * 100 * NSEC_PER_MSEC;
+	s->mono_end_ns = s->mono_start_ns + 100 * NSEC_PER_MSEC;
 	s->ntasks = (size_t)n;
 	s->tasks = t;
 	s->idle.cpu_uj = 4000;
@@ -421,6 +423,23 @@ static void test_ledger_rotate_when_size_limit_expect_gzip_series_that_verifies(
 	}
 }
 
+static void test_ledger_open_when_crash_left_only_rotated_segment_expect_new_segment_linked(void **state)
+{
+	struct ledger *l = open_ledger(NULL);
+	char seg[160];
+	const char *files[] = { seg, path };
+
+	append_runs(l, 3);
+	assert_int_equal(ledger_close(l), 0);
+	/* As if rotation crashed after the rename, before the new file existed. */
+	snprintf(seg, sizeof(seg), "%s.1", path);
+	assert_int_equal(rename(path, seg), 0);
+	l = open_ledger(NULL);
+	append_runs(l, 2);
+	assert_int_equal(ledger_close(l), 0);
+	verify_ok(files, 2, 4 + 3);
+}
+
 static void test_ledger_sign_when_key_expect_signed_chain_and_tamper_of_sig_detected(void **state)
 {
 	char key[160], pk[65], buf[16384];
@@ -475,6 +494,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ledger_verify_when_torn_tail_expect_torn_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ledger_open_when_tampered_expect_set_aside_and_new_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ledger_rotate_when_size_limit_expect_gzip_series_that_verifies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ledger_open_when_crash_left_only_rotated_segment_expect_new_segment_linked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ledger_sign_when_key_expect_signed_chain_and_tamper_of_sig_detected, setup, teardown),
 	};
 
