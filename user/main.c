@@ -458,6 +458,17 @@ static int cmd_run(int argc, char **argv)
 		config_free(&cfg);
 		return EXIT_USAGE;
 	}
+	/*
+	 * Signals arrive on a signalfd: SIGINT/SIGTERM are forwarded, SIGCHLD
+	 * ends the run. Blocked before any thread exists (the ledger writer),
+	 * or a thread with them unblocked would swallow SIGCHLD.
+	 */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &mask, &oldmask);
 	rc = pipeline_open(&p, &cfg);
 	if (rc) {
 		config_free(&cfg);
@@ -470,13 +481,6 @@ static int cmd_run(int argc, char **argv)
 			goto out;
 	}
 
-	/* Signals arrive on a signalfd: SIGINT/SIGTERM are forwarded, SIGCHLD ends the run. */
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGHUP);
-	sigaddset(&mask, SIGCHLD);
-	sigprocmask(SIG_BLOCK, &mask, &oldmask);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sfd < 0) {
 		log_err("failed to create signalfd: %s", strerror(errno));

@@ -1,0 +1,78 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+"""Fixtures for tests that run the real joule binary: its path, a fake RAPL tree."""
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+BUILD = os.environ.get("JOULE_BUILD", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
+JOULE = os.path.join(BUILD, "joule")
+FAKE_RAPL = os.path.join(BUILD, "fake-rapl")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "root: needs root (BPF)")
+
+
+@pytest.fixture(autouse=True)
+def _needs_root(request):
+    if request.node.get_closest_marker("root") and os.geteuid() != 0:
+        pytest.skip("needs root to load BPF programs")
+
+
+def joule(*args, timeout=120, **kw):
+    """Run joule, return the CompletedProcess (text mode)."""
+    return subprocess.run([JOULE, *args], capture_output=True, text=True, timeout=timeout, **kw)
+
+
+class FakeRapl:
+    """A running tools/fake-rapl tree; ground_truth() reads its unwrapped joules."""
+
+    def __init__(self, root, *args):
+        self.root = str(root)
+        ready = os.path.join(self.root, "..", os.path.basename(self.root) + ".ready")
+        self.proc = subprocess.Popen([FAKE_RAPL, "--root", self.root, "--ready", ready, *args])
+        deadline = time.time() + 10
+        while not os.path.exists(ready):
+            if time.time() > deadline or self.proc.poll() is not None:
+                raise RuntimeError("fake-rapl did not become ready")
+            time.sleep(0.02)
+
+    def ground_truth(self):
+        """{zone name: unwrapped µJ} from the truth file."""
+        out = {}
+        with open(os.path.join(self.root, "ground_truth")) as f:
+            for line in f:
+                if line.startswith("#") or not line.strip():
+                    continue
+                zone, name, _pkg, uj = line.split()
+                out[name] = int(uj)
+        return out
+
+    def pause(self):
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self):
+        self.proc.send_signal(signal.SIGCONT)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def fake_rapl(tmp_path):
+    started = []
+
+    def start(*args):
+        fr = FakeRapl(tmp_path / f"rapl{len(started)}", *args)
+        started.append(fr)
+        return fr
+
+    yield start
+    for fr in started:
+        fr.stop()
