@@ -3,6 +3,8 @@
 
 .DELETE_ON_ERROR:
 .SUFFIXES:
+# Keep the separately built fuzz objects between runs.
+.SECONDARY:
 
 # Quiet by default; V=1 shows every command.
 ifeq ($(V),1)
@@ -19,7 +21,7 @@ ARCH := x86
 else ifeq ($(UNAME_M),aarch64)
 ARCH := arm64
 else
-$(error unsupported architecture '$(UNAME_M)': joule vendors vmlinux.h for x86_64 and aarch64 only; run 'make vmlinux VMLINUX_H=...' on the target and pass VMLINUX_H=)
+$(error unsupported architecture '$(UNAME_M)': joule's BPF programs build for x86_64 and aarch64 only)
 endif
 
 BUILD     ?= build
@@ -29,6 +31,11 @@ CC        ?= cc
 CLANG     ?= clang
 BPFTOOL   ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
 VMLINUX_H ?= vmlinux/$(ARCH)/vmlinux.h
+ifeq ($(wildcard $(VMLINUX_H)),)
+ifeq ($(filter vmlinux clean deps,$(MAKECMDGOALS)),)
+$(error no $(VMLINUX_H): joule vendors it for x86 only; on this machine run 'make vmlinux' (needs /sys/kernel/btf/vmlinux) or pass VMLINUX_H=path/to/vmlinux.h)
+endif
+endif
 VERSION   := $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
 
 CFLAGS    ?= -O2 -g

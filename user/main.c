@@ -163,6 +163,7 @@ struct window {
 	struct carbon_intensity intensity;
 	double pue;
 	uint64_t ticks;
+	uint64_t span_ns;		/* Σ sample spans: the time the host figures cover */
 };
 
 static void window_add(struct window *w, const struct sample *s, bool (*mine)(const struct sample_task *, void *),
@@ -192,6 +193,7 @@ static void window_add(struct window *w, const struct sample *s, bool (*mine)(co
 	w->intensity = s->intensity;
 	w->pue = s->pue;
 	w->ticks++;
+	w->span_ns += s->mono_end_ns - s->mono_start_ns;
 }
 
 static double window_intensity_sd(const struct window *w)
@@ -253,7 +255,7 @@ static cJSON *carbon_json(struct carbon_ctx *c, const struct window *w)
 	return o;
 }
 
-static cJSON *host_json(const struct window *w, uint64_t wall_ns)
+static cJSON *host_json(const struct window *w)
 {
 	cJSON *o = cJSON_CreateObject(), *dom;
 
@@ -261,8 +263,9 @@ static cJSON *host_json(const struct window *w, uint64_t wall_ns)
 	cJSON_AddNumberToObject(o, "cpu_energy_uj", (double)w->host_cpu_uj);
 	cJSON_AddNumberToObject(o, "memory_energy_uj", (double)w->host_mem_uj);
 	cJSON_AddNumberToObject(o, "carbon_ug", (double)w->host_carbon_ug);
-	if (wall_ns)
-		cJSON_AddNumberToObject(o, "mean_power_w", (double)host_uj(w) * 1e3 / (double)wall_ns);
+	cJSON_AddNumberToObject(o, "span_ns", (double)w->span_ns);
+	if (w->span_ns)
+		cJSON_AddNumberToObject(o, "mean_power_w", (double)host_uj(w) * 1e3 / (double)w->span_ns);
 	dom = cJSON_AddObjectToObject(o, "domains");
 	for (int d = 0; d < ENERGY_NDOMAINS; d++)
 		if (w->domains & (1u << d))
@@ -346,11 +349,12 @@ static void print_footer(FILE *f, struct carbon_ctx *c, const struct window *w, 
 		fprintf(f, "%s%s %.3f J", first ? "" : ", ", energy_domain_name(d), (double)w->host_domain_uj[d] / 1e6);
 		first = 0;
 	}
-	fprintf(f, "), mean power %.2f W; source %s (±%.0f%% 1σ)\n",
-		wall_ns ? (double)host_uj(w) * 1e3 / (double)wall_ns : 0.0, energy_kind_name(w->source),
+	fprintf(f, "), mean power %.2f W over %.3f s; source %s (±%.0f%% 1σ)\n",
+		w->span_ns ? (double)host_uj(w) * 1e3 / (double)w->span_ns : 0.0, (double)w->span_ns / 1e9,
+		energy_kind_name(w->source),
 		100 * w->energy_rel_sd);
 	if (w->source == ENERGY_SRC_MODEL && energy_model_basis(src)[0])
-		fprintf(f, "model: %s\n", energy_model_basis(src));
+		fprintf(f, "%s\n", energy_model_basis(src));
 	fprintf(f, "carbon: %.2f g/kWh (%s%s%s%s%.0d, %s), PUE %.2f, interval %s\n", w->intensity.g_per_kwh,
 		w->intensity.kind ? w->intensity.kind : "", w->intensity.zone && w->intensity.zone[0] ? " " : "",
 		w->intensity.zone ? w->intensity.zone : "", w->intensity.year ? " " : "", w->intensity.year,
@@ -580,7 +584,7 @@ static int cmd_run(int argc, char **argv)
 		cJSON_AddItemToObject(root, "others", bucket_json(&w.others));
 		cJSON_AddItemToObject(root, "idle", bucket_json(&w.idle));
 		cJSON_AddItemToObject(root, "overflow", bucket_json(&w.overflow));
-		cJSON_AddItemToObject(root, "host", host_json(&w, wall));
+		cJSON_AddItemToObject(root, "host", host_json(&w));
 		cJSON_AddItemToObject(root, "carbon", carbon_json(p.carbon, &w));
 		{
 			cJSON *tj = cJSON_AddObjectToObject(root, "tracer");
