@@ -276,3 +276,63 @@ def test_trace_with_bad_regex_is_a_usage_error():
     r = joule("trace", "-m", "(unclosed")
     assert r.returncode == 2
     assert "bad regular expression" in r.stderr
+
+
+DUTY = """
+import os, sys, time
+os.sched_setaffinity(0, {int(sys.argv[1])})
+busy = float(sys.argv[2]) / 1000
+# a fixed number of 10 ms periods: the CPU times are 3:1 even on a busy machine
+for _ in range(400):
+    period = time.monotonic()
+    t = time.process_time()
+    while time.process_time() - t < busy: pass
+    rest = 0.010 - (time.monotonic() - period)
+    if rest > 0: time.sleep(rest)
+"""
+
+
+@root
+def test_run_splits_energy_3_to_1_for_a_3_to_1_duty_cycle(fake_rapl, tmp_path):
+    prog = tmp_path / "duty.py"
+    prog.write_text(DUTY)
+    fr = fake_rapl()
+    script = f"{PY} {prog} 0 7.5 & {PY} {prog} 1 2.5 & wait"
+    _, rep = run_json("sh", "-c", script, opts=("--source", "powercap", "--powercap-root", fr.root))
+    burners = sorted((p for p in rep["processes"] if p["comm"].startswith("python")),
+                     key=lambda p: -p["energy_uj"])
+    assert len(burners) == 2
+    hi, lo = burners
+    cpu_ratio = hi["cpu_ns"] / lo["cpu_ns"]
+    energy_ratio = hi["energy_uj"] / lo["energy_uj"]
+    print(f"cpu ratio {cpu_ratio:.3f}, energy ratio {energy_ratio:.3f}")
+    assert abs(cpu_ratio - 3) <= 0.03 * 3
+    assert abs(energy_ratio - 3) <= 0.03 * 3
+    assert_balanced(rep)
+
+
+@root
+def test_run_of_a_sleeping_command_leaves_the_energy_to_idle(fake_rapl):
+    fr = fake_rapl()
+    _, rep = run_json("sleep", "2", opts=("--source", "powercap", "--powercap-root", fr.root))
+    ns = sum(rep[k]["cpu_ns"] for k in ("total", "others", "idle", "overflow"))
+    assert rep["total"]["allocation_ratio"] < 0.01
+    # in one package every interval splits by time: idle's energy share follows its time share
+    idle_time_share = rep["idle"]["cpu_ns"] / ns
+    idle_energy_share = rep["idle"]["energy_uj"] / rep["host"]["energy_uj"]
+    print(f"idle: {idle_time_share:.3f} of the time, {idle_energy_share:.3f} of the energy")
+    assert abs(idle_energy_share - idle_time_share) < 0.1
+    assert_balanced(rep)
+
+
+@root
+def test_run_across_an_intensity_change_uses_both_values(tmp_path):
+    now = time.time()
+    f = tmp_path / "ci.csv"
+    f.write_text(f"timestamp,gco2_per_kwh\n{int(now - 3600)},100\n{now + 1.5:.3f},1000\n")
+    _, rep = run_json("sleep", "3", opts=("--intensity-file", str(f), "--embodied-kg", "none"))
+    # µg per µJ at g/kWh: g/kWh / 3.6e6
+    effective = rep["host"]["carbon_ug"] / rep["host"]["energy_uj"] * 3.6e6
+    print(f"effective intensity over the run: {effective:.1f} g/kWh")
+    assert 150 < effective < 950, "both the 100 and the 1000 g/kWh periods count"
+    assert rep["carbon"]["intensity_g_per_kwh"] == 1000
