@@ -258,7 +258,7 @@ static void reload(struct daemon *d)
 	if (store_set_filters(d->store, n.filters, n.nfilters))
 		log_err("reload: failed to set filters");
 	d->cfg.verbose = n.verbose;
-	log_warn("configuration reloaded (%zu filters)", n.nfilters);
+	log_info("configuration reloaded (%zu filters)", n.nfilters);
 	config_free(&n);
 }
 
@@ -370,7 +370,7 @@ int cmd_daemon(int argc, char **argv)
 		goto out;
 	if (!bound[0])
 		snprintf(bound, sizeof(bound), "unix:%s", hc.socket_path);
-	log_warn("serving on %s%s%s", bound, hc.socket_path[0] && hc.listen[0] ? " and unix:" : "",
+	log_info("serving on %s%s%s", bound, hc.socket_path[0] && hc.listen[0] ? " and unix:" : "",
 		 hc.socket_path[0] && hc.listen[0] ? hc.socket_path : "");
 	ready_file = d.cfg.ready_file;
 	if (ready_file && write_ready_file(ready_file, bound))
