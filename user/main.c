@@ -17,6 +17,7 @@
 #include <bpf/libbpf.h>
 #include "joule/acct.h"
 #include "joule/config.h"
+#include "joule/daemon.h"
 #include "joule/ledger.h"
 #include "joule/log.h"
 #include "joule/pipeline.h"
@@ -34,6 +35,7 @@ static void usage(FILE *f)
 		"  trace [-c NAME]... [-p PID]... [-m REGEX] [--group] [--every 1s] [--duration D]\n"
 		"                                   live energy of matching processes\n"
 		"  probe [--json]                   what this host offers: BPF, topology, energy sources\n"
+		"  daemon [--config F] [OPTIONS]    sampler, ledger, /metrics and the HTTP API (joule daemon --help)\n"
 		"  ledger verify|show|keygen ...    check or read a hash-chained ledger\n"
 		"  version\n"
 		"\n"
@@ -1041,6 +1043,8 @@ int main(int argc, char **argv)
 		return cmd_trace(argc - 1, argv + 1);
 	if (!strcmp(cmd, "probe"))
 		return cmd_probe(argc - 1, argv + 1);
+	if (!strcmp(cmd, "daemon"))
+		return cmd_daemon(argc - 1, argv + 1);
 	if (!strcmp(cmd, "ledger"))
 		return cmd_ledger(argc - 1, argv + 1);
 	fprintf(stderr, "joule: unknown command '%s' (see joule --help)\n", cmd);

@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include "joule/http.h"
-#include "stubs.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

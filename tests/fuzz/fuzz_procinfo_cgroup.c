@@ -3,7 +3,6 @@
 #include <stdint.h>
 #include <string.h>
 #include "joule/procinfo.h"
-#include "stubs.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -12,45 +12,6 @@
 #include "joule/config.h"
 #include "joule/util.h"
 
-/*
- * Weak stand-ins for parsers that other modules own: until energy.c,
- * attrib.c and carbon.c are merged, these make the test link; once they are,
- * the strong definitions in libjoule.a are the ones used.
- */
-__attribute__((weak)) int energy_kind_parse(const char *name, enum energy_kind *out)
-{
-	static const char *const n[] = { "auto", "powercap", "msr", "perf", "model" };
-
-	for (size_t i = 0; i < ARRAY_SIZE(n); i++)
-		if (strcmp(name, n[i]) == 0) {
-			*out = (enum energy_kind)i;
-			return 0;
-		}
-	return -EINVAL;
-}
-
-__attribute__((weak)) int idle_policy_parse(const char *s, enum idle_policy *out)
-{
-	if (strcmp(s, "separate") == 0)
-		*out = IDLE_SEPARATE;
-	else if (strcmp(s, "proportional") == 0)
-		*out = IDLE_PROPORTIONAL;
-	else
-		return -EINVAL;
-	return 0;
-}
-
-__attribute__((weak)) int carbon_method_parse(const char *s, enum carbon_method *out)
-{
-	if (strcmp(s, "analytical") == 0)
-		*out = CARBON_ANALYTICAL;
-	else if (strcmp(s, "monte-carlo") == 0)
-		*out = CARBON_MONTE_CARLO;
-	else
-		return -EINVAL;
-	return 0;
-}
-
 static char *write_tmp(const char *text)
 {
 	char *path = strdup("/tmp/joule-test-config-XXXXXX");

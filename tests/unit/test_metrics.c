@@ -13,21 +13,6 @@
 #include "joule/metrics.h"
 #include "joule/util.h"
 
-/* Weak stand-ins until energy.c is merged; the real definitions win once it is. */
-__attribute__((weak)) const char *energy_kind_name(enum energy_kind k)
-{
-	static const char *const n[] = { "auto", "powercap", "msr", "perf", "model" };
-
-	return k < ENERGY_SRC_NKINDS ? n[k] : "unknown";
-}
-
-__attribute__((weak)) const char *energy_domain_name(enum energy_domain d)
-{
-	static const char *const n[] = { "package", "core", "uncore", "dram", "psys" };
-
-	return d < ENERGY_NDOMAINS ? n[d] : "unknown";
-}
-
 static struct sample_task task(uint32_t pid, const char *comm, uint64_t uj)
 {
 	struct sample_task t = { .pid = pid, .start_ns = pid, .cpu_ns = 1500000000ULL, .cpu_uj = uj,

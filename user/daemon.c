@@ -1,0 +1,440 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* `joule daemon`: one poll loop over the sampler's timerfd and a signalfd feeding store, ledger and HTTP; sd_notify by hand. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sodium.h>
+#include "joule/config.h"
+#include "joule/daemon.h"
+#include "joule/http.h"
+#include "joule/ledger.h"
+#include "joule/log.h"
+#include "joule/metrics.h"
+#include "joule/pipeline.h"
+#include "joule/procinfo.h"
+#include "joule/store.h"
+#include "joule/util.h"
+
+#define EXIT_USAGE 2
+#define DEFAULT_LISTEN "127.0.0.1:9940"
+#define DEFAULT_SOCKET "/run/joule/joule.sock"
+#define DEFAULT_GROUP "joule"
+#define TOKEN_MAX 256
+
+struct daemon {
+	int argc;
+	char **argv;
+	struct joule_config cfg;
+	struct pipeline p;
+	struct store *store;
+	struct ledger *led;
+	struct http_server *http;
+	struct http_state st;
+	/* health figures copied after each tick, read by /metrics on HTTP threads */
+	pthread_mutex_t self_lock;
+	struct sampler_stats sstats;
+	struct ledger_stats lstats;
+	bool have_stats;
+};
+
+static void daemon_usage(FILE *f)
+{
+	fprintf(f, "usage: joule daemon [--config FILE] [OPTIONS]\n"
+		   "  --listen ADDR:PORT (default " DEFAULT_LISTEN ", port 0 = any)   --socket PATH (default "
+		   DEFAULT_SOCKET ", '' disables)\n"
+		   "  --socket-group NAME   --socket-mode 0660   --ready-file F   --api-token-file F\n"
+		   "  --top-n N   --filter COMM (repeatable)   --exited-grace 5m   --ledger FILE\n"
+		   "  and every option of run/trace (--source, --interval, --zone, --intensity, ...)\n"
+		   "Every option is also a key of the config file; options win over the file.\n"
+		   "SIGHUP rereads intensity, verbose and filter; SIGTERM/SIGINT flush the ledger and exit 0.\n");
+}
+
+static void set_log_level(int verbose)
+{
+	log_level = verbose >= 2 ? LOG_LVL_DEBUG : verbose == 1 ? LOG_LVL_INFO : LOG_LVL_WARN;
+}
+
+/* Apply "--key value", "--key=value" and boolean "--key" flags from argv[1..]. 0 or EXIT_USAGE. */
+static int apply_flags(struct joule_config *c, int argc, char **argv)
+{
+	char err[512];
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *val = NULL;
+		char key[64];
+		int takes, rc;
+
+		if (!strcmp(a, "-v") || !strcmp(a, "-vv")) {
+			c->verbose += (int)strlen(a) - 1;
+			continue;
+		}
+		if (strncmp(a, "--", 2) != 0 || !a[2]) {
+			fprintf(stderr, "joule: daemon takes no argument '%s' (see joule daemon --help)\n", a);
+			return EXIT_USAGE;
+		}
+		snprintf(key, sizeof(key), "%s", a + 2);
+		if (strchr(key, '=')) {
+			*strchr(key, '=') = '\0';
+			val = strchr(a, '=') + 1;
+		}
+		takes = config_key_takes_value(key);
+		if (takes == -ENOENT) {
+			fprintf(stderr, "joule: unknown option '%s' (see joule daemon --help)\n", a);
+			return EXIT_USAGE;
+		}
+		if (takes && !val) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "joule: option '%s' needs a value\n", a);
+				return EXIT_USAGE;
+			}
+			val = argv[++i];
+		}
+		rc = config_set(c, key, takes ? val : (val ? val : "true"), err, sizeof(err));
+		if (rc) {
+			fprintf(stderr, "joule: %s\n", err);
+			return EXIT_USAGE;
+		}
+	}
+	return 0;
+}
+
+/* The config file named by --config (found first), then the flags over it. 0 or EXIT_USAGE. */
+static int load_config(struct joule_config *c, int argc, char **argv)
+{
+	const char *file = NULL;
+	char err[512];
+
+	config_init(c);
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--config") && i + 1 < argc)
+			file = argv[i + 1];
+		else if (!strncmp(argv[i], "--config=", 9))
+			file = argv[i] + 9;
+	}
+	if (file && config_load_file(c, file, err, sizeof(err))) {
+		fprintf(stderr, "joule: %s\n", err);
+		return EXIT_USAGE;
+	}
+	return apply_flags(c, argc, argv);
+}
+
+/* ---- sd_notify: one datagram per state change (the protocol of sd_notify(3), no libsystemd) */
+
+static void notify(const char *msg)
+{
+	const char *e = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	size_t n;
+	int fd;
+
+	if (!e || (e[0] != '/' && e[0] != '@'))
+		return;
+	n = strlen(e);
+	if (n >= sizeof(a.sun_path))
+		return;
+	memcpy(a.sun_path, e, n);
+	/* '@' names an abstract socket: the address starts with a NUL and is not terminated */
+	if (e[0] == '@')
+		a.sun_path[0] = '\0';
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&a,
+		   (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n)) < 0)
+		log_debug("sd_notify to %s failed: %s", e, strerror(errno));
+	close(fd);
+}
+
+/* Half of WATCHDOG_USEC, as sd_watchdog_enabled(3) advises; 0 when no watchdog is asked for. */
+static uint64_t watchdog_period_ns(void)
+{
+	const char *us = getenv("WATCHDOG_USEC"), *pid = getenv("WATCHDOG_PID");
+	uint64_t v, p;
+
+	if (!us || parse_u64(us, &v) || !v)
+		return 0;
+	if (pid && (parse_u64(pid, &p) || p != (uint64_t)getpid()))
+		return 0;
+	return v * 1000 / 2;
+}
+
+/* ---- ready file: written whole or not at all (tmp + rename) */
+
+static int write_ready_file(const char *path, const char *text)
+{
+	char tmp[4096];
+	int fd, err = 0;
+	size_t n = strlen(text);
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		err = -errno;
+		log_err("failed to create %s: %s", tmp, strerror(-err));
+		return err;
+	}
+	if (write(fd, text, n) != (ssize_t)n || write(fd, "\n", 1) != 1)
+		err = -EIO;
+	if (close(fd) && !err)
+		err = -errno;
+	if (!err && rename(tmp, path))
+		err = -errno;
+	if (err) {
+		unlink(tmp);
+		log_err("failed to write %s: %s", path, strerror(-err));
+	}
+	return err;
+}
+
+static int read_token(const char *path, char *buf, size_t len)
+{
+	struct stat stt;
+	int n = read_text_file(path, buf, len);
+
+	if (n < 0) {
+		log_err("failed to read API token file %s: %s", path, strerror(-n));
+		return n;
+	}
+	while (n > 0 && (buf[n - 1] == ' ' || buf[n - 1] == '\t' || buf[n - 1] == '\r' || buf[n - 1] == '\n'))
+		buf[--n] = '\0';
+	if (n == 0 || (size_t)n >= len - 1) {
+		log_err("API token file %s: expected one token of 1-%zu bytes", path, len - 2);
+		return -EINVAL;
+	}
+	if (stat(path, &stt) == 0 && (stt.st_mode & 0004))
+		log_warn("API token file %s is world-readable", path);
+	return 0;
+}
+
+static void fill_self(void *ctx, void *out)
+{
+	struct daemon *d = ctx;
+	struct metrics_self *m = out;
+
+	pthread_mutex_lock(&d->self_lock);
+	if (d->have_stats) {
+		m->have_sampler = true;
+		m->sampler = d->sstats;
+	}
+	if (d->led) {
+		m->have_ledger = true;
+		m->ledger_bytes = d->lstats.bytes;
+		m->ledger_syncs = d->lstats.syncs;
+		m->ledger_queue = d->lstats.queue_depth;
+	}
+	pthread_mutex_unlock(&d->self_lock);
+}
+
+/* SIGHUP: reread what can change live; totals stay since the store and the ledger stay open. */
+static void reload(struct daemon *d)
+{
+	struct joule_config n;
+
+	if (load_config(&n, d->argc, d->argv)) {
+		log_err("reload: keeping the running configuration");
+		config_free(&n);
+		return;
+	}
+	set_log_level(n.verbose);
+	if (n.intensity > 0 && n.intensity != d->cfg.intensity) {
+		/* a pushed value outranks the zone table and a file, from now on */
+		carbon_push(d->p.carbon, n.intensity, now_real_ns());
+		log_info("reload: intensity %.3f g/kWh", n.intensity);
+		d->cfg.intensity = n.intensity;
+	}
+	if ((n.zone || d->cfg.zone) && (!n.zone || !d->cfg.zone || strcmp(n.zone, d->cfg.zone)))
+		log_warn("reload: a new zone or intensity file takes effect at restart");
+	if (store_set_filters(d->store, n.filters, n.nfilters))
+		log_err("reload: failed to set filters");
+	d->cfg.verbose = n.verbose;
+	log_info("configuration reloaded (%zu filters)", n.nfilters);
+	config_free(&n);
+}
+
+static void on_sample(struct daemon *d, const struct sample *s)
+{
+	int err = store_add_sample(d->store, s);
+
+	if (err)
+		log_warn("store: %s (sample %llu)", strerror(-err), (unsigned long long)s->seq);
+	if (d->led)
+		ledger_feed_sample(d->led, s);
+	pthread_mutex_lock(&d->self_lock);
+	sampler_get_stats(d->p.sampler, &d->sstats);
+	if (d->led)
+		ledger_get_stats(d->led, &d->lstats);
+	d->have_stats = true;
+	pthread_mutex_unlock(&d->self_lock);
+	http_notify_sample(d->http);
+}
+
+int cmd_daemon(int argc, char **argv)
+{
+	struct daemon d = { .argc = argc, .argv = argv };
+	struct http_cfg hc = { 0 };
+	struct store_cfg sc = { 0 };
+	char token[TOKEN_MAX + 2], bound[128];
+	const char *ready_file;
+	uint64_t wd_ns, wd_next = 0;
+	sigset_t mask;
+	bool stop = false, have_p = false;
+	int sfd = -1, rc, err;
+
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			daemon_usage(stdout);
+			return 0;
+		}
+	pthread_mutex_init(&d.self_lock, NULL);
+	rc = load_config(&d.cfg, argc, argv);
+	if (rc) {
+		config_free(&d.cfg);
+		return rc;
+	}
+	set_log_level(d.cfg.verbose);
+
+	/* Block before any thread exists (BPF, ledger, HTTP) so these arrive only on the signalfd. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0) {
+		log_err("failed to create signalfd: %s", strerror(errno));
+		config_free(&d.cfg);
+		return 1;
+	}
+
+	rc = 1;
+	if (d.cfg.api_token_file && read_token(d.cfg.api_token_file, token, sizeof(token)))
+		goto out;
+	err = pipeline_open(&d.p, &d.cfg);
+	if (err) {
+		rc = err;
+		goto out;
+	}
+	have_p = true;
+	sc.top_n = d.cfg.top_n;
+	sc.grace_ns = d.cfg.grace_ns;
+	sc.labeler = procinfo_label;
+	err = store_open(&d.store, &sc);
+	if (!err && d.cfg.nfilters)
+		err = store_set_filters(d.store, d.cfg.filters, d.cfg.nfilters);
+	if (err) {
+		log_err("failed to create the store: %s", strerror(-err));
+		goto out;
+	}
+	if (d.cfg.ledger) {
+		struct ledger_opts lo = {
+			.path = d.cfg.ledger,
+			.sync = d.cfg.ledger_sync,
+			.period_ns = d.cfg.ledger_period_ns,
+			.key_path = d.cfg.ledger_key,
+		};
+
+		err = ledger_open(&d.led, &lo);
+		if (err) {
+			log_err("failed to open ledger %s: %s", d.cfg.ledger, strerror(-err));
+			goto out;
+		}
+	}
+
+	d.st.store = d.store;
+	d.st.carbon = d.p.carbon;
+	d.st.start_real_ns = now_real_ns();
+	d.st.fill_self = fill_self;
+	d.st.fill_ctx = &d;
+	hc.listen = d.cfg.listen ? d.cfg.listen : DEFAULT_LISTEN;
+	hc.socket_path = d.cfg.socket_path ? d.cfg.socket_path : DEFAULT_SOCKET;
+	hc.socket_group = d.cfg.socket_group ? d.cfg.socket_group : DEFAULT_GROUP;
+	hc.socket_mode = d.cfg.socket_mode;
+	hc.api_token = d.cfg.api_token_file ? token : NULL;
+	hc.version = JOULE_VERSION;
+	err = http_start(&d.http, &hc, &d.st, bound, sizeof(bound));
+	/* the server keeps its own copy */
+	sodium_memzero(token, sizeof(token));
+	if (err)
+		goto out;
+	if (!bound[0])
+		snprintf(bound, sizeof(bound), "unix:%s", hc.socket_path);
+	log_info("serving on %s%s%s", bound, hc.socket_path[0] && hc.listen[0] ? " and unix:" : "",
+		 hc.socket_path[0] && hc.listen[0] ? hc.socket_path : "");
+	ready_file = d.cfg.ready_file;
+	if (ready_file && write_ready_file(ready_file, bound))
+		goto out;
+
+	wd_ns = watchdog_period_ns();
+	if (wd_ns)
+		wd_next = now_mono_ns() + wd_ns;
+	while (!stop) {
+		struct pollfd fds[2] = { { sampler_fd(d.p.sampler), POLLIN, 0 }, { sfd, POLLIN, 0 } };
+		int timeout = -1;
+		const struct sample *s;
+
+		if (wd_ns) {
+			uint64_t now = now_mono_ns();
+
+			timeout = wd_next > now ? (int)((wd_next - now) / NSEC_PER_MSEC) + 1 : 0;
+		}
+		if (poll(fds, 2, timeout) < 0 && errno != EINTR) {
+			log_err("poll failed: %s", strerror(errno));
+			break;
+		}
+		if (fds[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+				if (si.ssi_signo == SIGHUP) {
+					notify("RELOADING=1");
+					reload(&d);
+					notify("READY=1");
+				} else {
+					stop = true;
+				}
+			}
+		}
+		if (!stop && (fds[0].revents & POLLIN) && sampler_tick(d.p.sampler, &s) == 0) {
+			on_sample(&d, s);
+			if (!d.st.ready) {
+				d.st.ready = 1;
+				notify("READY=1\nSTATUS=sampling and serving");
+			}
+		}
+		if (wd_ns && now_mono_ns() >= wd_next) {
+			notify("WATCHDOG=1");
+			wd_next = now_mono_ns() + wd_ns;
+		}
+	}
+	notify("STOPPING=1");
+	rc = 0;
+out:
+	/* HTTP first (no reader left), then the ledger's last records and fdatasync, then BPF */
+	http_stop(d.http);
+	if (d.led && ledger_close(d.led)) {
+		log_err("failed to flush the ledger %s", d.cfg.ledger);
+		rc = 1;
+	}
+	if (rc == 0 && d.cfg.ready_file)
+		unlink(d.cfg.ready_file);
+	store_close(d.store);
+	if (have_p)
+		pipeline_close(&d.p);
+	if (sfd >= 0)
+		close(sfd);
+	pthread_mutex_destroy(&d.self_lock);
+	config_free(&d.cfg);
+	return rc;
+}
