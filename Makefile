@@ -139,8 +139,21 @@ bench: all
 run: all
 	$(BUILD)/joule run -- stress-ng --cpu 1 --timeout 3s --quiet
 
+SYSTEMD_UNIT_DIR ?= /lib/systemd/system
+SYSUSERS_DIR     ?= /usr/lib/sysusers.d
+
+# The binary, the systemd unit and sysusers entry, the config (never overwritten), Prometheus files.
 install: all
 	install -D -m 0755 $(BUILD)/joule $(DESTDIR)$(PREFIX)/bin/joule
+	install -D -m 0644 dist/systemd/joule.service $(DESTDIR)$(SYSTEMD_UNIT_DIR)/joule.service
+	install -D -m 0644 dist/sysusers.d/joule.conf $(DESTDIR)$(SYSUSERS_DIR)/joule.conf
+	@if [ -e $(DESTDIR)/etc/joule/joule.conf ]; then \
+		echo "  keeping $(DESTDIR)/etc/joule/joule.conf"; \
+	else \
+		install -D -m 0640 dist/joule.conf $(DESTDIR)/etc/joule/joule.conf; \
+	fi
+	install -D -m 0644 dist/prometheus/joule.rules.yml $(DESTDIR)$(PREFIX)/share/joule/prometheus/joule.rules.yml
+	install -D -m 0644 dist/prometheus/prometheus.yml $(DESTDIR)$(PREFIX)/share/joule/prometheus/prometheus.yml
 
 # Regenerate the vendored vmlinux.h from the running kernel's BTF.
 vmlinux:

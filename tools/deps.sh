@@ -8,7 +8,7 @@ pkgs=(
 	make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
 	libcjson-dev libmicrohttpd-dev libsodium-dev libinih-dev
 	# tests: cmocka, pytest (Debian's interpreter), libFuzzer runtime, workloads
-	libcmocka-dev python3-pytest libclang-rt-14-dev stress-ng procps util-linux
+	libcmocka-dev python3-pytest libclang-rt-14-dev stress-ng procps util-linux passwd
 	# daemon tests and benchmarks: promtool/prometheus, unit checks, peers
 	prometheus systemd wrk linux-perf libbpf-tools
 )
