@@ -199,23 +199,6 @@ int procinfo_parse_cgroup(const char *text, size_t len, const char *comm, struct
 	return 0;
 }
 
-static int read_raw(const char *path, char *buf, size_t len)
-{
-	ssize_t n;
-	int fd, err;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	err = -errno;
-	close(fd);
-	if (n < 0)
-		return err;
-	buf[n] = '\0';
-	return (int)n;
-}
-
 int procinfo_read(const char *proc_root, uint32_t pid, struct procinfo *out)
 {
 	char path[256], buf[4096];
@@ -233,16 +216,16 @@ int procinfo_read(const char *proc_root, uint32_t pid, struct procinfo *out)
 	n = readlink(path, out->exe, sizeof(out->exe) - 1);
 	out->exe[n > 0 ? n : 0] = '\0';
 	snprintf(path, sizeof(path), "%s/%u/cmdline", root, pid);
-	r = read_raw(path, out->cmdline, sizeof(out->cmdline));
+	r = read_file(path, out->cmdline, sizeof(out->cmdline));
 	for (int i = 0; i < r - 1; i++)
 		if (out->cmdline[i] == '\0')
 			out->cmdline[i] = ' ';
 	snprintf(path, sizeof(path), "%s/%u/cgroup", root, pid);
-	r = read_raw(path, buf, sizeof(buf));
+	r = read_file(path, buf, sizeof(buf));
 	procinfo_parse_cgroup(buf, r > 0 ? (size_t)r : 0, out->comm, &out->labels, out->cgroup,
 			      sizeof(out->cgroup));
 	snprintf(path, sizeof(path), "%s/%u/status", root, pid);
-	r = read_raw(path, buf, sizeof(buf));
+	r = read_file(path, buf, sizeof(buf));
 	if (r > 0) {
 		const char *u = strstr(buf, "\nUid:");
 		unsigned uid;

@@ -95,7 +95,7 @@ uint64_t now_real_ns(void)
 	return clock_ns(CLOCK_REALTIME);
 }
 
-int read_text_file(const char *path, char *buf, size_t len)
+int read_file(const char *path, char *buf, size_t len)
 {
 	ssize_t n;
 	int fd, err;
@@ -111,9 +111,16 @@ int read_text_file(const char *path, char *buf, size_t len)
 	if (n < 0)
 		return err;
 	buf[n] = '\0';
+	return (int)n;
+}
+
+int read_text_file(const char *path, char *buf, size_t len)
+{
+	int n = read_file(path, buf, len);
+
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
 		buf[--n] = '\0';
-	return (int)n;
+	return n;
 }
 
 int read_u64_file(const char *path, uint64_t *out)

@@ -19,6 +19,9 @@ int parse_duration_ns(const char *s, uint64_t *out);
 uint64_t now_mono_ns(void);	/* CLOCK_MONOTONIC: the clock of bpf_ktime_get_ns() */
 uint64_t now_real_ns(void);	/* CLOCK_REALTIME, for timestamps people read */
 
+/* Read up to len - 1 bytes of a file into buf, NUL-terminated as is. Length or -errno. */
+int read_file(const char *path, char *buf, size_t len);
+
 /*
  * Read a small text file into buf (NUL-terminated, trailing newline
  * stripped). Returns the length or -errno.
