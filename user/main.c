@@ -594,6 +594,7 @@ static int cmd_run(int argc, char **argv)
 			cJSON_AddNumberToObject(tj, "samples", (double)w.ticks);
 			cJSON_AddNumberToObject(tj, "overflow_events", (double)ts.overflow_events);
 			cJSON_AddNumberToObject(tj, "lost_events", (double)ts.lost_events);
+			cJSON_AddNumberToObject(tj, "lost_exits", (double)ts.lost_exits);
 			cJSON_AddStringToObject(tj, "hook", ts.raw_tp ? "raw_tp" : "tp_btf");
 		}
 		if (led) {

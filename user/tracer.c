@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 #include <linux/capability.h>
@@ -17,6 +18,12 @@
 
 /* Keys read per batch call: bounds the buffers whatever the map size or CPU count. */
 #define BATCH_KEYS 4096
+/*
+ * Every this many snapshots (10 s at 10 Hz), processes that have not run
+ * since are checked for life: an exit event lost to a full ring buffer must
+ * not leave a dead entry in the task map for ever.
+ */
+#define GC_EVERY 100
 
 /* What userspace knows of one process (BPF map key plus lifecycle facts). */
 struct proc {
@@ -25,6 +32,7 @@ struct proc {
 	bool used, marked, exited, filled;
 	int exit_code;
 	uint64_t exit_snap;	/* snapshot at which the exit event was drained */
+	uint64_t active_snap;	/* last snapshot in which it ran */
 	char comm[JOULE_COMM_LEN];
 	uint64_t *prev;		/* [ncpu] cumulative ns at the last snapshot */
 };
@@ -326,6 +334,7 @@ static int account(struct tracer *t, struct tracer_delta *d, const struct joule_
 	} else if (total == 0) {
 		return 0;
 	}
+	p->active_snap = t->snap;
 	d->tasks[d->ntasks] = (struct tracer_task){
 		.tgid = k->tgid,
 		.ppid = p->ppid,
@@ -389,6 +398,22 @@ static int read_tasks_iter(struct tracer *t, struct tracer_delta *d)
 		t->stats.map_entries++;
 	}
 	return 0;
+}
+
+/* Idle entries whose process is gone (its exit event was lost) are treated as exited now. */
+static void collect_lost_exits(struct tracer *t)
+{
+	for (size_t i = 0; i < t->cap; i++) {
+		struct proc *p = &t->procs[i];
+
+		if (!p->used || p->exited || !p->prev || p->active_snap + GC_EVERY > t->snap)
+			continue;
+		if (kill((pid_t)p->key.tgid, 0) == 0 || errno != ESRCH)
+			continue;
+		p->exited = true;
+		p->exit_snap = t->snap;
+		t->stats.lost_exits++;
+	}
 }
 
 static void reap(struct tracer *t)
@@ -490,6 +515,8 @@ int tracer_snapshot(struct tracer *t, struct tracer_delta *d)
 		memcpy(d->tasks[d->ntasks - 1].comm, p->comm, sizeof(p->comm));
 	}
 	reap(t);
+	if (t->snap % GC_EVERY == 0)
+		collect_lost_exits(t);
 
 	t->stats.snapshots++;
 	t->stats.lost_events = t->skel->bss->lost_events;
@@ -661,4 +688,9 @@ void tracer_get_stats(const struct tracer *t, struct tracer_stats *out)
 void *tracer_skel(struct tracer *t)
 {
 	return t->skel;
+}
+
+int tracer_gc_period(void)
+{
+	return GC_EVERY;
 }

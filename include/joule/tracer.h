@@ -44,6 +44,7 @@ struct tracer_delta {
 struct tracer_stats {
 	uint64_t snapshots;
 	uint64_t lost_events;	  /* ring buffer was full */
+	uint64_t lost_exits;	  /* dead processes found without their exit event */
 	uint64_t overflow_events; /* slices that found the task map full */
 	uint64_t overflow_ns;
 	uint64_t switches;
@@ -73,6 +74,9 @@ int tracer_poll_events(struct tracer *t);
 int tracer_mark_pid(struct tracer *t, uint32_t pid);
 
 void tracer_get_stats(const struct tracer *t, struct tracer_stats *out);
+
+/* Snapshots between checks for processes whose exit event was lost. */
+int tracer_gc_period(void);
 
 /* The loaded skeleton, for BPF tests (struct joule_bpf *). */
 void *tracer_skel(struct tracer *t);

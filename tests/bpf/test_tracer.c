@@ -153,6 +153,38 @@ static void test_flush_credits_running_slice_once(void **state)
 	tracer_close(t);
 }
 
+static void test_snapshot_when_exit_event_lost_collects_dead_entry(void **state)
+{
+	struct tracer *t = open_unattached(0);
+	struct joule_bpf *skel = tracer_skel(t);
+	struct tracer_delta d = {};
+	struct joule_task_key k = { .start_ns = 12345 };
+	uint64_t vals[1024] = { 1000 };
+	bool seen = false, exited = false;
+	struct tracer_stats st;
+
+	/* a pid nobody has: the entry looks like a process whose exit event was lost */
+	for (k.tgid = 4000000; kill((pid_t)k.tgid, 0) == 0 || errno != ESRCH; k.tgid++)
+		;
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd(skel->maps.tasks), &k, vals, BPF_NOEXIST), 0);
+	for (int i = 0; i < 2 * tracer_gc_period() + 2; i++) {
+		assert_int_equal(tracer_snapshot(t, &d), 0);
+		for (size_t r = 0; r < d.ntasks; r++) {
+			if (d.tasks[r].tgid != k.tgid)
+				continue;
+			seen = true;
+			exited |= d.tasks[r].exited;
+		}
+	}
+	tracer_get_stats(t, &st);
+	assert_true(seen);
+	assert_true(exited);
+	assert_int_equal(st.lost_exits, 1);
+	assert_int_equal(task_ns_on_cpu(t, k.tgid, k.start_ns, 0), UINT64_MAX);
+	tracer_delta_free(&d);
+	tracer_close(t);
+}
+
 /* ---- attached: real workloads against the kernel's accounting ---- */
 
 static void burn_ns(uint64_t ns)
@@ -400,6 +432,7 @@ int main(void)
 		cmocka_unit_test(test_switch_when_pid_reused_keeps_processes_apart),
 		cmocka_unit_test(test_switch_when_map_full_sends_time_to_overflow),
 		cmocka_unit_test(test_flush_credits_running_slice_once),
+		cmocka_unit_test(test_snapshot_when_exit_event_lost_collects_dead_entry),
 		cmocka_unit_test(test_attached_cpu_time_matches_schedstat_within_1pct),
 		cmocka_unit_test(test_attached_raw_tp_fallback_matches_schedstat),
 		cmocka_unit_test(test_attached_snapshots_cover_every_cpu_interval),
