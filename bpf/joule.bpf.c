@@ -127,8 +127,9 @@ static __always_inline void task_key_core(struct task_struct *t, struct joule_ta
 	key->start_ns = BPF_CORE_READ(t, group_leader, start_time);
 }
 
+/* comm: the new name where the task's own is not yet updated (task_rename), else NULL. */
 static __always_inline void emit(__u32 kind, struct task_struct *t, struct task_struct *parent,
-				 __s32 exit_code)
+				 __s32 exit_code, const char *comm)
 {
 	struct joule_event *ev;
 
@@ -149,7 +150,10 @@ static __always_inline void emit(__u32 kind, struct task_struct *t, struct task_
 		ev->ppid = 0;
 		ev->pstart_ns = 0;
 	}
-	BPF_CORE_READ_STR_INTO(&ev->comm, t, comm);
+	if (comm)
+		bpf_probe_read_kernel_str(ev->comm, sizeof(ev->comm), comm);
+	else
+		BPF_CORE_READ_STR_INTO(&ev->comm, t, comm);
 	bpf_ringbuf_submit(ev, 0);
 }
 
@@ -158,7 +162,7 @@ static __always_inline void do_fork(struct task_struct *parent, struct task_stru
 {
 	if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid))
 		return;
-	emit(JOULE_EV_FORK, child, parent, 0);
+	emit(JOULE_EV_FORK, child, parent, 0, NULL);
 }
 
 /*
@@ -170,7 +174,7 @@ static __always_inline void do_exit(struct task_struct *t)
 {
 	if (BPF_CORE_READ(t, signal, live.counter) != 0)
 		return;
-	emit(JOULE_EV_EXIT, t, NULL, BPF_CORE_READ(t, exit_code));
+	emit(JOULE_EV_EXIT, t, NULL, BPF_CORE_READ(t, exit_code), NULL);
 }
 
 SEC("tp_btf/sched_switch")
@@ -216,14 +220,14 @@ int BPF_PROG(handle_fork_raw, struct task_struct *parent, struct task_struct *ch
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(handle_exec, struct task_struct *p)
 {
-	emit(JOULE_EV_EXEC, p, NULL, 0);
+	emit(JOULE_EV_EXEC, p, NULL, 0, NULL);
 	return 0;
 }
 
 SEC("raw_tp/sched_process_exec")
 int BPF_PROG(handle_exec_raw, struct task_struct *p)
 {
-	emit(JOULE_EV_EXEC, p, NULL, 0);
+	emit(JOULE_EV_EXEC, p, NULL, 0, NULL);
 	return 0;
 }
 
@@ -238,6 +242,32 @@ SEC("raw_tp/sched_process_exit")
 int BPF_PROG(handle_exit_raw, struct task_struct *p)
 {
 	do_exit(p);
+	return 0;
+}
+
+/*
+ * A process's name is its group leader's comm; workers that rename
+ * themselves (prctl PR_SET_NAME, as stress-ng, postgres and nginx do) would
+ * otherwise keep the name they had at fork. Threads' names are ignored.
+ */
+static __always_inline void do_rename(struct task_struct *t, const char *comm)
+{
+	if (BPF_CORE_READ(t, pid) != BPF_CORE_READ(t, tgid))
+		return;
+	emit(JOULE_EV_RENAME, t, NULL, 0, comm);
+}
+
+SEC("tp_btf/task_rename")
+int BPF_PROG(handle_rename, struct task_struct *t, const char *comm)
+{
+	do_rename(t, comm);
+	return 0;
+}
+
+SEC("raw_tp/task_rename")
+int BPF_PROG(handle_rename_raw, struct task_struct *t, const char *comm)
+{
+	do_rename(t, comm);
 	return 0;
 }
 

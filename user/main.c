@@ -530,7 +530,10 @@ static int cmd_run(int argc, char **argv)
 			}
 		}
 		if (fds[0].revents & POLLIN) {
-			if (sampler_tick(p.sampler, &s) == 0) {
+			err = sampler_tick(p.sampler, &s);
+			if (err)
+				log_err("sample failed: %s", strerror(-err));
+			if (!err) {
 				window_add(&w, s, is_marked, NULL);
 				if (led)
 					ledger_feed_sample(led, s);
@@ -545,7 +548,10 @@ static int cmd_run(int argc, char **argv)
 	for (int i = 0; i < 2; i++) {
 		const struct sample *s;
 
-		if (sampler_tick(p.sampler, &s) == 0) {
+		err = sampler_tick(p.sampler, &s);
+		if (err)
+			log_err("sample failed: %s", strerror(-err));
+		if (!err) {
 			window_add(&w, s, is_marked, NULL);
 			if (led)
 				ledger_feed_sample(led, s);
@@ -871,7 +877,10 @@ static int cmd_trace(int argc, char **argv)
 			stop = true;
 		if (!(fds[0].revents & POLLIN) && !stop)
 			continue;
-		if (sampler_tick(p.sampler, &s) == 0) {
+		rc = sampler_tick(p.sampler, &s);
+		if (rc)
+			log_err("sample failed: %s", strerror(-rc));
+		if (!rc) {
 			window_add(&iv, s, trace_match, &to);
 			window_add(&all, s, trace_match, &to);
 		}

@@ -206,6 +206,7 @@ static int handle_event(void *ctx, void *data, size_t len)
 		break;
 	}
 	case JOULE_EV_EXEC:
+	case JOULE_EV_RENAME:
 		memcpy(p->comm, ev->comm, sizeof(p->comm));
 		break;
 	case JOULE_EV_EXIT:
@@ -565,10 +566,12 @@ static int open_and_load(struct tracer *t, bool raw, bool test_progs)
 	bpf_program__set_autoload(t->skel->progs.handle_fork, !raw);
 	bpf_program__set_autoload(t->skel->progs.handle_exec, !raw);
 	bpf_program__set_autoload(t->skel->progs.handle_exit, !raw);
+	bpf_program__set_autoload(t->skel->progs.handle_rename, !raw);
 	bpf_program__set_autoload(t->skel->progs.handle_switch_raw, raw);
 	bpf_program__set_autoload(t->skel->progs.handle_fork_raw, raw);
 	bpf_program__set_autoload(t->skel->progs.handle_exec_raw, raw);
 	bpf_program__set_autoload(t->skel->progs.handle_exit_raw, raw);
+	bpf_program__set_autoload(t->skel->progs.handle_rename_raw, raw);
 	bpf_program__set_autoload(t->skel->progs.test_switch, test_progs);
 	err = joule_bpf__load(t->skel);
 	if (err) {

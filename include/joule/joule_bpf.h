@@ -45,6 +45,7 @@ enum joule_event_kind {
 	JOULE_EV_FORK = 1, /* a new process (not a thread) */
 	JOULE_EV_EXEC = 2, /* comm changed */
 	JOULE_EV_EXIT = 3, /* the last thread of a process exited */
+	JOULE_EV_RENAME = 4, /* the group leader set its name (prctl PR_SET_NAME, exec) */
 };
 
 /* Ring-buffer record for process lifecycle events (never on the switch path). */

@@ -337,3 +337,14 @@ def test_run_across_an_intensity_change_uses_both_values(tmp_path):
     print(f"effective intensity over the run: {effective:.1f} g/kWh")
     assert 150 < effective < 950, "both the 100 and the 1000 g/kWh periods count"
     assert rep["carbon"]["intensity_g_per_kwh"] == 1000
+
+
+@root
+def test_run_names_a_process_by_the_name_it_gives_itself():
+    # prctl(PR_SET_NAME) after start, as stress-ng, postgres and nginx workers do
+    prog = ("import ctypes, time\n"
+            "ctypes.CDLL(None).prctl(15, b'renamed-worker', 0, 0, 0)\n"
+            "t = time.process_time()\n"
+            "while time.process_time() - t < 0.3: pass\n")
+    _, rep = run_json(PY, "-c", prog)
+    assert [p["comm"] for p in rep["processes"]] == ["renamed-worker"]
