@@ -3,10 +3,13 @@
  * The aliasing workload: COUNT processes spread evenly over SECONDS, each
  * burning a uniformly random 1..20 ms of CPU (its own CPU clock) and
  * exiting. The kernel's RUSAGE_CHILDREN of this process is the truth.
+ * With SHORT_BURST_LOG=FILE, each child's own rusage goes there as
+ * "pid cpu_ns" (to find where a collector loses time).
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,6 +20,21 @@ static uint64_t clock_ns(clockid_t c)
 
 	clock_gettime(c, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static FILE *child_log;
+
+/* Reap one child (or any ready one with WNOHANG); log its own CPU time. */
+static pid_t reap(int flags)
+{
+	struct rusage ru;
+	pid_t pid = wait4(-1, NULL, flags, &ru);
+
+	if (pid > 0 && child_log)
+		fprintf(child_log, "%d %llu\n", pid,
+			(unsigned long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000ull +
+			(unsigned long long)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000ull);
+	return pid;
 }
 
 static void burn(uint64_t cpu_ns)
@@ -43,6 +61,8 @@ int main(int argc, char **argv)
 		min_ms = atol(argv[3]);
 		max_ms = atol(argv[4]);
 	}
+	if (getenv("SHORT_BURST_LOG"))
+		child_log = fopen(getenv("SHORT_BURST_LOG"), "w");
 	gap_ns = (uint64_t)(seconds * 1e9 / (double)count);
 	t0 = clock_ns(CLOCK_MONOTONIC);
 	for (long i = 0; i < count; i++) {
@@ -55,7 +75,7 @@ int main(int argc, char **argv)
 
 			nanosleep(&ts, NULL);
 		}
-		while (waitpid(-1, NULL, WNOHANG) > 0)
+		while (reap(WNOHANG) > 0)
 			;
 		pid = fork();
 		if (pid == 0)
@@ -63,7 +83,9 @@ int main(int argc, char **argv)
 		if (pid < 0)
 			perror("short-burst: fork");
 	}
-	while (wait(NULL) > 0)
+	while (reap(0) > 0)
 		;
+	if (child_log)
+		fclose(child_log);
 	return 0;
 }
