@@ -1,0 +1,31 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+# Builds the bench helpers into $(BUILD)/bench (invoked by tools/bench/run-bench; needs libjoule.a built).
+
+BUILD   ?= build
+CC      ?= cc
+CLANG   ?= clang
+BPFTOOL ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
+B       := $(BUILD)/bench
+CFLAGS  := -O2 -g -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE -Iinclude -I$(BUILD)
+LDLIBS  := -lbpf -lelf -lz -lcjson -lmicrohttpd -lsodium -linih -lm -lpthread
+
+all: $(B)/floor.bpf.o $(B)/floor-loader $(B)/proc-poller $(B)/spawner $(B)/short-burst $(B)/tick-stats
+
+$(B)/floor.bpf.o: tools/bench/floor.bpf.c
+	@mkdir -p $(@D)
+	$(CLANG) -g -O2 -target bpf -Wall -Werror -I/usr/include/$(shell $(CC) -dumpmachine) -c $< -o $(@:.o=.tmp.o)
+	$(BPFTOOL) gen object $@ $(@:.o=.tmp.o)
+
+$(B)/floor-loader: tools/bench/floor-loader.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $< -lbpf -lelf -lz -o $@
+
+$(B)/proc-poller $(B)/spawner $(B)/short-burst: $(B)/%: tools/bench/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $< -o $@
+
+$(B)/tick-stats: tools/bench/tick-stats.c $(BUILD)/libjoule.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $< $(BUILD)/libjoule.a $(LDLIBS) -o $@
+
+.PHONY: all
