@@ -69,8 +69,15 @@ static __always_inline void charge(struct joule_cpu_state *st, const struct joul
 	val->cpu_ns += delta;
 }
 
-/* Charge the slice that ends now to whoever was on this CPU. */
-static __always_inline void close_slice(struct joule_cpu_state *st, __u64 now)
+/*
+ * Charge the slice that ends now to the task that ran it. The task is named
+ * by the caller from the kernel's own pointer (sched_switch's prev, or the
+ * current task for a flush), never from a cached "who switched in": on
+ * this kernel a switch can be missed (seen: tokio runtime threads), and a
+ * cached owner would then give a whole slice to the wrong process.
+ */
+static __always_inline void close_slice(struct joule_cpu_state *st, const struct joule_task_key *owner,
+					__u32 idle, __u64 now)
 {
 	__u64 delta;
 
@@ -78,18 +85,16 @@ static __always_inline void close_slice(struct joule_cpu_state *st, __u64 now)
 	if (!st->switched_in_ns || now < st->switched_in_ns)
 		return;
 	delta = now - st->switched_in_ns;
-	if (st->cur_idle)
+	if (idle)
 		st->idle_ns += delta;
 	else
-		charge(st, &st->cur, delta);
+		charge(st, owner, delta);
 }
 
-static __always_inline void do_switch(struct joule_cpu_state *st, const struct joule_task_key *next,
-				      __u32 next_idle, __u64 now)
+static __always_inline void do_switch(struct joule_cpu_state *st, const struct joule_task_key *prev,
+				      __u32 prev_idle, __u64 now)
 {
-	close_slice(st, now);
-	st->cur = *next;
-	st->cur_idle = next_idle;
+	close_slice(st, prev, prev_idle, now);
 	st->switched_in_ns = now;
 	st->switches++;
 }
@@ -102,13 +107,7 @@ static __always_inline void do_switch(struct joule_cpu_state *st, const struct j
 static __always_inline void do_flush(struct joule_cpu_state *st, const struct joule_task_key *cur,
 				     __u32 cur_idle, __u64 now)
 {
-	if (!st->switched_in_ns) {
-		st->cur = *cur;
-		st->cur_idle = cur_idle;
-		st->switched_in_ns = now;
-		return;
-	}
-	close_slice(st, now);
+	close_slice(st, cur, cur_idle, now);
 	st->switched_in_ns = now;
 }
 
@@ -185,8 +184,8 @@ int BPF_PROG(handle_switch, bool preempt, struct task_struct *prev, struct task_
 
 	if (!st)
 		return 0;
-	task_key_btf(next, &key);
-	do_switch(st, &key, next->pid == 0, bpf_ktime_get_ns());
+	task_key_btf(prev, &key);
+	do_switch(st, &key, prev->pid == 0, bpf_ktime_get_ns());
 	return 0;
 }
 
@@ -198,8 +197,8 @@ int BPF_PROG(handle_switch_raw, bool preempt, struct task_struct *prev, struct t
 
 	if (!st)
 		return 0;
-	task_key_core(next, &key);
-	do_switch(st, &key, BPF_CORE_READ(next, pid) == 0, bpf_ktime_get_ns());
+	task_key_core(prev, &key);
+	do_switch(st, &key, BPF_CORE_READ(prev, pid) == 0, bpf_ktime_get_ns());
 	return 0;
 }
 
@@ -294,6 +293,6 @@ int test_switch(void *ctx)
 
 	if (!st)
 		return 0;
-	do_switch(st, &test_in.next, test_in.next_idle, test_in.now_ns);
+	do_switch(st, &test_in.prev, test_in.prev_idle, test_in.now_ns);
 	return 0;
 }

@@ -31,10 +31,7 @@ struct joule_task_val {
  * BPF_F_TEST_RUN_ON_CPU), so no field needs atomics.
  */
 struct joule_cpu_state {
-	struct joule_task_key cur; /* process now on this CPU */
-	__u64 switched_in_ns;	   /* 0: not yet seen a switch on this CPU */
-	__u32 cur_idle;		   /* the idle task (pid 0) is on this CPU */
-	__u32 pad;
+	__u64 switched_in_ns;	   /* start of the running slice; 0: no switch seen yet */
 	__u64 idle_ns;		   /* cumulative idle time */
 	__u64 overflow_ns;	   /* cumulative time that found the task map full */
 	__u64 overflow_events;	   /* how many slices went to overflow */
@@ -62,8 +59,8 @@ struct joule_event {
 
 /* Inputs for the raw_tp test wrapper of the switch logic (tests only). */
 struct joule_test_switch {
-	struct joule_task_key next;
-	__u32 next_idle;
+	struct joule_task_key prev; /* the task whose slice ends */
+	__u32 prev_idle;
 	__u32 pad;
 	__u64 now_ns;
 };

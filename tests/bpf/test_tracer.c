@@ -31,15 +31,15 @@ static struct tracer *open_unattached(uint32_t max_tasks)
 	return t;
 }
 
-/* Run the test_switch wrapper on CPU 0 with the given next task and clock. */
+/* Run the test_switch wrapper on CPU 0: the task (tgid, start) or idle ran until now. */
 static void run_switch(struct tracer *t, uint32_t tgid, uint64_t start, bool idle, uint64_t now)
 {
 	struct joule_bpf *skel = tracer_skel(t);
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .flags = BPF_F_TEST_RUN_ON_CPU, .cpu = 0);
 
-	skel->bss->test_in.next.tgid = tgid;
-	skel->bss->test_in.next.start_ns = start;
-	skel->bss->test_in.next_idle = idle;
+	skel->bss->test_in.prev.tgid = tgid;
+	skel->bss->test_in.prev.start_ns = start;
+	skel->bss->test_in.prev_idle = idle;
 	skel->bss->test_in.now_ns = now;
 	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(skel->progs.test_switch), &opts), 0);
 }
@@ -81,11 +81,12 @@ static void test_switch_charges_outgoing_task_its_slice(void **state)
 {
 	struct tracer *t = open_unattached(0);
 
-	run_switch(t, 100, 7, false, 1000);
-	run_switch(t, 200, 9, false, 1500);	/* 100 ran 500 ns */
-	run_switch(t, 0, 0, true, 2000);	/* 200 ran 500 ns */
-	run_switch(t, 100, 7, false, 2600);	/* idle for 600 ns */
-	run_switch(t, 200, 9, false, 2700);	/* 100 ran 100 ns more */
+	run_switch(t, 999, 9, false, 1000);	/* first switch: its slice's start is unknown */
+	run_switch(t, 100, 7, false, 1500);	/* 100 ran 500 ns */
+	run_switch(t, 200, 9, false, 2000);	/* 200 ran 500 ns */
+	run_switch(t, 0, 0, true, 2600);	/* idle for 600 ns */
+	run_switch(t, 100, 7, false, 2700);	/* 100 ran 100 ns more */
+	assert_int_equal(task_ns_on_cpu(t, 999, 9, 0), UINT64_MAX);
 	assert_int_equal(task_ns_on_cpu(t, 100, 7, 0), 600);
 	assert_int_equal(task_ns_on_cpu(t, 200, 9, 0), 500);
 	assert_int_equal(cpu_state(t, 0).idle_ns, 600);
@@ -97,9 +98,9 @@ static void test_switch_when_pid_reused_keeps_processes_apart(void **state)
 {
 	struct tracer *t = open_unattached(0);
 
-	run_switch(t, 300, 1, false, 0 + 1);
-	run_switch(t, 300, 2, false, 1001);	/* same pid, later start: a new process */
-	run_switch(t, 0, 0, true, 3001);
+	run_switch(t, 0, 0, true, 1);
+	run_switch(t, 300, 1, false, 1001);
+	run_switch(t, 300, 2, false, 3001);	/* same pid, later start: a new process */
 	assert_int_equal(task_ns_on_cpu(t, 300, 1, 0), 1000);
 	assert_int_equal(task_ns_on_cpu(t, 300, 2, 0), 2000);
 	tracer_close(t);
@@ -111,13 +112,11 @@ static void test_switch_when_map_full_sends_time_to_overflow(void **state)
 	uint64_t now = 1000, tasks_sum = 0;
 	struct joule_cpu_state st;
 
-	run_switch(t, 1, 1, false, now);
-	for (uint32_t pid = 2; pid <= 10; pid++) {
+	run_switch(t, 0, 0, true, now);
+	for (uint32_t pid = 1; pid <= 10; pid++) {
 		now += 100 * pid;
 		run_switch(t, pid, pid, false, now);
 	}
-	now += 50;
-	run_switch(t, 0, 0, true, now);
 	for (uint32_t pid = 1; pid <= 10; pid++) {
 		uint64_t v = task_ns_on_cpu(t, pid, pid, 0);
 
@@ -126,10 +125,24 @@ static void test_switch_when_map_full_sends_time_to_overflow(void **state)
 	}
 	st = cpu_state(t, 0);
 	assert_true(st.overflow_ns > 0);
-	assert_true(st.overflow_events >= 6);
+	assert_int_equal(st.overflow_events, 6);
 	/* nothing is dropped: tasks + overflow + idle cover every ns since the first switch */
 	assert_int_equal(tasks_sum + st.overflow_ns + st.idle_ns, now - 1000);
 	tracer_close(t);
+}
+
+/* Σ of every task's ns on CPU 0 plus CPU 0's idle ns. */
+static uint64_t cpu0_charged(struct tracer *t)
+{
+	struct joule_bpf *skel = tracer_skel(t);
+	struct joule_task_key k, *prev = NULL;
+	uint64_t sum = cpu_state(t, 0).idle_ns + cpu_state(t, 0).overflow_ns;
+
+	while (bpf_map_get_next_key(bpf_map__fd(skel->maps.tasks), prev, &k) == 0) {
+		sum += task_ns_on_cpu(t, k.tgid, k.start_ns, 0);
+		prev = &k;
+	}
+	return sum;
 }
 
 static void test_flush_credits_running_slice_once(void **state)
@@ -137,19 +150,18 @@ static void test_flush_credits_running_slice_once(void **state)
 	struct tracer *t = open_unattached(0);
 	struct joule_bpf *skel = tracer_skel(t);
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .flags = BPF_F_TEST_RUN_ON_CPU, .cpu = 0);
-	uint64_t start = now_mono_ns() - 5000000, after, v1, v2;
+	uint64_t start = now_mono_ns() - 5000000, first, second;
 
-	run_switch(t, 400, 4, false, start);
+	run_switch(t, 0, 0, true, start); /* the running slice on CPU 0 starts 5 ms ago */
 	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(skel->progs.flush), &opts), 0);
-	after = now_mono_ns();
-	v1 = task_ns_on_cpu(t, 400, 4, 0);
-	assert_true(v1 >= 5000000);
-	assert_true(v1 <= after - start);
+	first = cpu_state(t, 0).switched_in_ns;
+	/* whoever was on CPU 0 (this test, or idle) got exactly the slice up to the flush */
+	assert_true(first >= start + 5000000);
+	assert_int_equal(cpu0_charged(t), first - start);
 	/* a second flush charges only the time since the first */
 	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(skel->progs.flush), &opts), 0);
-	v2 = task_ns_on_cpu(t, 400, 4, 0);
-	assert_true(v2 - v1 <= now_mono_ns() - after + 1000000);
-	assert_int_equal(cpu_state(t, 0).cur.tgid, 400);
+	second = cpu_state(t, 0).switched_in_ns;
+	assert_int_equal(cpu0_charged(t), second - start);
 	tracer_close(t);
 }
 
