@@ -9,15 +9,24 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /*
- * Per-CPU values so the switch path never contends with another CPU: each
- * CPU adds to its own slot. Userspace sets max_entries before load.
+ * Two generations of the task map. Programs charge into tasks[gen]; each
+ * snapshot userspace flips gen, waits until every CPU has seen the flip
+ * (a flush on each CPU), then reads and empties the other one. A tick's
+ * work is then proportional to the processes that ran in it, not to every
+ * process that ever ran. Per-CPU values so the switch path never contends
+ * with another CPU. Userspace sets max_entries before load.
  */
-struct {
+struct tasks_map {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, JOULE_DEFAULT_MAX_TASKS);
 	__type(key, struct joule_task_key);
 	__type(value, struct joule_task_val);
-} tasks SEC(".maps");
+};
+struct tasks_map tasks0 SEC(".maps");
+struct tasks_map tasks1 SEC(".maps");
+
+/* Which generation programs charge into: written only by userspace. */
+__u32 gen = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -50,16 +59,17 @@ static __always_inline void charge(struct joule_cpu_state *st, const struct joul
 				   __u64 delta)
 {
 	struct joule_task_val *val, zero = {};
+	void *map = gen & 1 ? (void *)&tasks1 : (void *)&tasks0;
 
-	val = bpf_map_lookup_elem(&tasks, key);
+	val = bpf_map_lookup_elem(map, key);
 	if (!val) {
 		/*
 		 * BPF_NOEXIST: if another CPU inserted the key meanwhile, keep
 		 * its slot (the update fails) and use it. A new element of a
 		 * per-CPU hash is zero on every CPU since v5.10 (d3bec0138bfb).
 		 */
-		bpf_map_update_elem(&tasks, key, &zero, BPF_NOEXIST);
-		val = bpf_map_lookup_elem(&tasks, key);
+		bpf_map_update_elem(map, key, &zero, BPF_NOEXIST);
+		val = bpf_map_lookup_elem(map, key);
 		if (!val) {
 			st->overflow_ns += delta;
 			st->overflow_events++;

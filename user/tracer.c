@@ -21,7 +21,7 @@
 /*
  * Every this many snapshots (10 s at 10 Hz), processes that have not run
  * since are checked for life: an exit event lost to a full ring buffer must
- * not leave a dead entry in the task map for ever.
+ * not leave a dead process in the table for ever.
  */
 #define GC_EVERY 100
 
@@ -33,8 +33,8 @@ struct proc {
 	int exit_code;
 	uint64_t exit_snap;	/* snapshot at which the exit event was drained */
 	uint64_t active_snap;	/* last snapshot in which it ran */
+	uint64_t row_snap;	/* last snapshot that emitted a row for it */
 	char comm[JOULE_COMM_LEN];
-	uint64_t *prev;		/* [ncpu] cumulative ns at the last snapshot */
 };
 
 struct tracer {
@@ -54,8 +54,6 @@ struct tracer {
 
 	struct joule_task_key *keys;	/* [BATCH_KEYS] */
 	uint64_t *vals;			/* [BATCH_KEYS * ncpu] */
-	struct joule_task_key *doomed;	/* keys to delete after this snapshot */
-	size_t ndoomed, doomed_cap;
 	bool batch_ok;
 };
 
@@ -139,7 +137,6 @@ static void proc_del(struct tracer *t, struct proc *p)
 {
 	size_t mask = t->cap - 1, i = (size_t)(p - t->procs), j = i;
 
-	free(p->prev);
 	p->used = false;
 	t->nprocs--;
 	for (;;) {
@@ -258,21 +255,6 @@ static void flush_cpus(struct tracer *t)
 	}
 }
 
-static int doom(struct tracer *t, const struct joule_task_key *k)
-{
-	if (t->ndoomed == t->doomed_cap) {
-		size_t cap = t->doomed_cap ? t->doomed_cap * 2 : 256;
-		void *n = realloc(t->doomed, cap * sizeof(*t->doomed));
-
-		if (!n)
-			return -ENOMEM;
-		t->doomed = n;
-		t->doomed_cap = cap;
-	}
-	t->doomed[t->ndoomed++] = *k;
-	return 0;
-}
-
 static int delta_reserve(struct tracer_delta *d, size_t rows)
 {
 	struct tracer_task *tasks;
@@ -296,7 +278,7 @@ static int delta_reserve(struct tracer_delta *d, size_t rows)
 	return 0;
 }
 
-/* Fold one map entry's cumulative per-CPU values into the delta. */
+/* One map entry: a process's per-CPU ns in the interval just closed. */
 static int account(struct tracer *t, struct tracer_delta *d, const struct joule_task_key *k,
 		   const uint64_t *vals)
 {
@@ -308,34 +290,21 @@ static int account(struct tracer *t, struct tracer_delta *d, const struct joule_
 		return -ENOMEM;
 	if (!p->filled)
 		proc_fill_from_procfs(p);
-	if (!p->prev) {
-		p->prev = calloc((size_t)t->ncpu, sizeof(*p->prev));
-		if (!p->prev)
-			return -ENOMEM;
-	}
 	err = delta_reserve(d, d->ntasks + 1);
 	if (err)
 		return err;
 	row = &d->task_ns[d->ntasks * (size_t)t->ncpu];
 	for (int c = 0; c < t->ncpu; c++) {
-		/* a counter below its last value means the entry was recreated */
-		row[c] = vals[c] >= p->prev[c] ? vals[c] - p->prev[c] : vals[c];
-		p->prev[c] = vals[c];
-		total += row[c];
-	}
-	/*
-	 * An exited process is deleted one snapshot after its exit was seen:
-	 * its final slice (exit tracepoint → last context switch) is charged
-	 * after the event, so this later read is the one that is complete.
-	 */
-	if (p->exited && p->exit_snap < t->snap) {
-		err = doom(t, k);
-		if (err)
-			return err;
-	} else if (total == 0) {
-		return 0;
+		row[c] = vals[c];
+		total += vals[c];
 	}
 	p->active_snap = t->snap;
+	p->row_snap = t->snap;
+	/*
+	 * A process's last row comes one snapshot after its exit was seen: its
+	 * final slice (exit tracepoint → last context switch) is charged after
+	 * the event, so only that later read is complete.
+	 */
 	d->tasks[d->ntasks] = (struct tracer_task){
 		.tgid = k->tgid,
 		.ppid = p->ppid,
@@ -350,9 +319,9 @@ static int account(struct tracer *t, struct tracer_delta *d, const struct joule_
 	return 0;
 }
 
-static int read_tasks_batch(struct tracer *t, struct tracer_delta *d)
+/* Read and empty the retired generation: every entry is a process that ran. */
+static int drain_tasks_batch(struct tracer *t, struct tracer_delta *d, int fd)
 {
-	int fd = bpf_map__fd(t->skel->maps.tasks);
 	__u32 in_batch = 0, out_batch = 0;
 	bool first = true, done = false;
 	int err;
@@ -360,8 +329,8 @@ static int read_tasks_batch(struct tracer *t, struct tracer_delta *d)
 	while (!done) {
 		__u32 count = BATCH_KEYS;
 
-		err = bpf_map_lookup_batch(fd, first ? NULL : &in_batch, &out_batch, t->keys, t->vals,
-					   &count, NULL);
+		err = bpf_map_lookup_and_delete_batch(fd, first ? NULL : &in_batch, &out_batch, t->keys,
+						      t->vals, &count, NULL);
 		if (err) {
 			err = -errno;
 			if (err != -ENOENT)
@@ -381,19 +350,18 @@ static int read_tasks_batch(struct tracer *t, struct tracer_delta *d)
 }
 
 /* Kernels without htab batch ops (before 5.6): one key at a time. */
-static int read_tasks_iter(struct tracer *t, struct tracer_delta *d)
+static int drain_tasks_iter(struct tracer *t, struct tracer_delta *d, int fd)
 {
-	int fd = bpf_map__fd(t->skel->maps.tasks);
-	struct joule_task_key key, next;
-	void *prev = NULL;
+	struct joule_task_key key;
 	int err;
 
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, t->vals))
-			continue; /* deleted meanwhile */
-		err = account(t, d, &key, t->vals);
+	/* nothing writes the retired generation: take the first key until none is left */
+	while (bpf_map_get_next_key(fd, NULL, &key) == 0) {
+		err = bpf_map_lookup_elem(fd, &key, t->vals) ? -errno : 0;
+		if (!err)
+			err = account(t, d, &key, t->vals);
+		if (bpf_map_delete_elem(fd, &key))
+			return -errno;
 		if (err)
 			return err;
 		t->stats.map_entries++;
@@ -407,7 +375,7 @@ static void collect_lost_exits(struct tracer *t)
 	for (size_t i = 0; i < t->cap; i++) {
 		struct proc *p = &t->procs[i];
 
-		if (!p->used || p->exited || !p->prev || p->active_snap + GC_EVERY > t->snap)
+		if (!p->used || p->exited || p->active_snap + GC_EVERY > t->snap)
 			continue;
 		if (kill((pid_t)p->key.tgid, 0) == 0 || errno != ESRCH)
 			continue;
@@ -419,11 +387,6 @@ static void collect_lost_exits(struct tracer *t)
 
 static void reap(struct tracer *t)
 {
-	int fd = bpf_map__fd(t->skel->maps.tasks);
-
-	for (size_t i = 0; i < t->ndoomed; i++)
-		bpf_map_delete_elem(fd, &t->doomed[i]);
-	t->ndoomed = 0;
 	/* exited processes are forgotten once their last row is out */
 	for (size_t i = 0; i < t->cap;) {
 		struct proc *p = &t->procs[i];
@@ -437,8 +400,8 @@ static void reap(struct tracer *t)
 
 int tracer_snapshot(struct tracer *t, struct tracer_delta *d)
 {
-	__u32 zero = 0;
-	int err;
+	__u32 zero = 0, retired;
+	int err, fd;
 
 	if (d->ncpu != t->ncpu) {
 		tracer_delta_free(d);
@@ -451,11 +414,20 @@ int tracer_snapshot(struct tracer *t, struct tracer_delta *d)
 	d->ntasks = 0;
 	t->snap++;
 
-	/* Flush first: every ns up to now is then in the maps, exactly once. */
+	/*
+	 * Cut the interval: a flush credits every CPU's running slice to the
+	 * current generation, then programs are pointed at the other one, and
+	 * a second flush makes sure every CPU has seen the flip (an IPI cannot
+	 * land inside a running program), so nothing writes the retired
+	 * generation while it is read and emptied below.
+	 */
+	retired = t->skel->bss->gen & 1;
 	flush_cpus(t);
 	d->mono_start_ns = t->last_mono_ns;
 	d->mono_end_ns = now_mono_ns();
 	t->last_mono_ns = d->mono_end_ns;
+	__atomic_store_n(&t->skel->bss->gen, retired ^ 1, __ATOMIC_SEQ_CST);
+	flush_cpus(t);
 	/* Drain events before reading: a child's fork names its parent before its time is read. */
 	err = tracer_poll_events(t);
 	if (err)
@@ -479,17 +451,12 @@ int tracer_snapshot(struct tracer *t, struct tracer_delta *d)
 	}
 
 	t->stats.map_entries = 0;
-	if (t->batch_ok) {
-		err = read_tasks_batch(t, d);
-		if (err == -EINVAL || err == -ENOTSUP || err == -EOPNOTSUPP) {
-			log_info("batch map lookups unavailable (%s): iterating keys", strerror(-err));
-			t->batch_ok = false;
-			d->ntasks = 0;
-			t->stats.map_entries = 0;
-			err = read_tasks_iter(t, d);
-		}
-	} else {
-		err = read_tasks_iter(t, d);
+	fd = bpf_map__fd(retired ? t->skel->maps.tasks1 : t->skel->maps.tasks0);
+	err = t->batch_ok ? drain_tasks_batch(t, d, fd) : drain_tasks_iter(t, d, fd);
+	if (t->batch_ok && (err == -EINVAL || err == -ENOTSUP || err == -EOPNOTSUPP) && t->stats.map_entries == 0) {
+		log_info("batch map operations unavailable (%s): iterating keys", strerror(-err));
+		t->batch_ok = false;
+		err = drain_tasks_iter(t, d, fd);
 	}
 	if (err)
 		return err;
@@ -497,13 +464,8 @@ int tracer_snapshot(struct tracer *t, struct tracer_delta *d)
 	/* Processes that exited without any time left in the map still get their last row. */
 	for (size_t i = 0; i < t->cap; i++) {
 		struct proc *p = &t->procs[i];
-		bool listed = false;
 
-		if (!p->used || !p->exited || p->exit_snap >= t->snap)
-			continue;
-		for (size_t j = 0; j < t->ndoomed && !listed; j++)
-			listed = key_eq(&t->doomed[j], &p->key);
-		if (listed)
+		if (!p->used || !p->exited || p->exit_snap >= t->snap || p->row_snap == t->snap)
 			continue;
 		err = delta_reserve(d, d->ntasks + 1);
 		if (err)
@@ -561,7 +523,8 @@ static int open_and_load(struct tracer *t, bool raw, bool test_progs)
 	t->skel = joule_bpf__open();
 	if (!t->skel)
 		return -errno;
-	bpf_map__set_max_entries(t->skel->maps.tasks, t->stats.max_tasks);
+	bpf_map__set_max_entries(t->skel->maps.tasks0, t->stats.max_tasks);
+	bpf_map__set_max_entries(t->skel->maps.tasks1, t->stats.max_tasks);
 	bpf_program__set_autoload(t->skel->progs.handle_switch, !raw);
 	bpf_program__set_autoload(t->skel->progs.handle_fork, !raw);
 	bpf_program__set_autoload(t->skel->progs.handle_exec, !raw);
@@ -664,16 +627,12 @@ void tracer_close(struct tracer *t)
 		return;
 	ring_buffer__free(t->rb);
 	joule_bpf__destroy(t->skel);
-	for (size_t i = 0; i < t->cap; i++)
-		if (t->procs[i].used)
-			free(t->procs[i].prev);
 	free(t->procs);
 	free(t->states);
 	free(t->prev_idle);
 	free(t->prev_overflow);
 	free(t->keys);
 	free(t->vals);
-	free(t->doomed);
 	free(t);
 }
 

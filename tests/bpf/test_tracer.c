@@ -51,7 +51,7 @@ static uint64_t task_ns_on_cpu(struct tracer *t, uint32_t tgid, uint64_t start, 
 	struct joule_task_key k = { .tgid = tgid, .start_ns = start };
 	uint64_t vals[1024] = {};
 
-	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.tasks), &k, vals))
+	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.tasks0), &k, vals))
 		return UINT64_MAX;
 	return vals[cpu];
 }
@@ -139,7 +139,7 @@ static uint64_t cpu0_charged(struct tracer *t)
 	struct joule_task_key k, *prev = NULL;
 	uint64_t sum = cpu_state(t, 0).idle_ns + cpu_state(t, 0).overflow_ns;
 
-	while (bpf_map_get_next_key(bpf_map__fd(skel->maps.tasks), prev, &k) == 0) {
+	while (bpf_map_get_next_key(bpf_map__fd(skel->maps.tasks0), prev, &k) == 0) {
 		sum += task_ns_on_cpu(t, k.tgid, k.start_ns, 0);
 		prev = &k;
 	}
@@ -179,7 +179,7 @@ static void test_snapshot_when_exit_event_lost_collects_dead_entry(void **state)
 	/* a pid nobody has: the entry looks like a process whose exit event was lost */
 	for (k.tgid = 4000000; kill((pid_t)k.tgid, 0) == 0 || errno != ESRCH; k.tgid++)
 		;
-	assert_int_equal(bpf_map_update_elem(bpf_map__fd(skel->maps.tasks), &k, vals, BPF_NOEXIST), 0);
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd(skel->maps.tasks0), &k, vals, BPF_NOEXIST), 0);
 	for (int i = 0; i < 2 * tracer_gc_period() + 2; i++) {
 		assert_int_equal(tracer_snapshot(t, &d), 0);
 		for (size_t r = 0; r < d.ntasks; r++) {
