@@ -406,7 +406,13 @@ int cmd_daemon(int argc, char **argv)
 				}
 			}
 		}
-		if (!stop && (fds[0].revents & POLLIN) && sampler_tick(d.p.sampler, &s) == 0) {
+		if (!stop && (fds[0].revents & POLLIN)) {
+			int terr = sampler_tick(d.p.sampler, &s);
+
+			if (terr) {
+				log_err("sample failed: %s", strerror(-terr));
+				continue;
+			}
 			on_sample(&d, s);
 			if (!d.st.ready) {
 				d.st.ready = 1;

@@ -246,8 +246,17 @@ int sampler_tick(struct sampler *s, const struct sample **out)
 	util.busy_ns = s->busy_ns;
 	util.total_ns = s->total_ns;
 	err = energy_read(s->src, &util, &s->cur);
-	if (err)
-		return err;
+	if (err) {
+		/*
+		 * The task deltas are already taken: keep them, with no energy
+		 * for this interval. The counters are cumulative, so the next
+		 * good read carries this interval's energy too; nothing is lost.
+		 */
+		s->stats.energy_errors++;
+		log_warn("energy read failed (%s): this interval gets its energy at the next read",
+			 strerror(-err));
+		s->cur = s->prev;
+	}
 
 	memset(smp->host_domain_uj, 0, sizeof(smp->host_domain_uj));
 	smp->host_cpu_uj = 0;

@@ -74,6 +74,7 @@ struct sampler_stats {
 	uint64_t last_jitter_ns, max_jitter_ns;
 	uint64_t last_work_ns, max_work_ns, work_sum_ns;
 	uint64_t lost_events, overflow_events;	/* from the tracer */
+	uint64_t energy_errors;			/* ticks whose energy read failed (carried to the next) */
 };
 
 struct sampler;
