@@ -363,6 +363,30 @@ static void print_footer(FILE *f, struct carbon_ctx *c, const struct window *w, 
 		w->intensity.source ? w->intensity.source : "", w->pue, carbon_method_name(e.method));
 }
 
+/* Tick health: how regular the 10 Hz sampling was. */
+static cJSON *sampler_json(const struct sampler *smp)
+{
+	struct sampler_stats st;
+	cJSON *o = cJSON_CreateObject();
+	uint64_t p99 = 0;
+
+	sampler_get_stats(smp, &st);
+	/* the histogram's bound that holds 99 % of the timer ticks */
+	for (int i = 0; i < SAMPLER_JITTER_BUCKETS; i++) {
+		if (st.jitter_count[i] * 100 >= st.jitter_count[SAMPLER_JITTER_BUCKETS - 1] * 99) {
+			p99 = st.jitter_le_ns[i];
+			break;
+		}
+	}
+	cJSON_AddNumberToObject(o, "ticks", (double)st.ticks);
+	cJSON_AddNumberToObject(o, "missed", (double)st.missed);
+	cJSON_AddNumberToObject(o, "jitter_p99_le_ns", p99 == UINT64_MAX ? -1 : (double)p99);
+	cJSON_AddNumberToObject(o, "max_jitter_ns", (double)st.max_jitter_ns);
+	cJSON_AddNumberToObject(o, "max_work_ns", (double)st.max_work_ns);
+	cJSON_AddNumberToObject(o, "energy_errors", (double)st.energy_errors);
+	return o;
+}
+
 /* ------------------------------------------------------------------- run */
 
 struct run_opts {
@@ -603,6 +627,7 @@ static int cmd_run(int argc, char **argv)
 			cJSON_AddNumberToObject(tj, "lost_exits", (double)ts.lost_exits);
 			cJSON_AddStringToObject(tj, "hook", ts.raw_tp ? "raw_tp" : "tp_btf");
 		}
+		cJSON_AddItemToObject(root, "sampler", sampler_json(p.sampler));
 		if (led) {
 			cJSON *rec = cJSON_Duplicate(root, true);
 

@@ -348,3 +348,14 @@ def test_run_names_a_process_by_the_name_it_gives_itself():
             "while time.process_time() - t < 0.3: pass\n")
     _, rep = run_json(PY, "-c", prog)
     assert [p["comm"] for p in rep["processes"]] == ["renamed-worker"]
+
+
+@root
+def test_sampler_ticks_at_10hz_for_30s_without_missing_one():
+    _, rep = run_json("sleep", "30")
+    smp = rep["sampler"]
+    print(f"ticks {smp['ticks']}, missed {smp['missed']}, p99 jitter <= {smp['jitter_p99_le_ns'] / 1e6} ms, "
+          f"max jitter {smp['max_jitter_ns'] / 1e6:.3f} ms, max tick work {smp['max_work_ns'] / 1e6:.3f} ms")
+    assert smp["missed"] == 0
+    assert 295 <= smp["ticks"] <= 305
+    assert smp["energy_errors"] == 0
