@@ -34,6 +34,7 @@ static void usage(FILE *f)
 		"  run [OPTIONS] -- CMD [ARGS...]   run CMD and report its energy and carbon\n"
 		"  trace [-c NAME]... [-p PID]... [-m REGEX] [--group] [--every 1s] [--duration D]\n"
 		"                                   live energy of matching processes\n"
+		"  top [--group] [--every 1s]        trace of everything, redrawn in place, by energy\n"
 		"  probe [--json]                   what this host offers: BPF, topology, energy sources\n"
 		"  daemon [--config F] [OPTIONS]    sampler, ledger, /metrics and the HTTP API (joule daemon --help)\n"
 		"  ledger verify|show|keygen ...    check or read a hash-chained ledger\n"
@@ -676,6 +677,7 @@ struct trace_opts {
 	size_t npids;
 	regex_t re;
 	bool has_re, group;
+	bool refresh;	/* top on a terminal: redraw in place */
 	uint64_t every_ns, duration_ns;
 };
 
@@ -858,7 +860,7 @@ static void trace_print(FILE *f, struct carbon_ctx *c, struct window *iv, struct
 	(void)c;
 }
 
-static int cmd_trace(int argc, char **argv)
+static int cmd_trace(int argc, char **argv, bool top)
 {
 	struct trace_opts to = { .every_ns = NSEC_PER_SEC };
 	struct joule_config cfg;
@@ -882,13 +884,14 @@ static int cmd_trace(int argc, char **argv)
 		rc = 0;
 		goto done;
 	}
-	rc = pipeline_open(&p, &cfg);
-	if (rc)
-		goto done;
+	to.refresh = top && !cfg.json && isatty(STDOUT_FILENO);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
+	rc = pipeline_open(&p, &cfg);
+	if (rc)
+		goto done;
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	t0 = last_print = now_mono_ns();
 	while (!stop) {
@@ -913,6 +916,8 @@ static int cmd_trace(int argc, char **argv)
 		if (to.duration_ns && now - t0 >= to.duration_ns)
 			stop = true;
 		if (now - last_print >= to.every_ns || stop) {
+			if (to.refresh && !stop)
+				fputs("\033[H\033[2J", stdout); /* home, clear: a top redraws in place */
 			trace_print(stdout, p.carbon, &iv, &all, now - last_print, now - t0, &to, cfg.json);
 			acct_clear(&iv.procs);
 			memset(&iv.mine, 0, sizeof(iv) - offsetof(struct window, mine));
@@ -1075,7 +1080,7 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "run"))
 		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(cmd, "trace") || !strcmp(cmd, "top"))
-		return cmd_trace(argc - 1, argv + 1);
+		return cmd_trace(argc - 1, argv + 1, !strcmp(cmd, "top"));
 	if (!strcmp(cmd, "probe"))
 		return cmd_probe(argc - 1, argv + 1);
 	if (!strcmp(cmd, "daemon"))
