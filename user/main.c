@@ -415,6 +415,21 @@ static bool is_marked(const struct sample_task *t, void *ctx)
 	return t->marked;
 }
 
+/* One tick of joule run: into the report's window and, if asked, the ledger. */
+static void run_sample(struct sampler *smp, struct window *w, struct ledger *led)
+{
+	const struct sample *s;
+	int err = sampler_tick(smp, &s);
+
+	if (err) {
+		log_err("sample failed: %s", strerror(-err));
+		return;
+	}
+	window_add(w, s, is_marked, NULL);
+	if (led)
+		ledger_feed_sample(led, s);
+}
+
 static int child_status_code(int status)
 {
 	if (WIFEXITED(status))
@@ -538,7 +553,6 @@ static int cmd_run(int argc, char **argv)
 
 	while (!child_done) {
 		struct pollfd fds[2] = { { sampler_fd(p.sampler), POLLIN, 0 }, { sfd, POLLIN, 0 } };
-		const struct sample *s;
 
 		if (poll(fds, 2, -1) < 0 && errno != EINTR)
 			break;
@@ -554,34 +568,16 @@ static int cmd_run(int argc, char **argv)
 				}
 			}
 		}
-		if (fds[0].revents & POLLIN) {
-			err = sampler_tick(p.sampler, &s);
-			if (err)
-				log_err("sample failed: %s", strerror(-err));
-			if (!err) {
-				window_add(&w, s, is_marked, NULL);
-				if (led)
-					ledger_feed_sample(led, s);
-			}
-		}
+		if (fds[0].revents & POLLIN)
+			run_sample(p.sampler, &w, led);
 	}
 	t1 = now_mono_ns();
 	/*
 	 * Two last samples: the first collects the command's final slices, the
 	 * second its exit rows (the tracer reads an exited process once more).
 	 */
-	for (int i = 0; i < 2; i++) {
-		const struct sample *s;
-
-		err = sampler_tick(p.sampler, &s);
-		if (err)
-			log_err("sample failed: %s", strerror(-err));
-		if (!err) {
-			window_add(&w, s, is_marked, NULL);
-			if (led)
-				ledger_feed_sample(led, s);
-		}
-	}
+	for (int i = 0; i < 2; i++)
+		run_sample(p.sampler, &w, led);
 
 	{
 		uint64_t wall = t1 - t0;
