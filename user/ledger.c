@@ -1485,16 +1485,34 @@ static void push_items(struct ledger *l, struct item *first, struct item *last, 
 	pthread_mutex_unlock(&l->mu);
 }
 
+/* A list of items being built, queued in one go. */
+struct item_list {
+	struct item *first, *last;
+	uint64_t n;
+};
+
+static void item_list_append(struct item_list *li, struct item *it)
+{
+	if (li->last)
+		li->last->next = it;
+	else
+		li->first = it;
+	li->last = it;
+	li->n++;
+}
+
 /*
  * Turn accumulators into queued records: all of them (period end) or only
- * the exited ones. Items are built in one list and queued in one go.
+ * the exited ones. Items are built in one list and queued in one go; on
+ * ENOMEM what was built is still queued and the rest stays accumulated for
+ * the next attempt, so nothing is lost.
  */
 static int emit_accumulated(struct ledger *l, bool all, uint64_t ts_end_ns)
 {
-	struct item *first = NULL, *last = NULL;
-	uint64_t n = 0;
+	struct item_list li = { 0 };
+	int err = 0;
 
-	for (unsigned b = 0; b < ACC_BUCKETS; b++) {
+	for (unsigned b = 0; b < ACC_BUCKETS && !err; b++) {
 		struct proc_acc **pp = &l->acc[b];
 
 		while (*pp) {
@@ -1506,8 +1524,10 @@ static int emit_accumulated(struct ledger *l, bool all, uint64_t ts_end_ns)
 				continue;
 			}
 			it = calloc(1, sizeof(*it));
-			if (!it)
-				return -ENOMEM;	/* what is left stays accumulated for the next attempt */
+			if (!it) {
+				err = -ENOMEM;
+				break;
+			}
 			*pp = p->next;
 			l->nacc--;
 			if (p->exited)
@@ -1516,34 +1536,28 @@ static int emit_accumulated(struct ledger *l, bool all, uint64_t ts_end_ns)
 			it->u.p = *p;
 			it->u.p.next = NULL;
 			free(p);
-			if (last)
-				last->next = it;
-			else
-				first = it;
-			last = it;
-			n++;
+			item_list_append(&li, it);
 		}
 	}
-	if (all && l->period_open) {
+	/* the host record closes the period only once every process record of it is out */
+	if (!err && all && l->period_open) {
 		struct item *it = calloc(1, sizeof(*it));
 
 		if (it) {
 			l->host.ts_end_ns = ts_end_ns > l->host.ts_end_ns ? ts_end_ns : l->host.ts_end_ns;
-			l->host.processes = n;
+			l->host.processes = li.n;
 			it->type = IT_HOST;
 			it->u.h = l->host;
-			if (last)
-				last->next = it;
-			else
-				first = it;
-			last = it;
-			n++;
+			item_list_append(&li, it);
 			memset(&l->host, 0, sizeof(l->host));
 			l->period_open = false;
+		} else {
+			err = -ENOMEM;
 		}
 	}
-	push_items(l, first, last, n);
-	return 0;
+	if (li.n)
+		push_items(l, li.first, li.last, li.n);
+	return err;
 }
 
 static bool queue_has_room(struct ledger *l)
