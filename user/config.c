@@ -484,6 +484,24 @@ static int on_ini_key(void *user, const char *section, const char *name, const c
 	return 1;
 }
 
+/* The first error of a parse, as "NAME:LINE: problem". */
+static int ini_result(const struct ini_ctx *x, int line, const char *name, char *err, size_t errlen)
+{
+	if (line == 0 && !x->failed)
+		return 0;
+	if (err && errlen) {
+		if (x->failed)
+			snprintf(err, errlen, "%s:%d: %s", name, line, x->err);
+		else if (line < 0)
+			snprintf(err, errlen, "%s: out of memory", name);
+		else
+			snprintf(err, errlen, "%s:%d: syntax error (expected key = value or [section])", name, line);
+	}
+	if (x->rc)
+		return x->rc;
+	return line < 0 ? -ENOMEM : -EINVAL;
+}
+
 int config_load_file(struct joule_config *c, const char *path, char *err, size_t errlen)
 {
 	struct ini_ctx x = { .c = c };
@@ -500,13 +518,12 @@ int config_load_file(struct joule_config *c, const char *path, char *err, size_t
 	}
 	line = ini_parse_file(f, on_ini_key, &x);
 	fclose(f);
-	if (line == 0 && !x.failed)
-		return 0;
-	if (err && errlen) {
-		if (x.failed)
-			snprintf(err, errlen, "%s:%d: %s", path, line, x.err);
-		else
-			snprintf(err, errlen, "%s:%d: syntax error (expected key = value or [section])", path, line);
-	}
-	return x.rc ? x.rc : -EINVAL;
+	return ini_result(&x, line, path, err, errlen);
+}
+
+int config_load_string(struct joule_config *c, const char *text, const char *name, char *err, size_t errlen)
+{
+	struct ini_ctx x = { .c = c };
+
+	return ini_result(&x, ini_parse_string(text, on_ini_key, &x), name, err, errlen);
 }

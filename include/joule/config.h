@@ -69,5 +69,7 @@ int config_key_takes_value(const char *key);
 
 /* Load an INI file (keys as above, optional [joule] section). Errors name file:line. */
 int config_load_file(struct joule_config *c, const char *path, char *err, size_t errlen);
+/* The same for text in memory; name stands for the file in messages. */
+int config_load_string(struct joule_config *c, const char *text, const char *name, char *err, size_t errlen);
 
 #endif /* JOULE_CONFIG_H */

@@ -215,6 +215,19 @@ static void test_config_load_file_when_shipped_example_parses(void **state)
 	config_free(&c);
 }
 
+static void test_config_load_string_when_syntax_error_names_name_and_line(void **state)
+{
+	struct joule_config c;
+	char err[256] = "";
+
+	config_init(&c);
+	assert_int_equal(config_load_string(&c, "[joule]\nzone = DE\nthis line has no equals sign\n", "x.conf",
+					     err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "x.conf:3: syntax error (expected key = value or [section])");
+	assert_string_equal(c.zone, "DE");
+	config_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -227,6 +240,7 @@ int main(void)
 		cmocka_unit_test(test_config_load_file_when_bad_value_names_file_and_line),
 		cmocka_unit_test(test_config_load_file_when_unknown_key_or_section_fails),
 		cmocka_unit_test(test_config_load_file_when_shipped_example_parses),
+		cmocka_unit_test(test_config_load_string_when_syntax_error_names_name_and_line),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
