@@ -392,6 +392,7 @@ static cJSON *sampler_json(const struct sampler *smp)
 
 struct run_opts {
 	const char *out_file;
+	FILE *out;	/* opened before the command runs: a bad path fails before any work */
 };
 
 static int run_extra(void *ctx, const char *opt, const char *val, bool *used)
@@ -504,6 +505,14 @@ static int cmd_run(int argc, char **argv)
 		config_free(&cfg);
 		return EXIT_USAGE;
 	}
+	if (ro.out_file) {
+		ro.out = fopen(ro.out_file, "we");
+		if (!ro.out) {
+			fprintf(stderr, "joule: cannot write the report to %s: %s\n", ro.out_file, strerror(errno));
+			config_free(&cfg);
+			return EXIT_USAGE;
+		}
+	}
 	/*
 	 * Signals arrive on a signalfd: SIGINT/SIGTERM are forwarded, SIGCHLD
 	 * ends the run. Blocked before any thread exists (the ledger writer),
@@ -517,6 +526,8 @@ static int cmd_run(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &mask, &oldmask);
 	rc = pipeline_open(&p, &cfg);
 	if (rc) {
+		if (ro.out)
+			fclose(ro.out);
 		config_free(&cfg);
 		return rc;
 	}
@@ -583,17 +594,11 @@ static int cmd_run(int argc, char **argv)
 		uint64_t wall = t1 - t0;
 		uint64_t kernel_ns = ((uint64_t)ru.ru_utime.tv_sec + (uint64_t)ru.ru_stime.tv_sec) * NSEC_PER_SEC +
 				     ((uint64_t)ru.ru_utime.tv_usec + (uint64_t)ru.ru_stime.tv_usec) * 1000;
-		FILE *out = stdout;
+		/* like perf stat: the text report on stderr, JSON on stdout, either to -o FILE */
+		FILE *out = ro.out ? ro.out : cfg.json ? stdout : stderr;
 		cJSON *root = cJSON_CreateObject(), *cmd, *total;
 		struct tracer_stats ts;
 
-		if (ro.out_file) {
-			out = fopen(ro.out_file, "w");
-			if (!out) {
-				log_err("failed to open %s: %s", ro.out_file, strerror(errno));
-				out = stdout;
-			}
-		}
 		tracer_get_stats(p.tracer, &ts);
 		cmd = cJSON_AddArrayToObject(root, "command");
 		for (int i = idx; i < argc; i++)
@@ -646,12 +651,17 @@ static int cmd_run(int argc, char **argv)
 			print_table(out, p.carbon, &w, wall, true);
 			print_footer(out, p.carbon, &w, wall, p.energy);
 		}
-		if (out != stdout)
-			fclose(out);
+		if (ro.out) {
+			if (fclose(ro.out))
+				log_err("failed to write %s: %s", ro.out_file, strerror(errno));
+			ro.out = NULL;
+		}
 		cJSON_Delete(root);
 	}
 	rc = child_status_code(status);
 out:
+	if (ro.out)
+		fclose(ro.out);
 	if (led && ledger_close(led) && rc == 0)
 		rc = 1;
 	if (sfd >= 0)

@@ -47,7 +47,7 @@ def test_run_forwards_sigterm_to_the_command():
     p.send_signal(signal.SIGTERM)
     out, err = p.communicate(timeout=10)
     assert p.returncode == 128 + signal.SIGTERM, err
-    assert "sleep" in out, "the report is still printed"
+    assert "joule run: sleep 30" in err, "the report is still printed, on stderr like perf stat's"
 
 
 @root
@@ -55,6 +55,25 @@ def test_run_without_command_is_a_usage_error():
     r = joule("run")
     assert r.returncode == 2
     assert "needs a command" in r.stderr
+
+
+@root
+def test_run_report_goes_to_stderr_and_leaves_the_commands_stdout_alone(tmp_path):
+    r = joule("run", "--", "echo", "hello")
+    assert r.stdout == "hello\n"
+    assert "joule run: echo hello" in r.stderr
+    out = tmp_path / "report.json"
+    r = joule("run", "--json", "-o", str(out), "--", "echo", "hello")
+    assert r.stdout == "hello\n"
+    assert json.loads(out.read_text())["command"] == ["echo", "hello"]
+
+
+def test_run_with_unwritable_report_file_fails_before_running(tmp_path):
+    marker = tmp_path / "ran"
+    r = joule("run", "-o", "/nonexistent/dir/report", "--", "touch", str(marker))
+    assert r.returncode == 2
+    assert "cannot write the report to /nonexistent/dir/report" in r.stderr
+    assert not marker.exists()
 
 
 def test_run_with_unknown_option_is_a_usage_error():
