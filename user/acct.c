@@ -78,6 +78,16 @@ void acct_clear(struct acct *a)
 	a->n = 0;
 }
 
+void acct_drop_exited(struct acct *a)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < a->n; i++)
+		if (!a->v[i].exited)
+			a->v[n++] = a->v[i];
+	a->n = n;
+}
+
 void acct_free(struct acct *a)
 {
 	free(a->v);

@@ -574,7 +574,13 @@ static int cmd_run(int argc, char **argv)
 				if (si.ssi_signo == SIGCHLD) {
 					if (wait4(child, &status, WNOHANG, &ru) == child)
 						child_done = true;
-				} else {
+				} else if (si.ssi_code == SI_USER || si.ssi_code == SI_QUEUE) {
+					/*
+					 * Sent to joule alone (kill): pass it on. A
+					 * terminal's Ctrl-C (SI_KERNEL) reached the
+					 * command already, as the whole foreground
+					 * group gets it; forwarding would double it.
+					 */
 					kill(child, (int)si.ssi_signo);
 				}
 			}
@@ -646,7 +652,7 @@ static int cmd_run(int argc, char **argv)
 			fprintf(out, "\n joule run:");
 			for (int i = idx; i < argc; i++)
 				fprintf(out, " %s", argv[i]);
-			fprintf(out, "   (exit %d, kernel CPU time %.3f s)\n\n", child_status_code(status),
+			fprintf(out, "   (exit %d, CPU time by the kernel's count (user+sys) %.3f s)\n\n", child_status_code(status),
 				(double)kernel_ns / 1e9);
 			print_table(out, p.carbon, &w, wall, true);
 			print_footer(out, p.carbon, &w, wall, p.energy);
@@ -899,6 +905,12 @@ static int cmd_trace(int argc, char **argv, bool top)
 	if (rc)
 		goto done;
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0) {
+		log_err("failed to create signalfd: %s", strerror(errno));
+		rc = 1;
+		pipeline_close(&p);
+		goto done;
+	}
 	t0 = last_print = now_mono_ns();
 	while (!stop) {
 		struct pollfd fds[2] = { { sampler_fd(p.sampler), POLLIN, 0 }, { sfd, POLLIN, 0 } };
@@ -926,6 +938,9 @@ static int cmd_trace(int argc, char **argv, bool top)
 				fputs("\033[H\033[2J", stdout); /* home, clear: a top redraws in place */
 			trace_print(stdout, p.carbon, &iv, &all, now - last_print, now - t0, &to, cfg.json);
 			acct_clear(&iv.procs);
+			/* top watches everything: forget finished processes, their energy stays in the sums */
+			if (!to.nnames && !to.npids && !to.has_re)
+				acct_drop_exited(&all.procs);
 			memset(&iv.mine, 0, sizeof(iv) - offsetof(struct window, mine));
 			last_print = now;
 		}

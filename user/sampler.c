@@ -201,9 +201,14 @@ static void account_timer(struct sampler *s, uint64_t woke_ns)
 static void split_carbon(struct sampler *s, uint64_t total, size_t n, uint64_t *out_tasks,
 			 uint64_t *out_idle, uint64_t *out_overflow)
 {
-	if (lr_split(total, s->weights, n + 2, s->shares) == -EDOM) {
+	int err = lr_split(total, s->weights, n + 2, s->shares);
+
+	if (err) {
+		/* no weight at all (-EDOM): the host's baseline, i.e. idle; -ENOMEM: idle too, and say so */
+		if (err != -EDOM)
+			log_warn("carbon split failed (%s): this interval's carbon goes to idle", strerror(-err));
 		memset(s->shares, 0, (n + 2) * sizeof(*s->shares));
-		s->shares[n] = total; /* no weight at all: the host's baseline, i.e. idle */
+		s->shares[n] = total;
 	}
 	for (size_t i = 0; i < n; i++)
 		out_tasks[i] += s->shares[i];

@@ -24,6 +24,12 @@
  * not leave a dead process in the table for ever.
  */
 #define GC_EVERY 100
+/*
+ * A finished process stays in the table this many snapshots: time its
+ * teardown still charges (a starved exit can run after its last row) finds
+ * its marks and name instead of a stranger's entry.
+ */
+#define TOMBSTONE_SNAPS 100
 
 /* What userspace knows of one process (BPF map key plus lifecycle facts). */
 struct proc {
@@ -32,6 +38,7 @@ struct proc {
 	bool used, marked, exited, filled;
 	int exit_code;
 	uint64_t exit_snap;	/* snapshot at which the exit event was drained */
+	uint64_t final_snap;	/* snapshot of its last (exited) row; 0: not yet */
 	uint64_t active_snap;	/* last snapshot in which it ran */
 	uint64_t row_snap;	/* last snapshot that emitted a row for it */
 	char comm[JOULE_COMM_LEN];
@@ -242,17 +249,23 @@ int tracer_mark_pid(struct tracer *t, uint32_t pid)
 	return found;
 }
 
-/* Credit each CPU's running slice (see do_flush in joule.bpf.c). */
-static void flush_cpus(struct tracer *t)
+/*
+ * Credit each CPU's running slice (see do_flush in joule.bpf.c). An offline
+ * CPU fails with ENXIO: nothing runs there. Any other failure fails the
+ * snapshot before anything is read or drained, so no data is lost.
+ */
+static int flush_cpus(struct tracer *t)
 {
 	int fd = bpf_program__fd(t->skel->progs.flush);
 
 	for (int c = 0; c < t->ncpu; c++) {
 		LIBBPF_OPTS(bpf_test_run_opts, opts, .flags = BPF_F_TEST_RUN_ON_CPU, .cpu = (__u32)c);
 
-		/* an offline CPU fails with -ENXIO: nothing runs there to flush */
-		bpf_prog_test_run_opts(fd, &opts);
+		if (bpf_prog_test_run_opts(fd, &opts) == 0 || errno == ENXIO)
+			continue;
+		return -errno;
 	}
+	return 0;
 }
 
 static int delta_reserve(struct tracer_delta *d, size_t rows)
@@ -300,17 +313,13 @@ static int account(struct tracer *t, struct tracer_delta *d, const struct joule_
 	}
 	p->active_snap = t->snap;
 	p->row_snap = t->snap;
-	/*
-	 * A process's last row comes one snapshot after its exit was seen: its
-	 * final slice (exit tracepoint → last context switch) is charged after
-	 * the event, so only that later read is complete.
-	 */
+	/* the exited row comes later, from the first snapshot without time (see finish_exited) */
 	d->tasks[d->ntasks] = (struct tracer_task){
 		.tgid = k->tgid,
 		.ppid = p->ppid,
 		.start_ns = k->start_ns,
 		.marked = p->marked,
-		.exited = p->exited && p->exit_snap < t->snap,
+		.exited = false,
 		.exit_code = p->exit_code,
 		.total_ns = total,
 	};
@@ -385,16 +394,69 @@ static void collect_lost_exits(struct tracer *t)
 	}
 }
 
+/* Finished processes are forgotten once their tombstone time is over. */
 static void reap(struct tracer *t)
 {
-	/* exited processes are forgotten once their last row is out */
 	for (size_t i = 0; i < t->cap;) {
 		struct proc *p = &t->procs[i];
 
-		if (p->used && p->exited && p->exit_snap < t->snap)
+		if (p->used && p->final_snap && p->final_snap + TOMBSTONE_SNAPS < t->snap)
 			proc_del(t, p); /* shifts a later entry into slot i: look again */
 		else
 			i++;
+	}
+}
+
+/*
+ * The exit event fires before the kernel tears the process down (exit_mm
+ * of a large address space runs for tens of ms after it), so a process is
+ * finished only at the first snapshot after its exit that finds no time
+ * for it: that one emits its exited row, with 0 ns.
+ */
+static int finish_exited(struct tracer *t, struct tracer_delta *d)
+{
+	for (size_t i = 0; i < t->cap; i++) {
+		struct proc *p = &t->procs[i];
+		int err;
+
+		if (!p->used || !p->exited || p->final_snap || p->exit_snap >= t->snap || p->row_snap == t->snap)
+			continue;
+		err = delta_reserve(d, d->ntasks + 1);
+		if (err)
+			return err;
+		memset(&d->task_ns[d->ntasks * (size_t)t->ncpu], 0, (size_t)t->ncpu * sizeof(uint64_t));
+		d->tasks[d->ntasks++] = (struct tracer_task){
+			.tgid = p->key.tgid, .ppid = p->ppid, .start_ns = p->key.start_ns,
+			.marked = p->marked, .exited = true, .exit_code = p->exit_code,
+		};
+		memcpy(d->tasks[d->ntasks - 1].comm, p->comm, sizeof(p->comm));
+		p->final_snap = t->snap;
+	}
+	return 0;
+}
+
+/*
+ * Per-CPU busy + idle can exceed the interval only when a CPU's slice start
+ * is stale: it was offline (its flush failed with ENXIO) and the first
+ * switch after it came back charged the whole offline time as idle.
+ */
+static void clamp_stale_idle(struct tracer *t, struct tracer_delta *d)
+{
+	uint64_t elapsed = d->mono_end_ns - d->mono_start_ns;
+
+	for (int c = 0; c < t->ncpu; c++) {
+		uint64_t busy = d->overflow_ns[c];
+
+		for (size_t i = 0; i < d->ntasks; i++)
+			busy += d->task_ns[i * (size_t)t->ncpu + (size_t)c];
+		/* the cut between intervals is not the same instant for tasks and idle: allow slack */
+		if (busy + d->idle_ns[c] <= elapsed + elapsed / 4 + 2 * NSEC_PER_MSEC)
+			continue;
+		uint64_t keep = busy < elapsed ? elapsed - busy : 0;
+
+		t->stats.stale_idle_ns += d->idle_ns[c] - (keep < d->idle_ns[c] ? keep : d->idle_ns[c]);
+		if (keep < d->idle_ns[c])
+			d->idle_ns[c] = keep;
 	}
 }
 
@@ -422,12 +484,22 @@ int tracer_snapshot(struct tracer *t, struct tracer_delta *d)
 	 * generation while it is read and emptied below.
 	 */
 	retired = t->skel->bss->gen & 1;
-	flush_cpus(t);
+	err = flush_cpus(t);
+	if (err)
+		return err;
+	__atomic_store_n(&t->skel->bss->gen, retired ^ 1, __ATOMIC_SEQ_CST);
+	err = flush_cpus(t);
+	if (err) {
+		/*
+		 * Not every CPU is known to have seen the flip: leave the
+		 * retired generation alone. It is drained intact next time
+		 * it is retired, so nothing is lost or read twice.
+		 */
+		return err;
+	}
 	d->mono_start_ns = t->last_mono_ns;
 	d->mono_end_ns = now_mono_ns();
 	t->last_mono_ns = d->mono_end_ns;
-	__atomic_store_n(&t->skel->bss->gen, retired ^ 1, __ATOMIC_SEQ_CST);
-	flush_cpus(t);
 	/* Drain events before reading: a child's fork names its parent before its time is read. */
 	err = tracer_poll_events(t);
 	if (err)
@@ -461,22 +533,10 @@ int tracer_snapshot(struct tracer *t, struct tracer_delta *d)
 	if (err)
 		return err;
 
-	/* Processes that exited without any time left in the map still get their last row. */
-	for (size_t i = 0; i < t->cap; i++) {
-		struct proc *p = &t->procs[i];
-
-		if (!p->used || !p->exited || p->exit_snap >= t->snap || p->row_snap == t->snap)
-			continue;
-		err = delta_reserve(d, d->ntasks + 1);
-		if (err)
-			return err;
-		memset(&d->task_ns[d->ntasks * (size_t)t->ncpu], 0, (size_t)t->ncpu * sizeof(uint64_t));
-		d->tasks[d->ntasks++] = (struct tracer_task){
-			.tgid = p->key.tgid, .ppid = p->ppid, .start_ns = p->key.start_ns,
-			.marked = p->marked, .exited = true, .exit_code = p->exit_code,
-		};
-		memcpy(d->tasks[d->ntasks - 1].comm, p->comm, sizeof(p->comm));
-	}
+	err = finish_exited(t, d);
+	if (err)
+		return err;
+	clamp_stale_idle(t, d);
 	reap(t);
 	if (t->snap % GC_EVERY == 0)
 		collect_lost_exits(t);

@@ -25,6 +25,7 @@ struct acct {
 int acct_add(struct acct *a, const struct sample_task *t);
 struct acct_entry *acct_find(const struct acct *a, uint32_t pid, uint64_t start_ns);
 void acct_clear(struct acct *a); /* forget every entry, keep the memory */
+void acct_drop_exited(struct acct *a); /* forget the processes that have exited */
 void acct_free(struct acct *a);
 
 /* Totals of a bucket (idle, overflow, others, a command): energy and carbon figures summed. */

@@ -45,6 +45,7 @@ struct tracer_stats {
 	uint64_t snapshots;
 	uint64_t lost_events;	  /* ring buffer was full */
 	uint64_t lost_exits;	  /* dead processes found without their exit event */
+	uint64_t stale_idle_ns;	  /* idle of CPUs back from offline, beyond their interval: dropped */
 	uint64_t overflow_events; /* slices that found the task map full */
 	uint64_t overflow_ns;
 	uint64_t switches;

@@ -378,3 +378,42 @@ def test_sampler_ticks_at_10hz_for_30s_without_missing_one():
     assert smp["missed"] == 0
     assert 295 <= smp["ticks"] <= 305
     assert smp["energy_errors"] == 0
+
+
+@root
+def test_run_ctrl_c_reaches_the_command_once(tmp_path):
+    # Ctrl-C on a terminal signals the whole foreground group (SI_KERNEL): joule must
+    # not forward it again. A pty makes the same group and the same signal.
+    import pty
+    prog = tmp_path / "count.py"
+    prog.write_text("import signal, sys, time\n"
+                    "n = 0\n"
+                    "def h(s, f):\n"
+                    "    global n\n"
+                    "    n += 1\n"
+                    "signal.signal(signal.SIGINT, h)\n"
+                    "open(sys.argv[1], 'w').close()\n"
+                    "while n == 0: time.sleep(0.01)\n"
+                    "time.sleep(1.0)\n"
+                    "sys.exit(n)\n")
+    ready = tmp_path / "ready"
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(JOULE, [JOULE, "run", "--", PY, str(prog), str(ready)])
+    deadline = time.time() + 20
+    while not ready.exists():
+        assert time.time() < deadline
+        time.sleep(0.01)
+    os.write(fd, b"\x03")  # the terminal's interrupt character
+    out = b""
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    assert os.WEXITSTATUS(status) == 1, f"the command saw {os.WEXITSTATUS(status)} SIGINTs: {out[-300:]!r}"

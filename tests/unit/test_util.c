@@ -163,6 +163,24 @@ static void test_acct_when_same_process_twice_sums_and_keeps_pid_order(void **st
 	acct_free(&a);
 }
 
+static void test_acct_drop_exited_keeps_live_processes_in_order(void **state)
+{
+	struct acct a = { 0 };
+	struct sample_task t;
+
+	for (uint32_t pid = 1; pid <= 5; pid++) {
+		t = task(pid, 1, "p", 1, 1);
+		t.exited = pid % 2 == 0;
+		assert_int_equal(acct_add(&a, &t), 0);
+	}
+	acct_drop_exited(&a);
+	assert_int_equal(a.n, 3);
+	assert_int_equal(a.v[0].pid, 1);
+	assert_int_equal(a.v[1].pid, 3);
+	assert_int_equal(a.v[2].pid, 5);
+	acct_free(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -174,6 +192,7 @@ int main(void)
 		cmocka_unit_test(test_topo_load_when_two_packages_and_offline_cpu_maps_them),
 		cmocka_unit_test(test_topo_load_when_root_missing_returns_errno),
 		cmocka_unit_test(test_acct_when_same_process_twice_sums_and_keeps_pid_order),
+		cmocka_unit_test(test_acct_drop_exited_keeps_live_processes_in_order),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
