@@ -384,6 +384,7 @@ static int read_lines(const char *path, line_fn fn, void *arg, const char **gzms
 {
 	char *chunk = NULL, *line = NULL;
 	size_t len = 0, cap = 0;
+	bool skipping = false;	/* inside a line over the limit that fn chose to skip */
 	gzFile gz;
 	int rc = 0;
 
@@ -406,7 +407,7 @@ static int read_lines(const char *path, line_fn fn, void *arg, const char **gzms
 			break;
 		}
 		if (n == 0) {
-			if (len > 0)
+			if (len > 0 && !skipping)
 				rc = fn(arg, line, len, RL_TORN);
 			break;
 		}
@@ -414,11 +415,20 @@ static int read_lines(const char *path, line_fn fn, void *arg, const char **gzms
 			char *nl = memchr(chunk + i, '\n', (size_t)(n - i));
 			size_t take = nl ? (size_t)(nl - (chunk + i)) : (size_t)(n - i);
 
+			if (skipping) {
+				skipping = !nl;
+				i += (int)take + (nl ? 1 : 0);
+				continue;
+			}
 			if (len + take > LEDGER_LINE_MAX) {
+				/* fn returns non-zero to stop, 0 to go on with the next line. */
 				rc = fn(arg, line, len + take, RL_TOO_LONG);
-				if (!rc)
-					rc = -EFBIG;
-				break;
+				if (rc)
+					break;
+				len = 0;
+				skipping = !nl;
+				i += (int)take + (nl ? 1 : 0);
+				continue;
 			}
 			if (len + take > cap) {
 				size_t ncap = cap ? cap : 4096;
@@ -532,8 +542,10 @@ int ledger_verify_files(const char *const *paths, int n, const char *expect_head
 }
 
 struct foreach_ctx {
-	int (*cb)(const cJSON *rec, void *arg);
+	int (*cb)(const cJSON *rec, uint64_t line, void *arg);
 	void *arg;
+	const char *path;
+	uint64_t line, skipped;
 };
 
 static int foreach_line_cb(void *arg, const char *line, size_t len, int state)
@@ -542,25 +554,56 @@ static int foreach_line_cb(void *arg, const char *line, size_t len, int state)
 	cJSON *obj;
 	int rc;
 
-	if (state != RL_LINE)
-		return 0;	/* show what is there; verify is the place to complain */
-	obj = cJSON_ParseWithLength(line, len);
-	if (!obj)
+	c->line++;
+	if (state == RL_TORN)
+		return 0;	/* a record being written right now, or a crash: verify is the place to complain */
+	if (state == RL_TOO_LONG) {
+		log_err("%s:%" PRIu64 ": line is over %d bytes: skipped", c->path, c->line, LEDGER_LINE_MAX);
+		c->skipped++;
 		return 0;
-	rc = c->cb(obj, c->arg);
+	}
+	obj = cJSON_ParseWithLength(line, len);
+	if (!obj) {
+		log_err("%s:%" PRIu64 ": not JSON: skipped", c->path, c->line);
+		c->skipped++;
+		return 0;
+	}
+	rc = c->cb(obj, c->line, c->arg);
 	cJSON_Delete(obj);
 	return rc;
 }
 
-int ledger_foreach(const char *path, int (*cb)(const cJSON *rec, void *arg), void *arg)
+int ledger_foreach_line(const char *path, int (*cb)(const cJSON *rec, uint64_t line, void *arg), void *arg)
 {
-	struct foreach_ctx c = { cb, arg };
+	struct foreach_ctx c = { .cb = cb, .arg = arg, .path = path };
 	const char *gzmsg;
 	int rc = read_lines(path, foreach_line_cb, &c, &gzmsg);
 
-	if (rc < 0 && rc != -EFBIG)
+	if (rc < 0)
 		log_err("failed to read %s: %s", path, gzmsg ? gzmsg : strerror(-rc));
-	return rc == -EFBIG ? 0 : rc;
+	if (rc == 0 && c.skipped)
+		rc = -EBADMSG;
+	return rc;
+}
+
+struct foreach_plain {
+	int (*cb)(const cJSON *rec, void *arg);
+	void *arg;
+};
+
+static int foreach_plain_cb(const cJSON *rec, uint64_t line, void *arg)
+{
+	struct foreach_plain *p = arg;
+
+	(void)line;
+	return p->cb(rec, p->arg);
+}
+
+int ledger_foreach(const char *path, int (*cb)(const cJSON *rec, void *arg), void *arg)
+{
+	struct foreach_plain p = { cb, arg };
+
+	return ledger_foreach_line(path, foreach_plain_cb, &p);
 }
 
 /* ---- keys -------------------------------------------------------------- */
@@ -1258,13 +1301,15 @@ static int emit_gap(struct ledger *l)
 	return 0;
 }
 
-static void lose_record(struct ledger *l, const cJSON *obj, int err)
+/* obj may be NULL (the record could not even be built); io: a failed write, not a bad record. */
+static void lose_record(struct ledger *l, const cJSON *obj, int err, bool io)
 {
 	uint64_t now = now_real_ns();
 
 	if (l->lost == 0) {
 		l->lost_t0_ns = now;
-		snprintf(l->lost_reason, sizeof(l->lost_reason), "%s", strerror(-err));
+		snprintf(l->lost_reason, sizeof(l->lost_reason), "%s%s",
+			 io ? "" : "record could not be built: ", strerror(-err));
 		log_err("ledger: cannot write to %s (%s): record (%s) LOST; further records fail fast "
 			"until a write succeeds", l->path, l->lost_reason,
 			cJSON_GetStringValue(cJSON_GetObjectItem(obj, "kind")) ?: "?");
@@ -1303,7 +1348,7 @@ static int write_record(struct ledger *l, cJSON *obj)
 		}
 		if (!io || l->lost || stopping(l) ||
 		    (l->retry_deadline_ns && now_mono_ns() >= l->retry_deadline_ns)) {
-			lose_record(l, obj, err);
+			lose_record(l, obj, err, io);
 			return err;
 		}
 		if (!l->retry_deadline_ns) {
@@ -1325,7 +1370,7 @@ static void write_item(struct ledger *l, struct item *it)
 	default: o = it->u.json; it->u.json = NULL; break;
 	}
 	if (!o) {
-		log_err("ledger: out of memory building a record: record LOST");
+		lose_record(l, NULL, -ENOMEM, false);
 		return;
 	}
 	if (write_record(l, o) == 0)

@@ -187,8 +187,16 @@ struct ledger_verify_result {
 int ledger_verify_files(const char *const *paths, int n, const char *expect_head,
 			struct ledger_verify_result *res);
 
-/* Call cb for each parsed line of a file (plain or gzip), without verifying. Stops when cb returns non-zero. */
+/*
+ * Call cb for each parsed line of a file (plain or gzip), without
+ * verifying; stops when cb returns non-zero (and returns that). A line
+ * over LEDGER_LINE_MAX or not JSON is named on stderr and skipped, and
+ * the walk goes on: then the result is -EBADMSG. A torn last line is
+ * ignored. -errno if the file cannot be read.
+ */
 int ledger_foreach(const char *path, int (*cb)(const cJSON *rec, void *arg), void *arg);
+/* The same, with each record's 1-based line number in the file. */
+int ledger_foreach_line(const char *path, int (*cb)(const cJSON *rec, uint64_t line, void *arg), void *arg);
 
 /* `joule ledger verify|show|keygen ...`; main.c dispatches "ledger" here. Returns the exit code. */
 int cmd_ledger(int argc, char **argv);
