@@ -31,7 +31,8 @@
 #define DEFAULT_SYNC_NS NSEC_PER_SEC
 #define DEFAULT_QUEUE_LIMIT 4096
 #define ACC_BUCKETS 1024	/* per-process accumulators: chained hash, power of two */
-#define WRITE_RETRIES 50	/* 50 × 100 ms: then the record is reported lost, loudly */
+#define WRITE_RETRY_NS (5 * NSEC_PER_SEC)	/* the writer's one retry window before records are lost */
+#define WRITE_RETRY_SLEEP_US (100 * 1000)
 
 static const char zero_hash[LEDGER_HASH_HEX + 1] =
 	"0000000000000000000000000000000000000000000000000000000000000000";
@@ -260,7 +261,22 @@ static int verify_record(struct ledger_verifier *v, cJSON *obj, const char *line
 		return err;
 	}
 
-	if (genesis) {
+	if (strcmp(kind->valuestring, "gap") == 0) {
+		cJSON *n = cJSON_GetObjectItemCaseSensitive(obj, "lost_records");
+		cJSON *why = cJSON_GetObjectItemCaseSensitive(obj, "reason");
+
+		if (!cJSON_IsNumber(n) || n->valuedouble < 1 || n->valuedouble >= (double)JCS_MAX_SAFE_INT ||
+		    n->valuedouble != (double)(uint64_t)n->valuedouble || !cJSON_IsString(why))
+			err = vfail(v, LEDGER_E_SCHEMA, "gap record without a positive \"lost_records\" and a \"reason\"");
+		else {
+			if (v->gaps++ == 0) {
+				v->first_gap_seq = seq;
+				snprintf(v->first_gap_reason, sizeof(v->first_gap_reason), "%s", why->valuestring);
+			}
+			v->lost_records += (uint64_t)n->valuedouble;
+		}
+	}
+	if (!err && genesis) {
 		cJSON *pk = cJSON_GetObjectItemCaseSensitive(obj, "pubkey");
 
 		v->signed_chain = false;
@@ -368,6 +384,7 @@ static int read_lines(const char *path, line_fn fn, void *arg, const char **gzms
 {
 	char *chunk = NULL, *line = NULL;
 	size_t len = 0, cap = 0;
+	bool skipping = false;	/* inside a line over the limit that fn chose to skip */
 	gzFile gz;
 	int rc = 0;
 
@@ -390,7 +407,7 @@ static int read_lines(const char *path, line_fn fn, void *arg, const char **gzms
 			break;
 		}
 		if (n == 0) {
-			if (len > 0)
+			if (len > 0 && !skipping)
 				rc = fn(arg, line, len, RL_TORN);
 			break;
 		}
@@ -398,11 +415,20 @@ static int read_lines(const char *path, line_fn fn, void *arg, const char **gzms
 			char *nl = memchr(chunk + i, '\n', (size_t)(n - i));
 			size_t take = nl ? (size_t)(nl - (chunk + i)) : (size_t)(n - i);
 
+			if (skipping) {
+				skipping = !nl;
+				i += (int)take + (nl ? 1 : 0);
+				continue;
+			}
 			if (len + take > LEDGER_LINE_MAX) {
+				/* fn returns non-zero to stop, 0 to go on with the next line. */
 				rc = fn(arg, line, len + take, RL_TOO_LONG);
-				if (!rc)
-					rc = -EFBIG;
-				break;
+				if (rc)
+					break;
+				len = 0;
+				skipping = !nl;
+				i += (int)take + (nl ? 1 : 0);
+				continue;
 			}
 			if (len + take > cap) {
 				size_t ncap = cap ? cap : 4096;
@@ -499,6 +525,10 @@ int ledger_verify_files(const char *const *paths, int n, const char *expect_head
 	res->first_ts_ns = v.first_ts_ns;
 	res->last_ts_ns = v.last_ts_ns;
 	res->signed_chain = v.signed_chain;
+	res->gaps = v.gaps;
+	res->lost_records = v.lost_records;
+	res->first_gap_seq = v.first_gap_seq;
+	memcpy(res->first_gap_reason, v.first_gap_reason, sizeof(res->first_gap_reason));
 	if (v.have_prev)
 		memcpy(res->head_hash, v.prev_hash, sizeof(res->head_hash));
 	if (err) {
@@ -512,8 +542,10 @@ int ledger_verify_files(const char *const *paths, int n, const char *expect_head
 }
 
 struct foreach_ctx {
-	int (*cb)(const cJSON *rec, void *arg);
+	int (*cb)(const cJSON *rec, uint64_t line, void *arg);
 	void *arg;
+	const char *path;
+	uint64_t line, skipped;
 };
 
 static int foreach_line_cb(void *arg, const char *line, size_t len, int state)
@@ -522,25 +554,56 @@ static int foreach_line_cb(void *arg, const char *line, size_t len, int state)
 	cJSON *obj;
 	int rc;
 
-	if (state != RL_LINE)
-		return 0;	/* show what is there; verify is the place to complain */
-	obj = cJSON_ParseWithLength(line, len);
-	if (!obj)
+	c->line++;
+	if (state == RL_TORN)
+		return 0;	/* a record being written right now, or a crash: verify is the place to complain */
+	if (state == RL_TOO_LONG) {
+		log_err("%s:%" PRIu64 ": line is over %d bytes: skipped", c->path, c->line, LEDGER_LINE_MAX);
+		c->skipped++;
 		return 0;
-	rc = c->cb(obj, c->arg);
+	}
+	obj = cJSON_ParseWithLength(line, len);
+	if (!obj) {
+		log_err("%s:%" PRIu64 ": not JSON: skipped", c->path, c->line);
+		c->skipped++;
+		return 0;
+	}
+	rc = c->cb(obj, c->line, c->arg);
 	cJSON_Delete(obj);
 	return rc;
 }
 
-int ledger_foreach(const char *path, int (*cb)(const cJSON *rec, void *arg), void *arg)
+int ledger_foreach_line(const char *path, int (*cb)(const cJSON *rec, uint64_t line, void *arg), void *arg)
 {
-	struct foreach_ctx c = { cb, arg };
+	struct foreach_ctx c = { .cb = cb, .arg = arg, .path = path };
 	const char *gzmsg;
 	int rc = read_lines(path, foreach_line_cb, &c, &gzmsg);
 
-	if (rc < 0 && rc != -EFBIG)
+	if (rc < 0)
 		log_err("failed to read %s: %s", path, gzmsg ? gzmsg : strerror(-rc));
-	return rc == -EFBIG ? 0 : rc;
+	if (rc == 0 && c.skipped)
+		rc = -EBADMSG;
+	return rc;
+}
+
+struct foreach_plain {
+	int (*cb)(const cJSON *rec, void *arg);
+	void *arg;
+};
+
+static int foreach_plain_cb(const cJSON *rec, uint64_t line, void *arg)
+{
+	struct foreach_plain *p = arg;
+
+	(void)line;
+	return p->cb(rec, p->arg);
+}
+
+int ledger_foreach(const char *path, int (*cb)(const cJSON *rec, void *arg), void *arg)
+{
+	struct foreach_plain p = { cb, arg };
+
+	return ledger_foreach_line(path, foreach_plain_cb, &p);
 }
 
 /* ---- keys -------------------------------------------------------------- */
@@ -700,6 +763,18 @@ struct ledger {
 	unsigned char pk[32], sk[64];
 	char key_id[17];
 	bool io_error;
+	/*
+	 * Rotation state, so a failure anywhere in it is retried before the
+	 * next write instead of leaving fd at -1: seg_closed (a rotate record
+	 * ended the file, it still has to be renamed), then fd < 0 (the new
+	 * segment must be created), then need_genesis.
+	 */
+	bool seg_closed, need_genesis;
+	char pending_prev[PATH_MAX + 40];	/* the renamed segment the next genesis links to, or "" */
+	/* Losses: one retry deadline for the writer, then fail fast until a gap record is written. */
+	uint64_t retry_deadline_ns;	/* CLOCK_MONOTONIC; 0: no failure pending */
+	uint64_t lost, lost_t0_ns, lost_t1_ns;
+	char lost_reason[64];
 };
 
 static void snap_ctx(struct ctx_snap *c, const struct sample *s)
@@ -736,14 +811,20 @@ static void sanitize_tree(cJSON *it)
 	}
 }
 
-/* One record onto disk: seq, prev_hash, hash (and sig), one write(). Writer thread only. */
-static int emit(struct ledger *l, cJSON *obj)
+/*
+ * One record onto disk: seq, prev_hash, hash (and sig), one write(), one
+ * attempt; write_record() decides about retries. *io tells a failed
+ * write() (worth retrying) from a record that cannot be built. Writer only.
+ */
+static int emit(struct ledger *l, cJSON *obj, bool *io)
 {
 	char hash[LEDGER_HASH_HEX + 1];
 	char *body = NULL, *line = NULL;
 	size_t blen, llen;
+	ssize_t n;
 	int err;
 
+	*io = false;
 	cJSON_DeleteItemFromObjectCaseSensitive(obj, "seq");
 	cJSON_DeleteItemFromObjectCaseSensitive(obj, "prev_hash");
 	cJSON_DeleteItemFromObjectCaseSensitive(obj, "hash");
@@ -755,12 +836,8 @@ static int emit(struct ledger *l, cJSON *obj)
 	err = jcs_serialize(obj, &body, &blen);
 	if (err) {
 		/* Only ENOMEM or a caller's duplicate key get here: sanitize_tree fixed the rest. */
-		log_err("ledger: cannot canonicalize a %s record: %s: record LOST",
+		log_err("ledger: cannot canonicalize a %s record: %s",
 			cJSON_GetStringValue(cJSON_GetObjectItem(obj, "kind")) ?: "?", strerror(-err));
-		pthread_mutex_lock(&l->mu);
-		l->st.write_errors++;
-		l->io_error = true;
-		pthread_mutex_unlock(&l->mu);
 		return err;
 	}
 	sha256_hex(body, blen, hash);
@@ -781,29 +858,24 @@ static int emit(struct ledger *l, cJSON *obj)
 		return err;
 	line[llen++] = '\n';	/* jcs_serialize leaves room for its NUL */
 
-	for (int attempt = 0;; attempt++) {
-		ssize_t n = write(l->fd, line, llen);
-
-		if (n == (ssize_t)llen)
-			break;
-		err = n < 0 ? -errno : -EIO;
+	err = l->fd < 0 ? -EBADF : 0;
+	for (size_t off = 0; !err && off < llen; off += (size_t)n) {
+		n = write(l->fd, line + off, llen - off);
+		if (n < 0 && errno == EINTR)
+			n = 0;
+		else if (n <= 0)
+			err = n < 0 ? -errno : -EIO;	/* after a short write: the real reason (ENOSPC) */
+	}
+	if (err) {
 		/* A short write leaves a torn line: cut it so the retry starts clean. */
-		if (n > 0 && ftruncate(l->fd, (off_t)l->seg_bytes) < 0)
+		if (l->fd >= 0 && ftruncate(l->fd, (off_t)l->seg_bytes) < 0)
 			log_err("ledger: failed to cut a short write in %s: %s", l->path, strerror(errno));
 		pthread_mutex_lock(&l->mu);
 		l->st.write_errors++;
 		pthread_mutex_unlock(&l->mu);
-		if (attempt == 0 || attempt + 1 == WRITE_RETRIES)
-			log_err("ledger: write to %s failed (seq %" PRIu64 ", attempt %d): %s", l->path,
-				l->seq_next, attempt + 1, strerror(-err));
-		if (attempt + 1 == WRITE_RETRIES) {
-			log_err("ledger: record seq %" PRIu64 " (%s) LOST after %d attempts", l->seq_next,
-				cJSON_GetStringValue(cJSON_GetObjectItem(obj, "kind")) ?: "?", WRITE_RETRIES);
-			l->io_error = true;
-			free(line);
-			return err;
-		}
-		usleep(100 * 1000);
+		free(line);
+		*io = true;
+		return err;
 	}
 	free(line);
 	memcpy(l->prev_hash, hash, sizeof(hash));
@@ -821,7 +893,14 @@ static int emit(struct ledger *l, cJSON *obj)
 
 static void do_sync(struct ledger *l)
 {
-	int rc = fdatasync(l->fd);
+	int rc;
+
+	if (l->fd < 0) {
+		/* Mid-rotation with no file: nothing to sync until a segment exists; don't spin. */
+		l->last_sync_mono_ns = now_mono_ns();
+		return;
+	}
+	rc = fdatasync(l->fd);
 
 	l->last_sync_mono_ns = now_mono_ns();
 	pthread_mutex_lock(&l->mu);
@@ -854,6 +933,7 @@ static int write_genesis(struct ledger *l, const char *prev_segment, const char 
 	char machine[64], boot[64], host[256] = "";
 	uint64_t now = now_real_ns();
 	cJSON *g = cJSON_CreateObject();
+	bool io;
 	int err;
 
 	if (!g)
@@ -886,7 +966,7 @@ static int write_genesis(struct ledger *l, const char *prev_segment, const char 
 	l->seg_bytes = 0;
 	l->seg_records = 0;
 	l->seg_start_ns = now;
-	err = emit(l, g);
+	err = emit(l, g, &io);
 	cJSON_Delete(g);
 	return err;
 }
@@ -898,7 +978,9 @@ static int create_segment(struct ledger *l)
 	l->fd = open(l->path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0640);
 	if (l->fd < 0) {
 		err = -errno;
-		log_err("failed to create ledger %s: %s", l->path, strerror(-err));
+		/* Retried before every write while it fails: say it once, write_record() tells the rest. */
+		if (!l->retry_deadline_ns && !l->lost)
+			log_err("failed to create ledger %s: %s", l->path, strerror(-err));
 		return err;
 	}
 	/* The new name must survive a crash too, not just the bytes. */
@@ -982,56 +1064,83 @@ static int gzip_file(const char *src, const char *dst)
 }
 
 /*
- * Move the active segment aside as path.N (path.N.gz when compressing) and
- * open a new one whose genesis links to the old head. The old file is
- * already closed by a rotate record, or (recovery) complete.
+ * Bring the rotation as far as it will go: rename the closed segment to
+ * path.N (path.N.gz when compressing), create the new one, write its
+ * genesis linked to the renamed one. Each step is remembered, so after a
+ * failure (ENOSPC, no inodes) the next write resumes where it stopped.
  */
-static int move_aside_and_restart(struct ledger *l)
+static int restart_segment(struct ledger *l)
 {
 	char seg[PATH_MAX + 32], gz[PATH_MAX + 40];
 	const char *name = seg;
-	int err;
+	int err, idx;
 
+	if (l->seg_closed) {
+		if (l->next_index <= 0)
+			l->next_index = max_segment_index(l->path) + 1;
+		idx = l->next_index;
+		snprintf(seg, sizeof(seg), "%s.%d", l->path, idx);
+		if (rename(l->path, seg) < 0) {
+			err = -errno;
+			log_err("ledger: failed to rename %s to %s: %s", l->path, seg, strerror(-err));
+			return err;
+		}
+		l->next_index = idx + 1;
+		l->seg_closed = false;
+		fsync_dir_of(l->path);
+		if (l->o.compress) {
+			snprintf(gz, sizeof(gz), "%s.gz", seg);
+			err = gzip_file(seg, gz);
+			if (err) {
+				log_err("ledger: failed to compress %s: %s (kept uncompressed)", seg, strerror(-err));
+			} else {
+				unlink(seg);
+				fsync_dir_of(l->path);
+				name = gz;
+			}
+		}
+		log_info("ledger: rotated segment to %s", name);
+		snprintf(l->pending_prev, sizeof(l->pending_prev), "%s", base_name(name));
+	}
+	if (l->fd < 0) {
+		err = create_segment(l);
+		if (err)
+			return err;
+		l->need_genesis = true;
+		if (l->pending_prev[0]) {
+			pthread_mutex_lock(&l->mu);
+			l->st.rotations++;
+			pthread_mutex_unlock(&l->mu);
+		}
+	}
+	if (l->need_genesis) {
+		err = write_genesis(l, l->pending_prev[0] ? l->pending_prev : NULL, NULL, NULL);
+		if (err)
+			return err;
+		l->need_genesis = false;
+		l->pending_prev[0] = '\0';
+	}
+	return 0;
+}
+
+/* Close the active segment (ended by a rotate record, or complete at recovery) and start the next. */
+static int move_aside_and_restart(struct ledger *l)
+{
 	if (l->fd >= 0) {
-		if (fdatasync(l->fd) < 0)
-			log_err("ledger: fdatasync %s failed: %s", l->path, strerror(errno));
+		if (l->dirty)
+			do_sync(l);
 		close(l->fd);
 		l->fd = -1;
 	}
-	if (l->next_index <= 0)
-		l->next_index = max_segment_index(l->path) + 1;
-	snprintf(seg, sizeof(seg), "%s.%d", l->path, l->next_index++);
-	if (rename(l->path, seg) < 0) {
-		err = -errno;
-		log_err("ledger: failed to rename %s to %s: %s", l->path, seg, strerror(-err));
-		return err;
-	}
-	fsync_dir_of(l->path);
-	if (l->o.compress) {
-		snprintf(gz, sizeof(gz), "%s.gz", seg);
-		err = gzip_file(seg, gz);
-		if (err) {
-			log_err("ledger: failed to compress %s: %s (kept uncompressed)", seg, strerror(-err));
-		} else {
-			unlink(seg);
-			fsync_dir_of(l->path);
-			name = gz;
-		}
-	}
-	log_info("ledger: rotated segment to %s", name);
-	err = create_segment(l);
-	if (err)
-		return err;
-	pthread_mutex_lock(&l->mu);
-	l->st.rotations++;
-	pthread_mutex_unlock(&l->mu);
-	return write_genesis(l, base_name(name), NULL, NULL);
+	l->seg_closed = true;
+	return restart_segment(l);
 }
 
 static int rotate(struct ledger *l, const char *reason)
 {
 	cJSON *r = cJSON_CreateObject();
 	uint64_t now = now_real_ns();
+	bool io;
 	int err;
 
 	if (!r)
@@ -1042,7 +1151,7 @@ static int rotate(struct ledger *l, const char *reason)
 	ledger_json_add_u64(r, "segment_bytes", l->seg_bytes);
 	add_ns_string(r, "ts_start", l->seg_start_ns);
 	add_ns_string(r, "ts_end", now);
-	err = emit(l, r);
+	err = emit(l, r, &io);
 	cJSON_Delete(r);
 	if (err)
 		return err;
@@ -1055,6 +1164,8 @@ static void maybe_rotate(struct ledger *l)
 {
 	const char *reason = NULL;
 
+	if (l->fd < 0 || l->seg_closed || l->need_genesis)
+		return;	/* a rotation is under way already */
 	if (l->o.rotate_bytes && l->seg_bytes >= l->o.rotate_bytes)
 		reason = "size";
 	else if (l->o.rotate_age_ns && now_real_ns() - l->seg_start_ns >= l->o.rotate_age_ns)
@@ -1156,6 +1267,99 @@ static cJSON *host_to_json(const struct host_acc *h)
 	return o;
 }
 
+static bool stopping(struct ledger *l)
+{
+	bool stop;
+
+	pthread_mutex_lock(&l->mu);
+	stop = l->stop;
+	pthread_mutex_unlock(&l->mu);
+	return stop;
+}
+
+/* Tell the chain what was lost: a `gap` record before the first record written after a loss. */
+static int emit_gap(struct ledger *l)
+{
+	cJSON *g = cJSON_CreateObject();
+	bool io;
+	int err;
+
+	if (!g)
+		return -ENOMEM;
+	cJSON_AddStringToObject(g, "kind", "gap");
+	ledger_json_add_u64(g, "lost_records", l->lost);
+	cJSON_AddStringToObject(g, "reason", l->lost_reason);
+	add_ns_string(g, "ts_start", l->lost_t0_ns);
+	add_ns_string(g, "ts_end", l->lost_t1_ns);
+	err = emit(l, g, &io);
+	cJSON_Delete(g);
+	if (err)
+		return err;
+	log_err("ledger: writing to %s resumed: %" PRIu64 " records were lost (%s); gap record at seq %" PRIu64,
+		l->path, l->lost, l->lost_reason, l->written_seq);
+	l->lost = 0;
+	return 0;
+}
+
+/* obj may be NULL (the record could not even be built); io: a failed write, not a bad record. */
+static void lose_record(struct ledger *l, const cJSON *obj, int err, bool io)
+{
+	uint64_t now = now_real_ns();
+
+	if (l->lost == 0) {
+		l->lost_t0_ns = now;
+		snprintf(l->lost_reason, sizeof(l->lost_reason), "%s%s",
+			 io ? "" : "record could not be built: ", strerror(-err));
+		log_err("ledger: cannot write to %s (%s): record (%s) LOST; further records fail fast "
+			"until a write succeeds", l->path, l->lost_reason,
+			cJSON_GetStringValue(cJSON_GetObjectItem(obj, "kind")) ?: "?");
+	} else {
+		log_debug("ledger: record (%s) LOST (%s)",
+			  cJSON_GetStringValue(cJSON_GetObjectItem(obj, "kind")) ?: "?", strerror(-err));
+	}
+	l->lost++;
+	l->lost_t1_ns = now;
+	pthread_mutex_lock(&l->mu);
+	l->st.records_lost++;
+	l->io_error = true;
+	pthread_mutex_unlock(&l->mu);
+}
+
+/*
+ * Write one record, finishing a rotation and writing a pending gap record
+ * first. On failure, retry until the writer's one deadline (set by the
+ * first failure, cleared by a success); once it has passed, records were
+ * lost or a stop was requested, each record gets a single attempt.
+ */
+static int write_record(struct ledger *l, cJSON *obj)
+{
+	for (;;) {
+		bool io = true;
+		int err;
+
+		err = restart_segment(l);
+		if (!err && l->lost)
+			err = emit_gap(l);
+		if (!err)
+			err = emit(l, obj, &io);
+		if (!err) {
+			l->retry_deadline_ns = 0;
+			return 0;
+		}
+		if (!io || l->lost || stopping(l) ||
+		    (l->retry_deadline_ns && now_mono_ns() >= l->retry_deadline_ns)) {
+			lose_record(l, obj, err, io);
+			return err;
+		}
+		if (!l->retry_deadline_ns) {
+			l->retry_deadline_ns = now_mono_ns() + WRITE_RETRY_NS;
+			log_err("ledger: write to %s failed (seq %" PRIu64 "): %s; retrying for %d s", l->path,
+				l->seq_next, strerror(-err), (int)(WRITE_RETRY_NS / NSEC_PER_SEC));
+		}
+		usleep(WRITE_RETRY_SLEEP_US);
+	}
+}
+
 static void write_item(struct ledger *l, struct item *it)
 {
 	cJSON *o;
@@ -1166,12 +1370,12 @@ static void write_item(struct ledger *l, struct item *it)
 	default: o = it->u.json; it->u.json = NULL; break;
 	}
 	if (!o) {
-		log_err("ledger: out of memory building a record: record LOST");
+		lose_record(l, NULL, -ENOMEM, false);
 		return;
 	}
-	emit(l, o);
+	if (write_record(l, o) == 0)
+		maybe_rotate(l);
 	cJSON_Delete(o);
-	maybe_rotate(l);
 }
 
 static void *writer_main(void *arg)
@@ -1327,8 +1531,11 @@ static int recover(struct ledger *l)
 	ledger_verifier_init(&v);
 	err = verify_file(&v, l->path);
 	if (err && v.err == LEDGER_E_EMPTY) {
-		/* Created, crashed before genesis reached the disk: start it now. */
-		return write_genesis(l, NULL, NULL, NULL);
+		/* Created (perhaps by a rotation), crashed before genesis reached the disk: start it now, linked. */
+		char prev[PATH_MAX];
+		bool linked = adopt_previous_segment(l, prev, sizeof(prev));
+
+		return write_genesis(l, linked ? prev : NULL, NULL, NULL);
 	}
 	if (err) {
 		/* Never append to a ledger that does not verify: set it aside, start afresh. */

@@ -103,6 +103,12 @@ static int cmd_verify(int argc, char **argv)
 			cJSON_AddStringToObject(o, "head_hash", r.head_hash);
 			cJSON_AddBoolToObject(o, "signed", r.signed_chain);
 		}
+		if (r.gaps) {
+			ledger_json_add_u64(o, "gaps", r.gaps);
+			ledger_json_add_u64(o, "lost_records", r.lost_records);
+			ledger_json_add_u64(o, "first_gap_seq", r.first_gap_seq);
+			cJSON_AddStringToObject(o, "first_gap_reason", r.first_gap_reason);
+		}
 		if (err) {
 			cJSON_AddStringToObject(o, "file", r.file);
 			ledger_json_add_u64(o, "line", r.line);
@@ -116,6 +122,13 @@ static int cmd_verify(int argc, char **argv)
 	} else if (!err) {
 		printf("ok: %" PRIu64 " records, %s .. %s, head %s%s\n", r.records, t0, t1, r.head_hash,
 		       r.signed_chain ? ", signed" : "");
+		/* The chain is intact, but the writer says it lost records: never let that pass quietly. */
+		if (r.gaps == 1)
+			printf("gap: %" PRIu64 " records lost before seq %" PRIu64 " (%s)\n", r.lost_records,
+			       r.first_gap_seq, r.first_gap_reason);
+		else if (r.gaps > 1)
+			printf("gap: %" PRIu64 " records lost in %" PRIu64 " gaps, the first before seq %" PRIu64
+			       " (%s)\n", r.lost_records, r.gaps, r.first_gap_seq, r.first_gap_reason);
 	} else {
 		printf("%s:%" PRIu64 ": %s: %s\n", r.file, r.line, ledger_error_name(r.err), r.why);
 		if (r.records)
@@ -130,8 +143,8 @@ struct show_filter {
 	uint32_t pid;
 	const char *comm, *kind;
 	uint64_t since, until;
-	cJSON *out;
-	uint64_t shown;
+	const char *file;
+	uint64_t shown, unshowable;
 };
 
 static uint64_t num_field(const cJSON *rec, const char *key)
@@ -146,7 +159,7 @@ static uint64_t num_field(const cJSON *rec, const char *key)
 	return v;
 }
 
-static int show_cb(const cJSON *rec, void *arg)
+static int show_cb(const cJSON *rec, uint64_t line, void *arg)
 {
 	struct show_filter *f = arg;
 	const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec, "kind"));
@@ -163,11 +176,22 @@ static int show_cb(const cJSON *rec, void *arg)
 		return 0;
 	if ((f->since && t1 < f->since) || (f->until && t0 > f->until))
 		return 0;
-	f->shown++;
 	if (f->json) {
-		cJSON_AddItemToArray(f->out, cJSON_Duplicate(rec, 1));
+		/* One record at a time: a record that has no canonical form must not hide the others. */
+		char *s = NULL;
+		int err = jcs_serialize(rec, &s, NULL);
+
+		if (err) {
+			fprintf(stderr, "joule: ledger show: %s:%" PRIu64 ": record cannot be shown as JSON: %s\n",
+				f->file, line, err == -EEXIST ? "duplicate key" : strerror(-err));
+			f->unshowable++;
+			return 0;
+		}
+		printf("%s%s", f->shown++ ? "," : "[", s);
+		free(s);
 		return 0;
 	}
+	f->shown++;
 	format_rfc3339(t1, when, sizeof(when));
 	printf("%8" PRIu64 "  %-8s %-24s ", num_field(rec, "seq"), kind ? kind : "?", when);
 	if (cJSON_IsNumber(pid)) {
@@ -234,25 +258,18 @@ static int cmd_show(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (f.json)
-		f.out = cJSON_CreateArray();
-	else
+	if (!f.json)
 		printf("%8s  %-8s %-24s %8s  %-16s %12s %14s %12s\n", "SEQ", "KIND", "END (UTC)", "PID",
 		       "COMM", "CPU_S", "ENERGY_J", "CARBON_G");
-	for (int i = optind; i < argc && rc == 0; i++) {
-		rc = ledger_foreach(argv[i], show_cb, &f);
-		if (rc < 0)
+	/* A file or line that cannot be shown is named on stderr; the rest is still shown; exit 1. */
+	for (int i = optind; i < argc; i++) {
+		f.file = argv[i];
+		if (ledger_foreach_line(argv[i], show_cb, &f) != 0)
 			rc = 1;
 	}
-	if (f.json) {
-		char *s = NULL;
-
-		if (jcs_serialize(f.out, &s, NULL) == 0)
-			printf("%s\n", s);
-		free(s);
-		cJSON_Delete(f.out);
-	}
-	return rc ? 1 : 0;
+	if (f.json)
+		printf("%s]\n", f.shown ? "" : "[");
+	return rc || f.unshowable ? 1 : 0;
 }
 
 static int cmd_keygen(int argc, char **argv)

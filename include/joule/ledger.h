@@ -53,6 +53,7 @@ struct ledger_stats {
 	uint64_t coalesced;	/* records that cover more than one period because of that */
 	uint64_t rotations;
 	uint64_t last_seq, synced_seq;
+	uint64_t records_lost;	/* records given up on (disk full, I/O error): see the `gap` record */
 	uint64_t torn_bytes_cut;	/* recovery: bytes of a torn last line removed at open */
 	bool started_new_chain;		/* recovery: the old segment failed verification */
 };
@@ -144,6 +145,9 @@ struct ledger_verifier {
 	uint64_t seg_records, seg_start_ts_ns;
 	bool signed_chain;
 	unsigned char pubkey[32];
+	uint64_t gaps, lost_records;	/* `gap` records seen and the records they say were lost */
+	uint64_t first_gap_seq;		/* seq of the first gap record */
+	char first_gap_reason[64];
 	const char *expect_head; /* optional: this hash must appear (verify_files) */
 	bool head_seen;
 	enum ledger_error err;
@@ -164,6 +168,9 @@ struct ledger_verify_result {
 	uint64_t first_ts_ns, last_ts_ns;
 	char head_hash[LEDGER_HASH_HEX + 1];
 	bool signed_chain;
+	/* `gap` records: the writer lost records (the chain is intact, the account is not complete). */
+	uint64_t gaps, lost_records, first_gap_seq;
+	char first_gap_reason[64];
 	/* on failure: */
 	enum ledger_error err;
 	char file[512];
@@ -180,8 +187,16 @@ struct ledger_verify_result {
 int ledger_verify_files(const char *const *paths, int n, const char *expect_head,
 			struct ledger_verify_result *res);
 
-/* Call cb for each parsed line of a file (plain or gzip), without verifying. Stops when cb returns non-zero. */
+/*
+ * Call cb for each parsed line of a file (plain or gzip), without
+ * verifying; stops when cb returns non-zero (and returns that). A line
+ * over LEDGER_LINE_MAX or not JSON is named on stderr and skipped, and
+ * the walk goes on: then the result is -EBADMSG. A torn last line is
+ * ignored. -errno if the file cannot be read.
+ */
 int ledger_foreach(const char *path, int (*cb)(const cJSON *rec, void *arg), void *arg);
+/* The same, with each record's 1-based line number in the file. */
+int ledger_foreach_line(const char *path, int (*cb)(const cJSON *rec, uint64_t line, void *arg), void *arg);
 
 /* `joule ledger verify|show|keygen ...`; main.c dispatches "ledger" here. Returns the exit code. */
 int cmd_ledger(int argc, char **argv);

@@ -142,3 +142,69 @@ def test_keygen_when_new_file_expect_mode_0600_and_no_overwrite(tmp_path):
     assert r.returncode == 0, r.stderr
     assert stat.S_IMODE(os.stat(k).st_mode) == 0o600
     assert joule("ledger", "keygen", str(k)).returncode == 1
+
+
+def write_chain(path, middle):
+    """genesis, then the records in `middle` (dicts without seq/hash), chained."""
+    prev = "0" * 64
+    lines = []
+    t0 = 1763758800000000000
+    recs = [{"kind": "genesis", "format": 1, "joule_version": "test", "host_id": "",
+             "boot_id": "", "hostname": "t", "period_ns": 60000000000}] + middle
+    for seq, rec in enumerate(recs):
+        rec = dict(rec, seq=seq, ts_start=str(t0 + seq), ts_end=str(t0 + seq + 1), prev_hash=prev)
+        rec["hash"] = hashlib.sha256(canon(rec).encode()).hexdigest()
+        prev = rec["hash"]
+        lines.append(canon(rec))
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def test_verify_when_gap_record_expect_exit_0_and_loss_reported(tmp_path):
+    p = tmp_path / "run.jsonl"
+    run = {"kind": "run", "exit_code": 0}
+    write_chain(p, [run, run, {"kind": "gap", "lost_records": 7, "reason": "No space left on device"}, run])
+    r = joule("ledger", "verify", str(p))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.startswith("ok: 5 records"), r.stdout
+    assert "gap: 7 records lost before seq 3 (No space left on device)" in r.stdout, r.stdout
+    out = json.loads(joule("ledger", "verify", "--json", str(p)).stdout)
+    assert out["ok"] is True and out["lost_records"] == 7 and out["gaps"] == 1, out
+    assert out["first_gap_seq"] == 3, out
+
+
+def test_verify_when_no_gap_expect_no_gap_line(tmp_path):
+    p = tmp_path / "run.jsonl"
+    write_ledger(p)
+    r = joule("ledger", "verify", str(p))
+    assert r.returncode == 0 and "gap" not in r.stdout, r.stdout
+
+
+def test_show_json_when_records_without_canonical_form_expect_others_shown_and_exit_1(tmp_path):
+    p = tmp_path / "run.jsonl"
+    write_ledger(p, n_records=5)
+    with open(p, "ab") as f:
+        f.write(b'{"kind":"run","kind":"twice","seq":5}\n')       # line 6: duplicate key
+        f.write(b'{"kind":"run","note":"\xff\xfe","seq":6}\n')    # line 7: invalid UTF-8
+        f.write(b'{"kind":"run","seq":7}\n')                       # line 8: fine
+    r = subprocess.run([JOULE, "ledger", "show", "--json", str(p)], capture_output=True, timeout=60)
+    assert r.returncode == 1, r.stderr
+    recs = json.loads(r.stdout)
+    assert [x["seq"] for x in recs] == [0, 1, 2, 3, 4, 7], recs
+    err = r.stderr.decode()
+    assert f"{p}:6:" in err and "duplicate key" in err, err
+    assert f"{p}:7:" in err, err
+
+
+def test_show_when_line_over_1mib_expect_skipped_named_and_rest_shown(tmp_path):
+    p = tmp_path / "run.jsonl"
+    write_ledger(p, n_records=3)
+    with open(p, "a", encoding="utf-8") as f:
+        f.write('{"kind":"run","pad":"' + "a" * (1536 * 1024) + '","seq":3}\n')   # line 4
+        f.write('{"kind":"run","seq":4}\n')
+    r = joule("ledger", "show", "--json", str(p))
+    assert r.returncode == 1, r.stderr
+    assert [x["seq"] for x in json.loads(r.stdout)] == [0, 1, 2, 4], r.stdout[:200]
+    assert f"{p}:4: line is over 1048576 bytes" in r.stderr, r.stderr
+    r = joule("ledger", "show", str(p))
+    assert r.returncode == 1 and len(r.stdout.splitlines()) == 1 + 4, r.stdout

@@ -440,6 +440,34 @@ static void test_ledger_open_when_crash_left_only_rotated_segment_expect_new_seg
 	verify_ok(files, 2, 4 + 3);
 }
 
+static void test_ledger_open_when_active_segment_empty_after_rotation_expect_chain_continues(void **state)
+{
+	struct ledger_opts o = { .sync = LEDGER_SYNC_ALWAYS, .rotate_bytes = 1500 };
+	struct ledger *l = open_ledger(&o);
+	struct ledger_stats st;
+	char names[8][160];
+	const char *files[9];
+	int n = 0;
+
+	append_runs(l, 20);
+	assert_int_equal(ledger_flush(l), 0);
+	ledger_get_stats(l, &st);
+	assert_true(st.rotations >= 3);
+	assert_int_equal(ledger_close(l), 0);
+	for (int i = 1; i <= (int)st.rotations && n < 8; i++) {
+		snprintf(names[n], sizeof(names[n]), "%s.%d", path, i);
+		files[n] = names[n];
+		n++;
+	}
+	files[n++] = path;
+	/* As if the rotation crashed after creating the new segment, before its genesis was on disk. */
+	assert_int_equal(truncate(path, 0), 0);
+	l = open_ledger(&o);
+	append_runs(l, 2);
+	assert_int_equal(ledger_close(l), 0);
+	verify_ok(files, n, 0);
+}
+
 static void test_ledger_sign_when_key_expect_signed_chain_and_tamper_of_sig_detected(void **state)
 {
 	char key[160], pk[65], buf[16384];
@@ -495,6 +523,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ledger_open_when_tampered_expect_set_aside_and_new_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ledger_rotate_when_size_limit_expect_gzip_series_that_verifies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ledger_open_when_crash_left_only_rotated_segment_expect_new_segment_linked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ledger_open_when_active_segment_empty_after_rotation_expect_chain_continues, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ledger_sign_when_key_expect_signed_chain_and_tamper_of_sig_detected, setup, teardown),
 	};
 
