@@ -1277,7 +1277,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 }
 
 /* "ADDR:PORT" or "[V6ADDR]:PORT" → sockaddr. */
-static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len)
+int http_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len)
 {
 	char host[64];
 	const char *colon;
@@ -1299,7 +1299,7 @@ static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *l
 		memcpy(host, s, (size_t)(colon - s));
 		host[colon - s] = '\0';
 	}
-	if (parse_u64(colon + 1, &port) || port > 65535)
+	if (!host[0] || parse_u64(colon + 1, &port) || port > 65535)
 		return -EINVAL;
 	if (s[0] == '[') {
 		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
@@ -1311,10 +1311,16 @@ static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *l
 		*len = sizeof(*a);
 	} else {
 		struct sockaddr_in *a = (struct sockaddr_in *)ss;
+		const char *ip = host;
 
+		/* the two names the docs promise; nothing else is resolved (no DNS at startup) */
+		if (strcmp(host, "localhost") == 0)
+			ip = "127.0.0.1";
+		else if (strcmp(host, "*") == 0)
+			ip = "0.0.0.0";
 		a->sin_family = AF_INET;
 		a->sin_port = htons((uint16_t)port);
-		if (inet_pton(AF_INET, host[0] ? host : "0.0.0.0", &a->sin_addr) != 1)
+		if (inet_pton(AF_INET, ip, &a->sin_addr) != 1)
 			return -EINVAL;
 		*len = sizeof(*a);
 	}
@@ -1434,7 +1440,7 @@ int http_start(struct http_server **out, const struct http_cfg *cfg, struct http
 		const union MHD_DaemonInfo *di;
 		char host[INET6_ADDRSTRLEN];
 
-		if (parse_listen(cfg->listen, &ss, &len)) {
+		if (http_parse_listen(cfg->listen, &ss, &len)) {
 			log_err("invalid listen address '%s' (expected ADDR:PORT or [ADDR]:PORT)", cfg->listen);
 			err = -EINVAL;
 			goto fail;
