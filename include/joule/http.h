@@ -68,6 +68,20 @@ int http_params_check(const struct http_request_params *p, char *err, size_t err
  */
 int http_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len);
 
+/*
+ * Whether an Accept-Encoding value (NULL: absent) accepts gzip, per RFC 9110
+ * 12.5.3: a comma list of codings with optional ";q=" weights (spaces
+ * allowed); q=0 refuses; an explicit gzip/x-gzip entry outranks "*".
+ */
+bool http_accepts_gzip(const char *accept_encoding);
+
+/*
+ * Parse a PUT /api/v1/intensity body: exactly {"g_per_kwh": N}, 0 <= N <= 10000.
+ * 0, or 400 with the reason in err (not JSON/object, unknown or duplicate
+ * member, out of range).
+ */
+int http_parse_intensity(const char *body, size_t len, double *g_per_kwh, char *err, size_t errlen);
+
 /* Render {"error":{"code":N,"message":"..."}} with the message JSON-escaped. */
 void http_error_json(int code, const char *message, char *out, size_t outlen);
 
