@@ -246,7 +246,12 @@ struct http_server {
 	char *socket_path;
 	pthread_mutex_t sse_lock;
 	struct sse *parked;		/* suspended streams waiting for the next sample */
-	unsigned streams;		/* open streams, under sse_lock */
+	/*
+	 * Open streams. Atomic: sse_free runs inside libmicrohttpd's cleanup,
+	 * and taking sse_lock there deadlocks against http_notify_sample
+	 * (sse_lock, then libmicrohttpd's lock in MHD_resume_connection).
+	 */
+	atomic_uint streams;
 	bool stopping;
 	pthread_cond_t hb_cond;		/* CLOCK_MONOTONIC; signalled at stop */
 	pthread_t hb_thread;
@@ -1073,11 +1078,8 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
 static void sse_free(void *cls)
 {
 	struct sse *s = cls;
-	struct http_server *h = s->h;
 
-	pthread_mutex_lock(&h->sse_lock);
-	h->streams--;
-	pthread_mutex_unlock(&h->sse_lock);
+	atomic_fetch_sub(&s->h->streams, 1);
 	free(s);
 }
 
@@ -1107,20 +1109,15 @@ static enum MHD_Result h_stream(struct http_server *h, struct MHD_Connection *c)
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 	uint64_t seq;
-	bool full;
+	unsigned n = atomic_load(&h->streams);
 
-	pthread_mutex_lock(&h->sse_lock);
-	full = h->streams >= SSE_MAX_STREAMS;
-	if (!full)
-		h->streams++;
-	pthread_mutex_unlock(&h->sse_lock);
-	if (full)
-		return queue_streams_full(h, c);
+	do {
+		if (n >= SSE_MAX_STREAMS)
+			return queue_streams_full(h, c);
+	} while (!atomic_compare_exchange_weak(&h->streams, &n, n + 1));
 	s = calloc(1, sizeof(*s));
 	if (!s) {
-		pthread_mutex_lock(&h->sse_lock);
-		h->streams--;
-		pthread_mutex_unlock(&h->sse_lock);
+		atomic_fetch_sub(&h->streams, 1);
 		return queue_error(h, c, 500, "out of memory", NULL);
 	}
 	s->h = h;
