@@ -8,6 +8,7 @@
 #include <string.h>
 #include <ini.h>
 #include "joule/config.h"
+#include "joule/http.h"
 #include "joule/util.h"
 
 /* Julian year: what "lifetime in years" means for amortising embodied carbon. */
@@ -263,35 +264,16 @@ static int set_verbose(struct joule_config *c, const struct config_key *k, const
 	return 0;
 }
 
-/* ADDR:PORT with a dotted IPv4 address, [IPv6] in brackets, or "localhost"/"*"; port 0..65535. */
-static bool listen_valid(const char *v)
-{
-	const char *colon = strrchr(v, ':');
-	uint64_t port;
-	size_t hostlen;
-
-	if (!colon || parse_u64(colon + 1, &port) || port > 65535)
-		return false;
-	hostlen = (size_t)(colon - v);
-	if (hostlen == 0)
-		return false;
-	if (v[0] == '[')
-		return hostlen > 2 && v[hostlen - 1] == ']';
-	for (size_t i = 0; i < hostlen; i++) {
-		char ch = v[i];
-
-		if (!isalnum((unsigned char)ch) && ch != '.' && ch != '-' && ch != '*')
-			return false;
-	}
-	return true;
-}
-
 static int set_listen(struct joule_config *c, const struct config_key *k, const char *v, char *err,
 		      size_t errlen)
 {
-	if (!listen_valid(v))
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	/* "" disables TCP (the Unix socket may still serve) */
+	if (*v && http_parse_listen(v, &ss, &len))
 		return fail(err, errlen, k, v, "not ADDR:PORT");
-	return set_string(c, k, v, err, errlen);
+	return set_string_or_empty(c, k, v, err, errlen);
 }
 
 static int set_socket_mode(struct joule_config *c, const struct config_key *k, const char *v, char *err,
@@ -318,8 +300,9 @@ static int set_filter(struct joule_config *c, const struct config_key *k, const 
 
 	if (!*v)
 		return fail(err, errlen, k, v, "empty");
-	if (strlen(v) >= 64)
-		return fail(err, errlen, k, v, "too long");
+	/* the kernel truncates comm to 15 characters, so a longer filter could never match */
+	if (strlen(v) > 15)
+		return fail(err, errlen, k, v, "longer than 15 characters; a comm is at most 15 characters");
 	s = strdup(v);
 	if (!s)
 		return -ENOMEM;
@@ -361,14 +344,15 @@ static const struct config_key keys[] = {
 	{ "json", false, set_bool, "true, false (yes/no, on/off, 1/0)", OFF(json) },
 	{ "verbose", false, set_verbose, "0 to 3", OFF(verbose) },
 	{ "config", true, set_string, "a file path", OFF(config_file) },
-	{ "listen", true, set_listen, "ADDR:PORT, e.g. 127.0.0.1:9940 or [::1]:9940; port 0 = any", OFF(listen) },
+	{ "listen", true, set_listen,
+	  "IPV4:PORT, [IPV6]:PORT, localhost:PORT or *:PORT (port 0 = any), or empty to disable TCP", OFF(listen) },
 	{ "socket", true, set_string_or_empty, "a path, or empty to disable", OFF(socket_path) },
 	{ "socket-group", true, set_string, "a group name", OFF(socket_group) },
 	{ "socket-mode", true, set_socket_mode, "an octal mode such as 0660", OFF(socket_mode) },
 	{ "ready-file", true, set_string, "a file path", OFF(ready_file) },
 	{ "api-token-file", true, set_string, "a file path", OFF(api_token_file) },
 	{ "top-n", true, set_u32, "a whole number", OFF(top_n) },
-	{ "filter", true, set_filter, "a command name (comm), repeatable", OFF(filters) },
+	{ "filter", true, set_filter, "a command name (comm, at most 15 characters), repeatable", OFF(filters) },
 	{ "exited-grace", true, set_duration, "a duration > 0, e.g. 5m", OFF(grace_ns) },
 };
 

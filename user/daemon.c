@@ -114,6 +114,7 @@ static int load_config(struct joule_config *c, int argc, char **argv)
 {
 	const char *file = NULL;
 	char err[512];
+	int rc;
 
 	config_init(c);
 	for (int i = 1; i < argc; i++) {
@@ -126,7 +127,15 @@ static int load_config(struct joule_config *c, int argc, char **argv)
 		fprintf(stderr, "joule: %s\n", err);
 		return EXIT_USAGE;
 	}
-	return apply_flags(c, argc, argv);
+	rc = apply_flags(c, argc, argv);
+	if (rc)
+		return rc;
+	/* checked here, before any BPF work, rather than when the server starts */
+	if (c->listen && !c->listen[0] && c->socket_path && !c->socket_path[0]) {
+		fprintf(stderr, "joule: nothing to serve on: --listen and --socket are both empty\n");
+		return EXIT_USAGE;
+	}
+	return 0;
 }
 
 /* ---- sd_notify: one datagram per state change (the protocol of sd_notify(3), no libsystemd) */

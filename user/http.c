@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -222,6 +223,16 @@ void http_error_json(int code, const char *message, char *out, size_t outlen)
 #define CONN_TIMEOUT_S 10
 #define CONN_LIMIT 256
 #define CONN_LIMIT_PER_IP 32
+/*
+ * Streams never end on their own: capped apart from (and well below) the
+ * per-IP limit, so followers cannot lock out a scraper on the same address.
+ */
+#define SSE_MAX_STREAMS 8
+#define SSE_RETRY_AFTER_S "10"
+/* Every stream gets a comment this often, so a dead peer is noticed by a failed write. */
+#define SSE_HEARTBEAT_NS (10 * NSEC_PER_SEC)
+/* Parked streams are woken this often to check whether their heartbeat is due. */
+#define SSE_WAKE_NS (2 * NSEC_PER_SEC)
 #define CSV_LINE_MAX 256
 
 struct sse;
@@ -235,7 +246,16 @@ struct http_server {
 	char *socket_path;
 	pthread_mutex_t sse_lock;
 	struct sse *parked;		/* suspended streams waiting for the next sample */
+	/*
+	 * Open streams. Atomic: sse_free runs inside libmicrohttpd's cleanup,
+	 * and taking sse_lock there deadlocks against http_notify_sample
+	 * (sse_lock, then libmicrohttpd's lock in MHD_resume_connection).
+	 */
+	atomic_uint streams;
 	bool stopping;
+	pthread_cond_t hb_cond;		/* CLOCK_MONOTONIC; signalled at stop */
+	pthread_t hb_thread;
+	bool hb_running;
 	atomic_uint_fast64_t requests, errors, last_scrape_ns;
 };
 
@@ -742,21 +762,94 @@ static enum MHD_Result h_samples_csv(struct http_server *h, struct MHD_Connectio
 	return queue(h, c, 200, "text/csv; charset=utf-8", buf, len, MHD_RESPMEM_MUST_FREE, NULL);
 }
 
-static bool accepts_gzip(struct MHD_Connection *c)
+static bool is_ows(char ch)
 {
-	const char *ae = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING);
-	const char *g;
+	return ch == ' ' || ch == '\t';
+}
+
+/* RFC 9110 qvalue: "0" ["." 0*3DIGIT] / "1" ["." 0*3"0"], in thousandths; -1 if malformed. */
+static int parse_qvalue(const char *v, size_t n)
+{
+	int q, scale = 100;
+
+	if (n == 0 || (v[0] != '0' && v[0] != '1') || (n > 1 && v[1] != '.') || n > 5)
+		return -1;
+	q = (v[0] - '0') * 1000;
+	for (size_t i = 2; i < n; i++, scale /= 10) {
+		if (v[i] < '0' || v[i] > '9')
+			return -1;
+		q += (v[i] - '0') * scale;
+	}
+	return q > 1000 ? -1 : q;
+}
+
+bool http_accepts_gzip(const char *ae)
+{
+	int gzip_q = -1, star_q = -1;
 
 	if (!ae)
 		return false;
-	g = strstr(ae, "gzip");
-	if (!g)
-		return false;
-	/* "gzip;q=0" means "not gzip" */
-	g += 4;
-	while (*g == ' ')
-		g++;
-	return !(strncmp(g, ";q=0", 4) == 0 && (g[4] == '\0' || g[4] == ',' || (g[4] == '.' && g[5] == '0' && !strpbrk(g + 5, "123456789"))));
+	while (*ae) {
+		const char *tok, *end;
+		size_t toklen;
+		int q = 1000;
+
+		while (is_ows(*ae) || *ae == ',')
+			ae++;
+		if (!*ae)
+			break;
+		tok = ae;
+		while (*ae && *ae != ',' && *ae != ';' && !is_ows(*ae))
+			ae++;
+		toklen = (size_t)(ae - tok);
+		/* parameters: OWS ";" OWS name "=" value; only q matters, any malformed one voids the element */
+		for (;;) {
+			const char *name, *val;
+			size_t nlen, vlen;
+
+			while (is_ows(*ae))
+				ae++;
+			if (*ae != ';')
+				break;
+			ae++;
+			while (is_ows(*ae))
+				ae++;
+			name = ae;
+			while (*ae && *ae != '=' && *ae != ',' && *ae != ';' && !is_ows(*ae))
+				ae++;
+			nlen = (size_t)(ae - name);
+			if (*ae != '=') {
+				q = -1;
+				continue;
+			}
+			val = ++ae;
+			while (*ae && *ae != ',' && *ae != ';' && !is_ows(*ae))
+				ae++;
+			vlen = (size_t)(ae - val);
+			if (nlen == 1 && (name[0] == 'q' || name[0] == 'Q'))
+				q = q < 0 ? -1 : parse_qvalue(val, vlen);
+		}
+		end = strchr(ae, ',');
+		if (end != ae && *ae) /* junk after the element */
+			q = -1;
+		if (end)
+			ae = end;
+		else
+			ae += strlen(ae);
+		if (q < 0)
+			q = 0;
+		if ((toklen == 4 && strncasecmp(tok, "gzip", 4) == 0) || (toklen == 6 && strncasecmp(tok, "x-gzip", 6) == 0))
+			gzip_q = q > gzip_q ? q : gzip_q;
+		else if (toklen == 1 && tok[0] == '*')
+			star_q = q;
+	}
+	/* an explicit gzip entry wins over "*" */
+	return gzip_q >= 0 ? gzip_q > 0 : star_q > 0;
+}
+
+static bool accepts_gzip(struct MHD_Connection *c)
+{
+	return http_accepts_gzip(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING));
 }
 
 /* gzip (RFC 1952) of in; NULL on failure. */
@@ -839,30 +932,50 @@ static bool token_ok(struct http_server *h, struct MHD_Connection *c)
 	return n == h->token_len && sodium_memcmp(a, h->token, n) == 0;
 }
 
+int http_parse_intensity(const char *body, size_t len, double *g_per_kwh, char *err, size_t errlen)
+{
+	cJSON *in = cJSON_ParseWithLength(body, len), *v;
+	double g;
+
+	if (!in || !cJSON_IsObject(in)) {
+		cJSON_Delete(in);
+		snprintf(err, errlen, "invalid body: expected a JSON object {\"g_per_kwh\": N}");
+		return 400;
+	}
+	for (cJSON *it = in->child; it; it = it->next) {
+		if (strcmp(it->string, "g_per_kwh") != 0) {
+			cJSON_Delete(in);
+			snprintf(err, errlen, "invalid body: unknown member (accepted: g_per_kwh)");
+			return 400;
+		}
+		/* cJSON keeps both copies of a repeated key; which one counts is undefined (RFC 8259), so refuse */
+		if (it != in->child) {
+			cJSON_Delete(in);
+			snprintf(err, errlen, "invalid body: duplicate member g_per_kwh");
+			return 400;
+		}
+	}
+	v = cJSON_GetObjectItemCaseSensitive(in, "g_per_kwh");
+	g = cJSON_IsNumber(v) ? v->valuedouble : -1;
+	cJSON_Delete(in);
+	if (!(g >= 0 && g <= 10000)) {
+		snprintf(err, errlen, "invalid parameter g_per_kwh: a number from 0 to 10000");
+		return 400;
+	}
+	*g_per_kwh = g;
+	return 0;
+}
+
 static enum MHD_Result h_intensity(struct http_server *h, struct MHD_Connection *c, struct req *rq)
 {
-	cJSON *in, *v, *o;
+	cJSON *o;
 	double g;
 	uint64_t now = now_real_ns();
 
 	if (!h->st->carbon)
 		return queue_error(h, c, 503, "carbon accounting is not running", NULL);
-	rq->body[rq->body_len] = '\0';
-	in = cJSON_ParseWithLength(rq->body, rq->body_len);
-	if (!in || !cJSON_IsObject(in)) {
-		cJSON_Delete(in);
-		return queue_error(h, c, 400, "invalid body: expected a JSON object {\"g_per_kwh\": N}", NULL);
-	}
-	v = cJSON_GetObjectItemCaseSensitive(in, "g_per_kwh");
-	g = cJSON_IsNumber(v) ? v->valuedouble : -1;
-	for (cJSON *it = in->child; it; it = it->next)
-		if (strcmp(it->string, "g_per_kwh") != 0) {
-			cJSON_Delete(in);
-			return queue_error(h, c, 400, "invalid body: unknown member (accepted: g_per_kwh)", NULL);
-		}
-	cJSON_Delete(in);
-	if (!(g >= 0 && g <= 10000))
-		return queue_error(h, c, 400, "invalid parameter g_per_kwh: a number from 0 to 10000", NULL);
+	if (http_parse_intensity(rq->body, rq->body_len, &g, rq->err, sizeof(rq->err)))
+		return queue_error(h, c, 400, rq->err, NULL);
 	carbon_push(h->st->carbon, g, now);
 	log_info("intensity pushed over HTTP: %.3f g/kWh", g);
 	o = cJSON_CreateObject();
@@ -878,6 +991,7 @@ struct sse {
 	struct http_server *h;
 	struct MHD_Connection *conn;
 	uint64_t last_seq;
+	uint64_t heartbeat_mono_ns;	/* last keep-alive (or the stream's start) */
 	bool parked;
 	struct sse *next;
 	size_t len, off;
@@ -890,6 +1004,10 @@ static void sse_fill(struct sse *s)
 	size_t n;
 
 	s->len = s->off = 0;
+	if (now_mono_ns() - s->heartbeat_mono_ns >= SSE_HEARTBEAT_NS) {
+		s->len = (size_t)snprintf(s->buf, sizeof(s->buf), ": keep-alive\n\n");
+		s->heartbeat_mono_ns = now_mono_ns();
+	}
 	store_rdlock(s->h->st->store);
 	n = store_recent(s->h->st->store, r, ARRAY_SIZE(r));
 	store_unlock(s->h->st->store);
@@ -937,7 +1055,7 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
 		store_rdlock(h->st->store);
 		seq = store_last_seq(h->st->store);
 		store_unlock(h->st->store);
-		if (seq == s->last_seq) {
+		if (seq == s->last_seq && now_mono_ns() - s->heartbeat_mono_ns < SSE_HEARTBEAT_NS) {
 			s->parked = true;
 			s->next = h->parked;
 			h->parked = s;
@@ -959,20 +1077,52 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
  */
 static void sse_free(void *cls)
 {
-	free(cls);
+	struct sse *s = cls;
+
+	atomic_fetch_sub(&s->h->streams, 1);
+	free(s);
+}
+
+/* 503 with Retry-After: the stream cap is reached. */
+static enum MHD_Result queue_streams_full(struct http_server *h, struct MHD_Connection *c)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+	char msg[96], buf[256];
+
+	snprintf(msg, sizeof(msg), "too many open streams (at most %d); retry later", SSE_MAX_STREAMS);
+	http_error_json(503, msg, buf, sizeof(buf));
+	r = MHD_create_response_from_buffer(strlen(buf), buf, MHD_RESPMEM_MUST_COPY);
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, SSE_RETRY_AFTER_S);
+	atomic_fetch_add(&h->errors, 1);
+	ret = MHD_queue_response(c, 503, r);
+	MHD_destroy_response(r);
+	return ret;
 }
 
 static enum MHD_Result h_stream(struct http_server *h, struct MHD_Connection *c)
 {
-	struct sse *s = calloc(1, sizeof(*s));
+	struct sse *s;
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 	uint64_t seq;
+	unsigned n = atomic_load(&h->streams);
 
-	if (!s)
+	do {
+		if (n >= SSE_MAX_STREAMS)
+			return queue_streams_full(h, c);
+	} while (!atomic_compare_exchange_weak(&h->streams, &n, n + 1));
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		atomic_fetch_sub(&h->streams, 1);
 		return queue_error(h, c, 500, "out of memory", NULL);
+	}
 	s->h = h;
 	s->conn = c;
+	s->heartbeat_mono_ns = now_mono_ns();
 	store_rdlock(h->st->store);
 	seq = store_last_seq(h->st->store);
 	store_unlock(h->st->store);
@@ -981,7 +1131,7 @@ static enum MHD_Result h_stream(struct http_server *h, struct MHD_Connection *c)
 	s->len = (size_t)snprintf(s->buf, sizeof(s->buf), "retry: 1000\n\n");
 	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, sse_read, s, sse_free);
 	if (!r) {
-		free(s);
+		sse_free(s);
 		return MHD_NO;
 	}
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
@@ -991,11 +1141,9 @@ static enum MHD_Result h_stream(struct http_server *h, struct MHD_Connection *c)
 	return ret;
 }
 
-void http_notify_sample(struct http_server *h)
+/* Resume every parked stream; the caller holds sse_lock. */
+static void wake_parked(struct http_server *h)
 {
-	if (!h)
-		return;
-	pthread_mutex_lock(&h->sse_lock);
 	while (h->parked) {
 		struct sse *s = h->parked;
 
@@ -1003,7 +1151,33 @@ void http_notify_sample(struct http_server *h)
 		s->parked = false;
 		MHD_resume_connection(s->conn);
 	}
+}
+
+void http_notify_sample(struct http_server *h)
+{
+	if (!h)
+		return;
+	pthread_mutex_lock(&h->sse_lock);
+	wake_parked(h);
 	pthread_mutex_unlock(&h->sse_lock);
+}
+
+/* Wakes parked streams now and then so their keep-alive goes out even when no sample comes. */
+static void *heartbeat_main(void *arg)
+{
+	struct http_server *h = arg;
+	struct timespec ts;
+
+	pthread_mutex_lock(&h->sse_lock);
+	while (!h->stopping) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += SSE_WAKE_NS / NSEC_PER_SEC;
+		pthread_cond_timedwait(&h->hb_cond, &h->sse_lock, &ts);
+		if (!h->stopping)
+			wake_parked(h);
+	}
+	pthread_mutex_unlock(&h->sse_lock);
+	return NULL;
 }
 
 /* ---- the access handler */
@@ -1277,7 +1451,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 }
 
 /* "ADDR:PORT" or "[V6ADDR]:PORT" → sockaddr. */
-static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len)
+int http_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len)
 {
 	char host[64];
 	const char *colon;
@@ -1299,7 +1473,7 @@ static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *l
 		memcpy(host, s, (size_t)(colon - s));
 		host[colon - s] = '\0';
 	}
-	if (parse_u64(colon + 1, &port) || port > 65535)
+	if (!host[0] || parse_u64(colon + 1, &port) || port > 65535)
 		return -EINVAL;
 	if (s[0] == '[') {
 		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
@@ -1311,10 +1485,16 @@ static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *l
 		*len = sizeof(*a);
 	} else {
 		struct sockaddr_in *a = (struct sockaddr_in *)ss;
+		const char *ip = host;
 
+		/* the two names the docs promise; nothing else is resolved (no DNS at startup) */
+		if (strcmp(host, "localhost") == 0)
+			ip = "127.0.0.1";
+		else if (strcmp(host, "*") == 0)
+			ip = "0.0.0.0";
 		a->sin_family = AF_INET;
 		a->sin_port = htons((uint16_t)port);
-		if (inet_pton(AF_INET, host[0] ? host : "0.0.0.0", &a->sin_addr) != 1)
+		if (inet_pton(AF_INET, ip, &a->sin_addr) != 1)
 			return -EINVAL;
 		*len = sizeof(*a);
 	}
@@ -1327,7 +1507,6 @@ static int unix_listen(const char *path, uint32_t mode, const char *group)
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	struct stat stt;
 	char dir[sizeof(a.sun_path)], *slash;
-	mode_t old;
 	int fd, err;
 
 	if (strlen(path) >= sizeof(a.sun_path)) {
@@ -1359,9 +1538,18 @@ static int unix_listen(const char *path, uint32_t mode, const char *group)
 		log_err("failed to create unix socket: %s", strerror(-err));
 		return err;
 	}
-	old = umask(0177);
+	/*
+	 * Linux creates the socket file with the socket inode's mode minus the
+	 * umask, so narrowing that inode first gives at most 0600 without
+	 * touching the process-wide umask (the ledger thread creates files).
+	 */
+	if (fchmod(fd, 0600)) {
+		err = -errno;
+		log_err("failed to restrict unix socket %s: %s", path, strerror(-err));
+		close(fd);
+		return err;
+	}
 	err = bind(fd, (struct sockaddr *)&a, sizeof(a)) ? -errno : 0;
-	umask(old);
 	if (err) {
 		log_err("failed to bind %s: %s", path, strerror(-err));
 		close(fd);
@@ -1420,6 +1608,14 @@ int http_start(struct http_server **out, const struct http_cfg *cfg, struct http
 		return -EIO;
 	}
 	pthread_mutex_init(&h->sse_lock, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&h->hb_cond, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	h->st = st;
 	h->version = strdup(cfg->version ? cfg->version : "unknown");
 	if (cfg->api_token && cfg->api_token[0]) {
@@ -1434,7 +1630,7 @@ int http_start(struct http_server **out, const struct http_cfg *cfg, struct http
 		const union MHD_DaemonInfo *di;
 		char host[INET6_ADDRSTRLEN];
 
-		if (parse_listen(cfg->listen, &ss, &len)) {
+		if (http_parse_listen(cfg->listen, &ss, &len)) {
 			log_err("invalid listen address '%s' (expected ADDR:PORT or [ADDR]:PORT)", cfg->listen);
 			err = -EINVAL;
 			goto fail;
@@ -1477,6 +1673,12 @@ int http_start(struct http_server **out, const struct http_cfg *cfg, struct http
 		err = -EINVAL;
 		goto fail;
 	}
+	err = -pthread_create(&h->hb_thread, NULL, heartbeat_main, h);
+	if (err) {
+		log_err("failed to start the stream heartbeat thread: %s", strerror(-err));
+		goto fail;
+	}
+	h->hb_running = true;
 	*out = h;
 	return 0;
 fail:
@@ -1491,7 +1693,10 @@ void http_stop(struct http_server *h)
 	/* parked streams must be resumed before MHD_stop_daemon (API rule); they then end */
 	pthread_mutex_lock(&h->sse_lock);
 	h->stopping = true;
+	pthread_cond_signal(&h->hb_cond);
 	pthread_mutex_unlock(&h->sse_lock);
+	if (h->hb_running)
+		pthread_join(h->hb_thread, NULL);
 	http_notify_sample(h);
 	if (h->tcp)
 		MHD_stop_daemon(h->tcp);
@@ -1504,6 +1709,7 @@ void http_stop(struct http_server *h)
 	free(h->token);
 	free(h->socket_path);
 	free(h->version);
+	pthread_cond_destroy(&h->hb_cond);
 	pthread_mutex_destroy(&h->sse_lock);
 	free(h);
 }

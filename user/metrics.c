@@ -146,7 +146,8 @@ static int proc_cb(const struct store_proc *p, void *ctx)
 	if (!p->own_series || store_find_proc(r->s, p->pid) != p)
 		return 0;
 	proc_labels(p, labels, sizeof(labels));
-	totals_lines(r->b, r->family, labels, &p->total);
+	/* series, not total: what it ran before promotion is already in its group's rest */
+	totals_lines(r->b, r->family, labels, &p->series);
 	return 0;
 }
 

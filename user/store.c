@@ -32,6 +32,7 @@ struct proc_entry {
 	bool used;
 	int next;		/* hash chain; -1 ends */
 	uint32_t group;
+	bool group_set;		/* group is valid: group_get succeeded */
 	uint64_t last_seen_mono_ns;
 	struct series *min;	/* allocated once the process has its own series */
 };
@@ -320,6 +321,15 @@ static struct proc_entry *proc_new(struct store *s, const struct sample_task *t)
 	return e;
 }
 
+static void totals_add(struct store_totals *a, const struct store_totals *b)
+{
+	a->cpu_ns += b->cpu_ns;
+	a->cpu_uj += b->cpu_uj;
+	a->mem_uj += b->mem_uj;
+	a->carbon_ug += b->carbon_ug;
+	a->embodied_ug += b->embodied_ug;
+}
+
 static void proc_free(struct store *s, struct proc_entry *e)
 {
 	int idx = (int)(e - s->procs);
@@ -328,10 +338,21 @@ static void proc_free(struct store *s, struct proc_entry *e)
 	while (*pp != idx)
 		pp = &s->procs[*pp].next;
 	*pp = e->next;
+	if (e->group_set) {
+		struct group_entry *g = s->groups[e->group];
+
+		/*
+		 * Its own series vanishes: the group's rest takes it over so the
+		 * family's sum stays equal to the group total.
+		 */
+		if (e->v.own_series)
+			totals_add(&g->v.rest, &e->v.series);
+		if (g->v.live)
+			g->v.live--;
+	}
 	if (e->v.own_series)
 		s->nown--;
-	if (s->groups[e->group]->v.live)
-		s->groups[e->group]->v.live--;
+	e->group_set = false;
 	if (e->min) {
 		free(e->min->b);
 		free(e->min);
@@ -342,15 +363,6 @@ static void proc_free(struct store *s, struct proc_entry *e)
 	s->free_head = idx;
 	s->nprocs--;
 	s->host.procs_tracked = s->nprocs;
-}
-
-static void totals_add(struct store_totals *a, const struct store_totals *b)
-{
-	a->cpu_ns += b->cpu_ns;
-	a->cpu_uj += b->cpu_uj;
-	a->mem_uj += b->mem_uj;
-	a->carbon_ug += b->carbon_ug;
-	a->embodied_ug += b->embodied_ug;
 }
 
 static int cmp_energy_desc(const void *a, const void *b)
@@ -434,6 +446,7 @@ static int add_task(struct store *s, const struct sample *smp, const struct samp
 			return r;
 		}
 		e->group = gi;
+		e->group_set = true;
 		s->groups[gi]->v.live++;
 		e->v.first_real_ns = smp->real_start_ns;
 		if (filter_match(s, comm))
@@ -450,9 +463,10 @@ static int add_task(struct store *s, const struct sample *smp, const struct samp
 	totals_add(&e->v.total, &d);
 	totals_add(&g->v.total, &d);
 	series_add(&g->min, smp->real_end_ns, &d);
-	if (e->v.own_series)
+	if (e->v.own_series) {
+		totals_add(&e->v.series, &d);
 		series_add(e->min, smp->real_end_ns, &d);
-	else
+	} else
 		totals_add(&g->v.rest, &d);
 	return 0;
 }

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include "joule/procinfo.h"
 
 enum http_route_id {
@@ -58,6 +59,28 @@ void http_params_default(struct http_request_params *p);
 int http_param(struct http_request_params *p, const char *key, const char *value, char *err, size_t errlen);
 /* Cross-parameter checks (step divides window, step count bound). 0 or 400. */
 int http_params_check(const struct http_request_params *p, char *err, size_t errlen);
+
+/*
+ * Parse a listen address: IPV4:PORT, [IPV6]:PORT, localhost:PORT
+ * (127.0.0.1) or *:PORT (0.0.0.0); port 0..65535, 0 = any free port. No
+ * name lookup. 0 or -EINVAL. Config validation and the server both use it,
+ * so what passes the command line also binds.
+ */
+int http_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len);
+
+/*
+ * Whether an Accept-Encoding value (NULL: absent) accepts gzip, per RFC 9110
+ * 12.5.3: a comma list of codings with optional ";q=" weights (spaces
+ * allowed); q=0 refuses; an explicit gzip/x-gzip entry outranks "*".
+ */
+bool http_accepts_gzip(const char *accept_encoding);
+
+/*
+ * Parse a PUT /api/v1/intensity body: exactly {"g_per_kwh": N}, 0 <= N <= 10000.
+ * 0, or 400 with the reason in err (not JSON/object, unknown or duplicate
+ * member, out of range).
+ */
+int http_parse_intensity(const char *body, size_t len, double *g_per_kwh, char *err, size_t errlen);
 
 /* Render {"error":{"code":N,"message":"..."}} with the message JSON-escaped. */
 void http_error_json(int code, const char *message, char *out, size_t outlen);

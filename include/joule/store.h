@@ -29,7 +29,13 @@ struct store_proc {
 	int exit_code;
 	uint64_t first_real_ns, last_real_ns;	/* first and last interval it ran in */
 	uint64_t exited_mono_ns;
-	struct store_totals total;
+	struct store_totals total;	/* its whole lifetime */
+	/*
+	 * What its own series holds: starts at zero when it gets one and grows
+	 * only while own_series, so it never repeats what the group's rest
+	 * series already counted before the promotion.
+	 */
+	struct store_totals series;
 };
 
 /* Read-only view of one group (unit, container, pod, or comm). */

@@ -252,3 +252,71 @@ def test_raw_garbage_when_sent_is_refused_and_daemon_keeps_serving(daemon):
         s.close()
         assert resp == b"" or resp[9:10] in (b"4", b"5"), "garbage %r answered %r" % (raw[:20], resp[:40])
     assert daemon.get("/healthz")[0] == 200, "daemon stopped serving after garbage"
+
+
+def open_stream(daemon):
+    """A raw stream connection; returns (socket, first bytes received)."""
+    s = socket.create_connection((daemon.host, daemon.port), timeout=5)
+    s.sendall(b"GET /api/v1/stream HTTP/1.1\r\nHost: x\r\n\r\n")
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+    return s, buf
+
+
+def test_stream_when_cap_reached_extra_gets_503_and_metrics_still_answers(daemon):
+    cap = 8
+    streams = []
+    try:
+        # earlier tests' streams may take a moment to be noticed closed
+        def first_ok():
+            s, head = open_stream(daemon)
+            if head.startswith(b"HTTP/1.1 200"):
+                streams.append(s)
+                return True
+            s.close()
+            return False
+        wait_for(first_ok, 5, "a first stream")
+        for i in range(cap - 1):
+            s, head = open_stream(daemon)
+            streams.append(s)
+            assert head.startswith(b"HTTP/1.1 200"), "stream %d refused: %r" % (i + 2, head[:100])
+        st, hdr, body = daemon.get("/api/v1/stream")
+        assert st == 503, "stream %d: status %d" % (cap + 1, st)
+        assert hdr.get("retry-after") == "10", "no Retry-After on the refused stream: %r" % hdr
+        assert json.loads(body)["error"]["code"] == 503, "error body %r" % body
+        for _ in range(3):
+            assert metrics_text(daemon).startswith("# HELP"), "/metrics not answered with the streams open"
+    finally:
+        for s in streams:
+            s.close()
+    wait_for(lambda: open_stream(daemon)[1].startswith(b"HTTP/1.1 200"), 5, "a stream after the others closed")
+
+
+def test_stream_when_followed_gets_a_keep_alive_within_15s(daemon):
+    s, buf = open_stream(daemon)
+    end = time.monotonic() + 15
+    try:
+        while b"\n: keep-alive\n" not in buf and time.monotonic() < end:
+            buf += s.recv(65536)
+    finally:
+        s.close()
+    assert b"\n: keep-alive\n" in buf, "no keep-alive comment within 15 s"
+
+
+def test_intensity_put_when_member_duplicated_gets_400_naming_it(daemon):
+    st, _, body = daemon.request("PUT", "/api/v1/intensity", body=b'{"g_per_kwh":5,"g_per_kwh":9000}',
+                                 headers={"Authorization": "Bearer " + TOKEN, "Content-Type": "application/json"})
+    assert st == 400, "duplicate member: status %d %r" % (st, body)
+    assert "duplicate member g_per_kwh" in json.loads(body)["error"]["message"], "message %r" % body
+
+
+@pytest.mark.parametrize("ae", ["gzip; q=0", "gzip;q=0.0, br;q=1"])
+def test_metrics_when_gzip_refused_by_weight_is_not_compressed(daemon, ae):
+    st, hdr, body = daemon.get("/metrics", headers={"Accept-Encoding": ae})
+    assert st == 200, "/metrics status %d" % st
+    assert "content-encoding" not in hdr, "gzip sent although %r refuses it" % ae
+    assert body.startswith(b"# HELP"), "body is not plain text for %r" % ae

@@ -201,3 +201,53 @@ def test_powercap_source_when_fake_rapl_runs_reports_powercap_energy(tmp_path):
     finally:
         fake.terminate()
         fake.wait(timeout=10)
+
+
+@pytest.mark.parametrize("args", [
+    ["--listen", "example.com:80"],
+    ["--listen", "1.2.3:80"],
+    ["--listen", "localhost"],
+    ["--listen", ":9940"],
+    ["--listen", "", "--socket", ""],
+    ["--filter", "sixteen-chars-xy"],
+], ids=["hostname", "short-ipv4", "no-port", "no-host", "nothing-to-serve", "filter-too-long"])
+def test_daemon_when_bad_listen_or_filter_exits_2_before_starting(tmp_path, args):
+    start = time.monotonic()
+    r = subprocess.run([JOULE, "daemon", "--source", "model", "--socket", str(tmp_path / "s"),
+                        "--ready-file", str(tmp_path / "ready")] + args, capture_output=True, timeout=30)
+    err = r.stderr.decode()
+    assert r.returncode == 2, "exit status %d for %r: %s" % (r.returncode, args, err[-300:])
+    assert "BPF" not in err and "bpf" not in err, "reached BPF work before rejecting %r: %s" % (args, err[-300:])
+    assert not (tmp_path / "ready").exists(), "ready file written although %r is invalid" % (args,)
+    assert time.monotonic() - start < 5, "rejecting %r took too long" % (args,)
+
+
+@pytest.mark.parametrize("listen,host", [("localhost:0", "127.0.0.1"), ("*:0", "0.0.0.0")])
+def test_daemon_when_listen_is_localhost_or_star_binds_it(tmp_path, listen, host):
+    d = Daemon("--source", "model", "--listen", listen, workdir=str(tmp_path))
+    try:
+        assert d.host == host, "bound %s for --listen %s" % (d.addr, listen)
+        d.host = "127.0.0.1"  # 0.0.0.0 answers on loopback too
+        assert d.get("/healthz")[0] == 200, "/healthz not answered on %s" % d.addr
+    finally:
+        d.cleanup()
+
+
+def test_daemon_when_listen_empty_serves_only_the_unix_socket(tmp_path):
+    sock, ready = tmp_path / "joule.sock", tmp_path / "ready"
+    p = subprocess.Popen([JOULE, "daemon", "--source", "model", "--listen", "", "--socket", str(sock),
+                          "--ready-file", str(ready)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_for(lambda: ready.exists() or p.poll() is not None, 20, "the ready file")
+        assert p.poll() is None, "daemon exited with --listen '': %s" % p.stderr.read().decode()[-300:]
+        assert ready.read_text().strip() == "unix:%s" % sock, "ready file %r" % ready.read_text()
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(5)
+        s.connect(str(sock))
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert s.recv(100).startswith(b"HTTP/1.1 200"), "no 200 over the unix socket"
+        s.close()
+    finally:
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=20) == 0, "exit status after SIGTERM"
+        p.stderr.close()

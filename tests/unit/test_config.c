@@ -9,7 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include "joule/config.h"
+#include "joule/http.h"
 #include "joule/util.h"
 
 static char *write_tmp(const char *text)
@@ -140,6 +143,59 @@ static void test_config_set_when_filter_repeated_appends(void **state)
 	assert_null(c.filters);
 }
 
+static void test_config_set_when_listen_empty_disables_tcp(void **state)
+{
+	struct joule_config c;
+	char err[256] = "";
+
+	config_init(&c);
+	assert_int_equal(config_set(&c, "listen", "", err, sizeof(err)), 0);
+	assert_non_null(c.listen);
+	assert_string_equal(c.listen, "");
+	config_free(&c);
+}
+
+static void test_config_set_when_listen_accepted_the_server_parses_it_too(void **state)
+{
+	static const char *ok[] = { "127.0.0.1:0", "[::1]:9940", "localhost:0", "*:0", "0.0.0.0:65535" };
+	static const char *bad[] = { "example.com:80", "localhost", ":9940", "1.2.3:80", "[::1]", "[zz]:1",
+				     "*:65536", "local-host:1", "127.0.0.1:-1" };
+	struct sockaddr_storage ss;
+	socklen_t len;
+	struct joule_config c;
+	char err[256];
+
+	config_init(&c);
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		assert_int_equal(config_set(&c, "listen", ok[i], err, sizeof(err)), 0);
+		assert_int_equal(http_parse_listen(ok[i], &ss, &len), 0);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(config_set(&c, "listen", bad[i], err, sizeof(err)), -EINVAL);
+		assert_int_equal(http_parse_listen(bad[i], &ss, &len), -EINVAL);
+	}
+	assert_int_equal(http_parse_listen("localhost:9940", &ss, &len), 0);
+	assert_int_equal(ss.ss_family, AF_INET);
+	assert_int_equal(((struct sockaddr_in *)&ss)->sin_addr.s_addr, htonl(INADDR_LOOPBACK));
+	assert_int_equal(ntohs(((struct sockaddr_in *)&ss)->sin_port), 9940);
+	assert_int_equal(http_parse_listen("*:1", &ss, &len), 0);
+	assert_int_equal(((struct sockaddr_in *)&ss)->sin_addr.s_addr, htonl(INADDR_ANY));
+	config_free(&c);
+}
+
+static void test_config_set_when_filter_longer_than_comm_rejects(void **state)
+{
+	struct joule_config c;
+	char err[256] = "";
+
+	config_init(&c);
+	assert_int_equal(config_set(&c, "filter", "fifteen-chars-x", err, sizeof(err)), 0);
+	assert_int_equal(config_set(&c, "filter", "sixteen-chars-xy", err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "at most 15 characters"));
+	assert_int_equal(c.nfilters, 1);
+	config_free(&c);
+}
+
 static void test_config_load_file_when_valid_sets_every_key(void **state)
 {
 	char *path = write_tmp("; joule daemon\n[joule]\nsource = model\ninterval = 200ms\n"
@@ -236,6 +292,9 @@ int main(void)
 		cmocka_unit_test(test_config_set_when_bare_flags_sets_bool_and_counts_verbose),
 		cmocka_unit_test(test_config_set_when_bad_value_names_key_value_and_accepted),
 		cmocka_unit_test(test_config_set_when_filter_repeated_appends),
+		cmocka_unit_test(test_config_set_when_listen_empty_disables_tcp),
+		cmocka_unit_test(test_config_set_when_listen_accepted_the_server_parses_it_too),
+		cmocka_unit_test(test_config_set_when_filter_longer_than_comm_rejects),
 		cmocka_unit_test(test_config_load_file_when_valid_sets_every_key),
 		cmocka_unit_test(test_config_load_file_when_bad_value_names_file_and_line),
 		cmocka_unit_test(test_config_load_file_when_unknown_key_or_section_fails),

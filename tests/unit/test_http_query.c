@@ -125,6 +125,40 @@ static void test_error_json_when_message_has_quotes_escapes(void **state)
 	assert_int_equal(out[strlen(out) - 1], '}');
 }
 
+static void test_accepts_gzip_when_weights_and_spaces_follows_rfc9110(void **state)
+{
+	static const char *yes[] = { "gzip", "GZIP", "deflate, gzip", "gzip;q=0.5", "gzip ; q=1", "br;q=1, gzip;q=0.001",
+				     "*", "x-gzip", "identity, *;q=0.1", "gzip;q=1.000", "br,gzip" };
+	static const char *no[] = { "", "br", "gzip;q=0", "gzip; q=0", "gzip ;q=0", "gzip;q=0.0, br;q=1",
+				    "gzip;q=0.000", "*;q=0", "gzip;q=0, *", "gzipx", "identity", "gzip;q=1.5",
+				    "gzip;q=abc", "br;q=1, gzip;q=0" };
+
+	assert_false(http_accepts_gzip(NULL));
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+		if (!http_accepts_gzip(yes[i]))
+			fail_msg("'%s' should accept gzip", yes[i]);
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		if (http_accepts_gzip(no[i]))
+			fail_msg("'%s' should not accept gzip", no[i]);
+}
+
+static void test_parse_intensity_when_member_duplicated_gives_400_naming_it(void **state)
+{
+	const char *dup = "{\"g_per_kwh\":5,\"g_per_kwh\":9000}";
+	const char *ok = "{\"g_per_kwh\": 123.5}";
+	char err[128] = "";
+	double g = -1;
+
+	assert_int_equal(http_parse_intensity(dup, strlen(dup), &g, err, sizeof(err)), 400);
+	assert_non_null(strstr(err, "duplicate member g_per_kwh"));
+	assert_int_equal(http_parse_intensity(ok, strlen(ok), &g, err, sizeof(err)), 0);
+	assert_true(g == 123.5);
+	assert_int_equal(http_parse_intensity("{\"x\":1}", 7, &g, err, sizeof(err)), 400);
+	assert_non_null(strstr(err, "unknown member"));
+	assert_int_equal(http_parse_intensity("{\"g_per_kwh\":10001}", 19, &g, err, sizeof(err)), 400);
+	assert_int_equal(http_parse_intensity("[1]", 3, &g, err, sizeof(err)), 400);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -135,6 +169,8 @@ int main(void)
 		cmocka_unit_test(test_param_when_bad_values_gives_400_naming_parameter),
 		cmocka_unit_test(test_params_check_when_step_does_not_fit_gives_400),
 		cmocka_unit_test(test_error_json_when_message_has_quotes_escapes),
+		cmocka_unit_test(test_accepts_gzip_when_weights_and_spaces_follows_rfc9110),
+		cmocka_unit_test(test_parse_intensity_when_member_duplicated_gives_400_naming_it),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 #include "joule/store.h"
@@ -13,6 +14,17 @@
 
 #define T0_REAL (1700000000ULL * NSEC_PER_SEC)
 #define TICK (100 * NSEC_PER_MSEC)
+
+/* calloc that fails on demand, to reach the store's ENOMEM paths; glibc's own does the work otherwise. */
+void *__libc_calloc(size_t n, size_t size);
+static int fail_calloc;
+
+void *calloc(size_t n, size_t size)
+{
+	if (fail_calloc)
+		return NULL;
+	return __libc_calloc(n, size);
+}
 
 static struct sample mk(uint64_t seq, struct sample_task *t, size_t n)
 {
@@ -148,6 +160,78 @@ static void test_store_exited_when_grace_passes_folds_into_group(void **state)
 	store_close(s);
 }
 
+static int sum_series_cb(const struct store_proc *p, void *ctx)
+{
+	uint64_t *sum = ctx;
+
+	if (p->own_series)
+		*sum += p->series.cpu_uj;
+	return 0;
+}
+
+static void test_store_series_when_promoted_midway_starts_at_zero_and_rest_keeps_before(void **state)
+{
+	struct store_cfg cfg = { .top_n = 1, .grace_ns = NSEC_PER_SEC };
+	struct store *s;
+	struct sample smp;
+	uint64_t own = 0, total = 0;
+
+	assert_int_equal(store_open(&s, &cfg), 0);
+	/* pid 2 is small at the first ranking (sample 1) and the biggest at the second (sample 11) */
+	for (uint64_t seq = 0; seq < 15; seq++) {
+		struct sample_task t[2] = { task(1, "w", seq == 0 ? 500 : 1), task(2, "w", seq == 0 ? 10 : 100) };
+
+		t[1].exited = seq == 14;
+		smp = mk(seq, t, 2);
+		store_add_sample(s, &smp);
+		total += t[0].cpu_uj + t[1].cpu_uj;
+	}
+	assert_true(store_find_proc(s, 2)->own_series);
+	/* promoted after sample 10 (seq 10): seq 11..14 are its own */
+	assert_int_equal(store_find_proc(s, 2)->series.cpu_uj, 4 * 100);
+	assert_int_equal(store_find_proc(s, 2)->total.cpu_uj, 10 + 14 * 100);
+	store_foreach_proc(s, sum_series_cb, &own);
+	assert_int_equal(group(s, "w")->total.cpu_uj, total);
+	assert_int_equal(own + group(s, "w")->rest.cpu_uj, total);
+	/* pid 2 folds after its grace: its series moves into rest, the family sum is unchanged */
+	for (uint64_t seq = 15; seq <= 40; seq++) {
+		struct sample_task t = task(1, "w", 1);
+
+		smp = mk(seq, &t, 1);
+		store_add_sample(s, &smp);
+		total += 1;
+	}
+	assert_null(store_find_proc(s, 2));
+	own = 0;
+	store_foreach_proc(s, sum_series_cb, &own);
+	assert_int_equal(own + group(s, "w")->rest.cpu_uj, total);
+	store_close(s);
+}
+
+static void test_store_add_when_group_alloc_fails_returns_enomem_and_frees_process(void **state)
+{
+	struct store_cfg cfg = { 0 };
+	struct sample_task t = task(9, "lonely", 100);
+	struct sample smp = mk(0, &t, 1);
+	struct store_host h;
+	struct store *s;
+	int r;
+
+	assert_int_equal(store_open(&s, &cfg), 0);
+	/* no group exists yet, so a stale group index would point at nothing */
+	fail_calloc = 1;
+	r = store_add_sample(s, &smp);
+	fail_calloc = 0;
+	assert_int_equal(r, -ENOMEM);
+	store_get_host(s, &h);
+	assert_int_equal(h.procs_tracked, 0);
+	assert_null(store_find_proc(s, 9));
+	smp = mk(1, &t, 1);
+	assert_int_equal(store_add_sample(s, &smp), 0);
+	assert_int_equal(group(s, "lonely")->live, 1);
+	store_close(s);
+}
+
 static void test_store_bounds_when_tables_full_keeps_totals_exact(void **state)
 {
 	struct store_cfg cfg = { .max_procs = 4, .max_groups = 2 };
@@ -235,6 +319,8 @@ int main(void)
 		cmocka_unit_test(test_store_filter_when_comm_matches_gets_own_series_not_rest),
 		cmocka_unit_test(test_store_top_n_when_ranked_selects_highest_energy),
 		cmocka_unit_test(test_store_exited_when_grace_passes_folds_into_group),
+		cmocka_unit_test(test_store_series_when_promoted_midway_starts_at_zero_and_rest_keeps_before),
+		cmocka_unit_test(test_store_add_when_group_alloc_fails_returns_enomem_and_frees_process),
 		cmocka_unit_test(test_store_bounds_when_tables_full_keeps_totals_exact),
 		cmocka_unit_test(test_store_recent_when_ring_wraps_returns_newest_oldest_first),
 		cmocka_unit_test(test_store_query_when_window_steps_sums_host_energy),
