@@ -238,13 +238,10 @@ int sampler_tick(struct sampler *s, const struct sample **out)
 	memset(s->total_ns, 0, (size_t)s->npkg * sizeof(uint64_t));
 	for (int c = 0; c < s->ncpu; c++) {
 		int p = s->cpu_pkg[c];
-		uint64_t busy = d->overflow_ns[c];
 
 		if (p < 0)
 			continue;
-		for (size_t i = 0; i < d->ntasks; i++)
-			busy += d->task_ns[i * (size_t)s->ncpu + (size_t)c];
-		s->busy_ns[p] += busy;
+		s->busy_ns[p] += d->busy_ns[c];
 		s->total_ns[p] += elapsed;
 	}
 	util.npkg = s->npkg;

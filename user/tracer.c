@@ -436,24 +436,29 @@ static int finish_exited(struct tracer *t, struct tracer_delta *d)
 }
 
 /*
- * Per-CPU busy + idle can exceed the interval only when a CPU's slice start
- * is stale: it was offline (its flush failed with ENXIO) and the first
- * switch after it came back charged the whole offline time as idle.
+ * Sum each CPU's busy ns once for every consumer (the sampler's package
+ * utilisation too). Busy + idle can exceed the interval only when a CPU's
+ * slice start is stale: it was offline (its flush failed with ENXIO) and the
+ * first switch after it came back charged the whole offline time as idle.
  */
-static void clamp_stale_idle(struct tracer *t, struct tracer_delta *d)
+static void sum_busy_clamp_idle(struct tracer *t, struct tracer_delta *d)
 {
 	uint64_t elapsed = d->mono_end_ns - d->mono_start_ns;
 
-	for (int c = 0; c < t->ncpu; c++) {
-		uint64_t busy = d->overflow_ns[c];
+	memcpy(d->busy_ns, d->overflow_ns, (size_t)t->ncpu * sizeof(*d->busy_ns));
+	for (size_t i = 0; i < d->ntasks; i++) {
+		const uint64_t *row = &d->task_ns[i * (size_t)t->ncpu];
 
-		for (size_t i = 0; i < d->ntasks; i++)
-			busy += d->task_ns[i * (size_t)t->ncpu + (size_t)c];
+		for (int c = 0; c < t->ncpu; c++)
+			d->busy_ns[c] += row[c];
+	}
+	for (int c = 0; c < t->ncpu; c++) {
+		uint64_t busy = d->busy_ns[c], keep;
+
 		/* the cut between intervals is not the same instant for tasks and idle: allow slack */
 		if (busy + d->idle_ns[c] <= elapsed + elapsed / 4 + 2 * NSEC_PER_MSEC)
 			continue;
-		uint64_t keep = busy < elapsed ? elapsed - busy : 0;
-
+		keep = busy < elapsed ? elapsed - busy : 0;
 		t->stats.stale_idle_ns += d->idle_ns[c] - (keep < d->idle_ns[c] ? keep : d->idle_ns[c]);
 		if (keep < d->idle_ns[c])
 			d->idle_ns[c] = keep;
@@ -470,7 +475,8 @@ int tracer_snapshot(struct tracer *t, struct tracer_delta *d)
 		d->ncpu = t->ncpu;
 		d->idle_ns = calloc((size_t)t->ncpu, sizeof(*d->idle_ns));
 		d->overflow_ns = calloc((size_t)t->ncpu, sizeof(*d->overflow_ns));
-		if (!d->idle_ns || !d->overflow_ns)
+		d->busy_ns = calloc((size_t)t->ncpu, sizeof(*d->busy_ns));
+		if (!d->idle_ns || !d->overflow_ns || !d->busy_ns)
 			return -ENOMEM;
 	}
 	d->ntasks = 0;
@@ -536,7 +542,7 @@ int tracer_snapshot(struct tracer *t, struct tracer_delta *d)
 	err = finish_exited(t, d);
 	if (err)
 		return err;
-	clamp_stale_idle(t, d);
+	sum_busy_clamp_idle(t, d);
 	reap(t);
 	if (t->snap % GC_EVERY == 0)
 		collect_lost_exits(t);
@@ -553,6 +559,7 @@ void tracer_delta_free(struct tracer_delta *d)
 	free(d->task_ns);
 	free(d->idle_ns);
 	free(d->overflow_ns);
+	free(d->busy_ns);
 	memset(d, 0, sizeof(*d));
 }
 

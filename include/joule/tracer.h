@@ -38,6 +38,7 @@ struct tracer_delta {
 	uint64_t *task_ns;
 	uint64_t *idle_ns;	/* [ncpu] */
 	uint64_t *overflow_ns;	/* [ncpu] */
+	uint64_t *busy_ns;	/* [ncpu] Σ task_ns + overflow_ns: every non-idle ns of the CPU */
 	size_t cap;		/* allocated task rows */
 };
 
