@@ -38,15 +38,23 @@ endif
 endif
 VERSION   := $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
 
+# CPPFLAGS, CFLAGS and LDFLAGS from the environment (dpkg-buildflags) are honoured;
+# joule's own flags are added after them.
 CFLAGS    ?= -O2 -g
-override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
-	-D_GNU_SOURCE -DJOULE_VERSION='"$(VERSION)"' -Iinclude -I$(BUILD)
+override CPPFLAGS += -D_GNU_SOURCE -DJOULE_VERSION='"$(VERSION)"' -Iinclude -I$(BUILD)
+override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter
 LDLIBS    := -lbpf -lelf -lz -lcjson -lmicrohttpd -lsodium -linih -lm -lpthread
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	-I$(dir $(VMLINUX_H)) -Iinclude
 
-USER_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
+# user/ holds the glue; user/<layer>/ the layers (see docs/ARCHITECTURE.md).
+USER_SRCS := $(filter-out user/cmd/main.c,$(wildcard user/*.c user/*/*.c))
 USER_OBJS := $(patsubst user/%.c,$(BUILD)/obj/%.o,$(USER_SRCS))
+# ar keys members by file name: two sources with one name would silently replace each other.
+DUP_NAMES := $(strip $(shell printf '%s\n' $(notdir $(USER_SRCS)) user/cmd/main.c | sort | uniq -d))
+ifneq ($(DUP_NAMES),)
+$(error two sources under user/ share a file name ($(DUP_NAMES)); libjoule.a needs unique names)
+endif
 LIBJOULE  := $(BUILD)/libjoule.a
 SKEL      := $(BUILD)/joule.skel.h
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
@@ -56,9 +64,11 @@ FUZZ_BINS  := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 FUZZ_OBJS  := $(patsubst user/%.c,$(BUILD)/fuzz/obj/%.o,$(USER_SRCS))
 TOOLS      := $(BUILD)/fake-rapl
 
-DEPS_STAMP := $(BUILD)/.deps-ok
+# 'make' needs only the build packages; 'make test' adds the test-only ones.
+DEPS_STAMP      := $(BUILD)/.deps-build-ok
+TEST_DEPS_STAMP := $(BUILD)/.deps-test-ok
 
-.PHONY: all deps test check bench fuzz run install clean vmlinux tools
+.PHONY: all deps deps-test test check check-layers bench fuzz run install clean vmlinux tools
 
 all: $(BUILD)/joule $(TOOLS)
 
@@ -66,60 +76,74 @@ all: $(BUILD)/joule $(TOOLS)
 deps: $(DEPS_STAMP)
 $(DEPS_STAMP): tools/deps.sh
 	$(Q)mkdir -p $(BUILD)
-	$(Q)tools/deps.sh
+	$(Q)tools/deps.sh build
+	$(Q)touch $@
+
+deps-test: $(TEST_DEPS_STAMP)
+$(TEST_DEPS_STAMP): tools/deps.sh $(DEPS_STAMP)
+	$(Q)tools/deps.sh test
 	$(Q)touch $@
 
 $(BUILD)/joule.bpf.o: bpf/joule.bpf.c include/joule/joule_bpf.h $(VMLINUX_H) | $(DEPS_STAMP)
 	$(call msg,BPF,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $(@:.o=.tmp.o)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -MMD -MP -MF $(@:.o=.d) -MT $@ -c $< -o $(@:.o=.tmp.o)
 	$(Q)$(BPFTOOL) gen object $@ $(@:.o=.tmp.o)
 
 $(SKEL): $(BUILD)/joule.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name joule_bpf > $@
 
-$(BUILD)/obj/%.o: user/%.c $(SKEL) | $(DEPS_STAMP)
+$(BUILD)/obj/%.o: user/%.c | $(DEPS_STAMP)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+# Only the tracer includes the skeleton; nothing else waits for (or rebuilds with) the BPF object.
+$(BUILD)/obj/kernel/tracer.o $(BUILD)/fuzz/obj/kernel/tracer.o: $(SKEL)
 
 $(LIBJOULE): $(USER_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/joule: $(BUILD)/obj/main.o $(LIBJOULE)
+$(BUILD)/joule: $(BUILD)/obj/cmd/main.o $(LIBJOULE)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/fake-rapl: tools/fake-rapl/fake-rapl.c | $(DEPS_STAMP)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $< -lm -o $@
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< -lm -o $@
 
 tools: $(TOOLS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIBJOULE)
+$(BUILD)/tests/%: tests/unit/%.c $(LIBJOULE) | $(TEST_DEPS_STAMP)
 	$(call msg,TEST,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIBJOULE) $(LDLIBS) -lcmocka -o $@
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -Itests -MMD -MP $< $(LIBJOULE) $(LDFLAGS) $(LDLIBS) -lcmocka -o $@
 
-$(BUILD)/tests/%: tests/bpf/%.c $(LIBJOULE)
+$(BUILD)/tests/%: tests/bpf/%.c $(LIBJOULE) $(SKEL) | $(TEST_DEPS_STAMP)
 	$(call msg,TEST,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIBJOULE) $(LDLIBS) -lcmocka -o $@
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -Itests -MMD -MP $< $(LIBJOULE) $(LDFLAGS) $(LDLIBS) -lcmocka -o $@
 
 # Fuzz targets: libFuzzer + ASan/UBSan over the same sources, built apart.
-FUZZ_CFLAGS := $(filter-out -Werror,$(CFLAGS)) -O1 -fsanitize=fuzzer-no-link,address,undefined
-$(BUILD)/fuzz/obj/%.o: user/%.c $(SKEL)
+# The environment's CFLAGS may carry gcc-only or hardening flags clang's sanitizers reject.
+FUZZ_CFLAGS := -O1 -g -std=gnu11 -Wall -Wextra -Wno-unused-parameter \
+	-fsanitize=fuzzer-no-link,address,undefined
+$(BUILD)/fuzz/obj/%.o: user/%.c | $(TEST_DEPS_STAMP)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CLANG) $(FUZZ_CFLAGS) -c $< -o $@
+	$(Q)$(CLANG) $(CPPFLAGS) $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS)
 	$(call msg,FUZZ,$@)
-	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_OBJS) $(LDLIBS) -o $@
+	$(Q)$(CLANG) $(CPPFLAGS) $(FUZZ_CFLAGS) -MMD -MP -fsanitize=fuzzer $< $(FUZZ_OBJS) $(LDLIBS) -o $@
 
-test: all $(UNIT_TESTS) $(BPF_TESTS) $(FUZZ_BINS)
+# Every #include "joule/..." against the layer rules in tools/layers.rules.
+check-layers:
+	$(Q)tools/check-layers
+
+test: deps-test all check-layers $(UNIT_TESTS) $(BPF_TESTS) $(FUZZ_BINS)
 	$(Q)BUILD=$(BUILD) tests/run-tests
 
 check: test
@@ -163,4 +187,4 @@ vmlinux:
 clean:
 	rm -rf $(BUILD)
 
--include $(wildcard $(BUILD)/obj/*.d)
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,17 +1,25 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-# Installs, with apt-get, the Debian packages joule builds and tests with that are missing.
+# Installs, with apt-get, the Debian packages joule needs that are missing: "build" (make), "test" (make test), or "all".
 set -euo pipefail
 
-pkgs=(
-	# build
+build=(
 	make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
 	libcjson-dev libmicrohttpd-dev libsodium-dev libinih-dev
-	# tests: cmocka, pytest (Debian's interpreter), libFuzzer runtime, workloads
+)
+test=(
+	# cmocka, pytest (Debian's interpreter), libFuzzer runtime, workloads
 	libcmocka-dev python3-pytest libclang-rt-14-dev stress-ng procps util-linux passwd
 	# daemon tests and benchmarks: promtool/prometheus, unit checks, peers
 	prometheus systemd wrk linux-perf libbpf-tools
 )
+
+case "${1:-all}" in
+build) pkgs=("${build[@]}") ;;
+test) pkgs=("${test[@]}") ;;
+all) pkgs=("${build[@]}" "${test[@]}") ;;
+*) echo "usage: $0 build|test|all" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -27,5 +35,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Two runs at once (two clones) would fight over dpkg's lock: wait for it instead of failing.
+apt_opts=(-o DPkg::Lock::Timeout=600)
+apt-get "${apt_opts[@]}" update -qq
+apt-get "${apt_opts[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <ini.h>
 #include "joule/config.h"
-#include "joule/http.h"
+#include "joule/netaddr.h"
 #include "joule/util.h"
 
 /* Julian year: what "lifetime in years" means for amortising embodied carbon. */
@@ -271,7 +271,7 @@ static int set_listen(struct joule_config *c, const struct config_key *k, const 
 	socklen_t len;
 
 	/* "" disables TCP (the Unix socket may still serve) */
-	if (*v && http_parse_listen(v, &ss, &len))
+	if (*v && netaddr_parse_listen(v, &ss, &len))
 		return fail(err, errlen, k, v, "not ADDR:PORT");
 	return set_string_or_empty(c, k, v, err, errlen);
 }

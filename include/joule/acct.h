@@ -4,7 +4,7 @@
 #define JOULE_ACCT_H
 
 #include <stddef.h>
-#include "joule/sampler.h"
+#include "joule/sample.h"
 
 struct acct_entry {
 	uint32_t pid, ppid;

@@ -5,27 +5,11 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "joule/domain.h"
 #include "joule/topo.h"
 
 #define ENERGY_MAX_PKG 64
 
-enum energy_domain {
-	ENERGY_PACKAGE,
-	ENERGY_CORE,	/* pp0 */
-	ENERGY_UNCORE,	/* pp1 */
-	ENERGY_DRAM,
-	ENERGY_PSYS,	/* platform; overlaps package: never summed with it */
-	ENERGY_NDOMAINS,
-};
-
-enum energy_kind {
-	ENERGY_SRC_AUTO,
-	ENERGY_SRC_POWERCAP,
-	ENERGY_SRC_MSR,
-	ENERGY_SRC_PERF,
-	ENERGY_SRC_MODEL,
-	ENERGY_SRC_NKINDS,
-};
 
 struct energy_opts {
 	enum energy_kind kind;	   /* AUTO: powercap, msr, perf, model, first that opens */
@@ -75,9 +59,6 @@ void energy_close(struct energy_source *s);
 int energy_read(struct energy_source *s, const struct energy_util *util, struct energy_reading *out);
 
 enum energy_kind energy_source_kind(const struct energy_source *s);
-const char *energy_kind_name(enum energy_kind k);	/* "powercap", "msr", "perf", "model" */
-int energy_kind_parse(const char *name, enum energy_kind *out);	/* 0 or -EINVAL */
-const char *energy_domain_name(enum energy_domain d);	/* "package", "core", "uncore", "dram", "psys" */
 void energy_get_stats(const struct energy_source *s, struct energy_stats *out);
 
 /*

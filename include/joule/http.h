@@ -61,14 +61,6 @@ int http_param(struct http_request_params *p, const char *key, const char *value
 int http_params_check(const struct http_request_params *p, char *err, size_t errlen);
 
 /*
- * Parse a listen address: IPV4:PORT, [IPV6]:PORT, localhost:PORT
- * (127.0.0.1) or *:PORT (0.0.0.0); port 0..65535, 0 = any free port. No
- * name lookup. 0 or -EINVAL. Config validation and the server both use it,
- * so what passes the command line also binds.
- */
-int http_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len);
-
-/*
  * Whether an Accept-Encoding value (NULL: absent) accepts gzip, per RFC 9110
  * 12.5.3: a comma list of codings with optional ";q=" weights (spaces
  * allowed); q=0 refuses; an explicit gzip/x-gzip entry outranks "*".

@@ -7,7 +7,8 @@
 #include <linux/types.h>
 #endif
 
-#define JOULE_COMM_LEN 16
+#include "joule/comm.h"
+
 #define JOULE_DEFAULT_MAX_TASKS 65536
 
 /*

@@ -5,18 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-
-/* What a process is grouped by, most specific first: pod > container > unit > comm. */
-enum group_kind { GROUP_COMM, GROUP_UNIT, GROUP_CONTAINER, GROUP_POD };
-
-#define PROC_GROUP_LEN 96
-
-struct proc_labels {
-	enum group_kind kind;
-	char group[PROC_GROUP_LEN];	/* unit name, container id, pod uid, or comm */
-	char container[72];		/* container id when known (also inside a pod), else "" */
-	uint32_t uid;			/* real uid; UINT32_MAX when unknown */
-};
+#include "joule/labels.h"
 
 struct procinfo {
 	uint32_t pid;
@@ -27,7 +16,6 @@ struct procinfo {
 	struct proc_labels labels;
 };
 
-const char *group_kind_name(enum group_kind k); /* "comm", "unit", "container", "pod" */
 
 /*
  * Pure: derive labels from the text of /proc/PID/cgroup (len bytes, need not

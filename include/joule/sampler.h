@@ -9,72 +9,13 @@
 #include "joule/attrib.h"
 #include "joule/carbon.h"
 #include "joule/energy.h"
-#include "joule/joule_bpf.h"
+#include "joule/sample.h"
 
 struct tracer;
-
-/* One process's share of one interval. */
-struct sample_task {
-	uint32_t pid;
-	uint32_t ppid;
-	uint64_t start_ns;	/* process start (CLOCK_MONOTONIC): (pid, start_ns) is the identity */
-	char comm[JOULE_COMM_LEN];
-	bool marked;		/* followed (joule run's command and its descendants) */
-	bool exited;		/* the process ended in this interval */
-	int exit_code;
-	uint64_t cpu_ns;	/* on-CPU ns, all CPUs */
-	uint64_t cpu_uj;	/* CPU-side energy attributed */
-	uint64_t mem_uj;	/* DRAM energy attributed */
-	uint64_t carbon_ug;	/* operational + embodied */
-	uint64_t embodied_ug;
-};
-
-/* A bucket that is not a process: idle, overflow (task map full). */
-struct sample_bucket {
-	uint64_t cpu_ns;
-	uint64_t cpu_uj;
-	uint64_t mem_uj;
-	uint64_t carbon_ug;
-};
-
-/*
- * Everything one interval produced. Σ tasks + idle + overflow equals the
- * host figures exactly, for energy and for carbon.
- */
-struct sample {
-	uint64_t seq;
-	uint64_t mono_start_ns, mono_end_ns;
-	uint64_t real_start_ns, real_end_ns;	/* ns since the epoch */
-	size_t ntasks;
-	struct sample_task *tasks;		/* tasks with cpu_ns > 0 or that exited */
-	struct sample_bucket idle, overflow;
-	uint64_t host_cpu_uj, host_mem_uj;	/* split base: energy_cpu_uj/energy_mem_uj summed over packages */
-	uint64_t host_domain_uj[ENERGY_NDOMAINS]; /* every domain, all packages (overlapping ones too) */
-	uint32_t domains;			/* present domains, bit per enum energy_domain */
-	uint64_t host_carbon_ug;
-	enum energy_kind source;
-	double energy_rel_sd;
-	struct carbon_intensity intensity;	/* in force at the interval's end */
-	double pue;
-};
 
 struct sampler_cfg {
 	uint64_t interval_ns;	/* 0: 100 ms */
 	enum idle_policy idle;
-};
-
-/* Tick health, for logs and joule_self_* metrics. */
-#define SAMPLER_JITTER_BUCKETS 8
-struct sampler_stats {
-	uint64_t ticks;
-	uint64_t missed;		/* timer expirations beyond one per wake-up */
-	uint64_t jitter_le_ns[SAMPLER_JITTER_BUCKETS]; /* histogram upper bounds */
-	uint64_t jitter_count[SAMPLER_JITTER_BUCKETS]; /* cumulative counts, Prometheus style */
-	uint64_t jitter_sum_ns;
-	uint64_t last_jitter_ns, max_jitter_ns;
-	uint64_t last_work_ns, max_work_ns, work_sum_ns;
-	uint64_t lost_events, overflow_events;	/* from the tracer */
-	uint64_t energy_errors;			/* ticks whose energy read failed (carried to the next) */
 };
 
 struct sampler;

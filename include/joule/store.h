@@ -6,8 +6,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "joule/procinfo.h"
-#include "joule/sampler.h"
+#include "joule/labels.h"
+#include "joule/sample.h"
 
 struct store_totals {
 	uint64_t cpu_ns;

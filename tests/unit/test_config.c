@@ -12,7 +12,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include "joule/config.h"
-#include "joule/http.h"
+#include "joule/netaddr.h"
 #include "joule/util.h"
 
 static char *write_tmp(const char *text)
@@ -168,17 +168,17 @@ static void test_config_set_when_listen_accepted_the_server_parses_it_too(void *
 	config_init(&c);
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		assert_int_equal(config_set(&c, "listen", ok[i], err, sizeof(err)), 0);
-		assert_int_equal(http_parse_listen(ok[i], &ss, &len), 0);
+		assert_int_equal(netaddr_parse_listen(ok[i], &ss, &len), 0);
 	}
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(config_set(&c, "listen", bad[i], err, sizeof(err)), -EINVAL);
-		assert_int_equal(http_parse_listen(bad[i], &ss, &len), -EINVAL);
+		assert_int_equal(netaddr_parse_listen(bad[i], &ss, &len), -EINVAL);
 	}
-	assert_int_equal(http_parse_listen("localhost:9940", &ss, &len), 0);
+	assert_int_equal(netaddr_parse_listen("localhost:9940", &ss, &len), 0);
 	assert_int_equal(ss.ss_family, AF_INET);
 	assert_int_equal(((struct sockaddr_in *)&ss)->sin_addr.s_addr, htonl(INADDR_LOOPBACK));
 	assert_int_equal(ntohs(((struct sockaddr_in *)&ss)->sin_port), 9940);
-	assert_int_equal(http_parse_listen("*:1", &ss, &len), 0);
+	assert_int_equal(netaddr_parse_listen("*:1", &ss, &len), 0);
 	assert_int_equal(((struct sockaddr_in *)&ss)->sin_addr.s_addr, htonl(INADDR_ANY));
 	config_free(&c);
 }

@@ -20,7 +20,7 @@
 #include "joule/jcs.h"
 #include "joule/ledger.h"
 #include "joule/log.h"
-#include "joule/sampler.h"
+#include "joule/sample.h"
 #include "joule/util.h"
 
 #ifndef JOULE_VERSION
@@ -112,20 +112,6 @@ static const char *base_name(const char *path)
 	const char *s = strrchr(path, '/');
 
 	return s ? s + 1 : path;
-}
-
-static const char *source_name(enum energy_kind k)
-{
-	static const char *const names[] = { "auto", "powercap", "msr", "perf", "model" };
-
-	return (unsigned)k < ARRAY_SIZE(names) ? names[k] : "unknown";
-}
-
-static const char *domain_name(int d)
-{
-	static const char *const names[] = { "package", "core", "uncore", "dram", "psys" };
-
-	return (unsigned)d < ARRAY_SIZE(names) ? names[d] : "unknown";
 }
 
 const char *ledger_error_name(enum ledger_error e)
@@ -1176,7 +1162,7 @@ static void maybe_rotate(struct ledger *l)
 
 static void ctx_to_json(cJSON *o, const struct ctx_snap *c, bool full)
 {
-	cJSON_AddStringToObject(o, "source", source_name(c->source));
+	cJSON_AddStringToObject(o, "source", energy_kind_name(c->source));
 	cJSON_AddNumberToObject(o, "pue", c->pue);
 	if (!full) {
 		cJSON_AddNumberToObject(o, "intensity_g_per_kwh", c->g_per_kwh);
@@ -1256,7 +1242,7 @@ static cJSON *host_to_json(const struct host_acc *h)
 	d = cJSON_AddObjectToObject(o, "domains");
 	for (int i = 0; d && i < ENERGY_NDOMAINS; i++)
 		if (h->domains & (1u << i))
-			ledger_json_add_u64(d, domain_name(i), h->domain_uj[i]);
+			ledger_json_add_u64(d, energy_domain_name((enum energy_domain)i), h->domain_uj[i]);
 	bucket_to_json(o, "idle", &h->idle);
 	bucket_to_json(o, "overflow", &h->overflow);
 	ledger_json_add_u64(o, "processes", h->processes);

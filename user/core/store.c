@@ -438,7 +438,7 @@ static int add_task(struct store *s, const struct sample *smp, const struct samp
 			return 0;
 		}
 		if (!s->cfg.labeler || s->cfg.labeler(s->cfg.labeler_ctx, t->pid, comm, &l) < 0)
-			procinfo_parse_cgroup(NULL, 0, comm, &l, NULL, 0);
+			labels_from_comm(comm, &l);
 		e->v.labels = l;
 		r = group_get(s, l.kind, l.group, &gi);
 		if (r) {

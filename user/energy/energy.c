@@ -428,8 +428,6 @@ static bool is_zone_name(const char *n, bool *sub)
 /* package-N, package-N-die-M → ENERGY_PACKAGE with N; else the fixed subzone names. */
 static int zone_domain(const char *name, enum energy_domain *d, int *pkg_id)
 {
-	static const char *const names[ENERGY_NDOMAINS] = { "package", "core", "uncore", "dram", "psys" };
-
 	if (!strncmp(name, "package-", 8)) {
 		char *end;
 		long v = strtol(name + 8, &end, 10);
@@ -440,13 +438,10 @@ static int zone_domain(const char *name, enum energy_domain *d, int *pkg_id)
 		*pkg_id = (int)v;
 		return 0;
 	}
-	for (int i = 1; i < ENERGY_NDOMAINS; i++) {
-		if (!strcmp(name, names[i])) {
-			*d = (enum energy_domain)i;
-			return 0;
-		}
-	}
-	return -EINVAL;
+	/* a bare "package" names no package: only package-N does */
+	if (!strcmp(name, "package") || energy_domain_parse(name, d))
+		return -EINVAL;
+	return 0;
 }
 
 struct zone_ent {
@@ -1181,31 +1176,6 @@ int energy_read(struct energy_source *s, const struct energy_util *util, struct 
 enum energy_kind energy_source_kind(const struct energy_source *s)
 {
 	return s->kind;
-}
-
-static const char *const kind_names[ENERGY_SRC_NKINDS] = { "auto", "powercap", "msr", "perf", "model" };
-
-const char *energy_kind_name(enum energy_kind k)
-{
-	return (unsigned)k < ENERGY_SRC_NKINDS ? kind_names[k] : "unknown";
-}
-
-int energy_kind_parse(const char *name, enum energy_kind *out)
-{
-	for (int k = 0; k < ENERGY_SRC_NKINDS; k++) {
-		if (name && !strcmp(name, kind_names[k])) {
-			*out = (enum energy_kind)k;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
-
-const char *energy_domain_name(enum energy_domain d)
-{
-	static const char *const names[ENERGY_NDOMAINS] = { "package", "core", "uncore", "dram", "psys" };
-
-	return (unsigned)d < ENERGY_NDOMAINS ? names[d] : "unknown";
 }
 
 void energy_get_stats(const struct energy_source *s, struct energy_stats *out)

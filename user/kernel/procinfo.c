@@ -10,16 +10,6 @@
 #include "joule/procinfo.h"
 #include "joule/util.h"
 
-const char *group_kind_name(enum group_kind k)
-{
-	switch (k) {
-	case GROUP_UNIT: return "unit";
-	case GROUP_CONTAINER: return "container";
-	case GROUP_POD: return "pod";
-	default: return "comm";
-	}
-}
-
 static void copy_span(char *dst, size_t dstlen, const char *s, size_t n)
 {
 	if (dstlen == 0)
@@ -150,10 +140,7 @@ int procinfo_parse_cgroup(const char *text, size_t len, const char *comm, struct
 	char pod[40] = "";
 	bool kube = false;
 
-	memset(out, 0, sizeof(*out));
-	out->uid = UINT32_MAX;
-	out->kind = GROUP_COMM;
-	copy_span(out->group, sizeof(out->group), comm ? comm : "", comm ? strnlen(comm, 16) : 0);
+	labels_from_comm(comm, out);
 	if (pathbuf && pathlen)
 		pathbuf[0] = '\0';
 	if (!text)
