@@ -21,6 +21,11 @@ struct config_key {
 	int (*set)(struct joule_config *c, const struct config_key *k, const char *v, char *err, size_t errlen);
 	const char *accepted; /* named in error messages */
 	size_t off;	      /* offset of the field in struct joule_config */
+	/* documentation and scope (designated initializers, after the five above) */
+	const char *metavar, *help, *unit, *dflt;
+	unsigned scope;	/* CONFIG_* bits: the subcommands that take it as a flag */
+	char short_opt;
+	bool repeatable;
 };
 
 static int fail(char *err, size_t errlen, const struct config_key *k, const char *v, const char *why)
@@ -318,42 +323,108 @@ static int set_filter(struct joule_config *c, const struct config_key *k, const 
 
 #define OFF(f) offsetof(struct joule_config, f)
 
+/* The measuring commands: run and trace/top share the pipeline's keys; the daemon takes all of them. */
+#define MEASURE (CONFIG_RUN | CONFIG_TRACE | CONFIG_DAEMON)
+#define SOURCE_KEYS (MEASURE | CONFIG_PROBE)
+#define WRITES_LEDGER (CONFIG_RUN | CONFIG_DAEMON)
+
 static const struct config_key keys[] = {
-	{ "source", true, set_source, "auto, powercap, msr, perf, model", OFF(source) },
-	{ "powercap-root", true, set_string, "a directory", OFF(powercap_root) },
-	{ "msr-root", true, set_string, "a directory", OFF(msr_root) },
-	{ "perf-root", true, set_string, "a directory", OFF(perf_root) },
-	{ "cpu-root", true, set_string, "a directory", OFF(cpu_root) },
-	{ "model-idle-watts", true, set_positive_double, "watts > 0", OFF(model_idle_w) },
-	{ "model-max-watts", true, set_positive_double, "watts > 0", OFF(model_max_w) },
-	{ "model-curve", true, set_model_curve, "linear, specpower", OFF(model_linear) },
-	{ "interval", true, set_interval, "a duration from 10ms to 1h, e.g. 100ms", OFF(interval_ns) },
-	{ "zone", true, set_string, "a zone code such as DE or WORLD ('list' prints them)", OFF(zone) },
-	{ "intensity", true, set_positive_double, "gCO2e/kWh > 0", OFF(intensity) },
-	{ "intensity-file", true, set_string, "a CSV file timestamp,gco2_per_kwh", OFF(intensity_file) },
-	{ "pue", true, set_pue, "a number from 1.0 to 10", OFF(pue) },
-	{ "embodied-kg", true, set_embodied, "kgCO2e >= 0, or none", OFF(embodied_g) },
-	{ "lifetime-years", true, set_lifetime, "years, more than 0 and at most 100", OFF(lifetime_s) },
-	{ "idle", true, set_idle, "separate, proportional", OFF(idle) },
-	{ "uncertainty", true, set_uncertainty, "analytical, monte-carlo", OFF(uncertainty) },
-	{ "ledger", true, set_string, "a file path", OFF(ledger) },
-	{ "ledger-period", true, set_duration, "a duration > 0, e.g. 60s", OFF(ledger_period_ns) },
-	{ "ledger-sync", true, set_ledger_sync, "always, interval, never", OFF(ledger_sync) },
-	{ "ledger-key", true, set_string, "a file path", OFF(ledger_key) },
-	{ "max-tasks", true, set_max_tasks, "a whole number from 64 to 4194304", OFF(max_tasks) },
-	{ "json", false, set_bool, "true, false (yes/no, on/off, 1/0)", OFF(json) },
-	{ "verbose", false, set_verbose, "0 to 3", OFF(verbose) },
-	{ "config", true, set_string, "a file path", OFF(config_file) },
+	{ "source", true, set_source, "auto, powercap, msr, perf, model", OFF(source), .metavar = "SOURCE",
+	  .help = "energy source; auto takes the first usable of powercap, msr, perf, model", .dflt = "auto",
+	  .scope = SOURCE_KEYS },
+	{ "powercap-root", true, set_string, "a directory", OFF(powercap_root), .metavar = "DIR",
+	  .help = "powercap sysfs tree to read RAPL counters from", .dflt = "/sys/class/powercap",
+	  .scope = SOURCE_KEYS },
+	{ "msr-root", true, set_string, "a directory", OFF(msr_root), .metavar = "DIR",
+	  .help = "directory of the per-CPU MSR devices (N/msr)", .dflt = "/dev/cpu", .scope = SOURCE_KEYS },
+	{ "perf-root", true, set_string, "a directory", OFF(perf_root), .metavar = "DIR",
+	  .help = "sysfs directory of the perf power PMU", .dflt = "/sys/bus/event_source/devices/power",
+	  .scope = SOURCE_KEYS },
+	{ "cpu-root", true, set_string, "a directory", OFF(cpu_root), .metavar = "DIR",
+	  .help = "sysfs CPU tree the topology (CPU to package) is read from", .dflt = "/sys/devices/system/cpu",
+	  .scope = SOURCE_KEYS },
+	{ "model-idle-watts", true, set_positive_double, "watts > 0", OFF(model_idle_w), .metavar = "W",
+	  .help = "power model: whole-host power when idle", .unit = "W", .dflt = "from the CPU model table",
+	  .scope = SOURCE_KEYS },
+	{ "model-max-watts", true, set_positive_double, "watts > 0", OFF(model_max_w), .metavar = "W",
+	  .help = "power model: whole-host power at 100 % CPU", .unit = "W", .dflt = "from the CPU model table",
+	  .scope = SOURCE_KEYS },
+	{ "model-curve", true, set_model_curve, "linear, specpower", OFF(model_linear), .metavar = "CURVE",
+	  .help = "power model: power against utilisation, linear or the SPECpower curve", .dflt = "specpower",
+	  .scope = SOURCE_KEYS },
+	{ "interval", true, set_interval, "a duration from 10ms to 1h, e.g. 100ms", OFF(interval_ns),
+	  .metavar = "DURATION", .help = "sampling period, 10ms to 1h", .unit = "ms, s, m, h", .dflt = "100ms",
+	  .scope = MEASURE },
+	{ "zone", true, set_string, "a zone code such as DE or WORLD ('list' prints them)", OFF(zone),
+	  .metavar = "ZONE", .help = "grid zone of the built-in intensity table ('--zone list' prints it)",
+	  .dflt = "WORLD", .scope = MEASURE },
+	{ "intensity", true, set_positive_double, "gCO2e/kWh > 0", OFF(intensity), .metavar = "G",
+	  .help = "a fixed grid carbon intensity, over the zone's average", .unit = "gCO2e/kWh",
+	  .dflt = "the zone's average", .scope = MEASURE },
+	{ "intensity-file", true, set_string, "a CSV file timestamp,gco2_per_kwh", OFF(intensity_file),
+	  .metavar = "FILE", .help = "intensity time series, CSV lines timestamp,gco2_per_kwh",
+	  .scope = MEASURE },
+	{ "pue", true, set_pue, "a number from 1.0 to 10", OFF(pue), .metavar = "X",
+	  .help = "power usage effectiveness of the facility (its energy over IT energy), 1.0 to 10",
+	  .dflt = "1.0", .scope = MEASURE },
+	{ "embodied-kg", true, set_embodied, "kgCO2e >= 0, or none", OFF(embodied_g), .metavar = "KG",
+	  .help = "embodied carbon of this host, or 'none' to leave it out", .unit = "kgCO2e",
+	  .dflt = "1000 (CCF rack server)", .scope = MEASURE },
+	{ "lifetime-years", true, set_lifetime, "years, more than 0 and at most 100", OFF(lifetime_s),
+	  .metavar = "YEARS", .help = "lifespan the embodied carbon is spread over", .unit = "years",
+	  .dflt = "4", .scope = MEASURE },
+	{ "idle", true, set_idle, "separate, proportional", OFF(idle), .metavar = "POLICY",
+	  .help = "idle energy: its own bucket (separate) or spread over busy tasks (proportional)",
+	  .dflt = "separate", .scope = MEASURE },
+	{ "uncertainty", true, set_uncertainty, "analytical, monte-carlo", OFF(uncertainty), .metavar = "METHOD",
+	  .help = "method of the 95 % carbon interval, analytical or monte-carlo", .dflt = "analytical",
+	  .scope = MEASURE },
+	{ "ledger", true, set_string, "a file path", OFF(ledger), .metavar = "FILE",
+	  .help = "append hash-chained JSON-lines records to FILE", .scope = WRITES_LEDGER },
+	{ "ledger-period", true, set_duration, "a duration > 0, e.g. 60s", OFF(ledger_period_ns),
+	  .metavar = "DURATION", .help = "period of the ledger's process and host records",
+	  .unit = "ms, s, m, h", .dflt = "60s", .scope = WRITES_LEDGER },
+	{ "ledger-sync", true, set_ledger_sync, "always, interval, never", OFF(ledger_sync), .metavar = "MODE",
+	  .help = "fdatasync the ledger after every record (always), once a second (interval) or never",
+	  .dflt = "interval", .scope = WRITES_LEDGER },
+	{ "ledger-key", true, set_string, "a file path", OFF(ledger_key), .metavar = "FILE",
+	  .help = "Ed25519 key to sign ledger records with ('joule ledger keygen FILE' makes one)",
+	  .scope = WRITES_LEDGER },
+	{ "max-tasks", true, set_max_tasks, "a whole number from 64 to 4194304", OFF(max_tasks), .metavar = "N",
+	  .help = "size of the BPF task map, 64 to 4194304; beyond it tasks count as overflow",
+	  .unit = "tasks", .dflt = "65536", .scope = MEASURE },
+	{ "json", false, set_bool, "true, false (yes/no, on/off, 1/0)", OFF(json),
+	  .help = "print the report as JSON", .dflt = "false", .scope = CONFIG_RUN | CONFIG_TRACE | CONFIG_PROBE },
+	{ "verbose", false, set_verbose, "0 to 3", OFF(verbose), .metavar = "LEVEL",
+	  .help = "more messages: -v info, -vv debug and libbpf's log; repeatable", .dflt = "0",
+	  .scope = SOURCE_KEYS, .short_opt = 'v', .repeatable = true },
+	{ "config", true, set_string, "a file path", OFF(config_file), .metavar = "FILE",
+	  .help = "read keys from this INI file first; options on the command line win",
+	  .scope = MEASURE },
 	{ "listen", true, set_listen,
-	  "IPV4:PORT, [IPV6]:PORT, localhost:PORT or *:PORT (port 0 = any), or empty to disable TCP", OFF(listen) },
-	{ "socket", true, set_string_or_empty, "a path, or empty to disable", OFF(socket_path) },
-	{ "socket-group", true, set_string, "a group name", OFF(socket_group) },
-	{ "socket-mode", true, set_socket_mode, "an octal mode such as 0660", OFF(socket_mode) },
-	{ "ready-file", true, set_string, "a file path", OFF(ready_file) },
-	{ "api-token-file", true, set_string, "a file path", OFF(api_token_file) },
-	{ "top-n", true, set_u32, "a whole number", OFF(top_n) },
-	{ "filter", true, set_filter, "a command name (comm, at most 15 characters), repeatable", OFF(filters) },
-	{ "exited-grace", true, set_duration, "a duration > 0, e.g. 5m", OFF(grace_ns) },
+	  "IPV4:PORT, [IPV6]:PORT, localhost:PORT or *:PORT (port 0 = any), or empty to disable TCP", OFF(listen),
+	  .metavar = "ADDR:PORT", .help = "TCP address of /metrics and the API; port 0 takes any free port, '' disables",
+	  .dflt = "127.0.0.1:9940", .scope = CONFIG_DAEMON },
+	{ "socket", true, set_string_or_empty, "a path, or empty to disable", OFF(socket_path), .metavar = "PATH",
+	  .help = "Unix socket serving the same API; '' disables it", .dflt = "/run/joule/joule.sock",
+	  .scope = CONFIG_DAEMON },
+	{ "socket-group", true, set_string, "a group name", OFF(socket_group), .metavar = "NAME",
+	  .help = "group that owns the Unix socket", .dflt = "joule", .scope = CONFIG_DAEMON },
+	{ "socket-mode", true, set_socket_mode, "an octal mode such as 0660", OFF(socket_mode), .metavar = "MODE",
+	  .help = "permission bits of the Unix socket, octal", .dflt = "0660", .scope = CONFIG_DAEMON },
+	{ "ready-file", true, set_string, "a file path", OFF(ready_file), .metavar = "FILE",
+	  .help = "written with the bound address once serving (for scripts and tests)", .scope = CONFIG_DAEMON },
+	{ "api-token-file", true, set_string, "a file path", OFF(api_token_file), .metavar = "FILE",
+	  .help = "file holding the bearer token that PUT /api/v1/intensity requires", .scope = CONFIG_DAEMON },
+	{ "top-n", true, set_u32, "a whole number", OFF(top_n), .metavar = "N",
+	  .help = "per-process metric series for the top N processes by energy", .unit = "processes",
+	  .dflt = "20", .scope = CONFIG_DAEMON },
+	{ "filter", true, set_filter, "a command name (comm, at most 15 characters), repeatable", OFF(filters),
+	  .metavar = "COMM", .help = "always export this command name per process; repeatable",
+	  .scope = CONFIG_DAEMON, .repeatable = true },
+	{ "exited-grace", true, set_duration, "a duration > 0, e.g. 5m", OFF(grace_ns), .metavar = "DURATION",
+	  .help = "how long an exited process keeps its own series", .unit = "ms, s, m, h", .dflt = "5m",
+	  .scope = CONFIG_DAEMON },
 };
 
 static const struct config_key *find_key(const char *name)
@@ -401,6 +472,39 @@ void config_free(struct joule_config *c)
 	free(c->filters);
 	c->filters = NULL;
 	c->nfilters = 0;
+}
+
+size_t config_key_count(void)
+{
+	return ARRAY_SIZE(keys);
+}
+
+void config_key_doc(size_t i, struct config_key_doc *out)
+{
+	const struct config_key *k = &keys[i];
+
+	*out = (struct config_key_doc){
+		.name = k->name,
+		.takes_value = k->takes_value,
+		.short_opt = k->short_opt,
+		.metavar = k->metavar,
+		.help = k->help,
+		.unit = k->unit,
+		.dflt = k->dflt,
+		.accepted = k->accepted,
+		.scope = k->scope,
+		.repeatable = k->repeatable,
+	};
+}
+
+void config_ledger_opts(const struct joule_config *c, struct ledger_opts *o)
+{
+	*o = (struct ledger_opts){
+		.path = c->ledger,
+		.sync = c->ledger_sync,
+		.period_ns = c->ledger_period_ns,
+		.key_path = c->ledger_key,
+	};
 }
 
 int config_key_takes_value(const char *key)

@@ -13,6 +13,7 @@ struct acct_entry {
 	bool exited;
 	int exit_code;
 	uint64_t cpu_ns, cpu_uj, mem_uj, carbon_ug;
+	uint64_t embodied_ug;	/* the part of carbon_ug that is embodied */
 };
 
 /* Sorted by (pid, start_ns): lookups are a binary search, inserts keep the order. */
@@ -31,6 +32,7 @@ void acct_free(struct acct *a);
 /* Totals of a bucket (idle, overflow, others, a command): energy and carbon figures summed. */
 struct acct_sum {
 	uint64_t cpu_ns, cpu_uj, mem_uj, carbon_ug;
+	uint64_t embodied_ug;	/* the part of carbon_ug that is embodied */
 };
 
 void acct_sum_task(struct acct_sum *s, const struct sample_task *t);

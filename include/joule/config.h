@@ -67,6 +67,36 @@ int config_set(struct joule_config *c, const char *key, const char *value, char 
 /* Does the key take a value? (false for boolean flags such as "json"). -ENOENT if unknown. */
 int config_key_takes_value(const char *key);
 
+/*
+ * Which subcommands take a key as a flag (bits of config_key_doc.scope). The
+ * daemon's file accepts every key; a key with scope 0 is a file-only key.
+ */
+#define CONFIG_RUN	(1u << 0)
+#define CONFIG_TRACE	(1u << 1)	/* trace and top */
+#define CONFIG_PROBE	(1u << 2)
+#define CONFIG_DAEMON	(1u << 3)
+
+/* What --help, the man page and completion say about a key: the table's documentation columns. */
+struct config_key_doc {
+	const char *name;
+	bool takes_value;
+	char short_opt;		/* 'v', or 0 */
+	const char *metavar;	/* DIR, DURATION, ... (NULL for a flag) */
+	const char *help;	/* one line, lowercase */
+	const char *unit;	/* "gCO2e/kWh", ... or NULL */
+	const char *dflt;	/* the default as a user would write it, or NULL for none */
+	const char *accepted;
+	unsigned scope;		/* CONFIG_* bits */
+	bool repeatable;
+};
+
+/* The i-th key of the table (0 .. config_key_count()-1), in table order. */
+size_t config_key_count(void);
+void config_key_doc(size_t i, struct config_key_doc *out);
+
+/* The ledger options a config names (--ledger, --ledger-sync, --ledger-period, --ledger-key). */
+void config_ledger_opts(const struct joule_config *c, struct ledger_opts *o);
+
 /* Load an INI file (keys as above, optional [joule] section). Errors name file:line. */
 int config_load_file(struct joule_config *c, const char *path, char *err, size_t errlen);
 /* The same for text in memory; name stands for the file in messages. */

@@ -14,10 +14,16 @@ PY = "/usr/bin/python3"
 root = pytest.mark.root
 
 
+def report_of(stderr):
+    """The JSON report of `joule run --json`: its one line on stderr, among any "joule: ..." log lines."""
+    lines = [ln for ln in stderr.splitlines() if ln.startswith("{")]
+    assert len(lines) == 1, f"one JSON report on stderr; stderr: {stderr}"
+    return json.loads(lines[0])
+
+
 def run_json(*cmd, opts=()):
     r = joule("run", "--json", *opts, "--", *cmd)
-    assert r.stdout.strip(), f"no report; stderr: {r.stderr}"
-    return r, json.loads(r.stdout)
+    return r, report_of(r.stderr)
 
 
 def assert_balanced(rep):
@@ -183,7 +189,7 @@ def test_run_powercap_energy_matches_fake_rapl_ground_truth(fake_rapl, tmp_path)
     fr.resume()
     out, err = p.communicate(timeout=30)
     after = fr.ground_truth()
-    rep = json.loads(out)
+    rep = report_of(err)
     truth_pkg = after["package-0"] - before["package-0"]
     truth_dram = after["dram"] - before["dram"]
     got = rep["host"]["domains"]

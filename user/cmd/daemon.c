@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sodium.h>
+#include "joule/cli.h"
+#include "joule/commands.h"
 #include "joule/config.h"
 #include "joule/daemon.h"
 #include "joule/http.h"
@@ -26,7 +28,6 @@
 #include "joule/store.h"
 #include "joule/util.h"
 
-#define EXIT_USAGE 2
 #define DEFAULT_LISTEN "127.0.0.1:9940"
 #define DEFAULT_SOCKET "/run/joule/joule.sock"
 #define DEFAULT_GROUP "joule"
@@ -48,94 +49,30 @@ struct daemon {
 	bool have_stats;
 };
 
-static void daemon_usage(FILE *f)
-{
-	fprintf(f, "usage: joule daemon [--config FILE] [OPTIONS]\n"
-		   "  --listen ADDR:PORT (default " DEFAULT_LISTEN ", port 0 = any)   --socket PATH (default "
-		   DEFAULT_SOCKET ", '' disables)\n"
-		   "  --socket-group NAME   --socket-mode 0660   --ready-file F   --api-token-file F\n"
-		   "  --top-n N   --filter COMM (repeatable)   --exited-grace 5m   --ledger FILE\n"
-		   "  and every option of run/trace (--source, --interval, --zone, --intensity, ...)\n"
-		   "Every option is also a key of the config file; options win over the file.\n"
-		   "SIGHUP rereads intensity, verbose and filter; SIGTERM/SIGINT flush the ledger and exit 0.\n");
-}
-
 static void set_log_level(int verbose)
 {
 	log_level = verbose >= 2 ? LOG_LVL_DEBUG : verbose == 1 ? LOG_LVL_INFO : LOG_LVL_WARN;
 }
 
-/* Apply "--key value", "--key=value" and boolean "--key" flags from argv[1..]. 0 or EXIT_USAGE. */
-static int apply_flags(struct joule_config *c, int argc, char **argv)
-{
-	char err[512];
-
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *val = NULL;
-		char key[64];
-		int takes, rc;
-
-		if (!strcmp(a, "-v") || !strcmp(a, "-vv")) {
-			c->verbose += (int)strlen(a) - 1;
-			continue;
-		}
-		if (strncmp(a, "--", 2) != 0 || !a[2]) {
-			fprintf(stderr, "joule: daemon takes no argument '%s' (see joule daemon --help)\n", a);
-			return EXIT_USAGE;
-		}
-		snprintf(key, sizeof(key), "%s", a + 2);
-		if (strchr(key, '=')) {
-			*strchr(key, '=') = '\0';
-			val = strchr(a, '=') + 1;
-		}
-		takes = config_key_takes_value(key);
-		if (takes == -ENOENT) {
-			fprintf(stderr, "joule: unknown option '%s' (see joule daemon --help)\n", a);
-			return EXIT_USAGE;
-		}
-		if (takes && !val) {
-			if (i + 1 >= argc) {
-				fprintf(stderr, "joule: option '%s' needs a value\n", a);
-				return EXIT_USAGE;
-			}
-			val = argv[++i];
-		}
-		rc = config_set(c, key, takes ? val : (val ? val : "true"), err, sizeof(err));
-		if (rc) {
-			fprintf(stderr, "joule: %s\n", err);
-			return EXIT_USAGE;
-		}
-	}
-	return 0;
-}
-
-/* The config file named by --config (found first), then the flags over it. 0 or EXIT_USAGE. */
+/* The config file named by --config, then the flags over it (the shared parser). CLI_CONTINUE, 0 or EXIT_USAGE. */
 static int load_config(struct joule_config *c, int argc, char **argv)
 {
-	const char *file = NULL;
-	char err[512];
-	int rc;
+	int idx = 1, rc;
 
 	config_init(c);
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--config") && i + 1 < argc)
-			file = argv[i + 1];
-		else if (!strncmp(argv[i], "--config=", 9))
-			file = argv[i] + 9;
-	}
-	if (file && config_load_file(c, file, err, sizeof(err))) {
-		fprintf(stderr, "joule: %s\n", err);
+	rc = cli_parse(&cmd_daemon_def, argc, argv, c, NULL, NULL, &idx);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	if (idx < argc) {
+		fprintf(stderr, "joule: daemon takes no argument '%s' (see joule daemon --help)\n", argv[idx]);
 		return EXIT_USAGE;
 	}
-	rc = apply_flags(c, argc, argv);
-	if (rc)
-		return rc;
 	/* checked here, before any BPF work, rather than when the server starts */
 	if (c->listen && !c->listen[0] && c->socket_path && !c->socket_path[0]) {
 		fprintf(stderr, "joule: nothing to serve on: --listen and --socket are both empty\n");
 		return EXIT_USAGE;
 	}
-	return 0;
+	return CLI_CONTINUE;
 }
 
 /* ---- sd_notify: one datagram per state change (the protocol of sd_notify(3), no libsystemd) */
@@ -250,7 +187,7 @@ static void reload(struct daemon *d)
 {
 	struct joule_config n;
 
-	if (load_config(&n, d->argc, d->argv)) {
+	if (load_config(&n, d->argc, d->argv) != CLI_CONTINUE) {
 		log_err("reload: keeping the running configuration");
 		config_free(&n);
 		return;
@@ -300,17 +237,12 @@ int cmd_daemon(int argc, char **argv)
 	bool stop = false, have_p = false;
 	int sfd = -1, rc, err;
 
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			daemon_usage(stdout);
-			return 0;
-		}
-	pthread_mutex_init(&d.self_lock, NULL);
 	rc = load_config(&d.cfg, argc, argv);
-	if (rc) {
+	if (rc != CLI_CONTINUE) {
 		config_free(&d.cfg);
 		return rc;
 	}
+	pthread_mutex_init(&d.self_lock, NULL);
 	set_log_level(d.cfg.verbose);
 
 	/* Block before any thread exists (BPF, ledger, HTTP) so these arrive only on the signalfd. */
@@ -347,13 +279,9 @@ int cmd_daemon(int argc, char **argv)
 		goto out;
 	}
 	if (d.cfg.ledger) {
-		struct ledger_opts lo = {
-			.path = d.cfg.ledger,
-			.sync = d.cfg.ledger_sync,
-			.period_ns = d.cfg.ledger_period_ns,
-			.key_path = d.cfg.ledger_key,
-		};
+		struct ledger_opts lo;
 
+		config_ledger_opts(&d.cfg, &lo);
 		err = ledger_open(&d.led, &lo);
 		if (err) {
 			log_err("failed to open ledger %s: %s", d.cfg.ledger, strerror(-err));
@@ -453,3 +381,24 @@ out:
 	config_free(&d.cfg);
 	return rc;
 }
+
+static const struct cli_example daemon_examples[] = {
+	{ "sudo joule daemon --config /etc/joule/joule.conf", "as the systemd unit runs it" },
+	{ "sudo joule daemon --listen 127.0.0.1:0 --socket '' --ready-file /tmp/ready",
+	  "any free port, no Unix socket; the bound address is written to /tmp/ready" },
+	{ "curl -s localhost:9940/metrics | grep joule_group_energy", "what Prometheus scrapes" },
+	{ 0 },
+};
+
+const struct cli_command cmd_daemon_def = {
+	.name = "daemon",
+	.synopsis = "[--config FILE] [OPTIONS]",
+	.summary = "sample continuously; ledger, Prometheus /metrics and the JSON API over TCP and a Unix socket",
+	.description = "Sample the whole host ten times a second, keep per-process and per-group totals, write "
+		       "them to the ledger, and serve /metrics, /api/v1 and /healthz, /readyz. Every option is also "
+		       "a key of the config file; options win over the file. SIGHUP rereads intensity, verbose and "
+		       "filter; SIGTERM and SIGINT flush the ledger and exit 0.",
+	.scope = CONFIG_DAEMON,
+	.examples = daemon_examples,
+	.main = cmd_daemon,
+};

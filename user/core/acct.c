@@ -70,6 +70,7 @@ int acct_add(struct acct *a, const struct sample_task *t)
 	e->cpu_uj += t->cpu_uj;
 	e->mem_uj += t->mem_uj;
 	e->carbon_ug += t->carbon_ug;
+	e->embodied_ug += t->embodied_ug;
 	return 0;
 }
 
@@ -100,6 +101,7 @@ void acct_sum_task(struct acct_sum *s, const struct sample_task *t)
 	s->cpu_uj += t->cpu_uj;
 	s->mem_uj += t->mem_uj;
 	s->carbon_ug += t->carbon_ug;
+	s->embodied_ug += t->embodied_ug;
 }
 
 void acct_sum_bucket(struct acct_sum *s, const struct sample_bucket *b)
@@ -108,4 +110,5 @@ void acct_sum_bucket(struct acct_sum *s, const struct sample_bucket *b)
 	s->cpu_uj += b->cpu_uj;
 	s->mem_uj += b->mem_uj;
 	s->carbon_ug += b->carbon_ug;
+	/* sample_bucket carries no embodied part yet: its carbon counts as operational */
 }

@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* The subcommands main.c's table dispatches to: each one's options, help and entry point. */
+#ifndef JOULE_COMMANDS_H
+#define JOULE_COMMANDS_H
+
+#include "joule/cli.h"
+
+extern const struct cli_command cmd_run_def;	/* run.c */
+extern const struct cli_command cmd_trace_def;	/* trace.c */
+extern const struct cli_command cmd_top_def;	/* trace.c */
+extern const struct cli_command cmd_probe_def;	/* probe.c */
+extern const struct cli_command cmd_daemon_def;	/* daemon.c */
+
+#endif /* JOULE_COMMANDS_H */

@@ -1,0 +1,299 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* The report of a run or trace window: sums samples, then writes them as JSON or as a perf-stat-like table. */
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include "joule/energy.h"
+#include "joule/report.h"
+
+void window_init(struct window *w, const struct joule_config *cfg)
+{
+	memset(w, 0, sizeof(*w));
+	w->embodied_g = cfg->embodied_g;
+	w->lifetime_s = cfg->lifetime_s;
+}
+
+void window_add(struct window *w, const struct sample *s, window_match_fn mine, void *ctx)
+{
+	for (size_t i = 0; i < s->ntasks; i++) {
+		const struct sample_task *t = &s->tasks[i];
+
+		if (mine(t, ctx)) {
+			acct_add(&w->procs, t);
+			acct_sum_task(&w->mine, t);
+		} else {
+			acct_sum_task(&w->others, t);
+		}
+	}
+	acct_sum_bucket(&w->idle, &s->idle);
+	acct_sum_bucket(&w->overflow, &s->overflow);
+	for (int d = 0; d < ENERGY_NDOMAINS; d++)
+		w->host_domain_uj[d] += s->host_domain_uj[d];
+	w->domains |= s->domains;
+	w->host_cpu_uj += s->host_cpu_uj;
+	w->host_mem_uj += s->host_mem_uj;
+	w->host_carbon_ug += s->host_carbon_ug;
+	w->intensity_sd_weighted += (double)s->host_carbon_ug * s->intensity.rel_sd;
+	w->energy_rel_sd = s->energy_rel_sd;
+	w->source = s->source;
+	w->intensity = s->intensity;
+	w->pue = s->pue;
+	w->ticks++;
+	w->span_ns += s->mono_end_ns - s->mono_start_ns;
+}
+
+void window_reset(struct window *w)
+{
+	struct acct procs = w->procs;
+	double eg = w->embodied_g, ls = w->lifetime_s;
+
+	acct_clear(&procs);
+	memset(w, 0, sizeof(*w));
+	w->procs = procs;
+	w->embodied_g = eg;
+	w->lifetime_s = ls;
+}
+
+void window_free(struct window *w)
+{
+	acct_free(&w->procs);
+}
+
+uint64_t window_host_uj(const struct window *w)
+{
+	return w->host_cpu_uj + w->host_mem_uj;
+}
+
+static uint64_t host_embodied_ug(const struct window *w)
+{
+	return w->mine.embodied_ug + w->others.embodied_ug + w->idle.embodied_ug + w->overflow.embodied_ug;
+}
+
+static double window_intensity_sd(const struct window *w)
+{
+	if (w->host_carbon_ug == 0)
+		return w->intensity.rel_sd;
+	return w->intensity_sd_weighted / (double)w->host_carbon_ug;
+}
+
+static double ratio(uint64_t part, uint64_t whole)
+{
+	return whole ? (double)part / (double)whole : 0.0;
+}
+
+/* ---- JSON */
+
+static void add_ci(cJSON *o, const char *key, struct carbon_ctx *c, const struct window *w, uint64_t mean)
+{
+	struct carbon_estimate e;
+	cJSON *arr;
+
+	carbon_interval(c, mean, w->energy_rel_sd, window_intensity_sd(w), &e);
+	arr = cJSON_AddArrayToObject(o, key);
+	cJSON_AddItemToArray(arr, cJSON_CreateNumber((double)e.lo_ug));
+	cJSON_AddItemToArray(arr, cJSON_CreateNumber((double)e.hi_ug));
+}
+
+/* carbon_ug and its two parts: operational is what is not embodied, so the parts sum exactly. */
+static void add_carbon(cJSON *o, uint64_t carbon_ug, uint64_t embodied_ug)
+{
+	cJSON_AddNumberToObject(o, "carbon_ug", (double)carbon_ug);
+	cJSON_AddNumberToObject(o, "carbon_operational_ug", (double)(carbon_ug - embodied_ug));
+	cJSON_AddNumberToObject(o, "carbon_embodied_ug", (double)embodied_ug);
+}
+
+static cJSON *bucket_json(const struct acct_sum *s)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddNumberToObject(o, "cpu_ns", (double)s->cpu_ns);
+	cJSON_AddNumberToObject(o, "energy_uj", (double)(s->cpu_uj + s->mem_uj));
+	cJSON_AddNumberToObject(o, "cpu_energy_uj", (double)s->cpu_uj);
+	cJSON_AddNumberToObject(o, "memory_energy_uj", (double)s->mem_uj);
+	add_carbon(o, s->carbon_ug, s->embodied_ug);
+	return o;
+}
+
+static cJSON *carbon_json(struct carbon_ctx *c, const struct window *w)
+{
+	cJSON *o = cJSON_CreateObject();
+	struct carbon_estimate e;
+
+	carbon_interval(c, 0, 0, 0, &e);
+	cJSON_AddNumberToObject(o, "intensity_g_per_kwh", w->intensity.g_per_kwh);
+	cJSON_AddStringToObject(o, "intensity_kind", w->intensity.kind ? w->intensity.kind : "");
+	cJSON_AddStringToObject(o, "zone", w->intensity.zone ? w->intensity.zone : "");
+	if (w->intensity.year)
+		cJSON_AddNumberToObject(o, "year", w->intensity.year);
+	cJSON_AddStringToObject(o, "source", w->intensity.source ? w->intensity.source : "");
+	cJSON_AddNumberToObject(o, "pue", w->pue);
+	cJSON_AddStringToObject(o, "method", carbon_method_name(e.method));
+	cJSON_AddNumberToObject(o, "energy_rel_sd", w->energy_rel_sd);
+	cJSON_AddNumberToObject(o, "intensity_rel_sd", window_intensity_sd(w));
+	return o;
+}
+
+static cJSON *host_json(const struct window *w)
+{
+	cJSON *o = cJSON_CreateObject(), *dom;
+
+	cJSON_AddNumberToObject(o, "energy_uj", (double)window_host_uj(w));
+	cJSON_AddNumberToObject(o, "cpu_energy_uj", (double)w->host_cpu_uj);
+	cJSON_AddNumberToObject(o, "memory_energy_uj", (double)w->host_mem_uj);
+	add_carbon(o, w->host_carbon_ug, host_embodied_ug(w));
+	cJSON_AddNumberToObject(o, "span_ns", (double)w->span_ns);
+	if (w->span_ns)
+		cJSON_AddNumberToObject(o, "mean_power_w", (double)window_host_uj(w) * 1e3 / (double)w->span_ns);
+	dom = cJSON_AddObjectToObject(o, "domains");
+	for (int d = 0; d < ENERGY_NDOMAINS; d++)
+		if (w->domains & (1u << d))
+			cJSON_AddNumberToObject(dom, energy_domain_name(d), (double)w->host_domain_uj[d]);
+	return o;
+}
+
+static cJSON *procs_json(struct carbon_ctx *c, const struct window *w)
+{
+	cJSON *arr = cJSON_CreateArray();
+
+	for (size_t i = 0; i < w->procs.n; i++) {
+		const struct acct_entry *e = &w->procs.v[i];
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddNumberToObject(o, "pid", e->pid);
+		cJSON_AddNumberToObject(o, "ppid", e->ppid);
+		cJSON_AddStringToObject(o, "comm", e->comm);
+		cJSON_AddNumberToObject(o, "cpu_ns", (double)e->cpu_ns);
+		cJSON_AddNumberToObject(o, "energy_uj", (double)(e->cpu_uj + e->mem_uj));
+		cJSON_AddNumberToObject(o, "cpu_energy_uj", (double)e->cpu_uj);
+		cJSON_AddNumberToObject(o, "memory_energy_uj", (double)e->mem_uj);
+		cJSON_AddNumberToObject(o, "allocation_ratio", ratio(e->cpu_uj + e->mem_uj, window_host_uj(w)));
+		add_carbon(o, e->carbon_ug, e->embodied_ug);
+		add_ci(o, "carbon_ci_ug", c, w, e->carbon_ug);
+		cJSON_AddItemToArray(arr, o);
+	}
+	return arr;
+}
+
+void report_add_window_json(cJSON *root, struct carbon_ctx *c, const struct window *w)
+{
+	cJSON *total;
+
+	cJSON_AddItemToObject(root, "processes", procs_json(c, w));
+	total = bucket_json(&w->mine);
+	add_ci(total, "carbon_ci_ug", c, w, w->mine.carbon_ug);
+	cJSON_AddNumberToObject(total, "allocation_ratio",
+				ratio(w->mine.cpu_uj + w->mine.mem_uj, window_host_uj(w)));
+	cJSON_AddItemToObject(root, "total", total);
+	cJSON_AddItemToObject(root, "others", bucket_json(&w->others));
+	cJSON_AddItemToObject(root, "idle", bucket_json(&w->idle));
+	cJSON_AddItemToObject(root, "overflow", bucket_json(&w->overflow));
+	cJSON_AddItemToObject(root, "host", host_json(w));
+	cJSON_AddItemToObject(root, "carbon", carbon_json(c, w));
+}
+
+cJSON *report_sampler_json(const struct sampler *smp)
+{
+	struct sampler_stats st;
+	cJSON *o = cJSON_CreateObject();
+	uint64_t p99 = 0;
+
+	sampler_get_stats(smp, &st);
+	/* the histogram's bound that holds 99 % of the timer ticks */
+	for (int i = 0; i < SAMPLER_JITTER_BUCKETS; i++) {
+		if (st.jitter_count[i] * 100 >= st.jitter_count[SAMPLER_JITTER_BUCKETS - 1] * 99) {
+			p99 = st.jitter_le_ns[i];
+			break;
+		}
+	}
+	cJSON_AddNumberToObject(o, "ticks", (double)st.ticks);
+	cJSON_AddNumberToObject(o, "missed", (double)st.missed);
+	cJSON_AddNumberToObject(o, "jitter_p99_le_ns", p99 == UINT64_MAX ? -1 : (double)p99);
+	cJSON_AddNumberToObject(o, "max_jitter_ns", (double)st.max_jitter_ns);
+	cJSON_AddNumberToObject(o, "max_work_ns", (double)st.max_work_ns);
+	cJSON_AddNumberToObject(o, "energy_errors", (double)st.energy_errors);
+	return o;
+}
+
+/* ---- text */
+
+static void print_row(FILE *f, const char *pid, const char *ppid, const char *name, const struct acct_sum *s,
+		      uint64_t wall_ns, uint64_t host, struct carbon_ctx *c, const struct window *w)
+{
+	struct carbon_estimate e;
+	double j = (double)(s->cpu_uj + s->mem_uj) / 1e6;
+
+	carbon_interval(c, s->carbon_ug, w->energy_rel_sd, window_intensity_sd(w), &e);
+	fprintf(f, "%7s %7s  %-16.16s %9.3f %10.3f %8.3f %8.3f %7.2f%% %10.4f %10.4f %10.4f [%.4f, %.4f]\n", pid,
+		ppid, name, (double)s->cpu_ns / 1e9, j, (double)s->mem_uj / 1e6,
+		wall_ns ? j * 1e9 / (double)wall_ns : 0.0, 100.0 * ratio(s->cpu_uj + s->mem_uj, host),
+		(double)(s->carbon_ug - s->embodied_ug) / 1e6, (double)s->embodied_ug / 1e6,
+		(double)s->carbon_ug / 1e6, (double)e.lo_ug / 1e6, (double)e.hi_ug / 1e6);
+}
+
+void report_print_table(FILE *f, struct carbon_ctx *c, const struct window *w, uint64_t wall_ns, bool with_rest)
+{
+	struct acct_sum host = { 0 };
+	char pid[16], ppid[16];
+
+	fprintf(f, "%7s %7s  %-16s %9s %10s %8s %8s %8s %10s %10s %10s %s\n", "PID", "PPID", "COMM", "CPU s",
+		"energy J", "mem J", "mean W", "share", "oper. g", "embod. g", "carbon g", "[95% interval]");
+	for (size_t i = 0; i < w->procs.n; i++) {
+		const struct acct_entry *e = &w->procs.v[i];
+		struct acct_sum s = { e->cpu_ns, e->cpu_uj, e->mem_uj, e->carbon_ug, e->embodied_ug };
+
+		snprintf(pid, sizeof(pid), "%u", e->pid);
+		snprintf(ppid, sizeof(ppid), "%u", e->ppid);
+		print_row(f, pid, ppid, e->comm, &s, wall_ns, window_host_uj(w), c, w);
+	}
+	if (!with_rest)
+		return;
+	print_row(f, "", "", "= command total", &w->mine, wall_ns, window_host_uj(w), c, w);
+	print_row(f, "", "", "other processes", &w->others, wall_ns, window_host_uj(w), c, w);
+	print_row(f, "", "", "idle", &w->idle, wall_ns, window_host_uj(w), c, w);
+	if (w->overflow.cpu_ns || w->overflow.cpu_uj)
+		print_row(f, "", "", "overflow", &w->overflow, wall_ns, window_host_uj(w), c, w);
+	host = (struct acct_sum){ 0, w->host_cpu_uj, w->host_mem_uj, w->host_carbon_ug, host_embodied_ug(w) };
+	host.cpu_ns = w->mine.cpu_ns + w->others.cpu_ns + w->idle.cpu_ns + w->overflow.cpu_ns;
+	print_row(f, "", "", "= host", &host, wall_ns, window_host_uj(w), c, w);
+}
+
+/* How embodied carbon was counted: the figure, its lifetime, and whether it is joule's default. */
+static void print_embodied(FILE *f, const struct window *w)
+{
+	double g = w->embodied_g, life = w->lifetime_s;
+
+	if (g < 0) {
+		fprintf(f, "embodied: none (--embodied-kg none); carbon is operational only\n");
+		return;
+	}
+	fprintf(f, "embodied: %.0f kgCO2e over %.1f years%s, shared by CPU time (operational = energy x PUE x "
+		   "intensity)\n",
+		(g > 0 ? g : CARBON_DEFAULT_EMBODIED_G) / 1000.0,
+		(life > 0 ? life : CARBON_DEFAULT_LIFETIME_S) / (365.25 * 86400.0),
+		g > 0 ? " (--embodied-kg)" : " (default: a CCF rack server; --embodied-kg none leaves it out)");
+}
+
+void report_print_footer(FILE *f, struct carbon_ctx *c, const struct window *w, uint64_t wall_ns,
+			 struct energy_source *src)
+{
+	struct carbon_estimate e;
+
+	carbon_interval(c, 0, 0, 0, &e);
+	fprintf(f, "\nwall %.3f s; host energy %.3f J (", (double)wall_ns / 1e9, (double)window_host_uj(w) / 1e6);
+	for (int d = 0, first = 1; d < ENERGY_NDOMAINS; d++) {
+		if (!(w->domains & (1u << d)))
+			continue;
+		fprintf(f, "%s%s %.3f J", first ? "" : ", ", energy_domain_name(d), (double)w->host_domain_uj[d] / 1e6);
+		first = 0;
+	}
+	fprintf(f, "), mean power %.2f W over %.3f s; source %s (±%.0f%% 1σ)\n",
+		w->span_ns ? (double)window_host_uj(w) * 1e3 / (double)w->span_ns : 0.0, (double)w->span_ns / 1e9,
+		energy_kind_name(w->source), 100 * w->energy_rel_sd);
+	if (w->source == ENERGY_SRC_MODEL && energy_model_basis(src)[0])
+		fprintf(f, "%s\n", energy_model_basis(src));
+	fprintf(f, "carbon: %.2f g/kWh (%s%s%s%s%.0d, %s), PUE %.2f, interval %s\n", w->intensity.g_per_kwh,
+		w->intensity.kind ? w->intensity.kind : "", w->intensity.zone && w->intensity.zone[0] ? " " : "",
+		w->intensity.zone ? w->intensity.zone : "", w->intensity.year ? " " : "", w->intensity.year,
+		w->intensity.source ? w->intensity.source : "", w->pue, carbon_method_name(e.method));
+	print_embodied(f, w);
+}

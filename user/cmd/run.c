@@ -1,0 +1,371 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* `joule run -- CMD`: run a command held until the tracer follows it, then report its energy and carbon like perf stat. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <cjson/cJSON.h>
+#include "joule/commands.h"
+#include "joule/ledger.h"
+#include "joule/log.h"
+#include "joule/pipeline.h"
+#include "joule/report.h"
+#include "joule/util.h"
+
+/* Everything one run holds, from the parse to the report. */
+struct run {
+	struct joule_config cfg;
+	char **cmd;			/* the command line after the options */
+	int ncmd;
+	const char *out_file;
+	FILE *out;			/* opened before the command runs: a bad path fails before any work */
+	struct pipeline p;
+	bool have_p;
+	struct window w;
+	struct ledger *led;
+	sigset_t mask, oldmask;
+	int sfd;
+	pid_t child;
+	int status;
+	struct rusage ru;
+	uint64_t t0, t1;
+};
+
+static const struct cli_opt run_opts[] = {
+	{ .name = "output", .short_opt = 'o', .takes_value = true, .metavar = "FILE",
+	  .help = "write the report to FILE instead of standard error (the command's own output is never mixed "
+		  "with it)",
+	  .dflt = "standard error" },
+	{ 0 },
+};
+
+static int run_opt(void *ctx, const struct cli_opt *o, const char *val)
+{
+	struct run *r = ctx;
+
+	r->out_file = val; /* the only own option: -o */
+	(void)o;
+	return 0;
+}
+
+static bool is_marked(const struct sample_task *t, void *ctx)
+{
+	return t->marked;
+}
+
+/* One tick of joule run: into the report's window and, if asked, the ledger. */
+static void run_sample(struct run *r)
+{
+	const struct sample *s;
+	int err = sampler_tick(r->p.sampler, &s);
+
+	if (err) {
+		log_err("sample failed: %s", strerror(-err));
+		return;
+	}
+	window_add(&r->w, s, is_marked, NULL);
+	if (r->led)
+		ledger_feed_sample(r->led, s);
+}
+
+static int child_status_code(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return 1;
+}
+
+/*
+ * Fork CMD held at a pipe until the tracer has marked it, so not one of its
+ * instructions runs unobserved. Exec failure comes back on a CLOEXEC pipe.
+ */
+static pid_t spawn_held(char **argv, const sigset_t *oldmask, int *release_fd, int *exec_err_fd)
+{
+	int hold[2], eerr[2];
+	pid_t pid;
+
+	if (pipe2(hold, O_CLOEXEC) || pipe2(eerr, O_CLOEXEC))
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		char c;
+		int e;
+
+		sigprocmask(SIG_SETMASK, oldmask, NULL);
+		close(hold[1]);
+		close(eerr[0]);
+		if (read(hold[0], &c, 1) != 1)
+			_exit(127);
+		execvp(argv[0], argv);
+		e = errno;
+		if (write(eerr[1], &e, sizeof(e)) < 0)
+			_exit(127);
+		_exit(127);
+	}
+	close(hold[0]);
+	close(eerr[1]);
+	*release_fd = hold[1];
+	*exec_err_fd = eerr[0];
+	return pid;
+}
+
+/* Options, the command, the report file. CLI_CONTINUE or the exit status. */
+static int run_parse(struct run *r, int argc, char **argv)
+{
+	int idx = 1, rc = cli_parse(&cmd_run_def, argc, argv, &r->cfg, run_opt, r, &idx);
+
+	if (rc != CLI_CONTINUE)
+		return rc;
+	if (idx >= argc) {
+		fprintf(stderr, "joule: run needs a command: joule run [OPTIONS] -- CMD [ARGS...]\n");
+		return EXIT_USAGE;
+	}
+	r->cmd = &argv[idx];
+	r->ncmd = argc - idx;
+	if (r->out_file) {
+		r->out = fopen(r->out_file, "we");
+		if (!r->out) {
+			fprintf(stderr, "joule: cannot write the report to %s: %s\n", r->out_file, strerror(errno));
+			return EXIT_USAGE;
+		}
+	}
+	return CLI_CONTINUE;
+}
+
+/* Pipeline, ledger, signalfd. CLI_CONTINUE or the exit status. */
+static int run_open(struct run *r)
+{
+	struct ledger_opts lo;
+	int err;
+
+	/*
+	 * Signals arrive on a signalfd: SIGINT/SIGTERM are forwarded, SIGCHLD
+	 * ends the run. Blocked before any thread exists (the ledger writer),
+	 * or a thread with them unblocked would swallow SIGCHLD.
+	 */
+	sigemptyset(&r->mask);
+	sigaddset(&r->mask, SIGINT);
+	sigaddset(&r->mask, SIGTERM);
+	sigaddset(&r->mask, SIGHUP);
+	sigaddset(&r->mask, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &r->mask, &r->oldmask);
+	err = pipeline_open(&r->p, &r->cfg);
+	if (err)
+		return err;
+	r->have_p = true;
+	if (r->cfg.ledger) {
+		config_ledger_opts(&r->cfg, &lo);
+		err = ledger_open(&r->led, &lo);
+		if (err) {
+			log_err("failed to open ledger %s: %s", r->cfg.ledger, strerror(-err));
+			return 1;
+		}
+	}
+	r->sfd = signalfd(-1, &r->mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (r->sfd < 0) {
+		log_err("failed to create signalfd: %s", strerror(errno));
+		return 1;
+	}
+	return CLI_CONTINUE;
+}
+
+/* Fork, mark, release the command. CLI_CONTINUE or the exit status (126/127 if it cannot run). */
+static int run_start(struct run *r)
+{
+	int release_fd = -1, exec_err_fd = -1, exec_errno = 0, rc = CLI_CONTINUE;
+
+	r->child = spawn_held(r->cmd, &r->oldmask, &release_fd, &exec_err_fd);
+	if (r->child < 0) {
+		log_err("failed to fork: %s", strerror((int)-r->child));
+		return 1;
+	}
+	if (tracer_mark_pid(r->p.tracer, (uint32_t)r->child))
+		log_warn("child %d not seen by the tracer yet: its descendants may be missed", r->child);
+	r->t0 = now_mono_ns();
+	if (write(release_fd, "x", 1) != 1)
+		log_err("failed to release the command: %s", strerror(errno));
+	close(release_fd);
+	if (read(exec_err_fd, &exec_errno, sizeof(exec_errno)) == sizeof(exec_errno)) {
+		fprintf(stderr, "joule: cannot run '%s': %s\n", r->cmd[0], strerror(exec_errno));
+		waitpid(r->child, NULL, 0);
+		rc = exec_errno == ENOENT ? 127 : 126;
+	}
+	close(exec_err_fd);
+	return rc;
+}
+
+/* Sample until the command exits; pass on signals sent to joule alone. */
+static void run_wait(struct run *r)
+{
+	bool done = false;
+
+	while (!done) {
+		struct pollfd fds[2] = { { sampler_fd(r->p.sampler), POLLIN, 0 }, { r->sfd, POLLIN, 0 } };
+		struct signalfd_siginfo si;
+
+		if (poll(fds, 2, -1) < 0 && errno != EINTR)
+			break;
+		while ((fds[1].revents & POLLIN) && read(r->sfd, &si, sizeof(si)) == sizeof(si)) {
+			if (si.ssi_signo == SIGCHLD) {
+				if (wait4(r->child, &r->status, WNOHANG, &r->ru) == r->child)
+					done = true;
+			} else if (si.ssi_code == SI_USER || si.ssi_code == SI_QUEUE) {
+				/*
+				 * Sent to joule alone (kill): pass it on. A terminal's
+				 * Ctrl-C (SI_KERNEL) reached the command already, as the
+				 * whole foreground group gets it; forwarding would double it.
+				 */
+				kill(r->child, (int)si.ssi_signo);
+			}
+		}
+		if (fds[0].revents & POLLIN)
+			run_sample(r);
+	}
+	r->t1 = now_mono_ns();
+	/*
+	 * Two last samples: the first collects the command's final slices, the
+	 * second its exit rows (the tracer reads an exited process once more).
+	 */
+	for (int i = 0; i < 2; i++)
+		run_sample(r);
+}
+
+static uint64_t kernel_cpu_ns(const struct rusage *ru)
+{
+	return ((uint64_t)ru->ru_utime.tv_sec + (uint64_t)ru->ru_stime.tv_sec) * NSEC_PER_SEC +
+	       ((uint64_t)ru->ru_utime.tv_usec + (uint64_t)ru->ru_stime.tv_usec) * 1000;
+}
+
+/* The run's JSON object (DESIGN.md "Interfaces"): also what the ledger records as kind "run". */
+static cJSON *run_json(struct run *r)
+{
+	uint64_t wall = r->t1 - r->t0;
+	cJSON *root = cJSON_CreateObject(), *cmd, *total, *tj;
+	struct tracer_stats ts;
+
+	tracer_get_stats(r->p.tracer, &ts);
+	cmd = cJSON_AddArrayToObject(root, "command");
+	for (int i = 0; i < r->ncmd; i++)
+		cJSON_AddItemToArray(cmd, cJSON_CreateString(r->cmd[i]));
+	cJSON_AddNumberToObject(root, "exit_status", child_status_code(r->status));
+	cJSON_AddNumberToObject(root, "wall_ns", (double)wall);
+	cJSON_AddStringToObject(root, "source", energy_kind_name(r->w.source));
+	report_add_window_json(root, r->p.carbon, &r->w);
+	total = cJSON_GetObjectItem(root, "total");
+	cJSON_AddNumberToObject(total, "kernel_cpu_ns", (double)kernel_cpu_ns(&r->ru));
+	if (wall)
+		cJSON_AddNumberToObject(total, "mean_power_w",
+					(double)(r->w.mine.cpu_uj + r->w.mine.mem_uj) * 1e3 / (double)wall);
+	tj = cJSON_AddObjectToObject(root, "tracer");
+	cJSON_AddNumberToObject(tj, "samples", (double)r->w.ticks);
+	cJSON_AddNumberToObject(tj, "overflow_events", (double)ts.overflow_events);
+	cJSON_AddNumberToObject(tj, "lost_events", (double)ts.lost_events);
+	cJSON_AddNumberToObject(tj, "lost_exits", (double)ts.lost_exits);
+	cJSON_AddStringToObject(tj, "hook", ts.raw_tp ? "raw_tp" : "tp_btf");
+	cJSON_AddItemToObject(root, "sampler", report_sampler_json(r->p.sampler));
+	return root;
+}
+
+/* The report, like perf stat's: on stderr (text or JSON) so CMD's stdout stays CMD's, or in -o FILE. */
+static void run_report(struct run *r)
+{
+	FILE *out = r->out ? r->out : stderr;
+	uint64_t wall = r->t1 - r->t0;
+	cJSON *root = run_json(r);
+
+	if (r->led) {
+		cJSON *rec = cJSON_Duplicate(root, true);
+
+		cJSON_AddStringToObject(rec, "kind", "run");
+		if (ledger_append_record(r->led, rec))
+			log_err("failed to append the run record to %s", r->cfg.ledger);
+	}
+	if (r->cfg.json) {
+		char *txt = cJSON_PrintUnformatted(root);
+
+		fprintf(out, "%s\n", txt);
+		free(txt);
+	} else {
+		fprintf(out, "\n joule run:");
+		for (int i = 0; i < r->ncmd; i++)
+			fprintf(out, " %s", r->cmd[i]);
+		fprintf(out, "   (exit %d, CPU time by the kernel's count (user+sys) %.3f s)\n\n",
+			child_status_code(r->status), (double)kernel_cpu_ns(&r->ru) / 1e9);
+		report_print_table(out, r->p.carbon, &r->w, wall, true);
+		report_print_footer(out, r->p.carbon, &r->w, wall, r->p.energy);
+	}
+	fflush(out);
+	cJSON_Delete(root);
+}
+
+/* Close in reverse order; a ledger that fails to flush turns a success into 1. */
+static int run_close(struct run *r, int rc)
+{
+	if (r->out && fclose(r->out) && rc == 0) {
+		log_err("failed to write %s: %s", r->out_file, strerror(errno));
+		rc = 1;
+	}
+	if (r->led && ledger_close(r->led) && rc == 0)
+		rc = 1;
+	if (r->sfd >= 0)
+		close(r->sfd);
+	window_free(&r->w);
+	if (r->have_p)
+		pipeline_close(&r->p);
+	config_free(&r->cfg);
+	return rc;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	struct run r = { .sfd = -1 };
+	int rc;
+
+	config_init(&r.cfg);
+	rc = run_parse(&r, argc, argv);
+	if (rc == CLI_CONTINUE) {
+		window_init(&r.w, &r.cfg);
+		rc = run_open(&r);
+	}
+	if (rc == CLI_CONTINUE)
+		rc = run_start(&r);
+	if (rc == CLI_CONTINUE) {
+		run_wait(&r);
+		run_report(&r);
+		rc = child_status_code(r.status);
+	}
+	return run_close(&r, rc);
+}
+
+static const struct cli_example run_examples[] = {
+	{ "sudo joule run -- make -j8", "energy, power and carbon of a build and every process it starts" },
+	{ "sudo joule run --json -o report.json -- ./train.py", "the report as one JSON object in report.json" },
+	{ "sudo joule run --zone FR --embodied-kg none -- sleep 5", "French grid intensity, operational carbon only" },
+	{ 0 },
+};
+
+const struct cli_command cmd_run_def = {
+	.name = "run",
+	.synopsis = "[OPTIONS] [--] CMD [ARGS...]",
+	.summary = "run CMD and report the energy and carbon of it and its descendants",
+	.description = "Run CMD, held until the BPF tracer follows it, and report CPU time, energy, mean power, "
+		       "share of the host and carbon (operational and embodied, with a 95 % interval) for it, each "
+		       "descendant, the rest of the host and idle. Like perf stat, the report goes to standard error "
+		       "(or to -o FILE), so CMD's standard output stays its own; --json makes it one JSON object. "
+		       "joule run exits with CMD's status.",
+	.scope = CONFIG_RUN,
+	.opts = run_opts,
+	.examples = run_examples,
+	.main = cmd_run,
+};
