@@ -70,7 +70,10 @@ TEST_DEPS_STAMP := $(BUILD)/.deps-test-ok
 
 .PHONY: all deps deps-test test check check-layers bench fuzz run install clean vmlinux tools
 
-all: $(BUILD)/joule $(TOOLS)
+# The man page and bash completion are written by the binary from its own option tables.
+DOCS := $(BUILD)/joule.1 $(BUILD)/joule.bash-completion
+
+all: $(BUILD)/joule $(TOOLS) $(DOCS)
 
 # Installs only the Debian packages that are missing (apt-get); a no-op after the first run.
 deps: $(DEPS_STAMP)
@@ -109,6 +112,14 @@ $(LIBJOULE): $(USER_OBJS)
 $(BUILD)/joule: $(BUILD)/obj/cmd/main.o $(LIBJOULE)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/joule.1: $(BUILD)/joule
+	$(call msg,MAN,$@)
+	$(Q)$(BUILD)/joule help --man > $@
+
+$(BUILD)/joule.bash-completion: $(BUILD)/joule
+	$(call msg,GEN,$@)
+	$(Q)$(BUILD)/joule help --completion bash > $@
 
 $(BUILD)/fake-rapl: tools/fake-rapl/fake-rapl.c | $(DEPS_STAMP)
 	$(call msg,CC,$@)
@@ -169,9 +180,11 @@ run: all
 SYSTEMD_UNIT_DIR ?= /lib/systemd/system
 SYSUSERS_DIR     ?= /usr/lib/sysusers.d
 
-# The binary, the systemd unit and sysusers entry, the config (never overwritten), Prometheus files.
+# The binary, its man page and bash completion, the systemd unit and sysusers entry, the config (never overwritten), Prometheus files.
 install: all
 	install -D -m 0755 $(BUILD)/joule $(DESTDIR)$(PREFIX)/bin/joule
+	install -D -m 0644 $(BUILD)/joule.1 $(DESTDIR)$(PREFIX)/share/man/man1/joule.1
+	install -D -m 0644 $(BUILD)/joule.bash-completion $(DESTDIR)$(PREFIX)/share/bash-completion/completions/joule
 	install -D -m 0644 dist/systemd/joule.service $(DESTDIR)$(SYSTEMD_UNIT_DIR)/joule.service
 	install -D -m 0644 dist/sysusers.d/joule.conf $(DESTDIR)$(SYSUSERS_DIR)/joule.conf
 	@if [ -e $(DESTDIR)/etc/joule/joule.conf ]; then \

@@ -12,6 +12,8 @@ test=(
 	libcmocka-dev python3-pytest libclang-rt-14-dev stress-ng procps util-linux passwd
 	# daemon tests and benchmarks: promtool/prometheus, unit checks, peers
 	prometheus systemd wrk linux-perf libbpf-tools
+	# CLI tests: top drawn in a real terminal (tmux capture-pane), the man page, bash completion
+	tmux man-db groff-base bash-completion
 )
 
 case "${1:-all}" in

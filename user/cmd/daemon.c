@@ -54,13 +54,25 @@ static void set_log_level(int verbose)
 	log_level = verbose >= 2 ? LOG_LVL_DEBUG : verbose == 1 ? LOG_LVL_INFO : LOG_LVL_WARN;
 }
 
+static const struct cli_opt daemon_opts[] = {
+	{ .name = "check", .help = "read the config file and the options, say whether they are valid, and exit" },
+	{ 0 },
+};
+
+static int daemon_opt(void *ctx, const struct cli_opt *o, const char *val)
+{
+	*(bool *)ctx = true; /* --check, the only own option */
+	return 0;
+}
+
 /* The config file named by --config, then the flags over it (the shared parser). CLI_CONTINUE, 0 or EXIT_USAGE. */
 static int load_config(struct joule_config *c, int argc, char **argv)
 {
+	bool check = false;
 	int idx = 1, rc;
 
 	config_init(c);
-	rc = cli_parse(&cmd_daemon_def, argc, argv, c, NULL, NULL, &idx);
+	rc = cli_parse(&cmd_daemon_def, argc, argv, c, daemon_opt, &check, &idx);
 	if (rc != CLI_CONTINUE)
 		return rc;
 	if (idx < argc) {
@@ -71,6 +83,10 @@ static int load_config(struct joule_config *c, int argc, char **argv)
 	if (c->listen && !c->listen[0] && c->socket_path && !c->socket_path[0]) {
 		fprintf(stderr, "joule: nothing to serve on: --listen and --socket are both empty\n");
 		return EXIT_USAGE;
+	}
+	if (check) {
+		printf("configuration ok%s%s\n", c->config_file ? ": " : "", c->config_file ? c->config_file : "");
+		return 0;
 	}
 	return CLI_CONTINUE;
 }
@@ -384,6 +400,7 @@ out:
 
 static const struct cli_example daemon_examples[] = {
 	{ "sudo joule daemon --config /etc/joule/joule.conf", "as the systemd unit runs it" },
+	{ "joule daemon --config /etc/joule/joule.conf --check", "validate an edited config before a reload" },
 	{ "sudo joule daemon --listen 127.0.0.1:0 --socket '' --ready-file /tmp/ready",
 	  "any free port, no Unix socket; the bound address is written to /tmp/ready" },
 	{ "curl -s localhost:9940/metrics | grep joule_group_energy", "what Prometheus scrapes" },
@@ -399,6 +416,7 @@ const struct cli_command cmd_daemon_def = {
 		       "a key of the config file; options win over the file. SIGHUP rereads intensity, verbose and "
 		       "filter; SIGTERM and SIGINT flush the ledger and exit 0.",
 	.scope = CONFIG_DAEMON,
+	.opts = daemon_opts,
 	.examples = daemon_examples,
 	.main = cmd_daemon,
 };
