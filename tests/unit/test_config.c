@@ -15,6 +15,9 @@
 #include "joule/netaddr.h"
 #include "joule/util.h"
 
+/* An assertion that names the key it failed for (cmocka's own take no message). */
+#define check(cond, key) do { if (!(cond)) fail_msg("key %s: %s", (key), #cond); } while (0)
+
 static char *write_tmp(const char *text)
 {
 	char *path = strdup("/tmp/joule-test-config-XXXXXX");
@@ -284,6 +287,68 @@ static void test_config_load_string_when_syntax_error_names_name_and_line(void *
 	config_free(&c);
 }
 
+static void test_config_key_doc_when_listed_every_key_has_help_scope_and_accepted(void **state)
+{
+	size_t n = config_key_count();
+
+	assert_true(n > 30);
+	for (size_t i = 0; i < n; i++) {
+		struct config_key_doc k;
+
+		config_key_doc(i, &k);
+		check(k.help != NULL, k.name);
+		check(k.accepted != NULL, k.name);
+		check(k.scope != 0, k.name);
+		/* a value needs a name in --help (DIR, DURATION) */
+		check(!k.takes_value || k.metavar, k.name);
+		check(config_key_takes_value(k.name) == k.takes_value, k.name);
+	}
+}
+
+static void test_config_key_doc_when_default_given_it_parses_as_a_value(void **state)
+{
+	/* a default such as "100ms" is what the key would take: give it and nothing changes */
+	for (size_t i = 0; i < config_key_count(); i++) {
+		struct joule_config a, b;
+		struct config_key_doc k;
+		char err[256], v[64];
+
+		config_key_doc(i, &k);
+		if (!k.dflt || !k.takes_value || strchr(k.dflt, ' ') || !strcmp(k.name, "embodied-kg"))
+			continue;
+		snprintf(v, sizeof(v), "%s", k.dflt);
+		config_init(&a);
+		config_init(&b);
+		check(config_set(&b, k.name, v, err, sizeof(err)) == 0, k.name);
+		check(a.interval_ns == b.interval_ns && a.pue == b.pue && a.idle == b.idle &&
+					a.ledger_sync == b.ledger_sync && a.ledger_period_ns == b.ledger_period_ns &&
+					a.socket_mode == b.socket_mode && a.top_n == b.top_n && a.grace_ns == b.grace_ns &&
+					a.source == b.source && a.uncertainty == b.uncertainty,
+		      k.name);
+		config_free(&a);
+		config_free(&b);
+	}
+}
+
+static void test_config_ledger_opts_when_keys_set_maps_each_one(void **state)
+{
+	struct joule_config c;
+	struct ledger_opts o;
+	char err[256];
+
+	config_init(&c);
+	assert_int_equal(config_set(&c, "ledger", "/tmp/l.jsonl", err, sizeof(err)), 0);
+	assert_int_equal(config_set(&c, "ledger-sync", "always", err, sizeof(err)), 0);
+	assert_int_equal(config_set(&c, "ledger-period", "5s", err, sizeof(err)), 0);
+	assert_int_equal(config_set(&c, "ledger-key", "/tmp/k", err, sizeof(err)), 0);
+	config_ledger_opts(&c, &o);
+	assert_string_equal(o.path, "/tmp/l.jsonl");
+	assert_int_equal(o.sync, LEDGER_SYNC_ALWAYS);
+	assert_int_equal(o.period_ns, 5 * NSEC_PER_SEC);
+	assert_string_equal(o.key_path, "/tmp/k");
+	config_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -300,6 +365,9 @@ int main(void)
 		cmocka_unit_test(test_config_load_file_when_unknown_key_or_section_fails),
 		cmocka_unit_test(test_config_load_file_when_shipped_example_parses),
 		cmocka_unit_test(test_config_load_string_when_syntax_error_names_name_and_line),
+		cmocka_unit_test(test_config_key_doc_when_listed_every_key_has_help_scope_and_accepted),
+		cmocka_unit_test(test_config_key_doc_when_default_given_it_parses_as_a_value),
+		cmocka_unit_test(test_config_ledger_opts_when_keys_set_maps_each_one),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

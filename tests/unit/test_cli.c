@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Unit tests for cli.c: one getopt_long parser over the config key table and each command's own options. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include "joule/cli.h"
+#include "joule/commands.h"
+#include "joule/util.h"
+
+#define ARGC(a) ((int)ARRAY_SIZE(a) - 1)
+
+static const char *seen_opt, *seen_val;
+static int seen_count;
+
+static int record_opt(void *ctx, const struct cli_opt *o, const char *val)
+{
+	seen_opt = o->name;
+	seen_val = val;
+	seen_count++;
+	return 0;
+}
+
+static const struct cli_opt test_opts[] = {
+	{ .name = "output", .short_opt = 'o', .takes_value = true, .metavar = "FILE", .help = "where" },
+	{ .name = "group", .help = "fold" },
+	{ 0 },
+};
+
+static const struct cli_command test_cmd = {
+	.name = "testcmd",
+	.synopsis = "[OPTIONS]",
+	.summary = "a command for these tests",
+	.description = "only here",
+	.scope = CONFIG_RUN,
+	.opts = test_opts,
+};
+
+static const struct cli_command *const table[] = { &cmd_run_def, &cmd_trace_def, &cmd_top_def, &cmd_probe_def,
+						   &cmd_daemon_def, &test_cmd };
+
+static int setup(void **state)
+{
+	cli_register(table, ARRAY_SIZE(table));
+	seen_opt = seen_val = NULL;
+	seen_count = 0;
+	return 0;
+}
+
+static void test_cli_parse_when_short_flags_combined_counts_each_v_and_stops_at_dashdash(void **state)
+{
+	char *argv[] = { "run", "-vvv", "--", "echo", "hi", NULL };
+	struct joule_config c;
+	int idx = 0;
+
+	config_init(&c);
+	assert_int_equal(cli_parse(&cmd_run_def, ARGC(argv), argv, &c, NULL, NULL, &idx), CLI_CONTINUE);
+	assert_int_equal(c.verbose, 3);
+	assert_int_equal(idx, 3); /* argv[3] is the command */
+	config_free(&c);
+}
+
+static void test_cli_parse_when_equals_or_separate_value_both_set_the_key(void **state)
+{
+	char *argv[] = { "run", "--zone=FR", "--interval", "250ms", "echo", NULL };
+	struct joule_config c;
+	int idx = 0;
+
+	config_init(&c);
+	assert_int_equal(cli_parse(&cmd_run_def, ARGC(argv), argv, &c, NULL, NULL, &idx), CLI_CONTINUE);
+	assert_string_equal(c.zone, "FR");
+	assert_int_equal(c.interval_ns, 250 * NSEC_PER_MSEC);
+	assert_int_equal(idx, 4); /* the first operand ends the options, without "--" too */
+	config_free(&c);
+}
+
+static void test_cli_parse_when_config_file_given_options_win_wherever_they_stand(void **state)
+{
+	char path[] = "/tmp/joule-test-cli-XXXXXX";
+	const char *text = "[joule]\nzone = FR\npue = 1.5\n";
+	int fd = mkstemp(path), idx = 0;
+	struct joule_config c;
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	{
+		char *argv[] = { "run", "--zone", "DE", "--config", path, "--", "x", NULL };
+
+		config_init(&c);
+		assert_int_equal(cli_parse(&cmd_run_def, ARGC(argv), argv, &c, NULL, NULL, &idx), CLI_CONTINUE);
+		assert_string_equal(c.zone, "DE");	/* the option, given before --config */
+		assert_true(c.pue == 1.5);		/* the file */
+		config_free(&c);
+	}
+	unlink(path);
+}
+
+static void test_cli_parse_when_key_of_another_command_is_a_usage_error(void **state)
+{
+	char *argv[] = { "run", "--top-n", "5", "--", "true", NULL };
+	struct joule_config c;
+	int idx = 0;
+
+	config_init(&c);
+	assert_int_equal(cli_parse(&cmd_run_def, ARGC(argv), argv, &c, NULL, NULL, &idx), EXIT_USAGE);
+	assert_int_equal(c.top_n, 20); /* untouched */
+	config_free(&c);
+}
+
+static void test_cli_parse_when_own_options_given_hands_them_to_the_command(void **state)
+{
+	char *argv[] = { "testcmd", "-vo", "out.json", "--group", NULL };
+	struct joule_config c;
+	int idx = 0;
+
+	config_init(&c);
+	assert_int_equal(cli_parse(&test_cmd, ARGC(argv), argv, &c, record_opt, NULL, &idx), CLI_CONTINUE);
+	assert_int_equal(seen_count, 2);
+	assert_string_equal(seen_opt, "group");
+	assert_null(seen_val);
+	assert_int_equal(c.verbose, 1); /* -v of the cluster -vo */
+	config_free(&c);
+}
+
+static void test_cli_parse_when_value_missing_is_a_usage_error(void **state)
+{
+	char *argv[] = { "testcmd", "-o", NULL };
+	struct joule_config c;
+	int idx = 0;
+
+	config_init(&c);
+	assert_int_equal(cli_parse(&test_cmd, ARGC(argv), argv, &c, record_opt, NULL, &idx), EXIT_USAGE);
+	assert_int_equal(seen_count, 0);
+	config_free(&c);
+}
+
+static void test_cli_parse_when_bad_value_is_a_usage_error(void **state)
+{
+	char *argv[] = { "run", "--interval", "soon", NULL };
+	struct joule_config c;
+	int idx = 0;
+
+	config_init(&c);
+	assert_int_equal(cli_parse(&cmd_run_def, ARGC(argv), argv, &c, NULL, NULL, &idx), EXIT_USAGE);
+	config_free(&c);
+}
+
+static void test_cli_parse_when_called_again_starts_a_fresh_scan(void **state)
+{
+	/* the daemon parses its argv again on SIGHUP: getopt's state must not carry over */
+	char *argv[] = { "daemon", "--top-n", "7", "-v", NULL };
+
+	for (int round = 0; round < 2; round++) {
+		struct joule_config c;
+		int idx = 0;
+
+		config_init(&c);
+		assert_int_equal(cli_parse(&cmd_daemon_def, ARGC(argv), argv, &c, NULL, NULL, &idx), CLI_CONTINUE);
+		assert_int_equal(c.top_n, 7);
+		assert_int_equal(c.verbose, 1);
+		config_free(&c);
+	}
+}
+
+static void test_cli_suggest_when_typo_names_the_nearest_command(void **state)
+{
+	assert_ptr_equal(cli_suggest("rnu"), &cmd_run_def);	/* a swapped pair is one edit */
+	assert_ptr_equal(cli_suggest("dameon"), &cmd_daemon_def);
+	assert_ptr_equal(cli_suggest("prob"), &cmd_probe_def);
+	assert_null(cli_suggest("frobnicate"));
+}
+
+static void test_cli_opts_build_when_command_has_own_options_lists_them_first_and_help_last(void **state)
+{
+	struct cli_optlist l;
+
+	assert_int_equal(cli_opts_build(&test_cmd, &l), 0);
+	assert_string_equal(l.v[0].name, "output");
+	assert_string_equal(l.v[1].name, "group");
+	assert_true(l.v[l.n - 1].is_help);
+	for (size_t i = 2; i + 1 < l.n; i++)
+		assert_true(l.v[i].is_key);
+	cli_opts_free(&l);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_cli_parse_when_short_flags_combined_counts_each_v_and_stops_at_dashdash, setup),
+		cmocka_unit_test_setup(test_cli_parse_when_equals_or_separate_value_both_set_the_key, setup),
+		cmocka_unit_test_setup(test_cli_parse_when_config_file_given_options_win_wherever_they_stand, setup),
+		cmocka_unit_test_setup(test_cli_parse_when_key_of_another_command_is_a_usage_error, setup),
+		cmocka_unit_test_setup(test_cli_parse_when_own_options_given_hands_them_to_the_command, setup),
+		cmocka_unit_test_setup(test_cli_parse_when_value_missing_is_a_usage_error, setup),
+		cmocka_unit_test_setup(test_cli_parse_when_bad_value_is_a_usage_error, setup),
+		cmocka_unit_test_setup(test_cli_parse_when_called_again_starts_a_fresh_scan, setup),
+		cmocka_unit_test_setup(test_cli_suggest_when_typo_names_the_nearest_command, setup),
+		cmocka_unit_test_setup(test_cli_opts_build_when_command_has_own_options_lists_them_first_and_help_last,
+				       setup),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
