@@ -421,3 +421,23 @@ def test_top_fits_the_terminal_follows_a_resize_sorts_and_quits_with_q(tmp_path)
         assert mode == "0", "the terminal is back on its normal screen"
     finally:
         tmux(sock, "kill-server", check=False)
+
+
+@root
+def test_trace_group_counts_the_processes_of_each_name(tmp_path):
+    # three processes of a name no other process has, each busy a little every 50 ms
+    prog = tmp_path / "jcount"
+    shutil.copy("/bin/dash", prog)
+    loop = "while :; do i=0; while [ $i -lt 2000 ]; do i=$((i+1)); done; sleep 0.05; done"
+    procs = [subprocess.Popen([str(prog), "-c", loop]) for _ in range(3)]
+    try:
+        r = joule("trace", "-c", "jcount", "--group", "--every", "1s", "--duration", "4s", "--json")
+        assert r.returncode == 0, r.stderr
+        rows = [p for ln in r.stdout.splitlines() if ln.startswith("{")
+                for p in json.loads(ln)["processes"]]
+        assert rows and all(p["comm"] == "jcount" for p in rows), r.stdout
+        assert max(p["count"] for p in rows) == 3, f"one row counting 3 processes: {rows}"
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()

@@ -374,7 +374,7 @@ const struct cli_command cmd_top_def = {
 	.synopsis = "[--group] [--sort KEY] [OPTIONS]",
 	.summary = "every process by energy, redrawn in place to fit the terminal",
 	.description = "A trace of every process, drawn within the terminal's size and redrawn each interval. "
-		       "Keys: q quits; e, c, p and n sort by energy, CPU, pid and name; g toggles grouping by name. "
+		       "Keys: q quits; e, c, p and n sort by energy, CPU, pid and name. "
 		       "Without a terminal (a pipe) it prints like trace.",
 	.scope = CONFIG_TRACE,
 	.opts = top_own,
