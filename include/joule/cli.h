@@ -44,6 +44,7 @@ struct cli_command {
 	const struct cli_example *examples; /* NULL-cmd terminated (may be NULL) */
 	int (*main)(int argc, char **argv); /* argv[0] is the command's name */
 	bool own_parser;		/* parses its own argv (ledger): help is its synopsis only */
+	bool interleaved;		/* options may follow operands (verify FILE --json); no "--" needed */
 };
 
 /* One option of a command as the parser and the help see it: a config key, an own option or --help. */
@@ -76,7 +77,8 @@ const struct cli_command *cli_suggest(const char *name);
 /*
  * Parse argv[1..] for cmd: config keys in its scope (applied after the file
  * --config names, so options win over the file), its own options (handed to
- * fn), -h/--help. Stops at "--" or the first operand; *idx is where. Prints
+ * fn), -h/--help. Stops at "--" or the first operand (or, for an interleaved
+ * command, moves the operands after the options); *idx is where. Prints
  * one clear message on a bad option. Returns CLI_CONTINUE, 0 after --help
  * (or --zone list, which prints the zone table), or EXIT_USAGE. Sets the log level from -v.
  */

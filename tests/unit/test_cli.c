@@ -41,6 +41,15 @@ static const struct cli_command test_cmd = {
 	.opts = test_opts,
 };
 
+static const struct cli_command interleaved_cmd = {
+	.name = "ledger verify",
+	.synopsis = "[--json] FILE...",
+	.summary = "an interleaved command",
+	.description = "options after operands",
+	.opts = test_opts,
+	.interleaved = true,
+};
+
 static const struct cli_command *const table[] = { &cmd_run_def, &cmd_trace_def, &cmd_top_def, &cmd_probe_def,
 						   &cmd_daemon_def, &test_cmd };
 
@@ -168,6 +177,48 @@ static void test_cli_parse_when_called_again_starts_a_fresh_scan(void **state)
 	}
 }
 
+static void test_cli_parse_when_interleaved_takes_options_after_operands(void **state)
+{
+	char *argv[] = { "verify", "a.jsonl", "--group", "b.jsonl", NULL };
+	struct joule_config c;
+	int idx = 0;
+
+	config_init(&c);
+	assert_int_equal(cli_parse(&interleaved_cmd, ARGC(argv), argv, &c, record_opt, NULL, &idx), CLI_CONTINUE);
+	assert_int_equal(seen_count, 1);
+	assert_int_equal(idx, 2); /* the operands, moved after the options */
+	assert_string_equal(argv[2], "a.jsonl");
+	assert_string_equal(argv[3], "b.jsonl");
+	config_free(&c);
+}
+
+static void test_cli_parse_when_run_reads_a_config_it_leaves_the_files_ledger_alone(void **state)
+{
+	char path[] = "/tmp/joule-test-cli-XXXXXX";
+	const char *text = "ledger = /var/lib/joule/ledger.jsonl\nzone = FR\n";
+	int fd = mkstemp(path), idx = 0;
+	struct joule_config c;
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	{
+		char *argv[] = { "run", "--config", path, "--", "x", NULL };
+		char *dargv[] = { "daemon", "--config", path, NULL };
+
+		config_init(&c);
+		assert_int_equal(cli_parse(&cmd_run_def, ARGC(argv), argv, &c, NULL, NULL, &idx), CLI_CONTINUE);
+		assert_null(c.ledger);			/* the daemon's ledger is not run's */
+		assert_string_equal(c.zone, "FR");	/* the rest of the file applies */
+		config_free(&c);
+		config_init(&c);
+		assert_int_equal(cli_parse(&cmd_daemon_def, ARGC(dargv), dargv, &c, NULL, NULL, &idx), CLI_CONTINUE);
+		assert_string_equal(c.ledger, "/var/lib/joule/ledger.jsonl");
+		config_free(&c);
+	}
+	unlink(path);
+}
+
 static void test_cli_suggest_when_typo_names_the_nearest_command(void **state)
 {
 	assert_ptr_equal(cli_suggest("rnu"), &cmd_run_def);	/* a swapped pair is one edit */
@@ -200,6 +251,8 @@ int main(void)
 		cmocka_unit_test_setup(test_cli_parse_when_value_missing_is_a_usage_error, setup),
 		cmocka_unit_test_setup(test_cli_parse_when_bad_value_is_a_usage_error, setup),
 		cmocka_unit_test_setup(test_cli_parse_when_called_again_starts_a_fresh_scan, setup),
+		cmocka_unit_test_setup(test_cli_parse_when_interleaved_takes_options_after_operands, setup),
+		cmocka_unit_test_setup(test_cli_parse_when_run_reads_a_config_it_leaves_the_files_ledger_alone, setup),
 		cmocka_unit_test_setup(test_cli_suggest_when_typo_names_the_nearest_command, setup),
 		cmocka_unit_test_setup(test_cli_opts_build_when_command_has_own_options_lists_them_first_and_help_last,
 				       setup),

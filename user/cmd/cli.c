@@ -221,7 +221,7 @@ struct key_value {
 };
 
 /* The file --config names first, then the flags in their order: options win over the file. */
-static int apply_keys(struct joule_config *cfg, const struct key_value *kv, size_t n)
+static int apply_keys(const struct cli_command *cmd, struct joule_config *cfg, const struct key_value *kv, size_t n)
 {
 	const char *file = NULL;
 	char err[512];
@@ -233,6 +233,16 @@ static int apply_keys(struct joule_config *cfg, const struct key_value *kv, size
 		fprintf(stderr, "joule: %s\n", err);
 		return EXIT_USAGE;
 	}
+	/*
+	 * A config file run shares with the daemon names the daemon's ledger; a
+	 * run appending to it would interleave two chains. Only a --ledger on
+	 * the command line gives a run a ledger.
+	 */
+	if (file && !(cmd->scope & CONFIG_DAEMON) && cfg->ledger) {
+		log_info("%s: ignoring ledger = %s (the daemon's; give run --ledger FILE)", file, cfg->ledger);
+		free(cfg->ledger);
+		cfg->ledger = NULL;
+	}
 	for (size_t i = 0; i < n; i++) {
 		if (config_set(cfg, kv[i].key, kv[i].value, err, sizeof(err))) {
 			fprintf(stderr, "joule: %s\n", err);
@@ -242,12 +252,17 @@ static int apply_keys(struct joule_config *cfg, const struct key_value *kv, size
 	return CLI_CONTINUE;
 }
 
-/* Short options in getopt's notation: "+:" (stop at the first operand; ':' reports a missing value). */
-static void build_shorts(const struct cli_optlist *l, char *buf, size_t len)
+/*
+ * Short options in getopt's notation: "+:" ('+' stops at the first operand, so
+ * run's CMD keeps its own options; ':' reports a missing value). An
+ * interleaved command lets getopt move operands after the options instead.
+ */
+static void build_shorts(const struct cli_optlist *l, bool interleaved, char *buf, size_t len)
 {
 	size_t n = 0;
 
-	buf[n++] = '+';
+	if (!interleaved)
+		buf[n++] = '+';
 	buf[n++] = ':';
 	for (size_t i = 0; i < l->n && n + 2 < len; i++) {
 		if (!l->v[i].short_opt)
@@ -284,7 +299,7 @@ int cli_parse(const struct cli_command *cmd, int argc, char **argv, struct joule
 
 		lo[i] = (struct option){ l.v[i].name, has, NULL, 256 + (int)i };
 	}
-	build_shorts(&l, shorts, sizeof(shorts));
+	build_shorts(&l, cmd->interleaved, shorts, sizeof(shorts));
 	optind = 0; /* glibc: 0 starts a fresh scan (the daemon parses again on SIGHUP) */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, shorts, lo, NULL)) != -1) {
@@ -327,7 +342,7 @@ int cli_parse(const struct cli_command *cmd, int argc, char **argv, struct joule
 		}
 	}
 	*idx = optind;
-	rc = apply_keys(cfg, kv, nkv);
+	rc = apply_keys(cmd, cfg, kv, nkv);
 	/* "--zone list" prints the zone table instead of measuring */
 	if (rc == CLI_CONTINUE && cfg->zone && strcmp(cfg->zone, "list") == 0) {
 		carbon_list_zones(stdout);
