@@ -425,10 +425,11 @@ def test_top_fits_the_terminal_follows_a_resize_sorts_and_quits_with_q(tmp_path)
 
 @root
 def test_trace_group_counts_the_processes_of_each_name(tmp_path):
-    # three processes of a name no other process has, each busy a little every 50 ms
+    # three processes of a name no other process has, each busy a little every 50 ms; python,
+    # as it sleeps without forking (a shell's `sleep` child would be a fourth jcount until it execs)
     prog = tmp_path / "jcount"
-    shutil.copy("/bin/dash", prog)
-    loop = "while :; do i=0; while [ $i -lt 2000 ]; do i=$((i+1)); done; sleep 0.05; done"
+    shutil.copy("/usr/bin/python3", prog)
+    loop = "import time\nwhile True:\n    sum(range(20000))\n    time.sleep(0.05)\n"
     procs = [subprocess.Popen([str(prog), "-c", loop]) for _ in range(3)]
     try:
         r = joule("trace", "-c", "jcount", "--group", "--every", "1s", "--duration", "4s", "--json")

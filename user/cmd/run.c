@@ -312,9 +312,10 @@ static void run_report(struct run *r)
 /* Close in reverse order; a ledger that fails to flush turns a success into 1. */
 static int run_close(struct run *r, int rc)
 {
-	if (r->out && fclose(r->out) && rc == 0) {
+	if (r->out && fclose(r->out)) {
 		log_err("failed to write %s: %s", r->out_file, strerror(errno));
-		rc = 1;
+		if (rc == 0)
+			rc = 1;
 	}
 	if (r->led && ledger_close(r->led) && rc == 0)
 		rc = 1;

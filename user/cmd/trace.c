@@ -228,6 +228,9 @@ static int trace_loop(struct trace_loop *l, struct trace_ctx *x, bool json)
 		}
 		if (l->top && (fds[2].revents & POLLIN) && top_input(l->top) == TOP_QUIT)
 			stop = true;
+		/* the terminal went away: nothing to draw on, and its fd would poll ready forever */
+		if (l->top && (fds[2].revents & (POLLHUP | POLLERR | POLLNVAL)))
+			stop = true;
 		if (!(fds[0].revents & POLLIN) && !stop)
 			continue;
 		rc = sampler_tick(l->p.sampler, &s);
