@@ -48,6 +48,12 @@ void report_add_window_json(cJSON *root, struct carbon_ctx *c, const struct wind
 /* The sampler's tick health: ticks, missed, jitter. */
 cJSON *report_sampler_json(const struct sampler *smp);
 
+/*
+ * A process name fit for a terminal: any process may name itself with escape
+ * sequences, so control bytes become '?'. out holds at least JOULE_COMM_LEN.
+ */
+void report_printable_comm(const char *comm, char *out, size_t len);
+
 /* The text table: one row per process, then (with_rest) the command total, others, idle, host. */
 void report_print_table(FILE *f, struct carbon_ctx *c, const struct window *w, uint64_t wall_ns, bool with_rest);
 /* Host energy, power and source; carbon intensity, PUE and how embodied carbon was counted. */

@@ -442,3 +442,14 @@ def test_trace_group_counts_the_processes_of_each_name(tmp_path):
         for p in procs:
             p.kill()
             p.wait()
+
+
+@root
+def test_run_text_report_shows_a_name_with_escape_sequences_harmlessly():
+    # any process may give itself a name that would clear the reader's terminal
+    prog = ("open('/proc/self/comm', 'w').write('\\x1b[2Jevil')\n"
+            "sum(range(300000))\n")
+    r = joule("run", "--", "/usr/bin/python3", "-c", prog)
+    assert r.returncode == 0, r.stderr
+    assert "\x1b" not in r.stderr, "no escape byte reaches the terminal"
+    assert "?[2Jevil" in r.stderr, "the name is shown, its control byte as '?'"

@@ -216,15 +216,26 @@ cJSON *report_sampler_json(const struct sampler *smp)
 
 /* ---- text */
 
+void report_printable_comm(const char *comm, char *out, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < len && comm[i]; i++)
+		out[i] = (unsigned char)comm[i] < 0x20 || comm[i] == 0x7f ? '?' : comm[i];
+	out[i] = '\0';
+}
+
 static void print_row(FILE *f, const char *pid, const char *ppid, const char *name, const struct acct_sum *s,
 		      uint64_t wall_ns, uint64_t host, struct carbon_ctx *c, const struct window *w)
 {
 	struct carbon_estimate e;
 	double j = (double)(s->cpu_uj + s->mem_uj) / 1e6;
+	char shown[JOULE_COMM_LEN + 16];
 
+	report_printable_comm(name, shown, sizeof(shown));
 	carbon_interval(c, s->carbon_ug, w->energy_rel_sd, window_intensity_sd(w), &e);
 	fprintf(f, "%7s %7s  %-16.16s %9.3f %10.3f %8.3f %8.3f %7.2f%% %10.4f %10.4f %10.4f [%.4f, %.4f]\n", pid,
-		ppid, name, (double)s->cpu_ns / 1e9, j, (double)s->mem_uj / 1e6,
+		ppid, shown, (double)s->cpu_ns / 1e9, j, (double)s->mem_uj / 1e6,
 		wall_ns ? j * 1e9 / (double)wall_ns : 0.0, 100.0 * ratio(s->cpu_uj + s->mem_uj, host),
 		(double)(s->carbon_ug - s->embodied_ug) / 1e6, (double)s->embodied_ug / 1e6,
 		(double)s->carbon_ug / 1e6, (double)e.lo_ug / 1e6, (double)e.hi_ug / 1e6);

@@ -113,8 +113,10 @@ static void row(char *buf, size_t len, const struct acct_entry *e, const struct 
 		bool group)
 {
 	const struct acct_entry *tot = group ? NULL : acct_find(&all->procs, e->pid, e->start_ns);
+	char comm[JOULE_COMM_LEN];
 
-	snprintf(buf, len, "%7u  %-16.16s %7.1f%% %9.3f %9.3f %12.3f", group ? e->ppid : e->pid, e->comm,
+	report_printable_comm(e->comm, comm, sizeof(comm));
+	snprintf(buf, len, "%7u  %-16.16s %7.1f%% %9.3f %9.3f %12.3f", group ? e->ppid : e->pid, comm,
 		 span_ns ? 100.0 * (double)e->cpu_ns / (double)span_ns : 0.0, watts(energy(e), span_ns),
 		 (double)energy(e) / 1e6, (double)(tot ? energy(tot) : energy(e)) / 1e6);
 }
