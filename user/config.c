@@ -399,7 +399,8 @@ static const struct config_key keys[] = {
 	  .help = "more messages: -v info, -vv debug and libbpf's log; repeatable", .dflt = "0",
 	  .scope = SOURCE_KEYS, .short_opt = 'v', .repeatable = true },
 	{ "config", true, set_string, "a file path", OFF(config_file), .metavar = "FILE",
-	  .help = "read keys from this INI file first; options on the command line win",
+	  .help = "read keys from this INI file first (the daemon's format; run takes no ledger from it); "
+		  "options on the command line win",
 	  .scope = MEASURE },
 	{ "listen", true, set_listen,
 	  "IPV4:PORT, [IPV6]:PORT, localhost:PORT or *:PORT (port 0 = any), or empty to disable TCP", OFF(listen),
