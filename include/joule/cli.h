@@ -21,6 +21,7 @@ struct cli_opt {
 	const char *help;
 	const char *dflt;	/* NULL: no default worth naming */
 	bool repeatable;
+	const char *accepted;	/* "energy, cpu, pid, comm": the values completion offers (may be NULL) */
 };
 
 /*

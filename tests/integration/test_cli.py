@@ -248,6 +248,7 @@ def test_completion_completes_a_commands_own_options_only():
 def test_completion_offers_the_accepted_values():
     assert complete("joule", "run", "--source", "") == {"auto", "powercap", "msr", "perf", "model"}
     assert complete("joule", "run", "--idle", "p") == {"proportional"}
+    assert complete("joule", "top", "--sort", "c") == {"cpu", "comm"}, "a command's own option too"
 
 
 def test_completion_after_double_dash_completes_a_program():

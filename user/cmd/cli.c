@@ -108,7 +108,7 @@ int cli_opts_build(const struct cli_command *cmd, struct cli_optlist *l)
 		l->v[l->n++] = (struct cli_optent){ .name = o->name, .short_opt = o->short_opt,
 						    .takes_value = o->takes_value, .metavar = o->metavar,
 						    .help = o->help, .dflt = o->dflt, .repeatable = o->repeatable,
-						    .own = o };
+						    .accepted = o->accepted, .own = o };
 	}
 	for (size_t i = 0; i < nkeys; i++) {
 		struct config_key_doc k;

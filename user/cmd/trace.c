@@ -49,7 +49,8 @@ static const struct cli_opt top_own[] = {
 	{ .name = "duration", .takes_value = true, .metavar = "DURATION", .help = "stop after DURATION [ms, s, m, h]",
 	  .dflt = "until q or Ctrl-C" },
 	{ .name = "sort", .takes_value = true, .metavar = "KEY",
-	  .help = "sort by energy, cpu, pid or comm (keys e, c, p, n while running)", .dflt = "energy" },
+	  .help = "sort by energy, cpu, pid or comm (keys e, c, p, n while running)", .dflt = "energy",
+	  .accepted = "energy, cpu, pid, comm" },
 	{ 0 },
 };
 
