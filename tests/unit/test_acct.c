@@ -65,11 +65,29 @@ static void test_acct_drop_exited_keeps_live_processes_in_order(void **state)
 	acct_free(&a);
 }
 
+static void test_acct_when_carbon_has_an_embodied_part_sums_it_apart(void **state)
+{
+	struct acct a = { 0 };
+	struct acct_sum sum = { 0 };
+	struct sample_task t = task(7, 1, "e", 10, 1000);
+
+	t.carbon_ug = 120;
+	t.embodied_ug = 100;
+	assert_int_equal(acct_add(&a, &t), 0);
+	assert_int_equal(acct_add(&a, &t), 0);
+	acct_sum_task(&sum, &t);
+	assert_int_equal(a.v[0].carbon_ug, 240);
+	assert_int_equal(a.v[0].embodied_ug, 200); /* so operational is carbon - embodied = 40 */
+	assert_int_equal(sum.embodied_ug, 100);
+	acct_free(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_acct_when_same_process_twice_sums_and_keeps_pid_order),
 		cmocka_unit_test(test_acct_drop_exited_keeps_live_processes_in_order),
+		cmocka_unit_test(test_acct_when_carbon_has_an_embodied_part_sums_it_apart),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,6 +12,7 @@
 #include "joule/cli.h"
 #include "joule/commands.h"
 #include "joule/util.h"
+#include "testlib.h"
 
 #define ARGC(a) ((int)ARRAY_SIZE(a) - 1)
 
@@ -58,7 +59,19 @@ static int setup(void **state)
 	cli_register(table, ARRAY_SIZE(table));
 	seen_opt = seen_val = NULL;
 	seen_count = 0;
-	return 0;
+	return tl_setup(state);
+}
+
+/* A config file in the test's private directory (removed by the teardown). */
+static char *write_conf(const char *text)
+{
+	char *path = strdup(tl_path("joule.conf"));
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_int_equal(fputs(text, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+	return path;
 }
 
 static void test_cli_parse_when_short_flags_combined_counts_each_v_and_stops_at_dashdash(void **state)
@@ -90,14 +103,10 @@ static void test_cli_parse_when_equals_or_separate_value_both_set_the_key(void *
 
 static void test_cli_parse_when_config_file_given_options_win_wherever_they_stand(void **state)
 {
-	char path[] = "/tmp/joule-test-cli-XXXXXX";
-	const char *text = "[joule]\nzone = FR\npue = 1.5\n";
-	int fd = mkstemp(path), idx = 0;
+	char *path = write_conf("[joule]\nzone = FR\npue = 1.5\n");
 	struct joule_config c;
+	int idx = 0;
 
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	close(fd);
 	{
 		char *argv[] = { "run", "--zone", "DE", "--config", path, "--", "x", NULL };
 
@@ -107,7 +116,7 @@ static void test_cli_parse_when_config_file_given_options_win_wherever_they_stan
 		assert_true(c.pue == 1.5);		/* the file */
 		config_free(&c);
 	}
-	unlink(path);
+	free(path);
 }
 
 static void test_cli_parse_when_key_of_another_command_is_a_usage_error(void **state)
@@ -194,14 +203,10 @@ static void test_cli_parse_when_interleaved_takes_options_after_operands(void **
 
 static void test_cli_parse_when_run_reads_a_config_it_leaves_the_files_ledger_alone(void **state)
 {
-	char path[] = "/tmp/joule-test-cli-XXXXXX";
-	const char *text = "ledger = /var/lib/joule/ledger.jsonl\nzone = FR\n";
-	int fd = mkstemp(path), idx = 0;
+	char *path = write_conf("ledger = /var/lib/joule/ledger.jsonl\nzone = FR\n");
 	struct joule_config c;
+	int idx = 0;
 
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	close(fd);
 	{
 		char *argv[] = { "run", "--config", path, "--", "x", NULL };
 		char *dargv[] = { "daemon", "--config", path, NULL };
@@ -216,7 +221,7 @@ static void test_cli_parse_when_run_reads_a_config_it_leaves_the_files_ledger_al
 		assert_string_equal(c.ledger, "/var/lib/joule/ledger.jsonl");
 		config_free(&c);
 	}
-	unlink(path);
+	free(path);
 }
 
 static void test_cli_suggest_when_typo_names_the_nearest_command(void **state)
@@ -242,20 +247,20 @@ static void test_cli_opts_build_when_command_has_own_options_lists_them_first_an
 
 int main(void)
 {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, tl_teardown)
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(test_cli_parse_when_short_flags_combined_counts_each_v_and_stops_at_dashdash, setup),
-		cmocka_unit_test_setup(test_cli_parse_when_equals_or_separate_value_both_set_the_key, setup),
-		cmocka_unit_test_setup(test_cli_parse_when_config_file_given_options_win_wherever_they_stand, setup),
-		cmocka_unit_test_setup(test_cli_parse_when_key_of_another_command_is_a_usage_error, setup),
-		cmocka_unit_test_setup(test_cli_parse_when_own_options_given_hands_them_to_the_command, setup),
-		cmocka_unit_test_setup(test_cli_parse_when_value_missing_is_a_usage_error, setup),
-		cmocka_unit_test_setup(test_cli_parse_when_bad_value_is_a_usage_error, setup),
-		cmocka_unit_test_setup(test_cli_parse_when_called_again_starts_a_fresh_scan, setup),
-		cmocka_unit_test_setup(test_cli_parse_when_interleaved_takes_options_after_operands, setup),
-		cmocka_unit_test_setup(test_cli_parse_when_run_reads_a_config_it_leaves_the_files_ledger_alone, setup),
-		cmocka_unit_test_setup(test_cli_suggest_when_typo_names_the_nearest_command, setup),
-		cmocka_unit_test_setup(test_cli_opts_build_when_command_has_own_options_lists_them_first_and_help_last,
-				       setup),
+		T(test_cli_parse_when_short_flags_combined_counts_each_v_and_stops_at_dashdash),
+		T(test_cli_parse_when_equals_or_separate_value_both_set_the_key),
+		T(test_cli_parse_when_config_file_given_options_win_wherever_they_stand),
+		T(test_cli_parse_when_key_of_another_command_is_a_usage_error),
+		T(test_cli_parse_when_own_options_given_hands_them_to_the_command),
+		T(test_cli_parse_when_value_missing_is_a_usage_error),
+		T(test_cli_parse_when_bad_value_is_a_usage_error),
+		T(test_cli_parse_when_called_again_starts_a_fresh_scan),
+		T(test_cli_parse_when_interleaved_takes_options_after_operands),
+		T(test_cli_parse_when_run_reads_a_config_it_leaves_the_files_ledger_alone),
+		T(test_cli_suggest_when_typo_names_the_nearest_command),
+		T(test_cli_opts_build_when_command_has_own_options_lists_them_first_and_help_last),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
