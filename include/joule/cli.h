@@ -35,6 +35,14 @@ struct cli_example {
 	const char *what;	/* what it shows */
 };
 
+/*
+ * A command and everything its --help, man section and completion say. A
+ * command that parses its own argv today (ledger verify/show/keygen) can adopt
+ * the parser with a cli_command of its own: scope 0 (no config keys), its
+ * options in opts, interleaved = true (options after FILE...), and
+ * cli_parse(&def, argc, argv, &unused_cfg, handler, ctx, &idx); -h/--help,
+ * "did you mean" and clear messages come with it.
+ */
 struct cli_command {
 	const char *name;
 	const char *synopsis;		/* after "joule NAME " */

@@ -71,6 +71,16 @@ def test_help_of_a_command_equals_its_help_option():
     assert joule("help", "run").stdout == joule("run", "--help").stdout
 
 
+def test_help_of_ledger_shows_its_subcommands():
+    r = joule("help", "ledger")
+    assert r.returncode == 0 and "joule ledger verify" in r.stdout, r.stdout + r.stderr
+
+
+def test_help_of_a_mistyped_command_suggests_one():
+    r = joule("help", "tarce")
+    assert r.returncode == 2 and "did you mean 'trace'?" in r.stderr, r.stderr
+
+
 def test_version_flags_print_the_version():
     for flag in ("--version", "-V", "version"):
         r = joule(flag)
