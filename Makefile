@@ -63,14 +63,15 @@ FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS  := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 FUZZ_OBJS  := $(patsubst user/%.c,$(BUILD)/fuzz/obj/%.o,$(USER_SRCS))
 TOOLS      := $(BUILD)/fake-rapl
+UNIT       := $(BUILD)/dist/joule.service
 
 # 'make' needs only the build packages; 'make test' adds the test-only ones.
 DEPS_STAMP      := $(BUILD)/.deps-build-ok
 TEST_DEPS_STAMP := $(BUILD)/.deps-test-ok
 
-.PHONY: all deps deps-test test check check-layers bench fuzz run install clean vmlinux tools
+.PHONY: FORCE all deps deps-test test check check-layers bench fuzz run install uninstall unit test-package image clean vmlinux tools
 
-all: $(BUILD)/joule $(TOOLS)
+all: $(BUILD)/joule $(TOOLS) $(UNIT)
 
 # Installs only the Debian packages that are missing (apt-get); a no-op after the first run.
 deps: $(DEPS_STAMP)
@@ -163,21 +164,83 @@ bench: all
 run: all
 	$(BUILD)/joule run -- stress-ng --cpu 1 --timeout 3s --quiet
 
+BINDIR           ?= $(PREFIX)/bin
+SYSCONFDIR       ?= /etc
+DATADIR          ?= $(PREFIX)/share
+MANDIR           ?= $(DATADIR)/man
 SYSTEMD_UNIT_DIR ?= /lib/systemd/system
 SYSUSERS_DIR     ?= /usr/lib/sysusers.d
+BASHCOMP_DIR     ?= $(DATADIR)/bash-completion/completions
+ZSHCOMP_DIR      ?= $(DATADIR)/zsh/vendor-completions
 
-# The binary, the systemd unit and sysusers entry, the config (never overwritten), Prometheus files.
-install: all
-	install -D -m 0755 $(BUILD)/joule $(DESTDIR)$(PREFIX)/bin/joule
-	install -D -m 0644 dist/systemd/joule.service $(DESTDIR)$(SYSTEMD_UNIT_DIR)/joule.service
+# The unit runs the binary this install puts in BINDIR, with the config in SYSCONFDIR.
+# The paths are recorded so that 'make install PREFIX=/usr' after a plain 'make' regenerates it.
+$(BUILD)/dist/unit.vars: FORCE
+	$(Q)mkdir -p $(@D)
+	$(Q)echo '$(BINDIR) $(SYSCONFDIR)' | cmp -s - $@ 2>/dev/null || echo '$(BINDIR) $(SYSCONFDIR)' > $@
+
+$(UNIT): dist/systemd/joule.service.in $(BUILD)/dist/unit.vars
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $< > $@.tmp && mv $@.tmp $@
+
+unit: $(UNIT)
+
+# Man pages and completions, when the tree has them (build/man/*.N generated, dist/completion/*).
+MAN_PAGES  = $(wildcard $(BUILD)/man/*.[1-8])
+BASH_COMPS := $(wildcard dist/completion/joule dist/completion/joule.bash dist/completion/*.bash-completion)
+ZSH_COMPS  := $(wildcard dist/completion/_joule)
+
+# The binary, the unit and sysusers entry, the config (never overwritten; 0640 root:joule),
+# Prometheus files, man pages and completions. As root without DESTDIR it also creates the
+# joule user and group (systemd-sysusers) so the config can be given to the group.
+install: all $(UNIT)
+	install -D -m 0755 $(BUILD)/joule $(DESTDIR)$(BINDIR)/joule
+	install -D -m 0644 $(UNIT) $(DESTDIR)$(SYSTEMD_UNIT_DIR)/joule.service
 	install -D -m 0644 dist/sysusers.d/joule.conf $(DESTDIR)$(SYSUSERS_DIR)/joule.conf
-	@if [ -e $(DESTDIR)/etc/joule/joule.conf ]; then \
-		echo "  keeping $(DESTDIR)/etc/joule/joule.conf"; \
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/joule/joule.conf ]; then \
+		echo "  keeping $(DESTDIR)$(SYSCONFDIR)/joule/joule.conf"; \
 	else \
-		install -D -m 0640 dist/joule.conf $(DESTDIR)/etc/joule/joule.conf; \
+		install -D -m 0640 dist/joule.conf $(DESTDIR)$(SYSCONFDIR)/joule/joule.conf; \
 	fi
-	install -D -m 0644 dist/prometheus/joule.rules.yml $(DESTDIR)$(PREFIX)/share/joule/prometheus/joule.rules.yml
-	install -D -m 0644 dist/prometheus/prometheus.yml $(DESTDIR)$(PREFIX)/share/joule/prometheus/prometheus.yml
+	install -D -m 0644 dist/prometheus/joule.rules.yml $(DESTDIR)$(DATADIR)/joule/prometheus/joule.rules.yml
+	install -D -m 0644 dist/prometheus/prometheus.yml $(DESTDIR)$(DATADIR)/joule/prometheus/prometheus.yml
+	$(Q)for m in $(MAN_PAGES); do \
+		s=$${m##*.}; install -D -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/$$(basename $$m) || exit 1; \
+	done
+	$(Q)for c in $(BASH_COMPS); do install -D -m 0644 $$c $(DESTDIR)$(BASHCOMP_DIR)/joule || exit 1; done
+	$(Q)for c in $(ZSH_COMPS); do install -D -m 0644 $$c $(DESTDIR)$(ZSHCOMP_DIR)/_joule || exit 1; done
+	$(Q)if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" -eq 0 ]; then \
+		if ! getent group joule >/dev/null && command -v systemd-sysusers >/dev/null; then \
+			systemd-sysusers $(SYSUSERS_DIR)/joule.conf; \
+		fi; \
+		if getent group joule >/dev/null; then \
+			chgrp joule $(SYSCONFDIR)/joule/joule.conf; \
+		else \
+			echo "  no group joule: create it (systemd-sysusers joule.conf), then chgrp joule $(SYSCONFDIR)/joule/joule.conf"; \
+		fi; \
+	fi
+
+# Removes what install put there except the config and the ledger (the user's data) and the user.
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/joule $(DESTDIR)$(SYSTEMD_UNIT_DIR)/joule.service \
+		$(DESTDIR)$(SYSUSERS_DIR)/joule.conf $(DESTDIR)$(BASHCOMP_DIR)/joule $(DESTDIR)$(ZSHCOMP_DIR)/_joule
+	rm -rf $(DESTDIR)$(DATADIR)/joule
+	$(Q)for m in $(notdir $(MAN_PAGES)); do \
+		s=$${m##*.}; rm -f $(DESTDIR)$(MANDIR)/man$$s/$$m; \
+	done
+	@echo "  kept $(DESTDIR)$(SYSCONFDIR)/joule/joule.conf, /var/lib/joule and the joule user"
+
+# The Debian package round trip (build in a copy, install, run as the unit would, remove);
+# skips with a reason when dpkg-buildpackage is missing. Needs root.
+test-package: all
+	$(Q)JOULE_BUILD=$$(realpath $(BUILD)) pytest-3 -q -p no:cacheprovider tests/integration/test_package.py
+
+# A FROM-scratch OCI image with the binary and the libraries ldd names (tools/image-rootfs).
+IMAGE ?= localhost/joule:$(VERSION)
+image: all
+	$(Q)tools/image-rootfs $(BUILD)/joule $(BUILD)/image/rootfs
+	$(Q)podman build --pull=never -f Containerfile -t $(IMAGE) $(BUILD)/image
 
 # Regenerate the vendored vmlinux.h from the running kernel's BTF.
 vmlinux:
@@ -186,5 +249,7 @@ vmlinux:
 
 clean:
 	rm -rf $(BUILD)
+
+FORCE:
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
