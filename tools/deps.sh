@@ -12,6 +12,9 @@ test=(
 	libcmocka-dev python3-pytest libclang-rt-14-dev stress-ng procps util-linux passwd
 	# daemon tests and benchmarks: promtool/prometheus, unit checks, peers
 	prometheus systemd wrk linux-perf libbpf-tools
+	# the package round trip and the image (tests/integration/test_package.py); runc because
+	# crun refuses hybrid cgroup hosts
+	dpkg-dev debhelper fakeroot lintian devscripts podman runc
 )
 
 case "${1:-all}" in
