@@ -144,8 +144,11 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS)
 check-layers:
 	$(Q)tools/check-layers
 
+# Suites with their own make target (each prints "N passed, N failed" or exits 77 to skip with a reason).
+EXTRA_SUITES ?=
+
 test: deps-test all check-layers $(UNIT_TESTS) $(BPF_TESTS) $(FUZZ_BINS)
-	$(Q)BUILD=$(BUILD) tests/run-tests
+	$(Q)BUILD=$(BUILD) EXTRA_SUITES="$(EXTRA_SUITES)" tests/run-tests
 
 check: test
 
