@@ -146,6 +146,7 @@ check-layers:
 
 # Suites with their own make target (each prints "N passed, N failed" or exits 77 to skip with a reason).
 EXTRA_SUITES ?=
+EXTRA_SUITES += test-package
 
 test: deps-test all check-layers $(UNIT_TESTS) $(BPF_TESTS) $(FUZZ_BINS)
 	$(Q)BUILD=$(BUILD) EXTRA_SUITES="$(EXTRA_SUITES)" tests/run-tests
@@ -189,10 +190,11 @@ $(UNIT): dist/systemd/joule.service.in $(BUILD)/dist/unit.vars
 
 unit: $(UNIT)
 
-# Man pages and completions, when the tree has them (build/man/*.N generated, dist/completion/*).
-MAN_PAGES  = $(wildcard $(BUILD)/man/*.[1-8])
-BASH_COMPS := $(wildcard dist/completion/joule dist/completion/joule.bash dist/completion/*.bash-completion)
-ZSH_COMPS  := $(wildcard dist/completion/_joule)
+# Man pages and completions, when the tree has them: generated under $(BUILD) by 'all'
+# (hence '=': looked up when install runs) or kept in dist/completion/.
+MAN_PAGES  = $(wildcard $(BUILD)/*.[1-8] $(BUILD)/man/*.[1-8])
+BASH_COMPS = $(firstword $(wildcard $(BUILD)/joule.bash-completion dist/completion/joule dist/completion/joule.bash))
+ZSH_COMPS  = $(firstword $(wildcard $(BUILD)/joule.zsh-completion dist/completion/_joule))
 
 # The binary, the unit and sysusers entry, the config (never overwritten; 0640 root:joule),
 # Prometheus files, man pages and completions. As root without DESTDIR it also creates the
@@ -229,15 +231,13 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/joule $(DESTDIR)$(SYSTEMD_UNIT_DIR)/joule.service \
 		$(DESTDIR)$(SYSUSERS_DIR)/joule.conf $(DESTDIR)$(BASHCOMP_DIR)/joule $(DESTDIR)$(ZSHCOMP_DIR)/_joule
 	rm -rf $(DESTDIR)$(DATADIR)/joule
-	$(Q)for m in $(notdir $(MAN_PAGES)); do \
-		s=$${m##*.}; rm -f $(DESTDIR)$(MANDIR)/man$$s/$$m; \
-	done
+	rm -f $(DESTDIR)$(MANDIR)/man[1-8]/joule.[1-8] $(DESTDIR)$(MANDIR)/man[1-8]/joule-*.[1-8]
 	@echo "  kept $(DESTDIR)$(SYSCONFDIR)/joule/joule.conf, /var/lib/joule and the joule user"
 
-# The Debian package round trip (build in a copy, install, run as the unit would, remove);
-# skips with a reason when dpkg-buildpackage is missing. Needs root.
+# make install, the Debian package round trip (built in a copy, installed, run as the unit
+# would, removed, purged) and the image; each test skips with its reason when a tool is missing.
 test-package: all
-	$(Q)JOULE_BUILD=$$(realpath $(BUILD)) pytest-3 -q -p no:cacheprovider tests/integration/test_package.py
+	$(Q)JOULE_BUILD=$$(realpath $(BUILD)) pytest-3 -q -rs -p no:cacheprovider tests/package
 
 # A FROM-scratch OCI image with the binary and the libraries ldd names (tools/image-rootfs).
 IMAGE ?= localhost/joule:$(VERSION)

@@ -17,7 +17,9 @@ import uuid
 
 import pytest
 
-from daemon_util import BUILD, JOULE, REPO, wait_for
+BUILD = os.environ.get("JOULE_BUILD") or os.path.abspath(os.path.join(os.path.dirname(__file__), "../../build"))
+JOULE = os.path.join(BUILD, "joule")
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
 
 # Installing a package is machine-global: two `make test` runs in two clones would fight over
 # /usr/bin/joule, the joule user and /var/lib/joule. This lock (a fixed name on purpose: it is
@@ -26,6 +28,16 @@ INSTALL_LOCK = "/run/lock/joule-package-test.lock"
 UNIT_PATH = "/lib/systemd/system/joule.service"
 CONF_PATH = "/etc/joule/joule.conf"
 CAP_BITS = {"CAP_DAC_READ_SEARCH": 2, "CAP_PERFMON": 38, "CAP_BPF": 39, "CAP_SYS_RAWIO": 17}
+
+
+def wait_for(pred, timeout, what, step=0.1):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    raise AssertionError("timed out after %.0fs waiting for %s" % (timeout, what))
 
 
 def have(cmd):
@@ -326,10 +338,12 @@ def check_installed(package, files, conffiles):
               "/usr/share/joule/prometheus/joule.rules.yml", "/usr/share/joule/prometheus/prometheus.yml"):
         assert f in files and os.path.exists(f), "the package does not install %s" % f
     # man pages and completions, when the tree has them (issue 13's CLI part produces them)
-    for m in sorted((package["src"] / "build/man").glob("*.[1-8]")):
+    built = package["src"] / "build"
+    for m in sorted(list(built.glob("*.[1-8]")) + list(built.glob("man/*.[1-8]"))):
         want = "/usr/share/man/man%s/%s.gz" % (m.suffix[1:], m.name)
         assert want in files, "man page %s is not in the package" % want
-    if (package["src"] / "dist/completion").is_dir() and any((package["src"] / "dist/completion").iterdir()):
+    comps = list(built.glob("joule.bash-completion")) + list(package["src"].glob("dist/completion/joule*"))
+    if comps:
         assert "/usr/share/bash-completion/completions/joule" in files, "the bash completion is not in the package"
     assert exec_start(open(UNIT_PATH).read()) == ["/usr/bin/joule", "daemon", "--config", CONF_PATH], \
         "the installed unit's ExecStart is %s" % exec_start(open(UNIT_PATH).read())
