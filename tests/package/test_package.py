@@ -120,6 +120,39 @@ def test_uninstall_when_run_after_install_leaves_only_the_config(package, tmp_pa
     assert left == ["etc/joule/joule.conf"], "left behind: %s" % left
 
 
+@needs_dpkg
+@needs_root
+def test_install_when_root_without_destdir_gives_the_config_to_group_joule_and_keeps_edits(package):
+    src = package["src"]
+    paths = ("/usr/local/bin/joule", UNIT_PATH, "/usr/lib/sysusers.d/joule.conf", "/etc/joule")
+    with InstallLock():
+        if dpkg_status("joule"):
+            pytest.skip("a joule package is on this machine (%s): the test would overwrite it" % dpkg_status("joule"))
+        for p in paths:
+            if os.path.lexists(p):
+                pytest.skip("%s exists: the test would overwrite it" % p)
+        try:
+            r = run(["make", "-C", str(src), "install"])
+            assert r.returncode == 0, "make install failed:\n%s%s" % (r.stdout, r.stderr)
+            st = os.stat(CONF_PATH)
+            gid = int(run(["getent", "group", "joule"]).stdout.split(":")[2])
+            assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (0o640, 0, gid), \
+                "config is %o %d:%d, want 0640 root:joule" % (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid)
+            assert exec_start(open(UNIT_PATH).read())[0] == "/usr/local/bin/joule", "the unit runs another binary"
+            with open(CONF_PATH, "a") as f:
+                f.write("zone = FR\n")
+            r = run(["make", "-C", str(src), "install"])
+            assert r.returncode == 0, "second make install failed:\n%s%s" % (r.stdout, r.stderr)
+            assert open(CONF_PATH).read().endswith("zone = FR\n"), "a second make install overwrote the config"
+            r = run(["make", "-C", str(src), "uninstall"])
+            assert r.returncode == 0, "make uninstall failed:\n%s%s" % (r.stdout, r.stderr)
+            left = [p for p in paths[:3] if os.path.lexists(p)]
+            assert not left, "make uninstall left %s" % left
+        finally:
+            run(["make", "-C", str(src), "uninstall"])
+            shutil.rmtree("/etc/joule", ignore_errors=True)
+
+
 # --- the unit -----------------------------------------------------------------------------------
 
 def unit_for_verify(tmp_path):
