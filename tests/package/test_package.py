@@ -324,6 +324,10 @@ def test_package_when_installed_runs_as_the_unit_and_removes_without_a_trace(pac
             files = run(["dpkg-query", "-L", "joule"]).stdout.split()
             conffiles = run(["dpkg-query", "-W", "-f=${Conffiles}", "joule"]).stdout.split()[::2]
             check_installed(package, files, conffiles)
+            # a reinstall (the upgrade path of postinst: the statoverride exists, the user too)
+            r = run(["dpkg", "-i", str(package["deb"])])
+            assert r.returncode == 0, "dpkg -i over an installed joule failed:\n%s%s" % (r.stdout, r.stderr)
+            check_installed(package, files, conffiles)
 
             t1 = time.monotonic()
             svc = read_unit(UNIT_PATH)
@@ -387,6 +391,9 @@ def check_installed(package, files, conffiles):
     assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (0o640, 0, gid), \
         "config is %o %d:%d, want 0640 root:joule" % (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid)
     assert os.path.lexists("/etc/systemd/system/multi-user.target.wants/joule.service"), "the unit is not enabled"
+    if have("systemd-analyze"):
+        r = run(["systemd-analyze", "verify", UNIT_PATH])
+        assert r.returncode == 0 and not r.stderr.strip(), "systemd-analyze verify %s: %s" % (UNIT_PATH, r.stderr)
 
 
 def check_running(pid, svc, host, port, log):
