@@ -63,17 +63,18 @@ FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS  := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 FUZZ_OBJS  := $(patsubst user/%.c,$(BUILD)/fuzz/obj/%.o,$(USER_SRCS))
 TOOLS      := $(BUILD)/fake-rapl
+UNIT       := $(BUILD)/dist/joule.service
 
 # 'make' needs only the build packages; 'make test' adds the test-only ones.
 DEPS_STAMP      := $(BUILD)/.deps-build-ok
 TEST_DEPS_STAMP := $(BUILD)/.deps-test-ok
 
-.PHONY: all deps deps-test test check check-layers bench fuzz run install clean vmlinux tools
+.PHONY: FORCE all deps deps-test test check check-layers bench fuzz run install uninstall unit test-package image clean vmlinux tools
 
 # The man page and bash completion are written by the binary from its own option tables.
 DOCS := $(BUILD)/joule.1 $(BUILD)/joule.bash-completion
 
-all: $(BUILD)/joule $(TOOLS) $(DOCS)
+all: $(BUILD)/joule $(TOOLS) $(DOCS) $(UNIT)
 
 # Installs only the Debian packages that are missing (apt-get); a no-op after the first run.
 deps: $(DEPS_STAMP)
@@ -156,6 +157,7 @@ check-layers:
 
 # Suites with their own make target (each prints "N passed, N failed" or exits 77 to skip with a reason).
 EXTRA_SUITES ?=
+EXTRA_SUITES += test-package
 
 test: deps-test all check-layers $(UNIT_TESTS) $(BPF_TESTS) $(FUZZ_BINS)
 	$(Q)BUILD=$(BUILD) EXTRA_SUITES="$(EXTRA_SUITES)" tests/run-tests
@@ -177,23 +179,82 @@ bench: all
 run: all
 	$(BUILD)/joule run -- stress-ng --cpu 1 --timeout 3s --quiet
 
+BINDIR           ?= $(PREFIX)/bin
+SYSCONFDIR       ?= /etc
+DATADIR          ?= $(PREFIX)/share
+MANDIR           ?= $(DATADIR)/man
 SYSTEMD_UNIT_DIR ?= /lib/systemd/system
 SYSUSERS_DIR     ?= /usr/lib/sysusers.d
+BASHCOMP_DIR     ?= $(DATADIR)/bash-completion/completions
+ZSHCOMP_DIR      ?= $(DATADIR)/zsh/vendor-completions
 
-# The binary, its man page and bash completion, the systemd unit and sysusers entry, the config (never overwritten), Prometheus files.
-install: all
-	install -D -m 0755 $(BUILD)/joule $(DESTDIR)$(PREFIX)/bin/joule
-	install -D -m 0644 $(BUILD)/joule.1 $(DESTDIR)$(PREFIX)/share/man/man1/joule.1
-	install -D -m 0644 $(BUILD)/joule.bash-completion $(DESTDIR)$(PREFIX)/share/bash-completion/completions/joule
-	install -D -m 0644 dist/systemd/joule.service $(DESTDIR)$(SYSTEMD_UNIT_DIR)/joule.service
+# The unit runs the binary this install puts in BINDIR, with the config in SYSCONFDIR.
+# The paths are recorded so that 'make install PREFIX=/usr' after a plain 'make' regenerates it.
+$(BUILD)/dist/unit.vars: FORCE
+	$(Q)mkdir -p $(@D)
+	$(Q)echo '$(BINDIR) $(SYSCONFDIR)' | cmp -s - $@ 2>/dev/null || echo '$(BINDIR) $(SYSCONFDIR)' > $@
+
+$(UNIT): dist/systemd/joule.service.in $(BUILD)/dist/unit.vars
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $< > $@.tmp && mv $@.tmp $@
+
+unit: $(UNIT)
+
+# Man pages and completions, when the tree has them: generated under $(BUILD) by 'all'
+# (hence '=': looked up when install runs) or kept in dist/completion/.
+MAN_PAGES  = $(wildcard $(BUILD)/*.[1-8] $(BUILD)/man/*.[1-8])
+BASH_COMPS = $(firstword $(wildcard $(BUILD)/joule.bash-completion dist/completion/joule dist/completion/joule.bash))
+ZSH_COMPS  = $(firstword $(wildcard $(BUILD)/joule.zsh-completion dist/completion/_joule))
+
+# The binary, the unit and sysusers entry, the config (never overwritten; 0640 root:joule),
+# Prometheus files, man pages and completions. As root without DESTDIR it also creates the
+# joule user and group (systemd-sysusers) so the config can be given to the group.
+install: all $(UNIT)
+	install -D -m 0755 $(BUILD)/joule $(DESTDIR)$(BINDIR)/joule
+	install -D -m 0644 $(UNIT) $(DESTDIR)$(SYSTEMD_UNIT_DIR)/joule.service
 	install -D -m 0644 dist/sysusers.d/joule.conf $(DESTDIR)$(SYSUSERS_DIR)/joule.conf
-	@if [ -e $(DESTDIR)/etc/joule/joule.conf ]; then \
-		echo "  keeping $(DESTDIR)/etc/joule/joule.conf"; \
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/joule/joule.conf ]; then \
+		echo "  keeping $(DESTDIR)$(SYSCONFDIR)/joule/joule.conf"; \
 	else \
-		install -D -m 0640 dist/joule.conf $(DESTDIR)/etc/joule/joule.conf; \
+		install -D -m 0640 dist/joule.conf $(DESTDIR)$(SYSCONFDIR)/joule/joule.conf; \
 	fi
-	install -D -m 0644 dist/prometheus/joule.rules.yml $(DESTDIR)$(PREFIX)/share/joule/prometheus/joule.rules.yml
-	install -D -m 0644 dist/prometheus/prometheus.yml $(DESTDIR)$(PREFIX)/share/joule/prometheus/prometheus.yml
+	install -D -m 0644 dist/prometheus/joule.rules.yml $(DESTDIR)$(DATADIR)/joule/prometheus/joule.rules.yml
+	install -D -m 0644 dist/prometheus/prometheus.yml $(DESTDIR)$(DATADIR)/joule/prometheus/prometheus.yml
+	$(Q)for m in $(MAN_PAGES); do \
+		s=$${m##*.}; install -D -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/$$(basename $$m) || exit 1; \
+	done
+	$(Q)for c in $(BASH_COMPS); do install -D -m 0644 $$c $(DESTDIR)$(BASHCOMP_DIR)/joule || exit 1; done
+	$(Q)for c in $(ZSH_COMPS); do install -D -m 0644 $$c $(DESTDIR)$(ZSHCOMP_DIR)/_joule || exit 1; done
+	$(Q)if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" -eq 0 ]; then \
+		if ! getent group joule >/dev/null && command -v systemd-sysusers >/dev/null; then \
+			systemd-sysusers $(SYSUSERS_DIR)/joule.conf; \
+		fi; \
+		if getent group joule >/dev/null; then \
+			chgrp joule $(SYSCONFDIR)/joule/joule.conf; \
+		else \
+			echo "  no group joule: create it (systemd-sysusers joule.conf), then chgrp joule $(SYSCONFDIR)/joule/joule.conf"; \
+		fi; \
+	fi
+
+# Removes what install put there except the config and the ledger (the user's data) and the user.
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/joule $(DESTDIR)$(SYSTEMD_UNIT_DIR)/joule.service \
+		$(DESTDIR)$(SYSUSERS_DIR)/joule.conf $(DESTDIR)$(BASHCOMP_DIR)/joule $(DESTDIR)$(ZSHCOMP_DIR)/_joule
+	rm -rf $(DESTDIR)$(DATADIR)/joule
+	rm -f $(DESTDIR)$(MANDIR)/man[1-8]/joule.[1-8] $(DESTDIR)$(MANDIR)/man[1-8]/joule-*.[1-8]
+	@echo "  kept $(DESTDIR)$(SYSCONFDIR)/joule/joule.conf, /var/lib/joule and the joule user"
+
+# make install, the Debian package round trip (built in a copy, installed, run as the unit
+# would, removed, purged) and the image; each test skips with its reason when a tool is missing.
+test-package: all
+	$(Q)JOULE_BUILD=$$(realpath $(BUILD)) pytest-3 -q -rs -p no:cacheprovider tests/package
+
+# A FROM-scratch OCI image with the binary and the libraries ldd names (tools/image-rootfs).
+IMAGE ?= localhost/joule:$(VERSION)
+image: all
+	$(Q)tools/image-rootfs $(BUILD)/joule $(BUILD)/image/rootfs
+	$(Q)podman build --pull=never -f Containerfile -t $(IMAGE) $(BUILD)/image
 
 # Regenerate the vendored vmlinux.h from the running kernel's BTF.
 vmlinux:
@@ -202,5 +263,7 @@ vmlinux:
 
 clean:
 	rm -rf $(BUILD)
+
+FORCE:
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

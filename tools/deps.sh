@@ -14,6 +14,9 @@ test=(
 	prometheus systemd wrk linux-perf libbpf-tools
 	# CLI tests: top drawn in a real terminal (tmux capture-pane), the man page, bash completion
 	tmux man-db groff-base bash-completion
+	# the package round trip and the image (tests/integration/test_package.py); runc because
+	# crun refuses hybrid cgroup hosts
+	dpkg-dev debhelper fakeroot lintian devscripts podman runc
 )
 
 case "${1:-all}" in

@@ -76,14 +76,14 @@ def test_unix_socket_when_group_set_has_mode_and_group_and_refuses_outsiders(thr
 
 
 def test_systemd_unit_when_verified_passes():
-    unit = os.path.join(REPO, "dist/systemd/joule.service")
+    unit = os.path.join(REPO, "dist/systemd/joule.service.in")
     text = open(unit).read()
-    assert "ExecStart=/usr/local/bin/joule daemon" in text, "ExecStart does not run /usr/local/bin/joule daemon"
+    assert "ExecStart=@BINDIR@/joule daemon" in text, "ExecStart does not run @BINDIR@/joule daemon"
     tmp = tempfile.mkdtemp(prefix="joule-unit-")
     try:
-        # verify checks that ExecStart's binary exists: point it at the build
+        # verify checks that ExecStart's binary exists: point it at the build (make does this for BINDIR)
         with open(os.path.join(tmp, "joule.service"), "w") as f:
-            f.write(text.replace("/usr/local/bin/joule", JOULE))
+            f.write(text.replace("@BINDIR@", os.path.dirname(JOULE)).replace("@SYSCONFDIR@", "/etc"))
         r = subprocess.run(["systemd-analyze", "verify", os.path.join(tmp, "joule.service")], capture_output=True,
                            timeout=60)
         assert r.returncode == 0 and not r.stderr.strip(), "systemd-analyze verify: %s" % r.stderr.decode()
