@@ -5,13 +5,15 @@ set -euo pipefail
 
 build=(
 	make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
-	libcjson-dev libmicrohttpd-dev libsodium-dev libinih-dev
+	libcjson-dev libmicrohttpd-dev libsodium-dev libinih-dev libcurl4-openssl-dev
 )
 test=(
 	# cmocka, pytest (Debian's interpreter), libFuzzer runtime, workloads
 	libcmocka-dev python3-pytest libclang-rt-14-dev stress-ng procps util-linux passwd
 	# daemon tests and benchmarks: promtool/prometheus, unit checks, peers
 	prometheus systemd wrk linux-perf libbpf-tools
+	# reports: BoAmps schema validation, a real Pushgateway
+	python3-jsonschema prometheus-pushgateway
 )
 
 case "${1:-all}" in

@@ -21,6 +21,7 @@
 #include "joule/ledger.h"
 #include "joule/log.h"
 #include "joule/pipeline.h"
+#include "joule/report.h"
 #include "joule/util.h"
 
 #define EXIT_USAGE 2
@@ -38,6 +39,7 @@ static void usage(FILE *f)
 		"  probe [--json]                   what this host offers: BPF, topology, energy sources\n"
 		"  daemon [--config F] [OPTIONS]    sampler, ledger, /metrics and the HTTP API (joule daemon --help)\n"
 		"  ledger verify|show|keygen ...    check or read a hash-chained ledger\n"
+		"  report --from-ledger FILE ...    CodeCarbon/BoAmps/CSV/JSON/SCI reports, Pushgateway (joule report --help)\n"
 		"  version\n"
 		"\n"
 		"options shared by run and trace (also config keys of the daemon):\n"
@@ -1108,6 +1110,8 @@ int main(int argc, char **argv)
 		return cmd_daemon(argc - 1, argv + 1);
 	if (!strcmp(cmd, "ledger"))
 		return cmd_ledger(argc - 1, argv + 1);
+	if (!strcmp(cmd, "report"))
+		return cmd_report(argc - 1, argv + 1);
 	fprintf(stderr, "joule: unknown command '%s' (see joule --help)\n", cmd);
 	return EXIT_USAGE;
 }
