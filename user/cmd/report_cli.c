@@ -551,7 +551,7 @@ static void usage(FILE *f)
 		"                    [--boamps-input FILE]                                (boamps)\n"
 		"                    [--functional-unit N NAME]                           (sci)\n"
 		"                    [--push URL [--job NAME] [--grouping K=V]...]        (Pushgateway)\n"
-		"                    [--uncertainty analytical|monte-carlo]\n"
+		"                    [--uncertainty analytical|monte-carlo] [-v]\n"
 		"\n"
 		"  FILE: ledger segments, oldest first. The window selects records by their end time:\n"
 		"  START..END (either side may be empty; epoch seconds or RFC 3339 2026-01-31T12:00:00Z)\n"
@@ -666,6 +666,10 @@ int cmd_report(int argc, char **argv)
 			goto out;
 		if (pr)
 			continue;
+		if (!strcmp(a, "-v")) {
+			log_level = LOG_LVL_INFO;
+			continue;
+		}
 		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			usage(stdout);
 			rc = 0;

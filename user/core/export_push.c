@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 #include "joule/export.h"
+#include "joule/jcs.h"
 
 static bool label_name_ok(const char *s)
 {
@@ -136,10 +137,19 @@ int export_push_path(char *buf, size_t len, const char *job, const struct export
 	return b.overflow ? -ENAMETOOLONG : 0;
 }
 
+/* The shortest digits that read back as the same double: Prometheus stores exactly what joule computed. */
+static const char *num(double v, char buf[JCS_NUMBER_MAX])
+{
+	if (jcs_format_double(v, buf) < 0)
+		snprintf(buf, JCS_NUMBER_MAX, "NaN");
+	return buf;
+}
+
 static void gauge(FILE *f, const char *name, const char *help, double v)
 {
-	/* %.17g: the value Prometheus parses is the exact double joule computed */
-	fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n%s %.17g\n", name, help, name, name, v);
+	char b[JCS_NUMBER_MAX];
+
+	fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n%s %s\n", name, help, name, name, num(v, b));
 }
 
 static void label_value(FILE *f, const char *s)
@@ -173,8 +183,10 @@ int export_push_body(FILE *f, const struct export_run *r)
 		fputs("# HELP joule_job_carbon_interval_grams The 95 % interval of operational plus embodied carbon.\n"
 		      "# TYPE joule_job_carbon_interval_grams gauge\n",
 		      f);
-		fprintf(f, "joule_job_carbon_interval_grams{bound=\"lower\"} %.17g\n", (double)t->ci_lo_ug / 1e6);
-		fprintf(f, "joule_job_carbon_interval_grams{bound=\"upper\"} %.17g\n", (double)t->ci_hi_ug / 1e6);
+		char b[JCS_NUMBER_MAX];
+
+		fprintf(f, "joule_job_carbon_interval_grams{bound=\"lower\"} %s\n", num((double)t->ci_lo_ug / 1e6, b));
+		fprintf(f, "joule_job_carbon_interval_grams{bound=\"upper\"} %s\n", num((double)t->ci_hi_ug / 1e6, b));
 	}
 	gauge(f, "joule_job_cpu_seconds", "On-CPU time of the job's processes.", (double)t->cpu_ns / 1e9);
 	gauge(f, "joule_job_duration_seconds", "Wall time of the job.", (double)r->wall_ns / 1e9);
