@@ -271,7 +271,9 @@ def promql(port, q):
 @root
 def test_pushgateway_when_scraped_by_prometheus_promql_equals_the_run(run, tmp_path):
     led, rj = run
-    pg = Logged(["prometheus-pushgateway", "--web.listen-address=127.0.0.1:0"], str(tmp_path / "pg.log"))
+    # Debian's build persists to /var/lib/prometheus/pushgateway.data by default: keep this test's state its own
+    pg = Logged(["prometheus-pushgateway", "--web.listen-address=127.0.0.1:0",
+                 "--persistence.file=" + str(tmp_path / "pg.data")], str(tmp_path / "pg.log"))
     prom = None
     try:
         r = report(led, "--push", "http://127.0.0.1:%d" % pg.port, "--job", "train/nightly",
