@@ -8,6 +8,9 @@ import os
 import re
 import subprocess
 import time
+import gzip
+import shutil
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -72,6 +75,15 @@ def test_report_window_when_covering_the_run_or_last_hour_equals_the_whole_ledge
     start, end = min(ends) / 1e9 - 1, max(ends) / 1e9 + 1
     assert report_json(led, "--window", "%.3f..%.3f" % (start, end))["total"] == whole, "explicit window"
     assert report_json(led, "--window", "1h")["total"] == whole, "LAST window of an hour"
+
+
+@root
+def test_report_when_segment_is_gzip_compressed_reads_it_like_the_plain_one(run, tmp_path):
+    led, _ = run
+    gz = str(tmp_path / "run.jsonl.1.gz")
+    with open(led, "rb") as src, gzip.open(gz, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    assert report_json(gz) == report_json(led), "a rotated, compressed segment gives the same report"
 
 
 @root
@@ -268,6 +280,19 @@ def promql(port, q):
         return json.load(resp)["data"]["result"]
 
 
+def wait_prometheus_ready(port, deadline):
+    """Prometheus listens before its TSDB is open and answers 503 until then: poll /-/ready."""
+    while True:
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d/-/ready" % port, timeout=10) as resp:
+                if resp.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError):
+            pass
+        assert time.time() < deadline, "Prometheus never became ready"
+        time.sleep(0.2)
+
+
 @root
 def test_pushgateway_when_scraped_by_prometheus_promql_equals_the_run(run, tmp_path):
     led, rj = run
@@ -288,7 +313,8 @@ def test_pushgateway_when_scraped_by_prometheus_promql_equals_the_run(run, tmp_p
         prom = Logged(["prometheus", "--config.file=" + str(cfg), "--storage.tsdb.path=" + str(tmp_path / "data"),
                        "--web.listen-address=127.0.0.1:0"], str(tmp_path / "prom.log"))
         sel = '{job="train/nightly",path="/srv/a b",team="ml"}'
-        deadline = time.time() + 90
+        deadline = time.time() + 120
+        wait_prometheus_ready(prom.port, deadline)
         res = []
         while not res:
             res = promql(prom.port, "joule_job_energy_joules" + sel)

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sodium.h>
+#include <zlib.h>
 #include "joule/carbon.h"
 #include "joule/export.h"
 #include "joule/log.h"
@@ -553,7 +554,7 @@ static void usage(FILE *f)
 		"                    [--push URL [--job NAME] [--grouping K=V]...]        (Pushgateway)\n"
 		"                    [--uncertainty analytical|monte-carlo] [-v]\n"
 		"\n"
-		"  FILE: ledger segments, oldest first. The window selects records by their end time:\n"
+		"  FILE: ledger segments (plain or .gz), oldest first. The window selects records by end time:\n"
 		"  START..END (either side may be empty; epoch seconds or RFC 3339 2026-01-31T12:00:00Z)\n"
 		"  or LAST, a duration (90s, 10m, 2h, 1d) ending at the newest record. Default: everything.\n"
 		"  Without --format, --report or --push the json report goes to stdout.\n"
@@ -569,33 +570,41 @@ struct ledger_pass {
 	size_t in_window;
 };
 
-/* One pass over a ledger file. 0, or 1 with FILE:LINE: reason printed. */
+/* One pass over a ledger segment (plain or .gz, as rotation leaves them). 0, or 1 with FILE:LINE: reason printed. */
 static int ledger_pass(const char *path, struct ledger_pass *p)
 {
-	FILE *f = fopen(path, "re");
-	char *line = NULL, err[256];
-	size_t cap = 0, lineno = 0;
-	ssize_t n;
-	int rc = 0;
+	gzFile gz = gzopen(path, "rb");
+	char *line, err[256];
+	size_t lineno = 0, n;
+	int rc = 0, zerr;
 
-	if (!f) {
-		fprintf(stderr, "joule: cannot read the ledger %s: %s\n", path, strerror(errno));
+	if (!gz) {
+		fprintf(stderr, "joule: cannot read the ledger %s: %s\n", path, strerror(errno ? errno : ENOMEM));
 		return 1;
 	}
-	while ((n = getline(&line, &cap, f)) > 0) {
+	/* a line of at most 1 MiB, its newline and the NUL */
+	line = malloc(LEDGER_LINE_MAX + 2);
+	if (!line) {
+		gzclose(gz);
+		return 1;
+	}
+	while (gzgets(gz, line, LEDGER_LINE_MAX + 2)) {
+		const cJSON *kind;
 		cJSON *rec;
 		uint64_t ts;
+		bool genesis;
 
 		lineno++;
-		/* a torn last line is a record being written (docs/LEDGER.md): not part of the account yet */
-		if (line[n - 1] != '\n')
-			break;
-		if ((size_t)n > LEDGER_LINE_MAX) {
-			fprintf(stderr, "joule: %s:%zu: line too long\n", path, lineno);
+		n = strlen(line);
+		if (n == 0 || line[n - 1] != '\n') {
+			/* a torn last line is a record being written (docs/LEDGER.md): not part of the account yet */
+			if (gzeof(gz))
+				break;
+			fprintf(stderr, "joule: %s:%zu: line too long (over 1 MiB)\n", path, lineno);
 			rc = 1;
 			break;
 		}
-		rec = cJSON_ParseWithLength(line, (size_t)n);
+		rec = cJSON_ParseWithLength(line, n);
 		if (!rec || !cJSON_IsObject(rec)) {
 			cJSON_Delete(rec);
 			fprintf(stderr, "joule: %s:%zu: bad JSON (joule ledger verify %s says more)\n", path, lineno,
@@ -606,30 +615,32 @@ static int ledger_pass(const char *path, struct ledger_pass *p)
 		ts = export_record_ts_end(rec);
 		if (ts > p->last_ts)
 			p->last_ts = ts;
-		if (p->b) {
-			const cJSON *kind = cJSON_GetObjectItemCaseSensitive(rec, "kind");
-			bool genesis = cJSON_IsString(kind) && strcmp(kind->valuestring, "genesis") == 0;
-
-			/* the genesis names the host whatever the window */
-			if (genesis || (ts >= p->lo && ts <= p->hi)) {
-				if (export_builder_add(p->b, rec, err, sizeof(err))) {
-					fprintf(stderr, "joule: %s:%zu: %s\n", path, lineno, err);
-					cJSON_Delete(rec);
-					rc = 1;
-					break;
-				}
-				if (!genesis)
-					p->in_window++;
+		kind = cJSON_GetObjectItemCaseSensitive(rec, "kind");
+		genesis = cJSON_IsString(kind) && strcmp(kind->valuestring, "genesis") == 0;
+		/* the genesis names the host whatever the window */
+		if (p->b && (genesis || (ts >= p->lo && ts <= p->hi))) {
+			if (export_builder_add(p->b, rec, err, sizeof(err))) {
+				fprintf(stderr, "joule: %s:%zu: %s\n", path, lineno, err);
+				rc = 1;
+			} else if (!genesis) {
+				p->in_window++;
 			}
 		}
 		cJSON_Delete(rec);
+		if (rc)
+			break;
 	}
-	if (!rc && ferror(f)) {
-		fprintf(stderr, "joule: failed to read %s: %s\n", path, strerror(errno));
-		rc = 1;
+	if (!rc) {
+		const char *msg = gzerror(gz, &zerr);
+
+		if (zerr < 0) {
+			fprintf(stderr, "joule: failed to read %s: %s\n", path,
+				zerr == Z_ERRNO ? strerror(errno) : msg);
+			rc = 1;
+		}
 	}
 	free(line);
-	fclose(f);
+	gzclose(gz);
 	return rc;
 }
 
