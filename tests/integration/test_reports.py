@@ -361,3 +361,40 @@ def test_push_when_grouping_label_is_invalid_is_a_usage_error(tmp_path):
     assert r.returncode == 2 and "the job label is set by --job" in r.stderr, r.stderr
     r = report(str(led), "--push", "ftp://x")
     assert r.returncode == 2 and "must start with http://" in r.stderr, r.stderr
+
+
+def tiny_ledger(tmp_path):
+    """A ledger of one period: one marked process and its host record."""
+    led = tmp_path / "tiny.jsonl"
+    led.write_text(
+        '{"kind":"process","pid":7,"ppid":1,"start_ns":"3","comm":"job","marked":true,"cpu_ns":1000000000,'
+        '"cpu_energy_uj":3600000,"memory_energy_uj":0,"energy_uj":3600000,"carbon_ug":600,"embodied_ug":100,'
+        '"ts_start":"1767225600000000000","ts_end":"1767225601000000000"}\n'
+        '{"kind":"host","cpu_energy_uj":7200000,"memory_energy_uj":0,"energy_uj":7200000,"carbon_ug":1200,'
+        '"source":"powercap","energy_rel_sd":0.02,"pue":1,"intensity":{"g_per_kwh":500,"rel_sd":0.1,'
+        '"kind":"fixed","zone":"","year":0,"source":"--intensity"},'
+        '"ts_start":"1767225600000000000","ts_end":"1767225601000000000"}\n')
+    return str(led)
+
+
+def test_codecarbon_when_last_row_lost_its_newline_starts_a_new_line(tmp_path):
+    led = tiny_ledger(tmp_path)
+    out = tmp_path / "emissions.csv"
+    r = report(led, "--report", "codecarbon=" + str(out))
+    assert r.returncode == 0, r.stderr
+    torn = out.read_text()[:-20]  # a crash mid-row: no newline at the end
+    out.write_text(torn)
+    r = report(led, "--report", "codecarbon=" + str(out))
+    assert r.returncode == 0, r.stderr
+    text = out.read_text()
+    assert text.startswith(torn + "\n"), "the torn row is kept as it was and closed"
+    rows = list(csv.reader(text.splitlines()))
+    assert len(rows[-1]) == len(reference_columns()), "the new row is whole, on its own line"
+    assert float(dict(zip(rows[0], rows[-1]))["energy_consumed"]) == 3600000 / 3.6e12, "kWh of the record"
+
+
+def test_report_when_two_reports_name_one_file_is_a_usage_error(tmp_path):
+    led = tiny_ledger(tmp_path)
+    f = str(tmp_path / "r")
+    r = report(led, "--report", "json=" + f, "--report", "csv=" + f)
+    assert r.returncode == 2 and "two reports would write" in r.stderr, r.stderr
