@@ -5,7 +5,7 @@ set -euo pipefail
 
 build=(
 	make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
-	libcjson-dev libmicrohttpd-dev libsodium-dev libinih-dev
+	libcjson-dev libmicrohttpd-dev libsodium-dev libinih-dev libcurl4-openssl-dev
 )
 test=(
 	# cmocka, pytest (Debian's interpreter), libFuzzer runtime, workloads
@@ -17,6 +17,8 @@ test=(
 	# the package round trip and the image (tests/integration/test_package.py); runc because
 	# crun refuses hybrid cgroup hosts
 	dpkg-dev debhelper fakeroot lintian devscripts podman runc
+	# reports: BoAmps schema validation, a real Pushgateway
+	python3-jsonschema prometheus-pushgateway
 )
 
 case "${1:-all}" in

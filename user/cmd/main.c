@@ -7,6 +7,7 @@
 #include "joule/commands.h"
 #include "joule/ledger.h"
 #include "joule/log.h"
+#include "joule/report_set.h"
 
 static const struct cli_example ledger_examples[] = {
 	{ "joule ledger verify /var/lib/joule/ledger.jsonl*", "check a rotated series, oldest first" },
@@ -28,8 +29,29 @@ static const struct cli_command cmd_ledger_def = {
 	.own_parser = true,
 };
 
+static const struct cli_example report_examples[] = {
+	{ "joule report --from-ledger run.jsonl --format codecarbon -o emissions.csv", "append a CodeCarbon row" },
+	{ "joule report --from-ledger /var/lib/joule/ledger.jsonl --window 1h --format boamps --boamps-input task.json",
+	  "a BoAmps report of the last hour" },
+	{ 0 },
+};
+
+/* joule report parses its own options (report_cli.c: the report and push options run shares). */
+static const struct cli_command cmd_report_def = {
+	.name = "report",
+	.synopsis = "--from-ledger FILE [--window W] --format FORMAT [-o FILE] [--push URL ...]",
+	.summary = "CodeCarbon, BoAmps, CSV, JSON or SCI reports and a Pushgateway push from a ledger (joule report --help)",
+	.description = "Builds a run summary from the records of a ledger (a joule run --ledger file or the daemon's) "
+		       "over a window and writes it in one of the report formats, or pushes it to a Pushgateway. "
+		       "'joule report --help' lists its options; docs/REPORTS.md shows every format.",
+	.examples = report_examples,
+	.main = cmd_report,
+	.own_parser = true,
+};
+
 static const struct cli_command *const commands[] = {
 	&cmd_run_def, &cmd_trace_def, &cmd_top_def, &cmd_probe_def, &cmd_daemon_def, &cmd_ledger_def,
+	&cmd_report_def,
 };
 
 static int print_version(void)

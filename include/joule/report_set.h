@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* The reports and the push a command writes (joule report, and joule run --report/--push): options, files, output. */
+#ifndef JOULE_REPORT_SET_H
+#define JOULE_REPORT_SET_H
+
+#include <cjson/cJSON.h>
+#include "joule/export.h"
+
+struct report_set;
+
+int report_set_new(struct report_set **out);
+void report_set_free(struct report_set *s);
+
+/*
+ * If argv[*i] is a report option, consume it and its values (--opt V and
+ * --opt=V) and return 1; 0 if it is not one; -EINVAL with the reason
+ * printed on a bad value (the caller exits 2). The options:
+ *   --report FORMAT=FILE (repeatable; FILE "-" is stdout)
+ *   --project-name S  --experiment-id S  --run-id S     (codecarbon)
+ *   --boamps-input FILE                                  (boamps)
+ *   --functional-unit N NAME                             (sci)
+ *   --push URL  --job NAME  --grouping K=V (repeatable)  (Pushgateway)
+ */
+int report_parse_arg(struct report_set *s, int argc, char **argv, int *i);
+/* Add one report target (what --report FORMAT=FILE does); -EINVAL with the reason printed. */
+int report_add_target(struct report_set *s, enum export_format fmt, const char *path);
+/* Whether any report or push was asked for. */
+bool report_set_empty(const struct report_set *s);
+
+/*
+ * Before the command starts: read the BoAmps input, check each format has
+ * what it needs, open every FILE. On failure the reason is printed and
+ * -EINVAL / -errno returned: the caller exits 2 without running anything.
+ */
+int report_set_prepare(struct report_set *s);
+/*
+ * At the end: write every report and push. Each failure is printed; the
+ * other reports are still written. 0, or the first error (joule run must
+ * not let it change the command's exit status).
+ */
+int report_set_emit(struct report_set *s, const struct export_run *r);
+
+/*
+ * A run summary from the object joule run prints with --json (and appends
+ * to the ledger as its "run" record); machine facts of this host added.
+ * r->procs lives in *b: free it with export_builder_free after the reports.
+ */
+int report_run_from_json(const cJSON *run_json, const struct carbon_ctx *c, struct export_builder **b,
+			 struct export_run *r);
+/* This host's CPU model and count, RAM, OS and hostname into r. */
+void report_machine_facts(struct export_run *r);
+
+/* joule report --from-ledger FILE ... */
+int cmd_report(int argc, char **argv);
+
+#endif /* JOULE_REPORT_SET_H */

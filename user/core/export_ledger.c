@@ -1,0 +1,647 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* A run summary from ledger records (process, host, run; docs/LEDGER.md keys only), and the --window syntax. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "joule/carbon.h"
+#include "joule/export.h"
+#include "joule/util.h"
+
+/* ------------------------------------------------------------ windows */
+
+static int parse_2digits(const char *s, int *out)
+{
+	if (s[0] < '0' || s[0] > '9' || s[1] < '0' || s[1] > '9')
+		return -EINVAL;
+	*out = (s[0] - '0') * 10 + (s[1] - '0');
+	return 0;
+}
+
+/* RFC 3339: YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM); 't', 'z' and ' ' accepted as RFC 3339 allows */
+static int parse_rfc3339(const char *s, uint64_t *ns)
+{
+	struct tm tm = { 0 };
+	int y1, y2, mo, d, h, mi, sec, oh, om;
+	uint64_t frac_ns = 0, scale = 100000000;
+	long off_s = 0;
+	time_t t;
+	const char *p;
+
+	if (strlen(s) < 20 || parse_2digits(s, &y1) || parse_2digits(s + 2, &y2) || s[4] != '-' ||
+	    parse_2digits(s + 5, &mo) || s[7] != '-' || parse_2digits(s + 8, &d) ||
+	    !(s[10] == 'T' || s[10] == 't' || s[10] == ' ') || parse_2digits(s + 11, &h) || s[13] != ':' ||
+	    parse_2digits(s + 14, &mi) || s[16] != ':' || parse_2digits(s + 17, &sec))
+		return -EINVAL;
+	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+		return -EINVAL;
+	p = s + 19;
+	if (*p == '.') {
+		p++;
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		for (; *p >= '0' && *p <= '9'; p++) {
+			frac_ns += (uint64_t)(*p - '0') * scale;
+			scale /= 10;
+		}
+	}
+	if ((*p == 'Z' || *p == 'z') && p[1] == '\0') {
+		off_s = 0;
+	} else if ((*p == '+' || *p == '-') && strlen(p) == 6 && !parse_2digits(p + 1, &oh) && p[3] == ':' &&
+		   !parse_2digits(p + 4, &om) && oh < 24 && om < 60) {
+		off_s = (long)(oh * 3600 + om * 60) * (*p == '-' ? -1 : 1);
+	} else {
+		return -EINVAL;
+	}
+	tm.tm_year = y1 * 100 + y2 - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	t = timegm(&tm);
+	if (t == (time_t)-1 || (long long)t - off_s < 0)
+		return -EINVAL;
+	*ns = (uint64_t)((long long)t - off_s) * NSEC_PER_SEC + frac_ns;
+	return 0;
+}
+
+int export_time_parse(const char *s, uint64_t *ns)
+{
+	double secs;
+
+	if (!s || !s[0])
+		return -EINVAL;
+	if (strchr(s, '-') && strlen(s) >= 20)
+		return parse_rfc3339(s, ns);
+	/* epoch seconds; 4e9 s is year 2096, far below 2^64 ns */
+	if (parse_double(s, &secs) || !(secs >= 0 && secs < 4e9))
+		return -EINVAL;
+	*ns = (uint64_t)llround(secs * 1e9);
+	return 0;
+}
+
+int export_window_parse(const char *s, struct export_window *w, char *err, size_t errlen)
+{
+	const char *dots = s ? strstr(s, "..") : NULL;
+	char side[64];
+
+	memset(w, 0, sizeof(*w));
+	if (!s || !s[0]) {
+		snprintf(err, errlen, "empty window: give START..END or a duration such as 10m");
+		return -EINVAL;
+	}
+	if (!dots) {
+		size_t n = strlen(s);
+		uint64_t v = 0;
+		int rc;
+
+		/* a day is not among parse_duration_ns's units */
+		if (n > 1 && s[n - 1] == 'd' && n < sizeof(side)) {
+			double days;
+
+			memcpy(side, s, n - 1);
+			side[n - 1] = '\0';
+			rc = parse_double(side, &days);
+			if (!rc && !(days > 0 && days < 36500))
+				rc = -ERANGE;
+			if (!rc)
+				v = (uint64_t)llround(days * 86400e9);
+		} else {
+			rc = parse_duration_ns(s, &v);
+		}
+		if (rc || v == 0) {
+			snprintf(err, errlen, "bad window '%s': want START..END (epoch seconds or RFC 3339) or a "
+					      "duration ending at the last record (90s, 10m, 2h, 1d)", s);
+			return -EINVAL;
+		}
+		w->last_ns = v;
+		return 0;
+	}
+	if ((size_t)(dots - s) >= sizeof(side) || strlen(dots + 2) >= sizeof(side)) {
+		snprintf(err, errlen, "bad window '%.80s': a bound is too long", s);
+		return -EINVAL;
+	}
+	memcpy(side, s, (size_t)(dots - s));
+	side[dots - s] = '\0';
+	if (side[0]) {
+		if (export_time_parse(side, &w->start_ns)) {
+			snprintf(err, errlen, "bad window start '%s': want epoch seconds or RFC 3339 "
+					      "(2026-01-31T12:00:00Z)", side);
+			return -EINVAL;
+		}
+		w->has_start = true;
+	}
+	snprintf(side, sizeof(side), "%s", dots + 2);
+	if (side[0]) {
+		if (export_time_parse(side, &w->end_ns)) {
+			snprintf(err, errlen, "bad window end '%s': want epoch seconds or RFC 3339 "
+					      "(2026-01-31T12:00:00Z)", side);
+			return -EINVAL;
+		}
+		w->has_end = true;
+	}
+	if (w->has_start && w->has_end && w->end_ns < w->start_ns) {
+		snprintf(err, errlen, "bad window '%s': the end is before the start", s);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ records */
+
+struct bproc {
+	struct export_proc p;
+	bool marked;
+};
+
+struct export_builder {
+	struct bproc *v;
+	size_t n, cap;
+	size_t *index;		/* open addressing on (pid, start_ns): slot holds position + 1 */
+	size_t index_cap;
+	struct export_proc *out;
+	size_t nprocess_records, nhost_records, nruns;
+	bool any_marked;
+	uint64_t host_cpu_uj, host_mem_uj, host_carbon_ug, domain_uj[ENERGY_NDOMAINS];
+	uint32_t domains;
+	double carbon_sd_weighted;
+	uint64_t min_ts_start, max_ts_end;
+	struct export_run last;	/* source, intensity and PUE of the newest host record */
+	uint64_t last_host_ts;
+	cJSON *run;
+	char host_id[64];
+};
+
+int export_builder_new(struct export_builder **out)
+{
+	*out = calloc(1, sizeof(**out));
+	return *out ? 0 : -ENOMEM;
+}
+
+void export_builder_free(struct export_builder *b)
+{
+	if (!b)
+		return;
+	free(b->v);
+	free(b->index);
+	free(b->out);
+	cJSON_Delete(b->run);
+	free(b);
+}
+
+const char *export_builder_host_id(const struct export_builder *b)
+{
+	return b->host_id;
+}
+
+/* Ledger integers are numbers, or decimal strings above 2^53 (docs/LEDGER.md): accept both. */
+static int get_u64(const cJSON *o, const char *key, uint64_t *out, bool *present)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	*out = 0;
+	if (present)
+		*present = v != NULL;
+	if (!v)
+		return 0;
+	if (cJSON_IsNumber(v)) {
+		if (!(v->valuedouble >= 0 && v->valuedouble < 1.8446744073709552e19))
+			return -EINVAL;
+		*out = (uint64_t)v->valuedouble;
+		return 0;
+	}
+	if (cJSON_IsString(v))
+		return parse_u64(v->valuestring, out);
+	return -EINVAL;
+}
+
+static double get_num(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsNumber(v) ? v->valuedouble : 0.0;
+}
+
+static void get_str(const cJSON *o, const char *key, char *buf, size_t len)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	if (cJSON_IsString(v))
+		snprintf(buf, len, "%s", v->valuestring);
+}
+
+uint64_t export_record_ts_end(const cJSON *rec)
+{
+	uint64_t v = 0;
+
+	return get_u64(rec, "ts_end", &v, NULL) ? 0 : v;
+}
+
+static size_t hash_key(uint32_t pid, uint64_t start_ns)
+{
+	uint64_t h = (start_ns ^ ((uint64_t)pid << 32 | pid)) * 0x9e3779b97f4a7c15ull;
+
+	return (size_t)(h >> 17);
+}
+
+static int index_rebuild(struct export_builder *b, size_t cap)
+{
+	size_t *idx = calloc(cap, sizeof(*idx));
+
+	if (!idx)
+		return -ENOMEM;
+	for (size_t i = 0; i < b->n; i++) {
+		size_t s = hash_key(b->v[i].p.pid, b->v[i].p.start_ns) & (cap - 1);
+
+		while (idx[s])
+			s = (s + 1) & (cap - 1);
+		idx[s] = i + 1;
+	}
+	free(b->index);
+	b->index = idx;
+	b->index_cap = cap;
+	return 0;
+}
+
+static struct bproc *proc_get(struct export_builder *b, uint32_t pid, uint64_t start_ns)
+{
+	size_t s;
+
+	if (b->index_cap) {
+		for (s = hash_key(pid, start_ns) & (b->index_cap - 1); b->index[s]; s = (s + 1) & (b->index_cap - 1)) {
+			struct bproc *e = &b->v[b->index[s] - 1];
+
+			if (e->p.pid == pid && e->p.start_ns == start_ns)
+				return e;
+		}
+	}
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 64;
+		struct bproc *v = realloc(b->v, cap * sizeof(*v));
+
+		if (!v)
+			return NULL;
+		b->v = v;
+		b->cap = cap;
+	}
+	/* keep the index at most half full */
+	if ((b->n + 1) * 2 > b->index_cap && index_rebuild(b, b->index_cap ? b->index_cap * 2 : 128))
+		return NULL;
+	memset(&b->v[b->n], 0, sizeof(b->v[b->n]));
+	b->v[b->n].p.pid = pid;
+	b->v[b->n].p.start_ns = start_ns;
+	for (s = hash_key(pid, start_ns) & (b->index_cap - 1); b->index[s]; s = (s + 1) & (b->index_cap - 1))
+		;
+	b->index[s] = b->n + 1;
+	return &b->v[b->n++];
+}
+
+/* Operational and embodied from carbon_ug (their sum) and the embodied part, when recorded. */
+static void split_carbon(struct export_figures *f, uint64_t carbon_ug, bool has_emb, uint64_t emb_ug,
+			 double g_per_kwh, double pue)
+{
+	uint64_t op;
+
+	if (has_emb && emb_ug <= carbon_ug) {
+		f->carbon_emb_ug += emb_ug;
+		f->carbon_op_ug += carbon_ug - emb_ug;
+		return;
+	}
+	/* DESIGN.md: operational is exactly energy x PUE x intensity; the rest is embodied */
+	op = carbon_operational_ug(f->cpu_uj + f->mem_uj, g_per_kwh, pue > 0 ? pue : 1.0);
+	if (op > carbon_ug)
+		op = carbon_ug;
+	f->carbon_op_ug += op;
+	f->carbon_emb_ug += carbon_ug - op;
+}
+
+static int add_process(struct export_builder *b, const cJSON *rec, char *err, size_t errlen)
+{
+	uint64_t pid, ppid, start, cpu_ns, cpu_uj, mem_uj, carbon, emb;
+	bool has_emb;
+	const cJSON *marked = cJSON_GetObjectItemCaseSensitive(rec, "marked");
+	struct bproc *e;
+	struct export_figures add = { 0 };
+
+	if (get_u64(rec, "pid", &pid, NULL) || get_u64(rec, "ppid", &ppid, NULL) ||
+	    get_u64(rec, "start_ns", &start, NULL) || get_u64(rec, "cpu_ns", &cpu_ns, NULL) ||
+	    get_u64(rec, "cpu_energy_uj", &cpu_uj, NULL) || get_u64(rec, "memory_energy_uj", &mem_uj, NULL) ||
+	    get_u64(rec, "carbon_ug", &carbon, NULL) || get_u64(rec, "embodied_ug", &emb, &has_emb) ||
+	    pid > UINT32_MAX || ppid > UINT32_MAX) {
+		snprintf(err, errlen, "process record with a member that is not a non-negative integer");
+		return -EINVAL;
+	}
+	e = proc_get(b, (uint32_t)pid, start);
+	if (!e)
+		return -ENOMEM;
+	e->p.ppid = (uint32_t)ppid;
+	get_str(rec, "comm", e->p.comm, sizeof(e->p.comm));
+	add.cpu_uj = cpu_uj;
+	add.mem_uj = mem_uj;
+	split_carbon(&add, carbon, has_emb, emb, get_num(rec, "intensity_g_per_kwh"), get_num(rec, "pue"));
+	e->p.f.cpu_ns += cpu_ns;
+	e->p.f.cpu_uj += cpu_uj;
+	e->p.f.mem_uj += mem_uj;
+	e->p.f.carbon_op_ug += add.carbon_op_ug;
+	e->p.f.carbon_emb_ug += add.carbon_emb_ug;
+	if (cJSON_IsTrue(marked)) {
+		e->marked = true;
+		b->any_marked = true;
+	}
+	b->nprocess_records++;
+	return 0;
+}
+
+static void span(struct export_builder *b, const cJSON *rec)
+{
+	uint64_t t0 = 0, t1 = export_record_ts_end(rec);
+
+	get_u64(rec, "ts_start", &t0, NULL);
+	if (t0 && (!b->min_ts_start || t0 < b->min_ts_start))
+		b->min_ts_start = t0;
+	if (t1 > b->max_ts_end)
+		b->max_ts_end = t1;
+}
+
+static void read_intensity(struct export_run *r, const cJSON *in)
+{
+	r->intensity_g_per_kwh = get_num(in, "g_per_kwh");
+	r->intensity_rel_sd = get_num(in, "rel_sd");
+	get_str(in, "kind", r->intensity_kind, sizeof(r->intensity_kind));
+	get_str(in, "zone", r->zone, sizeof(r->zone));
+	get_str(in, "source", r->intensity_source, sizeof(r->intensity_source));
+	r->intensity_year = (int)get_num(in, "year");
+}
+
+static int add_host(struct export_builder *b, const cJSON *rec, char *err, size_t errlen)
+{
+	uint64_t cpu_uj, mem_uj, carbon, v;
+	const cJSON *dom = cJSON_GetObjectItemCaseSensitive(rec, "domains"), *it, *src;
+	enum energy_kind k;
+	double rel_sd;
+
+	if (get_u64(rec, "cpu_energy_uj", &cpu_uj, NULL) || get_u64(rec, "memory_energy_uj", &mem_uj, NULL) ||
+	    get_u64(rec, "carbon_ug", &carbon, NULL)) {
+		snprintf(err, errlen, "host record with a member that is not a non-negative integer");
+		return -EINVAL;
+	}
+	b->host_cpu_uj += cpu_uj;
+	b->host_mem_uj += mem_uj;
+	b->host_carbon_ug += carbon;
+	cJSON_ArrayForEach(it, dom)
+	{
+		enum energy_domain d;
+
+		if (it->string && !energy_domain_parse(it->string, &d) && !get_u64(dom, it->string, &v, NULL)) {
+			b->domain_uj[d] += v;
+			b->domains |= 1u << d;
+		}
+	}
+	rel_sd = get_num(cJSON_GetObjectItemCaseSensitive(rec, "intensity"), "rel_sd");
+	b->carbon_sd_weighted += (double)carbon * rel_sd;
+	/* source, intensity and PUE: those in force at the newest host record */
+	if (export_record_ts_end(rec) >= b->last_host_ts) {
+		b->last_host_ts = export_record_ts_end(rec);
+		src = cJSON_GetObjectItemCaseSensitive(rec, "source");
+		if (cJSON_IsString(src) && !energy_kind_parse(src->valuestring, &k))
+			b->last.source = k;
+		b->last.energy_rel_sd = get_num(rec, "energy_rel_sd");
+		b->last.pue = get_num(rec, "pue");
+		read_intensity(&b->last, cJSON_GetObjectItemCaseSensitive(rec, "intensity"));
+	}
+	b->nhost_records++;
+	return 0;
+}
+
+int export_builder_add(struct export_builder *b, const cJSON *rec, char *err, size_t errlen)
+{
+	const cJSON *kind = cJSON_GetObjectItemCaseSensitive(rec, "kind");
+	int rc = 0;
+
+	if (!cJSON_IsObject(rec) || !cJSON_IsString(kind)) {
+		snprintf(err, errlen, "not a ledger record (no \"kind\")");
+		return -EINVAL;
+	}
+	if (strcmp(kind->valuestring, "genesis") == 0) {
+		get_str(rec, "host_id", b->host_id, sizeof(b->host_id));
+	} else if (strcmp(kind->valuestring, "process") == 0) {
+		rc = add_process(b, rec, err, errlen);
+		if (!rc)
+			span(b, rec);
+	} else if (strcmp(kind->valuestring, "host") == 0) {
+		rc = add_host(b, rec, err, errlen);
+		if (!rc)
+			span(b, rec);
+	} else if (strcmp(kind->valuestring, "run") == 0) {
+		cJSON *copy = cJSON_Duplicate(rec, true);
+
+		if (!copy)
+			return -ENOMEM;
+		cJSON_Delete(b->run);
+		b->run = copy;
+		b->nruns++;
+	}
+	return rc;
+}
+
+static void interval(const struct carbon_ctx *c, const struct export_run *r, struct export_figures *f)
+{
+	struct carbon_estimate e;
+
+	if (!c)
+		return;
+	carbon_interval(c, export_carbon_ug(f), r->energy_rel_sd, r->intensity_rel_sd, &e);
+	f->ci_lo_ug = e.lo_ug;
+	f->ci_hi_ug = e.hi_ug;
+	f->has_ci = true;
+}
+
+static void run_command(struct export_run *r, const cJSON *run)
+{
+	const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(run, "command"), *it;
+	size_t n = 0;
+
+	r->command[0] = '\0';
+	cJSON_ArrayForEach(it, cmd)
+	{
+		if (!cJSON_IsString(it))
+			continue;
+		n += (size_t)snprintf(r->command + n, n < sizeof(r->command) ? sizeof(r->command) - n : 0, "%s%s",
+				      n ? " " : "", it->valuestring);
+		if (n >= sizeof(r->command)) {
+			r->command[sizeof(r->command) - 1] = '\0';
+			break;
+		}
+	}
+}
+
+/* The figures of a run record, when no process records exist (a run without --ledger's periodic records). */
+static int figures_from_run(struct export_builder *b, const cJSON *run, struct export_run *r)
+{
+	const cJSON *host = cJSON_GetObjectItemCaseSensitive(run, "host"), *carbon, *procs, *it, *dom, *src;
+	enum energy_kind k;
+	size_t n = 0;
+
+	carbon = cJSON_GetObjectItemCaseSensitive(run, "carbon");
+	src = cJSON_GetObjectItemCaseSensitive(run, "source");
+	if (cJSON_IsString(src) && !energy_kind_parse(src->valuestring, &k))
+		r->source = k;
+	r->intensity_g_per_kwh = get_num(carbon, "intensity_g_per_kwh");
+	r->intensity_rel_sd = get_num(carbon, "intensity_rel_sd");
+	r->energy_rel_sd = get_num(carbon, "energy_rel_sd");
+	r->pue = get_num(carbon, "pue");
+	r->intensity_year = (int)get_num(carbon, "year");
+	get_str(carbon, "intensity_kind", r->intensity_kind, sizeof(r->intensity_kind));
+	get_str(carbon, "zone", r->zone, sizeof(r->zone));
+	get_str(carbon, "source", r->intensity_source, sizeof(r->intensity_source));
+	get_str(carbon, "method", r->method, sizeof(r->method));
+	get_u64(host, "cpu_energy_uj", &r->host_cpu_uj, NULL);
+	get_u64(host, "memory_energy_uj", &r->host_mem_uj, NULL);
+	dom = cJSON_GetObjectItemCaseSensitive(host, "domains");
+	cJSON_ArrayForEach(it, dom)
+	{
+		enum energy_domain d;
+
+		if (it->string && !energy_domain_parse(it->string, &d) &&
+		    !get_u64(dom, it->string, &r->host_domain_uj[d], NULL))
+			r->domains |= 1u << d;
+	}
+	procs = cJSON_GetObjectItemCaseSensitive(run, "processes");
+	b->out = calloc((size_t)cJSON_GetArraySize(procs) + 1, sizeof(*b->out));
+	if (!b->out)
+		return -ENOMEM;
+	/* the processes, then the total: the same members in both */
+	for (it = procs ? procs->child : NULL;; it = it->next) {
+		const cJSON *o = it ? it : cJSON_GetObjectItemCaseSensitive(run, "total");
+		struct export_figures *f = it ? &b->out[n].f : &r->total;
+		const cJSON *ci = cJSON_GetObjectItemCaseSensitive(o, "carbon_ci_ug");
+		uint64_t carbon = 0, op = 0, emb = 0, v;
+		bool has_op, has_emb;
+
+		get_u64(o, "cpu_ns", &f->cpu_ns, NULL);
+		get_u64(o, "cpu_energy_uj", &f->cpu_uj, NULL);
+		get_u64(o, "memory_energy_uj", &f->mem_uj, NULL);
+		get_u64(o, "carbon_ug", &carbon, NULL);
+		get_u64(o, "carbon_operational_ug", &op, &has_op);
+		get_u64(o, "carbon_embodied_ug", &emb, &has_emb);
+		if (has_op && has_emb) {
+			f->carbon_op_ug = op;
+			f->carbon_emb_ug = emb;
+		} else {
+			split_carbon(f, carbon, has_emb, emb, r->intensity_g_per_kwh, r->pue);
+		}
+		if (cJSON_GetArraySize(ci) == 2 && cJSON_IsNumber(ci->child) && cJSON_IsNumber(ci->child->next) &&
+		    ci->child->valuedouble >= 0 && ci->child->next->valuedouble >= ci->child->valuedouble &&
+		    ci->child->next->valuedouble < 1.8e19) {
+			f->ci_lo_ug = (uint64_t)ci->child->valuedouble;
+			f->ci_hi_ug = (uint64_t)ci->child->next->valuedouble;
+			f->has_ci = true;
+		}
+		if (!it)
+			break;
+		get_u64(it, "pid", &v, NULL);
+		b->out[n].pid = (uint32_t)v;
+		get_u64(it, "ppid", &v, NULL);
+		b->out[n].ppid = (uint32_t)v;
+		get_str(it, "comm", b->out[n].comm, sizeof(b->out[n].comm));
+		n++;
+	}
+	r->procs = b->out;
+	r->nprocs = n;
+	return 0;
+}
+
+int export_builder_finish(struct export_builder *b, const struct carbon_ctx *c, struct export_run *r)
+{
+	const cJSON *run = b->nruns == 1 ? b->run : NULL;
+	uint64_t run_end = run ? export_record_ts_end(run) : 0, v;
+	const cJSON *st;
+
+	memset(r, 0, sizeof(*r));
+	if (!b->nprocess_records && !b->nhost_records && !b->run)
+		return -ENODATA;
+	if (run) {
+		run_command(r, run);
+		st = cJSON_GetObjectItemCaseSensitive(run, "exit_status");
+		if (cJSON_IsNumber(st)) {
+			r->has_exit_status = true;
+			r->exit_status = st->valueint;
+		}
+		get_u64(run, "wall_ns", &r->wall_ns, NULL);
+	}
+	if (!b->nprocess_records && !b->nhost_records) {
+		int rc = figures_from_run(b, b->run, r);
+
+		if (rc)
+			return rc;
+		if (b->nruns > 1) {
+			/* the figures are the newest run's: so are the command and its wall time */
+			run_command(r, b->run);
+			get_u64(b->run, "wall_ns", &r->wall_ns, NULL);
+		}
+		r->end_real_ns = export_record_ts_end(b->run);
+		r->start_real_ns = r->end_real_ns > r->wall_ns ? r->end_real_ns - r->wall_ns : 0;
+		if (!r->method[0] && c) {
+			struct carbon_estimate e;
+
+			carbon_interval(c, 0, 0, 0, &e);
+			snprintf(r->method, sizeof(r->method), "%s", carbon_method_name(e.method));
+		}
+		return 0;
+	}
+	r->source = b->last.source;
+	r->energy_rel_sd = b->last.energy_rel_sd;
+	r->pue = b->last.pue;
+	r->intensity_g_per_kwh = b->last.intensity_g_per_kwh;
+	memcpy(r->intensity_kind, b->last.intensity_kind, sizeof(r->intensity_kind));
+	memcpy(r->zone, b->last.zone, sizeof(r->zone));
+	memcpy(r->intensity_source, b->last.intensity_source, sizeof(r->intensity_source));
+	r->intensity_year = b->last.intensity_year;
+	/* the window's intensity uncertainty: each period's weighted by its carbon (as joule run does) */
+	r->intensity_rel_sd = b->host_carbon_ug ? b->carbon_sd_weighted / (double)b->host_carbon_ug
+						: b->last.intensity_rel_sd;
+	r->host_cpu_uj = b->host_cpu_uj;
+	r->host_mem_uj = b->host_mem_uj;
+	memcpy(r->host_domain_uj, b->domain_uj, sizeof(r->host_domain_uj));
+	r->domains = b->domains;
+	if (c) {
+		struct carbon_estimate e;
+
+		carbon_interval(c, 0, 0, 0, &e);
+		snprintf(r->method, sizeof(r->method), "%s", carbon_method_name(e.method));
+	}
+	free(b->out);
+	b->out = calloc(b->n + 1, sizeof(*b->out));
+	if (!b->out)
+		return -ENOMEM;
+	for (size_t i = 0; i < b->n; i++) {
+		const struct bproc *e = &b->v[i];
+		struct export_figures *t = &r->total;
+
+		/* a run's ledger: the command and its descendants; a daemon's: every process */
+		if (b->any_marked && !e->marked)
+			continue;
+		b->out[r->nprocs] = e->p;
+		interval(c, r, &b->out[r->nprocs].f);
+		r->nprocs++;
+		t->cpu_ns += e->p.f.cpu_ns;
+		t->cpu_uj += e->p.f.cpu_uj;
+		t->mem_uj += e->p.f.mem_uj;
+		t->carbon_op_ug += e->p.f.carbon_op_ug;
+		t->carbon_emb_ug += e->p.f.carbon_emb_ug;
+	}
+	interval(c, r, &r->total);
+	r->procs = b->out;
+	if (run && run_end) {
+		r->end_real_ns = run_end;
+		r->start_real_ns = run_end > r->wall_ns ? run_end - r->wall_ns : 0;
+	} else {
+		r->start_real_ns = b->min_ts_start;
+		r->end_real_ns = b->max_ts_end;
+		v = b->max_ts_end > b->min_ts_start ? b->max_ts_end - b->min_ts_start : 0;
+		r->wall_ns = v;
+	}
+	return 0;
+}

@@ -1,0 +1,223 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* The per-process table as CSV or JSON, the format names, and the helpers every report formatter shares. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "joule/export.h"
+
+static const char *const format_names[EXPORT_NFORMATS] = {
+	[EXPORT_CODECARBON] = "codecarbon", [EXPORT_BOAMPS] = "boamps", [EXPORT_CSV] = "csv",
+	[EXPORT_JSON] = "json",		     [EXPORT_SCI] = "sci",
+};
+
+int export_format_parse(const char *name, enum export_format *out)
+{
+	for (int i = 0; i < EXPORT_NFORMATS; i++) {
+		if (name && strcmp(name, format_names[i]) == 0) {
+			*out = (enum export_format)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+const char *export_format_name(enum export_format f)
+{
+	return (unsigned)f < EXPORT_NFORMATS ? format_names[f] : "unknown";
+}
+
+uint64_t export_energy_uj(const struct export_figures *x)
+{
+	return x->cpu_uj + x->mem_uj;
+}
+
+uint64_t export_carbon_ug(const struct export_figures *x)
+{
+	return x->carbon_op_ug + x->carbon_emb_ug;
+}
+
+void export_format_utc(char *buf, size_t len, uint64_t real_ns, char sep)
+{
+	time_t t = (time_t)(real_ns / 1000000000ull);
+	struct tm tm;
+
+	if (!gmtime_r(&t, &tm)) {
+		snprintf(buf, len, "%s", "");
+		return;
+	}
+	snprintf(buf, len, "%04d-%02d-%02d%c%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, sep,
+		 tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+void export_csv_field(FILE *f, const char *s)
+{
+	/* RFC 4180: quote a field holding a separator, a quote or a line break; double the quotes */
+	if (!s || !strpbrk(s, ",\"\r\n")) {
+		fputs(s ? s : "", f);
+		return;
+	}
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+static double ratio(uint64_t part, uint64_t whole)
+{
+	return whole ? (double)part / (double)whole : 0.0;
+}
+
+static uint64_t host_uj(const struct export_run *r)
+{
+	return r->host_cpu_uj + r->host_mem_uj;
+}
+
+static void csv_row(FILE *f, const char *pid, const char *ppid, const char *comm, const struct export_figures *x,
+		    const struct export_run *r)
+{
+	fprintf(f, "%s,%s,", pid, ppid);
+	export_csv_field(f, comm);
+	fprintf(f, ",%llu,%llu,%llu,%llu,%llu,%llu,%llu,", (unsigned long long)x->cpu_ns,
+		(unsigned long long)export_energy_uj(x), (unsigned long long)x->cpu_uj, (unsigned long long)x->mem_uj,
+		(unsigned long long)export_carbon_ug(x), (unsigned long long)x->carbon_op_ug,
+		(unsigned long long)x->carbon_emb_ug);
+	if (x->has_ci)
+		fprintf(f, "%llu,%llu,", (unsigned long long)x->ci_lo_ug, (unsigned long long)x->ci_hi_ug);
+	else
+		fputs(",,", f);
+	fprintf(f, "%.6f\n", ratio(export_energy_uj(x), host_uj(r)));
+}
+
+int export_csv(FILE *f, const struct export_run *r)
+{
+	char pid[16], ppid[16];
+
+	fputs("pid,ppid,comm,cpu_ns,energy_uj,cpu_energy_uj,memory_energy_uj,carbon_ug,carbon_operational_ug,"
+	      "carbon_embodied_ug,carbon_ci_lo_ug,carbon_ci_hi_ug,allocation_ratio\n",
+	      f);
+	for (size_t i = 0; i < r->nprocs; i++) {
+		snprintf(pid, sizeof(pid), "%u", r->procs[i].pid);
+		snprintf(ppid, sizeof(ppid), "%u", r->procs[i].ppid);
+		csv_row(f, pid, ppid, r->procs[i].comm, &r->procs[i].f, r);
+	}
+	/* the sum has no pid: a reader that sums the rows skips it by its empty pid */
+	csv_row(f, "", "", "total", &r->total, r);
+	return ferror(f) ? -EIO : 0;
+}
+
+static void add_u64(cJSON *o, const char *key, uint64_t v)
+{
+	cJSON_AddNumberToObject(o, key, (double)v);
+}
+
+static void add_figures(cJSON *o, const struct export_figures *x, const struct export_run *r)
+{
+	add_u64(o, "cpu_ns", x->cpu_ns);
+	add_u64(o, "energy_uj", export_energy_uj(x));
+	add_u64(o, "cpu_energy_uj", x->cpu_uj);
+	add_u64(o, "memory_energy_uj", x->mem_uj);
+	cJSON_AddNumberToObject(o, "allocation_ratio", ratio(export_energy_uj(x), host_uj(r)));
+	add_u64(o, "carbon_ug", export_carbon_ug(x));
+	add_u64(o, "carbon_operational_ug", x->carbon_op_ug);
+	add_u64(o, "carbon_embodied_ug", x->carbon_emb_ug);
+	if (x->has_ci) {
+		cJSON *ci = cJSON_AddArrayToObject(o, "carbon_ci_ug");
+
+		cJSON_AddItemToArray(ci, cJSON_CreateNumber((double)x->ci_lo_ug));
+		cJSON_AddItemToArray(ci, cJSON_CreateNumber((double)x->ci_hi_ug));
+	}
+}
+
+static cJSON *run_json(const struct export_run *r)
+{
+	cJSON *o = cJSON_CreateObject(), *arr, *t, *h, *d, *c;
+	char ts[32];
+
+	if (!o)
+		return NULL;
+	if (r->command[0])
+		cJSON_AddStringToObject(o, "command", r->command);
+	if (r->has_exit_status)
+		cJSON_AddNumberToObject(o, "exit_status", r->exit_status);
+	add_u64(o, "wall_ns", r->wall_ns);
+	export_format_utc(ts, sizeof(ts), r->start_real_ns, 'T');
+	cJSON_AddStringToObject(o, "start", strcat(ts, "Z"));
+	export_format_utc(ts, sizeof(ts), r->end_real_ns, 'T');
+	cJSON_AddStringToObject(o, "end", strcat(ts, "Z"));
+	cJSON_AddStringToObject(o, "source", energy_kind_name(r->source));
+	arr = cJSON_AddArrayToObject(o, "processes");
+	for (size_t i = 0; i < r->nprocs; i++) {
+		cJSON *p = cJSON_CreateObject();
+
+		cJSON_AddNumberToObject(p, "pid", r->procs[i].pid);
+		cJSON_AddNumberToObject(p, "ppid", r->procs[i].ppid);
+		cJSON_AddStringToObject(p, "comm", r->procs[i].comm);
+		add_figures(p, &r->procs[i].f, r);
+		cJSON_AddItemToArray(arr, p);
+	}
+	t = cJSON_AddObjectToObject(o, "total");
+	add_figures(t, &r->total, r);
+	h = cJSON_AddObjectToObject(o, "host");
+	add_u64(h, "energy_uj", host_uj(r));
+	add_u64(h, "cpu_energy_uj", r->host_cpu_uj);
+	add_u64(h, "memory_energy_uj", r->host_mem_uj);
+	d = cJSON_AddObjectToObject(h, "domains");
+	for (int i = 0; i < ENERGY_NDOMAINS; i++)
+		if (r->domains & (1u << i))
+			add_u64(d, energy_domain_name((enum energy_domain)i), r->host_domain_uj[i]);
+	c = cJSON_AddObjectToObject(o, "carbon");
+	cJSON_AddNumberToObject(c, "intensity_g_per_kwh", r->intensity_g_per_kwh);
+	cJSON_AddStringToObject(c, "intensity_kind", r->intensity_kind);
+	cJSON_AddStringToObject(c, "zone", r->zone);
+	if (r->intensity_year)
+		cJSON_AddNumberToObject(c, "year", r->intensity_year);
+	cJSON_AddStringToObject(c, "source", r->intensity_source);
+	cJSON_AddNumberToObject(c, "pue", r->pue);
+	if (r->method[0])
+		cJSON_AddStringToObject(c, "method", r->method);
+	cJSON_AddNumberToObject(c, "energy_rel_sd", r->energy_rel_sd);
+	cJSON_AddNumberToObject(c, "intensity_rel_sd", r->intensity_rel_sd);
+	return o;
+}
+
+int export_json(FILE *f, const struct export_run *r)
+{
+	cJSON *o = run_json(r);
+	char *txt;
+	int err = 0;
+
+	if (!o)
+		return -ENOMEM;
+	txt = cJSON_PrintUnformatted(o);
+	if (!txt)
+		err = -ENOMEM;
+	else if (fprintf(f, "%s\n", txt) < 0 || ferror(f))
+		err = -EIO;
+	free(txt);
+	cJSON_Delete(o);
+	return err;
+}
+
+int export_write(FILE *f, enum export_format fmt, const struct export_run *r, const struct export_opts *o,
+		 char *err, size_t errlen)
+{
+	switch (fmt) {
+	case EXPORT_CODECARBON:
+		return export_codecarbon_row(f, r, o);
+	case EXPORT_BOAMPS:
+		return export_boamps(f, r, o, err, errlen);
+	case EXPORT_CSV:
+		return export_csv(f, r);
+	case EXPORT_JSON:
+		return export_json(f, r);
+	case EXPORT_SCI:
+		return export_sci(f, r, o, err, errlen);
+	default:
+		snprintf(err, errlen, "unknown report format %d", (int)fmt);
+		return -EINVAL;
+	}
+}
