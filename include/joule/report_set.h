@@ -22,6 +22,13 @@ void report_set_free(struct report_set *s);
  *   --push URL  --job NAME  --grouping K=V (repeatable)  (Pushgateway)
  */
 int report_parse_arg(struct report_set *s, int argc, char **argv, int *i);
+/*
+ * The same options by name (without dashes), for a command whose own parser
+ * hands them over one value each (joule run): --functional-unit then takes
+ * "N NAME" or "N:NAME". 0, -EINVAL with the reason printed, -ENOENT if key
+ * is not a report option.
+ */
+int report_apply_opt(struct report_set *s, const char *key, const char *val);
 /* Add one report target (what --report FORMAT=FILE does); -EINVAL with the reason printed. */
 int report_add_target(struct report_set *s, enum export_format fmt, const char *path);
 /* Whether any report or push was asked for. */

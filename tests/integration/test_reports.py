@@ -35,10 +35,10 @@ def run(tmp_path_factory):
     if os.geteuid() != 0:
         pytest.skip("needs root to load BPF programs")
     d = tmp_path_factory.mktemp("run")
-    led = str(d / "run.jsonl")
-    r = joule("run", "--json", "--ledger", led, "--", "stress-ng", "--cpu", "1", "-t", "1", "-q")
+    led, out = str(d / "run.jsonl"), d / "run.json"
+    r = joule("run", "--json", "-o", str(out), "--ledger", led, "--", "stress-ng", "--cpu", "1", "-t", "1", "-q")
     assert r.returncode == 0, r.stderr
-    return led, json.loads(r.stdout)
+    return led, json.loads(out.read_text())
 
 
 def report(led, *args, **kw):
@@ -398,3 +398,27 @@ def test_report_when_two_reports_name_one_file_is_a_usage_error(tmp_path):
     f = str(tmp_path / "r")
     r = report(led, "--report", "json=" + f, "--report", "csv=" + f)
     assert r.returncode == 2 and "two reports would write" in r.stderr, r.stderr
+
+
+@root
+def test_run_report_when_formats_asked_writes_each_and_they_agree_with_the_run(tmp_path):
+    cc, js, out = tmp_path / "emissions.csv", tmp_path / "table.json", tmp_path / "run.json"
+    r = joule("run", "--json", "-o", str(out), "--report", "codecarbon=%s" % cc, "--report", "json=%s" % js,
+              "--project-name", "p1", "--", "true")
+    assert r.returncode == 0, r.stderr
+    rj, tj = json.loads(out.read_text()), json.loads(js.read_text())
+    assert tj["total"]["energy_uj"] == rj["total"]["energy_uj"], "the json report's total differs from the run's"
+    with open(cc, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 1 and rows[0]["project_name"] == "p1", "one CodeCarbon row with the project name"
+    assert abs(float(rows[0]["energy_consumed"]) - rj["total"]["energy_uj"] / 3.6e12) < 1e-12, \
+        "energy_consumed is the run's energy in kWh"
+
+
+@root
+def test_run_report_when_path_cannot_be_written_exits_2_before_the_command_runs(tmp_path):
+    marker = tmp_path / "ran"
+    r = joule("run", "--report", "csv=%s" % (tmp_path / "missing" / "x.csv"), "--", "touch", str(marker))
+    assert r.returncode == 2, "an unwritable report path is a usage error: %s" % r.stderr
+    assert not marker.exists(), "the command must not run when a report cannot be written"
+    assert "missing/x.csv" in r.stderr, r.stderr

@@ -118,6 +118,61 @@ static const char *const value_opts[] = {
 	"push",	  "job",	  "grouping",	   NULL,
 };
 
+/* "N NAME" or "N:NAME" (one argument, as joule run's parser hands it over). */
+static int set_functional_unit(struct report_set *s, const char *val, const char *name)
+{
+	char num[24];
+	size_t n = strcspn(val, ": ");
+
+	if (!name && val[n])
+		name = val + n + 1;
+	if (n >= sizeof(num))
+		n = sizeof(num) - 1;
+	memcpy(num, val, n);
+	num[n] = '\0';
+	if (parse_u64(num, &s->functional_units) || s->functional_units == 0) {
+		fprintf(stderr, "joule: --functional-unit wants N NAME with N a positive integer, not '%s'\n", val);
+		return -EINVAL;
+	}
+	if (!name || !name[0] || name[0] == '-') {
+		fprintf(stderr, "joule: --functional-unit %s needs a NAME (e.g. request, image, user)\n", num);
+		return -EINVAL;
+	}
+	s->functional_unit = name;
+	return 0;
+}
+
+int report_apply_opt(struct report_set *s, const char *key, const char *val)
+{
+	if (strcmp(key, "report") == 0)
+		return add_report_spec(s, val) ? -EINVAL : 0;
+	if (strcmp(key, "project-name") == 0)
+		s->project_name = val;
+	else if (strcmp(key, "experiment-id") == 0)
+		s->experiment_id = val;
+	else if (strcmp(key, "run-id") == 0)
+		s->run_id = val;
+	else if (strcmp(key, "boamps-input") == 0)
+		s->boamps_file = val;
+	else if (strcmp(key, "functional-unit") == 0)
+		return set_functional_unit(s, val, NULL);
+	else if (strcmp(key, "push") == 0) {
+		s->push = true;
+		s->push_url = val;
+	} else if (strcmp(key, "job") == 0) {
+		s->job = val;
+	} else if (strcmp(key, "grouping") == 0) {
+		if (s->ngrouping == PUSHGW_MAX_LABELS) {
+			fprintf(stderr, "joule: at most %d --grouping labels\n", PUSHGW_MAX_LABELS);
+			return -EINVAL;
+		}
+		s->grouping[s->ngrouping++] = val;
+	} else {
+		return -ENOENT;
+	}
+	return 0;
+}
+
 int report_parse_arg(struct report_set *s, int argc, char **argv, int *i)
 {
 	const char *a = argv[*i], *val;
@@ -145,40 +200,14 @@ int report_parse_arg(struct report_set *s, int argc, char **argv, int *i)
 		fprintf(stderr, "joule: option '--%s' needs a value\n", key);
 		return -EINVAL;
 	}
-	if (strcmp(key, "report") == 0)
-		return add_report_spec(s, val) ? -EINVAL : 1;
-	if (strcmp(key, "project-name") == 0)
-		s->project_name = val;
-	else if (strcmp(key, "experiment-id") == 0)
-		s->experiment_id = val;
-	else if (strcmp(key, "run-id") == 0)
-		s->run_id = val;
-	else if (strcmp(key, "boamps-input") == 0)
-		s->boamps_file = val;
-	else if (strcmp(key, "functional-unit") == 0) {
-		/* --functional-unit N NAME: two values */
-		if (parse_u64(val, &s->functional_units) || s->functional_units == 0) {
-			fprintf(stderr, "joule: --functional-unit wants N NAME with N a positive integer, not '%s'\n", val);
+	/* joule report also takes --functional-unit N NAME as two arguments */
+	if (strcmp(key, "functional-unit") == 0 && !val[strcspn(val, ": ")]) {
+		if (set_functional_unit(s, val, *i + 1 < argc ? argv[*i + 1] : NULL))
 			return -EINVAL;
-		}
-		if (*i + 1 >= argc || !argv[*i + 1][0] || argv[*i + 1][0] == '-') {
-			fprintf(stderr, "joule: --functional-unit %s needs a NAME (e.g. request, image, user)\n", val);
-			return -EINVAL;
-		}
-		s->functional_unit = argv[++*i];
-	} else if (strcmp(key, "push") == 0) {
-		s->push = true;
-		s->push_url = val;
-	} else if (strcmp(key, "job") == 0) {
-		s->job = val;
-	} else if (strcmp(key, "grouping") == 0) {
-		if (s->ngrouping == PUSHGW_MAX_LABELS) {
-			fprintf(stderr, "joule: at most %d --grouping labels\n", PUSHGW_MAX_LABELS);
-			return -EINVAL;
-		}
-		s->grouping[s->ngrouping++] = val;
+		++*i;
+		return 1;
 	}
-	return 1;
+	return report_apply_opt(s, key, val) ? -EINVAL : 1;
 }
 
 static void uuid4(char *buf, size_t len)

@@ -17,6 +17,7 @@
 #include "joule/log.h"
 #include "joule/pipeline.h"
 #include "joule/report.h"
+#include "joule/report_set.h"
 #include "joule/util.h"
 
 /* Everything one run holds, from the parse to the report. */
@@ -25,7 +26,8 @@ struct run {
 	char **cmd;			/* the command line after the options */
 	int ncmd;
 	const char *out_file;
-	FILE *out;			/* opened before the command runs: a bad path fails before any work */
+	FILE *out;
+	struct report_set *reports;	/* --report and --push: checked before the command starts */			/* opened before the command runs: a bad path fails before any work */
 	struct pipeline p;
 	bool have_p;
 	struct window w;
@@ -43,6 +45,25 @@ static const struct cli_opt run_opts[] = {
 	  .help = "write the report to FILE instead of standard error (the command's own output is never mixed "
 		  "with it)",
 	  .dflt = "standard error" },
+	{ .name = "report", .takes_value = true, .metavar = "FORMAT=FILE", .repeatable = true,
+	  .help = "also write the run as FORMAT to FILE ('-' standard output): codecarbon (a row appended to an "
+		  "emissions.csv), boamps, csv, json or sci; checked before CMD starts",
+	  .accepted = "codecarbon=, boamps=, csv=, json=, sci=" },
+	{ .name = "project-name", .takes_value = true, .metavar = "NAME",
+	  .help = "codecarbon: the project_name column" },
+	{ .name = "experiment-id", .takes_value = true, .metavar = "ID", .help = "codecarbon: the experiment_id column" },
+	{ .name = "run-id", .takes_value = true, .metavar = "ID", .help = "codecarbon: the run_id column",
+	  .dflt = "a random UUID" },
+	{ .name = "boamps-input", .takes_value = true, .metavar = "FILE",
+	  .help = "boamps: the task, algorithm and dataset fields only you know (docs/REPORTS.md)" },
+	{ .name = "functional-unit", .takes_value = true, .metavar = "N:NAME",
+	  .help = "sci: carbon per functional unit, e.g. 1000:request" },
+	{ .name = "push", .takes_value = true, .metavar = "URL",
+	  .help = "push the run's totals to a Prometheus Pushgateway when CMD ends (a failure is printed and never "
+		  "changes the exit status)" },
+	{ .name = "job", .takes_value = true, .metavar = "NAME", .help = "push: the job label", .dflt = "joule" },
+	{ .name = "grouping", .takes_value = true, .metavar = "K=V", .repeatable = true,
+	  .help = "push: one more grouping label" },
 	{ 0 },
 };
 
@@ -50,9 +71,11 @@ static int run_opt(void *ctx, const struct cli_opt *o, const char *val)
 {
 	struct run *r = ctx;
 
-	r->out_file = val; /* the only own option: -o */
-	(void)o;
-	return 0;
+	if (strcmp(o->name, "output") == 0) {
+		r->out_file = val;
+		return 0;
+	}
+	return report_apply_opt(r->reports, o->name, val) ? -EINVAL : 0;
 }
 
 static bool is_marked(const struct sample_task *t, void *ctx)
@@ -123,8 +146,11 @@ static pid_t spawn_held(char **argv, const sigset_t *oldmask, int *release_fd, i
 /* Options, the command, the report file. CLI_CONTINUE or the exit status. */
 static int run_parse(struct run *r, int argc, char **argv)
 {
-	int idx = 1, rc = cli_parse(&cmd_run_def, argc, argv, &r->cfg, run_opt, r, &idx);
+	int idx = 1, rc;
 
+	if (report_set_new(&r->reports))
+		return 1;
+	rc = cli_parse(&cmd_run_def, argc, argv, &r->cfg, run_opt, r, &idx);
 	if (rc != CLI_CONTINUE)
 		return rc;
 	if (idx >= argc) {
@@ -140,6 +166,9 @@ static int run_parse(struct run *r, int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
+	/* an unwritable report path, bad BoAmps input or sci without a unit: before any work (printed) */
+	if (report_set_prepare(r->reports))
+		return EXIT_USAGE;
 	return CLI_CONTINUE;
 }
 
@@ -277,6 +306,21 @@ static cJSON *run_json(struct run *r)
 	return root;
 }
 
+/* --report and --push: their failures are printed and never change the command's exit status. */
+static void run_write_reports(struct run *r, const cJSON *root)
+{
+	struct export_builder *eb = NULL;
+	struct export_run er;
+
+	if (report_set_empty(r->reports))
+		return;
+	if (report_run_from_json(root, r->p.carbon, &eb, &er) == 0)
+		(void)report_set_emit(r->reports, &er);
+	else
+		log_err("failed to build the reports of the run");
+	export_builder_free(eb);
+}
+
 /* The report, like perf stat's: on stderr (text or JSON) so CMD's stdout stays CMD's, or in -o FILE. */
 static void run_report(struct run *r)
 {
@@ -306,6 +350,7 @@ static void run_report(struct run *r)
 		report_print_footer(out, r->p.carbon, &r->w, wall, r->p.energy);
 	}
 	fflush(out);
+	run_write_reports(r, root);
 	cJSON_Delete(root);
 }
 
@@ -324,6 +369,7 @@ static int run_close(struct run *r, int rc)
 	window_free(&r->w);
 	if (r->have_p)
 		pipeline_close(&r->p);
+	report_set_free(r->reports);
 	config_free(&r->cfg);
 	return rc;
 }
@@ -353,6 +399,8 @@ static const struct cli_example run_examples[] = {
 	{ "sudo joule run -- make -j8", "energy, power and carbon of a build and every process it starts" },
 	{ "sudo joule run --json -o report.json -- ./train.py", "the report as one JSON object in report.json" },
 	{ "sudo joule run --zone FR --embodied-kg none -- sleep 5", "French grid intensity, operational carbon only" },
+	{ "sudo joule run --report codecarbon=emissions.csv --push http://localhost:9091 -- ./train.py",
+	  "a CodeCarbon row and a Pushgateway record of a batch job" },
 	{ 0 },
 };
 
