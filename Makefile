@@ -99,6 +99,18 @@ $(BUILD)/obj/%.o: user/%.c | $(DEPS_STAMP)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
+# The OpenAPI document is a real file (user/http/openapi.json), embedded as bytes at build time.
+OPENAPI_H := $(BUILD)/http_openapi.h
+$(OPENAPI_H): user/http/openapi.json
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q){ echo '/* generated from $< by the Makefile */'; \
+	  echo 'static const unsigned char http_openapi_json[] = {'; \
+	  od -An -v -tx1 $< | sed 's/ *\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	  echo '};'; \
+	  echo 'static const size_t http_openapi_json_len = sizeof(http_openapi_json);'; } > $@
+$(BUILD)/obj/http/server.o $(BUILD)/fuzz/obj/http/server.o: $(OPENAPI_H)
+
 # Only the tracer includes the skeleton; nothing else waits for (or rebuilds with) the BPF object.
 $(BUILD)/obj/kernel/tracer.o $(BUILD)/fuzz/obj/kernel/tracer.o: $(SKEL)
 

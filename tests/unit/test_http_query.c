@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <cmocka.h>
-#include "joule/http.h"
+#include "joule/http_query.h"
 #include "joule/util.h"
 
 static void test_route_when_known_paths_routes_them(void **state)

@@ -1,0 +1,588 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* The HTTP server: libmicrohttpd on TCP and a Unix socket, routing to the API, /metrics, errors as JSON. */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <cjson/cJSON.h>
+#include <microhttpd.h>
+#include <sodium.h>
+#include <zlib.h>
+#include "joule/carbon.h"
+#include "joule/http.h"
+#include "joule/http_api.h"
+#include "joule/http_query.h"
+#include "joule/http_sse.h"
+#include "joule/log.h"
+#include "joule/metrics.h"
+#include "joule/netaddr.h"
+#include "joule/store.h"
+#include "joule/util.h"
+/* user/http/openapi.json as bytes (Makefile: xxd -i) */
+#include "http_openapi.h"
+
+/* PUT /intensity carries one small JSON object; anything larger is refused (413). */
+#define MAX_BODY 1024
+/* Headers plus body per connection: large enough for any sane request, small enough to bound memory. */
+#define CONN_MEMORY_LIMIT (32 * 1024)
+#define CONN_TIMEOUT_S 10
+#define CONN_LIMIT 256
+#define CONN_LIMIT_PER_IP 32
+
+struct http_server {
+	struct MHD_Daemon *tcp, *unix_d;
+	struct http_state *st;
+	struct http_sse *sse;
+	char *token;
+	size_t token_len;
+	char *version;
+	char *socket_path;
+	atomic_uint_fast64_t requests, errors, last_scrape_ns;
+};
+
+/* Per-request state between libmicrohttpd's calls of the access handler. */
+struct req {
+	struct http_request_params p;
+	int status;			/* != 0: answer this error on the final call */
+	char err[256];
+	char body[MAX_BODY + 1];
+	size_t body_len;
+	bool too_big;
+};
+
+static enum MHD_Result queue(struct http_server *h, struct MHD_Connection *c, unsigned status, const char *ctype,
+			     char *buf, size_t len, enum MHD_ResponseMemoryMode mode, const char *enc)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, buf, mode);
+	enum MHD_Result ret;
+
+	if (!r) {
+		if (mode == MHD_RESPMEM_MUST_FREE)
+			free(buf);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	if (enc) {
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, enc);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
+	}
+	if (status >= 400)
+		atomic_fetch_add(&h->errors, 1);
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result queue_error(struct http_server *h, struct MHD_Connection *c, unsigned status,
+				   const char *msg, const char *allow)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+	char buf[512];
+
+	http_error_json((int)status, msg, buf, sizeof(buf));
+	r = MHD_create_response_from_buffer(strlen(buf), buf, MHD_RESPMEM_MUST_COPY);
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	if (allow)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, !strcmp(allow, "GET") ? "GET, HEAD" : allow);
+	if (status == 401)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"joule\"");
+	atomic_fetch_add(&h->errors, 1);
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result queue_json(struct http_server *h, struct MHD_Connection *c, unsigned status, cJSON *o)
+{
+	char *txt = o ? cJSON_PrintUnformatted(o) : NULL;
+
+	cJSON_Delete(o);
+	if (!txt)
+		return queue_error(h, c, 500, "out of memory", NULL);
+	return queue(h, c, status, "application/json", txt, strlen(txt), MHD_RESPMEM_MUST_FREE, NULL);
+}
+
+static bool accepts_gzip(struct MHD_Connection *c)
+{
+	return http_accepts_gzip(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING));
+}
+
+/* gzip (RFC 1952) of in; NULL on failure. */
+static char *gzip_buf(const char *in, size_t len, size_t *out_len)
+{
+	z_stream z = { 0 };
+	size_t cap;
+	char *out;
+
+	if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		return NULL;
+	cap = deflateBound(&z, len) + 32;
+	out = malloc(cap);
+	if (!out) {
+		deflateEnd(&z);
+		return NULL;
+	}
+	z.next_in = (Bytef *)in;
+	z.avail_in = (uInt)len;
+	z.next_out = (Bytef *)out;
+	z.avail_out = (uInt)cap;
+	if (deflate(&z, Z_FINISH) != Z_STREAM_END) {
+		deflateEnd(&z);
+		free(out);
+		return NULL;
+	}
+	*out_len = z.total_out;
+	deflateEnd(&z);
+	return out;
+}
+
+static enum MHD_Result h_metrics(struct http_server *h, struct MHD_Connection *c)
+{
+	struct metrics_self self = { 0 };
+	struct metrics_buf b = { 0 };
+	uint64_t t0 = now_mono_ns();
+	int err;
+
+	if (h->st->fill_self)
+		h->st->fill_self(h->st->fill_ctx, &self);
+	self.version = h->version;
+	self.start_real_ns = h->st->start_real_ns;
+	self.http_requests = atomic_load(&h->requests);
+	self.http_errors = atomic_load(&h->errors);
+	self.last_scrape_ns = atomic_load(&h->last_scrape_ns);
+	store_rdlock(h->st->store);
+	err = metrics_render(h->st->store, &self, &b);
+	store_unlock(h->st->store);
+	if (err) {
+		metrics_buf_free(&b);
+		return queue_error(h, c, 500, "out of memory rendering metrics", NULL);
+	}
+	if (accepts_gzip(c)) {
+		size_t zlen;
+		char *z = gzip_buf(b.p, b.len, &zlen);
+
+		if (z) {
+			metrics_buf_free(&b);
+			atomic_store(&h->last_scrape_ns, now_mono_ns() - t0);
+			return queue(h, c, 200, METRICS_CONTENT_TYPE, z, zlen, MHD_RESPMEM_MUST_FREE, "gzip");
+		}
+	}
+	atomic_store(&h->last_scrape_ns, now_mono_ns() - t0);
+	/* b.p was malloc'ed: the response frees it */
+	return queue(h, c, 200, METRICS_CONTENT_TYPE, b.p ? b.p : strdup(""), b.len, MHD_RESPMEM_MUST_FREE, NULL);
+}
+
+/* ---- PUT /intensity */
+static bool token_ok(struct http_server *h, struct MHD_Connection *c)
+{
+	const char *a = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	size_t n;
+
+	if (!h->token || !a || strncasecmp(a, "Bearer ", 7) != 0)
+		return false;
+	a += 7;
+	n = strlen(a);
+	/* sodium_memcmp is constant-time in the length compared; the length itself is not secret */
+	return n == h->token_len && sodium_memcmp(a, h->token, n) == 0;
+}
+
+static enum MHD_Result h_intensity(struct http_server *h, struct MHD_Connection *c, struct req *rq)
+{
+	cJSON *o;
+	double g;
+	uint64_t now = now_real_ns();
+	char from[40];
+
+	if (!h->st->carbon)
+		return queue_error(h, c, 503, "carbon accounting is not running", NULL);
+	if (http_parse_intensity(rq->body, rq->body_len, &g, rq->err, sizeof(rq->err)))
+		return queue_error(h, c, 400, rq->err, NULL);
+	carbon_push(h->st->carbon, g, now);
+	log_info("intensity pushed over HTTP: %.3f g/kWh", g);
+	o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "g_per_kwh", g);
+	cJSON_AddStringToObject(o, "kind", "pushed");
+	format_rfc3339(now, from, sizeof(from));
+	cJSON_AddStringToObject(o, "from", from);
+	return queue_json(h, c, 200, o);
+}
+
+/* 503 with Retry-After: the stream cap is reached. */
+static enum MHD_Result queue_streams_full(struct http_server *h, struct MHD_Connection *c)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+	char msg[96], buf[256];
+
+	snprintf(msg, sizeof(msg), "too many open streams (at most %d); retry later", SSE_MAX_STREAMS);
+	http_error_json(503, msg, buf, sizeof(buf));
+	r = MHD_create_response_from_buffer(strlen(buf), buf, MHD_RESPMEM_MUST_COPY);
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, SSE_RETRY_AFTER_S);
+	atomic_fetch_add(&h->errors, 1);
+	ret = MHD_queue_response(c, 503, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result h_stream(struct http_server *h, struct MHD_Connection *c)
+{
+	int err = http_sse_open(h->sse, c);
+
+	if (err == -EBUSY)
+		return queue_streams_full(h, c);
+	if (err == -ENOMEM)
+		return queue_error(h, c, 500, "out of memory", NULL);
+	return err ? MHD_NO : MHD_YES;
+}
+
+static enum MHD_Result h_api(struct http_server *h, struct MHD_Connection *c, const struct req *rq)
+{
+	struct http_api_ctx x = {
+		.store = h->st->store,
+		.carbon = h->st->carbon,
+		.version = h->version,
+		.start_real_ns = h->st->start_real_ns,
+		.ready = h->st->ready != 0,
+	};
+	struct http_reply out;
+
+	if (http_api_answer(&x, &rq->p, &out) >= 400)
+		return queue_error(h, c, out.status, out.err, NULL);
+	return queue(h, c, out.status, out.content_type, out.body, out.len, MHD_RESPMEM_MUST_FREE, NULL);
+}
+
+static enum MHD_Result arg_iter(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct req *rq = cls;
+
+	rq->status = http_param(&rq->p, key, value, rq->err, sizeof(rq->err));
+	return rq->status ? MHD_NO : MHD_YES;
+}
+
+static enum MHD_Result dispatch(struct http_server *h, struct MHD_Connection *c, struct req *rq)
+{
+	switch (rq->p.route) {
+	case R_METRICS:
+		return h_metrics(h, c);
+	case R_HEALTHZ:
+		return queue(h, c, 200, "application/json", (char *)"{\"status\":\"ok\"}", 15, MHD_RESPMEM_PERSISTENT,
+			     NULL);
+	case R_READYZ:
+		if (!h->st->ready)
+			return queue_error(h, c, 503, "not ready: no complete sample yet", NULL);
+		return queue(h, c, 200, "application/json", (char *)"{\"status\":\"ready\"}", 18,
+			     MHD_RESPMEM_PERSISTENT, NULL);
+	case R_OPENAPI:
+		return queue(h, c, 200, "application/json", (char *)http_openapi_json, http_openapi_json_len,
+			     MHD_RESPMEM_PERSISTENT, NULL);
+	case R_STREAM:
+		return h_stream(h, c);
+	case R_INTENSITY:
+		return h_intensity(h, c, rq);
+	default:
+		if (http_api_handles(rq->p.route))
+			return h_api(h, c, rq);
+		return queue_error(h, c, 404, "not found", NULL);
+	}
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+				  const char *version, const char *upload, size_t *upload_size, void **con_cls)
+{
+	struct http_server *h = cls;
+	struct req *rq = *con_cls;
+
+	if (!rq) {
+		const char *allow = NULL, *cl;
+		int r;
+
+		rq = calloc(1, sizeof(*rq));
+		if (!rq)
+			return MHD_NO;
+		*con_cls = rq;
+		atomic_fetch_add(&h->requests, 1);
+		r = http_route(method, url, &rq->p, &allow);
+		/* Errors known from the request line and headers are answered at once, before any body is read. */
+		if (r == 405) {
+			snprintf(rq->err, sizeof(rq->err), "method %.16s not allowed on %.128s", method, url);
+			return queue_error(h, c, 405, rq->err, allow);
+		}
+		if (r == 404) {
+			snprintf(rq->err, sizeof(rq->err), "no such path: %.128s", url);
+			return queue_error(h, c, 404, rq->err, NULL);
+		}
+		MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, arg_iter, rq);
+		if (!rq->status)
+			rq->status = http_params_check(&rq->p, rq->err, sizeof(rq->err));
+		if (rq->status)
+			return queue_error(h, c, (unsigned)rq->status, rq->err, NULL);
+		if (rq->p.route == R_INTENSITY && !token_ok(h, c))
+			return queue_error(h, c, 401,
+					   h->token ? "missing or wrong bearer token"
+						    : "no API token configured (--api-token-file)",
+					   NULL);
+		cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl) {
+			uint64_t n;
+
+			if (parse_u64(cl, &n) || n > MAX_BODY) {
+				snprintf(rq->err, sizeof(rq->err), "request body over %d bytes", MAX_BODY);
+				return queue_error(h, c, 413, rq->err, NULL);
+			}
+		}
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		/* chunked bodies have no length up front: keep counting, answer 413 at the end */
+		if (rq->body_len + *upload_size > MAX_BODY)
+			rq->too_big = true;
+		else if (rq->p.route == R_INTENSITY)
+			memcpy(rq->body + rq->body_len, upload, *upload_size);
+		rq->body_len += *upload_size;
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (rq->too_big) {
+		snprintf(rq->err, sizeof(rq->err), "request body over %d bytes", MAX_BODY);
+		return queue_error(h, c, 413, rq->err, NULL);
+	}
+	if (rq->p.route == R_INTENSITY && rq->body_len > MAX_BODY)
+		rq->body_len = MAX_BODY;
+	return dispatch(h, c, rq);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+	free(*con_cls);
+	*con_cls = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char buf[512];
+
+	if (log_level < LOG_LVL_DEBUG)
+		return;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	buf[strcspn(buf, "\n")] = '\0';
+	log_debug("libmicrohttpd: %s", buf);
+}
+
+/* Create, bind, chmod and chown the Unix socket; it never exists with a wider mode than asked. */
+static int unix_listen(const char *path, uint32_t mode, const char *group)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	struct stat stt;
+	char dir[sizeof(a.sun_path)], *slash;
+	int fd, err;
+
+	if (strlen(path) >= sizeof(a.sun_path)) {
+		log_err("socket path too long: %s", path);
+		return -ENAMETOOLONG;
+	}
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) && errno != EEXIST) {
+			err = -errno;
+			log_err("failed to create %s: %s", dir, strerror(-err));
+			return err;
+		}
+	}
+	/* a stale socket from a previous run; anything that is not a socket is left alone */
+	if (lstat(path, &stt) == 0) {
+		if (!S_ISSOCK(stt.st_mode)) {
+			log_err("refusing to replace %s: not a socket", path);
+			return -EEXIST;
+		}
+		unlink(path);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		err = -errno;
+		log_err("failed to create unix socket: %s", strerror(-err));
+		return err;
+	}
+	/*
+	 * Linux creates the socket file with the socket inode's mode minus the
+	 * umask, so narrowing that inode first gives at most 0600 without
+	 * touching the process-wide umask (the ledger thread creates files).
+	 */
+	if (fchmod(fd, 0600)) {
+		err = -errno;
+		log_err("failed to restrict unix socket %s: %s", path, strerror(-err));
+		close(fd);
+		return err;
+	}
+	err = bind(fd, (struct sockaddr *)&a, sizeof(a)) ? -errno : 0;
+	if (err) {
+		log_err("failed to bind %s: %s", path, strerror(-err));
+		close(fd);
+		return err;
+	}
+	if (group && group[0]) {
+		struct group *gr = getgrnam(group);
+
+		if (!gr)
+			log_warn("group '%s' does not exist: %s keeps group %u", group, path, (unsigned)getegid());
+		else if (chown(path, (uid_t)-1, gr->gr_gid))
+			log_warn("failed to give %s to group %s: %s", path, group, strerror(errno));
+	}
+	if (chmod(path, (mode_t)(mode & 07777)) || listen(fd, 128)) {
+		err = -errno;
+		log_err("failed to set up %s: %s", path, strerror(-err));
+		close(fd);
+		unlink(path);
+		return err;
+	}
+	return fd;
+}
+
+static struct MHD_Daemon *start_mhd(struct http_server *h, unsigned flags, unsigned threads, int fd,
+				    const struct sockaddr *sa, bool per_ip)
+{
+	struct MHD_OptionItem opts[] = {
+		/* first, so that complaints about later options go through it too */
+		{ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL },
+		{ MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)threads, NULL },
+		{ MHD_OPTION_CONNECTION_TIMEOUT, CONN_TIMEOUT_S, NULL },
+		{ MHD_OPTION_CONNECTION_LIMIT, CONN_LIMIT, NULL },
+		{ MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONN_MEMORY_LIMIT, NULL },
+		{ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL },
+		{ fd >= 0 ? MHD_OPTION_LISTEN_SOCKET : MHD_OPTION_SOCK_ADDR, fd >= 0 ? fd : 0, (void *)sa },
+		/* per-IP limits mean nothing on a Unix socket (no address) */
+		{ per_ip ? MHD_OPTION_PER_IP_CONNECTION_LIMIT : MHD_OPTION_END, CONN_LIMIT_PER_IP, NULL },
+		{ MHD_OPTION_END, 0, NULL },
+	};
+
+	return MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+}
+
+int http_start(struct http_server **out, const struct http_cfg *cfg, struct http_state *st, char *bound,
+	       size_t boundlen)
+{
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	unsigned threads = cfg->threads ? cfg->threads : 2;
+	struct http_server *h = calloc(1, sizeof(*h));
+	int err = 0;
+
+	if (!h)
+		return -ENOMEM;
+	if (sodium_init() < 0) {
+		free(h);
+		return -EIO;
+	}
+	h->st = st;
+	err = http_sse_new(&h->sse, st->store);
+	if (err) {
+		free(h);
+		return err;
+	}
+	h->version = strdup(cfg->version ? cfg->version : "unknown");
+	if (cfg->api_token && cfg->api_token[0]) {
+		h->token = strdup(cfg->api_token);
+		h->token_len = strlen(cfg->api_token);
+	}
+	if (bound && boundlen)
+		bound[0] = '\0';
+	if (cfg->listen && cfg->listen[0]) {
+		struct sockaddr_storage ss;
+		socklen_t len;
+		const union MHD_DaemonInfo *di;
+		char host[INET6_ADDRSTRLEN];
+
+		if (netaddr_parse_listen(cfg->listen, &ss, &len)) {
+			log_err("invalid listen address '%s' (expected ADDR:PORT or [ADDR]:PORT)", cfg->listen);
+			err = -EINVAL;
+			goto fail;
+		}
+		h->tcp = start_mhd(h, flags | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0), threads, -1,
+				   (struct sockaddr *)&ss, true);
+		if (!h->tcp) {
+			err = -EADDRINUSE;
+			log_err("failed to listen on %s (address in use or not available)", cfg->listen);
+			goto fail;
+		}
+		di = MHD_get_daemon_info(h->tcp, MHD_DAEMON_INFO_BIND_PORT);
+		if (ss.ss_family == AF_INET6)
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof(host));
+		else
+			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof(host));
+		if (bound && boundlen)
+			snprintf(bound, boundlen, ss.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", host,
+				 di ? (unsigned)di->port : 0);
+	}
+	if (cfg->socket_path && cfg->socket_path[0]) {
+		int fd = unix_listen(cfg->socket_path, cfg->socket_mode ? cfg->socket_mode : 0660, cfg->socket_group);
+
+		if (fd < 0) {
+			err = fd;
+			goto fail;
+		}
+		h->socket_path = strdup(cfg->socket_path);
+		/* one polling thread (no pool) is plenty for local clients */
+		h->unix_d = start_mhd(h, flags, 0, fd, NULL, false);
+		if (!h->unix_d) {
+			close(fd);
+			log_err("failed to serve on %s", cfg->socket_path);
+			err = -EIO;
+			goto fail;
+		}
+	}
+	if (!h->tcp && !h->unix_d) {
+		log_err("nothing to serve on: both --listen and --socket are empty");
+		err = -EINVAL;
+		goto fail;
+	}
+	*out = h;
+	return 0;
+fail:
+	http_stop(h);
+	return err;
+}
+
+void http_notify_sample(struct http_server *h)
+{
+	if (h)
+		http_sse_notify(h->sse);
+}
+
+void http_stop(struct http_server *h)
+{
+	if (!h)
+		return;
+	/* parked streams must be resumed before MHD_stop_daemon (API rule); they then end */
+	http_sse_stop(h->sse);
+	if (h->tcp)
+		MHD_stop_daemon(h->tcp);
+	if (h->unix_d)
+		MHD_stop_daemon(h->unix_d);
+	http_sse_free(h->sse);
+	if (h->socket_path)
+		unlink(h->socket_path);
+	if (h->token)
+		sodium_memzero(h->token, h->token_len);
+	free(h->token);
+	free(h->socket_path);
+	free(h->version);
+	free(h);
+}
