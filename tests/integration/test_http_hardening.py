@@ -239,15 +239,22 @@ def test_process_detail_when_asked_shows_what_proc_would(tmp_path, other_user):
     sock = os.path.join(sockdir, "joule.sock")
     os.mkdir(tmp_path / "d")
     secret = "--token=" + uuid.uuid4().hex
-    d = Daemon("--source", "model", "--socket-mode", "0666", socket_path=sock, workdir=str(tmp_path / "d"))
-    # processes that wake now and then, so the tracer sees them run; the secret is in their cmdline
+    # processes that wake now and then, so the tracer sees them run; the secret is in their cmdline. Started
+    # before the daemon, so that it first sees them after setpriv's exec, as python3.
     busy = ["/usr/bin/python3", "-c", "import time\nwhile True: time.sleep(0.1)", secret]
     root_proc = subprocess.Popen(busy)
     user_proc = subprocess.Popen(["setpriv", "--reuid=%d" % other_user.pw_uid, "--regid=%d" % other_user.pw_gid,
                                   "--clear-groups"] + busy)
+    d = None
     try:
+        wait_for(lambda: open("/proc/%d/comm" % user_proc.pid).read().startswith("python3"), 10, "setpriv's exec")
+        d = Daemon("--source", "model", "--socket-mode", "0666", socket_path=sock, workdir=str(tmp_path / "d"))
+        def seen_as_python(pid):  # setpriv execs python3: details come only once the store has the new comm
+            st, _, body = d.get("/api/v1/processes/%d" % pid)
+            return st == 200 and json.loads(body)["comm"].startswith("python3")
+
         for p in (root_proc, user_proc):
-            wait_for(lambda: d.get("/api/v1/processes/%d" % p.pid)[0] == 200, 20, "pid %d in the store" % p.pid)
+            wait_for(lambda: seen_as_python(p.pid), 30, "pid %d in the store as python3" % p.pid)
         exe = os.readlink("/proc/%d/exe" % root_proc.pid)
         # TCP without authentication: nothing /proc guards, and no cmdline
         tcp = d.get_json("/api/v1/processes/%d" % root_proc.pid)
@@ -279,7 +286,8 @@ def test_process_detail_when_asked_shows_what_proc_would(tmp_path, other_user):
         user_proc.kill()
         root_proc.wait()
         user_proc.wait()
-        d.cleanup()
+        if d:
+            d.cleanup()
         shutil.rmtree(sockdir, ignore_errors=True)
 
 
