@@ -6,6 +6,8 @@ set -euo pipefail
 build=(
 	make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
 	libcjson-dev libmicrohttpd-dev libsodium-dev libinih-dev libcurl4-openssl-dev
+	# TLS and basic auth of the web config: GnuTLS, YAML, bcrypt (libxcrypt)
+	libgnutls28-dev libyaml-dev libcrypt-dev
 )
 test=(
 	# cmocka, pytest (Debian's interpreter), libFuzzer runtime, workloads
@@ -19,6 +21,8 @@ test=(
 	dpkg-dev debhelper fakeroot lintian devscripts podman runc
 	# reports: BoAmps schema validation, a real Pushgateway
 	python3-jsonschema prometheus-pushgateway
+	# TLS tests: a CA made by the test, a client
+	openssl curl
 )
 
 case "${1:-all}" in

@@ -426,6 +426,12 @@ static const struct config_key keys[] = {
 	{ "exited-grace", true, set_duration, "a duration > 0, e.g. 5m", OFF(grace_ns), .metavar = "DURATION",
 	  .help = "how long an exited process keeps its own series", .unit = "ms, s, m, h", .dflt = "5m",
 	  .scope = CONFIG_DAEMON },
+	{ "web-config-file", true, set_string, "a file path (exporter-toolkit web config)", OFF(web_config_file),
+	  .metavar = "FILE", .help = "TLS and basic auth of the TCP listener, in the exporter-toolkit web config format",
+	  .scope = CONFIG_DAEMON },
+	{ "http-max-connections", true, set_u32, "a whole number (0: 4096)", OFF(http_max_connections),
+	  .metavar = "N", .help = "connections each listener serves at once (a reserve for /metrics and the probes "
+	  "comes on top)", .unit = "connections", .dflt = "4096", .scope = CONFIG_DAEMON },
 };
 
 static const struct config_key *find_key(const char *name)
@@ -462,7 +468,8 @@ void config_free(struct joule_config *c)
 {
 	char **strs[] = { &c->powercap_root, &c->msr_root, &c->perf_root, &c->cpu_root, &c->zone,
 			  &c->intensity_file, &c->ledger, &c->ledger_key, &c->config_file, &c->listen,
-			  &c->socket_path, &c->socket_group, &c->ready_file, &c->api_token_file };
+			  &c->socket_path, &c->socket_group, &c->ready_file, &c->api_token_file,
+			  &c->web_config_file };
 
 	for (size_t i = 0; i < ARRAY_SIZE(strs); i++) {
 		free(*strs[i]);
