@@ -146,11 +146,11 @@ def test_daemon_with_an_operand_is_a_usage_error():
 
 
 def conf_settings():
-    """key -> [values] of the commented settings `;key = value` in dist/joule.conf."""
+    """key -> [values] of the settings in dist/joule.conf: commented `;key = value` and the set `key = value`."""
     out = {}
     with open(os.path.join(REPO, "dist", "joule.conf")) as f:
         for ln in f:
-            m = re.match(r"^;([a-z-]+) = ?(.*)$", ln.rstrip("\n"))
+            m = re.match(r"^;?([a-z-]+) = ?(.*)$", ln.rstrip("\n"))
             if m:
                 out.setdefault(m.group(1), []).append(m.group(2))
     return out
