@@ -16,6 +16,9 @@
 #include <cmocka.h>
 #include "joule/jcs.h"
 #include "joule/ledger.h"
+#include "joule/ledger_keys.h"
+#include "joule/ledger_read.h"
+#include "joule/ledger_verify.h"
 #include "joule/log.h"
 #include "joule/sampler.h"
 #include "joule/util.h"

@@ -9,6 +9,9 @@
 #include <time.h>
 #include "joule/jcs.h"
 #include "joule/ledger.h"
+#include "joule/ledger_keys.h"
+#include "joule/ledger_read.h"
+#include "joule/ledger_verify.h"
 #include "joule/log.h"
 #include "joule/util.h"
 
