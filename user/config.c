@@ -220,6 +220,30 @@ static int set_ledger_sync(struct joule_config *c, const struct config_key *k, c
 	return 0;
 }
 
+/* "64M", "1G", "500k", or bytes; powers of 1024. */
+static int set_bytes(struct joule_config *c, const struct config_key *k, const char *v, char *err, size_t errlen)
+{
+	static const char units[] = "kmgt";
+	char num[32];
+	size_t len = strlen(v);
+	const char *u = len ? strchr(units, tolower((unsigned char)v[len - 1])) : NULL;
+	const char *given = v;
+	uint64_t n, mul = 1;
+
+	if (u && v[len - 1] && len < sizeof(num)) {
+		for (const char *p = units; p <= u; p++)
+			mul *= 1024;
+		snprintf(num, sizeof(num), "%.*s", (int)len - 1, v);
+		v = num;
+	}
+	if (parse_u64(v, &n) || n == 0)
+		return fail(err, errlen, k, given, "not a size > 0 (bytes, or with k, M, G, T)");
+	if (n > UINT64_MAX / mul)
+		return fail(err, errlen, k, given, "too large");
+	*FIELD(c, k, uint64_t) = n * mul;
+	return 0;
+}
+
 static int parse_bool(const char *v, bool *out)
 {
 	static const char *const yes[] = { "1", "true", "yes", "on" };
@@ -340,6 +364,9 @@ static const struct config_key keys[] = {
 	{ "ledger-period", true, set_duration, "a duration > 0, e.g. 60s", OFF(ledger_period_ns) },
 	{ "ledger-sync", true, set_ledger_sync, "always, interval, never", OFF(ledger_sync) },
 	{ "ledger-key", true, set_string, "a file path", OFF(ledger_key) },
+	{ "ledger-rotate-bytes", true, set_bytes, "a size > 0, e.g. 64M", OFF(ledger_rotate_bytes) },
+	{ "ledger-rotate-age", true, set_duration, "a duration > 0, e.g. 24h", OFF(ledger_rotate_age_ns) },
+	{ "ledger-gzip", false, set_bool, "true, false (yes/no, on/off, 1/0)", OFF(ledger_gzip) },
 	{ "max-tasks", true, set_max_tasks, "a whole number from 64 to 4194304", OFF(max_tasks) },
 	{ "json", false, set_bool, "true, false (yes/no, on/off, 1/0)", OFF(json) },
 	{ "verbose", false, set_verbose, "0 to 3", OFF(verbose) },

@@ -68,10 +68,14 @@ struct ledger;
 
 /*
  * Open (create or recover) the ledger at o->path and start its writer
- * thread. Recovery cuts a torn last line, verifies the segment and
+ * thread. One writer per ledger: a second open of the same path (this or
+ * another process) fails with -EBUSY naming the holder's pid (flock on
+ * path.lock). A chain that goes on from an earlier run gets a `start`
+ * record. Recovery cuts a torn last line, verifies the segment and
  * continues its chain; a segment that fails verification is renamed to
  * path.broken-<unix_s> and never appended to, and a new chain starts whose
- * genesis names it. 0 or -errno (the reason is logged).
+ * genesis names it. 0 or -errno; the reason is always logged here, so the
+ * caller need not print it again.
  */
 int ledger_open(struct ledger **out, const struct ledger_opts *o);
 
@@ -101,6 +105,13 @@ int ledger_append_record(struct ledger *l, cJSON *obj);
 int ledger_flush(struct ledger *l);
 
 void ledger_get_stats(struct ledger *l, struct ledger_stats *out);
+
+/*
+ * Records given up on since open (disk full, I/O error), for /metrics and
+ * /readyz: cheap, any thread; 0 for a NULL ledger. Each loss is also a
+ * `gap` record once writing resumes.
+ */
+uint64_t ledger_records_lost(struct ledger *l);
 
 /* `joule ledger verify|show|keygen ...`; main.c dispatches "ledger" here. Returns the exit code. */
 int cmd_ledger(int argc, char **argv);

@@ -16,8 +16,15 @@ struct ledger_key {
 	char key_id[LEDGER_KEY_ID_HEX + 1];
 };
 
-/* Write a new Ed25519 key (hex seed) to path, mode 0600, refusing to overwrite. 0 or -errno (logged). */
+/*
+ * Write a new Ed25519 key (hex seed) to path, mode 0600, and its public key
+ * (hex) to path.pub, mode 0644, refusing to overwrite either. 0 or -errno
+ * (logged; neither file is left behind).
+ */
 int ledger_keygen(const char *path, char pubkey_hex[LEDGER_PUBKEY_HEX + 1]);
+
+/* Read a public key file (64 hex digits, as keygen writes path.pub). 0 or -errno (logged). */
+int ledger_pubkey_read(const char *path, unsigned char pk[32]);
 
 /* Load a key file written by ledger_keygen(); refuses one that group or others can read. 0 or -errno (logged). */
 int ledger_key_load(const char *path, struct ledger_key *k);

@@ -51,7 +51,19 @@ struct ledger_recovery {
 	char broken_why[320];
 	uint64_t torn_bytes_cut;
 	bool started_new_chain;			/* the old segment failed verification */
+	/* A chain that goes on from an earlier run: where that run's records end. */
+	bool resumed;
+	uint64_t last_seq, last_ts_end_ns;
 };
+
+/*
+ * One writer per ledger: an exclusive flock on path.lock (which holds the
+ * holder's pid), kept until *fd is closed. The kernel drops it when the
+ * holder dies, so a kill -9 never blocks a restart. The file is left in
+ * place: unlinking it would let two writers lock two different inodes.
+ * 0, or -EBUSY (logged with the holder's pid), or -errno (logged).
+ */
+int ledger_segment_lock(const char *path, int *fd);
 
 /*
  * Open or create s->path and bring c to where its chain ends: cut a torn

@@ -25,6 +25,7 @@ enum ledger_error {
 	LEDGER_E_SEQ,		/* seq is not the previous seq + 1 */
 	LEDGER_E_SIGNATURE,	/* missing or bad Ed25519 signature in a signed chain */
 	LEDGER_E_HEAD,		/* the expected head hash never appeared (truncated ledger) */
+	LEDGER_E_GZIP,		/* a .gz segment is damaged: bad CRC or data, cut short, junk after its end */
 };
 
 const char *ledger_error_name(enum ledger_error e); /* "hash mismatch", "broken link", ... */
@@ -46,7 +47,20 @@ struct ledger_verifier {
 	uint64_t first_gap_seq;		/* seq of the first gap record */
 	char first_gap_reason[64];
 	const char *expect_head; /* optional: this hash must appear (verify_files) */
+	bool expect_seq_set;	/* ... and at this seq (a checkpoint) */
+	uint64_t expect_seq;
 	bool head_seen;
+	/* trust: set before the first line */
+	bool require_signed;	/* every segment must be signed */
+	bool pinned;		/* every segment must be signed by pinned_pk */
+	unsigned char pinned_pk[32];
+	/* what the series holds */
+	uint64_t segments, signed_segments, unsigned_segments;
+	bool ever_signed, key_changed;
+	unsigned char first_pk[32];
+	uint64_t first_unsigned_after_signed_seq;	/* 0: none (a genesis at seq 0 is never "after") */
+	uint64_t starts, unrecorded_ns;	/* `start` records (restarts) and the time before them no record covers */
+	uint64_t prev_ts_end_ns;	/* ts_end of the last valid record */
 	enum ledger_error err;
 	char why[200];
 };
@@ -66,10 +80,16 @@ struct ledger_verify_result {
 	uint64_t records;
 	uint64_t first_ts_ns, last_ts_ns;
 	char head_hash[LEDGER_HASH_HEX + 1];
-	bool signed_chain;
+	bool signed_chain;	/* every segment is signed */
 	/* `gap` records: the writer lost records (the chain is intact, the account is not complete). */
 	uint64_t gaps, lost_records, first_gap_seq;
 	char first_gap_reason[64];
+	uint64_t head_seq;
+	uint64_t segments, signed_segments, unsigned_segments;
+	uint64_t first_unsigned_after_signed_seq;	/* 0: no unsigned segment follows a signed one */
+	bool key_changed;				/* the signed segments do not share one key */
+	char pubkey[LEDGER_PUBKEY_HEX + 1];		/* the first segment's key, "" if unsigned */
+	uint64_t starts, unrecorded_ns;			/* restarts recorded in the chain */
 	/* on failure: */
 	enum ledger_error err;
 	char file[512];
@@ -85,5 +105,18 @@ struct ledger_verify_result {
  */
 int ledger_verify_files(const char *const *paths, int n, const char *expect_head,
 			struct ledger_verify_result *res);
+
+struct ledger_verify_opts {
+	const char *expect_head;	/* hex hash that must be in the series, or NULL */
+	bool expect_seq_set;		/* ... at this seq (a checkpoint) */
+	uint64_t expect_seq;
+	bool require_signatures;	/* an unsigned segment fails */
+	bool pinned;			/* a segment not signed by pubkey fails (implies require_signatures) */
+	unsigned char pubkey[32];
+};
+
+/* ledger_verify_files() with the trust options. */
+int ledger_verify_series(const char *const *paths, int n, const struct ledger_verify_opts *o,
+			 struct ledger_verify_result *res);
 
 #endif /* JOULE_LEDGER_VERIFY_H */

@@ -352,13 +352,15 @@ int cmd_daemon(int argc, char **argv)
 			.sync = d.cfg.ledger_sync,
 			.period_ns = d.cfg.ledger_period_ns,
 			.key_path = d.cfg.ledger_key,
+			.rotate_bytes = d.cfg.ledger_rotate_bytes,
+			.rotate_age_ns = d.cfg.ledger_rotate_age_ns,
+			.compress = d.cfg.ledger_gzip,
 		};
 
+		/* ledger_open logs why it failed (e.g. another daemon holds the ledger): not again here. */
 		err = ledger_open(&d.led, &lo);
-		if (err) {
-			log_err("failed to open ledger %s: %s", d.cfg.ledger, strerror(-err));
+		if (err)
 			goto out;
-		}
 	}
 
 	d.st.store = d.store;

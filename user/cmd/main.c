@@ -143,12 +143,13 @@ static int ledger_open_for_config(struct ledger **out, const struct joule_config
 		.sync = cfg->ledger_sync,
 		.period_ns = cfg->ledger_period_ns,
 		.key_path = cfg->ledger_key,
+		.rotate_bytes = cfg->ledger_rotate_bytes,
+		.rotate_age_ns = cfg->ledger_rotate_age_ns,
+		.compress = cfg->ledger_gzip,
 	};
-	int err = ledger_open(out, &o);
 
-	if (err)
-		log_err("failed to open ledger %s: %s", cfg->ledger, strerror(-err));
-	return err;
+	/* ledger_open logs why it failed: not again here. */
+	return ledger_open(out, &o);
 }
 
 /* ---------------------------------------------------------------- report */

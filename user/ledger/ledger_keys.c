@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Ed25519 keys for signed ledgers: generate, load (0600 only), key ids, sign and verify hashes. */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -8,39 +10,77 @@
 #include <sodium.h>
 #include "joule/ledger_keys.h"
 #include "joule/log.h"
+#include "joule/util.h"
+
+/* Create path (O_EXCL) holding text; 0 or -errno (logged). */
+static int write_new_file(const char *path, const char *what, mode_t mode, const char *text)
+{
+	size_t len = strlen(text);
+	int fd, err = 0;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (fd < 0) {
+		err = -errno;
+		log_err("failed to create %s %s: %s", what, path, strerror(-err));
+		return err;
+	}
+	if (fchmod(fd, mode) < 0 || write(fd, text, len) != (ssize_t)len || fsync(fd) < 0) {
+		err = errno ? -errno : -EIO;
+		log_err("failed to write %s %s: %s", what, path, strerror(-err));
+	}
+	close(fd);
+	if (err)
+		unlink(path);
+	return err;
+}
 
 int ledger_keygen(const char *path, char pubkey_hex[LEDGER_PUBKEY_HEX + 1])
 {
 	unsigned char seed[crypto_sign_SEEDBYTES], pk[crypto_sign_PUBLICKEYBYTES];
 	unsigned char sk[crypto_sign_SECRETKEYBYTES];
-	char hex[2 * crypto_sign_SEEDBYTES + 2];
-	int fd, err = 0;
+	char hex[2 * crypto_sign_SEEDBYTES + 2], pkhex[LEDGER_PUBKEY_HEX + 2], *pub = NULL;
+	int err;
 
 	if (sodium_init() < 0)
 		return -EIO;
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		err = -errno;
-		log_err("failed to create key file %s: %s", path, strerror(-err));
-		return err;
-	}
+	if (asprintf(&pub, "%s.pub", path) < 0)
+		return -ENOMEM;
 	randombytes_buf(seed, sizeof(seed));
 	crypto_sign_seed_keypair(pk, sk, seed);
 	sodium_bin2hex(hex, sizeof(hex), seed, sizeof(seed));
 	strcat(hex, "\n");
-	if (write(fd, hex, strlen(hex)) != (ssize_t)strlen(hex) || fsync(fd) < 0) {
-		err = errno ? -errno : -EIO;
-		log_err("failed to write key file %s: %s", path, strerror(-err));
+	sodium_bin2hex(pkhex, sizeof(pkhex), pk, sizeof(pk));
+	strcat(pkhex, "\n");
+	/* The public half first: if it cannot be written, no secret key is left lying around. */
+	err = write_new_file(pub, "public key file", 0644, pkhex);
+	if (!err) {
+		err = write_new_file(path, "key file", 0600, hex);
+		if (err)
+			unlink(pub);
 	}
-	close(fd);
 	sodium_memzero(seed, sizeof(seed));
 	sodium_memzero(sk, sizeof(sk));
 	sodium_memzero(hex, sizeof(hex));
-	if (err)
-		unlink(path);
-	else if (pubkey_hex)
-		sodium_bin2hex(pubkey_hex, LEDGER_PUBKEY_HEX + 1, pk, sizeof(pk));
+	if (!err && pubkey_hex)
+		memcpy(pubkey_hex, pkhex, LEDGER_PUBKEY_HEX), pubkey_hex[LEDGER_PUBKEY_HEX] = '\0';
+	free(pub);
 	return err;
+}
+
+int ledger_pubkey_read(const char *path, unsigned char pk[32])
+{
+	char buf[LEDGER_PUBKEY_HEX + 8];
+	int n = read_text_file(path, buf, sizeof(buf));
+
+	if (n < 0) {
+		log_err("failed to read public key %s: %s", path, strerror(-n));
+		return n;
+	}
+	if (ledger_pubkey_from_hex(buf, pk)) {
+		log_err("public key %s is not 64 lowercase hex digits (keygen writes it as KEYFILE.pub)", path);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 int ledger_key_load(const char *path, struct ledger_key *k)

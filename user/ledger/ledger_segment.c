@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -203,7 +204,8 @@ static int64_t cut_torn_tail(int fd, const char *path)
 }
 
 /* Continue a chain from the newest rotated segment when the active file is missing (crash mid-rotation). */
-static bool adopt_previous_segment(struct ledger_segment *s, struct ledger_chain *c, char *name, size_t len)
+static bool adopt_previous_segment(struct ledger_segment *s, struct ledger_chain *c, struct ledger_recovery *r,
+				   char *name, size_t len)
 {
 	int idx = ledger_segment_max_index(s->path);
 	struct ledger_verifier v;
@@ -223,6 +225,11 @@ static bool adopt_previous_segment(struct ledger_segment *s, struct ledger_chain
 	memcpy(c->prev_hash, v.prev_hash, sizeof(c->prev_hash));
 	c->seq_next = v.next_seq;
 	s->next_index = idx + 1;
+	if (r) {
+		r->resumed = true;
+		r->last_seq = v.next_seq - 1;
+		r->last_ts_end_ns = v.prev_ts_end_ns;
+	}
 	return snprintf(name, len, "%s", ledger_base_name(seg)) < (int)len;
 }
 
@@ -237,7 +244,7 @@ int ledger_segment_recover(struct ledger_segment *s, struct ledger_chain *c, str
 	/* Read-write: the torn tail is read back and cut; appends still go through O_APPEND. */
 	s->fd = open(s->path, O_RDWR | O_APPEND | O_CLOEXEC);
 	if (s->fd < 0 && errno == ENOENT) {
-		if (!adopt_previous_segment(s, c, r->prev_segment, sizeof(r->prev_segment)))
+		if (!adopt_previous_segment(s, c, r, r->prev_segment, sizeof(r->prev_segment)))
 			r->prev_segment[0] = '\0';
 		r->action = LEDGER_RECOVER_GENESIS;
 		return ledger_segment_create(s, false);
@@ -258,7 +265,7 @@ int ledger_segment_recover(struct ledger_segment *s, struct ledger_chain *c, str
 	err = ledger_verifier_file(&v, s->path);
 	if (err && v.err == LEDGER_E_EMPTY) {
 		/* Created (perhaps by a rotation), crashed before genesis reached the disk: start it now, linked. */
-		if (!adopt_previous_segment(s, c, r->prev_segment, sizeof(r->prev_segment)))
+		if (!adopt_previous_segment(s, c, r, r->prev_segment, sizeof(r->prev_segment)))
 			r->prev_segment[0] = '\0';
 		r->action = LEDGER_RECOVER_GENESIS;
 		return 0;
@@ -289,6 +296,9 @@ int ledger_segment_recover(struct ledger_segment *s, struct ledger_chain *c, str
 	s->records = v.seg_records;
 	s->start_ns = v.seg_start_ts_ns;
 	s->bytes = fstat(s->fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+	r->resumed = true;
+	r->last_seq = v.next_seq - 1;
+	r->last_ts_end_ns = v.prev_ts_end_ns;
 	log_info("ledger: %s verified (%" PRIu64 " records), appending from seq %" PRIu64, s->path,
 		 v.records, c->seq_next);
 	r->action = LEDGER_RECOVER_APPEND;
@@ -300,5 +310,43 @@ int ledger_segment_recover(struct ledger_segment *s, struct ledger_chain *c, str
 		log_info("ledger: signing key changed: %s closed, new segment", s->path);
 		r->action = LEDGER_RECOVER_CLOSE;
 	}
+	return 0;
+}
+
+int ledger_segment_lock(const char *path, int *fd)
+{
+	char *lock = NULL, pid[32] = "";
+	int err, n;
+
+	*fd = -1;
+	if (asprintf(&lock, "%s.lock", path) < 0)
+		return -ENOMEM;
+	*fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+	if (*fd < 0) {
+		err = -errno;
+		log_err("failed to open the ledger lock %s: %s", lock, strerror(-err));
+		free(lock);
+		return err;
+	}
+	if (flock(*fd, LOCK_EX | LOCK_NB) < 0) {
+		err = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		n = (int)pread(*fd, pid, sizeof(pid) - 1, 0);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		if (err == -EBUSY)
+			log_err("ledger %s is in use by another writer (pid %s holds %s): one joule per ledger",
+				path, pid[0] ? pid : "unknown", lock);
+		else
+			log_err("failed to lock %s: %s", lock, strerror(-err));
+		close(*fd);
+		*fd = -1;
+		free(lock);
+		return err;
+	}
+	/* The holder's pid, for the message above; a stale one from a killed holder is simply overwritten. */
+	n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+	if (ftruncate(*fd, 0) < 0 || pwrite(*fd, pid, (size_t)n, 0) != n)
+		log_warn("ledger: failed to write the pid to %s: %s", lock, strerror(errno));
+	free(lock);
 	return 0;
 }

@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sodium.h>
 #include "joule/jcs.h"
+#include "joule/ledger_keys.h"
 #include "joule/ledger_verify.h"
 #include "joule/util.h"
 
@@ -28,6 +30,7 @@ const char *ledger_error_name(enum ledger_error e)
 	case LEDGER_E_SEQ: return "sequence gap";
 	case LEDGER_E_SIGNATURE: return "bad signature";
 	case LEDGER_E_HEAD: return "missing records";
+	case LEDGER_E_GZIP: return "bad gzip";
 	}
 	return "unknown";
 }
@@ -55,6 +58,44 @@ static int vfail(struct ledger_verifier *v, enum ledger_error e, const char *fmt
 	vsnprintf(v->why, sizeof(v->why), fmt, ap);
 	va_end(ap);
 	return -EBADMSG;
+}
+
+/*
+ * A genesis says whether its segment is signed, and by which key. The key
+ * in the file proves nothing by itself (whoever rewrites the file writes
+ * their own): only a pinned key, given by the reader, does.
+ */
+static int check_genesis_key(struct ledger_verifier *v, const cJSON *obj, uint64_t seq)
+{
+	const cJSON *pk = cJSON_GetObjectItemCaseSensitive(obj, "pubkey");
+	char want[LEDGER_KEY_ID_HEX + 1], got[LEDGER_KEY_ID_HEX + 1];
+
+	v->signed_chain = false;
+	v->segments++;
+	if (!pk) {
+		v->unsigned_segments++;
+		if (v->pinned || v->require_signed)
+			return vfail(v, LEDGER_E_SIGNATURE, "unsigned segment (its genesis has no pubkey), "
+				     "but signatures are required");
+		if (v->ever_signed && !v->first_unsigned_after_signed_seq)
+			v->first_unsigned_after_signed_seq = seq;
+		return 0;
+	}
+	if (!cJSON_IsString(pk) || ledger_pubkey_from_hex(pk->valuestring, v->pubkey))
+		return vfail(v, LEDGER_E_SCHEMA, "\"pubkey\" is not 64 hex digits");
+	if (v->pinned && memcmp(v->pubkey, v->pinned_pk, sizeof(v->pubkey)) != 0) {
+		ledger_key_id(v->pubkey, got);
+		ledger_key_id(v->pinned_pk, want);
+		return vfail(v, LEDGER_E_SIGNATURE, "segment signed by key %s, not by the pinned key %s", got, want);
+	}
+	v->signed_chain = true;
+	v->signed_segments++;
+	if (!v->ever_signed)
+		memcpy(v->first_pk, v->pubkey, sizeof(v->first_pk));
+	else if (memcmp(v->first_pk, v->pubkey, sizeof(v->first_pk)) != 0)
+		v->key_changed = true;
+	v->ever_signed = true;
+	return 0;
 }
 
 /* Checks that need the parsed record; obj is modified (hash and sig detached). */
@@ -156,15 +197,21 @@ static int verify_record(struct ledger_verifier *v, cJSON *obj, const char *line
 			v->lost_records += (uint64_t)n->valuedouble;
 		}
 	}
-	if (!err && genesis) {
-		cJSON *pk = cJSON_GetObjectItemCaseSensitive(obj, "pubkey");
+	if (!err && genesis)
+		err = check_genesis_key(v, obj, seq);
+	if (!err && strcmp(kind->valuestring, "start") == 0) {
+		const cJSON *ls = cJSON_GetObjectItemCaseSensitive(obj, "last_seq");
+		uint64_t last_end;
 
-		v->signed_chain = false;
-		if (pk) {
-			if (!cJSON_IsString(pk) || ledger_pubkey_from_hex(pk->valuestring, v->pubkey))
-				err = vfail(v, LEDGER_E_SCHEMA, "\"pubkey\" is not 64 hex digits");
-			else
-				v->signed_chain = true;
+		if (!cJSON_IsNumber(ls) || ls->valuedouble < 0 || ls->valuedouble >= (double)seq ||
+		    !ledger_json_get_ns(cJSON_GetObjectItemCaseSensitive(obj, "last_ts_end"), &last_end))
+			err = vfail(v, LEDGER_E_SCHEMA, "start record without a \"last_seq\" below its seq "
+				    "and a \"last_ts_end\"");
+		else {
+			v->starts++;
+			/* What the killed or stopped writer never recorded: from its last record to this start. */
+			if (t0 > last_end)
+				v->unrecorded_ns += t0 - last_end;
 		}
 	}
 	if (!err && v->signed_chain) {
@@ -193,7 +240,8 @@ static int verify_record(struct ledger_verifier *v, cJSON *obj, const char *line
 	v->seg_records++;
 	v->at_file_start = false;
 	snprintf(v->last_kind, sizeof(v->last_kind), "%s", kind->valuestring);
-	if (v->expect_head && strcmp(v->expect_head, hash) == 0)
+	v->prev_ts_end_ns = t1;
+	if (v->expect_head && strcmp(v->expect_head, hash) == 0 && (!v->expect_seq_set || v->expect_seq == seq))
 		v->head_seen = true;
 	return 0;
 }
@@ -270,7 +318,7 @@ int ledger_verifier_file(struct ledger_verifier *v, const char *path)
 		return rc;
 	if (rc < 0) {
 		v->line++;
-		return vfail(v, LEDGER_E_IO, "%s", why);
+		return vfail(v, rc == -EILSEQ ? LEDGER_E_GZIP : LEDGER_E_IO, "%s", why);
 	}
 	if (v->line == 0) {
 		v->line = 1;
@@ -279,31 +327,57 @@ int ledger_verifier_file(struct ledger_verifier *v, const char *path)
 	return 0;
 }
 
-int ledger_verify_files(const char *const *paths, int n, const char *expect_head,
-			struct ledger_verify_result *res)
+int ledger_verify_series(const char *const *paths, int n, const struct ledger_verify_opts *o,
+			 struct ledger_verify_result *res)
 {
 	struct ledger_verifier v;
 	int err = 0;
 
 	memset(res, 0, sizeof(*res));
 	ledger_verifier_init(&v);
-	v.expect_head = expect_head;
+	if (o) {
+		v.expect_head = o->expect_head;
+		v.expect_seq_set = o->expect_seq_set;
+		v.expect_seq = o->expect_seq;
+		v.require_signed = o->require_signatures || o->pinned;
+		v.pinned = o->pinned;
+		memcpy(v.pinned_pk, o->pubkey, sizeof(v.pinned_pk));
+	}
+	if (n <= 0) {
+		v.line = 1;
+		err = vfail(&v, LEDGER_E_EMPTY, "no ledger files");
+	}
 	for (int i = 0; i < n && !err; i++) {
 		err = ledger_verifier_file(&v, paths[i]);
 		if (err)
 			snprintf(res->file, sizeof(res->file), "%s", paths[i]);
 	}
-	if (!err && expect_head && !v.head_seen) {
+	if (!err && v.expect_head && !v.head_seen) {
 		v.line++;
-		err = vfail(&v, LEDGER_E_HEAD,
-			    "ledger ends at seq %" PRIu64 " without the expected head %.16s...: records are missing",
-			    v.next_seq ? v.next_seq - 1 : 0, expect_head);
+		if (v.expect_seq_set)
+			err = vfail(&v, LEDGER_E_HEAD, "the checkpoint's record (seq %" PRIu64 ", hash %.16s...) "
+				    "is not in the ledger, which ends at seq %" PRIu64, v.expect_seq, v.expect_head,
+				    v.next_seq ? v.next_seq - 1 : 0);
+		else
+			err = vfail(&v, LEDGER_E_HEAD,
+				    "ledger ends at seq %" PRIu64 " without the expected head %.16s...: records are missing",
+				    v.next_seq ? v.next_seq - 1 : 0, v.expect_head);
 		snprintf(res->file, sizeof(res->file), "%s", n > 0 ? paths[n - 1] : "");
 	}
 	res->records = v.records;
 	res->first_ts_ns = v.first_ts_ns;
 	res->last_ts_ns = v.last_ts_ns;
-	res->signed_chain = v.signed_chain;
+	res->signed_chain = v.segments > 0 && v.unsigned_segments == 0;
+	res->segments = v.segments;
+	res->signed_segments = v.signed_segments;
+	res->unsigned_segments = v.unsigned_segments;
+	res->first_unsigned_after_signed_seq = v.first_unsigned_after_signed_seq;
+	res->key_changed = v.key_changed;
+	if (v.ever_signed)
+		sodium_bin2hex(res->pubkey, sizeof(res->pubkey), v.first_pk, sizeof(v.first_pk));
+	res->starts = v.starts;
+	res->unrecorded_ns = v.unrecorded_ns;
+	res->head_seq = v.next_seq ? v.next_seq - 1 : 0;
 	res->gaps = v.gaps;
 	res->lost_records = v.lost_records;
 	res->first_gap_seq = v.first_gap_seq;
@@ -320,3 +394,10 @@ int ledger_verify_files(const char *const *paths, int n, const char *expect_head
 	return 0;
 }
 
+int ledger_verify_files(const char *const *paths, int n, const char *expect_head,
+			struct ledger_verify_result *res)
+{
+	struct ledger_verify_opts o = { .expect_head = expect_head };
+
+	return ledger_verify_series(paths, n, &o, res);
+}

@@ -31,6 +31,7 @@
 struct ledger {
 	struct ledger_opts o;
 	char *path;
+	int lock_fd;		/* flock on path.lock: one writer per ledger */
 
 	/* feeder side (the caller's thread) */
 	struct ledger_acc acc;
@@ -448,6 +449,37 @@ static void *writer_main(void *arg)
 
 /* ---- open and recovery ------------------------------------------------- */
 
+/*
+ * A restart as a chain record: without it a reader cannot tell the time a
+ * killed writer never recorded from a quiet host. Written when the chain
+ * goes on from an earlier run (a new chain's genesis says the same).
+ */
+static int write_start(struct ledger *l, const struct ledger_recovery *r)
+{
+	char boot[64];
+	uint64_t now = now_real_ns();
+	cJSON *o = cJSON_CreateObject();
+	bool io;
+	int err;
+
+	if (!o)
+		return -ENOMEM;
+	read_id("/proc/sys/kernel/random/boot_id", boot, sizeof(boot));
+	cJSON_AddStringToObject(o, "kind", "start");
+	cJSON_AddStringToObject(o, "boot_id", boot);
+	ledger_json_add_u64(o, "pid", (uint64_t)getpid());
+	cJSON_AddStringToObject(o, "joule_version", JOULE_VERSION);
+	ledger_json_add_u64(o, "last_seq", r->last_seq);
+	ledger_json_add_ns(o, "last_ts_end", r->last_ts_end_ns);
+	if (r->torn_bytes_cut)
+		ledger_json_add_u64(o, "torn_bytes_cut", r->torn_bytes_cut);
+	ledger_json_add_ns(o, "ts_start", now);
+	ledger_json_add_ns(o, "ts_end", now);
+	err = emit(l, o, &io);
+	cJSON_Delete(o);
+	return err;
+}
+
 static int recover(struct ledger *l)
 {
 	struct ledger_recovery r;
@@ -459,14 +491,20 @@ static int recover(struct ledger *l)
 		return err;
 	switch (r.action) {
 	case LEDGER_RECOVER_APPEND:
-		return 0;
+		break;
 	case LEDGER_RECOVER_GENESIS:
-		return write_genesis(l, r.prev_segment[0] ? r.prev_segment : NULL,
-				     r.broken[0] ? r.broken : NULL, r.broken_why);
+		err = write_genesis(l, r.prev_segment[0] ? r.prev_segment : NULL,
+				    r.broken[0] ? r.broken : NULL, r.broken_why);
+		break;
 	case LEDGER_RECOVER_CLOSE:
-		return move_aside_and_restart(l);
+		err = move_aside_and_restart(l);
+		break;
 	}
-	return 0;
+	if (!err && r.resumed)
+		err = write_start(l, &r);
+	if (err)
+		log_err("failed to write to ledger %s: %s", l->path, strerror(-err));
+	return err;
 }
 
 int ledger_open(struct ledger **out, const struct ledger_opts *o)
@@ -476,15 +514,22 @@ int ledger_open(struct ledger **out, const struct ledger_opts *o)
 	int err;
 
 	*out = NULL;
-	if (!o || !o->path || !*o->path)
+	if (!o || !o->path || !*o->path) {
+		log_err("failed to open the ledger: no path given");
 		return -EINVAL;
-	if (sodium_init() < 0)
+	}
+	if (sodium_init() < 0) {
+		log_err("failed to open ledger %s: libsodium does not initialise", o->path);
 		return -EIO;
+	}
 	l = calloc(1, sizeof(*l));
-	if (!l)
+	if (!l) {
+		log_err("failed to open ledger %s: %s", o->path, strerror(ENOMEM));
 		return -ENOMEM;
+	}
 	l->o = *o;
 	l->seg.fd = -1;
+	l->lock_fd = -1;
 	l->path = strdup(o->path);
 	l->seg.path = l->path;
 	ledger_chain_init(&l->chain);
@@ -505,8 +550,13 @@ int ledger_open(struct ledger **out, const struct ledger_opts *o)
 	l->last_sync_mono_ns = now_mono_ns();
 	if (!l->path) {
 		err = -ENOMEM;
+		log_err("failed to open ledger %s: %s", o->path, strerror(-err));
 		goto fail;
 	}
+	/* Before recovery: two writers would each cut, verify and append to the other's chain. */
+	err = ledger_segment_lock(l->path, &l->lock_fd);
+	if (err)
+		goto fail;
 	if (o->key_path) {
 		err = ledger_key_load(o->key_path, &l->chain.key);
 		if (err)
@@ -529,7 +579,11 @@ int ledger_open(struct ledger **out, const struct ledger_opts *o)
 fail:
 	if (l->seg.fd >= 0)
 		close(l->seg.fd);
+	if (l->lock_fd >= 0)
+		close(l->lock_fd);
 	ledger_key_wipe(&l->chain.key);
+	if (l->lock_fd >= 0)
+		close(l->lock_fd);	/* last: the records above are on disk before another writer may start */
 	free(l->path);
 	free(l);
 	return err;
@@ -660,6 +714,18 @@ int ledger_flush(struct ledger *l)
 	return bad ? -EIO : 0;
 }
 
+uint64_t ledger_records_lost(struct ledger *l)
+{
+	uint64_t n;
+
+	if (!l)
+		return 0;
+	pthread_mutex_lock(&l->mu);
+	n = l->st.records_lost;
+	pthread_mutex_unlock(&l->mu);
+	return n;
+}
+
 void ledger_get_stats(struct ledger *l, struct ledger_stats *out)
 {
 	pthread_mutex_lock(&l->mu);
@@ -700,6 +766,8 @@ int ledger_close(struct ledger *l)
 	pthread_cond_destroy(&l->cv_item);
 	pthread_cond_destroy(&l->cv_done);
 	ledger_key_wipe(&l->chain.key);
+	if (l->lock_fd >= 0)
+		close(l->lock_fd);	/* last: the records above are on disk before another writer may start */
 	free(l->path);
 	free(l);
 	return err;
