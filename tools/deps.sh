@@ -12,6 +12,8 @@ test=(
 	libcmocka-dev python3-pytest libclang-rt-14-dev stress-ng procps util-linux passwd
 	# daemon tests and benchmarks: promtool/prometheus, unit checks, peers
 	prometheus systemd wrk linux-perf libbpf-tools
+	# ledger tests: forged Ed25519 chains made independently of joule
+	python3-cryptography
 )
 
 case "${1:-all}" in
