@@ -95,6 +95,16 @@ void ledger_item_list_append(struct ledger_item_list *li, struct ledger_item *it
 /* The record for an item (a JSON item is handed over: the item no longer owns it). NULL on ENOMEM. */
 cJSON *ledger_item_json(struct ledger_item *it);
 
+/* The chain's own records (NULL on ENOMEM); see docs/LEDGER.md for their keys. */
+struct ledger_key;
+cJSON *ledger_genesis_json(uint64_t now_ns, uint64_t period_ns, const char *version, const char *prev_segment,
+			   const char *broken, const char *broken_why, const struct ledger_key *key);
+cJSON *ledger_start_json(uint64_t now_ns, const char *version, uint64_t last_seq, uint64_t last_ts_end_ns,
+			 uint64_t torn_bytes_cut);
+cJSON *ledger_rotate_json(const char *reason, uint64_t segment_records, uint64_t segment_bytes,
+			  uint64_t seg_start_ns, uint64_t now_ns);
+cJSON *ledger_gap_json(uint64_t lost, const char *reason, uint64_t t0_ns, uint64_t t1_ns);
+
 /* Free an item and whatever JSON it still owns. */
 void ledger_item_free(struct ledger_item *it);
 

@@ -5,8 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sodium.h>
+#include "joule/ledger.h"
 #include "joule/ledger_chain.h"
+#include "joule/ledger_keys.h"
 #include "joule/ledger_record.h"
+#include "joule/util.h"
 
 static void snap_ctx(struct ledger_ctx_snap *c, const struct sample *s)
 {
@@ -299,4 +304,98 @@ void ledger_item_free(struct ledger_item *it)
 	if (it && it->type == LEDGER_ITEM_JSON)
 		cJSON_Delete(it->u.json);
 	free(it);
+}
+
+static void read_id(const char *path, char *buf, size_t len)
+{
+	if (read_text_file(path, buf, len) < 0)
+		buf[0] = '\0';
+}
+
+cJSON *ledger_genesis_json(uint64_t now_ns, uint64_t period_ns, const char *version, const char *prev_segment,
+			   const char *broken, const char *broken_why, const struct ledger_key *key)
+{
+	char machine[64], boot[64], host[256] = "";
+	cJSON *g = cJSON_CreateObject();
+
+	if (!g)
+		return NULL;
+	read_id("/etc/machine-id", machine, sizeof(machine));
+	read_id("/proc/sys/kernel/random/boot_id", boot, sizeof(boot));
+	gethostname(host, sizeof(host) - 1);
+	cJSON_AddStringToObject(g, "kind", "genesis");
+	cJSON_AddNumberToObject(g, "format", LEDGER_FORMAT);
+	cJSON_AddStringToObject(g, "joule_version", version);
+	cJSON_AddStringToObject(g, "host_id", machine);
+	cJSON_AddStringToObject(g, "boot_id", boot);
+	cJSON_AddStringToObject(g, "hostname", host);
+	ledger_json_add_u64(g, "period_ns", period_ns);
+	ledger_json_add_ns(g, "ts_start", now_ns);
+	ledger_json_add_ns(g, "ts_end", now_ns);
+	if (prev_segment)
+		cJSON_AddStringToObject(g, "prev_segment", prev_segment);
+	if (broken) {
+		cJSON_AddStringToObject(g, "broken_segment", broken);
+		cJSON_AddStringToObject(g, "broken_reason", broken_why);
+	}
+	if (key) {
+		char pkhex[LEDGER_PUBKEY_HEX + 1];
+
+		sodium_bin2hex(pkhex, sizeof(pkhex), key->pk, sizeof(key->pk));
+		cJSON_AddStringToObject(g, "pubkey", pkhex);
+		cJSON_AddStringToObject(g, "key_id", key->key_id);
+	}
+	return g;
+}
+
+cJSON *ledger_start_json(uint64_t now_ns, const char *version, uint64_t last_seq, uint64_t last_ts_end_ns,
+			 uint64_t torn_bytes_cut)
+{
+	char boot[64];
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o)
+		return NULL;
+	read_id("/proc/sys/kernel/random/boot_id", boot, sizeof(boot));
+	cJSON_AddStringToObject(o, "kind", "start");
+	cJSON_AddStringToObject(o, "boot_id", boot);
+	ledger_json_add_u64(o, "pid", (uint64_t)getpid());
+	cJSON_AddStringToObject(o, "joule_version", version);
+	ledger_json_add_u64(o, "last_seq", last_seq);
+	ledger_json_add_ns(o, "last_ts_end", last_ts_end_ns);
+	if (torn_bytes_cut)
+		ledger_json_add_u64(o, "torn_bytes_cut", torn_bytes_cut);
+	ledger_json_add_ns(o, "ts_start", now_ns);
+	ledger_json_add_ns(o, "ts_end", now_ns);
+	return o;
+}
+
+cJSON *ledger_rotate_json(const char *reason, uint64_t segment_records, uint64_t segment_bytes,
+			  uint64_t seg_start_ns, uint64_t now_ns)
+{
+	cJSON *r = cJSON_CreateObject();
+
+	if (!r)
+		return NULL;
+	cJSON_AddStringToObject(r, "kind", "rotate");
+	cJSON_AddStringToObject(r, "reason", reason);
+	ledger_json_add_u64(r, "segment_records", segment_records);
+	ledger_json_add_u64(r, "segment_bytes", segment_bytes);
+	ledger_json_add_ns(r, "ts_start", seg_start_ns);
+	ledger_json_add_ns(r, "ts_end", now_ns);
+	return r;
+}
+
+cJSON *ledger_gap_json(uint64_t lost, const char *reason, uint64_t t0_ns, uint64_t t1_ns)
+{
+	cJSON *g = cJSON_CreateObject();
+
+	if (!g)
+		return NULL;
+	cJSON_AddStringToObject(g, "kind", "gap");
+	ledger_json_add_u64(g, "lost_records", lost);
+	cJSON_AddStringToObject(g, "reason", reason);
+	ledger_json_add_ns(g, "ts_start", t0_ns);
+	ledger_json_add_ns(g, "ts_end", t1_ns);
+	return g;
 }

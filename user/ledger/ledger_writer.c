@@ -148,54 +148,29 @@ static void do_sync(struct ledger *l)
 		l->o.on_sync(l->o.on_sync_arg, l->written_seq);
 }
 
-static void read_id(const char *path, char *buf, size_t len)
+/* Emit obj (NULL: it could not be built) and free it. */
+static int emit_new(struct ledger *l, cJSON *obj)
 {
-	if (read_text_file(path, buf, len) < 0)
-		buf[0] = '\0';
+	bool io;
+	int err;
+
+	if (!obj)
+		return -ENOMEM;
+	err = emit(l, obj, &io);
+	cJSON_Delete(obj);
+	return err;
 }
 
 static int write_genesis(struct ledger *l, const char *prev_segment, const char *broken,
 			 const char *broken_why)
 {
-	char machine[64], boot[64], host[256] = "";
 	uint64_t now = now_real_ns();
-	cJSON *g = cJSON_CreateObject();
-	bool io;
-	int err;
 
-	if (!g)
-		return -ENOMEM;
-	read_id("/etc/machine-id", machine, sizeof(machine));
-	read_id("/proc/sys/kernel/random/boot_id", boot, sizeof(boot));
-	gethostname(host, sizeof(host) - 1);
-	cJSON_AddStringToObject(g, "kind", "genesis");
-	cJSON_AddNumberToObject(g, "format", LEDGER_FORMAT);
-	cJSON_AddStringToObject(g, "joule_version", JOULE_VERSION);
-	cJSON_AddStringToObject(g, "host_id", machine);
-	cJSON_AddStringToObject(g, "boot_id", boot);
-	cJSON_AddStringToObject(g, "hostname", host);
-	ledger_json_add_u64(g, "period_ns", l->o.period_ns);
-	ledger_json_add_ns(g, "ts_start", now);
-	ledger_json_add_ns(g, "ts_end", now);
-	if (prev_segment)
-		cJSON_AddStringToObject(g, "prev_segment", prev_segment);
-	if (broken) {
-		cJSON_AddStringToObject(g, "broken_segment", broken);
-		cJSON_AddStringToObject(g, "broken_reason", broken_why);
-	}
-	if (l->chain.signing) {
-		char pkhex[LEDGER_PUBKEY_HEX + 1];
-
-		sodium_bin2hex(pkhex, sizeof(pkhex), l->chain.key.pk, sizeof(l->chain.key.pk));
-		cJSON_AddStringToObject(g, "pubkey", pkhex);
-		cJSON_AddStringToObject(g, "key_id", l->chain.key.key_id);
-	}
 	l->seg.bytes = 0;
 	l->seg.records = 0;
 	l->seg.start_ns = now;
-	err = emit(l, g, &io);
-	cJSON_Delete(g);
-	return err;
+	return emit_new(l, ledger_genesis_json(now, l->o.period_ns, JOULE_VERSION, prev_segment, broken, broken_why,
+					       l->chain.signing ? &l->chain.key : NULL));
 }
 
 /*
@@ -250,21 +225,9 @@ static int move_aside_and_restart(struct ledger *l)
 
 static int rotate(struct ledger *l, const char *reason)
 {
-	cJSON *r = cJSON_CreateObject();
-	uint64_t now = now_real_ns();
-	bool io;
-	int err;
+	int err = emit_new(l, ledger_rotate_json(reason, l->seg.records + 1, l->seg.bytes, l->seg.start_ns,
+						 now_real_ns()));
 
-	if (!r)
-		return -ENOMEM;
-	cJSON_AddStringToObject(r, "kind", "rotate");
-	cJSON_AddStringToObject(r, "reason", reason);
-	ledger_json_add_u64(r, "segment_records", l->seg.records + 1);
-	ledger_json_add_u64(r, "segment_bytes", l->seg.bytes);
-	ledger_json_add_ns(r, "ts_start", l->seg.start_ns);
-	ledger_json_add_ns(r, "ts_end", now);
-	err = emit(l, r, &io);
-	cJSON_Delete(r);
 	if (err)
 		return err;
 	err = move_aside_and_restart(l);
@@ -299,19 +262,8 @@ static bool stopping(struct ledger *l)
 /* Tell the chain what was lost: a `gap` record before the first record written after a loss. */
 static int emit_gap(struct ledger *l)
 {
-	cJSON *g = cJSON_CreateObject();
-	bool io;
-	int err;
+	int err = emit_new(l, ledger_gap_json(l->lost, l->lost_reason, l->lost_t0_ns, l->lost_t1_ns));
 
-	if (!g)
-		return -ENOMEM;
-	cJSON_AddStringToObject(g, "kind", "gap");
-	ledger_json_add_u64(g, "lost_records", l->lost);
-	cJSON_AddStringToObject(g, "reason", l->lost_reason);
-	ledger_json_add_ns(g, "ts_start", l->lost_t0_ns);
-	ledger_json_add_ns(g, "ts_end", l->lost_t1_ns);
-	err = emit(l, g, &io);
-	cJSON_Delete(g);
 	if (err)
 		return err;
 	log_err("ledger: writing to %s resumed: %" PRIu64 " records were lost (%s); gap record at seq %" PRIu64,
@@ -456,28 +408,8 @@ static void *writer_main(void *arg)
  */
 static int write_start(struct ledger *l, const struct ledger_recovery *r)
 {
-	char boot[64];
-	uint64_t now = now_real_ns();
-	cJSON *o = cJSON_CreateObject();
-	bool io;
-	int err;
-
-	if (!o)
-		return -ENOMEM;
-	read_id("/proc/sys/kernel/random/boot_id", boot, sizeof(boot));
-	cJSON_AddStringToObject(o, "kind", "start");
-	cJSON_AddStringToObject(o, "boot_id", boot);
-	ledger_json_add_u64(o, "pid", (uint64_t)getpid());
-	cJSON_AddStringToObject(o, "joule_version", JOULE_VERSION);
-	ledger_json_add_u64(o, "last_seq", r->last_seq);
-	ledger_json_add_ns(o, "last_ts_end", r->last_ts_end_ns);
-	if (r->torn_bytes_cut)
-		ledger_json_add_u64(o, "torn_bytes_cut", r->torn_bytes_cut);
-	ledger_json_add_ns(o, "ts_start", now);
-	ledger_json_add_ns(o, "ts_end", now);
-	err = emit(l, o, &io);
-	cJSON_Delete(o);
-	return err;
+	return emit_new(l, ledger_start_json(now_real_ns(), JOULE_VERSION, r->last_seq, r->last_ts_end_ns,
+					     r->torn_bytes_cut));
 }
 
 static int recover(struct ledger *l)
