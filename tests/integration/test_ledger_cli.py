@@ -478,6 +478,11 @@ def test_verify_when_fifo_expect_prompt_refusal(tmp_path):
     assert r.returncode == 1 and "FIFO" in r.stdout, r.stdout + r.stderr
     r = subprocess.run([JOULE, "ledger", "show", str(f)], capture_output=True, text=True, timeout=20)
     assert r.returncode == 1 and "FIFO" in r.stderr, r.stderr
+    p = tmp_path / "l.jsonl"
+    p.write_text("".join(seal_series([runs(2)])[0]))
+    r = subprocess.run([JOULE, "ledger", "verify", "--checkpoint", str(f), str(p)], capture_output=True, text=True,
+                       timeout=20)
+    assert r.returncode == 1 and "not a regular file" in r.stderr, r.stderr
 
 
 def test_show_when_gzip_of_junk_lines_expect_few_stderr_lines_and_a_count(tmp_path):

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* `joule ledger verify|head|show|keygen`: the command-line face of the ledger module. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include "joule/jcs.h"
@@ -111,24 +113,29 @@ static int trust_prepare(struct trust_args *t, const char *cmd, int argc, char *
 	}
 	if (t->checkpoint) {
 		char *text = NULL;
-		size_t len = 0;
-		FILE *f = fopen(t->checkpoint, "re");
+		ssize_t len = 0;
+		struct stat st;
+		/* O_NONBLOCK and a regular file only: a FIFO given here must not hang verify. */
+		int fd = open(t->checkpoint, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 
-		err = f ? 0 : -errno;
-		if (f) {
+		err = fd >= 0 ? 0 : -errno;
+		if (!err && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)))
+			err = -EINVAL;
+		if (!err) {
 			text = malloc(65536);
-			len = text ? fread(text, 1, 65535, f) : 0;
-			if (!text || ferror(f))
+			len = text ? read(fd, text, 65535) : -1;
+			if (len < 0)
 				err = -EIO;
-			fclose(f);
 		}
+		if (fd >= 0)
+			close(fd);
 		if (err) {
 			fprintf(stderr, "joule: ledger %s: failed to read checkpoint %s: %s\n", cmd, t->checkpoint,
-				strerror(-err));
+				err == -EINVAL ? "not a regular file" : strerror(-err));
 			free(text);
 			return 1;
 		}
-		err = ledger_checkpoint_parse(text, len, t->vo.pinned ? t->vo.pubkey : NULL, &t->cp, why, sizeof(why));
+		err = ledger_checkpoint_parse(text, (size_t)len, t->vo.pinned ? t->vo.pubkey : NULL, &t->cp, why, sizeof(why));
 		free(text);
 		if (err) {
 			fprintf(stderr, "joule: ledger %s: checkpoint %s: %s\n", cmd, t->checkpoint, why);
