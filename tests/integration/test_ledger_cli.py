@@ -468,7 +468,7 @@ def test_verify_and_show_when_path_is_a_directory_expect_clear_error(tmp_path):
     r = subprocess.run([JOULE, "ledger", "verify", "--", str(d)], capture_output=True, text=True, timeout=60)
     assert r.returncode == 1 and ("no ledger segment" in r.stderr or "directory" in r.stdout), r.stdout + r.stderr
     r = joule("ledger", "show", str(d))
-    assert r.returncode == 1 and "is a directory" in r.stderr, r.stderr
+    assert r.returncode == 1 and "holds no ledger segment" in r.stderr, r.stderr
 
 
 def test_verify_when_fifo_expect_prompt_refusal(tmp_path):
@@ -493,3 +493,11 @@ def test_show_when_gzip_of_junk_lines_expect_few_stderr_lines_and_a_count(tmp_pa
     err = r.stderr.splitlines()
     assert len(err) <= 12, "show wrote %d stderr lines" % len(err)
     assert "300000 lines skipped" in r.stderr, r.stderr[-300:]
+
+
+def test_show_when_directory_of_rotated_segments_expect_records_in_chain_order(tmp_path):
+    names, total = write_rotated(tmp_path)
+    r = joule("ledger", "show", "--json", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    seqs = [x["seq"] for x in json.loads(r.stdout)]
+    assert seqs == list(range(total)), "show DIR is not the chain in order: %r" % seqs[:20]

@@ -27,7 +27,7 @@ static void usage(FILE *f)
 		"                           [--require-signatures] FILE...|DIR\n"
 		"       joule ledger head [--key KEY] [--pubkey FILE.pub] [-o CP] FILE...|DIR\n"
 		"       joule ledger show [--json] [--pid N] [--comm NAME] [--kind KIND]\n"
-		"                         [--since T] [--until T] FILE...\n"
+		"                         [--since T] [--until T] FILE...|DIR\n"
 		"       joule ledger keygen FILE\n"
 		"\n"
 		"verify  check canonical form, hashes, chain links, sequence and signatures of\n"
@@ -461,8 +461,9 @@ static int cmd_show(int argc, char **argv)
 		{ 0 },
 	};
 	struct show_filter f = { 0 };
+	char **paths = NULL, why[256];
+	int c, rc = 0, npaths = 0;
 	uint64_t v;
-	int c, rc = 0;
 
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "jp:c:k:s:u:h", opts, NULL)) != -1) {
@@ -499,11 +500,17 @@ static int cmd_show(int argc, char **argv)
 		printf("%8s  %-8s %-24s %8s  %-16s %12s %14s %12s\n", "SEQ", "KIND", "END (UTC)", "PID",
 		       "COMM", "CPU_S", "ENERGY_J", "CARBON_G");
 	/* A file or line that cannot be shown is named on stderr; the rest is still shown; exit 1. */
-	for (int i = optind; i < argc; i++) {
-		f.file = argv[i];
-		if (ledger_foreach_line(argv[i], show_cb, &f) != 0)
+	/* A directory or a glob of one ledger's segments is shown in chain order, as verify reads it. */
+	if (ledger_series_expand(argv + optind, argc - optind, &paths, &npaths, why, sizeof(why))) {
+		fprintf(stderr, "joule: ledger show: %s\n", why);
+		return 1;
+	}
+	for (int i = 0; i < npaths; i++) {
+		f.file = paths[i];
+		if (ledger_foreach_line(paths[i], show_cb, &f) != 0)
 			rc = 1;
 	}
+	ledger_series_free(paths, npaths);
 	if (f.json)
 		printf("%s]\n", f.shown ? "" : "[");
 	return rc || f.unshowable ? 1 : 0;
