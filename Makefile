@@ -143,12 +143,12 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS)
 check-layers:
 	$(Q)tools/check-layers
 
-test: deps-test all check-layers $(UNIT_TESTS) $(BPF_TESTS) $(FUZZ_BINS) asan-build
-	$(Q)BUILD=$(BUILD) ASAN_BUILD=$(ASAN_BUILD) tests/run-tests
+test: deps-test all check-layers $(UNIT_TESTS) $(BPF_TESTS) $(FUZZ_BINS)
+	$(Q)BUILD=$(BUILD) tests/run-tests; rc=$$?; $(MAKE) --no-print-directory -s test-asan || rc=1; exit $$rc
 
 # The ledger and HTTP unit tests again under ASan + UBSan, in their own build directory, so the
 # next use-after-free or memcpy(NULL, .., 0) fails 'make test'. Every tests/unit/test_ledger*.c
-# and test_http*.c found is built; tests/run-tests runs them (make test-asan runs only them).
+# and test_http*.c found is built and run; the last line is "N passed, N failed".
 ASAN_BUILD  ?= build-asan
 # -O1 makes gcc guess at snprintf truncation it does not see at -O2: not what this build is for.
 ASAN_FLAGS  := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all \
@@ -159,7 +159,17 @@ asan-build:
 		LDFLAGS="-fsanitize=address,undefined" $(ASAN_TESTS)
 
 test-asan: asan-build
-	$(Q)BUILD=$(ASAN_BUILD) ASAN_ONLY=1 tests/run-tests
+	$(Q)mkdir -p $(ASAN_BUILD)/test-logs; p=0; f=0; echo "== unit tests under ASan + UBSan ($(ASAN_BUILD))"; \
+	for t in $(ASAN_TESTS); do \
+		n=$$(basename $$t); log=$(ASAN_BUILD)/test-logs/$$n.log; \
+		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+			$$t >$$log 2>&1; rc=$$?; \
+		tp=$$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\./\1/p' $$log | tail -n1); \
+		tf=$$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s), listed below:/\1/p' $$log | tail -n1); \
+		tp=$${tp:-0}; tf=$${tf:-0}; [ $$rc -ne 0 ] && [ $$tf -eq 0 ] && tf=1; \
+		printf '  %-40s %3d passed, %d failed%s\n' "asan/$$n" $$tp $$tf "$$([ $$tf -ne 0 ] && echo " (see $$log)")"; \
+		p=$$((p + tp)); f=$$((f + tf)); \
+	done; echo "$$p passed, $$f failed"; [ $$f -eq 0 ]
 
 check: test
 
