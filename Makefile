@@ -143,8 +143,11 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS)
 check-layers:
 	$(Q)tools/check-layers
 
+# Suites with their own make target (each prints "N passed, N failed" or exits 77 to skip with a reason).
+EXTRA_SUITES ?= test-asan
+
 test: deps-test all check-layers $(UNIT_TESTS) $(BPF_TESTS) $(FUZZ_BINS)
-	$(Q)BUILD=$(BUILD) tests/run-tests; rc=$$?; $(MAKE) --no-print-directory -s test-asan || rc=1; exit $$rc
+	$(Q)BUILD=$(BUILD) EXTRA_SUITES="$(EXTRA_SUITES)" tests/run-tests
 
 # The ledger and HTTP unit tests again under ASan + UBSan, in their own build directory, so the
 # next use-after-free or memcpy(NULL, .., 0) fails 'make test'. Every tests/unit/test_ledger*.c

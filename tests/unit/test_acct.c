@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Unit tests: per-process totals over a window, keyed by pid and start time. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <cmocka.h>
+#include "joule/acct.h"
+
+static struct sample_task task(uint32_t pid, uint64_t start, const char *comm, uint64_t ns, uint64_t uj)
+{
+	struct sample_task t = { .pid = pid, .start_ns = start, .cpu_ns = ns, .cpu_uj = uj, .carbon_ug = uj / 10 };
+
+	snprintf(t.comm, sizeof(t.comm), "%s", comm);
+	return t;
+}
+
+static void test_acct_when_same_process_twice_sums_and_keeps_pid_order(void **state)
+{
+	struct acct a = { 0 };
+	struct sample_task t;
+
+	t = task(30, 5, "c", 10, 100);
+	assert_int_equal(acct_add(&a, &t), 0);
+	t = task(10, 5, "a", 1, 10);
+	assert_int_equal(acct_add(&a, &t), 0);
+	t = task(30, 5, "c-renamed", 20, 200);
+	assert_int_equal(acct_add(&a, &t), 0);
+	t = task(30, 9, "c2", 5, 50); /* same pid, later start: another process */
+	assert_int_equal(acct_add(&a, &t), 0);
+	assert_int_equal(a.n, 3);
+	assert_int_equal(a.v[0].pid, 10);
+	assert_int_equal(a.v[1].start_ns, 5);
+	assert_int_equal(a.v[1].cpu_ns, 30);
+	assert_int_equal(a.v[1].cpu_uj, 300);
+	assert_string_equal(a.v[1].comm, "c-renamed");
+	assert_non_null(acct_find(&a, 30, 9));
+	assert_null(acct_find(&a, 30, 7));
+	acct_clear(&a);
+	assert_int_equal(a.n, 0);
+	acct_free(&a);
+}
+
+static void test_acct_drop_exited_keeps_live_processes_in_order(void **state)
+{
+	struct acct a = { 0 };
+	struct sample_task t;
+
+	for (uint32_t pid = 1; pid <= 5; pid++) {
+		t = task(pid, 1, "p", 1, 1);
+		t.exited = pid % 2 == 0;
+		assert_int_equal(acct_add(&a, &t), 0);
+	}
+	acct_drop_exited(&a);
+	assert_int_equal(a.n, 3);
+	assert_int_equal(a.v[0].pid, 1);
+	assert_int_equal(a.v[1].pid, 3);
+	assert_int_equal(a.v[2].pid, 5);
+	acct_free(&a);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_acct_when_same_process_twice_sums_and_keeps_pid_order),
+		cmocka_unit_test(test_acct_drop_exited_keeps_live_processes_in_order),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
