@@ -23,6 +23,8 @@ test=(
 	python3-jsonschema prometheus-pushgateway
 	# TLS tests: a CA made by the test, a client
 	openssl curl
+	# ledger tests: forged Ed25519 chains made independently of joule
+	python3-cryptography
 )
 
 case "${1:-all}" in

@@ -225,6 +225,30 @@ static int set_ledger_sync(struct joule_config *c, const struct config_key *k, c
 	return 0;
 }
 
+/* "64M", "1G", "500k", or bytes; powers of 1024. */
+static int set_bytes(struct joule_config *c, const struct config_key *k, const char *v, char *err, size_t errlen)
+{
+	static const char units[] = "kmgt";
+	char num[32];
+	size_t len = strlen(v);
+	const char *u = len ? strchr(units, tolower((unsigned char)v[len - 1])) : NULL;
+	const char *given = v;
+	uint64_t n, mul = 1;
+
+	if (u && v[len - 1] && len < sizeof(num)) {
+		for (const char *p = units; p <= u; p++)
+			mul *= 1024;
+		snprintf(num, sizeof(num), "%.*s", (int)len - 1, v);
+		v = num;
+	}
+	if (parse_u64(v, &n) || n == 0)
+		return fail(err, errlen, k, given, "not a size > 0 (bytes, or with k, M, G, T)");
+	if (n > UINT64_MAX / mul)
+		return fail(err, errlen, k, given, "too large");
+	*FIELD(c, k, uint64_t) = n * mul;
+	return 0;
+}
+
 static int parse_bool(const char *v, bool *out)
 {
 	static const char *const yes[] = { "1", "true", "yes", "on" };
@@ -390,6 +414,15 @@ static const struct config_key keys[] = {
 	{ "ledger-key", true, set_string, "a file path", OFF(ledger_key), .metavar = "FILE",
 	  .help = "Ed25519 key to sign ledger records with ('joule ledger keygen FILE' makes one)",
 	  .scope = WRITES_LEDGER },
+	{ "ledger-rotate-bytes", true, set_bytes, "a size > 0, e.g. 64M", OFF(ledger_rotate_bytes), .metavar = "SIZE",
+	  .help = "close the ledger segment and start FILE.N once it reaches SIZE (k, M, G, T)", .unit = "bytes",
+	  .dflt = "never", .scope = WRITES_LEDGER },
+	{ "ledger-rotate-age", true, set_duration, "a duration > 0, e.g. 24h", OFF(ledger_rotate_age_ns),
+	  .metavar = "DURATION", .help = "close the ledger segment once it is this old", .unit = "ms, s, m, h",
+	  .dflt = "never", .scope = WRITES_LEDGER },
+	{ "ledger-gzip", false, set_bool, "true, false (yes/no, on/off, 1/0)", OFF(ledger_gzip),
+	  .help = "gzip the ledger segments once rotated (verify reads them as they are)", .dflt = "false",
+	  .scope = WRITES_LEDGER },
 	{ "max-tasks", true, set_max_tasks, "a whole number from 64 to 4194304", OFF(max_tasks), .metavar = "N",
 	  .help = "size of the BPF task map, 64 to 4194304; beyond it tasks count as overflow",
 	  .unit = "tasks", .dflt = "65536", .scope = MEASURE },
@@ -512,6 +545,9 @@ void config_ledger_opts(const struct joule_config *c, struct ledger_opts *o)
 		.sync = c->ledger_sync,
 		.period_ns = c->ledger_period_ns,
 		.key_path = c->ledger_key,
+		.rotate_bytes = c->ledger_rotate_bytes,
+		.rotate_age_ns = c->ledger_rotate_age_ns,
+		.compress = c->ledger_gzip,
 	};
 }
 

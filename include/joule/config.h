@@ -34,6 +34,9 @@ struct joule_config {
 	uint64_t ledger_period_ns;	/* --ledger-period 60s */
 	enum ledger_sync ledger_sync;	/* --ledger-sync always|interval|never */
 	char *ledger_key;		/* --ledger-key FILE */
+	uint64_t ledger_rotate_bytes;	/* --ledger-rotate-bytes 64M (0: never) */
+	uint64_t ledger_rotate_age_ns;	/* --ledger-rotate-age 24h (0: never) */
+	bool ledger_gzip;		/* --ledger-gzip: compress rotated segments */
 	uint32_t max_tasks;		/* --max-tasks N (BPF task map size) */
 	bool json;			/* --json */
 	int verbose;			/* -v, repeatable */

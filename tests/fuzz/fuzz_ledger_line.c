@@ -6,6 +6,9 @@
 #include <cjson/cJSON.h>
 #include "joule/jcs.h"
 #include "joule/ledger.h"
+#include "joule/ledger_keys.h"
+#include "joule/ledger_read.h"
+#include "joule/ledger_verify.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

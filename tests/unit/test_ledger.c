@@ -16,6 +16,9 @@
 #include <cmocka.h>
 #include "joule/jcs.h"
 #include "joule/ledger.h"
+#include "joule/ledger_keys.h"
+#include "joule/ledger_read.h"
+#include "joule/ledger_verify.h"
 #include "joule/log.h"
 #include "joule/sampler.h"
 #include "joule/util.h"
@@ -346,7 +349,7 @@ static void test_ledger_verify_when_torn_tail_expect_torn_error(void **state)
 	assert_false(st.started_new_chain);
 	append_runs(l, 3);
 	assert_int_equal(ledger_close(l), 0);
-	verify_ok(files, 1, 9);
+	verify_ok(files, 1, 9 + 1);	/* + the start record of the second open */
 }
 
 static void test_ledger_open_when_tampered_expect_set_aside_and_new_chain(void **state)
@@ -437,7 +440,7 @@ static void test_ledger_open_when_crash_left_only_rotated_segment_expect_new_seg
 	l = open_ledger(NULL);
 	append_runs(l, 2);
 	assert_int_equal(ledger_close(l), 0);
-	verify_ok(files, 2, 4 + 3);
+	verify_ok(files, 2, 4 + 3 + 1);	/* + the start record: the chain goes on */
 }
 
 static void test_ledger_open_when_active_segment_empty_after_rotation_expect_chain_continues(void **state)

@@ -15,6 +15,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include "joule/ledger.h"
+#include "joule/ledger_keys.h"
+#include "joule/ledger_read.h"
+#include "joule/ledger_verify.h"
 #include "joule/log.h"
 #include "joule/util.h"
 
@@ -218,6 +221,8 @@ static void test_ledger_write_when_disk_full_expect_one_deadline_losses_counted_
 	written = st.records - st0.records;
 	assert_true(st.records_lost >= 5);
 	assert_int_equal(written + st.records_lost, 20);
+	/* What /metrics and /readyz read while the disk is full (issue 18 item 8). */
+	assert_int_equal(ledger_records_lost(l), st.records_lost);
 	snprintf(filler, sizeof(filler), "%s/filler", dir);
 	assert_int_equal(unlink(filler), 0);
 	append_runs(l, 2, 100);

@@ -12,6 +12,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include "joule/ledger.h"
+#include "joule/ledger_keys.h"
+#include "joule/ledger_read.h"
+#include "joule/ledger_verify.h"
 #include "joule/log.h"
 
 #define NLINES 50

@@ -9,7 +9,7 @@ B       := $(BUILD)/bench
 CFLAGS  := -O2 -g -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE -Iinclude -I$(BUILD)
 LDLIBS  := -lbpf -lelf -lz -lcjson -lmicrohttpd -lsodium -linih -lm -lpthread
 
-all: $(B)/floor.bpf.o $(B)/floor-loader $(B)/proc-poller $(B)/spawner $(B)/short-burst $(B)/tick-stats
+all: $(B)/floor.bpf.o $(B)/floor-loader $(B)/proc-poller $(B)/spawner $(B)/short-burst $(B)/tick-stats $(B)/ledger-disk
 
 $(B)/floor.bpf.o: tools/bench/floor.bpf.c
 	@mkdir -p $(@D)
@@ -24,7 +24,7 @@ $(B)/proc-poller $(B)/spawner $(B)/short-burst: $(B)/%: tools/bench/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $< -o $@
 
-$(B)/tick-stats: tools/bench/tick-stats.c $(BUILD)/libjoule.a
+$(B)/tick-stats $(B)/ledger-disk: $(B)/%: tools/bench/%.c $(BUILD)/libjoule.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $< $(BUILD)/libjoule.a $(LDLIBS) -o $@
 

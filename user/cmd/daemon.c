@@ -338,11 +338,10 @@ int cmd_daemon(int argc, char **argv)
 		struct ledger_opts lo;
 
 		config_ledger_opts(&d.cfg, &lo);
+		/* ledger_open logs why it failed (e.g. another daemon holds the ledger): not again here. */
 		err = ledger_open(&d.led, &lo);
-		if (err) {
-			log_err("failed to open ledger %s: %s", d.cfg.ledger, strerror(-err));
+		if (err)
 			goto out;
-		}
 	}
 
 	d.st.store = d.store;

@@ -195,11 +195,9 @@ static int run_open(struct run *r)
 	r->have_p = true;
 	if (r->cfg.ledger) {
 		config_ledger_opts(&r->cfg, &lo);
-		err = ledger_open(&r->led, &lo);
-		if (err) {
-			log_err("failed to open ledger %s: %s", r->cfg.ledger, strerror(-err));
+		/* ledger_open logs why it failed: not again here */
+		if (ledger_open(&r->led, &lo))
 			return 1;
-		}
 	}
 	r->sfd = signalfd(-1, &r->mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (r->sfd < 0) {

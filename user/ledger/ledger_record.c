@@ -1,0 +1,401 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Ledger records from samples: accumulate per process (pid, start_ns) and for the host, then build process/host JSON. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sodium.h>
+#include "joule/ledger.h"
+#include "joule/ledger_chain.h"
+#include "joule/ledger_keys.h"
+#include "joule/ledger_record.h"
+#include "joule/util.h"
+
+static void snap_ctx(struct ledger_ctx_snap *c, const struct sample *s)
+{
+	c->source = s->source;
+	c->g_per_kwh = s->intensity.g_per_kwh;
+	c->intensity_rel_sd = s->intensity.rel_sd;
+	c->energy_rel_sd = s->energy_rel_sd;
+	c->pue = s->pue;
+	c->year = s->intensity.year;
+	snprintf(c->kind, sizeof(c->kind), "%s", s->intensity.kind ? s->intensity.kind : "");
+	snprintf(c->zone, sizeof(c->zone), "%s", s->intensity.zone ? s->intensity.zone : "");
+	snprintf(c->src, sizeof(c->src), "%s", s->intensity.source ? s->intensity.source : "");
+}
+
+static void ctx_to_json(cJSON *o, const struct ledger_ctx_snap *c, bool full)
+{
+	cJSON_AddStringToObject(o, "source", energy_kind_name(c->source));
+	cJSON_AddNumberToObject(o, "pue", c->pue);
+	if (!full) {
+		cJSON_AddNumberToObject(o, "intensity_g_per_kwh", c->g_per_kwh);
+		return;
+	}
+	cJSON *in = cJSON_AddObjectToObject(o, "intensity");
+
+	if (!in)
+		return;
+	cJSON_AddNumberToObject(in, "g_per_kwh", c->g_per_kwh);
+	cJSON_AddNumberToObject(in, "rel_sd", c->intensity_rel_sd);
+	cJSON_AddStringToObject(in, "kind", c->kind);
+	cJSON_AddStringToObject(in, "zone", c->zone);
+	cJSON_AddNumberToObject(in, "year", c->year);
+	cJSON_AddStringToObject(in, "source", c->src);
+	cJSON_AddNumberToObject(o, "energy_rel_sd", c->energy_rel_sd);
+}
+
+static cJSON *proc_to_json(const struct ledger_proc_acc *p)
+{
+	cJSON *o = cJSON_CreateObject();
+	uint64_t energy = p->cpu_uj + p->mem_uj, host = p->host_uj_end - p->host_uj_start;
+	char buf[24];
+
+	if (!o)
+		return NULL;
+	cJSON_AddStringToObject(o, "kind", "process");
+	ledger_json_add_ns(o, "ts_start", p->ts_start_ns);
+	ledger_json_add_ns(o, "ts_end", p->ts_end_ns);
+	ledger_json_add_u64(o, "pid", p->pid);
+	ledger_json_add_u64(o, "ppid", p->ppid);
+	snprintf(buf, sizeof(buf), "%" PRIu64, p->start_ns);
+	cJSON_AddStringToObject(o, "start_ns", buf);
+	cJSON_AddStringToObject(o, "comm", p->comm);
+	cJSON_AddBoolToObject(o, "marked", p->marked);
+	cJSON_AddBoolToObject(o, "exited", p->exited);
+	if (p->exited)
+		cJSON_AddNumberToObject(o, "exit_code", p->exit_code);
+	ledger_json_add_u64(o, "cpu_ns", p->cpu_ns);
+	ledger_json_add_u64(o, "energy_uj", energy);
+	ledger_json_add_u64(o, "cpu_energy_uj", p->cpu_uj);
+	ledger_json_add_u64(o, "memory_energy_uj", p->mem_uj);
+	ledger_json_add_u64(o, "carbon_ug", p->carbon_ug);
+	ledger_json_add_u64(o, "embodied_ug", p->embodied_ug);
+	cJSON_AddNumberToObject(o, "allocation_ratio", host ? (double)energy / (double)host : 0.0);
+	ledger_json_add_u64(o, "intervals", p->intervals);
+	if (p->coalesced)
+		cJSON_AddBoolToObject(o, "coalesced", true);
+	ctx_to_json(o, &p->ctx, false);
+	return o;
+}
+
+static void bucket_to_json(cJSON *o, const char *name, const struct sample_bucket *b)
+{
+	cJSON *x = cJSON_AddObjectToObject(o, name);
+
+	if (!x)
+		return;
+	ledger_json_add_u64(x, "cpu_ns", b->cpu_ns);
+	ledger_json_add_u64(x, "energy_uj", b->cpu_uj + b->mem_uj);
+	ledger_json_add_u64(x, "carbon_ug", b->carbon_ug);
+}
+
+static cJSON *host_to_json(const struct ledger_host_acc *h)
+{
+	cJSON *o = cJSON_CreateObject(), *d;
+
+	if (!o)
+		return NULL;
+	cJSON_AddStringToObject(o, "kind", "host");
+	ledger_json_add_ns(o, "ts_start", h->ts_start_ns);
+	ledger_json_add_ns(o, "ts_end", h->ts_end_ns);
+	ledger_json_add_u64(o, "energy_uj", h->cpu_uj + h->mem_uj);
+	ledger_json_add_u64(o, "cpu_energy_uj", h->cpu_uj);
+	ledger_json_add_u64(o, "memory_energy_uj", h->mem_uj);
+	ledger_json_add_u64(o, "carbon_ug", h->carbon_ug);
+	d = cJSON_AddObjectToObject(o, "domains");
+	for (int i = 0; d && i < ENERGY_NDOMAINS; i++)
+		if (h->domains & (1u << i))
+			ledger_json_add_u64(d, energy_domain_name((enum energy_domain)i), h->domain_uj[i]);
+	bucket_to_json(o, "idle", &h->idle);
+	bucket_to_json(o, "overflow", &h->overflow);
+	ledger_json_add_u64(o, "processes", h->processes);
+	ledger_json_add_u64(o, "intervals", h->intervals);
+	if (h->coalesced)
+		cJSON_AddBoolToObject(o, "coalesced", true);
+	ctx_to_json(o, &h->ctx, true);
+	return o;
+}
+
+static unsigned acc_slot(uint32_t pid, uint64_t start_ns)
+{
+	uint64_t h = (pid * 0x9E3779B97F4A7C15ULL) ^ (start_ns * 0xC2B2AE3D27D4EB4FULL);
+
+	return (unsigned)(h >> 40) & (LEDGER_ACC_BUCKETS - 1);
+}
+
+static struct ledger_proc_acc *acc_get(struct ledger_acc *l, const struct sample_task *t, uint64_t ts_start_ns)
+{
+	unsigned slot = acc_slot(t->pid, t->start_ns);
+	struct ledger_proc_acc *p;
+
+	for (p = l->acc[slot]; p; p = p->next)
+		if (p->pid == t->pid && p->start_ns == t->start_ns)
+			return p;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->pid = t->pid;
+	p->start_ns = t->start_ns;
+	p->ts_start_ns = ts_start_ns;
+	p->host_uj_start = l->host_cum_uj;
+	p->next = l->acc[slot];
+	l->acc[slot] = p;
+	l->nacc++;
+	return p;
+}
+
+void ledger_item_list_append(struct ledger_item_list *li, struct ledger_item *it)
+{
+	if (li->last)
+		li->last->next = it;
+	else
+		li->first = it;
+	li->last = it;
+	li->n++;
+}
+
+int ledger_acc_take(struct ledger_acc *l, bool all, uint64_t ts_end_ns, struct ledger_item_list *out)
+{
+	struct ledger_item_list li = { 0 };
+	int err = 0;
+
+	for (unsigned b = 0; b < LEDGER_ACC_BUCKETS && !err; b++) {
+		struct ledger_proc_acc **pp = &l->acc[b];
+
+		while (*pp) {
+			struct ledger_proc_acc *p = *pp;
+			struct ledger_item *it;
+
+			if (!all && !p->exited) {
+				pp = &p->next;
+				continue;
+			}
+			it = calloc(1, sizeof(*it));
+			if (!it) {
+				err = -ENOMEM;
+				break;
+			}
+			*pp = p->next;
+			l->nacc--;
+			if (p->exited)
+				l->nexited--;
+			it->type = LEDGER_ITEM_PROC;
+			it->u.p = *p;
+			it->u.p.next = NULL;
+			free(p);
+			ledger_item_list_append(&li, it);
+		}
+	}
+	/* the host record closes the period only once every process record of it is out */
+	if (!err && all && l->period_open) {
+		struct ledger_item *it = calloc(1, sizeof(*it));
+
+		if (it) {
+			l->host.ts_end_ns = ts_end_ns > l->host.ts_end_ns ? ts_end_ns : l->host.ts_end_ns;
+			l->host.processes = li.n;
+			it->type = LEDGER_ITEM_HOST;
+			it->u.h = l->host;
+			ledger_item_list_append(&li, it);
+			memset(&l->host, 0, sizeof(l->host));
+			l->period_open = false;
+		} else {
+			err = -ENOMEM;
+		}
+	}
+	*out = li;
+	return err;
+}
+
+int ledger_acc_add(struct ledger_acc *l, const struct sample *s)
+{
+	uint64_t host_uj = s->host_cpu_uj + s->host_mem_uj;
+
+	if (!l->period_open) {
+		l->period_open = true;
+		l->period_start_mono_ns = s->mono_start_ns;
+		l->host.ts_start_ns = s->real_start_ns;
+	}
+	for (size_t i = 0; i < s->ntasks; i++) {
+		const struct sample_task *t = &s->tasks[i];
+		struct ledger_proc_acc *p = acc_get(l, t, s->real_start_ns);
+
+		if (!p)
+			return -ENOMEM;
+		p->ppid = t->ppid;
+		memcpy(p->comm, t->comm, JOULE_COMM_LEN);
+		p->comm[JOULE_COMM_LEN] = '\0';
+		p->marked = p->marked || t->marked;
+		if (t->exited && !p->exited) {
+			p->exited = true;
+			p->exit_code = t->exit_code;
+			l->nexited++;
+		}
+		p->cpu_ns += t->cpu_ns;
+		p->cpu_uj += t->cpu_uj;
+		p->mem_uj += t->mem_uj;
+		p->carbon_ug += t->carbon_ug;
+		p->embodied_ug += t->embodied_ug;
+		p->ts_end_ns = s->real_end_ns;
+		p->host_uj_end = l->host_cum_uj + host_uj;
+		p->intervals++;
+		snap_ctx(&p->ctx, s);
+	}
+	l->host_cum_uj += host_uj;
+	l->host.ts_end_ns = s->real_end_ns;
+	l->host.intervals++;
+	l->host.cpu_uj += s->host_cpu_uj;
+	l->host.mem_uj += s->host_mem_uj;
+	l->host.carbon_ug += s->host_carbon_ug;
+	l->host.domains |= s->domains;
+	for (int d = 0; d < ENERGY_NDOMAINS; d++)
+		l->host.domain_uj[d] += s->host_domain_uj[d];
+	l->host.idle.cpu_ns += s->idle.cpu_ns;
+	l->host.idle.cpu_uj += s->idle.cpu_uj;
+	l->host.idle.mem_uj += s->idle.mem_uj;
+	l->host.idle.carbon_ug += s->idle.carbon_ug;
+	l->host.overflow.cpu_ns += s->overflow.cpu_ns;
+	l->host.overflow.cpu_uj += s->overflow.cpu_uj;
+	l->host.overflow.mem_uj += s->overflow.mem_uj;
+	l->host.overflow.carbon_ug += s->overflow.carbon_ug;
+	snap_ctx(&l->host.ctx, s);
+	return 0;
+}
+
+void ledger_acc_mark_coalesced(struct ledger_acc *a)
+{
+	a->host.coalesced = true;
+	for (unsigned b = 0; b < LEDGER_ACC_BUCKETS; b++)
+		for (struct ledger_proc_acc *p = a->acc[b]; p; p = p->next)
+			p->coalesced = true;
+}
+
+void ledger_acc_free(struct ledger_acc *a)
+{
+	for (unsigned b = 0; b < LEDGER_ACC_BUCKETS; b++) {
+		while (a->acc[b]) {
+			struct ledger_proc_acc *p = a->acc[b];
+
+			a->acc[b] = p->next;
+			free(p);
+		}
+	}
+	a->nacc = a->nexited = 0;
+}
+
+cJSON *ledger_item_json(struct ledger_item *it)
+{
+	cJSON *o;
+
+	switch (it->type) {
+	case LEDGER_ITEM_PROC: return proc_to_json(&it->u.p);
+	case LEDGER_ITEM_HOST: return host_to_json(&it->u.h);
+	case LEDGER_ITEM_JSON: break;
+	}
+	o = it->u.json;
+	it->u.json = NULL;
+	return o;
+}
+
+void ledger_item_free(struct ledger_item *it)
+{
+	if (it && it->type == LEDGER_ITEM_JSON)
+		cJSON_Delete(it->u.json);
+	free(it);
+}
+
+static void read_id(const char *path, char *buf, size_t len)
+{
+	if (read_text_file(path, buf, len) < 0)
+		buf[0] = '\0';
+}
+
+cJSON *ledger_genesis_json(uint64_t now_ns, uint64_t period_ns, const char *version, const char *prev_segment,
+			   const char *broken, const char *broken_why, const struct ledger_key *key)
+{
+	char machine[64], boot[64], host[256] = "";
+	cJSON *g = cJSON_CreateObject();
+
+	if (!g)
+		return NULL;
+	read_id("/etc/machine-id", machine, sizeof(machine));
+	read_id("/proc/sys/kernel/random/boot_id", boot, sizeof(boot));
+	gethostname(host, sizeof(host) - 1);
+	cJSON_AddStringToObject(g, "kind", "genesis");
+	cJSON_AddNumberToObject(g, "format", LEDGER_FORMAT);
+	cJSON_AddStringToObject(g, "joule_version", version);
+	cJSON_AddStringToObject(g, "host_id", machine);
+	cJSON_AddStringToObject(g, "boot_id", boot);
+	cJSON_AddStringToObject(g, "hostname", host);
+	ledger_json_add_u64(g, "period_ns", period_ns);
+	ledger_json_add_ns(g, "ts_start", now_ns);
+	ledger_json_add_ns(g, "ts_end", now_ns);
+	if (prev_segment)
+		cJSON_AddStringToObject(g, "prev_segment", prev_segment);
+	if (broken) {
+		cJSON_AddStringToObject(g, "broken_segment", broken);
+		cJSON_AddStringToObject(g, "broken_reason", broken_why);
+	}
+	if (key) {
+		char pkhex[LEDGER_PUBKEY_HEX + 1];
+
+		sodium_bin2hex(pkhex, sizeof(pkhex), key->pk, sizeof(key->pk));
+		cJSON_AddStringToObject(g, "pubkey", pkhex);
+		cJSON_AddStringToObject(g, "key_id", key->key_id);
+	}
+	return g;
+}
+
+cJSON *ledger_start_json(uint64_t now_ns, const char *version, uint64_t last_seq, uint64_t last_ts_end_ns,
+			 uint64_t torn_bytes_cut)
+{
+	char boot[64];
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o)
+		return NULL;
+	read_id("/proc/sys/kernel/random/boot_id", boot, sizeof(boot));
+	cJSON_AddStringToObject(o, "kind", "start");
+	cJSON_AddStringToObject(o, "boot_id", boot);
+	ledger_json_add_u64(o, "pid", (uint64_t)getpid());
+	cJSON_AddStringToObject(o, "joule_version", version);
+	ledger_json_add_u64(o, "last_seq", last_seq);
+	ledger_json_add_ns(o, "last_ts_end", last_ts_end_ns);
+	if (torn_bytes_cut)
+		ledger_json_add_u64(o, "torn_bytes_cut", torn_bytes_cut);
+	ledger_json_add_ns(o, "ts_start", now_ns);
+	ledger_json_add_ns(o, "ts_end", now_ns);
+	return o;
+}
+
+cJSON *ledger_rotate_json(const char *reason, uint64_t segment_records, uint64_t segment_bytes,
+			  uint64_t seg_start_ns, uint64_t now_ns)
+{
+	cJSON *r = cJSON_CreateObject();
+
+	if (!r)
+		return NULL;
+	cJSON_AddStringToObject(r, "kind", "rotate");
+	cJSON_AddStringToObject(r, "reason", reason);
+	ledger_json_add_u64(r, "segment_records", segment_records);
+	ledger_json_add_u64(r, "segment_bytes", segment_bytes);
+	ledger_json_add_ns(r, "ts_start", seg_start_ns);
+	ledger_json_add_ns(r, "ts_end", now_ns);
+	return r;
+}
+
+cJSON *ledger_gap_json(uint64_t lost, const char *reason, uint64_t t0_ns, uint64_t t1_ns)
+{
+	cJSON *g = cJSON_CreateObject();
+
+	if (!g)
+		return NULL;
+	cJSON_AddStringToObject(g, "kind", "gap");
+	ledger_json_add_u64(g, "lost_records", lost);
+	cJSON_AddStringToObject(g, "reason", reason);
+	ledger_json_add_ns(g, "ts_start", t0_ns);
+	ledger_json_add_ns(g, "ts_end", t1_ns);
+	return g;
+}
