@@ -131,7 +131,8 @@ static void test_topo_load_when_root_missing_returns_errno(void **state)
 
 static struct sample_task task(uint32_t pid, uint64_t start, const char *comm, uint64_t ns, uint64_t uj)
 {
-	struct sample_task t = { .pid = pid, .start_ns = start, .cpu_ns = ns, .cpu_uj = uj, .carbon_ug = uj / 10 };
+	struct sample_task t = { .pid = pid, .start_ns = start,
+				 .tot = { .cpu_ns = ns, .cpu_uj = uj, .carbon_ug = uj / 10, .operational_ug = uj / 10 } };
 
 	snprintf(t.comm, sizeof(t.comm), "%s", comm);
 	return t;
@@ -153,8 +154,8 @@ static void test_acct_when_same_process_twice_sums_and_keeps_pid_order(void **st
 	assert_int_equal(a.n, 3);
 	assert_int_equal(a.v[0].pid, 10);
 	assert_int_equal(a.v[1].start_ns, 5);
-	assert_int_equal(a.v[1].cpu_ns, 30);
-	assert_int_equal(a.v[1].cpu_uj, 300);
+	assert_int_equal(a.v[1].tot.cpu_ns, 30);
+	assert_int_equal(a.v[1].tot.cpu_uj, 300);
 	assert_string_equal(a.v[1].comm, "c-renamed");
 	assert_non_null(acct_find(&a, 30, 9));
 	assert_null(acct_find(&a, 30, 7));

@@ -156,7 +156,7 @@ static int ledger_open_for_config(struct ledger **out, const struct joule_config
 /* Everything a report needs about a window: the command, the rest of the host, carbon context. */
 struct window {
 	struct acct procs;		/* the command's processes (run) or matches (trace) */
-	struct acct_sum mine, others, idle, overflow;
+	struct sample_totals mine, others, idle, overflow;
 	uint64_t host_domain_uj[ENERGY_NDOMAINS];
 	uint32_t domains;
 	uint64_t host_cpu_uj, host_mem_uj, host_carbon_ug;
@@ -177,13 +177,13 @@ static void window_add(struct window *w, const struct sample *s, bool (*mine)(co
 
 		if (mine(t, ctx)) {
 			acct_add(&w->procs, t);
-			acct_sum_task(&w->mine, t);
+			sample_totals_add(&w->mine, &t->tot);
 		} else {
-			acct_sum_task(&w->others, t);
+			sample_totals_add(&w->others, &t->tot);
 		}
 	}
-	acct_sum_bucket(&w->idle, &s->idle);
-	acct_sum_bucket(&w->overflow, &s->overflow);
+	sample_totals_add(&w->idle, &s->idle);
+	sample_totals_add(&w->overflow, &s->overflow);
 	for (int d = 0; d < ENERGY_NDOMAINS; d++)
 		w->host_domain_uj[d] += s->host_domain_uj[d];
 	w->domains |= s->domains;
@@ -227,7 +227,7 @@ static void add_ci(cJSON *o, const char *key, struct carbon_ctx *c, const struct
 	cJSON_AddItemToArray(arr, cJSON_CreateNumber((double)e.hi_ug));
 }
 
-static cJSON *bucket_json(const struct acct_sum *s)
+static cJSON *bucket_json(const struct sample_totals *s)
 {
 	cJSON *o = cJSON_CreateObject();
 
@@ -287,19 +287,19 @@ static cJSON *procs_json(struct carbon_ctx *c, const struct window *w)
 		cJSON_AddNumberToObject(o, "pid", e->pid);
 		cJSON_AddNumberToObject(o, "ppid", e->ppid);
 		cJSON_AddStringToObject(o, "comm", e->comm);
-		cJSON_AddNumberToObject(o, "cpu_ns", (double)e->cpu_ns);
-		cJSON_AddNumberToObject(o, "energy_uj", (double)(e->cpu_uj + e->mem_uj));
-		cJSON_AddNumberToObject(o, "cpu_energy_uj", (double)e->cpu_uj);
-		cJSON_AddNumberToObject(o, "memory_energy_uj", (double)e->mem_uj);
-		cJSON_AddNumberToObject(o, "allocation_ratio", ratio(e->cpu_uj + e->mem_uj, host_uj(w)));
-		cJSON_AddNumberToObject(o, "carbon_ug", (double)e->carbon_ug);
-		add_ci(o, "carbon_ci_ug", c, w, e->carbon_ug);
+		cJSON_AddNumberToObject(o, "cpu_ns", (double)e->tot.cpu_ns);
+		cJSON_AddNumberToObject(o, "energy_uj", (double)(e->tot.cpu_uj + e->tot.mem_uj));
+		cJSON_AddNumberToObject(o, "cpu_energy_uj", (double)e->tot.cpu_uj);
+		cJSON_AddNumberToObject(o, "memory_energy_uj", (double)e->tot.mem_uj);
+		cJSON_AddNumberToObject(o, "allocation_ratio", ratio(e->tot.cpu_uj + e->tot.mem_uj, host_uj(w)));
+		cJSON_AddNumberToObject(o, "carbon_ug", (double)e->tot.carbon_ug);
+		add_ci(o, "carbon_ci_ug", c, w, e->tot.carbon_ug);
 		cJSON_AddItemToArray(arr, o);
 	}
 	return arr;
 }
 
-static void print_row(FILE *f, const char *pid, const char *ppid, const char *name, const struct acct_sum *s,
+static void print_row(FILE *f, const char *pid, const char *ppid, const char *name, const struct sample_totals *s,
 		      uint64_t wall_ns, uint64_t host, struct carbon_ctx *c, const struct window *w)
 {
 	struct carbon_estimate e;
@@ -314,14 +314,14 @@ static void print_row(FILE *f, const char *pid, const char *ppid, const char *na
 
 static void print_table(FILE *f, struct carbon_ctx *c, const struct window *w, uint64_t wall_ns, bool with_rest)
 {
-	struct acct_sum host = { 0 };
+	struct sample_totals host = { 0 };
 	char pid[16], ppid[16];
 
 	fprintf(f, "%7s %7s  %-16s %9s %10s %8s %8s %8s %10s %s\n", "PID", "PPID", "COMM", "CPU s", "energy J",
 		"mem J", "mean W", "share", "carbon g", "[95% interval]");
 	for (size_t i = 0; i < w->procs.n; i++) {
 		const struct acct_entry *e = &w->procs.v[i];
-		struct acct_sum s = { e->cpu_ns, e->cpu_uj, e->mem_uj, e->carbon_ug };
+		struct sample_totals s = e->tot;
 
 		snprintf(pid, sizeof(pid), "%u", e->pid);
 		snprintf(ppid, sizeof(ppid), "%u", e->ppid);
@@ -334,7 +334,7 @@ static void print_table(FILE *f, struct carbon_ctx *c, const struct window *w, u
 	print_row(f, "", "", "idle", &w->idle, wall_ns, host_uj(w), c, w);
 	if (w->overflow.cpu_ns || w->overflow.cpu_uj)
 		print_row(f, "", "", "overflow", &w->overflow, wall_ns, host_uj(w), c, w);
-	host = (struct acct_sum){ 0, w->host_cpu_uj, w->host_mem_uj, w->host_carbon_ug };
+	host = (struct sample_totals){ .cpu_uj = w->host_cpu_uj, .mem_uj = w->host_mem_uj, .carbon_ug = w->host_carbon_ug };
 	host.cpu_ns = w->mine.cpu_ns + w->others.cpu_ns + w->idle.cpu_ns + w->overflow.cpu_ns;
 	print_row(f, "", "", "= host", &host, wall_ns, host_uj(w), c, w);
 }
@@ -784,42 +784,16 @@ static bool trace_match(const struct sample_task *t, void *ctx)
 static int cmp_energy_desc(const void *a, const void *b)
 {
 	const struct acct_entry *x = a, *y = b;
-	uint64_t ex = x->cpu_uj + x->mem_uj, ey = y->cpu_uj + y->mem_uj;
+	uint64_t ex = x->tot.cpu_uj + x->tot.mem_uj, ey = y->tot.cpu_uj + y->tot.mem_uj;
 
 	return ex < ey ? 1 : ex > ey ? -1 : (x->pid > y->pid) - (x->pid < y->pid);
-}
-
-/* --group: fold processes of the same name into one entry (pid 0). */
-static void group_by_comm(struct acct *a)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < a->n; i++) {
-		size_t j;
-
-		for (j = 0; j < n; j++)
-			if (strcmp(a->v[j].comm, a->v[i].comm) == 0)
-				break;
-		if (j == n) {
-			a->v[n] = a->v[i];
-			a->v[n].pid = 0;
-			a->v[n].ppid = 0;
-			n++;
-			continue;
-		}
-		a->v[j].cpu_ns += a->v[i].cpu_ns;
-		a->v[j].cpu_uj += a->v[i].cpu_uj;
-		a->v[j].mem_uj += a->v[i].mem_uj;
-		a->v[j].carbon_ug += a->v[i].carbon_ug;
-	}
-	a->n = n;
 }
 
 static void trace_print(FILE *f, struct carbon_ctx *c, struct window *iv, struct window *all, uint64_t span_ns,
 			uint64_t elapsed_ns, const struct trace_opts *o, bool json)
 {
 	if (o->group)
-		group_by_comm(&iv->procs);
+		acct_group_by_comm(&iv->procs);
 	qsort(iv->procs.v, iv->procs.n, sizeof(*iv->procs.v), cmp_energy_desc);
 	if (json) {
 		cJSON *root = cJSON_CreateObject(), *arr;
@@ -836,12 +810,12 @@ static void trace_print(FILE *f, struct carbon_ctx *c, struct window *iv, struct
 			if (!o->group)
 				cJSON_AddNumberToObject(p, "pid", e->pid);
 			cJSON_AddStringToObject(p, "comm", e->comm);
-			cJSON_AddNumberToObject(p, "cpu_ns", (double)e->cpu_ns);
-			cJSON_AddNumberToObject(p, "energy_uj", (double)(e->cpu_uj + e->mem_uj));
-			cJSON_AddNumberToObject(p, "power_w", span_ns ? (double)(e->cpu_uj + e->mem_uj) * 1e3 / (double)span_ns : 0);
-			cJSON_AddNumberToObject(p, "carbon_ug", (double)e->carbon_ug);
+			cJSON_AddNumberToObject(p, "cpu_ns", (double)e->tot.cpu_ns);
+			cJSON_AddNumberToObject(p, "energy_uj", (double)(e->tot.cpu_uj + e->tot.mem_uj));
+			cJSON_AddNumberToObject(p, "power_w", span_ns ? (double)(e->tot.cpu_uj + e->tot.mem_uj) * 1e3 / (double)span_ns : 0);
+			cJSON_AddNumberToObject(p, "carbon_ug", (double)e->tot.carbon_ug);
 			if (tot)
-				cJSON_AddNumberToObject(p, "total_energy_uj", (double)(tot->cpu_uj + tot->mem_uj));
+				cJSON_AddNumberToObject(p, "total_energy_uj", (double)(tot->tot.cpu_uj + tot->tot.mem_uj));
 			cJSON_AddItemToArray(arr, p);
 		}
 		cJSON_AddNumberToObject(root, "host_energy_uj", (double)host_uj(iv));
@@ -860,12 +834,12 @@ static void trace_print(FILE *f, struct carbon_ctx *c, struct window *iv, struct
 			const struct acct_entry *tot = o->group ? NULL : acct_find(&all->procs, e->pid, e->start_ns);
 			char id[16];
 
-			snprintf(id, sizeof(id), "%u", e->pid);
-			fprintf(f, "%7s  %-16.16s %7.1f%% %9.3f %9.3f %12.3f\n", o->group ? "-" : id, e->comm,
-				span_ns ? 100.0 * (double)e->cpu_ns / (double)span_ns : 0.0,
-				span_ns ? (double)(e->cpu_uj + e->mem_uj) * 1e3 / (double)span_ns : 0.0,
-				(double)(e->cpu_uj + e->mem_uj) / 1e6,
-				tot ? (double)(tot->cpu_uj + tot->mem_uj) / 1e6 : (double)(e->cpu_uj + e->mem_uj) / 1e6);
+			snprintf(id, sizeof(id), "%u", o->group ? e->nprocs : e->pid);
+			fprintf(f, "%7s  %-16.16s %7.1f%% %9.3f %9.3f %12.3f\n", id, e->comm,
+				span_ns ? 100.0 * (double)e->tot.cpu_ns / (double)span_ns : 0.0,
+				span_ns ? (double)(e->tot.cpu_uj + e->tot.mem_uj) * 1e3 / (double)span_ns : 0.0,
+				(double)(e->tot.cpu_uj + e->tot.mem_uj) / 1e6,
+				tot ? (double)(tot->tot.cpu_uj + tot->tot.mem_uj) / 1e6 : (double)(e->tot.cpu_uj + e->tot.mem_uj) / 1e6);
 		}
 	}
 	fflush(f);

@@ -333,7 +333,7 @@ static void add_u64(cJSON *o, const char *k, uint64_t v)
 	cJSON_AddNumberToObject(o, k, (double)v);
 }
 
-static void add_totals(cJSON *o, const struct store_totals *t)
+static void add_totals(cJSON *o, const struct sample_totals *t)
 {
 	add_u64(o, "cpu_ns", t->cpu_ns);
 	add_u64(o, "energy_uj", t->cpu_uj + t->mem_uj);
@@ -571,6 +571,14 @@ static int pick_group(const struct store_group *g, void *ctx)
 		k->v = v;
 		k->cap = cap;
 	}
+	/* the store keeps one entry per (group, comm); an app is the group */
+	for (size_t i = 0; i < k->n; i++)
+		if (k->v[i].kind == g->kind && strcmp(k->v[i].name, g->name) == 0) {
+			k->v[i].live += g->live;
+			k->v[i].procs += g->procs;
+			sample_totals_add(&k->v[i].total, &g->total);
+			return 0;
+		}
 	k->v[k->n++] = *g;
 	return 0;
 }
@@ -630,7 +638,7 @@ static void add_series(cJSON *o, const struct store_point *pt, int n, bool with_
 		const struct store_point *p = &pt[i];
 		double v[ARRAY_SIZE(keys)] = {
 			(double)(p->cpu_uj + p->mem_uj) / 1e6, (double)p->cpu_uj / 1e6, (double)p->mem_uj / 1e6,
-			(double)(p->carbon_ug - p->embodied_ug) / 1e6, (double)p->embodied_ug / 1e6,
+			(double)p->operational_ug / 1e6, (double)p->embodied_ug / 1e6,
 			(double)p->carbon_ug / 1e6,
 		};
 
@@ -887,6 +895,8 @@ static enum MHD_Result h_metrics(struct http_server *h, struct MHD_Connection *c
 	struct metrics_self self = { 0 };
 	struct metrics_buf b = { 0 };
 	uint64_t t0 = now_mono_ns();
+	enum metrics_format fmt;
+	const char *ctype;
 	int err;
 
 	if (h->st->fill_self)
@@ -897,7 +907,9 @@ static enum MHD_Result h_metrics(struct http_server *h, struct MHD_Connection *c
 	self.http_errors = atomic_load(&h->errors);
 	self.last_scrape_ns = atomic_load(&h->last_scrape_ns);
 	store_rdlock(h->st->store);
-	err = metrics_render(h->st->store, &self, &b);
+	fmt = metrics_negotiate(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT));
+	ctype = fmt == METRICS_OPENMETRICS ? METRICS_OPENMETRICS_CONTENT_TYPE : METRICS_CONTENT_TYPE;
+	err = metrics_render(h->st->store, &self, fmt, &b);
 	store_unlock(h->st->store);
 	if (err) {
 		metrics_buf_free(&b);
@@ -910,12 +922,12 @@ static enum MHD_Result h_metrics(struct http_server *h, struct MHD_Connection *c
 		if (z) {
 			metrics_buf_free(&b);
 			atomic_store(&h->last_scrape_ns, now_mono_ns() - t0);
-			return queue(h, c, 200, METRICS_CONTENT_TYPE, z, zlen, MHD_RESPMEM_MUST_FREE, "gzip");
+			return queue(h, c, 200, ctype, z, zlen, MHD_RESPMEM_MUST_FREE, "gzip");
 		}
 	}
 	atomic_store(&h->last_scrape_ns, now_mono_ns() - t0);
 	/* b.p was malloc'ed: the response frees it */
-	return queue(h, c, 200, METRICS_CONTENT_TYPE, b.p ? b.p : strdup(""), b.len, MHD_RESPMEM_MUST_FREE, NULL);
+	return queue(h, c, 200, ctype, b.p ? b.p : strdup(""), b.len, MHD_RESPMEM_MUST_FREE, NULL);
 }
 
 /* ---- PUT /intensity */

@@ -696,7 +696,7 @@ struct host_acc {
 	uint64_t cpu_uj, mem_uj, carbon_ug;
 	uint64_t domain_uj[ENERGY_NDOMAINS];
 	uint32_t domains;
-	struct sample_bucket idle, overflow;
+	struct sample_totals idle, overflow;
 	uint64_t processes;
 	bool coalesced;
 	struct ctx_snap ctx;
@@ -1215,7 +1215,7 @@ static cJSON *proc_to_json(const struct proc_acc *p)
 	return o;
 }
 
-static void bucket_to_json(cJSON *o, const char *name, const struct sample_bucket *b)
+static void bucket_to_json(cJSON *o, const char *name, const struct sample_totals *b)
 {
 	cJSON *x = cJSON_AddObjectToObject(o, name);
 
@@ -1790,11 +1790,11 @@ int ledger_feed_sample(struct ledger *l, const struct sample *s)
 			p->exit_code = t->exit_code;
 			l->nexited++;
 		}
-		p->cpu_ns += t->cpu_ns;
-		p->cpu_uj += t->cpu_uj;
-		p->mem_uj += t->mem_uj;
-		p->carbon_ug += t->carbon_ug;
-		p->embodied_ug += t->embodied_ug;
+		p->cpu_ns += t->tot.cpu_ns;
+		p->cpu_uj += t->tot.cpu_uj;
+		p->mem_uj += t->tot.mem_uj;
+		p->carbon_ug += t->tot.carbon_ug;
+		p->embodied_ug += t->tot.embodied_ug;
 		p->ts_end_ns = s->real_end_ns;
 		p->host_uj_end = l->host_cum_uj + host_uj;
 		p->intervals++;
@@ -1809,14 +1809,8 @@ int ledger_feed_sample(struct ledger *l, const struct sample *s)
 	l->host.domains |= s->domains;
 	for (int d = 0; d < ENERGY_NDOMAINS; d++)
 		l->host.domain_uj[d] += s->host_domain_uj[d];
-	l->host.idle.cpu_ns += s->idle.cpu_ns;
-	l->host.idle.cpu_uj += s->idle.cpu_uj;
-	l->host.idle.mem_uj += s->idle.mem_uj;
-	l->host.idle.carbon_ug += s->idle.carbon_ug;
-	l->host.overflow.cpu_ns += s->overflow.cpu_ns;
-	l->host.overflow.cpu_uj += s->overflow.cpu_uj;
-	l->host.overflow.mem_uj += s->overflow.mem_uj;
-	l->host.overflow.carbon_ug += s->overflow.carbon_ug;
+	sample_totals_add(&l->host.idle, &s->idle);
+	sample_totals_add(&l->host.overflow, &s->overflow);
 	snap_ctx(&l->host.ctx, s);
 
 	due = s->mono_end_ns - l->period_start_mono_ns >= l->o.period_ns;
