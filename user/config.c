@@ -102,6 +102,19 @@ static int set_embodied(struct joule_config *c, const struct config_key *k, cons
 	return 0;
 }
 
+static int set_share(struct joule_config *c, const struct config_key *k, const char *v, char *err,
+		     size_t errlen)
+{
+	double d;
+
+	if (parse_double(v, &d))
+		return fail(err, errlen, k, v, "not a number");
+	if (!(d > 0 && d <= 1))
+		return fail(err, errlen, k, v, "out of range");
+	c->embodied_share = d;
+	return 0;
+}
+
 static int set_lifetime(struct joule_config *c, const struct config_key *k, const char *v, char *err,
 			size_t errlen)
 {
@@ -334,6 +347,8 @@ static const struct config_key keys[] = {
 	{ "pue", true, set_pue, "a number from 1.0 to 10", OFF(pue) },
 	{ "embodied-kg", true, set_embodied, "kgCO2e >= 0, or none", OFF(embodied_g) },
 	{ "lifetime-years", true, set_lifetime, "years, more than 0 and at most 100", OFF(lifetime_s) },
+	{ "embodied-share", true, set_share, "a fraction more than 0 and at most 1 (this machine's share of its server)",
+	  OFF(embodied_share) },
 	{ "idle", true, set_idle, "separate, proportional", OFF(idle) },
 	{ "uncertainty", true, set_uncertainty, "analytical, monte-carlo", OFF(uncertainty) },
 	{ "ledger", true, set_string, "a file path", OFF(ledger) },
