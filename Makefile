@@ -68,7 +68,7 @@ TOOLS      := $(BUILD)/fake-rapl
 DEPS_STAMP      := $(BUILD)/.deps-build-ok
 TEST_DEPS_STAMP := $(BUILD)/.deps-test-ok
 
-.PHONY: all deps deps-test test check check-layers bench fuzz run install clean vmlinux tools
+.PHONY: all deps deps-test test check check-layers test-rules bench fuzz run install clean vmlinux tools
 
 all: $(BUILD)/joule $(TOOLS)
 
@@ -143,7 +143,11 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS)
 check-layers:
 	$(Q)tools/check-layers
 
-test: deps-test all check-layers $(UNIT_TESTS) $(BPF_TESTS) $(FUZZ_BINS)
+# promtool unit tests of every shipped recording rule and alert.
+test-rules: | $(TEST_DEPS_STAMP)
+	$(Q)promtool test rules dist/prometheus/tests/*.yml
+
+test: deps-test all check-layers test-rules $(UNIT_TESTS) $(BPF_TESTS) $(FUZZ_BINS)
 	$(Q)BUILD=$(BUILD) tests/run-tests
 
 check: test

@@ -369,6 +369,7 @@ static const struct config_key keys[] = {
 	{ "top-n", true, set_u32, "a whole number", OFF(top_n) },
 	{ "filter", true, set_filter, "a command name (comm, at most 15 characters), repeatable", OFF(filters) },
 	{ "exited-grace", true, set_duration, "a duration > 0, e.g. 5m", OFF(grace_ns) },
+	{ "group-idle", true, set_duration, "a duration > 0, e.g. 15m", OFF(group_idle_ns) },
 };
 
 static const struct config_key *find_key(const char *name)
@@ -394,6 +395,7 @@ void config_init(struct joule_config *c)
 	c->socket_mode = 0660;
 	c->top_n = 20;
 	c->grace_ns = 300 * NSEC_PER_SEC;
+	c->group_idle_ns = 900 * NSEC_PER_SEC;
 	/*
 	 * zone stays NULL: carbon treats that as WORLD, and a NULL zone never
 	 * outranks an explicit --intensity. listen/socket/group defaults are

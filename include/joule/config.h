@@ -51,6 +51,7 @@ struct joule_config {
 	char **filters;			/* --filter COMM (repeatable): always exported per process */
 	size_t nfilters;
 	uint64_t grace_ns;		/* --exited-grace 5m */
+	uint64_t group_idle_ns;		/* --group-idle 15m: idle groups leave /metrics */
 };
 
 /* Defaults of DESIGN.md: auto source, 100 ms, WORLD, PUE 1, separate idle, ... */

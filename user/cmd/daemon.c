@@ -56,7 +56,7 @@ static void daemon_usage(FILE *f)
 		   "  --listen ADDR:PORT (default " DEFAULT_LISTEN ", port 0 = any)   --socket PATH (default "
 		   DEFAULT_SOCKET ", '' disables)\n"
 		   "  --socket-group NAME   --socket-mode 0660   --ready-file F   --api-token-file F\n"
-		   "  --top-n N   --filter COMM (repeatable)   --exited-grace 5m   --ledger FILE\n"
+		   "  --top-n N   --filter COMM (repeatable)   --exited-grace 5m   --group-idle 15m   --ledger FILE\n"
 		   "  and every option of run/trace (--source, --interval, --zone, --intensity, ...)\n"
 		   "Every option is also a key of the config file; options win over the file.\n"
 		   "SIGHUP rereads intensity, verbose and filter; SIGTERM/SIGINT flush the ledger and exit 0.\n");
@@ -379,6 +379,7 @@ int cmd_daemon(int argc, char **argv)
 	have_p = true;
 	sc.top_n = d.cfg.top_n;
 	sc.grace_ns = d.cfg.grace_ns;
+	sc.group_idle_ns = d.cfg.group_idle_ns;
 	sc.labeler = procinfo_label;
 	err = store_open(&d.store, &sc);
 	if (!err && d.cfg.nfilters)
