@@ -43,12 +43,13 @@ struct metrics_buf {
 };
 
 /*
- * Render everything. The caller holds the store's read lock. The group,
+ * Render everything. The caller holds the store's read lock (the store
+ * counts the exposition: see store_begin_exposition). The group,
  * idle and other families hold every µJ once and only grow (the families to
  * sum); per-process series are a drill-down over the same energy for
  * processes with own_series, while they live. 0 or -ENOMEM.
  */
-int metrics_render(const struct store *s, const struct metrics_self *self, enum metrics_format fmt,
+int metrics_render(struct store *s, const struct metrics_self *self, enum metrics_format fmt,
 		   struct metrics_buf *out);
 
 /* The format an Accept header asks for: OpenMetrics when it names application/openmetrics-text. */

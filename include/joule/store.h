@@ -38,6 +38,13 @@ struct store_group {
 	uint64_t procs;			/* processes of it ever seen (tracked) */
 	/* every µJ of every member ever, live and exited: only grows */
 	struct sample_totals total;
+	/*
+	 * The part used before expositions showed it: /metrics shows
+	 * total - unseen + adopted; the unseen part of a new comm in a known
+	 * group is adopted by an entry of that group already shown, else it is
+	 * in other.
+	 */
+	struct sample_totals unseen, adopted;
 	uint64_t last_active_real_ns;	/* end of the last interval it was charged energy */
 };
 
@@ -61,6 +68,8 @@ struct store_host {
 	struct sample_totals idle, overflow;
 	/* charged while no group slot was free (max_groups): with idle, overflow and the groups, the host */
 	struct sample_totals other;
+	/* Σ of the unseen parts no entry adopted, forgotten groups included: only grows */
+	struct sample_totals unseen;
 	enum energy_kind source;
 	struct carbon_intensity intensity;	/* of the last sample */
 	double pue;
@@ -113,6 +122,11 @@ void store_get_host(const struct store *s, struct store_host *out);
 /* Iterate; stop early when fn returns non-zero. */
 void store_foreach_proc(const struct store *s, int (*fn)(const struct store_proc *p, void *ctx), void *ctx);
 void store_foreach_group(const struct store *s, int (*fn)(const struct store_group *g, void *ctx), void *ctx);
+/*
+ * Called by an exposition (before it reads the groups, under the read lock):
+ * energy charged from now on to groups it shows is seen.
+ */
+void store_begin_exposition(struct store *s);
 /* Whether a group entry is recent enough to be exported (active within group_idle_ns of the newest sample). */
 bool store_group_exposed(const struct store *s, const struct store_group *g);
 uint64_t store_group_idle_ns(const struct store *s);

@@ -93,17 +93,38 @@ static void test_metrics_render_when_top_process_has_exact_decimal_values(void *
 	store_close(st);
 }
 
+/* One more interval like filled()'s, after two expositions have shown the groups (SEEN_AFTER). */
+static void add_after_exposition(struct store *st, size_t ntasks)
+{
+	struct metrics_buf b = { 0 };
+	struct sample_task t[64];
+	struct sample s = { .seq = 3, .mono_end_ns = 300000000, .real_end_ns = 1700000000200000000ULL,
+			    .source = ENERGY_SRC_POWERCAP, .ntasks = ntasks, .tasks = t };
+	char comm[16];
+
+	assert_int_equal(metrics_render(st, NULL, METRICS_TEXT, &b), 0);
+	assert_int_equal(metrics_render(st, NULL, METRICS_TEXT, &b), 0);
+	metrics_buf_free(&b);
+	for (size_t i = 0; i < ntasks; i++) {
+		snprintf(comm, sizeof(comm), i == 0 ? "we\"ird\\" : "c%zu", i);
+		t[i] = task(100 + (uint32_t)i, comm, 1000000 * (i + 1) + 234567);
+	}
+	assert_int_equal(store_add_sample(st, &s), 0);
+}
+
 static void test_metrics_render_when_group_of_comm_labels_group_and_comm(void **state)
 {
 	struct store *st = filled(1, 3);
 	struct metrics_buf b = { 0 };
 
+	add_after_exposition(st, 3);
 	assert_int_equal(metrics_render(st, NULL, METRICS_TEXT, &b), 0);
 	assert_null(strstr(b.p, "pid=\"101\""));
+	/* the series shows what came after the first exposition: one interval */
 	assert_non_null(strstr(b.p, "joule_group_energy_joules_total{group=\"c1\",group_kind=\"comm\",comm=\"c1\","
-				    "domain=\"cpu\"} 4.469134\n"));
+				    "domain=\"cpu\"} 2.234567\n"));
 	assert_non_null(strstr(b.p, "joule_group_carbon_grams_total{group=\"c1\",group_kind=\"comm\",comm=\"c1\","
-				    "kind=\"embodied\"} 0.200000\n"));
+				    "kind=\"embodied\"} 0.100000\n"));
 	/* the old per-group rest series are gone: joule_process_* always has a pid */
 	assert_null(strstr(b.p, "joule_process_energy_joules_total{comm="));
 	metrics_buf_free(&b);
@@ -157,6 +178,16 @@ static uint64_t family_sum(const char *text, const char *family, const char *mat
 		sum += ip * (decimals == 9 ? 1000000000ULL : 1000000ULL) + fp;
 	}
 	return sum;
+}
+
+/* A labeler that puts everything in one unit. */
+static int unit_labeler(void *ctx, uint32_t pid, const char *comm, struct proc_labels *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->kind = GROUP_UNIT;
+	snprintf(out->group, sizeof(out->group), "u.service");
+	out->uid = UINT32_MAX;
+	return 0;
 }
 
 /* A store fed with churn: processes of a few names start, run, exit; some selected for drill-down. */
@@ -226,6 +257,14 @@ static void test_metrics_render_when_process_exited_its_series_stops(void **stat
 	store_add_sample(st, &s);
 	assert_int_equal(metrics_render(st, NULL, METRICS_TEXT, &b), 0);
 	assert_non_null(strstr(b.p, "joule_process_energy_joules_total{pid=\"1\""));
+	/* its group was new at that exposition: it starts at zero there, the first 500 µJ are other's */
+	assert_non_null(strstr(b.p, "joule_group_energy_joules_total{group=\"w\",group_kind=\"comm\",comm=\"w\","
+				    "domain=\"cpu\"} 0.000000\n"));
+	assert_non_null(strstr(b.p, "joule_other_energy_joules_total{reason=\"before_first_exposition\",domain=\"cpu\"} "
+				    "0.000500\n"));
+	assert_int_equal(metrics_render(st, NULL, METRICS_TEXT, &b), 0); /* a second scraper: still zero for it */
+	assert_non_null(strstr(b.p, "joule_group_energy_joules_total{group=\"w\",group_kind=\"comm\",comm=\"w\","
+				    "domain=\"cpu\"} 0.000000\n"));
 	t.exited = true;
 	s.seq = 2;
 	s.mono_end_ns += 100000000;
@@ -234,7 +273,37 @@ static void test_metrics_render_when_process_exited_its_series_stops(void **stat
 	assert_int_equal(metrics_render(st, NULL, METRICS_TEXT, &b), 0);
 	assert_null(strstr(b.p, "joule_process_energy_joules_total{pid=\"1\""));
 	assert_non_null(strstr(b.p, "joule_group_energy_joules_total{group=\"w\",group_kind=\"comm\",comm=\"w\","
-				    "domain=\"cpu\"} 0.001000\n"));
+				    "domain=\"cpu\"} 0.000500\n"));
+	assert_non_null(strstr(b.p, "joule_other_energy_joules_total{reason=\"before_first_exposition\",domain=\"cpu\"} "
+				    "0.000500\n"));
+	metrics_buf_free(&b);
+	store_close(st);
+}
+
+static void test_metrics_render_when_known_unit_gets_new_comm_its_start_stays_in_the_unit(void **state)
+{
+	struct store_cfg cfg = { .labeler = unit_labeler };
+	struct sample_task t[2] = { task(1, "make", 100), task(2, "cc1", 40) };
+	struct sample s = { .seq = 1, .mono_end_ns = 100000000, .real_end_ns = 1700000000000000000ULL,
+			    .ntasks = 1, .tasks = t };
+	struct metrics_buf b = { 0 };
+	struct store *st;
+
+	assert_int_equal(store_open(&st, &cfg), 0);
+	store_add_sample(st, &s);
+	assert_int_equal(metrics_render(st, NULL, METRICS_TEXT, &b), 0);
+	assert_int_equal(metrics_render(st, NULL, METRICS_TEXT, &b), 0);
+	s.seq = 2;
+	s.ntasks = 2;
+	s.mono_end_ns += 100000000;
+	s.real_end_ns += 100000000;
+	store_add_sample(st, &s);
+	assert_int_equal(metrics_render(st, NULL, METRICS_TEXT, &b), 0);
+	/* cc1's first 40 µJ are shown in the unit's make entry, so the unit's sum misses nothing */
+	assert_non_null(strstr(b.p, "joule_group_energy_joules_total{group=\"u.service\",group_kind=\"unit\",comm=\"make\","
+				    "domain=\"cpu\"} 0.000140\n"));
+	assert_non_null(strstr(b.p, "joule_group_energy_joules_total{group=\"u.service\",group_kind=\"unit\",comm=\"cc1\","
+				    "domain=\"cpu\"} 0.000000\n"));
 	metrics_buf_free(&b);
 	store_close(st);
 }
@@ -350,6 +419,7 @@ int main(void)
 		cmocka_unit_test(test_metrics_escape_when_quotes_backslash_newline_escapes),
 		cmocka_unit_test(test_metrics_render_when_churn_group_idle_other_sum_to_host_exactly),
 		cmocka_unit_test(test_metrics_render_when_process_exited_its_series_stops),
+		cmocka_unit_test(test_metrics_render_when_known_unit_gets_new_comm_its_start_stays_in_the_unit),
 		cmocka_unit_test(test_metrics_render_when_openmetrics_names_families_units_and_ends_with_eof),
 		cmocka_unit_test(test_metrics_negotiate_when_accept_names_openmetrics_picks_it),
 		cmocka_unit_test(test_metrics_render_when_jitter_has_catch_all_bound_prints_inf_only),

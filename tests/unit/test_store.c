@@ -347,6 +347,28 @@ static void test_store_bounds_when_full_and_an_entry_idle_forgets_it_for_a_new_o
 	store_close(s);
 }
 
+static void test_store_rename_when_exec_changes_comm_charges_new_name_from_then_on(void **state)
+{
+	struct store_cfg cfg = { 0 };
+	struct sample_task t = task(5, "python3", 100);
+	struct sample smp = mk(0, &t, 1);
+	struct store *s;
+
+	assert_int_equal(store_open(&s, &cfg), 0);
+	store_add_sample(s, &smp);
+	snprintf(t.comm, sizeof(t.comm), "dd");
+	smp = mk(1, &t, 1);
+	store_add_sample(s, &smp);
+	/* what ran as python3 stays there (no series jumps); dd gets the rest and the process */
+	assert_int_equal(group(s, "python3")->total.cpu_uj, 100);
+	assert_int_equal(group(s, "python3")->live, 0);
+	assert_int_equal(group(s, "dd")->total.cpu_uj, 100);
+	assert_int_equal(group(s, "dd")->live, 1);
+	assert_string_equal(store_find_proc(s, 5)->comm, "dd");
+	assert_int_equal(store_find_proc(s, 5)->total.cpu_uj, 200);
+	store_close(s);
+}
+
 static void test_store_add_when_group_alloc_fails_returns_enomem_and_frees_process(void **state)
 {
 	struct store_cfg cfg = { 0 };
@@ -439,6 +461,7 @@ int main(void)
 		cmocka_unit_test(test_store_group_when_idle_past_limit_is_not_exposed_and_resumes_without_reset),
 		cmocka_unit_test(test_store_bounds_when_tables_full_keeps_totals_exact_via_other),
 		cmocka_unit_test(test_store_bounds_when_full_and_an_entry_idle_forgets_it_for_a_new_one),
+		cmocka_unit_test(test_store_rename_when_exec_changes_comm_charges_new_name_from_then_on),
 		cmocka_unit_test(test_store_add_when_group_alloc_fails_returns_enomem_and_frees_process),
 		cmocka_unit_test(test_store_recent_when_ring_wraps_returns_newest_oldest_first),
 		cmocka_unit_test(test_store_query_when_window_steps_sums_host_energy),

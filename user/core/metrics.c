@@ -164,6 +164,7 @@ static const char *family_sample(const struct render *r, const char *base, char 
 static int group_cb(const struct store_group *g, void *ctx)
 {
 	struct render *r = ctx;
+	struct sample_totals shown;
 	char labels[512], name[96];
 
 	/* idle past the limit: no series; its past stays in the past, nothing moves */
@@ -172,7 +173,15 @@ static int group_cb(const struct store_group *g, void *ctx)
 	if (r->family == F_ENERGY)
 		r->exported++;
 	group_labels(g, labels, sizeof(labels));
-	totals_lines(r, family_sample(r, "joule_group", name, sizeof(name)), labels, &g->total);
+	shown = g->total;
+	sample_totals_add(&shown, &g->adopted);
+	shown.cpu_ns -= g->unseen.cpu_ns;
+	shown.cpu_uj -= g->unseen.cpu_uj;
+	shown.mem_uj -= g->unseen.mem_uj;
+	shown.operational_ug -= g->unseen.operational_ug;
+	shown.embodied_ug -= g->unseen.embodied_ug;
+	shown.carbon_ug = shown.operational_ug + shown.embodied_ug;
+	totals_lines(r, family_sample(r, "joule_group", name, sizeof(name)), labels, &shown);
 	return 0;
 }
 
@@ -189,7 +198,11 @@ static int proc_cb(const struct store_proc *p, void *ctx)
 	return 0;
 }
 
-/* other: energy no group could hold (group table full of active entries, BPF task map full). */
+/*
+ * other: energy no group series holds: the group table was full of active
+ * entries, the BPF task map was full, or a group used it before any
+ * exposition showed the group (a new series' first value is no increase).
+ */
 static void other_lines(struct render *r, const struct store_host *h)
 {
 	char name[96];
@@ -197,6 +210,7 @@ static void other_lines(struct render *r, const struct store_host *h)
 	family_sample(r, "joule_other", name, sizeof(name));
 	totals_lines(r, name, "reason=\"group_table_full\"", &h->other);
 	totals_lines(r, name, "reason=\"task_map_full\"", &h->overflow);
+	totals_lines(r, name, "reason=\"before_first_exposition\"", &h->unseen);
 }
 
 static void self_metrics(struct render *r, const struct store_host *h, const struct metrics_self *m)
@@ -277,7 +291,7 @@ static void self_metrics(struct render *r, const struct store_host *h, const str
 	}
 }
 
-int metrics_render(const struct store *s, const struct metrics_self *self, enum metrics_format fmt,
+int metrics_render(struct store *s, const struct metrics_self *self, enum metrics_format fmt,
 		   struct metrics_buf *b)
 {
 	const struct metrics_self none = { 0 };
@@ -289,6 +303,7 @@ int metrics_render(const struct store *s, const struct metrics_self *self, enum 
 		self = &none;
 	b->len = 0;
 	b->oom = false;
+	store_begin_exposition(s);
 	store_get_host(s, &h);
 
 	head(&r, "joule_build_info", "gauge", NULL, "joule's version; always 1.");

@@ -2,12 +2,19 @@
 /* In-memory store of samples: process and group totals, a 10 Hz ring, downsampled series; fixed upper bounds. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "joule/store.h"
 #include "joule/util.h"
 
+/*
+ * Expositions that must have shown a group before its energy counts as seen:
+ * two, so one failed scrape, or the other scraper of an HA pair, still gets
+ * the group's first value as zero.
+ */
+#define SEEN_AFTER 2
 /* A process missing from samples this long without an exit record is gone (exit event lost). */
 #define STALE_NS (3600 * NSEC_PER_SEC)
 /* Resolutions: 1 s for an hour and 1 min for a week (host); 1 min for 3 h (groups, own-series processes). */
@@ -41,6 +48,8 @@ struct group_entry {
 	struct store_group v;
 	int next;
 	uint32_t refs;		/* tracked processes that point at it: it cannot be forgotten while > 0 */
+	uint64_t born_gen;	/* exposition count when it was created or came back from idle */
+	int heir;		/* an older entry of the same group that takes its unseen energy; -1: other does */
 	struct series min;
 };
 
@@ -66,6 +75,8 @@ struct store {
 	struct store_recent *recent;
 	size_t recent_head, recent_n;
 	uint64_t last_seq;
+	/* expositions begun: a group not yet shown holds its energy as unseen (see charge_group) */
+	_Atomic uint64_t expositions;
 };
 
 static int series_init(struct series *s, uint64_t width_ns, size_t len)
@@ -306,6 +317,15 @@ static int group_get(struct store *s, enum group_kind kind, const char *name, co
 	snprintf(g->v.comm, sizeof(g->v.comm), "%s", comm);
 	g->v.last_active_real_ns = now_real_ns;
 	g->refs = 0;
+	g->born_gen = atomic_load(&s->expositions);
+	/* a new comm in a known group: its unseen start goes to an entry of that group already shown */
+	g->heir = -1;
+	for (size_t i = 0; i < s->ngroups; i++)
+		if ((int)i != slot && s->groups[i]->v.kind == kind && strcmp(s->groups[i]->v.name, name) == 0 &&
+		    s->groups[i]->born_gen + SEEN_AFTER <= g->born_gen) {
+			g->heir = (int)i;
+			break;
+		}
 	g->next = s->group_hash[h];
 	s->group_hash[h] = slot;
 	*idx = (uint32_t)slot;
@@ -369,6 +389,19 @@ static struct proc_entry *proc_new(struct store *s, const struct sample_task *t)
 	return e;
 }
 
+static void unlink_group(struct store *s, struct proc_entry *e)
+{
+	struct group_entry *g;
+
+	if (!e->group_set)
+		return;
+	g = s->groups[e->group];
+	if (!e->v.exited && g->v.live)
+		g->v.live--;
+	g->refs--;
+	e->group_set = false;
+}
+
 static void proc_free(struct store *s, struct proc_entry *e)
 {
 	int idx = (int)(e - s->procs);
@@ -377,17 +410,10 @@ static void proc_free(struct store *s, struct proc_entry *e)
 	while (*pp != idx)
 		pp = &s->procs[*pp].next;
 	*pp = e->next;
-	if (e->group_set) {
-		struct group_entry *g = s->groups[e->group];
-
-		/* its energy stays in the group's total; only the link goes */
-		if (!e->v.exited && g->v.live)
-			g->v.live--;
-		g->refs--;
-	}
+	/* its energy stays in the group's total; only the link goes */
+	unlink_group(s, e);
 	if (e->v.own_series)
 		s->nown--;
-	e->group_set = false;
 	if (e->min) {
 		free(e->min->b);
 		free(e->min);
@@ -449,13 +475,76 @@ static void charge_other(struct store *s, const struct sample_totals *d)
 	s->host.groups_full++;
 }
 
+/*
+ * A series' first scraped value is not an increase to Prometheus: what a
+ * group used before any exposition showed it would be lost to increase().
+ * So until an exposition has shown it (new, or back from idle) its energy is
+ * also counted as unseen, which the exposition leaves out of its series and
+ * puts in other instead: the group's series starts at zero, other grows.
+ */
 static void charge_group(struct store *s, struct group_entry *g, const struct sample *smp,
 			 const struct sample_totals *d)
 {
+	uint64_t shown = atomic_load(&s->expositions);
+
+	if (!store_group_exposed(s, &g->v))
+		g->born_gen = shown; /* back from idle: its series is new to a scraper that dropped it */
+	if (g->born_gen + SEEN_AFTER > shown) {
+		struct group_entry *h = g->heir >= 0 && (size_t)g->heir < s->ngroups ? s->groups[g->heir] : NULL;
+
+		sample_totals_add(&g->v.unseen, d);
+		/* the heir must still be that group (its slot may have been reused) and still shown */
+		if (h && h->v.kind == g->v.kind && strcmp(h->v.name, g->v.name) == 0 && store_group_exposed(s, &h->v))
+			sample_totals_add(&h->v.adopted, d);
+		else
+			sample_totals_add(&s->host.unseen, d);
+	}
 	sample_totals_add(&g->v.total, d);
 	series_add(&g->min, smp->real_end_ns, d);
 	if (d->cpu_uj || d->mem_uj || d->cpu_ns)
 		g->v.last_active_real_ns = smp->real_end_ns;
+}
+
+/* Label a process and link it to its group entry; without a free slot it stays unlinked (charged to other). */
+static int link_group(struct store *s, struct proc_entry *e, const char *comm, uint64_t now_real_ns)
+{
+	struct proc_labels l;
+	uint32_t gi;
+	int r;
+
+	if (!s->cfg.labeler || s->cfg.labeler(s->cfg.labeler_ctx, e->v.pid, comm, &l) < 0)
+		labels_from_comm(comm, &l);
+	e->v.labels = l;
+	r = group_get(s, l.kind, l.group, comm, now_real_ns, &gi);
+	if (r)
+		return r;
+	e->group = gi;
+	e->group_set = true;
+	if (!e->v.exited)
+		s->groups[gi]->v.live++;
+	s->groups[gi]->v.procs++;
+	s->groups[gi]->refs++;
+	return 0;
+}
+
+/*
+ * exec renamed it: what it used so far stays with the old name (that is
+ * what ran), what it uses from now on goes to the new name's entry, so no
+ * series jumps. The labels are read again: a fork that moved itself into a
+ * unit's cgroup before exec lands in the unit.
+ */
+static int rename_proc(struct store *s, struct proc_entry *e, const char *comm, uint64_t now_real_ns)
+{
+	int r;
+
+	unlink_group(s, e);
+	memcpy(e->v.comm, comm, sizeof(e->v.comm));
+	r = link_group(s, e, comm, now_real_ns);
+	if (r && r != -ENOSPC)
+		return r;
+	if (filter_match(s, comm))
+		give_own_series(s, e);
+	return 0;
 }
 
 static int add_task(struct store *s, const struct sample *smp, const struct sample_task *t)
@@ -469,8 +558,6 @@ static int add_task(struct store *s, const struct sample *smp, const struct samp
 	memcpy(comm, t->comm, sizeof(comm));
 	comm[sizeof(comm) - 1] = '\0';
 	if (!e) {
-		struct proc_labels l;
-
 		e = proc_new(s, t);
 		if (!e) {
 			/* Table full: the group gets the energy, the process is not tracked. */
@@ -485,23 +572,18 @@ static int add_task(struct store *s, const struct sample *smp, const struct samp
 			charge_group(s, s->groups[gi], smp, d);
 			return 0;
 		}
-		if (!s->cfg.labeler || s->cfg.labeler(s->cfg.labeler_ctx, t->pid, comm, &l) < 0)
-			labels_from_comm(comm, &l);
-		e->v.labels = l;
 		e->v.first_real_ns = smp->real_start_ns;
-		r = group_get(s, l.kind, l.group, comm, smp->real_end_ns, &gi);
-		if (r == 0) {
-			e->group = gi;
-			e->group_set = true;
-			s->groups[gi]->v.live++;
-			s->groups[gi]->v.procs++;
-			s->groups[gi]->refs++;
-		} else if (r != -ENOSPC) {
+		r = link_group(s, e, comm, smp->real_end_ns);
+		if (r && r != -ENOSPC) {
 			proc_free(s, e);
 			return r;
 		}
 		if (filter_match(s, comm))
 			give_own_series(s, e);
+	} else if (strcmp(e->v.comm, comm) != 0) {
+		r = rename_proc(s, e, comm, smp->real_end_ns);
+		if (r)
+			return r;
 	}
 	e->last_seen_mono_ns = smp->mono_end_ns;
 	e->v.last_real_ns = smp->real_end_ns;
@@ -611,6 +693,11 @@ void store_foreach_group(const struct store *s, int (*fn)(const struct store_gro
 	for (size_t i = 0; i < s->ngroups; i++)
 		if (fn(&s->groups[i]->v, ctx))
 			return;
+}
+
+void store_begin_exposition(struct store *s)
+{
+	atomic_fetch_add(&s->expositions, 1);
 }
 
 bool store_group_exposed(const struct store *s, const struct store_group *g)
