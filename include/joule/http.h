@@ -17,6 +17,8 @@ struct http_cfg {
 	uint32_t socket_mode;
 	const char *api_token;		/* NULL: PUT /intensity is always 401 */
 	unsigned threads;		/* 0: 2 */
+	unsigned max_connections;	/* per listener, beyond it only a reserve for scrapes; 0: 4096 (fd limit permitting) */
+	const char *web_config_file;	/* exporter-toolkit web config (TLS, basic auth); NULL: plain HTTP */
 	const char *version;
 };
 
@@ -31,6 +33,16 @@ struct http_state {
 };
 
 struct http_server;
+
+/*
+ * One daemon per socket: take an flock on SOCKET_PATH.lock (created if
+ * missing, the holder's pid written in it) and keep the returned descriptor
+ * open while serving; the kernel drops the lock with the process, so a
+ * kill -9 never blocks a restart. The file itself stays (removing it would
+ * let two daemons lock two different files). -EBUSY (logged with the
+ * holder's pid) if another daemon holds it, or -errno.
+ */
+int http_socket_lock(const char *socket_path);
 
 /* Start serving. bound (if not NULL) gets "ADDR:PORT" actually bound (port 0 resolved). */
 int http_start(struct http_server **out, const struct http_cfg *cfg, struct http_state *st, char *bound,

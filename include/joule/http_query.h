@@ -73,6 +73,19 @@ bool http_accepts_gzip(const char *accept_encoding);
  */
 int http_parse_intensity(const char *body, size_t len, double *g_per_kwh, char *err, size_t errlen);
 
+/*
+ * Whether a still-escaped request target or argument holds "%00", which
+ * would decode to a string end and silently cut what follows.
+ */
+bool http_has_nul_escape(const char *s);
+
+/*
+ * Whether the Content-Length values of one request (n of them) are
+ * acceptable: none, or all the same (RFC 9112 6.3: differing ones are an
+ * unrecoverable framing error).
+ */
+bool http_content_lengths_agree(const char *const *values, size_t n);
+
 /* Render {"error":{"code":N,"message":"..."}} with the message JSON-escaped. */
 void http_error_json(int code, const char *message, char *out, size_t outlen);
 

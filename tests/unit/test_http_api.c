@@ -159,6 +159,35 @@ static void test_api_apps_when_two_comms_gives_one_group_each(void **state)
 	cJSON_Delete(o);
 }
 
+/* Issue 18 item 7: what /proc shows each viewer, and never more. */
+static void test_disclose_when_viewer_varies_follows_proc(void **state)
+{
+	static const struct {
+		struct http_viewer v;
+		uint32_t owner;
+		bool hidden;
+		struct http_disclosure want;
+		const char *why;
+	} cases[] = {
+		{ { HTTP_VIEWER_ANONYMOUS, 0 }, 0, false, { false, false, true }, "TCP, no auth: no exe, no cmdline" },
+		{ { HTTP_VIEWER_ANONYMOUS, 0 }, 0, true, { false, false, false }, "TCP, no auth, hidepid: nothing" },
+		{ { HTTP_VIEWER_TRUSTED, 0 }, 0, true, { true, true, true }, "authenticated: everything" },
+		{ { HTTP_VIEWER_UID, 0 }, 1000, true, { true, true, true }, "root on the socket: everything" },
+		{ { HTTP_VIEWER_UID, 1000 }, 1000, true, { true, true, true }, "the owner: everything" },
+		{ { HTTP_VIEWER_UID, 1000 }, 0, false, { false, true, true }, "another user: no exe link" },
+		{ { HTTP_VIEWER_UID, 1000 }, 0, true, { false, false, false }, "another user, hidepid: nothing" },
+		{ { HTTP_VIEWER_UID, 1000 }, UINT32_MAX, false, { false, true, true }, "unknown owner: not the viewer's" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct http_disclosure d;
+
+		http_disclose(&cases[i].v, cases[i].owner, cases[i].hidden, &d);
+		if (d.exe != cases[i].want.exe || d.cmdline != cases[i].want.cmdline || d.cgroup != cases[i].want.cgroup)
+			fail_msg("%s: got exe=%d cmdline=%d cgroup=%d", cases[i].why, d.exe, d.cmdline, d.cgroup);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -169,6 +198,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_api_process_when_pid_unknown_gives_404_naming_it, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_api_host_when_one_sample_gives_its_energy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_api_apps_when_two_comms_gives_one_group_each, setup, teardown),
+		cmocka_unit_test(test_disclose_when_viewer_varies_follows_proc),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

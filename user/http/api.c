@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* The HTTP API's answers built from the store: host, processes, apps, energy series and samples CSV. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,46 @@
 
 #define CSV_LINE_MAX 256
 #define BREAKDOWN_MAX 100	/* processes in one breakdown answer, largest energy first */
+
+void http_disclose(const struct http_viewer *v, uint32_t owner_uid, bool proc_hidden, struct http_disclosure *out)
+{
+	bool full = v->kind == HTTP_VIEWER_TRUSTED ||
+		    (v->kind == HTTP_VIEWER_UID && (v->uid == 0 || (owner_uid != UINT32_MAX && v->uid == owner_uid)));
+
+	out->exe = full;
+	out->cmdline = full || (v->kind == HTTP_VIEWER_UID && !proc_hidden);
+	out->cgroup = full || !proc_hidden;
+}
+
+/* Whether /proc is mounted with hidepid (other users' /proc/PID unreadable); read once. */
+static bool proc_hidden(void)
+{
+	static atomic_int cached = -1;
+	int v = atomic_load(&cached);
+
+	if (v < 0) {
+		FILE *f = fopen("/proc/self/mountinfo", "re");
+		char line[1024];
+
+		v = 0;
+		while (f && fgets(line, sizeof(line), f)) {
+			/* "... /proc ... - proc proc rw,hidepid=invisible" (hidepid=0/off shows everything) */
+			char *mp = strchr(line, ' '), *opt = strstr(line, " - proc ");
+
+			for (int i = 0; mp && i < 3; i++)
+				mp = strchr(mp + 1, ' ');
+			if (!mp || strncmp(mp, " /proc ", 7) != 0 || !opt)
+				continue;
+			opt = strstr(opt, "hidepid=");
+			if (opt && strncmp(opt, "hidepid=0", 9) != 0 && strncmp(opt, "hidepid=off", 11) != 0)
+				v = 1;
+		}
+		if (f)
+			fclose(f);
+		atomic_store(&cached, v);
+	}
+	return v == 1;
+}
 
 static unsigned reply_error(struct http_reply *out, unsigned status, const char *msg)
 {
@@ -222,7 +263,9 @@ static unsigned a_processes(const struct http_api_ctx *x, const struct http_requ
 		free(k.v);
 		return reply_error(out, 500, "out of memory");
 	}
-	qsort_r(k.v, k.n, sizeof(*k.v), cmp_proc, &key);
+	/* qsort_r(NULL, 0) is undefined (glibc declares it nonnull) */
+	if (k.n)
+		qsort_r(k.v, k.n, sizeof(*k.v), cmp_proc, &key);
 	o = cJSON_CreateObject();
 	add_u64(o, "matched", k.n);
 	arr = cJSON_AddArrayToObject(o, "processes");
@@ -252,11 +295,17 @@ static unsigned a_process(const struct http_api_ctx *x, const struct http_reques
 		return reply_error(out, 404, msg);
 	}
 	o = proc_json(&copy, hs.cpu_uj + hs.mem_uj);
-	/* exe, cmdline and cgroup only while the same process still runs */
+	/* exe, cmdline and cgroup only while the same process still runs, and only what /proc would show the viewer */
 	if (!copy.exited && procinfo_read(NULL, copy.pid, &pi) == 0 && strcmp(pi.comm, copy.comm) == 0) {
-		cJSON_AddStringToObject(o, "exe", pi.exe);
-		cJSON_AddStringToObject(o, "cmdline", pi.cmdline);
-		cJSON_AddStringToObject(o, "cgroup", pi.cgroup);
+		struct http_disclosure d;
+
+		http_disclose(&x->viewer, pi.labels.uid, proc_hidden(), &d);
+		if (d.exe)
+			cJSON_AddStringToObject(o, "exe", pi.exe);
+		if (d.cmdline)
+			cJSON_AddStringToObject(o, "cmdline", pi.cmdline);
+		if (d.cgroup)
+			cJSON_AddStringToObject(o, "cgroup", pi.cgroup);
 	}
 	return reply_json(out, o);
 }
@@ -308,7 +357,8 @@ static unsigned a_apps(const struct http_api_ctx *x, const struct http_request_p
 		free(k.v);
 		return reply_error(out, 500, "out of memory");
 	}
-	qsort(k.v, k.n, sizeof(*k.v), cmp_group);
+	if (k.n)
+		qsort(k.v, k.n, sizeof(*k.v), cmp_group);
 	o = cJSON_CreateObject();
 	add_u64(o, "matched", k.n);
 	arr = cJSON_AddArrayToObject(o, "apps");
@@ -404,7 +454,8 @@ static unsigned a_energy(const struct http_api_ctx *x, const struct http_request
 		enum http_sort key = SORT_ENERGY;
 
 		store_foreach_proc(x->store, pick_proc, &k);
-		qsort_r(k.v, k.n, sizeof(*k.v), cmp_proc, &key);
+		if (k.n)
+			qsort_r(k.v, k.n, sizeof(*k.v), cmp_proc, &key);
 		for (size_t i = 0, shown = 0; i < k.n && shown < BREAKDOWN_MAX && !k.oom; i++) {
 			cJSON *po;
 			int m;

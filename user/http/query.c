@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Pure request parsing for the HTTP API: routing, strict query parameters, Accept-Encoding, the intensity body, error JSON. */
+/* Pure request parsing for the HTTP API: routing, strict query parameters, framing checks, Accept-Encoding, the intensity body, error JSON. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -283,9 +283,24 @@ bool http_accepts_gzip(const char *ae)
 
 int http_parse_intensity(const char *body, size_t len, double *g_per_kwh, char *err, size_t errlen)
 {
-	cJSON *in = cJSON_ParseWithLength(body, len), *v;
+	const char *end = NULL;
+	cJSON *in, *v;
 	double g;
 
+	/* cJSON reads up to a NUL and ignores what follows the value: neither may hide the rest of a body */
+	if (memchr(body, '\0', len)) {
+		snprintf(err, errlen, "invalid body: it contains a NUL byte");
+		return 400;
+	}
+	in = cJSON_ParseWithLengthOpts(body, len, &end, false);
+	if (in && end) {
+		for (; end < body + len; end++)
+			if (*end != ' ' && *end != '\t' && *end != '\r' && *end != '\n') {
+				cJSON_Delete(in);
+				snprintf(err, errlen, "invalid body: text after the JSON object");
+				return 400;
+			}
+	}
 	if (!in || !cJSON_IsObject(in)) {
 		cJSON_Delete(in);
 		snprintf(err, errlen, "invalid body: expected a JSON object {\"g_per_kwh\": N}");
@@ -313,4 +328,47 @@ int http_parse_intensity(const char *body, size_t len, double *g_per_kwh, char *
 	}
 	*g_per_kwh = g;
 	return 0;
+}
+
+bool http_has_nul_escape(const char *s)
+{
+	for (; s && *s; s++)
+		if (s[0] == '%' && s[1] == '0' && s[2] == '0')
+			return true;
+	return false;
+}
+
+bool http_content_lengths_agree(const char *const *values, size_t n)
+{
+	bool have = false;
+	uint64_t first = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *v = values[i];
+
+		/* one header may itself be a list ("5, 5"): every element counts */
+		while (v && *v) {
+			uint64_t x = 0;
+			bool digits = false;
+
+			while (is_ows(*v))
+				v++;
+			for (; *v >= '0' && *v <= '9'; v++, digits = true) {
+				if (x > (UINT64_MAX - 9) / 10)
+					return false;
+				x = x * 10 + (uint64_t)(*v - '0');
+			}
+			while (is_ows(*v))
+				v++;
+			if (!digits || (*v && *v != ','))
+				return false;
+			if (*v == ',')
+				v++;
+			if (have && x != first)
+				return false;
+			first = x;
+			have = true;
+		}
+	}
+	return true;
 }

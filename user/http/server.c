@@ -11,6 +11,9 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <limits.h>
+#include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -21,6 +24,7 @@
 #include "joule/carbon.h"
 #include "joule/http.h"
 #include "joule/http_api.h"
+#include "joule/http_conn.h"
 #include "joule/http_query.h"
 #include "joule/http_sse.h"
 #include "joule/log.h"
@@ -35,18 +39,23 @@
 #define MAX_BODY 1024
 /* Headers plus body per connection: large enough for any sane request, small enough to bound memory. */
 #define CONN_MEMORY_LIMIT (32 * 1024)
+/*
+ * libmicrohttpd's timeout is for inactivity: it ends answers a client stopped
+ * reading. Requests that trickle in are bounded by conn.c's deadlines.
+ */
 #define CONN_TIMEOUT_S 10
-#define CONN_LIMIT 256
-#define CONN_LIMIT_PER_IP 32
 
 struct http_server {
 	struct MHD_Daemon *tcp, *unix_d;
+	struct http_conns *tcp_conns, *unix_conns;
 	struct http_state *st;
 	struct http_sse *sse;
 	char *token;
 	size_t token_len;
 	char *version;
-	char *socket_path;
+	char *socket_path;		/* set once bound: ours to remove */
+	dev_t socket_dev;		/* the socket file we bound, so we never remove another's */
+	ino_t socket_ino;
 	atomic_uint_fast64_t requests, errors, last_scrape_ns;
 };
 
@@ -58,13 +67,29 @@ struct req {
 	char body[MAX_BODY + 1];
 	size_t body_len;
 	bool too_big;
+	bool to_body;			/* the headers passed: on to the body */
+	bool authenticated;		/* basic auth or a verified client certificate (web config) */
+	struct http_conn *conn;		/* admission and deadline state of the connection */
+	const char *cl[4];		/* Content-Length values seen */
+	size_t ncl;
 };
+
+/* Queue r; a reserve slot serves one request and closes, so it is free again at once. */
+static enum MHD_Result send_response(struct MHD_Connection *c, unsigned status, struct MHD_Response *r)
+{
+	enum MHD_Result ret;
+
+	if (http_conn_is_reserve(http_conn_of(c)))
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
 
 static enum MHD_Result queue(struct http_server *h, struct MHD_Connection *c, unsigned status, const char *ctype,
 			     char *buf, size_t len, enum MHD_ResponseMemoryMode mode, const char *enc)
 {
 	struct MHD_Response *r = MHD_create_response_from_buffer(len, buf, mode);
-	enum MHD_Result ret;
 
 	if (!r) {
 		if (mode == MHD_RESPMEM_MUST_FREE)
@@ -79,16 +104,13 @@ static enum MHD_Result queue(struct http_server *h, struct MHD_Connection *c, un
 	}
 	if (status >= 400)
 		atomic_fetch_add(&h->errors, 1);
-	ret = MHD_queue_response(c, status, r);
-	MHD_destroy_response(r);
-	return ret;
+	return send_response(c, status, r);
 }
 
 static enum MHD_Result queue_error(struct http_server *h, struct MHD_Connection *c, unsigned status,
 				   const char *msg, const char *allow)
 {
 	struct MHD_Response *r;
-	enum MHD_Result ret;
 	char buf[512];
 
 	http_error_json((int)status, msg, buf, sizeof(buf));
@@ -101,9 +123,7 @@ static enum MHD_Result queue_error(struct http_server *h, struct MHD_Connection 
 	if (status == 401)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"joule\"");
 	atomic_fetch_add(&h->errors, 1);
-	ret = MHD_queue_response(c, status, r);
-	MHD_destroy_response(r);
-	return ret;
+	return send_response(c, status, r);
 }
 
 static enum MHD_Result queue_json(struct http_server *h, struct MHD_Connection *c, unsigned status, cJSON *o)
@@ -225,7 +245,6 @@ static enum MHD_Result h_intensity(struct http_server *h, struct MHD_Connection 
 static enum MHD_Result queue_streams_full(struct http_server *h, struct MHD_Connection *c)
 {
 	struct MHD_Response *r;
-	enum MHD_Result ret;
 	char msg[96], buf[256];
 
 	snprintf(msg, sizeof(msg), "too many open streams (at most %d); retry later", SSE_MAX_STREAMS);
@@ -236,9 +255,7 @@ static enum MHD_Result queue_streams_full(struct http_server *h, struct MHD_Conn
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
 	MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, SSE_RETRY_AFTER_S);
 	atomic_fetch_add(&h->errors, 1);
-	ret = MHD_queue_response(c, 503, r);
-	MHD_destroy_response(r);
-	return ret;
+	return send_response(c, 503, r);
 }
 
 static enum MHD_Result h_stream(struct http_server *h, struct MHD_Connection *c)
@@ -260,8 +277,13 @@ static enum MHD_Result h_api(struct http_server *h, struct MHD_Connection *c, co
 		.version = h->version,
 		.start_real_ns = h->st->start_real_ns,
 		.ready = h->st->ready != 0,
+		.viewer = { .kind = rq->authenticated ? HTTP_VIEWER_TRUSTED : HTTP_VIEWER_ANONYMOUS },
 	};
 	struct http_reply out;
+
+	/* a Unix socket peer is known by its credentials; TCP peers only by authentication */
+	if (!rq->authenticated && http_conn_peer_uid(rq->conn, &x.viewer.uid))
+		x.viewer.kind = HTTP_VIEWER_UID;
 
 	if (http_api_answer(&x, &rq->p, &out) >= 400)
 		return queue_error(h, c, out.status, out.err, NULL);
@@ -303,6 +325,72 @@ static enum MHD_Result dispatch(struct http_server *h, struct MHD_Connection *c,
 	}
 }
 
+static enum MHD_Result count_content_length(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct req *rq = cls;
+
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0 && rq->ncl < ARRAY_SIZE(rq->cl))
+		rq->cl[rq->ncl++] = value;
+	return MHD_YES;
+}
+
+/* The scrape and health routes: the only ones a reserve slot serves. */
+static bool reserve_route(enum http_route_id r)
+{
+	return r == R_METRICS || r == R_HEALTHZ || r == R_READYZ;
+}
+
+/* Checks on the request line and headers, answered before any body is read. MHD_YES: go on to the body. */
+static enum MHD_Result on_headers(struct http_server *h, struct MHD_Connection *c, struct req *rq, const char *url,
+				  const char *method)
+{
+	const char *allow = NULL, *cl;
+	int r;
+
+	if (http_conn_target_had_nul(rq->conn)) {
+		snprintf(rq->err, sizeof(rq->err), "invalid request target: an encoded NUL byte (%%00)");
+		return queue_error(h, c, 400, rq->err, NULL);
+	}
+	/* differing lengths are a framing error (RFC 9112 6.3); which one a proxy used is unknowable */
+	MHD_get_connection_values(c, MHD_HEADER_KIND, count_content_length, rq);
+	if (!http_content_lengths_agree(rq->cl, rq->ncl)) {
+		snprintf(rq->err, sizeof(rq->err), "invalid request: Content-Length headers that disagree");
+		return queue_error(h, c, 400, rq->err, NULL);
+	}
+	r = http_route(method, url, &rq->p, &allow);
+	if (r == 405) {
+		snprintf(rq->err, sizeof(rq->err), "method %.16s not allowed on %.128s", method, url);
+		return queue_error(h, c, 405, rq->err, allow);
+	}
+	if (r == 404) {
+		snprintf(rq->err, sizeof(rq->err), "no such path: %.128s", url);
+		return queue_error(h, c, 404, rq->err, NULL);
+	}
+	if (http_conn_is_reserve(rq->conn) && !reserve_route(rq->p.route))
+		return queue_error(h, c, 503, "server busy: only /metrics, /healthz and /readyz are served now", NULL);
+	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, arg_iter, rq);
+	if (!rq->status)
+		rq->status = http_params_check(&rq->p, rq->err, sizeof(rq->err));
+	if (rq->status)
+		return queue_error(h, c, (unsigned)rq->status, rq->err, NULL);
+	if (rq->p.route == R_INTENSITY && !token_ok(h, c))
+		return queue_error(h, c, 401,
+				   h->token ? "missing or wrong bearer token" : "no API token configured (--api-token-file)",
+				   NULL);
+	cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl) {
+		uint64_t n;
+
+		if (parse_u64(cl, &n) || n > MAX_BODY) {
+			snprintf(rq->err, sizeof(rq->err), "request body over %d bytes", MAX_BODY);
+			return queue_error(h, c, 413, rq->err, NULL);
+		}
+	}
+	http_conn_set_phase(rq->conn, HTTP_PHASE_BODY);
+	rq->to_body = true;
+	return MHD_YES;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 				  const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
@@ -310,44 +398,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	struct req *rq = *con_cls;
 
 	if (!rq) {
-		const char *allow = NULL, *cl;
-		int r;
+		enum MHD_Result ret;
 
 		rq = calloc(1, sizeof(*rq));
 		if (!rq)
 			return MHD_NO;
 		*con_cls = rq;
+		rq->conn = http_conn_of(c);
 		atomic_fetch_add(&h->requests, 1);
-		r = http_route(method, url, &rq->p, &allow);
-		/* Errors known from the request line and headers are answered at once, before any body is read. */
-		if (r == 405) {
-			snprintf(rq->err, sizeof(rq->err), "method %.16s not allowed on %.128s", method, url);
-			return queue_error(h, c, 405, rq->err, allow);
-		}
-		if (r == 404) {
-			snprintf(rq->err, sizeof(rq->err), "no such path: %.128s", url);
-			return queue_error(h, c, 404, rq->err, NULL);
-		}
-		MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, arg_iter, rq);
-		if (!rq->status)
-			rq->status = http_params_check(&rq->p, rq->err, sizeof(rq->err));
-		if (rq->status)
-			return queue_error(h, c, (unsigned)rq->status, rq->err, NULL);
-		if (rq->p.route == R_INTENSITY && !token_ok(h, c))
-			return queue_error(h, c, 401,
-					   h->token ? "missing or wrong bearer token"
-						    : "no API token configured (--api-token-file)",
-					   NULL);
-		cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (cl) {
-			uint64_t n;
-
-			if (parse_u64(cl, &n) || n > MAX_BODY) {
-				snprintf(rq->err, sizeof(rq->err), "request body over %d bytes", MAX_BODY);
-				return queue_error(h, c, 413, rq->err, NULL);
-			}
-		}
-		return MHD_YES;
+		ret = on_headers(h, c, rq, url, method);
+		/* an answer queued already has no deadline left to meet; a request going on to its body does */
+		if (!rq->to_body)
+			http_conn_set_phase(rq->conn, HTTP_PHASE_ANSWER);
+		return ret;
 	}
 	if (*upload_size) {
 		/* chunked bodies have no length up front: keep counting, answer 413 at the end */
@@ -359,6 +422,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		*upload_size = 0;
 		return MHD_YES;
 	}
+	http_conn_set_phase(rq->conn, HTTP_PHASE_ANSWER);
 	if (rq->too_big) {
 		snprintf(rq->err, sizeof(rq->err), "request body over %d bytes", MAX_BODY);
 		return queue_error(h, c, 413, rq->err, NULL);
@@ -370,7 +434,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
-	free(*con_cls);
+	struct req *rq = *con_cls;
+
+	/* a kept-alive connection waits for its next request's headers, on a fresh deadline */
+	http_conn_set_phase(rq ? rq->conn : http_conn_of(c), HTTP_PHASE_HEADERS);
+	free(rq);
 	*con_cls = NULL;
 }
 
@@ -385,8 +453,80 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	log_debug("libmicrohttpd: %s", buf);
 }
 
+/* Create the directory of path if missing (one level, mode 0755): /run/joule under a fresh /run. */
+static int mkdir_parent(const char *path)
+{
+	char dir[PATH_MAX], *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	if (mkdir(dir, 0755) && errno != EEXIST) {
+		log_err("failed to create %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Remove the socket file only while it is still the one we bound (a successor may have replaced it). */
+static void unlink_own_socket(struct http_server *h)
+{
+	struct stat st;
+
+	if (!h->socket_path)
+		return;
+	if (lstat(h->socket_path, &st) == 0 && st.st_dev == h->socket_dev && st.st_ino == h->socket_ino)
+		unlink(h->socket_path);
+	free(h->socket_path);
+	h->socket_path = NULL;
+}
+
+/*
+ * One daemon per socket: an flock on SOCKET.lock, held while serving. The
+ * kernel drops it with the process, so a kill -9 leaves nothing that blocks
+ * a restart. The holder's pid is written in the file for the error message.
+ */
+int http_socket_lock(const char *path)
+{
+	char lock[PATH_MAX], pid[32];
+	int fd, err, n;
+
+	if (snprintf(lock, sizeof(lock), "%s.lock", path) >= (int)sizeof(lock)) {
+		log_err("socket path too long: %s", path);
+		return -ENAMETOOLONG;
+	}
+	if (mkdir_parent(lock))
+		return -EIO;
+	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0) {
+		err = -errno;
+		log_err("failed to open %s: %s", lock, strerror(-err));
+		return err;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		err = -errno;
+		if (err == -EWOULDBLOCK) {
+			n = (int)pread(fd, pid, sizeof(pid) - 1, 0);
+			pid[n > 0 ? n : 0] = '\0';
+			pid[strcspn(pid, "\n")] = '\0';
+			log_err("another joule daemon (pid %s) serves %s (lock %s)", pid[0] ? pid : "unknown", path, lock);
+			err = -EBUSY;
+		} else {
+			log_err("failed to lock %s: %s", lock, strerror(-err));
+		}
+		close(fd);
+		return err;
+	}
+	n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) || pwrite(fd, pid, (size_t)n, 0) != n)
+		log_warn("failed to write the pid to %s: %s", lock, strerror(errno));
+	return fd;
+}
+
 /* Create, bind, chmod and chown the Unix socket; it never exists with a wider mode than asked. */
-static int unix_listen(const char *path, uint32_t mode, const char *group)
+static int unix_listen(struct http_server *h, const char *path, uint32_t mode, const char *group)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	struct stat stt;
@@ -447,34 +587,64 @@ static int unix_listen(const char *path, uint32_t mode, const char *group)
 		else if (chown(path, (uid_t)-1, gr->gr_gid))
 			log_warn("failed to give %s to group %s: %s", path, group, strerror(errno));
 	}
-	if (chmod(path, (mode_t)(mode & 07777)) || listen(fd, 128)) {
+	if (lstat(path, &stt) == 0) {
+		h->socket_path = strdup(path);
+		h->socket_dev = stt.st_dev;
+		h->socket_ino = stt.st_ino;
+	}
+	if (chmod(path, (mode_t)(mode & 07777)) || listen(fd, 1024)) {
 		err = -errno;
 		log_err("failed to set up %s: %s", path, strerror(-err));
 		close(fd);
-		unlink(path);
+		unlink_own_socket(h);
 		return err;
 	}
 	return fd;
 }
 
 static struct MHD_Daemon *start_mhd(struct http_server *h, unsigned flags, unsigned threads, int fd,
-				    const struct sockaddr *sa, bool per_ip)
+				    const struct sockaddr *sa, struct http_conns *conns, const struct http_limits *lim)
 {
+	/*
+	 * conns admits connections itself (the accept policy); libmicrohttpd's
+	 * limit only backs it up. A thread pool splits that limit between its
+	 * workers, hence the factor: no worker may refuse before conns does.
+	 */
+	unsigned mhd_limit = (lim->max_conns + lim->reserve) * (threads > 1 ? threads : 1) + 16;
 	struct MHD_OptionItem opts[] = {
 		/* first, so that complaints about later options go through it too */
 		{ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL },
 		{ MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)threads, NULL },
 		{ MHD_OPTION_CONNECTION_TIMEOUT, CONN_TIMEOUT_S, NULL },
-		{ MHD_OPTION_CONNECTION_LIMIT, CONN_LIMIT, NULL },
+		{ MHD_OPTION_CONNECTION_LIMIT, (intptr_t)mhd_limit, NULL },
 		{ MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONN_MEMORY_LIMIT, NULL },
 		{ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL },
+		{ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)http_conns_notify, conns },
+		{ MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)http_conns_unescape, conns },
+		{ MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL },
 		{ fd >= 0 ? MHD_OPTION_LISTEN_SOCKET : MHD_OPTION_SOCK_ADDR, fd >= 0 ? fd : 0, (void *)sa },
-		/* per-IP limits mean nothing on a Unix socket (no address) */
-		{ per_ip ? MHD_OPTION_PER_IP_CONNECTION_LIMIT : MHD_OPTION_END, CONN_LIMIT_PER_IP, NULL },
 		{ MHD_OPTION_END, 0, NULL },
 	};
 
-	return MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+	return MHD_start_daemon(flags, 0, http_conns_accept, conns, on_request, h, MHD_OPTION_ARRAY, opts,
+				MHD_OPTION_END);
+}
+
+/* The descriptors this process may open (soft limit, raised to the hard one). */
+static uint64_t fd_budget(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return 1024;
+	if (rl.rlim_cur < rl.rlim_max) {
+		struct rlimit want = { rl.rlim_max, rl.rlim_max };
+
+		/* root without CAP_SYS_RESOURCE may still raise the soft limit to the hard one */
+		if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+			rl.rlim_cur = rl.rlim_max;
+	}
+	return rl.rlim_cur == RLIM_INFINITY ? UINT32_MAX : rl.rlim_cur;
 }
 
 int http_start(struct http_server **out, const struct http_cfg *cfg, struct http_state *st, char *bound,
@@ -483,10 +653,12 @@ int http_start(struct http_server **out, const struct http_cfg *cfg, struct http
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	unsigned threads = cfg->threads ? cfg->threads : 2;
 	struct http_server *h = calloc(1, sizeof(*h));
+	struct http_limits lim;
 	int err = 0;
 
 	if (!h)
 		return -ENOMEM;
+	http_limits_default(&lim, cfg->max_connections, fd_budget());
 	if (sodium_init() < 0) {
 		free(h);
 		return -EIO;
@@ -515,8 +687,11 @@ int http_start(struct http_server **out, const struct http_cfg *cfg, struct http
 			err = -EINVAL;
 			goto fail;
 		}
+		err = http_conns_new(&h->tcp_conns, &lim, false);
+		if (err)
+			goto fail;
 		h->tcp = start_mhd(h, flags | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0), threads, -1,
-				   (struct sockaddr *)&ss, true);
+				   (struct sockaddr *)&ss, h->tcp_conns, &lim);
 		if (!h->tcp) {
 			err = -EADDRINUSE;
 			log_err("failed to listen on %s (address in use or not available)", cfg->listen);
@@ -532,15 +707,21 @@ int http_start(struct http_server **out, const struct http_cfg *cfg, struct http
 				 di ? (unsigned)di->port : 0);
 	}
 	if (cfg->socket_path && cfg->socket_path[0]) {
-		int fd = unix_listen(cfg->socket_path, cfg->socket_mode ? cfg->socket_mode : 0660, cfg->socket_group);
+		int fd;
 
+		fd = unix_listen(h, cfg->socket_path, cfg->socket_mode ? cfg->socket_mode : 0660, cfg->socket_group);
 		if (fd < 0) {
 			err = fd;
 			goto fail;
 		}
-		h->socket_path = strdup(cfg->socket_path);
+		err = http_conns_new(&h->unix_conns, &lim, true);
+		if (err) {
+			close(fd);
+			unlink_own_socket(h);
+			goto fail;
+		}
 		/* one polling thread (no pool) is plenty for local clients */
-		h->unix_d = start_mhd(h, flags, 0, fd, NULL, false);
+		h->unix_d = start_mhd(h, flags, 0, fd, NULL, h->unix_conns, &lim);
 		if (!h->unix_d) {
 			close(fd);
 			log_err("failed to serve on %s", cfg->socket_path);
@@ -576,9 +757,11 @@ void http_stop(struct http_server *h)
 		MHD_stop_daemon(h->tcp);
 	if (h->unix_d)
 		MHD_stop_daemon(h->unix_d);
+	http_conns_free(h->tcp_conns);
+	http_conns_free(h->unix_conns);
 	http_sse_free(h->sse);
-	if (h->socket_path)
-		unlink(h->socket_path);
+	unlink_own_socket(h);
+
 	if (h->token)
 		sodium_memzero(h->token, h->token_len);
 	free(h->token);
