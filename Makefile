@@ -43,7 +43,7 @@ VERSION   := $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
 CFLAGS    ?= -O2 -g
 override CPPFLAGS += -D_GNU_SOURCE -DJOULE_VERSION='"$(VERSION)"' -Iinclude -I$(BUILD)
 override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter
-LDLIBS    := -lbpf -lelf -lz -lcjson -lmicrohttpd -lsodium -linih -lm -lpthread
+LDLIBS    := -lbpf -lelf -lz -lcjson -lmicrohttpd -lgnutls -lyaml -lcrypt -lsodium -linih -lm -lpthread
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	-I$(dir $(VMLINUX_H)) -Iinclude
 

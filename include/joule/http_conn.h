@@ -60,6 +60,8 @@ struct http_conn *http_conn_of(struct MHD_Connection *c);
 /* Request progress, for the deadlines: headers in, answer queued, answer sent. */
 void http_conn_set_phase(struct http_conn *k, enum http_conn_phase phase);
 bool http_conn_is_reserve(const struct http_conn *k);
+/* Whether k came in on the Unix socket (false for TCP and for an untracked connection). */
+bool http_conn_on_unix_socket(const struct http_conn *k);
 /* Whether this request's target had a %00 (decoded by libmicrohttpd into a string end). */
 bool http_conn_target_had_nul(const struct http_conn *k);
 /* The Unix socket peer's uid (SO_PEERCRED); false on TCP. */

@@ -285,6 +285,11 @@ void http_conn_set_phase(struct http_conn *k, enum http_conn_phase phase)
 	pthread_mutex_unlock(&k->owner->lock);
 }
 
+bool http_conn_on_unix_socket(const struct http_conn *k)
+{
+	return k && k->owner->unix_socket;
+}
+
 bool http_conn_is_reserve(const struct http_conn *k)
 {
 	return k && k->reserve;

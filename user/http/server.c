@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* The HTTP server: libmicrohttpd on TCP and a Unix socket, routing to the API, /metrics, errors as JSON. */
 #include <errno.h>
-#include <fcntl.h>
-#include <grp.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,12 +9,9 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <limits.h>
-#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <cjson/cJSON.h>
 #include <microhttpd.h>
 #include <sodium.h>
@@ -24,9 +19,11 @@
 #include "joule/carbon.h"
 #include "joule/http.h"
 #include "joule/http_api.h"
+#include "joule/http_auth.h"
 #include "joule/http_conn.h"
 #include "joule/http_query.h"
 #include "joule/http_sse.h"
+#include "joule/http_usock.h"
 #include "joule/log.h"
 #include "joule/metrics.h"
 #include "joule/netaddr.h"
@@ -48,14 +45,13 @@
 struct http_server {
 	struct MHD_Daemon *tcp, *unix_d;
 	struct http_conns *tcp_conns, *unix_conns;
+	struct http_auth *auth;		/* TLS and authentication of the TCP listener (web config); NULL: none */
 	struct http_state *st;
 	struct http_sse *sse;
 	char *token;
 	size_t token_len;
 	char *version;
-	char *socket_path;		/* set once bound: ours to remove */
-	dev_t socket_dev;		/* the socket file we bound, so we never remove another's */
-	ino_t socket_ino;
+	struct http_usock usock;	/* the socket file we bound, so we remove only ours */
 	atomic_uint_fast64_t requests, errors, last_scrape_ns;
 };
 
@@ -241,6 +237,24 @@ static enum MHD_Result h_intensity(struct http_server *h, struct MHD_Connection 
 	return queue_json(h, c, 200, o);
 }
 
+/* 401 with a Basic challenge: the web config has basic_auth_users. */
+static enum MHD_Result queue_basic_auth(struct http_server *h, struct MHD_Connection *c)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+	char buf[256];
+
+	http_error_json(401, "authentication required (basic auth)", buf, sizeof(buf));
+	r = MHD_create_response_from_buffer(strlen(buf), buf, MHD_RESPMEM_MUST_COPY);
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	atomic_fetch_add(&h->errors, 1);
+	ret = MHD_queue_basic_auth_fail_response(c, "joule", r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
 /* 503 with Retry-After: the stream cap is reached. */
 static enum MHD_Result queue_streams_full(struct http_server *h, struct MHD_Connection *c)
 {
@@ -347,6 +361,16 @@ static enum MHD_Result on_headers(struct http_server *h, struct MHD_Connection *
 	const char *allow = NULL, *cl;
 	int r;
 
+	/* the web config guards the TCP listener, before anything about the request is answered */
+	if (h->auth && !http_conn_on_unix_socket(rq->conn)) {
+		enum http_auth_result a = http_auth_check(h->auth, c);
+
+		if (a == HTTP_AUTH_NEED_PASSWORD)
+			return queue_basic_auth(h, c);
+		if (a == HTTP_AUTH_BAD_CERT)
+			return queue_error(h, c, 403, "a client certificate signed by the configured CA is required", NULL);
+		rq->authenticated = a == HTTP_AUTH_OK;
+	}
 	if (http_conn_target_had_nul(rq->conn)) {
 		snprintf(rq->err, sizeof(rq->err), "invalid request target: an encoded NUL byte (%%00)");
 		return queue_error(h, c, 400, rq->err, NULL);
@@ -373,7 +397,8 @@ static enum MHD_Result on_headers(struct http_server *h, struct MHD_Connection *
 		rq->status = http_params_check(&rq->p, rq->err, sizeof(rq->err));
 	if (rq->status)
 		return queue_error(h, c, (unsigned)rq->status, rq->err, NULL);
-	if (rq->p.route == R_INTENSITY && !token_ok(h, c))
+	/* an authenticated user (web config) may push; anyone else needs the bearer token */
+	if (rq->p.route == R_INTENSITY && !rq->authenticated && !token_ok(h, c))
 		return queue_error(h, c, 401,
 				   h->token ? "missing or wrong bearer token" : "no API token configured (--api-token-file)",
 				   NULL);
@@ -453,157 +478,9 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	log_debug("libmicrohttpd: %s", buf);
 }
 
-/* Create the directory of path if missing (one level, mode 0755): /run/joule under a fresh /run. */
-static int mkdir_parent(const char *path)
-{
-	char dir[PATH_MAX], *slash;
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
-		return 0;
-	*slash = '\0';
-	if (mkdir(dir, 0755) && errno != EEXIST) {
-		log_err("failed to create %s: %s", dir, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-/* Remove the socket file only while it is still the one we bound (a successor may have replaced it). */
-static void unlink_own_socket(struct http_server *h)
-{
-	struct stat st;
-
-	if (!h->socket_path)
-		return;
-	if (lstat(h->socket_path, &st) == 0 && st.st_dev == h->socket_dev && st.st_ino == h->socket_ino)
-		unlink(h->socket_path);
-	free(h->socket_path);
-	h->socket_path = NULL;
-}
-
-/*
- * One daemon per socket: an flock on SOCKET.lock, held while serving. The
- * kernel drops it with the process, so a kill -9 leaves nothing that blocks
- * a restart. The holder's pid is written in the file for the error message.
- */
-int http_socket_lock(const char *path)
-{
-	char lock[PATH_MAX], pid[32];
-	int fd, err, n;
-
-	if (snprintf(lock, sizeof(lock), "%s.lock", path) >= (int)sizeof(lock)) {
-		log_err("socket path too long: %s", path);
-		return -ENAMETOOLONG;
-	}
-	if (mkdir_parent(lock))
-		return -EIO;
-	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd < 0) {
-		err = -errno;
-		log_err("failed to open %s: %s", lock, strerror(-err));
-		return err;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB)) {
-		err = -errno;
-		if (err == -EWOULDBLOCK) {
-			n = (int)pread(fd, pid, sizeof(pid) - 1, 0);
-			pid[n > 0 ? n : 0] = '\0';
-			pid[strcspn(pid, "\n")] = '\0';
-			log_err("another joule daemon (pid %s) serves %s (lock %s)", pid[0] ? pid : "unknown", path, lock);
-			err = -EBUSY;
-		} else {
-			log_err("failed to lock %s: %s", lock, strerror(-err));
-		}
-		close(fd);
-		return err;
-	}
-	n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
-	if (ftruncate(fd, 0) || pwrite(fd, pid, (size_t)n, 0) != n)
-		log_warn("failed to write the pid to %s: %s", lock, strerror(errno));
-	return fd;
-}
-
-/* Create, bind, chmod and chown the Unix socket; it never exists with a wider mode than asked. */
-static int unix_listen(struct http_server *h, const char *path, uint32_t mode, const char *group)
-{
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	struct stat stt;
-	char dir[sizeof(a.sun_path)], *slash;
-	int fd, err;
-
-	if (strlen(path) >= sizeof(a.sun_path)) {
-		log_err("socket path too long: %s", path);
-		return -ENAMETOOLONG;
-	}
-	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = '\0';
-		if (mkdir(dir, 0755) && errno != EEXIST) {
-			err = -errno;
-			log_err("failed to create %s: %s", dir, strerror(-err));
-			return err;
-		}
-	}
-	/* a stale socket from a previous run; anything that is not a socket is left alone */
-	if (lstat(path, &stt) == 0) {
-		if (!S_ISSOCK(stt.st_mode)) {
-			log_err("refusing to replace %s: not a socket", path);
-			return -EEXIST;
-		}
-		unlink(path);
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0) {
-		err = -errno;
-		log_err("failed to create unix socket: %s", strerror(-err));
-		return err;
-	}
-	/*
-	 * Linux creates the socket file with the socket inode's mode minus the
-	 * umask, so narrowing that inode first gives at most 0600 without
-	 * touching the process-wide umask (the ledger thread creates files).
-	 */
-	if (fchmod(fd, 0600)) {
-		err = -errno;
-		log_err("failed to restrict unix socket %s: %s", path, strerror(-err));
-		close(fd);
-		return err;
-	}
-	err = bind(fd, (struct sockaddr *)&a, sizeof(a)) ? -errno : 0;
-	if (err) {
-		log_err("failed to bind %s: %s", path, strerror(-err));
-		close(fd);
-		return err;
-	}
-	if (group && group[0]) {
-		struct group *gr = getgrnam(group);
-
-		if (!gr)
-			log_warn("group '%s' does not exist: %s keeps group %u", group, path, (unsigned)getegid());
-		else if (chown(path, (uid_t)-1, gr->gr_gid))
-			log_warn("failed to give %s to group %s: %s", path, group, strerror(errno));
-	}
-	if (lstat(path, &stt) == 0) {
-		h->socket_path = strdup(path);
-		h->socket_dev = stt.st_dev;
-		h->socket_ino = stt.st_ino;
-	}
-	if (chmod(path, (mode_t)(mode & 07777)) || listen(fd, 1024)) {
-		err = -errno;
-		log_err("failed to set up %s: %s", path, strerror(-err));
-		close(fd);
-		unlink_own_socket(h);
-		return err;
-	}
-	return fd;
-}
-
 static struct MHD_Daemon *start_mhd(struct http_server *h, unsigned flags, unsigned threads, int fd,
-				    const struct sockaddr *sa, struct http_conns *conns, const struct http_limits *lim)
+				    const struct sockaddr *sa, struct http_conns *conns, const struct http_limits *lim,
+				    const struct http_auth *auth)
 {
 	/*
 	 * conns admits connections itself (the accept policy); libmicrohttpd's
@@ -611,7 +488,7 @@ static struct MHD_Daemon *start_mhd(struct http_server *h, unsigned flags, unsig
 	 * workers, hence the factor: no worker may refuse before conns does.
 	 */
 	unsigned mhd_limit = (lim->max_conns + lim->reserve) * (threads > 1 ? threads : 1) + 16;
-	struct MHD_OptionItem opts[] = {
+	struct MHD_OptionItem opts[16] = {
 		/* first, so that complaints about later options go through it too */
 		{ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL },
 		{ MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)threads, NULL },
@@ -623,11 +500,24 @@ static struct MHD_Daemon *start_mhd(struct http_server *h, unsigned flags, unsig
 		{ MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)http_conns_unescape, conns },
 		{ MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL },
 		{ fd >= 0 ? MHD_OPTION_LISTEN_SOCKET : MHD_OPTION_SOCK_ADDR, fd >= 0 ? fd : 0, (void *)sa },
-		{ MHD_OPTION_END, 0, NULL },
 	};
+	size_t n = 10;
 
+	if (http_auth_tls(auth)) {
+		flags |= MHD_USE_TLS;
+		http_auth_mhd_options(auth, opts, &n);
+	}
+	opts[n] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
 	return MHD_start_daemon(flags, 0, http_conns_accept, conns, on_request, h, MHD_OPTION_ARRAY, opts,
 				MHD_OPTION_END);
+}
+
+/* Whether a bind address keeps the API on this host (127.0.0.0/8, ::1). */
+static bool loopback_bind(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
+	return ss->ss_family == AF_INET6 && IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)ss)->sin6_addr);
 }
 
 /* The descriptors this process may open (soft limit, raised to the hard one). */
@@ -687,11 +577,22 @@ int http_start(struct http_server **out, const struct http_cfg *cfg, struct http
 			err = -EINVAL;
 			goto fail;
 		}
+		if (cfg->web_config_file && cfg->web_config_file[0]) {
+			err = http_auth_new(&h->auth, cfg->web_config_file);
+			if (err)
+				goto fail;
+		}
+		if (!loopback_bind(&ss) && !http_auth_tls(h->auth))
+			log_warn("listening on %s without TLS: anyone who reaches it reads /metrics and the API in the "
+				 "clear (see --web-config-file)", cfg->listen);
+		else if (!loopback_bind(&ss) && !http_auth_required(h->auth))
+			log_warn("listening on %s without authentication: anyone who reaches it reads /metrics and the API "
+				 "(basic_auth_users or client_ca_file in --web-config-file)", cfg->listen);
 		err = http_conns_new(&h->tcp_conns, &lim, false);
 		if (err)
 			goto fail;
 		h->tcp = start_mhd(h, flags | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0), threads, -1,
-				   (struct sockaddr *)&ss, h->tcp_conns, &lim);
+				   (struct sockaddr *)&ss, h->tcp_conns, &lim, h->auth);
 		if (!h->tcp) {
 			err = -EADDRINUSE;
 			log_err("failed to listen on %s (address in use or not available)", cfg->listen);
@@ -709,7 +610,7 @@ int http_start(struct http_server **out, const struct http_cfg *cfg, struct http
 	if (cfg->socket_path && cfg->socket_path[0]) {
 		int fd;
 
-		fd = unix_listen(h, cfg->socket_path, cfg->socket_mode ? cfg->socket_mode : 0660, cfg->socket_group);
+		fd = http_usock_listen(&h->usock, cfg->socket_path, cfg->socket_mode ? cfg->socket_mode : 0660, cfg->socket_group);
 		if (fd < 0) {
 			err = fd;
 			goto fail;
@@ -717,11 +618,11 @@ int http_start(struct http_server **out, const struct http_cfg *cfg, struct http
 		err = http_conns_new(&h->unix_conns, &lim, true);
 		if (err) {
 			close(fd);
-			unlink_own_socket(h);
+			http_usock_unlink(&h->usock);
 			goto fail;
 		}
 		/* one polling thread (no pool) is plenty for local clients */
-		h->unix_d = start_mhd(h, flags, 0, fd, NULL, h->unix_conns, &lim);
+		h->unix_d = start_mhd(h, flags, 0, fd, NULL, h->unix_conns, &lim, NULL);
 		if (!h->unix_d) {
 			close(fd);
 			log_err("failed to serve on %s", cfg->socket_path);
@@ -759,13 +660,12 @@ void http_stop(struct http_server *h)
 		MHD_stop_daemon(h->unix_d);
 	http_conns_free(h->tcp_conns);
 	http_conns_free(h->unix_conns);
+	http_auth_free(h->auth);
 	http_sse_free(h->sse);
-	unlink_own_socket(h);
-
+	http_usock_unlink(&h->usock);
 	if (h->token)
 		sodium_memzero(h->token, h->token_len);
 	free(h->token);
-	free(h->socket_path);
 	free(h->version);
 	free(h);
 }
