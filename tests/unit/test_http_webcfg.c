@@ -60,6 +60,8 @@ static void test_webcfg_when_invalid_gives_einval_naming_why(void **state)
 		{ "tls_config:\n  cert_file: a\n", "unknown key 'tls_config'" },
 		{ "tls_server_config: [\n", "invalid YAML" },
 		{ "- a\n- b\n", "mapping at the top" },
+		{ "basic_auth_users: {}\nbasic_auth_users: {}\n", "twice" },
+		{ "tls_server_config:\n  cert_file: a\n  cert_file: b\n  key_file: c\n", "twice" },
 	};
 	char err[256];
 	struct http_webcfg w;

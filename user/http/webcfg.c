@@ -51,6 +51,12 @@ static int parse_tls(yaml_document_t *doc, yaml_node_t *m, const char *dir, stru
 
 		if (!k)
 			return bad(err, errlen, "tls_server_config: a key that is not a string%s", "");
+		for (yaml_node_pair_t *q = m->data.mapping.pairs.start; q < p; q++) {
+			const char *prev = scalar(doc, yaml_document_get_node(doc, q->key));
+
+			if (prev && !strcmp(prev, k))
+				return bad(err, errlen, "tls_server_config: key '%.64s' twice", k);
+		}
 		if (!v)
 			return bad(err, errlen, "tls_server_config.%s: expected a string", k);
 		if (!strcmp(k, "cert_file"))
@@ -171,6 +177,15 @@ int http_webcfg_parse(const char *text, size_t len, const char *dir, struct http
 			yaml_node_t *v = yaml_document_get_node(&doc, p->value);
 			const char *k = scalar(&doc, yaml_document_get_node(&doc, p->key));
 
+			/* a repeated key is ambiguous (YAML forbids it; libyaml keeps both): refuse it */
+			for (yaml_node_pair_t *q = root->data.mapping.pairs.start; k && !rc && q < p; q++) {
+				const char *prev = scalar(&doc, yaml_document_get_node(&doc, q->key));
+
+				if (prev && !strcmp(prev, k))
+					rc = bad(err, errlen, "key '%.64s' twice", k);
+			}
+			if (rc)
+				break;
 			if (!k)
 				rc = bad(err, errlen, "a top-level key that is not a string%s", "");
 			else if (!strcmp(k, "tls_server_config"))
