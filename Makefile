@@ -190,6 +190,7 @@ install: all
 	fi
 	install -D -m 0644 dist/prometheus/joule.rules.yml $(DESTDIR)$(PREFIX)/share/joule/prometheus/joule.rules.yml
 	install -D -m 0644 dist/prometheus/prometheus.yml $(DESTDIR)$(PREFIX)/share/joule/prometheus/prometheus.yml
+	install -D -m 0644 dist/web-config.yml $(DESTDIR)$(PREFIX)/share/joule/web-config.yml
 
 # Regenerate the vendored vmlinux.h from the running kernel's BTF.
 vmlinux:

@@ -176,3 +176,16 @@ def test_prometheus_when_scraping_over_tls_with_basic_auth_sees_up(tls_daemon, p
         prom.wait(timeout=20)
         log.close()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_shipped_web_config_when_its_files_exist_serves_tls_with_its_user(pki, tmp_path):
+    repo = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
+    shutil.copy(os.path.join(repo, "dist/web-config.yml"), tmp_path / "web-config.yml")
+    shutil.copy(os.path.join(pki, "server.crt"), tmp_path / "joule.crt")
+    shutil.copy(os.path.join(pki, "server.key"), tmp_path / "joule.key")
+    d = Daemon("--source", "model", "--web-config-file", str(tmp_path / "web-config.yml"), workdir=str(tmp_path))
+    try:
+        st, body = curl(d, "/healthz", "--cacert", os.path.join(pki, "ca.crt"), "-u", "prometheus:example")
+        assert st == 200, "the documented example user refused: %d %s" % (st, body[:200])
+    finally:
+        d.cleanup()
