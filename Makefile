@@ -43,7 +43,7 @@ VERSION   := $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
 CFLAGS    ?= -O2 -g
 override CPPFLAGS += -D_GNU_SOURCE -DJOULE_VERSION='"$(VERSION)"' -Iinclude -I$(BUILD)
 override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter
-LDLIBS    := -lbpf -lelf -lz -lcjson -lmicrohttpd -lsodium -linih -lm -lpthread
+LDLIBS    := -lbpf -lelf -lz -lcjson -lmicrohttpd -lgnutls -lyaml -lcrypt -lsodium -linih -lm -lpthread
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	-I$(dir $(VMLINUX_H)) -Iinclude
 
@@ -98,6 +98,18 @@ $(BUILD)/obj/%.o: user/%.c | $(DEPS_STAMP)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+# The OpenAPI document is a real file (user/http/openapi.json), embedded as bytes at build time.
+OPENAPI_H := $(BUILD)/http_openapi.h
+$(OPENAPI_H): user/http/openapi.json
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q){ echo '/* generated from $< by the Makefile */'; \
+	  echo 'static const unsigned char http_openapi_json[] = {'; \
+	  od -An -v -tx1 $< | sed 's/ *\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	  echo '};'; \
+	  echo 'static const size_t http_openapi_json_len = sizeof(http_openapi_json);'; } > $@
+$(BUILD)/obj/http/server.o $(BUILD)/fuzz/obj/http/server.o: $(OPENAPI_H)
 
 # Only the tracer includes the skeleton; nothing else waits for (or rebuilds with) the BPF object.
 $(BUILD)/obj/kernel/tracer.o $(BUILD)/fuzz/obj/kernel/tracer.o: $(SKEL)
@@ -182,6 +194,7 @@ install: all
 	fi
 	install -D -m 0644 dist/prometheus/joule.rules.yml $(DESTDIR)$(PREFIX)/share/joule/prometheus/joule.rules.yml
 	install -D -m 0644 dist/prometheus/prometheus.yml $(DESTDIR)$(PREFIX)/share/joule/prometheus/prometheus.yml
+	install -D -m 0644 dist/web-config.yml $(DESTDIR)$(PREFIX)/share/joule/web-config.yml
 
 # Regenerate the vendored vmlinux.h from the running kernel's BTF.
 vmlinux:

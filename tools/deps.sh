@@ -6,12 +6,16 @@ set -euo pipefail
 build=(
 	make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
 	libcjson-dev libmicrohttpd-dev libsodium-dev libinih-dev
+	# TLS and basic auth of the web config: GnuTLS, YAML, bcrypt (libxcrypt)
+	libgnutls28-dev libyaml-dev libcrypt-dev
 )
 test=(
 	# cmocka, pytest (Debian's interpreter), libFuzzer runtime, workloads
 	libcmocka-dev python3-pytest libclang-rt-14-dev stress-ng procps util-linux passwd
 	# daemon tests and benchmarks: promtool/prometheus, unit checks, peers
 	prometheus systemd wrk linux-perf libbpf-tools
+	# TLS tests: a CA made by the test, a client
+	openssl curl
 )
 
 case "${1:-all}" in

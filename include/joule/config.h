@@ -47,6 +47,8 @@ struct joule_config {
 	uint32_t socket_mode;		/* --socket-mode 0660 */
 	char *ready_file;		/* --ready-file F */
 	char *api_token_file;		/* --api-token-file F */
+	char *web_config_file;		/* --web-config-file F: TLS and basic auth (exporter-toolkit format) */
+	uint32_t http_max_connections;	/* --http-max-connections N per listener (0: 4096) */
 	uint32_t top_n;			/* --top-n N: per-process metric series */
 	char **filters;			/* --filter COMM (repeatable): always exported per process */
 	size_t nfilters;

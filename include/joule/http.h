@@ -1,81 +1,11 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* The HTTP API and /metrics: pure routing and query parsing, and the libmicrohttpd server around them. */
+/* The HTTP server (user/http/server.c): /metrics and the JSON API on TCP and a Unix socket. Parsing: http_query.h. */
 #ifndef JOULE_HTTP_H
 #define JOULE_HTTP_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/socket.h>
-#include "joule/procinfo.h"
-
-enum http_route_id {
-	R_NONE,
-	R_METRICS,
-	R_HEALTHZ,
-	R_READYZ,
-	R_HOST,
-	R_PROCESSES,
-	R_PROCESS,	/* /api/v1/processes/{pid} */
-	R_APPS,
-	R_ENERGY,
-	R_SAMPLES_CSV,
-	R_STREAM,
-	R_INTENSITY,
-	R_OPENAPI,
-};
-
-enum http_sort { SORT_ENERGY, SORT_CPU, SORT_CARBON, SORT_PID };
-
-#define HTTP_MAX_LIMIT 1000	/* processes?limit= */
-#define HTTP_MAX_SAMPLES 600	/* samples.csv?limit= : the 10 Hz ring */
-#define HTTP_MAX_STEPS 1000	/* energy: window/step */
-
-struct http_request_params {
-	enum http_route_id route;
-	uint32_t pid;			/* R_PROCESS */
-	char comm[16];
-	char group[PROC_GROUP_LEN];
-	enum http_sort sort;
-	uint32_t limit;
-	uint64_t window_ns, step_ns;
-	bool breakdown;
-};
-
-/*
- * Route a request. Returns 0 (route and pid set), 404 (no such path), or
- * 405 with the allowed methods ("GET" / "PUT") in allow.
- */
-int http_route(const char *method, const char *path, struct http_request_params *p, const char **allow);
-
-/* Defaults of a route's parameters (limit 100, sort=energy, window 1h, step 1m, ...). */
-void http_params_default(struct http_request_params *p);
-
-/*
- * Apply one query parameter to an already routed request. 0, or 400 with a
- * message in err naming the parameter and what is accepted (unknown
- * parameter, bad number, out of range). Call http_params_check afterwards.
- */
-int http_param(struct http_request_params *p, const char *key, const char *value, char *err, size_t errlen);
-/* Cross-parameter checks (step divides window, step count bound). 0 or 400. */
-int http_params_check(const struct http_request_params *p, char *err, size_t errlen);
-
-/*
- * Whether an Accept-Encoding value (NULL: absent) accepts gzip, per RFC 9110
- * 12.5.3: a comma list of codings with optional ";q=" weights (spaces
- * allowed); q=0 refuses; an explicit gzip/x-gzip entry outranks "*".
- */
-bool http_accepts_gzip(const char *accept_encoding);
-
-/*
- * Parse a PUT /api/v1/intensity body: exactly {"g_per_kwh": N}, 0 <= N <= 10000.
- * 0, or 400 with the reason in err (not JSON/object, unknown or duplicate
- * member, out of range).
- */
-int http_parse_intensity(const char *body, size_t len, double *g_per_kwh, char *err, size_t errlen);
-
-/* Render {"error":{"code":N,"message":"..."}} with the message JSON-escaped. */
-void http_error_json(int code, const char *message, char *out, size_t outlen);
 
 struct store;
 struct carbon_ctx;
@@ -87,6 +17,8 @@ struct http_cfg {
 	uint32_t socket_mode;
 	const char *api_token;		/* NULL: PUT /intensity is always 401 */
 	unsigned threads;		/* 0: 2 */
+	unsigned max_connections;	/* per listener, beyond it only a reserve for scrapes; 0: 4096 (fd limit permitting) */
+	const char *web_config_file;	/* exporter-toolkit web config (TLS, basic auth); NULL: plain HTTP */
 	const char *version;
 };
 
@@ -101,6 +33,16 @@ struct http_state {
 };
 
 struct http_server;
+
+/*
+ * One daemon per socket: take an flock on SOCKET_PATH.lock (created if
+ * missing, the holder's pid written in it) and keep the returned descriptor
+ * open while serving; the kernel drops the lock with the process, so a
+ * kill -9 never blocks a restart. The file itself stays (removing it would
+ * let two daemons lock two different files). -EBUSY (logged with the
+ * holder's pid) if another daemon holds it, or -errno.
+ */
+int http_socket_lock(const char *socket_path);
 
 /* Start serving. bound (if not NULL) gets "ADDR:PORT" actually bound (port 0 resolved). */
 int http_start(struct http_server **out, const struct http_cfg *cfg, struct http_state *st, char *bound,

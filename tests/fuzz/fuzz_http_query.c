@@ -3,7 +3,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "joule/http.h"
+#include "joule/http_query.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

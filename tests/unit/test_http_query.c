@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <cmocka.h>
-#include "joule/http.h"
+#include "joule/http_query.h"
 #include "joule/util.h"
 
 static void test_route_when_known_paths_routes_them(void **state)
@@ -159,6 +159,56 @@ static void test_parse_intensity_when_member_duplicated_gives_400_naming_it(void
 	assert_int_equal(http_parse_intensity("[1]", 3, &g, err, sizeof(err)), 400);
 }
 
+/* Issue 18 item 8: cJSON stops at the value's end and at a NUL; neither may hide the rest of a body. */
+static void test_parse_intensity_when_text_after_object_or_nul_gives_400(void **state)
+{
+	static const struct {
+		const char *body;
+		size_t len;
+		int want;
+		const char *why;
+	} cases[] = {
+		{ "{\"g_per_kwh\":100}", 17, 0, "exactly the object" },
+		{ "{\"g_per_kwh\":100}\r\n ", 20, 0, "trailing whitespace" },
+		{ "{\"g_per_kwh\":100}xxxxx", 22, 400, "trailing junk" },
+		{ "{\"g_per_kwh\":100}{}", 19, 400, "a second value" },
+		{ "{\"g_per_kwh\":100}\0xyz", 21, 400, "a NUL after the object" },
+		{ "{\"g_per_kwh\":1\0}", 16, 400, "a NUL inside" },
+	};
+	char err[256];
+	double g;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int r = http_parse_intensity(cases[i].body, cases[i].len, &g, err, sizeof(err));
+
+		if (r != cases[i].want)
+			fail_msg("%s: got %d, want %d (%s)", cases[i].why, r, cases[i].want, err);
+	}
+}
+
+static void test_has_nul_escape_when_percent00_anywhere_is_true(void **state)
+{
+	assert_true(http_has_nul_escape("1%0099"));		/* limit=1%0099 */
+	assert_true(http_has_nul_escape("/api/v1/processes%00"));	/* at the end of a path */
+	assert_false(http_has_nul_escape("bash%20x"));		/* other escapes are fine */
+	assert_false(http_has_nul_escape("%0"));		/* a cut escape is not a NUL */
+	assert_false(http_has_nul_escape(""));			/* empty */
+}
+
+static void test_content_lengths_when_they_differ_disagree(void **state)
+{
+	const char *same[] = { "5", "5" }, *differ[] = { "0", "5" }, *list_same[] = { "5, 5" },
+		   *list_differ[] = { "5,6" }, *junk[] = { "5x" }, *one[] = { "12" };
+
+	assert_true(http_content_lengths_agree(NULL, 0));	/* no Content-Length */
+	assert_true(http_content_lengths_agree(one, 1));	/* one */
+	assert_true(http_content_lengths_agree(same, 2));	/* repeated, equal (RFC 9112 6.3) */
+	assert_true(http_content_lengths_agree(list_same, 1));	/* an equal list */
+	assert_false(http_content_lengths_agree(differ, 2));	/* two different headers */
+	assert_false(http_content_lengths_agree(list_differ, 1)); /* a list that differs */
+	assert_false(http_content_lengths_agree(junk, 1));	/* not a number */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -171,6 +221,9 @@ int main(void)
 		cmocka_unit_test(test_error_json_when_message_has_quotes_escapes),
 		cmocka_unit_test(test_accepts_gzip_when_weights_and_spaces_follows_rfc9110),
 		cmocka_unit_test(test_parse_intensity_when_member_duplicated_gives_400_naming_it),
+		cmocka_unit_test(test_parse_intensity_when_text_after_object_or_nul_gives_400),
+		cmocka_unit_test(test_has_nul_escape_when_percent00_anywhere_is_true),
+		cmocka_unit_test(test_content_lengths_when_they_differ_disagree),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -56,6 +56,7 @@ static void daemon_usage(FILE *f)
 		   "  --listen ADDR:PORT (default " DEFAULT_LISTEN ", port 0 = any)   --socket PATH (default "
 		   DEFAULT_SOCKET ", '' disables)\n"
 		   "  --socket-group NAME   --socket-mode 0660   --ready-file F   --api-token-file F\n"
+		   "  --web-config-file F (TLS, basic auth)   --http-max-connections N (per listener, default 4096)\n"
 		   "  --top-n N   --filter COMM (repeatable)   --exited-grace 5m   --group-idle 15m   --ledger FILE\n"
 		   "  and every option of run/trace (--source, --interval, --zone, --intensity, ...)\n"
 		   "Every option is also a key of the config file; options win over the file.\n"
@@ -180,31 +181,63 @@ static uint64_t watchdog_period_ns(void)
 	return v * 1000 / 2;
 }
 
-/* ---- ready file: written whole or not at all (tmp + rename) */
+/* ---- ready file: written whole or not at all (tmp + rename), never through a planted link */
 
+/*
+ * The daemon runs as root and the ready file's directory may not be its
+ * own: the tmp file is created with O_EXCL|O_NOFOLLOW relative to the
+ * directory opened once, and rename() replaces a link at the final name
+ * instead of following it. A directory others may write without the
+ * sticky bit is refused: there anyone could swap the file after the check.
+ */
 static int write_ready_file(const char *path, const char *text)
 {
-	char tmp[4096];
-	int fd, err = 0;
+	char dir[4096], tmp[4096];
+	const char *base = strrchr(path, '/');
+	struct stat st;
 	size_t n = strlen(text);
+	int dfd, fd = -1, err = 0;
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (base)
+		snprintf(dir, sizeof(dir), "%.*s", base == path ? 1 : (int)(base - path), path);
+	else
+		snprintf(dir, sizeof(dir), ".");
+	base = base ? base + 1 : path;
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		err = -errno;
+		log_err("failed to open %s: %s", dir, strerror(-err));
+		return err;
+	}
+	if (fstat(dfd, &st) == 0 && (st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)) {
+		log_err("refusing to write the ready file in %s: writable by others and not sticky", dir);
+		close(dfd);
+		return -EPERM;
+	}
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", base, (int)getpid());
+	for (int tries = 0; fd < 0 && tries < 2; tries++) {
+		fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		/* something already has our name (a crash's leftover, or a planted link): remove the entry, never follow it */
+		if (fd < 0 && errno == EEXIST && tries == 0)
+			unlinkat(dfd, tmp, 0);
+	}
 	if (fd < 0) {
 		err = -errno;
-		log_err("failed to create %s: %s", tmp, strerror(-err));
+		log_err("failed to create %s/%s: %s", dir, tmp, strerror(-err));
+		close(dfd);
 		return err;
 	}
 	if (write(fd, text, n) != (ssize_t)n || write(fd, "\n", 1) != 1)
 		err = -EIO;
 	if (close(fd) && !err)
 		err = -errno;
-	if (!err && rename(tmp, path))
+	if (!err && renameat(dfd, tmp, dfd, base))
 		err = -errno;
 	if (err) {
-		unlink(tmp);
+		unlinkat(dfd, tmp, 0);
 		log_err("failed to write %s: %s", path, strerror(-err));
 	}
+	close(dfd);
 	return err;
 }
 
@@ -339,7 +372,8 @@ int cmd_daemon(int argc, char **argv)
 	uint64_t wd_ns, wd_next = 0;
 	sigset_t mask;
 	bool stop = false, have_p = false;
-	int sfd = -1, rc, err;
+	const char *socket_path;
+	int sfd = -1, lock_fd = -1, rc, err;
 
 	for (int i = 1; i < argc; i++)
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -371,6 +405,13 @@ int cmd_daemon(int argc, char **argv)
 	rc = 1;
 	if (d.cfg.api_token_file && read_token(d.cfg.api_token_file, token, sizeof(token)))
 		goto out;
+	/* before anything else opens shared state: a second daemon on this socket stops here */
+	socket_path = d.cfg.socket_path ? d.cfg.socket_path : DEFAULT_SOCKET;
+	if (socket_path[0]) {
+		lock_fd = http_socket_lock(socket_path);
+		if (lock_fd < 0)
+			goto out;
+	}
 	err = pipeline_open(&d.p, &d.cfg);
 	if (err) {
 		rc = err;
@@ -414,6 +455,8 @@ int cmd_daemon(int argc, char **argv)
 	hc.socket_mode = d.cfg.socket_mode;
 	hc.api_token = d.cfg.api_token_file ? token : NULL;
 	hc.version = JOULE_VERSION;
+	hc.max_connections = d.cfg.http_max_connections;
+	hc.web_config_file = d.cfg.web_config_file;
 	err = http_start(&d.http, &hc, &d.st, bound, sizeof(bound));
 	/* the server keeps its own copy */
 	sodium_memzero(token, sizeof(token));
@@ -491,6 +534,9 @@ out:
 		pipeline_close(&d.p);
 	if (sfd >= 0)
 		close(sfd);
+	/* last: the socket is gone (http_stop) before a successor may take the lock */
+	if (lock_fd >= 0)
+		close(lock_fd);
 	pthread_mutex_destroy(&d.self_lock);
 	config_free(&d.cfg);
 	return rc;
