@@ -72,12 +72,28 @@ def test_host_carbon_when_read_has_operational_equal_to_energy_times_intensity(d
     assert abs(t["carbon_operational_ug"] - expect) <= h["samples"] + 1, \
         "operational %d µg, energy x intensity %.1f µg" % (t["carbon_operational_ug"], expect)
     assert t["carbon_ug"] == t["carbon_operational_ug"] + t["carbon_embodied_ug"], "carbon is not the two parts"
-    # idle's share of the hardware is idle's: once there has been idle time, it has embodied carbon
-    h = wait_for(lambda: (lambda x: x if x["idle"]["cpu_ns"] > 1e9 else None)(daemon.get_json("/api/v1/host")), 30,
-                 "a second of idle time")
     idle = h["idle"]
-    assert idle["carbon_embodied_ug"] > 0, "idle time has no embodied share"
     assert idle["carbon_ug"] == idle["carbon_operational_ug"] + idle["carbon_embodied_ug"], "idle parts"
+
+
+def test_host_embodied_when_summed_over_apps_idle_other_is_the_host_figure(daemon):
+    """Every µg of embodied carbon is in exactly one place (idle's share in idle's embodied figure)."""
+    def consistent():
+        h1 = daemon.get_json("/api/v1/host")
+        apps = daemon.get_json("/api/v1/apps?limit=1000")
+        h2 = daemon.get_json("/api/v1/host")
+        return (h2, apps) if h1["samples"] == h2["samples"] and apps["matched"] <= 1000 else None
+
+    h, apps = wait_for(consistent, 20, "/host and /apps read within one tick")
+    parts = sum(a["carbon_embodied_ug"] for a in apps["apps"]) + sum(
+        h[b]["carbon_embodied_ug"] for b in ("idle", "overflow", "other"))
+    assert h["totals"]["carbon_embodied_ug"] > 0, "no embodied carbon by default"
+    assert parts == h["totals"]["carbon_embodied_ug"], \
+        "apps + idle + overflow + other embodied %d µg, host %d µg" % (parts, h["totals"]["carbon_embodied_ug"])
+    ops = sum(a["carbon_operational_ug"] for a in apps["apps"]) + sum(
+        h[b]["carbon_operational_ug"] for b in ("idle", "overflow", "other"))
+    assert ops == h["totals"]["carbon_operational_ug"], "operational parts %d µg, host %d µg" % (
+        ops, h["totals"]["carbon_operational_ug"])
 
 
 def test_energy_api_when_windowed_operational_matches_energy_times_intensity(daemon):
