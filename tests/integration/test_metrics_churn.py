@@ -207,3 +207,65 @@ def promql_safe(port, q):
 def scalar_safe(port, q):
     r = promql_safe(port, q)
     return float(r[0]["value"][1]) if r else 0.0
+
+
+@pytest.mark.root
+def test_group_when_idle_past_limit_leaves_exposition_and_returns_without_reset(tmp_path):
+    if not shutil.which("prometheus"):
+        pytest.skip("Debian's prometheus is not installed")
+    link = tmp_path / "jidle"
+    os.symlink("/usr/bin/dd", link)
+    d = Daemon("--source", "model", "--group-idle", "3s")
+    port = free_port()
+    cfg = tmp_path / "prometheus.yml"
+    # 250 ms scrapes: a dropped series' end is extrapolated by half an interval, so keep intervals small
+    # against the window (a real window of an hour makes that 0.01 %)
+    cfg.write_text("global:\n  scrape_interval: 250ms\n"
+                   "scrape_configs:\n  - job_name: joule\n    static_configs:\n      - targets: ['%s']\n" % d.addr)
+    log = open(tmp_path / "prometheus.log", "wb")
+    prom = subprocess.Popen(["prometheus", "--config.file=%s" % cfg, "--storage.tsdb.path=%s" % (tmp_path / "data"),
+                             "--web.listen-address=127.0.0.1:%d" % port], stdout=log, stderr=subprocess.STDOUT)
+    sel = 'joule_group_energy_joules_total{group="jidle",domain="cpu"}'
+
+    def burn():
+        for _ in range(5):
+            subprocess.run([str(link), "if=/dev/zero", "of=/dev/null", "bs=64k", "count=400"], check=True,
+                           stderr=subprocess.DEVNULL)
+
+    def exported():
+        # asked of Prometheus, not of /metrics: every exposition counts towards a new series being seen
+        return bool(promql_safe(port, 'count(%s)' % sel))
+
+    try:
+        wait_for(lambda: (lambda r: r and r[0]["value"][1] == "1")(promql_safe(port, 'up{job="joule"}')), 60,
+                 "Prometheus scraping the daemon")
+        t0 = time.time()
+        burn()
+        wait_for(exported, 10, "the jidle group scraped")
+        wait_for(lambda: not exported(), 20, "the idle jidle group to leave the exposition")
+        burn()
+        wait_for(exported, 10, "the jidle group back in the exposition")
+        time.sleep(3)
+        t1 = time.time()
+        wait_for(lambda: scalar_safe(port, 'timestamp(joule_host_attributed_energy_joules_total{domain="cpu"})')
+                 > t1 + 1, 30, "a scrape after the window")
+        # a window from sample to sample, as in the churn test: nothing for increase() to extrapolate
+        raw = promql(port, 'joule_host_attributed_energy_joules_total{domain="cpu"}[%ds]' % (int(time.time() - t0) + 5))
+        ts = [float(t) for t, _ in raw[0]["values"]]
+        s0, sn = min(t for t in ts if t >= t0), max(t for t in ts if t <= t1)
+        w = "%dms] @ %.3f" % (round((sn - s0) * 1000 + 1), sn)
+        r = promql(port, "resets(%s[%s)" % (sel, w))
+        assert r and float(r[0]["value"][1]) == 0, "the group's series reset when it came back: %r" % r
+        r = promql(port, "count_over_time(%s[%s)" % (sel, w))
+        assert r and float(r[0]["value"][1]) >= 2, "too few samples of the group: %r" % r
+        host = scalar(port, "sum(increase(joule_host_attributed_energy_joules_total[%s))" % w)
+        parts = scalar(port, "sum(increase(joule_group_energy_joules_total[%s)) + sum(increase("
+                             "joule_idle_energy_joules_total[%s)) + sum(increase(joule_other_energy_joules_total[%s))"
+                       % (w, w, w))
+        print("idle drop: host %.3f J, groups + idle + other %.3f J" % (host, parts))
+        assert abs(parts - host) <= 0.01 * host, "sum %.3f J vs host %.3f J across a drop and return" % (parts, host)
+    finally:
+        prom.terminate()
+        prom.wait(timeout=20)
+        log.close()
+        d.cleanup()
