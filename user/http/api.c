@@ -336,16 +336,34 @@ static int pick_group(const struct store_group *g, void *ctx)
 		k->v = v;
 		k->cap = cap;
 	}
-	/* the store keeps one entry per (group, comm); an app is the group */
-	for (size_t i = 0; i < k->n; i++)
-		if (k->v[i].kind == g->kind && strcmp(k->v[i].name, g->name) == 0) {
-			k->v[i].live += g->live;
-			k->v[i].procs += g->procs;
-			sample_totals_add(&k->v[i].total, &g->total);
-			return 0;
-		}
 	k->v[k->n++] = *g;
 	return 0;
+}
+
+static int cmp_group_key(const void *a, const void *b)
+{
+	const struct store_group *x = a, *y = b;
+
+	if (x->kind != y->kind)
+		return x->kind < y->kind ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+/* The store keeps one entry per (group, comm); an app is the group: merge its entries (sorted by key). */
+static size_t merge_groups(struct store_group *v, size_t n)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (o && cmp_group_key(&v[o - 1], &v[i]) == 0) {
+			v[o - 1].live += v[i].live;
+			v[o - 1].procs += v[i].procs;
+			sample_totals_add(&v[o - 1].total, &v[i].total);
+			continue;
+		}
+		v[o++] = v[i];
+	}
+	return o;
 }
 
 static int cmp_group(const void *a, const void *b)
@@ -370,8 +388,11 @@ static unsigned a_apps(const struct http_api_ctx *x, const struct http_request_p
 		free(k.v);
 		return reply_error(out, 500, "out of memory");
 	}
-	if (k.n)
+	if (k.n) {
+		qsort(k.v, k.n, sizeof(*k.v), cmp_group_key);
+		k.n = merge_groups(k.v, k.n);
 		qsort(k.v, k.n, sizeof(*k.v), cmp_group);
+	}
 	o = cJSON_CreateObject();
 	add_u64(o, "matched", k.n);
 	arr = cJSON_AddArrayToObject(o, "apps");
