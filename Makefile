@@ -69,7 +69,7 @@ UNIT       := $(BUILD)/dist/joule.service
 DEPS_STAMP      := $(BUILD)/.deps-build-ok
 TEST_DEPS_STAMP := $(BUILD)/.deps-test-ok
 
-.PHONY: FORCE all deps deps-test test check check-layers bench fuzz run install uninstall unit test-package image clean vmlinux tools test-asan asan-build
+.PHONY: FORCE all deps deps-test test check check-layers bench fuzz run install uninstall unit test-package image clean vmlinux tools test-asan asan-build test-rules
 
 # The man page and bash completion are written by the binary from its own option tables.
 DOCS := $(BUILD)/joule.1 $(BUILD)/joule.bash-completion
@@ -171,7 +171,11 @@ check-layers:
 EXTRA_SUITES ?= test-asan
 EXTRA_SUITES += test-package
 
-test: deps-test all check-layers $(UNIT_TESTS) $(BPF_TESTS) $(FUZZ_BINS)
+# promtool unit tests of every shipped recording rule and alert.
+test-rules: | $(TEST_DEPS_STAMP)
+	$(Q)promtool test rules dist/prometheus/tests/*.yml
+
+test: deps-test all check-layers test-rules $(UNIT_TESTS) $(BPF_TESTS) $(FUZZ_BINS)
 	$(Q)BUILD=$(BUILD) EXTRA_SUITES="$(EXTRA_SUITES)" tests/run-tests
 
 # The ledger and HTTP unit tests again under ASan + UBSan, in their own build directory, so the

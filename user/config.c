@@ -107,6 +107,19 @@ static int set_embodied(struct joule_config *c, const struct config_key *k, cons
 	return 0;
 }
 
+static int set_share(struct joule_config *c, const struct config_key *k, const char *v, char *err,
+		     size_t errlen)
+{
+	double d;
+
+	if (parse_double(v, &d))
+		return fail(err, errlen, k, v, "not a number");
+	if (!(d > 0 && d <= 1))
+		return fail(err, errlen, k, v, "out of range");
+	c->embodied_share = d;
+	return 0;
+}
+
 static int set_lifetime(struct joule_config *c, const struct config_key *k, const char *v, char *err,
 			size_t errlen)
 {
@@ -392,11 +405,16 @@ static const struct config_key keys[] = {
 	  .help = "power usage effectiveness of the facility (its energy over IT energy), 1.0 to 10",
 	  .dflt = "1.0", .scope = MEASURE },
 	{ "embodied-kg", true, set_embodied, "kgCO2e >= 0, or none", OFF(embodied_g), .metavar = "KG",
-	  .help = "embodied carbon of this host, or 'none' to leave it out", .unit = "kgCO2e",
-	  .dflt = "1000 (CCF rack server)", .scope = MEASURE },
+	  .help = "embodied carbon of the server this machine runs on (scaled by --embodied-share), or 'none' "
+		  "to leave it out", .unit = "kgCO2e",
+	  .dflt = "1000 on bare metal, 1616.5 in a VM (CCF; docs/CARBON.md)", .scope = MEASURE },
 	{ "lifetime-years", true, set_lifetime, "years, more than 0 and at most 100", OFF(lifetime_s),
 	  .metavar = "YEARS", .help = "lifespan the embodied carbon is spread over", .unit = "years",
 	  .dflt = "4", .scope = MEASURE },
+	{ "embodied-share", true, set_share, "a fraction more than 0 and at most 1 (this machine's share of its server)",
+	  OFF(embodied_share), .metavar = "X",
+	  .help = "this machine's share of the server whose embodied carbon --embodied-kg is",
+	  .dflt = "1 on bare metal, online CPUs / 96 in a VM", .scope = MEASURE },
 	{ "idle", true, set_idle, "separate, proportional", OFF(idle), .metavar = "POLICY",
 	  .help = "idle energy: its own bucket (separate) or spread over busy tasks (proportional)",
 	  .dflt = "separate", .scope = MEASURE },
@@ -457,8 +475,12 @@ static const struct config_key keys[] = {
 	  .metavar = "COMM", .help = "always export this command name per process; repeatable",
 	  .scope = CONFIG_DAEMON, .repeatable = true },
 	{ "exited-grace", true, set_duration, "a duration > 0, e.g. 5m", OFF(grace_ns), .metavar = "DURATION",
-	  .help = "how long an exited process keeps its own series", .unit = "ms, s, m, h", .dflt = "5m",
+	  .help = "how long an exited process stays in the API (its metric series stop at exit)",
+	  .unit = "ms, s, m, h", .dflt = "5m",
 	  .scope = CONFIG_DAEMON },
+	{ "group-idle", true, set_duration, "a duration > 0, e.g. 15m", OFF(group_idle_ns), .metavar = "DURATION",
+	  .help = "a group with no energy for this long leaves /metrics (it returns, without a reset, when it earns "
+		  "again)", .unit = "ms, s, m, h", .dflt = "15m", .scope = CONFIG_DAEMON },
 	{ "web-config-file", true, set_string, "a file path (exporter-toolkit web config)", OFF(web_config_file),
 	  .metavar = "FILE", .help = "TLS and basic auth of the TCP listener, in the exporter-toolkit web config format",
 	  .scope = CONFIG_DAEMON },
@@ -490,6 +512,7 @@ void config_init(struct joule_config *c)
 	c->socket_mode = 0660;
 	c->top_n = 20;
 	c->grace_ns = 300 * NSEC_PER_SEC;
+	c->group_idle_ns = 900 * NSEC_PER_SEC;
 	/*
 	 * zone stays NULL: carbon treats that as WORLD, and a NULL zone never
 	 * outranks an explicit --intensity. listen/socket/group defaults are

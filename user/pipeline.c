@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Opens topology, energy source, carbon context, tracer and sampler in order, and closes them in reverse. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include "joule/log.h"
 #include "joule/pipeline.h"
 
@@ -18,8 +20,46 @@ void pipeline_energy_opts(const struct joule_config *cfg, const struct topo *top
 	o->model_linear = cfg->model_linear;
 }
 
+/* A hypervisor shows itself in the CPU flags (CPUID bit 31 of ECX, "hypervisor"); other architectures: no. */
+static bool in_virtual_machine(void)
+{
+	char line[4096];
+	bool vm = false;
+	FILE *f = fopen("/proc/cpuinfo", "r");
+
+	if (!f)
+		return false;
+	while (!vm && fgets(line, sizeof(line), f))
+		if (strncmp(line, "flags", 5) == 0 && strstr(line, " hypervisor"))
+			vm = true;
+	fclose(f);
+	return vm;
+}
+
+/* The embodied model: configured values win; otherwise the machine's share of its server is found here. */
+static void embodied_cfg(const struct joule_config *cfg, struct carbon_cfg *cc, char *basis, size_t len)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	double server_g, share;
+	char def[120];
+
+	carbon_embodied_default(in_virtual_machine(), n > 0 ? (unsigned)n : 1, 0, &server_g, &share, def, sizeof(def));
+	if (cfg->embodied_g == 0)
+		cc->embodied_g = server_g;
+	if (cfg->embodied_share > 0)
+		share = cfg->embodied_share;
+	if (cfg->embodied_g == 0 && cfg->embodied_share == 0)
+		snprintf(basis, len, "%s", def);
+	else
+		snprintf(basis, len, "%s server, share %.4g %s", cfg->embodied_g == 0 ? "default" : "configured", share,
+			 cfg->embodied_share > 0 ? "configured" : "detected");
+	cc->embodied_share = share;
+	cc->embodied_basis = basis;
+}
+
 int pipeline_open(struct pipeline *p, const struct joule_config *cfg)
 {
+	char basis[160];
 	struct carbon_cfg cc = {
 		.zone = cfg->zone,
 		.intensity_g_per_kwh = cfg->intensity,
@@ -37,6 +77,7 @@ int pipeline_open(struct pipeline *p, const struct joule_config *cfg)
 	int err;
 
 	memset(p, 0, sizeof(*p));
+	embodied_cfg(cfg, &cc, basis, sizeof(basis));
 	/* Bad input first: it is exit 2 whatever the machine can do. */
 	err = carbon_open(&p->carbon, &cc, why, sizeof(why));
 	if (err) {

@@ -305,7 +305,7 @@ int sampler_tick(struct sampler *s, const struct sample **out)
 		*st = (struct sample_task){
 			.pid = tt->tgid, .ppid = tt->ppid, .start_ns = tt->start_ns,
 			.marked = tt->marked, .exited = tt->exited, .exit_code = tt->exit_code,
-			.cpu_ns = tt->total_ns, .cpu_uj = ao.task_cpu_uj[i], .mem_uj = ao.task_mem_uj[i],
+			.tot = { .cpu_ns = tt->total_ns, .cpu_uj = ao.task_cpu_uj[i], .mem_uj = ao.task_mem_uj[i] },
 		};
 		memcpy(st->comm, tt->comm, sizeof(st->comm));
 	}
@@ -318,37 +318,47 @@ int sampler_tick(struct sampler *s, const struct sample **out)
 	smp->overflow.cpu_uj = ao.overflow_cpu_uj;
 	smp->overflow.mem_uj = ao.overflow_mem_uj;
 
-	/* Operational carbon of the whole host, split by energy: it balances like energy. */
+	/*
+	 * Operational carbon of the whole host, split by energy: it balances
+	 * like energy, and each part is exactly its energy x PUE x intensity
+	 * up to the split's rounding.
+	 */
 	carbon_intensity_at(s->carbon, smp->real_end_ns, &smp->intensity);
 	g = smp->intensity.g_per_kwh;
 	pue = carbon_pue(s->carbon);
 	smp->pue = pue;
 	op_total = carbon_operational_ug(smp->host_cpu_uj + smp->host_mem_uj, g, pue);
 	for (size_t i = 0; i < d->ntasks; i++)
-		s->weights[i] = smp->tasks[i].cpu_uj + smp->tasks[i].mem_uj;
-	s->weights[d->ntasks] = smp->idle.cpu_uj + smp->idle.mem_uj;
-	s->weights[d->ntasks + 1] = smp->overflow.cpu_uj + smp->overflow.mem_uj;
-	memset(s->task_cpu_uj, 0, d->ntasks * sizeof(uint64_t)); /* reused: carbon per task */
-	split_carbon(s, op_total, d->ntasks, s->task_cpu_uj, &smp->idle.carbon_ug, &smp->overflow.carbon_ug);
+		s->weights[i] = sample_totals_energy_uj(&smp->tasks[i].tot);
+	s->weights[d->ntasks] = sample_totals_energy_uj(&smp->idle);
+	s->weights[d->ntasks + 1] = sample_totals_energy_uj(&smp->overflow);
+	memset(s->task_cpu_uj, 0, d->ntasks * sizeof(uint64_t)); /* reused: operational carbon per task */
+	split_carbon(s, op_total, d->ntasks, s->task_cpu_uj, &smp->idle.operational_ug,
+		     &smp->overflow.operational_ug);
 
-	/* Embodied carbon (SCI M): the host's share for this interval, split by CPU time. */
+	/*
+	 * Embodied carbon (SCI M): this machine's share of its hardware for the
+	 * interval, split by time, idle included: idle time keeps the hardware
+	 * reserved as much as busy time does, so idle's share is idle's.
+	 */
 	emb_total = carbon_embodied_ug(s->carbon, elapsed, 1.0);
 	for (size_t i = 0; i < d->ntasks; i++)
-		s->weights[i] = smp->tasks[i].cpu_ns;
+		s->weights[i] = smp->tasks[i].tot.cpu_ns;
 	s->weights[d->ntasks] = smp->idle.cpu_ns;
 	s->weights[d->ntasks + 1] = smp->overflow.cpu_ns;
-	memset(s->task_mem_uj, 0, d->ntasks * sizeof(uint64_t)); /* reused: embodied per task */
-	{
-		uint64_t idle_emb = 0, ovf_emb = 0;
-
-		split_carbon(s, emb_total, d->ntasks, s->task_mem_uj, &idle_emb, &ovf_emb);
-		smp->idle.carbon_ug += idle_emb;
-		smp->overflow.carbon_ug += ovf_emb;
-	}
+	memset(s->task_mem_uj, 0, d->ntasks * sizeof(uint64_t)); /* reused: embodied carbon per task */
+	split_carbon(s, emb_total, d->ntasks, s->task_mem_uj, &smp->idle.embodied_ug, &smp->overflow.embodied_ug);
 	for (size_t i = 0; i < d->ntasks; i++) {
-		smp->tasks[i].embodied_ug = s->task_mem_uj[i];
-		smp->tasks[i].carbon_ug = s->task_cpu_uj[i] + s->task_mem_uj[i];
+		struct sample_totals *t = &smp->tasks[i].tot;
+
+		t->operational_ug = s->task_cpu_uj[i];
+		t->embodied_ug = s->task_mem_uj[i];
+		t->carbon_ug = t->operational_ug + t->embodied_ug;
 	}
+	smp->idle.carbon_ug = smp->idle.operational_ug + smp->idle.embodied_ug;
+	smp->overflow.carbon_ug = smp->overflow.operational_ug + smp->overflow.embodied_ug;
+	smp->host_operational_ug = op_total;
+	smp->host_embodied_ug = emb_total;
 	smp->host_carbon_ug = op_total + emb_total;
 	smp->source = energy_source_kind(s->src);
 	smp->energy_rel_sd = energy_rel_uncertainty(s->src);

@@ -12,8 +12,8 @@ struct acct_entry {
 	char comm[JOULE_COMM_LEN];
 	bool exited;
 	int exit_code;
-	uint64_t cpu_ns, cpu_uj, mem_uj, carbon_ug;
-	uint64_t embodied_ug;	/* the part of carbon_ug that is embodied */
+	uint32_t nprocs;	/* processes summed in this entry: 1, or more once entries are merged (top --group) */
+	struct sample_totals tot;
 };
 
 /* Sorted by (pid, start_ns): lookups are a binary search, inserts keep the order. */
@@ -29,13 +29,7 @@ void acct_clear(struct acct *a); /* forget every entry, keep the memory */
 void acct_drop_exited(struct acct *a); /* forget the processes that have exited */
 void acct_free(struct acct *a);
 
-/* Totals of a bucket (idle, overflow, others, a command): energy and carbon figures summed. */
-struct acct_sum {
-	uint64_t cpu_ns, cpu_uj, mem_uj, carbon_ug;
-	uint64_t embodied_ug;	/* the part of carbon_ug that is embodied */
-};
-
-void acct_sum_task(struct acct_sum *s, const struct sample_task *t);
-void acct_sum_bucket(struct acct_sum *s, const struct sample_bucket *b);
+/* Merge entries of the same comm into one (pid 0, nprocs the count), for a per-name view. */
+void acct_group_by_comm(struct acct *a);
 
 #endif /* JOULE_ACCT_H */

@@ -15,8 +15,10 @@ struct carbon_cfg {
 	double intensity_g_per_kwh; /* > 0: a fixed value (--intensity) */
 	const char *intensity_file; /* CSV timestamp,gco2_per_kwh (--intensity-file) */
 	double pue;		    /* 0: 1.0 */
-	double embodied_g;	    /* host's embodied gCO2e; < 0: none, 0: default */
-	double lifetime_s;	    /* host's expected lifespan; 0: default */
+	double embodied_g;	    /* the server's embodied gCO2e; < 0: none, 0: default (carbon_embodied_default) */
+	double lifetime_s;	    /* the server's expected lifespan; 0: default */
+	double embodied_share;	    /* this machine's share of that server, (0, 1]; 0: 1 */
+	const char *embodied_basis; /* how the server and the share were chosen, for reports; NULL: "configured" */
 	enum carbon_method method;
 	uint32_t mc_draws;	    /* 0: 10000 */
 	uint64_t mc_seed;	    /* Monte Carlo seed: results are reproducible */
@@ -61,8 +63,32 @@ double carbon_pue(const struct carbon_ctx *c);
 /* Operational carbon of energy_uj at an intensity, times PUE, in µg (rounded). */
 uint64_t carbon_operational_ug(uint64_t energy_uj, double g_per_kwh, double pue);
 
-/* Embodied carbon (SCI M term) of an interval for a share of the host, in µg. */
+/*
+ * Embodied carbon (SCI M term) of an interval for a share of this machine, in
+ * µg: server total x interval / lifetime x machine share x share.
+ */
 uint64_t carbon_embodied_ug(const struct carbon_ctx *c, uint64_t interval_ns, double share);
+
+/* The embodied model in force, for reports and the API. */
+struct carbon_embodied {
+	bool enabled;
+	double server_g;	/* the whole server's embodied gCO2e */
+	double lifetime_s;
+	double share;		/* this machine's share of the server */
+	const char *basis;	/* e.g. "ccf-aws-median-host, 2 of 96 threads (virtual machine)" */
+};
+
+void carbon_get_embodied(const struct carbon_ctx *c, struct carbon_embodied *out);
+
+/*
+ * Defaults when not configured (data/embodied_defaults.csv): on bare metal
+ * the machine is the server, CCF's base rack server; in a virtual machine
+ * the server is CCF's median cloud host and the share is this machine's
+ * CPUs out of the host's threads. host_threads 0: the reference host's.
+ * Writes the server's gCO2e, the share and a basis line.
+ */
+void carbon_embodied_default(bool virtual_machine, unsigned ncpu, unsigned host_threads, double *server_g,
+			     double *share, char *basis, size_t basis_len);
 
 /*
  * The 95 % interval of a carbon total whose mean is mean_ug, given the
@@ -115,7 +141,10 @@ void carbon_series_free(struct carbon_series *s);
 
 /* Defaults (sources in docs/CARBON.md). */
 #define CARBON_DEFAULT_ZONE "WORLD"
-#define CARBON_DEFAULT_EMBODIED_G 1000000.0	 /* CCF/Teads: 1000 kgCO2e per rack server */
+/* Embodied defaults, with their sources in data/embodied_defaults.csv and docs/CARBON.md. */
+#define CARBON_DEFAULT_EMBODIED_G 1000000.0	 /* CCF/Teads base: 1000 kgCO2e, mono-socket rack server */
+#define CARBON_VM_HOST_EMBODIED_G 1616500.0	 /* CCF: median AWS host server, 1616.5 kgCO2e */
+#define CARBON_VM_HOST_THREADS 96		 /* a 2-socket x 24-core x 2-thread host (m5/c5 .metal: 96 vCPUs) */
 #define CARBON_DEFAULT_LIFETIME_S (35040.0 * 3600) /* CCF: 4 years = 35040 h */
 #define CARBON_DEFAULT_MC_DRAWS 10000
 

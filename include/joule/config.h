@@ -28,6 +28,7 @@ struct joule_config {
 	double pue;			/* --pue X (0: 1.0) */
 	double embodied_g;		/* --embodied-kg ×1000 (<0 none, 0 default) */
 	double lifetime_s;		/* --lifetime-years × year */
+	double embodied_share;		/* --embodied-share: this machine's share of its server (0: detect) */
 	enum idle_policy idle;		/* --idle separate|proportional */
 	enum carbon_method uncertainty;	/* --uncertainty analytical|monte-carlo */
 	char *ledger;			/* --ledger FILE */
@@ -55,6 +56,7 @@ struct joule_config {
 	char **filters;			/* --filter COMM (repeatable): always exported per process */
 	size_t nfilters;
 	uint64_t grace_ns;		/* --exited-grace 5m */
+	uint64_t group_idle_ns;		/* --group-idle 15m: idle groups leave /metrics */
 };
 
 /* Defaults of DESIGN.md: auto source, 100 ms, WORLD, PUE 1, separate idle, ... */

@@ -10,6 +10,7 @@
 
 enum http_route_id {
 	R_NONE,
+	R_ROOT,		/* GET /: the landing page */
 	R_METRICS,
 	R_HEALTHZ,
 	R_READYZ,

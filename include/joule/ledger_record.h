@@ -26,7 +26,7 @@ struct ledger_proc_acc {
 	char comm[JOULE_COMM_LEN + 1];
 	bool marked, exited;
 	int exit_code;
-	uint64_t cpu_ns, cpu_uj, mem_uj, carbon_ug, embodied_ug;
+	struct sample_totals tot;
 	uint64_t ts_start_ns, ts_end_ns;
 	uint64_t host_uj_start, host_uj_end;	/* cumulative host energy: the ratio's denominator */
 	uint32_t intervals;
@@ -37,10 +37,10 @@ struct ledger_proc_acc {
 struct ledger_host_acc {
 	uint64_t ts_start_ns, ts_end_ns;
 	uint32_t intervals;
-	uint64_t cpu_uj, mem_uj, carbon_ug;
+	struct sample_totals tot;	/* the host: cpu_ns unused */
 	uint64_t domain_uj[ENERGY_NDOMAINS];
 	uint32_t domains;
-	struct sample_bucket idle, overflow;
+	struct sample_totals idle, overflow;
 	uint64_t processes;
 	bool coalesced;
 	struct ledger_ctx_snap ctx;

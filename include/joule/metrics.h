@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* Prometheus text exposition (format 0.0.4) of the store and of joule's own health; pure. */
+/* Prometheus exposition (text 0.0.4 or OpenMetrics 1.0) of the store and of joule's own health; pure. */
 #ifndef JOULE_METRICS_H
 #define JOULE_METRICS_H
 
@@ -10,6 +10,17 @@
 #include "joule/store.h"
 
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+#define METRICS_OPENMETRICS_CONTENT_TYPE "application/openmetrics-text; version=1.0.0; charset=utf-8"
+
+enum metrics_format { METRICS_TEXT, METRICS_OPENMETRICS };
+
+/* The daemon's own process, for the standard process_* metrics (read from /proc/self). */
+struct metrics_process {
+	uint64_t cpu_ns;		/* user + system */
+	uint64_t rss_bytes, vsize_bytes;
+	uint64_t open_fds, max_fds;
+	uint64_t start_real_ns;
+};
 
 /* joule's own health, gathered by the daemon; absent parts are simply not exported. */
 struct metrics_self {
@@ -21,6 +32,8 @@ struct metrics_self {
 	uint64_t last_scrape_ns;	/* how long the previous scrape took */
 	uint64_t http_requests, http_errors;
 	uint64_t start_real_ns;
+	bool have_process;
+	struct metrics_process process;
 };
 
 struct metrics_buf {
@@ -30,12 +43,17 @@ struct metrics_buf {
 };
 
 /*
- * Render everything. The caller holds the store's read lock. Per-process
- * series exist for processes with own_series; everyone else's energy is in
- * the per-group series (no pid label), so every µJ is counted once.
- * 0 or -ENOMEM.
+ * Render everything. The caller holds the store's read lock (the store
+ * counts the exposition: see store_begin_exposition). The group,
+ * idle and other families hold every µJ once and only grow (the families to
+ * sum); per-process series are a drill-down over the same energy for
+ * processes with own_series, while they live. 0 or -ENOMEM.
  */
-int metrics_render(const struct store *s, const struct metrics_self *self, struct metrics_buf *out);
+int metrics_render(struct store *s, const struct metrics_self *self, enum metrics_format fmt,
+		   struct metrics_buf *out);
+
+/* The format an Accept header asks for: OpenMetrics when it names application/openmetrics-text. */
+enum metrics_format metrics_negotiate(const char *accept);
 void metrics_buf_free(struct metrics_buf *b);
 
 /* Escape a label value per the text format (\\, \", \n) into out; always terminated. */

@@ -13,10 +13,10 @@
 /* Everything a report needs about a window: the command, the rest of the host, carbon context. */
 struct window {
 	struct acct procs;		/* the command's processes (run) or matches (trace) */
-	struct acct_sum mine, others, idle, overflow;
+	struct sample_totals mine, others, idle, overflow;
 	uint64_t host_domain_uj[ENERGY_NDOMAINS];
 	uint32_t domains;
-	uint64_t host_cpu_uj, host_mem_uj, host_carbon_ug;
+	uint64_t host_cpu_uj, host_mem_uj, host_carbon_ug, host_embodied_ug;
 	double intensity_sd_weighted;	/* Σ carbon × rel_sd, for the window's intensity uncertainty */
 	double energy_rel_sd;
 	enum energy_kind source;

@@ -10,6 +10,36 @@
 #include "joule/comm.h"
 #include "joule/domain.h"
 
+/*
+ * The figures everything carries: one task's interval, a bucket (idle,
+ * overflow), a process's or group's running total, a report's window. One
+ * struct, so a new figure is added once. carbon_ug is always
+ * operational_ug + embodied_ug: sample_totals_add keeps it so.
+ */
+struct sample_totals {
+	uint64_t cpu_ns;	/* on-CPU ns, all CPUs */
+	uint64_t cpu_uj;	/* CPU-side energy */
+	uint64_t mem_uj;	/* DRAM energy */
+	uint64_t carbon_ug;	/* operational + embodied */
+	uint64_t operational_ug; /* exactly energy x PUE x intensity */
+	uint64_t embodied_ug;	/* this machine's share of its hardware's embodied carbon */
+};
+
+static inline void sample_totals_add(struct sample_totals *a, const struct sample_totals *b)
+{
+	a->cpu_ns += b->cpu_ns;
+	a->cpu_uj += b->cpu_uj;
+	a->mem_uj += b->mem_uj;
+	a->operational_ug += b->operational_ug;
+	a->embodied_ug += b->embodied_ug;
+	a->carbon_ug = a->operational_ug + a->embodied_ug;
+}
+
+static inline uint64_t sample_totals_energy_uj(const struct sample_totals *t)
+{
+	return t->cpu_uj + t->mem_uj;
+}
+
 /* One process's share of one interval. */
 struct sample_task {
 	uint32_t pid;
@@ -19,19 +49,7 @@ struct sample_task {
 	bool marked;		/* followed (joule run's command and its descendants) */
 	bool exited;		/* the process ended in this interval */
 	int exit_code;
-	uint64_t cpu_ns;	/* on-CPU ns, all CPUs */
-	uint64_t cpu_uj;	/* CPU-side energy attributed */
-	uint64_t mem_uj;	/* DRAM energy attributed */
-	uint64_t carbon_ug;	/* operational + embodied */
-	uint64_t embodied_ug;
-};
-
-/* A bucket that is not a process: idle, overflow (task map full). */
-struct sample_bucket {
-	uint64_t cpu_ns;
-	uint64_t cpu_uj;
-	uint64_t mem_uj;
-	uint64_t carbon_ug;
+	struct sample_totals tot;	/* what it ran and was charged in this interval */
 };
 
 /*
@@ -44,11 +62,12 @@ struct sample {
 	uint64_t real_start_ns, real_end_ns;	/* ns since the epoch */
 	size_t ntasks;
 	struct sample_task *tasks;		/* tasks with cpu_ns > 0 or that exited */
-	struct sample_bucket idle, overflow;
+	struct sample_totals idle, overflow;	/* buckets that are not processes (overflow: task map full) */
 	uint64_t host_cpu_uj, host_mem_uj;	/* split base: energy_cpu_uj/energy_mem_uj summed over packages */
 	uint64_t host_domain_uj[ENERGY_NDOMAINS]; /* every domain, all packages (overlapping ones too) */
 	uint32_t domains;			/* present domains, bit per enum energy_domain */
-	uint64_t host_carbon_ug;
+	uint64_t host_carbon_ug;		/* operational + embodied */
+	uint64_t host_operational_ug, host_embodied_ug;
 	enum energy_kind source;
 	double energy_rel_sd;
 	struct carbon_intensity intensity;	/* in force at the interval's end */

@@ -9,47 +9,43 @@
 #include "joule/labels.h"
 #include "joule/sample.h"
 
-struct store_totals {
-	uint64_t cpu_ns;
-	uint64_t cpu_uj;
-	uint64_t mem_uj;
-	uint64_t carbon_ug;	/* operational + embodied */
-	uint64_t embodied_ug;
-};
-
 /* Read-only view of one tracked process. */
 struct store_proc {
 	uint32_t pid, ppid;
 	uint64_t start_ns;
 	char comm[JOULE_COMM_LEN];
 	struct proc_labels labels;
-	/* has its own metric series: matched a filter or was once in the top N (sticky until folded) */
+	/* has its own metric series (drill-down): matched a filter or was once in the top N */
 	bool own_series;
 	bool exited;
 	int exit_code;
 	uint64_t first_real_ns, last_real_ns;	/* first and last interval it ran in */
 	uint64_t exited_mono_ns;
-	struct store_totals total;	/* its whole lifetime */
-	/*
-	 * What its own series holds: starts at zero when it gets one and grows
-	 * only while own_series, so it never repeats what the group's rest
-	 * series already counted before the promotion.
-	 */
-	struct store_totals series;
+	struct sample_totals total;	/* its whole lifetime */
 };
 
-/* Read-only view of one group (unit, container, pod, or comm). */
+/*
+ * Read-only view of one group member set: the processes of one group
+ * (unit, container, pod, or comm) that share a comm. Keyed by
+ * (kind, name, comm) so that the group family sums both by group and by
+ * comm; for a comm group, comm == name.
+ */
 struct store_group {
 	enum group_kind kind;
 	char name[PROC_GROUP_LEN];
-	uint32_t live;			/* tracked processes in the group */
-	struct store_totals total;	/* every member ever, folded ones included */
+	char comm[JOULE_COMM_LEN];
+	uint32_t live;			/* processes of it alive now */
+	uint64_t procs;			/* processes of it ever seen (tracked) */
+	/* every µJ of every member ever, live and exited: only grows */
+	struct sample_totals total;
 	/*
-	 * Energy of members while they had no own series. Together with the
-	 * per-process series this counts every µJ exactly once, and both only
-	 * grow, so Prometheus rates sum correctly.
+	 * The part used before expositions showed it: /metrics shows
+	 * total - unseen + adopted; the unseen part of a new comm in a known
+	 * group is adopted by an entry of that group already shown, else it is
+	 * in other.
 	 */
-	struct store_totals rest;
+	struct sample_totals unseen, adopted;
+	uint64_t last_active_real_ns;	/* end of the last interval it was charged energy */
 };
 
 /* One 100 ms sample, summarised (tasks are not kept). */
@@ -66,31 +62,42 @@ struct store_recent {
 struct store_host {
 	uint64_t samples;
 	uint64_t first_real_ns, last_real_ns;
-	uint64_t cpu_uj, mem_uj, carbon_ug, embodied_ug;
+	uint64_t cpu_uj, mem_uj, carbon_ug, operational_ug, embodied_ug;
 	uint64_t domain_uj[ENERGY_NDOMAINS];
 	uint32_t domains;
-	struct store_totals idle, overflow;
+	struct sample_totals idle, overflow;
+	/* charged while no group slot was free (max_groups): with idle, overflow and the groups, the host */
+	struct sample_totals other;
+	/* Σ of the unseen parts no entry adopted, forgotten groups included: only grows */
+	struct sample_totals unseen;
 	enum energy_kind source;
 	struct carbon_intensity intensity;	/* of the last sample */
 	double pue;
 	uint64_t procs_tracked, procs_untracked;	/* untracked: table full, charged to the group only */
-	uint64_t groups, groups_dropped;
+	uint64_t groups;			/* group entries held */
+	uint64_t groups_evicted;		/* idle entries forgotten to make room */
+	uint64_t groups_full;			/* task intervals charged to other: no slot */
 };
 
 /* One step of a window query. */
 struct store_point {
 	uint64_t start_real_ns;
-	uint64_t cpu_uj, mem_uj, carbon_ug, embodied_ug;
+	uint64_t cpu_uj, mem_uj, carbon_ug, operational_ug, embodied_ug;
 };
 
 typedef int (*store_labeler)(void *ctx, uint32_t pid, const char *comm, struct proc_labels *out);
 
 struct store_cfg {
 	size_t max_procs;	/* 0: 16384 */
-	size_t max_groups;	/* 0: 4096; further groups are charged to group "other" */
+	size_t max_groups;	/* 0: 4096 entries; when full, an idle one is forgotten, else energy goes to other */
 	size_t max_series;	/* processes with own series at once; 0: 1000 */
 	uint32_t top_n;		/* processes given own series by energy; 0: none */
 	uint64_t grace_ns;	/* exited processes are kept this long; 0: 5 min */
+	/*
+	 * A group entry with no energy for this long has no series in
+	 * /metrics (and may be forgotten when the table is full); 0: 15 min.
+	 */
+	uint64_t group_idle_ns;
 	size_t recent_len;	/* 10 Hz ring; 0: 600 */
 	store_labeler labeler;	/* NULL: group by comm */
 	void *labeler_ctx;
@@ -115,6 +122,14 @@ void store_get_host(const struct store *s, struct store_host *out);
 /* Iterate; stop early when fn returns non-zero. */
 void store_foreach_proc(const struct store *s, int (*fn)(const struct store_proc *p, void *ctx), void *ctx);
 void store_foreach_group(const struct store *s, int (*fn)(const struct store_group *g, void *ctx), void *ctx);
+/*
+ * Called by an exposition (before it reads the groups, under the read lock):
+ * energy charged from now on to groups it shows is seen.
+ */
+void store_begin_exposition(struct store *s);
+/* Whether a group entry is recent enough to be exported (active within group_idle_ns of the newest sample). */
+bool store_group_exposed(const struct store *s, const struct store_group *g);
+uint64_t store_group_idle_ns(const struct store *s);
 /* The newest live (else newest) process with this pid, or NULL. */
 const struct store_proc *store_find_proc(const struct store *s, uint32_t pid);
 /* Copy up to max most recent samples, oldest first; returns the count. */

@@ -12,7 +12,6 @@ enum top_key { TOP_KEY_NONE, TOP_QUIT };
 int top_sort_parse(const char *s, enum top_sort *out); /* "energy", "cpu", "pid", "comm"; 0 or -EINVAL */
 void top_sort(struct acct *a, enum top_sort by);
 /* Fold processes of one name into one entry: pid 0, and ppid holds how many processes it sums. */
-void top_group_by_comm(struct acct *a);
 
 /* One interval as lines of text (trace, or top without a terminal). */
 void top_print_plain(FILE *f, const struct window *iv, const struct window *all, uint64_t span_ns,

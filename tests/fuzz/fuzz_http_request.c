@@ -21,8 +21,10 @@ static struct store *st;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	struct sample_task t[2] = { { .pid = 4242, .ppid = 1, .cpu_ns = 50000000, .cpu_uj = 300, .carbon_ug = 10 },
-				    { .pid = 4243, .ppid = 1, .cpu_ns = 10000000, .cpu_uj = 100, .carbon_ug = 3 } };
+	struct sample_task t[2] = {
+		{ .pid = 4242, .ppid = 1, .tot = { .cpu_ns = 50000000, .cpu_uj = 300, .carbon_ug = 10, .operational_ug = 10 } },
+		{ .pid = 4243, .ppid = 1, .tot = { .cpu_ns = 10000000, .cpu_uj = 100, .carbon_ug = 3, .operational_ug = 3 } },
+	};
 	struct store_cfg cfg = { .top_n = 2 };
 
 	snprintf(t[0].comm, sizeof(t[0].comm), "bash");

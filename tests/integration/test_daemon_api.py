@@ -186,7 +186,7 @@ def malformed():
         cases.append(("GET", "/api/v1/samples.csv?" + q, None, {}, 400))
     cases += [("GET", "/api/v1/apps?limit=abc", None, {}, 400), ("GET", "/api/v1/apps?sort=energy", None, {}, 400),
               ("GET", "/metrics?x=1", None, {}, 400), ("GET", "/healthz?verbose", None, {}, 400)]
-    for p in ("/", "/api", "/api/v1", "/api/v1/", "/api/v1/processes/0", "/api/v1/processes/abc",
+    for p in ("/api", "/api/v1", "/api/v1/", "/api/v1/processes/0", "/api/v1/processes/abc",
               "/api/v1/processes/-1", "/api/v1/processes/4194305", "/api/v2/host", "/metrics/", "/api/v1/host/x",
               "/../etc/passwd", "/api/v1/processes/1x"):
         cases.append(("GET", p, None, {}, 404))

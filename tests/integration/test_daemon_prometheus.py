@@ -39,7 +39,7 @@ def test_prometheus_when_scraping_daemon_sees_up_and_per_comm_rates():
         up = wait_for(lambda: (lambda r: r if r and r[0]["value"][1] == "1" else None)(
             promql(port, 'up{job="joule"}')), 40, "up == 1")
         assert up[0]["metric"]["instance"] == d.addr, "scraped %r" % up[0]["metric"]
-        rates = wait_for(lambda: promql(port, "sum by (comm) (rate(joule_process_energy_joules_total[30s]))"), 15,
+        rates = wait_for(lambda: promql(port, "sum by (comm) (rate(joule_group_energy_joules_total[30s]))"), 15,
                          "per-comm energy rates")
         comms = {r["metric"].get("comm") for r in rates}
         assert "joule" in comms, "the daemon's own comm has no rate: %r" % sorted(c for c in comms if c)[:20]

@@ -15,7 +15,8 @@
 
 static struct sample_task task(uint32_t pid, uint64_t start, const char *comm, uint64_t ns, uint64_t uj)
 {
-	struct sample_task t = { .pid = pid, .start_ns = start, .cpu_ns = ns, .cpu_uj = uj, .carbon_ug = uj / 10 };
+	struct sample_task t = { .pid = pid, .start_ns = start,
+				 .tot = { .cpu_ns = ns, .cpu_uj = uj, .carbon_ug = uj / 10, .operational_ug = uj / 10 } };
 
 	snprintf(t.comm, sizeof(t.comm), "%s", comm);
 	return t;
@@ -37,8 +38,8 @@ static void test_acct_when_same_process_twice_sums_and_keeps_pid_order(void **st
 	assert_int_equal(a.n, 3);
 	assert_int_equal(a.v[0].pid, 10);
 	assert_int_equal(a.v[1].start_ns, 5);
-	assert_int_equal(a.v[1].cpu_ns, 30);
-	assert_int_equal(a.v[1].cpu_uj, 300);
+	assert_int_equal(a.v[1].tot.cpu_ns, 30);
+	assert_int_equal(a.v[1].tot.cpu_uj, 300);
 	assert_string_equal(a.v[1].comm, "c-renamed");
 	assert_non_null(acct_find(&a, 30, 9));
 	assert_null(acct_find(&a, 30, 7));
@@ -65,20 +66,39 @@ static void test_acct_drop_exited_keeps_live_processes_in_order(void **state)
 	acct_free(&a);
 }
 
-static void test_acct_when_carbon_has_an_embodied_part_sums_it_apart(void **state)
+static void test_acct_when_carbon_has_an_embodied_part_sums_both_parts(void **state)
 {
 	struct acct a = { 0 };
-	struct acct_sum sum = { 0 };
 	struct sample_task t = task(7, 1, "e", 10, 1000);
 
-	t.carbon_ug = 120;
-	t.embodied_ug = 100;
+	t.tot.operational_ug = 20;
+	t.tot.embodied_ug = 100;
+	t.tot.carbon_ug = 120;
 	assert_int_equal(acct_add(&a, &t), 0);
 	assert_int_equal(acct_add(&a, &t), 0);
-	acct_sum_task(&sum, &t);
-	assert_int_equal(a.v[0].carbon_ug, 240);
-	assert_int_equal(a.v[0].embodied_ug, 200); /* so operational is carbon - embodied = 40 */
-	assert_int_equal(sum.embodied_ug, 100);
+	assert_int_equal(a.v[0].tot.operational_ug, 40);
+	assert_int_equal(a.v[0].tot.embodied_ug, 200);
+	assert_int_equal(a.v[0].tot.carbon_ug, 240); /* always operational + embodied */
+	acct_free(&a);
+}
+
+static void test_acct_group_by_comm_when_names_repeat_counts_and_sums_them(void **state)
+{
+	struct acct a = { 0 };
+	struct sample_task t;
+
+	t = task(1, 1, "sh", 10, 100);
+	assert_int_equal(acct_add(&a, &t), 0);
+	t = task(2, 1, "make", 5, 50);
+	assert_int_equal(acct_add(&a, &t), 0);
+	t = task(3, 1, "sh", 20, 200);
+	assert_int_equal(acct_add(&a, &t), 0);
+	acct_group_by_comm(&a);
+	assert_int_equal(a.n, 2);
+	assert_string_equal(a.v[0].comm, "sh");
+	assert_int_equal(a.v[0].nprocs, 2);
+	assert_int_equal(a.v[0].tot.cpu_uj, 300);
+	assert_int_equal(a.v[1].nprocs, 1);
 	acct_free(&a);
 }
 
@@ -87,7 +107,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_acct_when_same_process_twice_sums_and_keeps_pid_order),
 		cmocka_unit_test(test_acct_drop_exited_keeps_live_processes_in_order),
-		cmocka_unit_test(test_acct_when_carbon_has_an_embodied_part_sums_it_apart),
+		cmocka_unit_test(test_acct_when_carbon_has_an_embodied_part_sums_both_parts),
+		cmocka_unit_test(test_acct_group_by_comm_when_names_repeat_counts_and_sums_them),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -81,6 +81,69 @@ static void test_embodied_when_default_one_hour_expect_sci_example(void **state)
 	carbon_close(c);
 }
 
+static void test_embodied_when_share_configured_scales_machine_part(void **state)
+{
+	struct carbon_cfg cfg = { .embodied_share = 0.25, .embodied_basis = "test basis" };
+	struct carbon_embodied e;
+	struct carbon_ctx *c;
+	char err[256];
+
+	CHECK(carbon_open(&c, &cfg, err, sizeof(err)) == 0, "open: %s", err);
+	CHECK(carbon_embodied_ug(c, 3600 * NS, 1.0) == 7134703ULL, "a quarter of the SCI example: %lu",
+	      carbon_embodied_ug(c, 3600 * NS, 1.0));
+	carbon_get_embodied(c, &e);
+	CHECK(e.enabled && e.share == 0.25 && strcmp(e.basis, "test basis") == 0, "model reported back");
+	carbon_close(c);
+	cfg.embodied_share = 1.5;
+	CHECK(carbon_open(&c, &cfg, err, sizeof(err)) == -EINVAL, "share above 1 rejected");
+	CHECK(strstr(err, "embodied share") != NULL, "error names the share: %s", err);
+}
+
+static void test_embodied_default_when_vm_scales_by_cpus_of_reference_host(void **state)
+{
+	double g, share;
+	char basis[160];
+
+	carbon_embodied_default(true, 2, 0, &g, &share, basis, sizeof(basis));
+	CHECK(g == CARBON_VM_HOST_EMBODIED_G, "VM: the cloud host's total, %g", g);
+	CHECK(fabs(share - 2.0 / 96) < 1e-12, "2 of 96 threads: %g", share);
+	CHECK(strstr(basis, "2 of 96") != NULL, "basis says the share: %s", basis);
+	carbon_embodied_default(false, 8, 0, &g, &share, basis, sizeof(basis));
+	CHECK(g == CARBON_DEFAULT_EMBODIED_G && share == 1.0, "bare metal: the whole base server");
+	carbon_embodied_default(true, 200, 0, &g, &share, basis, sizeof(basis));
+	CHECK(share == 1.0, "never more than the whole host");
+}
+
+static void test_embodied_defaults_when_compared_with_shipped_data_agree(void **state)
+{
+	char path[512], line[256], kase[32], src[64];
+	double kg, years;
+	unsigned threads;
+	int year, rows = 0;
+	FILE *f;
+
+	/* the data file sits at the repository root, two folders above this source */
+	snprintf(path, sizeof(path), "%.*sdata/embodied_defaults.csv",
+		 (int)(strstr(__FILE__, "tests/unit/") - __FILE__), __FILE__);
+	f = fopen(path, "r");
+	CHECK(f != NULL, "open %s", path);
+	CHECK(fgets(line, sizeof(line), f) != NULL, "header");
+	while (fgets(line, sizeof(line), f)) {
+		threads = 0;
+		if (sscanf(line, "%31[^,],%lf,%lf,%u,%d,%63s", kase, &kg, &years, &threads, &year, src) != 6)
+			CHECK(sscanf(line, "%31[^,],%lf,%lf,,%d,%63s", kase, &kg, &years, &year, src) == 5, "row %s", line);
+		CHECK(fabs(years * 8760 * 3600 - CARBON_DEFAULT_LIFETIME_S) < 1, "%s: lifetime", kase);
+		if (strcmp(kase, "bare_metal") == 0)
+			CHECK(kg * 1000 == CARBON_DEFAULT_EMBODIED_G, "bare metal kg %g", kg);
+		else
+			CHECK(kg * 1000 == CARBON_VM_HOST_EMBODIED_G && threads == CARBON_VM_HOST_THREADS,
+			      "vm kg %g threads %u", kg, threads);
+		rows++;
+	}
+	fclose(f);
+	CHECK(rows == 2, "two cases, got %d", rows);
+}
+
 static void test_intensity_when_defaults_expect_world_zone(void **state)
 {
 	struct carbon_cfg cfg = { 0 };
@@ -455,6 +518,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_operational_when_kwh_at_100g_expect_100g),
 		cmocka_unit_test(test_embodied_when_default_one_hour_expect_sci_example),
+		cmocka_unit_test(test_embodied_when_share_configured_scales_machine_part),
+		cmocka_unit_test(test_embodied_default_when_vm_scales_by_cpus_of_reference_host),
+		cmocka_unit_test(test_embodied_defaults_when_compared_with_shipped_data_agree),
 		cmocka_unit_test(test_intensity_when_defaults_expect_world_zone),
 		cmocka_unit_test(test_intensity_when_zone_lowercase_expect_found),
 		cmocka_unit_test(test_open_when_unknown_zone_expect_einval_and_hint),

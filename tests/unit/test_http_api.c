@@ -18,8 +18,9 @@
 
 static struct sample_task task(uint32_t pid, const char *comm, uint64_t uj)
 {
-	struct sample_task t = { .pid = pid, .ppid = 1, .start_ns = pid * 10ULL, .cpu_ns = 50 * NSEC_PER_MSEC,
-				 .cpu_uj = uj, .carbon_ug = uj / 2 };
+	struct sample_task t = { .pid = pid, .ppid = 1, .start_ns = pid * 10ULL,
+				 .tot = { .cpu_ns = 50 * NSEC_PER_MSEC, .cpu_uj = uj, .carbon_ug = uj / 2,
+					  .operational_ug = uj / 2 } };
 
 	snprintf(t.comm, sizeof(t.comm), "%s", comm);
 	return t;

@@ -133,10 +133,11 @@ static void make_sample(struct sample *s, struct sample_task *t, int tick, int e
 		t[n].ppid = 1;
 		t[n].start_ns = 5000 + (uint64_t)i;
 		snprintf(t[n].comm, sizeof(t[n].comm), "task%d", i);
-		t[n].cpu_ns = 10000000ULL * (uint64_t)(i + 1);
-		t[n].cpu_uj = 1000 * (uint64_t)(i + 1);
-		t[n].mem_uj = 10;
-		t[n].carbon_ug = 50;
+		t[n].tot.cpu_ns = 10000000ULL * (uint64_t)(i + 1);
+		t[n].tot.cpu_uj = 1000 * (uint64_t)(i + 1);
+		t[n].tot.mem_uj = 10;
+		t[n].tot.carbon_ug = 50;
+		t[n].tot.operational_ug = 50;
 		t[n].exited = i == 2 && tick == exit_tick;
 		n++;
 	}
@@ -151,8 +152,8 @@ static void make_sample(struct sample *s, struct sample_task *t, int tick, int e
 	s->host_cpu_uj = 4000;
 	s->host_mem_uj = 0;
 	for (int i = 0; i < n; i++) {
-		s->host_cpu_uj += t[i].cpu_uj;
-		s->host_mem_uj += t[i].mem_uj;
+		s->host_cpu_uj += t[i].tot.cpu_uj;
+		s->host_mem_uj += t[i].tot.mem_uj;
 	}
 	s->host_domain_uj[ENERGY_PACKAGE] = s->host_cpu_uj;
 	s->host_domain_uj[ENERGY_DRAM] = s->host_mem_uj;
@@ -247,7 +248,7 @@ static void test_ledger_feed_when_periods_and_exit_expect_records_that_conserve_
 		make_sample(&s, t, tick, 12);
 		host += s.host_cpu_uj + s.host_mem_uj;
 		for (size_t i = 0; i < s.ntasks; i++)
-			tasks += t[i].cpu_uj + t[i].mem_uj;
+			tasks += t[i].tot.cpu_uj + t[i].tot.mem_uj;
 		assert_int_equal(ledger_feed_sample(l, &s), 0);
 	}
 	assert_int_equal(ledger_close(l), 0);
@@ -310,7 +311,7 @@ static void test_ledger_feed_when_writer_stalls_expect_no_block_and_nothing_lost
 
 		make_sample(&s, t, tick, 1000);
 		for (size_t i = 0; i < s.ntasks; i++)
-			tasks += t[i].cpu_uj + t[i].mem_uj;
+			tasks += t[i].tot.cpu_uj + t[i].tot.mem_uj;
 		assert_int_equal(ledger_feed_sample(l, &s), 0);
 		dt = now_mono_ns() - t0;
 		worst = dt > worst ? dt : worst;

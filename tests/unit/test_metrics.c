@@ -15,8 +15,9 @@
 
 static struct sample_task task(uint32_t pid, const char *comm, uint64_t uj)
 {
-	struct sample_task t = { .pid = pid, .start_ns = pid, .cpu_ns = 1500000000ULL, .cpu_uj = uj,
-				 .mem_uj = 7, .carbon_ug = 2500000 };
+	struct sample_task t = { .pid = pid, .start_ns = pid,
+				 .tot = { .cpu_ns = 1500000000ULL, .cpu_uj = uj, .mem_uj = 7, .carbon_ug = 2500000,
+					  .operational_ug = 2400000, .embodied_ug = 100000 } };
 
 	snprintf(t.comm, sizeof(t.comm), "%s", comm);
 	return t;
@@ -40,6 +41,11 @@ static struct store *filled(uint32_t top_n, size_t ntasks)
 	s.host_domain_uj[ENERGY_PACKAGE] = 42000001;
 	s.host_domain_uj[ENERGY_DRAM] = 5;
 	s.idle.cpu_uj = 3;
+	for (size_t i = 0; i < ntasks; i++) {
+		s.host_cpu_uj += t[i].tot.cpu_uj;
+		s.host_mem_uj += t[i].tot.mem_uj;
+	}
+	s.host_cpu_uj += s.idle.cpu_uj;
 	s.intensity.g_per_kwh = 412.5;
 	s.intensity.kind = "zone";
 	s.intensity.zone = "DE";
@@ -68,15 +74,17 @@ static void test_metrics_render_when_top_process_has_exact_decimal_values(void *
 	struct metrics_buf b = { 0 };
 	struct metrics_self self = { .version = "1.2.3" };
 
-	assert_int_equal(metrics_render(st, &self, &b), 0);
+	assert_int_equal(metrics_render(st, &self, METRICS_TEXT, &b), 0);
 	assert_non_null(strstr(b.p, "joule_build_info{version=\"1.2.3\"} 1\n"));
-	/* top 1 by energy is pid 102 with 3.234567 J */
+	/* top 1 by energy is pid 102 with 3.234567 J per sample; its series holds its whole life */
 	assert_non_null(strstr(b.p, "joule_process_energy_joules_total{pid=\"102\",comm=\"c2\",group=\"c2\","
-				    "group_kind=\"comm\",domain=\"cpu\"} 3.234567\n"));
+				    "group_kind=\"comm\",domain=\"cpu\"} 6.469134\n"));
 	assert_non_null(strstr(b.p, "joule_process_cpu_seconds_total{pid=\"102\",comm=\"c2\",group=\"c2\","
-				    "group_kind=\"comm\"} 1.500000000\n"));
+				    "group_kind=\"comm\"} 3.000000000\n"));
 	assert_non_null(strstr(b.p, "joule_process_carbon_grams_total{pid=\"102\",comm=\"c2\",group=\"c2\","
-				    "group_kind=\"comm\"} 2.500000\n"));
+				    "group_kind=\"comm\",kind=\"operational\"} 4.800000\n"));
+	assert_non_null(strstr(b.p, "joule_process_carbon_grams_total{pid=\"102\",comm=\"c2\",group=\"c2\","
+				    "group_kind=\"comm\",kind=\"embodied\"} 0.200000\n"));
 	assert_non_null(strstr(b.p, "joule_host_energy_joules_total{package=\"all\",domain=\"package\","
 				    "source=\"powercap\"} 84.000002\n"));
 	assert_non_null(strstr(b.p, "joule_grid_intensity_grams_per_kwh{kind=\"zone\",zone=\"DE\"} 412.5\n"));
@@ -85,21 +93,40 @@ static void test_metrics_render_when_top_process_has_exact_decimal_values(void *
 	store_close(st);
 }
 
-static void test_metrics_render_when_not_selected_aggregates_per_group_without_pid(void **state)
+/* One more interval like filled()'s, after two expositions have shown the groups (SEEN_AFTER). */
+static void add_after_exposition(struct store *st, size_t ntasks)
+{
+	struct metrics_buf b = { 0 };
+	struct sample_task t[64];
+	struct sample s = { .seq = 3, .mono_end_ns = 300000000, .real_end_ns = 1700000000200000000ULL,
+			    .source = ENERGY_SRC_POWERCAP, .ntasks = ntasks, .tasks = t };
+	char comm[16];
+
+	assert_int_equal(metrics_render(st, NULL, METRICS_TEXT, &b), 0);
+	assert_int_equal(metrics_render(st, NULL, METRICS_TEXT, &b), 0);
+	metrics_buf_free(&b);
+	for (size_t i = 0; i < ntasks; i++) {
+		snprintf(comm, sizeof(comm), i == 0 ? "we\"ird\\" : "c%zu", i);
+		t[i] = task(100 + (uint32_t)i, comm, 1000000 * (i + 1) + 234567);
+	}
+	assert_int_equal(store_add_sample(st, &s), 0);
+}
+
+static void test_metrics_render_when_group_of_comm_labels_group_and_comm(void **state)
 {
 	struct store *st = filled(1, 3);
 	struct metrics_buf b = { 0 };
 
-	assert_int_equal(metrics_render(st, NULL, &b), 0);
+	add_after_exposition(st, 3);
+	assert_int_equal(metrics_render(st, NULL, METRICS_TEXT, &b), 0);
 	assert_null(strstr(b.p, "pid=\"101\""));
-	assert_non_null(strstr(b.p, "joule_process_energy_joules_total{comm=\"c1\",group=\"c1\",group_kind=\"comm\","
-				    "domain=\"cpu\"} 4.469134\n"));
-	/*
-	 * Top N is ranked after a sample is added, so the interval before
-	 * selection stays in the group's rest series: each µJ is one increase.
-	 */
-	assert_non_null(strstr(b.p, "joule_process_energy_joules_total{comm=\"c2\",group=\"c2\",group_kind=\"comm\","
-				    "domain=\"cpu\"} 3.234567\n"));
+	/* the series shows what came after the first exposition: one interval */
+	assert_non_null(strstr(b.p, "joule_group_energy_joules_total{group=\"c1\",group_kind=\"comm\",comm=\"c1\","
+				    "domain=\"cpu\"} 2.234567\n"));
+	assert_non_null(strstr(b.p, "joule_group_carbon_grams_total{group=\"c1\",group_kind=\"comm\",comm=\"c1\","
+				    "kind=\"embodied\"} 0.100000\n"));
+	/* the old per-group rest series are gone: joule_process_* always has a pid */
+	assert_null(strstr(b.p, "joule_process_energy_joules_total{comm="));
 	metrics_buf_free(&b);
 	store_close(st);
 }
@@ -109,7 +136,7 @@ static void test_metrics_render_when_many_processes_bounds_pid_series_to_top_n(v
 	struct store *st = filled(5, 64);
 	struct metrics_buf b = { 0 };
 
-	assert_int_equal(metrics_render(st, NULL, &b), 0);
+	assert_int_equal(metrics_render(st, NULL, METRICS_TEXT, &b), 0);
 	assert_int_equal(count(b.p, "joule_process_cpu_seconds_total{pid="), 5);
 	metrics_buf_free(&b);
 	store_close(st);
@@ -153,53 +180,217 @@ static uint64_t family_sum(const char *text, const char *family, const char *mat
 	return sum;
 }
 
-static void test_metrics_render_when_process_promoted_midway_family_sums_to_group_total(void **state)
+/* A labeler that puts everything in one unit. */
+static int unit_labeler(void *ctx, uint32_t pid, const char *comm, struct proc_labels *out)
 {
-	/* Two processes of one comm group; each enters the top 1 only after running a while. */
-	struct store_cfg cfg = { .top_n = 1 };
+	memset(out, 0, sizeof(*out));
+	out->kind = GROUP_UNIT;
+	snprintf(out->group, sizeof(out->group), "u.service");
+	out->uid = UINT32_MAX;
+	return 0;
+}
+
+/* A store fed with churn: processes of a few names start, run, exit; some selected for drill-down. */
+static struct store *churned(uint64_t *host_uj)
+{
+	struct store_cfg cfg = { .top_n = 2, .grace_ns = NSEC_PER_SEC, .max_groups = 4 };
 	struct store *st;
-	struct metrics_buf b = { 0 };
-	uint64_t cpu_ns = 0, uj = 0, ug = 0;
 
 	assert_int_equal(store_open(&st, &cfg), 0);
-	for (uint64_t i = 0; i < 25; i++) {
-		struct sample_task t[2] = { task(1, "w", 1000 + i), task(2, "w", i < 5 ? 10 : 5000 + i) };
+	*host_uj = 0;
+	for (uint64_t i = 0; i < 60; i++) {
+		struct sample_task t[3];
 		struct sample s = { .seq = i + 1, .mono_start_ns = i * 100000000, .mono_end_ns = (i + 1) * 100000000,
-				    .ntasks = 2, .tasks = t, .source = ENERGY_SRC_POWERCAP };
+				    .ntasks = 3, .tasks = t, .source = ENERGY_SRC_POWERCAP };
+		char comm[16];
 
-		t[1].cpu_ns = 3000000 + i;
-		t[1].carbon_ug = 11 + i;
+		for (int k = 0; k < 3; k++) {
+			uint32_t pid = (uint32_t)(1000 + i / 4 * 3 + k); /* a new process every 4 ticks per slot */
+
+			snprintf(comm, sizeof(comm), "n%u", pid % 6);
+			t[k] = task(pid, comm, 1000 + i * 7 + k);
+			t[k].tot.mem_uj = 3 + k;
+			t[k].exited = i % 4 == 3;
+			s.host_cpu_uj += t[k].tot.cpu_uj;
+			s.host_mem_uj += t[k].tot.mem_uj;
+		}
+		s.idle = (struct sample_totals){ .cpu_ns = 1000, .cpu_uj = 55, .mem_uj = 1 };
+		s.overflow = (struct sample_totals){ .cpu_ns = 10, .cpu_uj = 2 };
+		s.host_cpu_uj += 55 + 2;
+		s.host_mem_uj += 1;
 		s.real_start_ns = 1700000000000000000ULL + s.mono_start_ns;
 		s.real_end_ns = 1700000000000000000ULL + s.mono_end_ns;
-		for (int k = 0; k < 2; k++) {
-			cpu_ns += t[k].cpu_ns;
-			uj += t[k].cpu_uj + t[k].mem_uj;
-			ug += t[k].carbon_ug;
-		}
+		*host_uj += s.host_cpu_uj + s.host_mem_uj;
 		assert_int_equal(store_add_sample(st, &s), 0);
 	}
-	assert_true(store_find_proc(st, 1)->own_series);
-	assert_true(store_find_proc(st, 2)->own_series);
-	assert_int_equal(metrics_render(st, NULL, &b), 0);
-	/* both were ranked after running, so part of each is in the rest series, part in its own */
-	assert_int_equal(count(b.p, "joule_process_cpu_seconds_total{pid="), 2);
-	assert_int_equal(family_sum(b.p, "joule_process_energy_joules_total", "group=\"w\"", 6), uj);
-	assert_int_equal(family_sum(b.p, "joule_group_energy_joules_total", "group=\"w\"", 6), uj);
-	assert_int_equal(family_sum(b.p, "joule_process_carbon_grams_total", "group=\"w\"", 6), ug);
-	assert_int_equal(family_sum(b.p, "joule_group_carbon_grams_total", "group=\"w\"", 6), ug);
-	assert_int_equal(family_sum(b.p, "joule_process_cpu_seconds_total", "group=\"w\"", 9), cpu_ns);
+	return st;
+}
+
+static void test_metrics_render_when_churn_group_idle_other_sum_to_host_exactly(void **state)
+{
+	struct metrics_buf b = { 0 };
+	uint64_t host_uj, sum;
+	struct store *st = churned(&host_uj);
+
+	assert_int_equal(metrics_render(st, NULL, METRICS_TEXT, &b), 0);
+	sum = family_sum(b.p, "joule_group_energy_joules_total", "", 6) +
+	      family_sum(b.p, "joule_idle_energy_joules_total", "", 6) +
+	      family_sum(b.p, "joule_other_energy_joules_total", "", 6);
+	assert_int_equal(sum, host_uj);
+	assert_int_equal(family_sum(b.p, "joule_host_attributed_energy_joules_total", "", 6), host_uj);
+	/* 6 names, 4 slots, none idle long enough to forget: the rest went to other */
+	assert_true(family_sum(b.p, "joule_other_energy_joules_total", "reason=\"group_table_full\"", 6) > 0);
 	metrics_buf_free(&b);
 	store_close(st);
+}
+
+static void test_metrics_render_when_process_exited_its_series_stops(void **state)
+{
+	struct store_cfg cfg = { .top_n = 1 };
+	struct sample_task t = task(1, "w", 500);
+	struct sample s = { .seq = 1, .mono_end_ns = 100000000, .real_end_ns = 1700000000000000000ULL,
+			    .ntasks = 1, .tasks = &t };
+	struct metrics_buf b = { 0 };
+	struct store *st;
+
+	assert_int_equal(store_open(&st, &cfg), 0);
+	store_add_sample(st, &s);
+	assert_int_equal(metrics_render(st, NULL, METRICS_TEXT, &b), 0);
+	assert_non_null(strstr(b.p, "joule_process_energy_joules_total{pid=\"1\""));
+	/* its group was new at that exposition: it starts at zero there, the first 500 µJ are other's */
+	assert_non_null(strstr(b.p, "joule_group_energy_joules_total{group=\"w\",group_kind=\"comm\",comm=\"w\","
+				    "domain=\"cpu\"} 0.000000\n"));
+	assert_non_null(strstr(b.p, "joule_other_energy_joules_total{reason=\"before_first_exposition\",domain=\"cpu\"} "
+				    "0.000500\n"));
+	assert_int_equal(metrics_render(st, NULL, METRICS_TEXT, &b), 0); /* a second scraper: still zero for it */
+	assert_non_null(strstr(b.p, "joule_group_energy_joules_total{group=\"w\",group_kind=\"comm\",comm=\"w\","
+				    "domain=\"cpu\"} 0.000000\n"));
+	t.exited = true;
+	s.seq = 2;
+	s.mono_end_ns += 100000000;
+	s.real_end_ns += 100000000;
+	store_add_sample(st, &s);
+	assert_int_equal(metrics_render(st, NULL, METRICS_TEXT, &b), 0);
+	assert_null(strstr(b.p, "joule_process_energy_joules_total{pid=\"1\""));
+	assert_non_null(strstr(b.p, "joule_group_energy_joules_total{group=\"w\",group_kind=\"comm\",comm=\"w\","
+				    "domain=\"cpu\"} 0.000500\n"));
+	assert_non_null(strstr(b.p, "joule_other_energy_joules_total{reason=\"before_first_exposition\",domain=\"cpu\"} "
+				    "0.000500\n"));
+	metrics_buf_free(&b);
+	store_close(st);
+}
+
+static void test_metrics_render_when_known_unit_gets_new_comm_its_start_stays_in_the_unit(void **state)
+{
+	struct store_cfg cfg = { .labeler = unit_labeler };
+	struct sample_task t[2] = { task(1, "make", 100), task(2, "cc1", 40) };
+	struct sample s = { .seq = 1, .mono_end_ns = 100000000, .real_end_ns = 1700000000000000000ULL,
+			    .ntasks = 1, .tasks = t };
+	struct metrics_buf b = { 0 };
+	struct store *st;
+
+	assert_int_equal(store_open(&st, &cfg), 0);
+	store_add_sample(st, &s);
+	assert_int_equal(metrics_render(st, NULL, METRICS_TEXT, &b), 0);
+	assert_int_equal(metrics_render(st, NULL, METRICS_TEXT, &b), 0);
+	s.seq = 2;
+	s.ntasks = 2;
+	s.mono_end_ns += 100000000;
+	s.real_end_ns += 100000000;
+	store_add_sample(st, &s);
+	assert_int_equal(metrics_render(st, NULL, METRICS_TEXT, &b), 0);
+	/* cc1's first 40 µJ are shown in the unit's make entry, so the unit's sum misses nothing */
+	assert_non_null(strstr(b.p, "joule_group_energy_joules_total{group=\"u.service\",group_kind=\"unit\",comm=\"make\","
+				    "domain=\"cpu\"} 0.000140\n"));
+	assert_non_null(strstr(b.p, "joule_group_energy_joules_total{group=\"u.service\",group_kind=\"unit\",comm=\"cc1\","
+				    "domain=\"cpu\"} 0.000000\n"));
+	metrics_buf_free(&b);
+	store_close(st);
+}
+
+static void test_metrics_render_when_openmetrics_names_families_units_and_ends_with_eof(void **state)
+{
+	struct store *st = filled(1, 3);
+	struct metrics_buf b = { 0 };
+
+	assert_int_equal(metrics_render(st, NULL, METRICS_OPENMETRICS, &b), 0);
+	assert_non_null(strstr(b.p, "# TYPE joule_group_energy_joules counter\n# UNIT joule_group_energy_joules joules\n"));
+	assert_non_null(strstr(b.p, "\njoule_group_energy_joules_total{"));
+	assert_null(strstr(b.p, "# TYPE joule_group_energy_joules_total"));
+	assert_true(b.len >= 6 && strcmp(b.p + b.len - 6, "# EOF\n") == 0);
+	metrics_buf_free(&b);
+	store_close(st);
+}
+
+static void test_metrics_negotiate_when_accept_names_openmetrics_picks_it(void **state)
+{
+	assert_int_equal(metrics_negotiate("application/openmetrics-text;version=1.0.0;q=0.5,text/plain;q=0.3"),
+			 METRICS_OPENMETRICS);
+	assert_int_equal(metrics_negotiate("text/plain"), METRICS_TEXT);
+	assert_int_equal(metrics_negotiate(NULL), METRICS_TEXT);
+}
+
+static void test_metrics_render_when_jitter_has_catch_all_bound_prints_inf_only(void **state)
+{
+	struct store *st = filled(1, 1);
+	struct metrics_buf b = { 0 };
+	struct metrics_self self = { .have_sampler = true };
+
+	self.sampler.ticks = 4;
+	self.sampler.jitter_le_ns[0] = 50000;
+	self.sampler.jitter_count[0] = 3;
+	self.sampler.jitter_le_ns[1] = UINT64_MAX;
+	self.sampler.jitter_count[1] = 4;
+	assert_int_equal(metrics_render(st, &self, METRICS_TEXT, &b), 0);
+	assert_null(strstr(b.p, "18446744073"));
+	assert_non_null(strstr(b.p, "joule_self_tick_jitter_seconds_bucket{le=\"+Inf\"} 4\n"));
+	metrics_buf_free(&b);
+	store_close(st);
+}
+
+static void test_metrics_render_when_process_stats_given_exports_standard_process_metrics(void **state)
+{
+	struct store *st = filled(1, 1);
+	struct metrics_buf b = { 0 };
+	struct metrics_self self = { .have_process = true,
+				     .process = { .cpu_ns = 1500000000, .rss_bytes = 4096, .open_fds = 9,
+						  .max_fds = 1024, .start_real_ns = 1700000000000000000ULL } };
+
+	assert_int_equal(metrics_render(st, &self, METRICS_TEXT, &b), 0);
+	assert_non_null(strstr(b.p, "\nprocess_cpu_seconds_total 1.500000000\n"));
+	assert_non_null(strstr(b.p, "\nprocess_resident_memory_bytes 4096\n"));
+	assert_non_null(strstr(b.p, "\nprocess_open_fds 9\n"));
+	assert_non_null(strstr(b.p, "\nprocess_start_time_seconds 1700000000.000000000\n"));
+	metrics_buf_free(&b);
+	store_close(st);
+}
+
+/* promtool check metrics on one rendering; "" when clean, else its complaint. */
+static void promtool_check(const struct metrics_buf *b, char *out, size_t outlen, int *rc)
+{
+	char path[] = "/tmp/joule-promtool-XXXXXX", cmd[128];
+	int fd = mkstemp(path);
+	FILE *p;
+	ssize_t n;
+
+	assert_true(fd >= 0);
+	snprintf(cmd, sizeof(cmd), "promtool check metrics > %s 2>&1", path);
+	p = popen(cmd, "w");
+	assert_non_null(p);
+	fwrite(b->p, 1, b->len, p);
+	*rc = pclose(p);
+	n = read(fd, out, outlen - 1);
+	out[n > 0 ? n : 0] = '\0';
+	close(fd);
+	unlink(path);
 }
 
 static void test_metrics_render_when_checked_by_promtool_is_clean(void **state)
 {
 	struct store *st = filled(3, 10);
 	struct metrics_buf b = { 0 };
-	struct metrics_self self = { .version = "t", .have_sampler = true, .have_ledger = true };
-	char cmd[128], out[4096] = "";
-	FILE *p;
-	size_t n;
+	struct metrics_self self = { .version = "t", .have_sampler = true, .have_ledger = true, .have_process = true };
+	char out[4096];
 	int rc;
 
 	if (access("/usr/bin/promtool", X_OK) != 0)
@@ -209,22 +400,12 @@ static void test_metrics_render_when_checked_by_promtool_is_clean(void **state)
 	self.sampler.jitter_count[0] = 9;
 	self.sampler.jitter_le_ns[1] = 10000000;
 	self.sampler.jitter_count[1] = 10;
-	assert_int_equal(metrics_render(st, &self, &b), 0);
-	snprintf(cmd, sizeof(cmd), "promtool check metrics > /tmp/joule-promtool.%d 2>&1", getpid());
-	p = popen(cmd, "w");
-	assert_non_null(p);
-	fwrite(b.p, 1, b.len, p);
-	rc = pclose(p);
-	snprintf(cmd, sizeof(cmd), "/tmp/joule-promtool.%d", getpid());
-	p = fopen(cmd, "r");
-	n = fread(out, 1, sizeof(out) - 1, p);
-	out[n] = '\0';
-	fclose(p);
-	unlink(cmd);
-	if (rc != 0 || n)
+	assert_int_equal(metrics_render(st, &self, METRICS_TEXT, &b), 0);
+	promtool_check(&b, out, sizeof(out), &rc);
+	if (rc != 0 || out[0])
 		print_error("promtool: %s\n", out);
 	assert_int_equal(rc, 0);
-	assert_int_equal(n, 0);
+	assert_string_equal(out, "");
 	metrics_buf_free(&b);
 	store_close(st);
 }
@@ -233,10 +414,16 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_metrics_render_when_top_process_has_exact_decimal_values),
-		cmocka_unit_test(test_metrics_render_when_not_selected_aggregates_per_group_without_pid),
+		cmocka_unit_test(test_metrics_render_when_group_of_comm_labels_group_and_comm),
 		cmocka_unit_test(test_metrics_render_when_many_processes_bounds_pid_series_to_top_n),
 		cmocka_unit_test(test_metrics_escape_when_quotes_backslash_newline_escapes),
-		cmocka_unit_test(test_metrics_render_when_process_promoted_midway_family_sums_to_group_total),
+		cmocka_unit_test(test_metrics_render_when_churn_group_idle_other_sum_to_host_exactly),
+		cmocka_unit_test(test_metrics_render_when_process_exited_its_series_stops),
+		cmocka_unit_test(test_metrics_render_when_known_unit_gets_new_comm_its_start_stays_in_the_unit),
+		cmocka_unit_test(test_metrics_render_when_openmetrics_names_families_units_and_ends_with_eof),
+		cmocka_unit_test(test_metrics_negotiate_when_accept_names_openmetrics_picks_it),
+		cmocka_unit_test(test_metrics_render_when_jitter_has_catch_all_bound_prints_inf_only),
+		cmocka_unit_test(test_metrics_render_when_process_stats_given_exports_standard_process_metrics),
 		cmocka_unit_test(test_metrics_render_when_checked_by_promtool_is_clean),
 	};
 

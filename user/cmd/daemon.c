@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -211,10 +213,49 @@ static int read_token(const char *path, char *buf, size_t len)
 	return 0;
 }
 
+/* The daemon's own CPU, memory and descriptors, for the standard process_* metrics. */
+static void read_process(struct metrics_process *p, uint64_t start_real_ns)
+{
+	struct rusage ru;
+	struct rlimit rl;
+	unsigned long long vsize_pages = 0, rss_pages = 0;
+	long page = sysconf(_SC_PAGESIZE);
+	FILE *f;
+	DIR *dir;
+
+	if (getrusage(RUSAGE_SELF, &ru) == 0)
+		p->cpu_ns = ((uint64_t)ru.ru_utime.tv_sec + (uint64_t)ru.ru_stime.tv_sec) * NSEC_PER_SEC +
+			    ((uint64_t)ru.ru_utime.tv_usec + (uint64_t)ru.ru_stime.tv_usec) * 1000;
+	f = fopen("/proc/self/statm", "r");
+	if (f) {
+		if (fscanf(f, "%llu %llu", &vsize_pages, &rss_pages) == 2) {
+			p->vsize_bytes = vsize_pages * (uint64_t)page;
+			p->rss_bytes = rss_pages * (uint64_t)page;
+		}
+		fclose(f);
+	}
+	dir = opendir("/proc/self/fd");
+	if (dir) {
+		struct dirent *e;
+
+		while ((e = readdir(dir)))
+			if (e->d_name[0] != '.')
+				p->open_fds++;
+		p->open_fds--; /* the directory's own descriptor */
+		closedir(dir);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		p->max_fds = rl.rlim_cur;
+	p->start_real_ns = start_real_ns;
+}
+
 static void fill_self(void *ctx, void *out)
 {
 	struct daemon *d = ctx;
 	struct metrics_self *m = out;
+
+	m->have_process = true;
+	read_process(&m->process, d->st.start_real_ns);
 
 	pthread_mutex_lock(&d->self_lock);
 	if (d->have_stats) {
@@ -326,6 +367,7 @@ int cmd_daemon(int argc, char **argv)
 	have_p = true;
 	sc.top_n = d.cfg.top_n;
 	sc.grace_ns = d.cfg.grace_ns;
+	sc.group_idle_ns = d.cfg.group_idle_ns;
 	sc.labeler = procinfo_label;
 	err = store_open(&d.store, &sc);
 	if (!err && d.cfg.nfilters)

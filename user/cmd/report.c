@@ -20,19 +20,20 @@ void window_add(struct window *w, const struct sample *s, window_match_fn mine, 
 
 		if (mine(t, ctx)) {
 			acct_add(&w->procs, t);
-			acct_sum_task(&w->mine, t);
+			sample_totals_add(&w->mine, &t->tot);
 		} else {
-			acct_sum_task(&w->others, t);
+			sample_totals_add(&w->others, &t->tot);
 		}
 	}
-	acct_sum_bucket(&w->idle, &s->idle);
-	acct_sum_bucket(&w->overflow, &s->overflow);
+	sample_totals_add(&w->idle, &s->idle);
+	sample_totals_add(&w->overflow, &s->overflow);
 	for (int d = 0; d < ENERGY_NDOMAINS; d++)
 		w->host_domain_uj[d] += s->host_domain_uj[d];
 	w->domains |= s->domains;
 	w->host_cpu_uj += s->host_cpu_uj;
 	w->host_mem_uj += s->host_mem_uj;
 	w->host_carbon_ug += s->host_carbon_ug;
+	w->host_embodied_ug += s->host_embodied_ug;
 	w->intensity_sd_weighted += (double)s->host_carbon_ug * s->intensity.rel_sd;
 	w->energy_rel_sd = s->energy_rel_sd;
 	w->source = s->source;
@@ -62,11 +63,6 @@ void window_free(struct window *w)
 uint64_t window_host_uj(const struct window *w)
 {
 	return w->host_cpu_uj + w->host_mem_uj;
-}
-
-static uint64_t host_embodied_ug(const struct window *w)
-{
-	return w->mine.embodied_ug + w->others.embodied_ug + w->idle.embodied_ug + w->overflow.embodied_ug;
 }
 
 static double window_intensity_sd(const struct window *w)
@@ -102,7 +98,7 @@ static void add_carbon(cJSON *o, uint64_t carbon_ug, uint64_t embodied_ug)
 	cJSON_AddNumberToObject(o, "carbon_embodied_ug", (double)embodied_ug);
 }
 
-static cJSON *bucket_json(const struct acct_sum *s)
+static cJSON *bucket_json(const struct sample_totals *s)
 {
 	cJSON *o = cJSON_CreateObject();
 
@@ -140,7 +136,7 @@ static cJSON *host_json(const struct window *w)
 	cJSON_AddNumberToObject(o, "energy_uj", (double)window_host_uj(w));
 	cJSON_AddNumberToObject(o, "cpu_energy_uj", (double)w->host_cpu_uj);
 	cJSON_AddNumberToObject(o, "memory_energy_uj", (double)w->host_mem_uj);
-	add_carbon(o, w->host_carbon_ug, host_embodied_ug(w));
+	add_carbon(o, w->host_carbon_ug, w->host_embodied_ug);
 	cJSON_AddNumberToObject(o, "span_ns", (double)w->span_ns);
 	if (w->span_ns)
 		cJSON_AddNumberToObject(o, "mean_power_w", (double)window_host_uj(w) * 1e3 / (double)w->span_ns);
@@ -162,13 +158,13 @@ static cJSON *procs_json(struct carbon_ctx *c, const struct window *w)
 		cJSON_AddNumberToObject(o, "pid", e->pid);
 		cJSON_AddNumberToObject(o, "ppid", e->ppid);
 		cJSON_AddStringToObject(o, "comm", e->comm);
-		cJSON_AddNumberToObject(o, "cpu_ns", (double)e->cpu_ns);
-		cJSON_AddNumberToObject(o, "energy_uj", (double)(e->cpu_uj + e->mem_uj));
-		cJSON_AddNumberToObject(o, "cpu_energy_uj", (double)e->cpu_uj);
-		cJSON_AddNumberToObject(o, "memory_energy_uj", (double)e->mem_uj);
-		cJSON_AddNumberToObject(o, "allocation_ratio", ratio(e->cpu_uj + e->mem_uj, window_host_uj(w)));
-		add_carbon(o, e->carbon_ug, e->embodied_ug);
-		add_ci(o, "carbon_ci_ug", c, w, e->carbon_ug);
+		cJSON_AddNumberToObject(o, "cpu_ns", (double)e->tot.cpu_ns);
+		cJSON_AddNumberToObject(o, "energy_uj", (double)(e->tot.cpu_uj + e->tot.mem_uj));
+		cJSON_AddNumberToObject(o, "cpu_energy_uj", (double)e->tot.cpu_uj);
+		cJSON_AddNumberToObject(o, "memory_energy_uj", (double)e->tot.mem_uj);
+		cJSON_AddNumberToObject(o, "allocation_ratio", ratio(e->tot.cpu_uj + e->tot.mem_uj, window_host_uj(w)));
+		add_carbon(o, e->tot.carbon_ug, e->tot.embodied_ug);
+		add_ci(o, "carbon_ci_ug", c, w, e->tot.carbon_ug);
 		cJSON_AddItemToArray(arr, o);
 	}
 	return arr;
@@ -225,7 +221,7 @@ void report_printable_comm(const char *comm, char *out, size_t len)
 	out[i] = '\0';
 }
 
-static void print_row(FILE *f, const char *pid, const char *ppid, const char *name, const struct acct_sum *s,
+static void print_row(FILE *f, const char *pid, const char *ppid, const char *name, const struct sample_totals *s,
 		      uint64_t wall_ns, uint64_t host, struct carbon_ctx *c, const struct window *w)
 {
 	struct carbon_estimate e;
@@ -243,18 +239,16 @@ static void print_row(FILE *f, const char *pid, const char *ppid, const char *na
 
 void report_print_table(FILE *f, struct carbon_ctx *c, const struct window *w, uint64_t wall_ns, bool with_rest)
 {
-	struct acct_sum host = { 0 };
+	struct sample_totals host = { 0 };
 	char pid[16], ppid[16];
 
 	fprintf(f, "%7s %7s  %-16s %9s %10s %8s %8s %8s %10s %10s %10s %s\n", "PID", "PPID", "COMM", "CPU s",
 		"energy J", "mem J", "mean W", "share", "oper. g", "embod. g", "carbon g", "[95% interval]");
 	for (size_t i = 0; i < w->procs.n; i++) {
 		const struct acct_entry *e = &w->procs.v[i];
-		struct acct_sum s = { e->cpu_ns, e->cpu_uj, e->mem_uj, e->carbon_ug, e->embodied_ug };
-
 		snprintf(pid, sizeof(pid), "%u", e->pid);
 		snprintf(ppid, sizeof(ppid), "%u", e->ppid);
-		print_row(f, pid, ppid, e->comm, &s, wall_ns, window_host_uj(w), c, w);
+		print_row(f, pid, ppid, e->comm, &e->tot, wall_ns, window_host_uj(w), c, w);
 	}
 	if (!with_rest)
 		return;
@@ -263,7 +257,9 @@ void report_print_table(FILE *f, struct carbon_ctx *c, const struct window *w, u
 	print_row(f, "", "", "idle", &w->idle, wall_ns, window_host_uj(w), c, w);
 	if (w->overflow.cpu_ns || w->overflow.cpu_uj)
 		print_row(f, "", "", "overflow", &w->overflow, wall_ns, window_host_uj(w), c, w);
-	host = (struct acct_sum){ 0, w->host_cpu_uj, w->host_mem_uj, w->host_carbon_ug, host_embodied_ug(w) };
+	host = (struct sample_totals){ .cpu_uj = w->host_cpu_uj, .mem_uj = w->host_mem_uj, .carbon_ug = w->host_carbon_ug,
+				       .operational_ug = w->host_carbon_ug - w->host_embodied_ug,
+				       .embodied_ug = w->host_embodied_ug };
 	host.cpu_ns = w->mine.cpu_ns + w->others.cpu_ns + w->idle.cpu_ns + w->overflow.cpu_ns;
 	print_row(f, "", "", "= host", &host, wall_ns, window_host_uj(w), c, w);
 }

@@ -23,7 +23,7 @@ int top_sort_parse(const char *s, enum top_sort *out)
 
 static uint64_t energy(const struct acct_entry *e)
 {
-	return e->cpu_uj + e->mem_uj;
+	return sample_totals_energy_uj(&e->tot);
 }
 
 static int by_pid(const struct acct_entry *x, const struct acct_entry *y)
@@ -42,7 +42,7 @@ static int cmp_cpu(const void *a, const void *b)
 {
 	const struct acct_entry *x = a, *y = b;
 
-	return x->cpu_ns < y->cpu_ns ? 1 : x->cpu_ns > y->cpu_ns ? -1 : by_pid(x, y);
+	return x->tot.cpu_ns < y->tot.cpu_ns ? 1 : x->tot.cpu_ns > y->tot.cpu_ns ? -1 : by_pid(x, y);
 }
 
 static int cmp_pid(const void *a, const void *b)
@@ -63,33 +63,6 @@ void top_sort(struct acct *a, enum top_sort by)
 	static int (*const cmp[])(const void *, const void *) = { cmp_energy, cmp_cpu, cmp_pid, cmp_comm };
 
 	qsort(a->v, a->n, sizeof(*a->v), cmp[by]);
-}
-
-void top_group_by_comm(struct acct *a)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < a->n; i++) {
-		size_t j;
-
-		for (j = 0; j < n; j++)
-			if (strcmp(a->v[j].comm, a->v[i].comm) == 0)
-				break;
-		if (j == n) {
-			a->v[n] = a->v[i];
-			a->v[n].pid = 0;
-			a->v[n].ppid = 1;
-			n++;
-			continue;
-		}
-		a->v[j].ppid++;
-		a->v[j].cpu_ns += a->v[i].cpu_ns;
-		a->v[j].cpu_uj += a->v[i].cpu_uj;
-		a->v[j].mem_uj += a->v[i].mem_uj;
-		a->v[j].carbon_ug += a->v[i].carbon_ug;
-		a->v[j].embodied_ug += a->v[i].embodied_ug;
-	}
-	a->n = n;
 }
 
 static double watts(uint64_t uj, uint64_t span_ns)
@@ -116,8 +89,8 @@ static void row(char *buf, size_t len, const struct acct_entry *e, const struct 
 	char comm[JOULE_COMM_LEN];
 
 	report_printable_comm(e->comm, comm, sizeof(comm));
-	snprintf(buf, len, "%7u  %-16.16s %7.1f%% %9.3f %9.3f %12.3f", group ? e->ppid : e->pid, comm,
-		 span_ns ? 100.0 * (double)e->cpu_ns / (double)span_ns : 0.0, watts(energy(e), span_ns),
+	snprintf(buf, len, "%7u  %-16.16s %7.1f%% %9.3f %9.3f %12.3f", group ? e->nprocs : e->pid, comm,
+		 span_ns ? 100.0 * (double)e->tot.cpu_ns / (double)span_ns : 0.0, watts(energy(e), span_ns),
 		 (double)energy(e) / 1e6, (double)(tot ? energy(tot) : energy(e)) / 1e6);
 }
 

@@ -173,17 +173,17 @@ static void trace_print_json(FILE *f, struct window *iv, struct window *all, uin
 		if (!o->group)
 			cJSON_AddNumberToObject(p, "pid", e->pid);
 		else
-			cJSON_AddNumberToObject(p, "count", e->ppid);
+			cJSON_AddNumberToObject(p, "count", e->nprocs);
 		cJSON_AddStringToObject(p, "comm", e->comm);
-		cJSON_AddNumberToObject(p, "cpu_ns", (double)e->cpu_ns);
-		cJSON_AddNumberToObject(p, "energy_uj", (double)(e->cpu_uj + e->mem_uj));
+		cJSON_AddNumberToObject(p, "cpu_ns", (double)e->tot.cpu_ns);
+		cJSON_AddNumberToObject(p, "energy_uj", (double)(e->tot.cpu_uj + e->tot.mem_uj));
 		cJSON_AddNumberToObject(p, "power_w",
-					span_ns ? (double)(e->cpu_uj + e->mem_uj) * 1e3 / (double)span_ns : 0);
-		cJSON_AddNumberToObject(p, "carbon_ug", (double)e->carbon_ug);
-		cJSON_AddNumberToObject(p, "carbon_operational_ug", (double)(e->carbon_ug - e->embodied_ug));
-		cJSON_AddNumberToObject(p, "carbon_embodied_ug", (double)e->embodied_ug);
+					span_ns ? (double)(e->tot.cpu_uj + e->tot.mem_uj) * 1e3 / (double)span_ns : 0);
+		cJSON_AddNumberToObject(p, "carbon_ug", (double)e->tot.carbon_ug);
+		cJSON_AddNumberToObject(p, "carbon_operational_ug", (double)(e->tot.carbon_ug - e->tot.embodied_ug));
+		cJSON_AddNumberToObject(p, "carbon_embodied_ug", (double)e->tot.embodied_ug);
 		if (tot)
-			cJSON_AddNumberToObject(p, "total_energy_uj", (double)(tot->cpu_uj + tot->mem_uj));
+			cJSON_AddNumberToObject(p, "total_energy_uj", (double)(tot->tot.cpu_uj + tot->tot.mem_uj));
 		cJSON_AddItemToArray(arr, p);
 	}
 	cJSON_AddNumberToObject(root, "host_energy_uj", (double)window_host_uj(iv));
@@ -246,7 +246,7 @@ static int trace_loop(struct trace_loop *l, struct trace_ctx *x, bool json)
 			stop = true;
 		if (now - last_print >= to->every_ns || stop) {
 			if (to->group)
-				top_group_by_comm(&l->iv.procs);
+				acct_group_by_comm(&l->iv.procs);
 			if (l->top) {
 				top_draw(l->top, &l->iv, &l->all, now - last_print, now - t0, to->group);
 			} else {

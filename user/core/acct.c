@@ -57,6 +57,7 @@ int acct_add(struct acct *a, const struct sample_task *t)
 		memset(&a->v[i], 0, sizeof(a->v[i]));
 		a->v[i].pid = t->pid;
 		a->v[i].start_ns = t->start_ns;
+		a->v[i].nprocs = 1;
 	}
 	e = &a->v[i];
 	/* the latest name wins: exec renames a process */
@@ -66,11 +67,7 @@ int acct_add(struct acct *a, const struct sample_task *t)
 		e->exited = true;
 		e->exit_code = t->exit_code;
 	}
-	e->cpu_ns += t->cpu_ns;
-	e->cpu_uj += t->cpu_uj;
-	e->mem_uj += t->mem_uj;
-	e->carbon_ug += t->carbon_ug;
-	e->embodied_ug += t->embodied_ug;
+	sample_totals_add(&e->tot, &t->tot);
 	return 0;
 }
 
@@ -95,20 +92,25 @@ void acct_free(struct acct *a)
 	memset(a, 0, sizeof(*a));
 }
 
-void acct_sum_task(struct acct_sum *s, const struct sample_task *t)
+void acct_group_by_comm(struct acct *a)
 {
-	s->cpu_ns += t->cpu_ns;
-	s->cpu_uj += t->cpu_uj;
-	s->mem_uj += t->mem_uj;
-	s->carbon_ug += t->carbon_ug;
-	s->embodied_ug += t->embodied_ug;
-}
+	size_t n = 0;
 
-void acct_sum_bucket(struct acct_sum *s, const struct sample_bucket *b)
-{
-	s->cpu_ns += b->cpu_ns;
-	s->cpu_uj += b->cpu_uj;
-	s->mem_uj += b->mem_uj;
-	s->carbon_ug += b->carbon_ug;
-	/* sample_bucket carries no embodied part yet: its carbon counts as operational */
+	for (size_t i = 0; i < a->n; i++) {
+		size_t j;
+
+		for (j = 0; j < n; j++)
+			if (strcmp(a->v[j].comm, a->v[i].comm) == 0)
+				break;
+		if (j == n) {
+			a->v[n] = a->v[i];
+			a->v[n].pid = 0;
+			a->v[n].ppid = 0;
+			n++;
+			continue;
+		}
+		a->v[j].nprocs += a->v[i].nprocs;
+		sample_totals_add(&a->v[j].tot, &a->v[i].tot);
+	}
+	a->n = n;
 }

@@ -38,7 +38,8 @@ struct carbon_ctx {
 	double fixed;			/* > 0: --intensity */
 	struct carbon_series series;
 	char *file;
-	double pue, embodied_g, lifetime_s;
+	double pue, embodied_g, lifetime_s, embodied_share;
+	char embodied_basis[160];
 	enum carbon_method method;
 	uint32_t draws;
 	uint64_t seed;
@@ -513,6 +514,13 @@ int carbon_open(struct carbon_ctx **out, const struct carbon_cfg *cfg, char *err
 		goto fail;
 	}
 	c->embodied_g = cfg->embodied_g == 0 ? CARBON_DEFAULT_EMBODIED_G : cfg->embodied_g;
+	c->embodied_share = cfg->embodied_share == 0 ? 1.0 : cfg->embodied_share;
+	if (!(c->embodied_share > 0 && c->embodied_share <= 1)) {
+		set_err(err, errlen, "bad embodied share %g: must be more than 0 and at most 1", cfg->embodied_share);
+		goto fail;
+	}
+	snprintf(c->embodied_basis, sizeof(c->embodied_basis), "%s",
+		 cfg->embodied_basis ? cfg->embodied_basis : "configured");
 	c->lifetime_s = cfg->lifetime_s == 0 ? CARBON_DEFAULT_LIFETIME_S : cfg->lifetime_s;
 	if (!(c->lifetime_s > 0) || isinf(c->lifetime_s)) {
 		set_err(err, errlen, "bad host lifetime %g s: must be > 0", cfg->lifetime_s);
@@ -700,7 +708,41 @@ uint64_t carbon_embodied_ug(const struct carbon_ctx *c, uint64_t interval_ns, do
 		share = 1;
 	/* SCI M = TE · (time reserved / expected lifespan) · (resources reserved / total). */
 	return round_ug((long double)c->embodied_g * 1e6L * ((long double)interval_ns / 1e9L) /
-			c->lifetime_s * share);
+			c->lifetime_s * c->embodied_share * share);
+}
+
+void carbon_get_embodied(const struct carbon_ctx *c, struct carbon_embodied *out)
+{
+	out->enabled = c->embodied_g >= 0;
+	out->server_g = out->enabled ? c->embodied_g : 0;
+	out->lifetime_s = c->lifetime_s;
+	out->share = c->embodied_share;
+	out->basis = c->embodied_basis;
+}
+
+void carbon_embodied_default(bool virtual_machine, unsigned ncpu, unsigned host_threads, double *server_g,
+			     double *share, char *basis, size_t basis_len)
+{
+	if (!virtual_machine && !host_threads) {
+		/* bare metal: the machine is the server, and all of it is ours */
+		*server_g = CARBON_DEFAULT_EMBODIED_G;
+		*share = 1.0;
+		snprintf(basis, basis_len, "ccf-base-server (bare metal, whole machine)");
+		return;
+	}
+	/*
+	 * A VM sees its vCPUs, not the host's: its share of the host is its
+	 * CPUs over the host's hardware threads, the SCI's resources reserved
+	 * over total resources.
+	 */
+	*server_g = CARBON_VM_HOST_EMBODIED_G;
+	if (!host_threads)
+		host_threads = CARBON_VM_HOST_THREADS;
+	if (!ncpu)
+		ncpu = 1;
+	*share = ncpu >= host_threads ? 1.0 : (double)ncpu / host_threads;
+	snprintf(basis, basis_len, "ccf-median-cloud-host, %u of %u threads (%s)", ncpu < host_threads ? ncpu : host_threads,
+		 host_threads, virtual_machine ? "virtual machine" : "configured host size");
 }
 
 /* ---- uncertainty ----------------------------------------------------------- */

@@ -328,8 +328,13 @@ static int add_process(struct export_builder *b, const cJSON *rec, char *err, si
 	if (get_u64(rec, "pid", &pid, NULL) || get_u64(rec, "ppid", &ppid, NULL) ||
 	    get_u64(rec, "start_ns", &start, NULL) || get_u64(rec, "cpu_ns", &cpu_ns, NULL) ||
 	    get_u64(rec, "cpu_energy_uj", &cpu_uj, NULL) || get_u64(rec, "memory_energy_uj", &mem_uj, NULL) ||
-	    get_u64(rec, "carbon_ug", &carbon, NULL) || get_u64(rec, "embodied_ug", &emb, &has_emb) ||
+	    get_u64(rec, "carbon_ug", &carbon, NULL) || get_u64(rec, "carbon_embodied_ug", &emb, &has_emb) ||
 	    pid > UINT32_MAX || ppid > UINT32_MAX) {
+		snprintf(err, errlen, "process record with a member that is not a non-negative integer");
+		return -EINVAL;
+	}
+	/* ledgers written before the carbon_embodied_ug key named the part embodied_ug */
+	if (!has_emb && get_u64(rec, "embodied_ug", &emb, &has_emb)) {
 		snprintf(err, errlen, "process record with a member that is not a non-negative integer");
 		return -EINVAL;
 	}

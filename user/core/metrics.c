@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Prometheus text exposition of the store: base units, exact decimal conversions, bounded label sets. */
+/* Prometheus exposition of the store (text 0.0.4, OpenMetrics 1.0): base units, exact decimals, bounded label sets. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -83,23 +83,45 @@ static const char *nano(uint64_t v, char *buf)
 	return buf;
 }
 
-static void head(struct metrics_buf *b, const char *name, const char *type, const char *help)
-{
-	emit(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
 struct render {
 	const struct store *s;
 	struct metrics_buf *b;
-	int family;
+	bool om;		/* OpenMetrics 1.0 rather than text 0.0.4 */
+	uint32_t exported;	/* group entries exported this time */
+	enum { F_ENERGY, F_CPU, F_CARBON } family;
 };
 
-enum { F_CPU, F_ENERGY, F_CARBON, F_NFAM };
+/*
+ * A family's header. OpenMetrics names the family without `_total` and
+ * states the unit; text 0.0.4 names the counter's sample.
+ */
+static void head(struct render *r, const char *family, const char *type, const char *unit, const char *help)
+{
+	bool counter = strcmp(type, "counter") == 0;
 
-/* Labels of a per-process series. */
+	if (r->om) {
+		emit(r->b, "# TYPE %s %s\n", family, type);
+		if (unit)
+			emit(r->b, "# UNIT %s %s\n", family, unit);
+		emit(r->b, "# HELP %s %s\n", family, help);
+	} else {
+		emit(r->b, "# HELP %s%s %s\n# TYPE %s%s %s\n", family, counter ? "_total" : "", help, family,
+		     counter ? "_total" : "", type);
+	}
+}
+
+static void group_labels(const struct store_group *g, char *out, size_t len)
+{
+	char group[2 * PROC_GROUP_LEN], comm[2 * JOULE_COMM_LEN];
+
+	metrics_escape_label(g->name, group, sizeof(group));
+	metrics_escape_label(g->comm, comm, sizeof(comm));
+	snprintf(out, len, "group=\"%s\",group_kind=\"%s\",comm=\"%s\"", group, group_kind_name(g->kind), comm);
+}
+
 static void proc_labels(const struct store_proc *p, char *out, size_t len)
 {
-	char comm[64], group[2 * PROC_GROUP_LEN];
+	char comm[2 * JOULE_COMM_LEN], group[2 * PROC_GROUP_LEN];
 
 	metrics_escape_label(p->comm, comm, sizeof(comm));
 	metrics_escape_label(p->labels.group, group, sizeof(group));
@@ -107,190 +129,263 @@ static void proc_labels(const struct store_proc *p, char *out, size_t len)
 		 group_kind_name(p->labels.kind));
 }
 
-static void group_labels(const struct store_group *g, char *out, size_t len)
+/* One family's samples for a label set (labels may be ""). */
+static void totals_lines(struct render *r, const char *name, const char *labels, const struct sample_totals *t)
 {
-	char group[2 * PROC_GROUP_LEN];
-
-	metrics_escape_label(g->name, group, sizeof(group));
-	/* A comm group's name is the comm: keep the label so `sum by (comm)` sees it. */
-	if (g->kind == GROUP_COMM)
-		snprintf(out, len, "comm=\"%s\",group=\"%s\",group_kind=\"comm\"", group, group);
-	else
-		snprintf(out, len, "group=\"%s\",group_kind=\"%s\"", group, group_kind_name(g->kind));
-}
-
-static void totals_lines(struct metrics_buf *b, int family, const char *labels, const struct store_totals *t)
-{
+	const char *sep = labels[0] ? "," : "";
 	char v[40];
 
-	switch (family) {
-	case F_CPU:
-		emit(b, "joule_process_cpu_seconds_total{%s} %s\n", labels, nano(t->cpu_ns, v));
-		break;
+	switch (r->family) {
 	case F_ENERGY:
-		emit(b, "joule_process_energy_joules_total{%s,domain=\"cpu\"} %s\n", labels, micro(t->cpu_uj, v));
-		emit(b, "joule_process_energy_joules_total{%s,domain=\"memory\"} %s\n", labels, micro(t->mem_uj, v));
+		emit(r->b, "%s{%s%sdomain=\"cpu\"} %s\n", name, labels, sep, micro(t->cpu_uj, v));
+		emit(r->b, "%s{%s%sdomain=\"memory\"} %s\n", name, labels, sep, micro(t->mem_uj, v));
+		break;
+	case F_CPU:
+		if (labels[0])
+			emit(r->b, "%s{%s} %s\n", name, labels, nano(t->cpu_ns, v));
+		else
+			emit(r->b, "%s %s\n", name, nano(t->cpu_ns, v));
 		break;
 	case F_CARBON:
-		emit(b, "joule_process_carbon_grams_total{%s} %s\n", labels, micro(t->carbon_ug, v));
+		emit(r->b, "%s{%s%skind=\"operational\"} %s\n", name, labels, sep, micro(t->operational_ug, v));
+		emit(r->b, "%s{%s%skind=\"embodied\"} %s\n", name, labels, sep, micro(t->embodied_ug, v));
 		break;
 	}
 }
 
-static int proc_cb(const struct store_proc *p, void *ctx)
+/* The sample name of the current family for a prefix: joule_group → joule_group_energy_joules_total. */
+static const char *family_sample(const struct render *r, const char *base, char *name, size_t len)
 {
-	struct render *r = ctx;
-	char labels[512];
-
-	/* A reused pid: only the newest holder keeps the series, so label sets stay unique. */
-	if (!p->own_series || store_find_proc(r->s, p->pid) != p)
-		return 0;
-	proc_labels(p, labels, sizeof(labels));
-	/* series, not total: what it ran before promotion is already in its group's rest */
-	totals_lines(r->b, r->family, labels, &p->series);
-	return 0;
-}
-
-static int rest_cb(const struct store_group *g, void *ctx)
-{
-	struct render *r = ctx;
-	char labels[512];
-
-	group_labels(g, labels, sizeof(labels));
-	totals_lines(r->b, r->family, labels, &g->rest);
-	return 0;
+	snprintf(name, len, "%s_%s_total", base,
+		 r->family == F_ENERGY ? "energy_joules" : r->family == F_CPU ? "cpu_seconds" : "carbon_grams");
+	return name;
 }
 
 static int group_cb(const struct store_group *g, void *ctx)
 {
 	struct render *r = ctx;
-	char labels[512], v[40];
+	struct sample_totals shown;
+	char labels[512], name[96];
 
+	/* idle past the limit: no series; its past stays in the past, nothing moves */
+	if (!store_group_exposed(r->s, g))
+		return 0;
+	if (r->family == F_ENERGY)
+		r->exported++;
 	group_labels(g, labels, sizeof(labels));
-	emit(r->b, "joule_group_energy_joules_total{%s,domain=\"cpu\"} %s\n", labels, micro(g->total.cpu_uj, v));
-	emit(r->b, "joule_group_energy_joules_total{%s,domain=\"memory\"} %s\n", labels, micro(g->total.mem_uj, v));
+	shown = g->total;
+	sample_totals_add(&shown, &g->adopted);
+	shown.cpu_ns -= g->unseen.cpu_ns;
+	shown.cpu_uj -= g->unseen.cpu_uj;
+	shown.mem_uj -= g->unseen.mem_uj;
+	shown.operational_ug -= g->unseen.operational_ug;
+	shown.embodied_ug -= g->unseen.embodied_ug;
+	shown.carbon_ug = shown.operational_ug + shown.embodied_ug;
+	totals_lines(r, family_sample(r, "joule_group", name, sizeof(name)), labels, &shown);
 	return 0;
 }
 
-static int group_carbon_cb(const struct store_group *g, void *ctx)
+static int proc_cb(const struct store_proc *p, void *ctx)
 {
 	struct render *r = ctx;
-	char labels[512], v[40];
+	char labels[512], name[96];
 
-	group_labels(g, labels, sizeof(labels));
-	emit(r->b, "joule_group_carbon_grams_total{%s} %s\n", labels, micro(g->total.carbon_ug, v));
+	/* drill-down only, while alive; a reused pid: only the newest holder, so label sets stay unique */
+	if (!p->own_series || p->exited || store_find_proc(r->s, p->pid) != p)
+		return 0;
+	proc_labels(p, labels, sizeof(labels));
+	totals_lines(r, family_sample(r, "joule_process", name, sizeof(name)), labels, &p->total);
 	return 0;
 }
 
-static void self_metrics(struct metrics_buf *b, const struct store_host *h, const struct metrics_self *m)
+/*
+ * other: energy no group series holds: the group table was full of active
+ * entries, the BPF task map was full, or a group used it before any
+ * exposition showed the group (a new series' first value is no increase).
+ */
+static void other_lines(struct render *r, const struct store_host *h)
 {
+	char name[96];
+
+	family_sample(r, "joule_other", name, sizeof(name));
+	totals_lines(r, name, "reason=\"group_table_full\"", &h->other);
+	totals_lines(r, name, "reason=\"task_map_full\"", &h->overflow);
+	totals_lines(r, name, "reason=\"before_first_exposition\"", &h->unseen);
+}
+
+static void self_metrics(struct render *r, const struct store_host *h, const struct metrics_self *m)
+{
+	struct metrics_buf *b = r->b;
 	char v[40];
 
-	head(b, "joule_self_samples_total", "counter", "Samples taken since start.");
+	head(r, "joule_self_samples", "counter", NULL, "Samples taken since start.");
 	emit(b, "joule_self_samples_total %llu\n", (unsigned long long)h->samples);
-	head(b, "joule_self_processes_tracked", "gauge", "Processes held in the store.");
+	head(r, "joule_self_processes_tracked", "gauge", NULL, "Processes held in the store.");
 	emit(b, "joule_self_processes_tracked %llu\n", (unsigned long long)h->procs_tracked);
-	head(b, "joule_self_processes_untracked_total", "counter",
+	head(r, "joule_self_processes_untracked", "counter", NULL,
 	     "Process intervals charged to a group only because the process table was full.");
 	emit(b, "joule_self_processes_untracked_total %llu\n", (unsigned long long)h->procs_untracked);
-	head(b, "joule_self_groups", "gauge", "Groups (units, containers, pods, comms) held in the store.");
+	head(r, "joule_self_groups", "gauge", NULL,
+	     "Group entries (group and comm) held in the store, exported or not.");
 	emit(b, "joule_self_groups %llu\n", (unsigned long long)h->groups);
+	head(r, "joule_self_groups_exported", "gauge", NULL,
+	     "Group entries with series in this exposition (active within the idle limit).");
+	emit(b, "joule_self_groups_exported %u\n", r->exported);
+	head(r, "joule_self_group_idle_limit_seconds", "gauge", "seconds",
+	     "A group entry with no energy for this long has no series here.");
+	emit(b, "joule_self_group_idle_limit_seconds %s\n", nano(store_group_idle_ns(r->s), v));
+	head(r, "joule_self_groups_evicted", "counter", NULL,
+	     "Idle group entries forgotten to make room for new ones.");
+	emit(b, "joule_self_groups_evicted_total %llu\n", (unsigned long long)h->groups_evicted);
 	if (m->have_sampler) {
 		const struct sampler_stats *st = &m->sampler;
 
-		head(b, "joule_self_ticks_missed_total", "counter", "Timer expirations beyond one per wake-up.");
+		head(r, "joule_self_ticks_missed", "counter", NULL, "Timer expirations beyond one per wake-up.");
 		emit(b, "joule_self_ticks_missed_total %llu\n", (unsigned long long)st->missed);
-		head(b, "joule_self_tick_jitter_seconds", "histogram", "Lateness of each sampling tick.");
+		head(r, "joule_self_tick_jitter_seconds", "histogram", "seconds", "Lateness of each sampling tick.");
+		/* finite bounds only: the last slot catches everything and is +Inf */
 		for (int i = 0; i < SAMPLER_JITTER_BUCKETS; i++)
-			if (st->jitter_le_ns[i])
+			if (st->jitter_le_ns[i] && st->jitter_le_ns[i] != UINT64_MAX)
 				emit(b, "joule_self_tick_jitter_seconds_bucket{le=\"%s\"} %llu\n",
 				     nano(st->jitter_le_ns[i], v), (unsigned long long)st->jitter_count[i]);
 		emit(b, "joule_self_tick_jitter_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)st->ticks);
 		emit(b, "joule_self_tick_jitter_seconds_sum %s\n", nano(st->jitter_sum_ns, v));
 		emit(b, "joule_self_tick_jitter_seconds_count %llu\n", (unsigned long long)st->ticks);
-		head(b, "joule_self_tick_work_seconds_total", "counter", "Time spent working inside ticks.");
+		head(r, "joule_self_tick_work_seconds", "counter", "seconds", "Time spent working inside ticks.");
 		emit(b, "joule_self_tick_work_seconds_total %s\n", nano(st->work_sum_ns, v));
-		head(b, "joule_self_bpf_overflow_events_total", "counter",
+		head(r, "joule_self_bpf_overflow_events", "counter", NULL,
 		     "Times the BPF task map was full and time went to the overflow bucket.");
 		emit(b, "joule_self_bpf_overflow_events_total %llu\n", (unsigned long long)st->overflow_events);
-		head(b, "joule_self_bpf_lost_events_total", "counter", "Ring buffer records the kernel dropped.");
+		head(r, "joule_self_bpf_lost_events", "counter", NULL, "Ring buffer records the kernel dropped.");
 		emit(b, "joule_self_bpf_lost_events_total %llu\n", (unsigned long long)st->lost_events);
 	}
 	if (m->have_ledger) {
-		head(b, "joule_self_ledger_bytes_total", "counter", "Bytes appended to the ledger.");
+		head(r, "joule_self_ledger_bytes", "counter", "bytes", "Bytes appended to the ledger.");
 		emit(b, "joule_self_ledger_bytes_total %llu\n", (unsigned long long)m->ledger_bytes);
-		head(b, "joule_self_ledger_syncs_total", "counter", "fdatasync calls on the ledger.");
+		head(r, "joule_self_ledger_syncs", "counter", NULL, "fdatasync calls on the ledger.");
 		emit(b, "joule_self_ledger_syncs_total %llu\n", (unsigned long long)m->ledger_syncs);
-		head(b, "joule_self_ledger_queue_records", "gauge", "Ledger records waiting to be written.");
+		head(r, "joule_self_ledger_queue_records", "gauge", NULL, "Ledger records waiting to be written.");
 		emit(b, "joule_self_ledger_queue_records %llu\n", (unsigned long long)m->ledger_queue);
 	}
-	head(b, "joule_self_http_requests_total", "counter", "HTTP requests answered.");
+	head(r, "joule_self_http_requests", "counter", NULL, "HTTP requests answered.");
 	emit(b, "joule_self_http_requests_total %llu\n", (unsigned long long)m->http_requests);
-	head(b, "joule_self_scrape_duration_seconds", "gauge", "Time the previous /metrics rendering took.");
+	head(r, "joule_self_scrape_duration_seconds", "gauge", "seconds", "Time the previous /metrics rendering took.");
 	emit(b, "joule_self_scrape_duration_seconds %s\n", nano(m->last_scrape_ns, v));
+	if (m->have_process) {
+		/* the names every Prometheus client library exports, so standard dashboards work */
+		head(r, "process_cpu_seconds", "counter", "seconds", "Total user and system CPU time spent in seconds.");
+		emit(b, "process_cpu_seconds_total %s\n", nano(m->process.cpu_ns, v));
+		head(r, "process_resident_memory_bytes", "gauge", "bytes", "Resident memory size in bytes.");
+		emit(b, "process_resident_memory_bytes %llu\n", (unsigned long long)m->process.rss_bytes);
+		head(r, "process_virtual_memory_bytes", "gauge", "bytes", "Virtual memory size in bytes.");
+		emit(b, "process_virtual_memory_bytes %llu\n", (unsigned long long)m->process.vsize_bytes);
+		head(r, "process_open_fds", "gauge", NULL, "Number of open file descriptors.");
+		emit(b, "process_open_fds %llu\n", (unsigned long long)m->process.open_fds);
+		if (m->process.max_fds) {
+			head(r, "process_max_fds", "gauge", NULL, "Maximum number of open file descriptors.");
+			emit(b, "process_max_fds %llu\n", (unsigned long long)m->process.max_fds);
+		}
+		head(r, "process_start_time_seconds", "gauge", "seconds",
+		     "Start time of the process since unix epoch in seconds.");
+		emit(b, "process_start_time_seconds %s\n", nano(m->process.start_real_ns, v));
+	}
 }
 
-int metrics_render(const struct store *s, const struct metrics_self *self, struct metrics_buf *b)
+int metrics_render(struct store *s, const struct metrics_self *self, enum metrics_format fmt,
+		   struct metrics_buf *b)
 {
-	static const struct {
-		const char *name, *help;
-	} fam[F_NFAM] = {
-		{ "joule_process_cpu_seconds_total", "On-CPU time per process with its own series, else per group." },
-		{ "joule_process_energy_joules_total",
-		  "Energy attributed per process with its own series, else per group, by domain." },
-		{ "joule_process_carbon_grams_total",
-		  "Carbon (operational + embodied, gCO2e) per process with its own series, else per group." },
-	};
 	const struct metrics_self none = { 0 };
 	struct store_host h;
-	struct render r = { .s = s, .b = b };
+	struct render r = { .s = s, .b = b, .om = fmt == METRICS_OPENMETRICS };
 	char v[40], esc[128], esc2[256];
 
 	if (!self)
 		self = &none;
 	b->len = 0;
 	b->oom = false;
+	store_begin_exposition(s);
 	store_get_host(s, &h);
 
-	head(b, "joule_build_info", "gauge", "joule's version; always 1.");
+	head(&r, "joule_build_info", "gauge", NULL, "joule's version; always 1.");
 	emit(b, "joule_build_info{version=\"%s\"} 1\n", self->version ? self->version : "unknown");
 
-	for (int f = 0; f < F_NFAM; f++) {
-		const char *type = "counter";
-
-		head(b, fam[f].name, type, fam[f].help);
-		r.family = f;
-		store_foreach_proc(s, proc_cb, &r);
-		store_foreach_group(s, rest_cb, &r);
-	}
-	head(b, "joule_group_energy_joules_total", "counter", "Energy per group, all members ever, by domain.");
+	/*
+	 * The families to sum. Every µJ the host's split counters measured is
+	 * in exactly one of group, idle and other, and each only grows.
+	 */
+	r.family = F_ENERGY;
+	head(&r, "joule_group_energy_joules", "counter", "joules",
+	     "Energy of every process of a group ever, live and exited, by comm and domain; with idle and other "
+	     "it sums to joule_host_attributed_energy_joules_total.");
 	store_foreach_group(s, group_cb, &r);
-	head(b, "joule_group_carbon_grams_total", "counter", "Carbon per group (gCO2e), all members ever.");
-	store_foreach_group(s, group_carbon_cb, &r);
+	head(&r, "joule_idle_energy_joules", "counter", "joules", "Energy of idle time, not charged to any process.");
+	totals_lines(&r, "joule_idle_energy_joules_total", "", &h.idle);
+	head(&r, "joule_other_energy_joules", "counter", "joules",
+	     "Energy of processes no group series could hold (group table full, BPF task map full).");
+	other_lines(&r, &h);
+	head(&r, "joule_host_attributed_energy_joules", "counter", "joules",
+	     "The host energy that is split over processes (CPU side and DRAM): group + idle + other.");
+	emit(b, "joule_host_attributed_energy_joules_total{domain=\"cpu\"} %s\n", micro(h.cpu_uj, v));
+	emit(b, "joule_host_attributed_energy_joules_total{domain=\"memory\"} %s\n", micro(h.mem_uj, v));
+
+	r.family = F_CPU;
+	head(&r, "joule_group_cpu_seconds", "counter", "seconds", "On-CPU time of every process of a group ever, by comm.");
+	store_foreach_group(s, group_cb, &r);
+
+	r.family = F_CARBON;
+	head(&r, "joule_group_carbon_grams", "counter", "grams",
+	     "Carbon (gCO2e) of every process of a group ever, by comm: kind operational (energy x PUE x intensity) "
+	     "or embodied.");
+	store_foreach_group(s, group_cb, &r);
+	head(&r, "joule_idle_carbon_grams", "counter", "grams", "Carbon (gCO2e) of idle time, by kind.");
+	totals_lines(&r, "joule_idle_carbon_grams_total", "", &h.idle);
+	head(&r, "joule_other_carbon_grams", "counter", "grams", "Carbon (gCO2e) of the other energy, by kind.");
+	other_lines(&r, &h);
+	head(&r, "joule_host_carbon_grams", "counter", "grams", "Carbon (gCO2e) of the host, by kind.");
+	emit(b, "joule_host_carbon_grams_total{kind=\"operational\"} %s\n", micro(h.operational_ug, v));
+	emit(b, "joule_host_carbon_grams_total{kind=\"embodied\"} %s\n", micro(h.embodied_ug, v));
+
+	/* Drill-down: processes with their own series, lifetime totals, while they live. Do not add to groups. */
+	r.family = F_ENERGY;
+	head(&r, "joule_process_energy_joules", "counter", "joules",
+	     "Energy of one process (filters, top N) over its life, by domain; drill-down only, the series stops "
+	     "when the process ends; sum joule_group_energy_joules_total instead.");
+	store_foreach_proc(s, proc_cb, &r);
+	r.family = F_CPU;
+	head(&r, "joule_process_cpu_seconds", "counter", "seconds", "On-CPU time of one process; drill-down only.");
+	store_foreach_proc(s, proc_cb, &r);
+	r.family = F_CARBON;
+	head(&r, "joule_process_carbon_grams", "counter", "grams",
+	     "Carbon (gCO2e) of one process by kind; drill-down only.");
+	store_foreach_proc(s, proc_cb, &r);
 
 	if (h.samples) {
 		const char *src = energy_kind_name(h.source);
 
-		head(b, "joule_host_energy_joules_total", "counter",
-		     "Energy the host's counters measured, per domain (overlapping domains included).");
+		head(&r, "joule_host_energy_joules", "counter", "joules",
+		     "Energy the host's counters measured, per domain (overlapping domains included: do not sum).");
 		for (int d = 0; d < ENERGY_NDOMAINS; d++)
 			if (h.domains & (1u << d))
 				emit(b, "joule_host_energy_joules_total{package=\"all\",domain=\"%s\",source=\"%s\"} %s\n",
 				     energy_domain_name((enum energy_domain)d), src, micro(h.domain_uj[d], v));
-		head(b, "joule_host_carbon_grams_total", "counter", "Carbon of the host's attributed energy (gCO2e).");
-		emit(b, "joule_host_carbon_grams_total %s\n", micro(h.carbon_ug, v));
-		head(b, "joule_idle_energy_joules_total", "counter", "Energy of idle time, not charged to any process.");
-		emit(b, "joule_idle_energy_joules_total{domain=\"cpu\"} %s\n", micro(h.idle.cpu_uj, v));
-		emit(b, "joule_idle_energy_joules_total{domain=\"memory\"} %s\n", micro(h.idle.mem_uj, v));
-		head(b, "joule_overflow_energy_joules_total", "counter",
-		     "Energy of tasks the full BPF task map could not hold.");
-		emit(b, "joule_overflow_energy_joules_total %s\n", micro(h.overflow.cpu_uj + h.overflow.mem_uj, v));
-		head(b, "joule_grid_intensity_grams_per_kwh", "gauge", "Grid carbon intensity in use (gCO2e/kWh).");
+		head(&r, "joule_grid_intensity_grams_per_kwh", "gauge", NULL, "Grid carbon intensity in use (gCO2e/kWh).");
 		metrics_escape_label(h.intensity.kind ? h.intensity.kind : "", esc, sizeof(esc));
 		metrics_escape_label(h.intensity.zone ? h.intensity.zone : "", esc2, sizeof(esc2));
 		emit(b, "joule_grid_intensity_grams_per_kwh{kind=\"%s\",zone=\"%s\"} %.6g\n", esc, esc2,
 		     h.intensity.g_per_kwh);
+		head(&r, "joule_pue_ratio", "gauge", "ratio", "Power usage effectiveness applied to operational carbon.");
+		emit(b, "joule_pue_ratio %.6g\n", h.pue);
 	}
-	self_metrics(b, &h, self);
+	self_metrics(&r, &h, self);
+	if (r.om)
+		emit(b, "# EOF\n");
 	return b->oom ? -ENOMEM : 0;
+}
+
+enum metrics_format metrics_negotiate(const char *accept)
+{
+	/* Prometheus sends both with q-values; any mention of OpenMetrics means it can parse it */
+	if (accept && strstr(accept, "application/openmetrics-text"))
+		return METRICS_OPENMETRICS;
+	return METRICS_TEXT;
 }

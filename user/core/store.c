@@ -2,12 +2,19 @@
 /* In-memory store of samples: process and group totals, a 10 Hz ring, downsampled series; fixed upper bounds. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "joule/store.h"
 #include "joule/util.h"
 
+/*
+ * Expositions that must have shown a group before its energy counts as seen:
+ * two, so one failed scrape, or the other scraper of an HA pair, still gets
+ * the group's first value as zero.
+ */
+#define SEEN_AFTER 2
 /* A process missing from samples this long without an exit record is gone (exit event lost). */
 #define STALE_NS (3600 * NSEC_PER_SEC)
 /* Resolutions: 1 s for an hour and 1 min for a week (host); 1 min for 3 h (groups, own-series processes). */
@@ -18,7 +25,7 @@
 
 struct bucket {
 	uint64_t idx1; /* bucket index + 1 (0: empty) */
-	uint64_t cpu_uj, mem_uj, carbon_ug, embodied_ug;
+	uint64_t cpu_uj, mem_uj, operational_ug, embodied_ug;
 };
 
 struct series {
@@ -40,6 +47,9 @@ struct proc_entry {
 struct group_entry {
 	struct store_group v;
 	int next;
+	uint32_t refs;		/* tracked processes that point at it: it cannot be forgotten while > 0 */
+	uint64_t born_gen;	/* exposition count when it was created or came back from idle */
+	int heir;		/* an older entry of the same group that takes its unseen energy; -1: other does */
 	struct series min;
 };
 
@@ -65,6 +75,8 @@ struct store {
 	struct store_recent *recent;
 	size_t recent_head, recent_n;
 	uint64_t last_seq;
+	/* expositions begun: a group not yet shown holds its energy as unseen (see charge_group) */
+	_Atomic uint64_t expositions;
 };
 
 static int series_init(struct series *s, uint64_t width_ns, size_t len)
@@ -75,7 +87,7 @@ static int series_init(struct series *s, uint64_t width_ns, size_t len)
 	return s->b ? 0 : -ENOMEM;
 }
 
-static void series_add(struct series *s, uint64_t real_ns, const struct store_totals *t)
+static void series_add(struct series *s, uint64_t real_ns, const struct sample_totals *t)
 {
 	uint64_t idx = real_ns / s->width_ns;
 	struct bucket *b = &s->b[idx % s->len];
@@ -86,7 +98,7 @@ static void series_add(struct series *s, uint64_t real_ns, const struct store_to
 	}
 	b->cpu_uj += t->cpu_uj;
 	b->mem_uj += t->mem_uj;
-	b->carbon_ug += t->carbon_ug;
+	b->operational_ug += t->operational_ug;
 	b->embodied_ug += t->embodied_ug;
 }
 
@@ -100,8 +112,9 @@ static void series_sum(const struct series *s, uint64_t from, uint64_t to, struc
 			continue;
 		p->cpu_uj += b->cpu_uj;
 		p->mem_uj += b->mem_uj;
-		p->carbon_ug += b->carbon_ug;
+		p->operational_ug += b->operational_ug;
 		p->embodied_ug += b->embodied_ug;
+		p->carbon_ug += b->operational_ug + b->embodied_ug;
 	}
 }
 
@@ -112,11 +125,14 @@ static uint64_t hash_u32(uint32_t x)
 	return h ^ (h >> 29);
 }
 
-static uint64_t hash_group(enum group_kind k, const char *name)
+static uint64_t hash_group(enum group_kind k, const char *name, const char *comm)
 {
 	uint64_t h = 1469598103934665603ULL ^ (uint64_t)k;
 
 	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	h = (h ^ 0xff) * 1099511628211ULL; /* separator: ("ab","c") and ("a","bc") differ */
+	for (const unsigned char *p = (const unsigned char *)comm; *p; p++)
 		h = (h ^ *p) * 1099511628211ULL;
 	return h;
 }
@@ -171,6 +187,8 @@ int store_open(struct store **out, const struct store_cfg *cfg)
 		s->cfg.max_series = 1000;
 	if (!s->cfg.grace_ns)
 		s->cfg.grace_ns = 300 * NSEC_PER_SEC;
+	if (!s->cfg.group_idle_ns)
+		s->cfg.group_idle_ns = 900 * NSEC_PER_SEC;
 	if (!s->cfg.recent_len)
 		s->cfg.recent_len = 600;
 	pthread_rwlock_init(&s->lock, NULL);
@@ -179,8 +197,7 @@ int store_open(struct store **out, const struct store_cfg *cfg)
 	nb = pow2_at_least(s->cfg.max_procs);
 	s->proc_hash = malloc(nb * sizeof(int));
 	s->proc_hash_mask = nb - 1;
-	/* one slot more than max_groups: the "other" group that absorbs the excess */
-	s->groups = calloc(s->cfg.max_groups + 1, sizeof(*s->groups));
+	s->groups = calloc(s->cfg.max_groups, sizeof(*s->groups));
 	nb = pow2_at_least(s->cfg.max_groups * 2);
 	s->group_hash = malloc(nb * sizeof(int));
 	s->group_hash_mask = nb - 1;
@@ -230,37 +247,88 @@ void store_close(struct store *s)
 	free(s);
 }
 
-static int group_get(struct store *s, enum group_kind kind, const char *name, uint32_t *idx)
+static void group_unhash(struct store *s, uint32_t idx)
 {
-	size_t h = hash_group(kind, name) & s->group_hash_mask;
+	struct group_entry *g = s->groups[idx];
+	int *pp = &s->group_hash[hash_group(g->v.kind, g->v.name, g->v.comm) & s->group_hash_mask];
+
+	while (*pp != (int)idx)
+		pp = &s->groups[*pp]->next;
+	*pp = g->next;
+}
+
+/*
+ * The table is full: forget the entry idle longest, if one has been idle
+ * past group_idle_ns and no tracked process points at it. Its series left
+ * /metrics when it went idle, so forgetting it moves nothing a sum counts.
+ */
+static int group_evict(struct store *s, uint64_t now_real_ns)
+{
+	int best = -1;
+
+	for (size_t i = 0; i < s->ngroups; i++) {
+		const struct group_entry *g = s->groups[i];
+
+		if (g->refs || g->v.last_active_real_ns + s->cfg.group_idle_ns > now_real_ns)
+			continue;
+		if (best < 0 || g->v.last_active_real_ns < s->groups[best]->v.last_active_real_ns)
+			best = (int)i;
+	}
+	if (best >= 0) {
+		group_unhash(s, (uint32_t)best);
+		s->host.groups_evicted++;
+	}
+	return best;
+}
+
+/* The entry of (kind, name, comm), created if needed; -ENOSPC when the table is full of active entries. */
+static int group_get(struct store *s, enum group_kind kind, const char *name, const char *comm,
+		     uint64_t now_real_ns, uint32_t *idx)
+{
+	size_t h = hash_group(kind, name, comm) & s->group_hash_mask;
 	struct group_entry *g;
+	int slot;
 
 	for (int i = s->group_hash[h]; i >= 0; i = s->groups[i]->next)
-		if (s->groups[i]->v.kind == kind && strcmp(s->groups[i]->v.name, name) == 0) {
+		if (s->groups[i]->v.kind == kind && strcmp(s->groups[i]->v.name, name) == 0 &&
+		    strcmp(s->groups[i]->v.comm, comm) == 0) {
 			*idx = (uint32_t)i;
 			return 0;
 		}
-	if (s->ngroups >= s->cfg.max_groups) {
-		/* Full: charge to one "other" group so totals stay exact while memory stays bounded. */
-		if (kind != GROUP_COMM || strcmp(name, "other") != 0) {
-			s->host.groups_dropped++;
-			return group_get(s, GROUP_COMM, "other", idx);
+	if (s->ngroups < s->cfg.max_groups) {
+		g = calloc(1, sizeof(*g));
+		if (!g || series_init(&g->min, MIN_NS, GROUP_MIN_LEN)) {
+			free(g);
+			return -ENOMEM;
 		}
-		if (s->ngroups > s->cfg.max_groups)
+		slot = (int)s->ngroups++;
+		s->groups[slot] = g;
+		s->host.groups = s->ngroups;
+	} else {
+		slot = group_evict(s, now_real_ns);
+		if (slot < 0)
 			return -ENOSPC;
-	}
-	g = calloc(1, sizeof(*g));
-	if (!g || series_init(&g->min, MIN_NS, GROUP_MIN_LEN)) {
-		free(g);
-		return -ENOMEM;
+		g = s->groups[slot];
+		memset(&g->v, 0, sizeof(g->v));
+		memset(g->min.b, 0, g->min.len * sizeof(*g->min.b));
 	}
 	g->v.kind = kind;
 	snprintf(g->v.name, sizeof(g->v.name), "%s", name);
+	snprintf(g->v.comm, sizeof(g->v.comm), "%s", comm);
+	g->v.last_active_real_ns = now_real_ns;
+	g->refs = 0;
+	g->born_gen = atomic_load(&s->expositions);
+	/* a new comm in a known group: its unseen start goes to an entry of that group already shown */
+	g->heir = -1;
+	for (size_t i = 0; i < s->ngroups; i++)
+		if ((int)i != slot && s->groups[i]->v.kind == kind && strcmp(s->groups[i]->v.name, name) == 0 &&
+		    s->groups[i]->born_gen + SEEN_AFTER <= g->born_gen) {
+			g->heir = (int)i;
+			break;
+		}
 	g->next = s->group_hash[h];
-	s->group_hash[h] = (int)s->ngroups;
-	s->groups[s->ngroups] = g;
-	*idx = (uint32_t)s->ngroups++;
-	s->host.groups = s->ngroups;
+	s->group_hash[h] = slot;
+	*idx = (uint32_t)slot;
 	return 0;
 }
 
@@ -321,13 +389,17 @@ static struct proc_entry *proc_new(struct store *s, const struct sample_task *t)
 	return e;
 }
 
-static void totals_add(struct store_totals *a, const struct store_totals *b)
+static void unlink_group(struct store *s, struct proc_entry *e)
 {
-	a->cpu_ns += b->cpu_ns;
-	a->cpu_uj += b->cpu_uj;
-	a->mem_uj += b->mem_uj;
-	a->carbon_ug += b->carbon_ug;
-	a->embodied_ug += b->embodied_ug;
+	struct group_entry *g;
+
+	if (!e->group_set)
+		return;
+	g = s->groups[e->group];
+	if (!e->v.exited && g->v.live)
+		g->v.live--;
+	g->refs--;
+	e->group_set = false;
 }
 
 static void proc_free(struct store *s, struct proc_entry *e)
@@ -338,21 +410,10 @@ static void proc_free(struct store *s, struct proc_entry *e)
 	while (*pp != idx)
 		pp = &s->procs[*pp].next;
 	*pp = e->next;
-	if (e->group_set) {
-		struct group_entry *g = s->groups[e->group];
-
-		/*
-		 * Its own series vanishes: the group's rest takes it over so the
-		 * family's sum stays equal to the group total.
-		 */
-		if (e->v.own_series)
-			totals_add(&g->v.rest, &e->v.series);
-		if (g->v.live)
-			g->v.live--;
-	}
+	/* its energy stays in the group's total; only the link goes */
+	unlink_group(s, e);
 	if (e->v.own_series)
 		s->nown--;
-	e->group_set = false;
 	if (e->min) {
 		free(e->min->b);
 		free(e->min);
@@ -368,7 +429,7 @@ static void proc_free(struct store *s, struct proc_entry *e)
 static int cmp_energy_desc(const void *a, const void *b)
 {
 	const struct proc_entry *x = *(struct proc_entry *const *)a, *y = *(struct proc_entry *const *)b;
-	uint64_t ex = x->v.total.cpu_uj + x->v.total.mem_uj, ey = y->v.total.cpu_uj + y->v.total.mem_uj;
+	uint64_t ex = sample_totals_energy_uj(&x->v.total), ey = sample_totals_energy_uj(&y->v.total);
 
 	return ex < ey ? 1 : ex > ey ? -1 : 0;
 }
@@ -393,7 +454,7 @@ static void select_top(struct store *s)
 	free(v);
 }
 
-/* Exited processes past their grace period, and stale ones, fold into their group (whose totals already hold them). */
+/* Forget exited processes past their grace period, and stale ones; their groups' totals already hold them. */
 static void fold_expired(struct store *s, uint64_t mono_ns)
 {
 	for (size_t i = 0; i < s->cfg.max_procs; i++) {
@@ -407,74 +468,148 @@ static void fold_expired(struct store *s, uint64_t mono_ns)
 	}
 }
 
-static int add_task(struct store *s, const struct sample *smp, const struct sample_task *t)
+/* No group slot free: the energy still counts, in other (and in the host), never lost. */
+static void charge_other(struct store *s, const struct sample_totals *d)
 {
-	struct store_totals d = {
-		.cpu_ns = t->cpu_ns, .cpu_uj = t->cpu_uj, .mem_uj = t->mem_uj,
-		.carbon_ug = t->carbon_ug, .embodied_ug = t->embodied_ug,
-	};
-	struct proc_entry *e = proc_find(s, t->pid, t->start_ns);
-	struct group_entry *g;
+	sample_totals_add(&s->host.other, d);
+	s->host.groups_full++;
+}
+
+/*
+ * A series' first scraped value is not an increase to Prometheus: what a
+ * group used before any exposition showed it would be lost to increase().
+ * So until an exposition has shown it (new, or back from idle) its energy is
+ * also counted as unseen, which the exposition leaves out of its series and
+ * puts in other instead: the group's series starts at zero, other grows.
+ */
+static void charge_group(struct store *s, struct group_entry *g, const struct sample *smp,
+			 const struct sample_totals *d)
+{
+	uint64_t shown = atomic_load(&s->expositions);
+
+	if (!store_group_exposed(s, &g->v))
+		g->born_gen = shown; /* back from idle: its series is new to a scraper that dropped it */
+	if (g->born_gen + SEEN_AFTER > shown) {
+		struct group_entry *h = g->heir >= 0 && (size_t)g->heir < s->ngroups ? s->groups[g->heir] : NULL;
+
+		sample_totals_add(&g->v.unseen, d);
+		/* the heir must still be that group (its slot may have been reused) and still shown */
+		if (h && h->v.kind == g->v.kind && strcmp(h->v.name, g->v.name) == 0 && store_group_exposed(s, &h->v))
+			sample_totals_add(&h->v.adopted, d);
+		else
+			sample_totals_add(&s->host.unseen, d);
+	}
+	sample_totals_add(&g->v.total, d);
+	series_add(&g->min, smp->real_end_ns, d);
+	if (d->cpu_uj || d->mem_uj || d->cpu_ns)
+		g->v.last_active_real_ns = smp->real_end_ns;
+}
+
+/* Label a process and link it to its group entry; without a free slot it stays unlinked (charged to other). */
+static int link_group(struct store *s, struct proc_entry *e, const char *comm, uint64_t now_real_ns)
+{
+	struct proc_labels l;
 	uint32_t gi;
 	int r;
 
-	if (!e) {
-		struct proc_labels l;
-		char comm[JOULE_COMM_LEN];
+	if (!s->cfg.labeler || s->cfg.labeler(s->cfg.labeler_ctx, e->v.pid, comm, &l) < 0)
+		labels_from_comm(comm, &l);
+	e->v.labels = l;
+	r = group_get(s, l.kind, l.group, comm, now_real_ns, &gi);
+	if (r)
+		return r;
+	e->group = gi;
+	e->group_set = true;
+	if (!e->v.exited)
+		s->groups[gi]->v.live++;
+	s->groups[gi]->v.procs++;
+	s->groups[gi]->refs++;
+	return 0;
+}
 
-		memcpy(comm, t->comm, sizeof(comm));
-		comm[sizeof(comm) - 1] = '\0';
+/*
+ * exec renamed it: what it used so far stays with the old name (that is
+ * what ran), what it uses from now on goes to the new name's entry, so no
+ * series jumps. The labels are read again: a fork that moved itself into a
+ * unit's cgroup before exec lands in the unit.
+ */
+static int rename_proc(struct store *s, struct proc_entry *e, const char *comm, uint64_t now_real_ns)
+{
+	int r;
+
+	unlink_group(s, e);
+	memcpy(e->v.comm, comm, sizeof(e->v.comm));
+	r = link_group(s, e, comm, now_real_ns);
+	if (r && r != -ENOSPC)
+		return r;
+	if (filter_match(s, comm))
+		give_own_series(s, e);
+	return 0;
+}
+
+static int add_task(struct store *s, const struct sample *smp, const struct sample_task *t)
+{
+	const struct sample_totals *d = &t->tot;
+	struct proc_entry *e = proc_find(s, t->pid, t->start_ns);
+	char comm[JOULE_COMM_LEN];
+	uint32_t gi;
+	int r;
+
+	memcpy(comm, t->comm, sizeof(comm));
+	comm[sizeof(comm) - 1] = '\0';
+	if (!e) {
 		e = proc_new(s, t);
 		if (!e) {
 			/* Table full: the group gets the energy, the process is not tracked. */
 			s->host.procs_untracked++;
-			r = group_get(s, GROUP_COMM, comm, &gi);
+			r = group_get(s, GROUP_COMM, comm, comm, smp->real_end_ns, &gi);
+			if (r == -ENOSPC) {
+				charge_other(s, d);
+				return 0;
+			}
 			if (r)
 				return r;
-			g = s->groups[gi];
-			totals_add(&g->v.total, &d);
-			totals_add(&g->v.rest, &d);
-			series_add(&g->min, smp->real_end_ns, &d);
+			charge_group(s, s->groups[gi], smp, d);
 			return 0;
 		}
-		if (!s->cfg.labeler || s->cfg.labeler(s->cfg.labeler_ctx, t->pid, comm, &l) < 0)
-			labels_from_comm(comm, &l);
-		e->v.labels = l;
-		r = group_get(s, l.kind, l.group, &gi);
-		if (r) {
+		e->v.first_real_ns = smp->real_start_ns;
+		r = link_group(s, e, comm, smp->real_end_ns);
+		if (r && r != -ENOSPC) {
 			proc_free(s, e);
 			return r;
 		}
-		e->group = gi;
-		e->group_set = true;
-		s->groups[gi]->v.live++;
-		e->v.first_real_ns = smp->real_start_ns;
 		if (filter_match(s, comm))
 			give_own_series(s, e);
+	} else if (strcmp(e->v.comm, comm) != 0) {
+		r = rename_proc(s, e, comm, smp->real_end_ns);
+		if (r)
+			return r;
 	}
-	g = s->groups[e->group];
 	e->last_seen_mono_ns = smp->mono_end_ns;
 	e->v.last_real_ns = smp->real_end_ns;
 	if (t->exited && !e->v.exited) {
 		e->v.exited = true;
 		e->v.exit_code = t->exit_code;
 		e->v.exited_mono_ns = smp->mono_end_ns;
+		/* live means alive: it leaves the count when it ends, not when it is forgotten */
+		if (e->group_set && s->groups[e->group]->v.live)
+			s->groups[e->group]->v.live--;
 	}
-	totals_add(&e->v.total, &d);
-	totals_add(&g->v.total, &d);
-	series_add(&g->min, smp->real_end_ns, &d);
-	if (e->v.own_series) {
-		totals_add(&e->v.series, &d);
-		series_add(e->min, smp->real_end_ns, &d);
-	} else
-		totals_add(&g->v.rest, &d);
+	sample_totals_add(&e->v.total, d);
+	if (e->v.own_series)
+		series_add(e->min, smp->real_end_ns, d);
+	if (e->group_set)
+		charge_group(s, s->groups[e->group], smp, d);
+	else
+		charge_other(s, d);
 	return 0;
 }
 
 int store_add_sample(struct store *s, const struct sample *smp)
 {
-	struct store_totals host = {
+	struct sample_totals host = {
 		.cpu_uj = smp->host_cpu_uj, .mem_uj = smp->host_mem_uj, .carbon_ug = smp->host_carbon_ug,
+		.operational_ug = smp->host_operational_ug, .embodied_ug = smp->host_embodied_ug,
 	};
 	struct store_recent *r;
 	int err = 0;
@@ -485,7 +620,6 @@ int store_add_sample(struct store *s, const struct sample *smp)
 
 		if (e && !err)
 			err = e;
-		host.embodied_ug += smp->tasks[i].embodied_ug;
 	}
 	if (!s->host.samples)
 		s->host.first_real_ns = smp->real_start_ns;
@@ -494,14 +628,13 @@ int store_add_sample(struct store *s, const struct sample *smp)
 	s->host.cpu_uj += smp->host_cpu_uj;
 	s->host.mem_uj += smp->host_mem_uj;
 	s->host.carbon_ug += smp->host_carbon_ug;
+	s->host.operational_ug += smp->host_operational_ug;
+	s->host.embodied_ug += smp->host_embodied_ug;
 	for (int d = 0; d < ENERGY_NDOMAINS; d++)
 		s->host.domain_uj[d] += smp->host_domain_uj[d];
 	s->host.domains |= smp->domains;
-	totals_add(&s->host.idle, &(struct store_totals){ smp->idle.cpu_ns, smp->idle.cpu_uj, smp->idle.mem_uj,
-							     smp->idle.carbon_ug, 0 });
-	totals_add(&s->host.overflow, &(struct store_totals){ smp->overflow.cpu_ns, smp->overflow.cpu_uj,
-								 smp->overflow.mem_uj, smp->overflow.carbon_ug, 0 });
-	s->host.embodied_ug += host.embodied_ug;
+	sample_totals_add(&s->host.idle, &smp->idle);
+	sample_totals_add(&s->host.overflow, &smp->overflow);
 	s->host.source = smp->source;
 	s->host.intensity = smp->intensity;
 	s->host.pue = smp->pue;
@@ -562,6 +695,21 @@ void store_foreach_group(const struct store *s, int (*fn)(const struct store_gro
 			return;
 }
 
+void store_begin_exposition(struct store *s)
+{
+	atomic_fetch_add(&s->expositions, 1);
+}
+
+bool store_group_exposed(const struct store *s, const struct store_group *g)
+{
+	return g->last_active_real_ns + s->cfg.group_idle_ns > s->host.last_real_ns;
+}
+
+uint64_t store_group_idle_ns(const struct store *s)
+{
+	return s->cfg.group_idle_ns;
+}
+
 const struct store_proc *store_find_proc(const struct store *s, uint32_t pid)
 {
 	const struct store_proc *best = NULL;
@@ -608,6 +756,7 @@ int store_query(const struct store *s, const char *group, uint32_t pid, uint64_t
 {
 	const struct series *ser = NULL;
 	uint64_t nsteps, end, start;
+	size_t ngroup = 0;
 
 	if (!window_ns || !step_ns || window_ns % step_ns)
 		return -EINVAL;
@@ -621,9 +770,13 @@ int store_query(const struct store *s, const char *group, uint32_t pid, uint64_t
 		if (!ser)
 			return -ENOENT;
 	} else if (group) {
-		for (size_t i = 0; i < s->ngroups && !ser; i++)
-			if (strcmp(s->groups[i]->v.name, group) == 0)
-				ser = &s->groups[i]->min;
+		/* a group is every entry of that name (one per comm) */
+		for (size_t i = 0; i < s->ngroups; i++)
+			if (strcmp(s->groups[i]->v.name, group) == 0) {
+				if (!ser)
+					ser = &s->groups[i]->min;
+				ngroup++;
+			}
 		if (!ser)
 			return -ENOENT;
 	} else {
@@ -638,11 +791,17 @@ int store_query(const struct store *s, const char *group, uint32_t pid, uint64_t
 	start = end - window_ns;
 	for (uint64_t i = 0; i < nsteps; i++) {
 		struct store_point *p = &out[i];
-		uint64_t a = start + i * step_ns;
+		uint64_t a = start + i * step_ns, from = a / ser->width_ns, to = (a + step_ns) / ser->width_ns;
 
 		memset(p, 0, sizeof(*p));
 		p->start_real_ns = a;
-		series_sum(ser, a / ser->width_ns, (a + step_ns) / ser->width_ns, p);
+		if (!ngroup) {
+			series_sum(ser, from, to, p);
+			continue;
+		}
+		for (size_t g = 0; g < s->ngroups; g++)
+			if (strcmp(s->groups[g]->v.name, group) == 0)
+				series_sum(&s->groups[g]->min, from, to, p);
 	}
 	return (int)nsteps;
 }

@@ -86,14 +86,16 @@ static void add_u64(cJSON *o, const char *k, uint64_t v)
 	cJSON_AddNumberToObject(o, k, (double)v);
 }
 
-static void add_totals(cJSON *o, const struct store_totals *t)
+static void add_totals(cJSON *o, const struct sample_totals *t)
 {
 	add_u64(o, "cpu_ns", t->cpu_ns);
 	add_u64(o, "energy_uj", t->cpu_uj + t->mem_uj);
 	add_u64(o, "cpu_energy_uj", t->cpu_uj);
 	add_u64(o, "memory_energy_uj", t->mem_uj);
 	add_u64(o, "carbon_ug", t->carbon_ug);
-	add_u64(o, "embodied_ug", t->embodied_ug);
+	add_u64(o, "carbon_operational_ug", t->operational_ug);
+	add_u64(o, "carbon_embodied_ug", t->embodied_ug);
+	add_u64(o, "embodied_ug", t->embodied_ug); /* the name before carbon_embodied_ug; kept for readers of it */
 }
 
 static void add_time(cJSON *o, const char *k, uint64_t real_ns)
@@ -152,6 +154,8 @@ static cJSON *host_json(const struct http_api_ctx *x)
 	add_u64(t, "cpu_energy_uj", hs.cpu_uj);
 	add_u64(t, "memory_energy_uj", hs.mem_uj);
 	add_u64(t, "carbon_ug", hs.carbon_ug);
+	add_u64(t, "carbon_operational_ug", hs.operational_ug);
+	add_u64(t, "carbon_embodied_ug", hs.embodied_ug);
 	add_u64(t, "embodied_ug", hs.embodied_ug);
 	dom = cJSON_AddObjectToObject(t, "domains_uj");
 	for (int d = 0; d < ENERGY_NDOMAINS; d++)
@@ -159,6 +163,7 @@ static cJSON *host_json(const struct http_api_ctx *x)
 			add_u64(dom, energy_domain_name((enum energy_domain)d), hs.domain_uj[d]);
 	add_totals(cJSON_AddObjectToObject(o, "idle"), &hs.idle);
 	add_totals(cJSON_AddObjectToObject(o, "overflow"), &hs.overflow);
+	add_totals(cJSON_AddObjectToObject(o, "other"), &hs.other);
 	add_u64(o, "processes_tracked", hs.procs_tracked);
 	add_u64(o, "groups", hs.groups);
 	return o;
@@ -335,6 +340,32 @@ static int pick_group(const struct store_group *g, void *ctx)
 	return 0;
 }
 
+static int cmp_group_key(const void *a, const void *b)
+{
+	const struct store_group *x = a, *y = b;
+
+	if (x->kind != y->kind)
+		return x->kind < y->kind ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+/* The store keeps one entry per (group, comm); an app is the group: merge its entries (sorted by key). */
+static size_t merge_groups(struct store_group *v, size_t n)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (o && cmp_group_key(&v[o - 1], &v[i]) == 0) {
+			v[o - 1].live += v[i].live;
+			v[o - 1].procs += v[i].procs;
+			sample_totals_add(&v[o - 1].total, &v[i].total);
+			continue;
+		}
+		v[o++] = v[i];
+	}
+	return o;
+}
+
 static int cmp_group(const void *a, const void *b)
 {
 	const struct store_group *x = a, *y = b;
@@ -357,8 +388,11 @@ static unsigned a_apps(const struct http_api_ctx *x, const struct http_request_p
 		free(k.v);
 		return reply_error(out, 500, "out of memory");
 	}
-	if (k.n)
+	if (k.n) {
+		qsort(k.v, k.n, sizeof(*k.v), cmp_group_key);
+		k.n = merge_groups(k.v, k.n);
 		qsort(k.v, k.n, sizeof(*k.v), cmp_group);
+	}
 	o = cJSON_CreateObject();
 	add_u64(o, "matched", k.n);
 	arr = cJSON_AddArrayToObject(o, "apps");
@@ -368,6 +402,7 @@ static unsigned a_apps(const struct http_api_ctx *x, const struct http_request_p
 		cJSON_AddStringToObject(g, "name", k.v[i].name);
 		cJSON_AddStringToObject(g, "kind", group_kind_name(k.v[i].kind));
 		add_u64(g, "live_processes", k.v[i].live);
+		add_u64(g, "processes", k.v[i].procs);
 		add_totals(g, &k.v[i].total);
 		cJSON_AddItemToArray(arr, g);
 	}
@@ -391,7 +426,7 @@ static void add_series(cJSON *o, const struct store_point *pt, int n, bool with_
 		const struct store_point *p = &pt[i];
 		double v[ARRAY_SIZE(keys)] = {
 			(double)(p->cpu_uj + p->mem_uj) / 1e6, (double)p->cpu_uj / 1e6, (double)p->mem_uj / 1e6,
-			(double)(p->carbon_ug - p->embodied_ug) / 1e6, (double)p->embodied_ug / 1e6,
+			(double)p->operational_ug / 1e6, (double)p->embodied_ug / 1e6,
 			(double)p->carbon_ug / 1e6,
 		};
 

@@ -16,6 +16,7 @@ static const struct {
 	enum http_route_id id;
 	const char *allow;
 } routes[] = {
+	{ "/", R_ROOT, "GET" },
 	{ "/metrics", R_METRICS, "GET" },
 	{ "/healthz", R_HEALTHZ, "GET" },
 	{ "/readyz", R_READYZ, "GET" },

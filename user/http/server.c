@@ -171,6 +171,8 @@ static enum MHD_Result h_metrics(struct http_server *h, struct MHD_Connection *c
 	struct metrics_self self = { 0 };
 	struct metrics_buf b = { 0 };
 	uint64_t t0 = now_mono_ns();
+	enum metrics_format fmt;
+	const char *ctype;
 	int err;
 
 	if (h->st->fill_self)
@@ -181,7 +183,9 @@ static enum MHD_Result h_metrics(struct http_server *h, struct MHD_Connection *c
 	self.http_errors = atomic_load(&h->errors);
 	self.last_scrape_ns = atomic_load(&h->last_scrape_ns);
 	store_rdlock(h->st->store);
-	err = metrics_render(h->st->store, &self, &b);
+	fmt = metrics_negotiate(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT));
+	ctype = fmt == METRICS_OPENMETRICS ? METRICS_OPENMETRICS_CONTENT_TYPE : METRICS_CONTENT_TYPE;
+	err = metrics_render(h->st->store, &self, fmt, &b);
 	store_unlock(h->st->store);
 	if (err) {
 		metrics_buf_free(&b);
@@ -194,12 +198,12 @@ static enum MHD_Result h_metrics(struct http_server *h, struct MHD_Connection *c
 		if (z) {
 			metrics_buf_free(&b);
 			atomic_store(&h->last_scrape_ns, now_mono_ns() - t0);
-			return queue(h, c, 200, METRICS_CONTENT_TYPE, z, zlen, MHD_RESPMEM_MUST_FREE, "gzip");
+			return queue(h, c, 200, ctype, z, zlen, MHD_RESPMEM_MUST_FREE, "gzip");
 		}
 	}
 	atomic_store(&h->last_scrape_ns, now_mono_ns() - t0);
 	/* b.p was malloc'ed: the response frees it */
-	return queue(h, c, 200, METRICS_CONTENT_TYPE, b.p ? b.p : strdup(""), b.len, MHD_RESPMEM_MUST_FREE, NULL);
+	return queue(h, c, 200, ctype, b.p ? b.p : strdup(""), b.len, MHD_RESPMEM_MUST_FREE, NULL);
 }
 
 /* ---- PUT /intensity */
@@ -312,9 +316,25 @@ static enum MHD_Result arg_iter(void *cls, enum MHD_ValueKind kind, const char *
 	return rq->status ? MHD_NO : MHD_YES;
 }
 
+/* GET /: a plain page with links, for a person who opens the address in a browser. */
+static const char landing_page[] =
+	"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>joule</title></head><body>\n"
+	"<h1>joule</h1>\n<p>Energy and carbon per process, group and host.</p>\n<ul>\n"
+	"<li><a href=\"/metrics\">/metrics</a> (Prometheus; OpenMetrics on request)</li>\n"
+	"<li><a href=\"/api/v1/host\">/api/v1/host</a></li>\n"
+	"<li><a href=\"/api/v1/apps\">/api/v1/apps</a></li>\n"
+	"<li><a href=\"/api/v1/processes\">/api/v1/processes</a></li>\n"
+	"<li><a href=\"/api/v1/energy\">/api/v1/energy</a></li>\n"
+	"<li><a href=\"/api/v1/openapi.json\">/api/v1/openapi.json</a> (the API's description)</li>\n"
+	"<li><a href=\"/healthz\">/healthz</a>, <a href=\"/readyz\">/readyz</a></li>\n"
+	"</ul>\n</body></html>\n";
+
 static enum MHD_Result dispatch(struct http_server *h, struct MHD_Connection *c, struct req *rq)
 {
 	switch (rq->p.route) {
+	case R_ROOT:
+		return queue(h, c, 200, "text/html; charset=utf-8", (char *)landing_page, sizeof(landing_page) - 1,
+			     MHD_RESPMEM_PERSISTENT, NULL);
 	case R_METRICS:
 		return h_metrics(h, c);
 	case R_HEALTHZ:

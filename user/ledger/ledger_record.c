@@ -47,10 +47,18 @@ static void ctx_to_json(cJSON *o, const struct ledger_ctx_snap *c, bool full)
 	cJSON_AddNumberToObject(o, "energy_rel_sd", c->energy_rel_sd);
 }
 
+/* carbon_ug and its two parts (operational exactly energy x PUE x intensity; embodied the hardware's share). */
+static void add_carbon(cJSON *o, const struct sample_totals *t)
+{
+	ledger_json_add_u64(o, "carbon_ug", t->carbon_ug);
+	ledger_json_add_u64(o, "carbon_operational_ug", t->operational_ug);
+	ledger_json_add_u64(o, "carbon_embodied_ug", t->embodied_ug);
+}
+
 static cJSON *proc_to_json(const struct ledger_proc_acc *p)
 {
 	cJSON *o = cJSON_CreateObject();
-	uint64_t energy = p->cpu_uj + p->mem_uj, host = p->host_uj_end - p->host_uj_start;
+	uint64_t energy = sample_totals_energy_uj(&p->tot), host = p->host_uj_end - p->host_uj_start;
 	char buf[24];
 
 	if (!o)
@@ -67,12 +75,11 @@ static cJSON *proc_to_json(const struct ledger_proc_acc *p)
 	cJSON_AddBoolToObject(o, "exited", p->exited);
 	if (p->exited)
 		cJSON_AddNumberToObject(o, "exit_code", p->exit_code);
-	ledger_json_add_u64(o, "cpu_ns", p->cpu_ns);
+	ledger_json_add_u64(o, "cpu_ns", p->tot.cpu_ns);
 	ledger_json_add_u64(o, "energy_uj", energy);
-	ledger_json_add_u64(o, "cpu_energy_uj", p->cpu_uj);
-	ledger_json_add_u64(o, "memory_energy_uj", p->mem_uj);
-	ledger_json_add_u64(o, "carbon_ug", p->carbon_ug);
-	ledger_json_add_u64(o, "embodied_ug", p->embodied_ug);
+	ledger_json_add_u64(o, "cpu_energy_uj", p->tot.cpu_uj);
+	ledger_json_add_u64(o, "memory_energy_uj", p->tot.mem_uj);
+	add_carbon(o, &p->tot);
 	cJSON_AddNumberToObject(o, "allocation_ratio", host ? (double)energy / (double)host : 0.0);
 	ledger_json_add_u64(o, "intervals", p->intervals);
 	if (p->coalesced)
@@ -81,15 +88,15 @@ static cJSON *proc_to_json(const struct ledger_proc_acc *p)
 	return o;
 }
 
-static void bucket_to_json(cJSON *o, const char *name, const struct sample_bucket *b)
+static void bucket_to_json(cJSON *o, const char *name, const struct sample_totals *b)
 {
 	cJSON *x = cJSON_AddObjectToObject(o, name);
 
 	if (!x)
 		return;
 	ledger_json_add_u64(x, "cpu_ns", b->cpu_ns);
-	ledger_json_add_u64(x, "energy_uj", b->cpu_uj + b->mem_uj);
-	ledger_json_add_u64(x, "carbon_ug", b->carbon_ug);
+	ledger_json_add_u64(x, "energy_uj", sample_totals_energy_uj(b));
+	add_carbon(x, b);
 }
 
 static cJSON *host_to_json(const struct ledger_host_acc *h)
@@ -101,10 +108,10 @@ static cJSON *host_to_json(const struct ledger_host_acc *h)
 	cJSON_AddStringToObject(o, "kind", "host");
 	ledger_json_add_ns(o, "ts_start", h->ts_start_ns);
 	ledger_json_add_ns(o, "ts_end", h->ts_end_ns);
-	ledger_json_add_u64(o, "energy_uj", h->cpu_uj + h->mem_uj);
-	ledger_json_add_u64(o, "cpu_energy_uj", h->cpu_uj);
-	ledger_json_add_u64(o, "memory_energy_uj", h->mem_uj);
-	ledger_json_add_u64(o, "carbon_ug", h->carbon_ug);
+	ledger_json_add_u64(o, "energy_uj", sample_totals_energy_uj(&h->tot));
+	ledger_json_add_u64(o, "cpu_energy_uj", h->tot.cpu_uj);
+	ledger_json_add_u64(o, "memory_energy_uj", h->tot.mem_uj);
+	add_carbon(o, &h->tot);
 	d = cJSON_AddObjectToObject(o, "domains");
 	for (int i = 0; d && i < ENERGY_NDOMAINS; i++)
 		if (h->domains & (1u << i))
@@ -233,11 +240,7 @@ int ledger_acc_add(struct ledger_acc *l, const struct sample *s)
 			p->exit_code = t->exit_code;
 			l->nexited++;
 		}
-		p->cpu_ns += t->cpu_ns;
-		p->cpu_uj += t->cpu_uj;
-		p->mem_uj += t->mem_uj;
-		p->carbon_ug += t->carbon_ug;
-		p->embodied_ug += t->embodied_ug;
+		sample_totals_add(&p->tot, &t->tot);
 		p->ts_end_ns = s->real_end_ns;
 		p->host_uj_end = l->host_cum_uj + host_uj;
 		p->intervals++;
@@ -246,20 +249,14 @@ int ledger_acc_add(struct ledger_acc *l, const struct sample *s)
 	l->host_cum_uj += host_uj;
 	l->host.ts_end_ns = s->real_end_ns;
 	l->host.intervals++;
-	l->host.cpu_uj += s->host_cpu_uj;
-	l->host.mem_uj += s->host_mem_uj;
-	l->host.carbon_ug += s->host_carbon_ug;
+	sample_totals_add(&l->host.tot, &(struct sample_totals){ .cpu_uj = s->host_cpu_uj, .mem_uj = s->host_mem_uj,
+								  .operational_ug = s->host_operational_ug,
+								  .embodied_ug = s->host_embodied_ug });
 	l->host.domains |= s->domains;
 	for (int d = 0; d < ENERGY_NDOMAINS; d++)
 		l->host.domain_uj[d] += s->host_domain_uj[d];
-	l->host.idle.cpu_ns += s->idle.cpu_ns;
-	l->host.idle.cpu_uj += s->idle.cpu_uj;
-	l->host.idle.mem_uj += s->idle.mem_uj;
-	l->host.idle.carbon_ug += s->idle.carbon_ug;
-	l->host.overflow.cpu_ns += s->overflow.cpu_ns;
-	l->host.overflow.cpu_uj += s->overflow.cpu_uj;
-	l->host.overflow.mem_uj += s->overflow.mem_uj;
-	l->host.overflow.carbon_ug += s->overflow.carbon_ug;
+	sample_totals_add(&l->host.idle, &s->idle);
+	sample_totals_add(&l->host.overflow, &s->overflow);
 	snap_ctx(&l->host.ctx, s);
 	return 0;
 }
