@@ -324,6 +324,10 @@ static const struct config_key keys[] = {
 	{ "msr-root", true, set_string, "a directory", OFF(msr_root) },
 	{ "perf-root", true, set_string, "a directory", OFF(perf_root) },
 	{ "cpu-root", true, set_string, "a directory", OFF(cpu_root) },
+	{ "docker-root", true, set_string, "a directory", OFF(docker_root) },
+	{ "containers-storage-root", true, set_string, "a directory", OFF(storage_root) },
+	{ "pod-logs-root", true, set_string, "a directory", OFF(pod_logs_root) },
+	{ "container-logs-root", true, set_string, "a directory", OFF(container_logs_root) },
 	{ "model-idle-watts", true, set_positive_double, "watts > 0", OFF(model_idle_w) },
 	{ "model-max-watts", true, set_positive_double, "watts > 0", OFF(model_max_w) },
 	{ "model-curve", true, set_model_curve, "linear, specpower", OFF(model_linear) },
@@ -388,7 +392,8 @@ void config_init(struct joule_config *c)
 
 void config_free(struct joule_config *c)
 {
-	char **strs[] = { &c->powercap_root, &c->msr_root, &c->perf_root, &c->cpu_root, &c->zone,
+	char **strs[] = { &c->powercap_root, &c->msr_root, &c->perf_root, &c->cpu_root, &c->docker_root,
+			  &c->storage_root, &c->pod_logs_root, &c->container_logs_root, &c->zone,
 			  &c->intensity_file, &c->ledger, &c->ledger_key, &c->config_file, &c->listen,
 			  &c->socket_path, &c->socket_group, &c->ready_file, &c->api_token_file };
 

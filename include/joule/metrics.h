@@ -21,6 +21,7 @@ struct metrics_self {
 	uint64_t last_scrape_ns;	/* how long the previous scrape took */
 	uint64_t http_requests, http_errors;
 	uint64_t start_real_ns;
+	const struct host_identity *host;	/* NULL: no joule_host_info */
 };
 
 struct metrics_buf {
@@ -37,6 +38,9 @@ struct metrics_buf {
  */
 int metrics_render(const struct store *s, const struct metrics_self *self, struct metrics_buf *out);
 void metrics_buf_free(struct metrics_buf *b);
+
+/* joule_host_info{hostname,machine_id,boot_id,source} 1: the series a fleet joins on. */
+void metrics_host_info(struct metrics_buf *b, const struct host_identity *host, const char *source);
 
 /* Escape a label value per the text format (\\, \", \n) into out; always terminated. */
 void metrics_escape_label(const char *in, char *out, size_t outlen);

@@ -42,6 +42,7 @@ struct store_proc {
 struct store_group {
 	enum group_kind kind;
 	char name[PROC_GROUP_LEN];
+	struct proc_labels labels;	/* workload identity, from the member that created the group */
 	uint32_t live;			/* tracked processes in the group */
 	struct store_totals total;	/* every member ever, folded ones included */
 	/*
@@ -94,6 +95,13 @@ struct store_cfg {
 	size_t recent_len;	/* 10 Hz ring; 0: 600 */
 	store_labeler labeler;	/* NULL: group by comm */
 	void *labeler_ctx;
+	/*
+	 * NULL: a process keeps the labels of its first tick. Else called with
+	 * labeler_ctx for each process each tick it ran, with its labels: 1 when
+	 * it updated them (the process changed cgroup), and the process's energy
+	 * goes to its new group from this tick on.
+	 */
+	int (*relabel)(void *ctx, uint32_t pid, const char *comm, struct proc_labels *l);
 };
 
 struct store;

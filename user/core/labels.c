@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Group kinds by name, and the comm-only labels every process falls back to. */
+/* Group kinds by name, the comm-only labels every process falls back to, and the group chosen from an identity. */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +12,7 @@ const char *group_kind_name(enum group_kind k)
 	case GROUP_UNIT: return "unit";
 	case GROUP_CONTAINER: return "container";
 	case GROUP_POD: return "pod";
+	case GROUP_JOB: return "job";
 	default: return "comm";
 	}
 }
@@ -22,4 +23,46 @@ void labels_from_comm(const char *comm, struct proc_labels *out)
 	out->uid = UINT32_MAX;
 	out->kind = GROUP_COMM;
 	snprintf(out->group, sizeof(out->group), "%.*s", JOULE_COMM_LEN - 1, comm ? comm : "");
+}
+
+/* Group names longer than the field are cut, not refused: the full names stay in their own fields. */
+static void set_group(struct proc_labels *l, const char *a, const char *sep, const char *b)
+{
+	size_t n = 0, cap = sizeof(l->group) - 1;
+
+	for (const char *parts[] = { a, sep, b }, **p = parts; p < parts + 3; p++)
+		for (const char *c = *p; c && *c && n < cap; c++)
+			l->group[n++] = *c;
+	l->group[n] = '\0';
+}
+
+void labels_choose_group(struct proc_labels *l, const char *comm)
+{
+	if (l->pod_uid[0]) {
+		l->kind = GROUP_POD;
+		/* namespace/pod is unique in a cluster; the uid when the kubelet's logs are not readable */
+		if (l->k8s_namespace[0] && l->pod[0])
+			set_group(l, l->k8s_namespace, "/", l->pod);
+		else
+			set_group(l, l->pod_uid, NULL, NULL);
+	} else if (l->container[0]) {
+		l->kind = GROUP_CONTAINER;
+		set_group(l, l->container_name[0] ? l->container_name : l->container, NULL, NULL);
+	} else if (l->job_id[0]) {
+		l->kind = GROUP_JOB;
+		set_group(l, l->job_id, NULL, NULL);
+	} else if (l->unit[0]) {
+		l->kind = GROUP_UNIT;
+		set_group(l, l->unit, NULL, NULL);
+	} else {
+		l->kind = GROUP_COMM;
+		snprintf(l->group, sizeof(l->group), "%.*s", JOULE_COMM_LEN - 1, comm ? comm : "");
+	}
+}
+
+bool labels_moved(const struct proc_labels *a, const struct proc_labels *b)
+{
+	if (a->kind == GROUP_COMM && b->kind == GROUP_COMM)
+		return false;
+	return a->kind != b->kind || strcmp(a->group, b->group) != 0;
 }

@@ -107,16 +107,55 @@ static void proc_labels(const struct store_proc *p, char *out, size_t len)
 		 group_kind_name(p->labels.kind));
 }
 
+/* The workload identity of a group as extra labels (",namespace=\"..\",..."), only those known. */
+static void identity_labels(const struct proc_labels *l, char *out, size_t len)
+{
+	const struct {
+		const char *name, *v;
+	} kv[] = {
+		{ "namespace", l->k8s_namespace }, { "pod", l->pod },	      { "pod_uid", l->pod_uid },
+		{ "container", l->container_name }, { "container_id", l->container }, { "runtime", l->runtime },
+		{ "unit", l->unit },		   { "slice", l->slice },	      { "job_id", l->job_id },
+		{ "job_user", l->job_user },
+	};
+	size_t off = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]) && off < len; i++) {
+		char esc[2 * 128];
+
+		if (!kv[i].v[0])
+			continue;
+		metrics_escape_label(kv[i].v, esc, sizeof(esc));
+		off += (size_t)snprintf(out + off, len - off, ",%s=\"%s\"", kv[i].name, esc);
+	}
+}
+
 static void group_labels(const struct store_group *g, char *out, size_t len)
 {
-	char group[2 * PROC_GROUP_LEN];
+	char group[2 * PROC_GROUP_LEN], ident[1400];
 
 	metrics_escape_label(g->name, group, sizeof(group));
 	/* A comm group's name is the comm: keep the label so `sum by (comm)` sees it. */
-	if (g->kind == GROUP_COMM)
+	if (g->kind == GROUP_COMM) {
 		snprintf(out, len, "comm=\"%s\",group=\"%s\",group_kind=\"comm\"", group, group);
-	else
-		snprintf(out, len, "group=\"%s\",group_kind=\"%s\"", group, group_kind_name(g->kind));
+		return;
+	}
+	identity_labels(&g->labels, ident, sizeof(ident));
+	snprintf(out, len, "group=\"%s\",group_kind=\"%s\"%s", group, group_kind_name(g->kind), ident);
+}
+
+void metrics_host_info(struct metrics_buf *b, const struct host_identity *host, const char *source)
+{
+	char hn[2 * sizeof(host->hostname)], mid[96], bid[96], src[64];
+
+	metrics_escape_label(host->hostname, hn, sizeof(hn));
+	metrics_escape_label(host->machine_id, mid, sizeof(mid));
+	metrics_escape_label(host->boot_id, bid, sizeof(bid));
+	metrics_escape_label(source ? source : "", src, sizeof(src));
+	head(b, "joule_host_info", "gauge", "This host's identity and energy source; always 1.");
+	emit(b, "joule_host_info{hostname=\"%s\",machine_id=\"%s\",boot_id=\"%s\",source=\"%s\"} 1\n", hn, mid,
+	     bid, src);
 }
 
 static void totals_lines(struct metrics_buf *b, int family, const char *labels, const struct store_totals *t)
@@ -140,7 +179,7 @@ static void totals_lines(struct metrics_buf *b, int family, const char *labels, 
 static int proc_cb(const struct store_proc *p, void *ctx)
 {
 	struct render *r = ctx;
-	char labels[512];
+	char labels[2048];
 
 	/* A reused pid: only the newest holder keeps the series, so label sets stay unique. */
 	if (!p->own_series || store_find_proc(r->s, p->pid) != p)
@@ -154,7 +193,7 @@ static int proc_cb(const struct store_proc *p, void *ctx)
 static int rest_cb(const struct store_group *g, void *ctx)
 {
 	struct render *r = ctx;
-	char labels[512];
+	char labels[2048];
 
 	group_labels(g, labels, sizeof(labels));
 	totals_lines(r->b, r->family, labels, &g->rest);
@@ -164,7 +203,7 @@ static int rest_cb(const struct store_group *g, void *ctx)
 static int group_cb(const struct store_group *g, void *ctx)
 {
 	struct render *r = ctx;
-	char labels[512], v[40];
+	char labels[2048], v[40];
 
 	group_labels(g, labels, sizeof(labels));
 	emit(r->b, "joule_group_energy_joules_total{%s,domain=\"cpu\"} %s\n", labels, micro(g->total.cpu_uj, v));
@@ -175,7 +214,7 @@ static int group_cb(const struct store_group *g, void *ctx)
 static int group_carbon_cb(const struct store_group *g, void *ctx)
 {
 	struct render *r = ctx;
-	char labels[512], v[40];
+	char labels[2048], v[40];
 
 	group_labels(g, labels, sizeof(labels));
 	emit(r->b, "joule_group_carbon_grams_total{%s} %s\n", labels, micro(g->total.carbon_ug, v));
@@ -254,6 +293,8 @@ int metrics_render(const struct store *s, const struct metrics_self *self, struc
 
 	head(b, "joule_build_info", "gauge", "joule's version; always 1.");
 	emit(b, "joule_build_info{version=\"%s\"} 1\n", self->version ? self->version : "unknown");
+	if (self->host)
+		metrics_host_info(b, self->host, h.samples ? energy_kind_name(h.source) : "");
 
 	for (int f = 0; f < F_NFAM; f++) {
 		const char *type = "counter";

@@ -407,6 +407,45 @@ static void fold_expired(struct store *s, uint64_t mono_ns)
 	}
 }
 
+/* A new group takes its workload identity from the member that created it ("other" has none). */
+static void group_set_identity(struct store *s, uint32_t gi, const struct proc_labels *l)
+{
+	struct store_group *v = &s->groups[gi]->v;
+
+	if (!v->labels.group[0] && v->kind == l->kind && !strcmp(v->name, l->group)) {
+		v->labels = *l;
+		v->labels.uid = UINT32_MAX; /* a group's members may differ */
+	}
+}
+
+/*
+ * The process moved to another cgroup: from this tick on its energy goes to
+ * the new group. What it already used stays with the old group; its own
+ * series (labelled with the old group) is handed to the old group's rest and
+ * starts again at zero, so no series of the group family jumps.
+ */
+static int proc_regroup(struct store *s, struct proc_entry *e)
+{
+	struct group_entry *old = s->groups[e->group];
+	uint32_t gi;
+	int r = group_get(s, e->v.labels.kind, e->v.labels.group, &gi);
+
+	if (r)
+		return r;
+	if (gi == e->group)
+		return 0;
+	group_set_identity(s, gi, &e->v.labels);
+	if (e->v.own_series) {
+		totals_add(&old->v.rest, &e->v.series);
+		memset(&e->v.series, 0, sizeof(e->v.series));
+	}
+	if (old->v.live)
+		old->v.live--;
+	s->groups[gi]->v.live++;
+	e->group = gi;
+	return 0;
+}
+
 static int add_task(struct store *s, const struct sample *smp, const struct sample_task *t)
 {
 	struct store_totals d = {
@@ -445,12 +484,23 @@ static int add_task(struct store *s, const struct sample *smp, const struct samp
 			proc_free(s, e);
 			return r;
 		}
+		group_set_identity(s, gi, &l);
 		e->group = gi;
 		e->group_set = true;
 		s->groups[gi]->v.live++;
 		e->v.first_real_ns = smp->real_start_ns;
 		if (filter_match(s, comm))
 			give_own_series(s, e);
+	} else if (s->cfg.relabel && !e->v.exited && !t->exited && e->group_set) {
+		char comm[JOULE_COMM_LEN];
+
+		memcpy(comm, t->comm, sizeof(comm));
+		comm[sizeof(comm) - 1] = '\0';
+		if (s->cfg.relabel(s->cfg.labeler_ctx, t->pid, comm, &e->v.labels) > 0) {
+			r = proc_regroup(s, e);
+			if (r)
+				return r;
+		}
 	}
 	g = s->groups[e->group];
 	e->last_seen_mono_ns = smp->mono_end_ns;

@@ -43,25 +43,47 @@ static bool has_suffix(const char *s, size_t n, const char *p)
 }
 
 /* Container runtimes name the scope "<runtime>-<64 hex>.scope" under systemd, or use a bare id segment. */
-static bool container_id(const char *seg, size_t n, const char **id)
+static bool container_id(const char *seg, size_t n, const char **id, const char **runtime)
 {
-	static const char *const prefixes[] = { "docker-", "cri-containerd-", "crio-", "libpod-", "containerd-" };
+	static const struct {
+		const char *prefix, *runtime;
+	} prefixes[] = {
+		{ "docker-", "docker" }, { "cri-containerd-", "containerd" }, { "crio-", "crio" },
+		{ "libpod-", "podman" }, { "containerd-", "containerd" },
+	};
 
 	if (has_suffix(seg, n, ".scope"))
 		n -= strlen(".scope");
 	for (size_t i = 0; i < ARRAY_SIZE(prefixes); i++) {
-		size_t pl = strlen(prefixes[i]);
+		size_t pl = strlen(prefixes[i].prefix);
 
-		if (has_prefix(seg, n, prefixes[i]) && n - pl == 64 && all_hex(seg + pl, 64)) {
+		if (has_prefix(seg, n, prefixes[i].prefix) && n - pl == 64 && all_hex(seg + pl, 64)) {
 			*id = seg + pl;
+			*runtime = prefixes[i].runtime;
 			return true;
 		}
 	}
 	if (n == 64 && all_hex(seg, 64)) {
 		*id = seg;
+		*runtime = NULL; /* the parent segment may say (cgroupfs: /docker/<id>) */
 		return true;
 	}
 	return false;
+}
+
+/* Slurm's "job_<id>" (and "uid_<u>" on cgroup v1): digits only, as slurmd writes them. */
+static bool digits_after(const char *seg, size_t n, const char *prefix, const char **v, size_t *vlen)
+{
+	size_t pl = strlen(prefix);
+
+	if (!has_prefix(seg, n, prefix) || n == pl || n - pl > 20)
+		return false;
+	for (size_t i = pl; i < n; i++)
+		if (seg[i] < '0' || seg[i] > '9')
+			return false;
+	*v = seg + pl;
+	*vlen = n - pl;
+	return true;
 }
 
 /*
@@ -135,10 +157,9 @@ static void pick_path(const char *text, size_t len, const char **path, size_t *p
 int procinfo_parse_cgroup(const char *text, size_t len, const char *comm, struct proc_labels *out,
 			  char *pathbuf, size_t pathlen)
 {
-	const char *path, *seg, *end, *unit = NULL, *cid = NULL;
-	size_t plen, unitlen = 0;
-	char pod[40] = "";
-	bool kube = false;
+	const char *path, *seg, *end, *cid = NULL, *runtime = NULL, *prev = NULL, *v;
+	size_t plen, prevlen = 0, vlen;
+	bool kube = false, slurm = false;
 
 	labels_from_comm(comm, out);
 	if (pathbuf && pathlen)
@@ -157,32 +178,38 @@ int procinfo_parse_cgroup(const char *text, size_t len, const char *comm, struct
 		const char *slash = memchr(seg, '/', (size_t)(end - seg));
 		const char *se = slash ? slash : end;
 		size_t n = (size_t)(se - seg);
-		const char *id;
+		const char *id, *rt;
 
 		if (has_prefix(seg, n, "kubepods"))
 			kube = true;
-		if (kube && !pod[0])
-			pod_uid(seg, n, pod, sizeof(pod));
-		if (container_id(seg, n, &id))
+		if (kube && !out->pod_uid[0])
+			pod_uid(seg, n, out->pod_uid, sizeof(out->pod_uid));
+		if (container_id(seg, n, &id, &rt)) {
 			cid = id;
-		if (has_suffix(seg, n, ".service") && n > strlen(".service")) {
-			unit = seg;
-			unitlen = n;
+			runtime = rt;
+			if (!rt && prev && prevlen == 6 && !memcmp(prev, "docker", 6))
+				runtime = "docker";
 		}
+		/* cgroup v1 "/slurm/uid_U/job_J/step_S"; v2 "/system.slice/slurmstepd.scope/job_J/step_S/..." */
+		if ((n == 5 && !memcmp(seg, "slurm", 5)) || has_prefix(seg, n, "slurmstepd.scope"))
+			slurm = true;
+		if (slurm && !out->job_id[0] && digits_after(seg, n, "job_", &v, &vlen))
+			copy_span(out->job_id, sizeof(out->job_id), v, vlen);
+		if (slurm && !out->job_user[0] && digits_after(seg, n, "uid_", &v, &vlen))
+			copy_span(out->job_user, sizeof(out->job_user), v, vlen);
+		if (has_suffix(seg, n, ".service") && n > strlen(".service"))
+			copy_span(out->unit, sizeof(out->unit), seg, n);
+		if (has_suffix(seg, n, ".slice") && n > strlen(".slice"))
+			copy_span(out->slice, sizeof(out->slice), seg, n);
+		prev = seg;
+		prevlen = n;
 		seg = se + 1;
 	}
 	if (cid)
 		copy_span(out->container, sizeof(out->container), cid, 64);
-	if (pod[0]) {
-		out->kind = GROUP_POD;
-		copy_span(out->group, sizeof(out->group), pod, strlen(pod));
-	} else if (cid) {
-		out->kind = GROUP_CONTAINER;
-		copy_span(out->group, sizeof(out->group), cid, 64);
-	} else if (unit) {
-		out->kind = GROUP_UNIT;
-		copy_span(out->group, sizeof(out->group), unit, unitlen);
-	}
+	if (runtime)
+		copy_span(out->runtime, sizeof(out->runtime), runtime, strlen(runtime));
+	labels_choose_group(out, comm);
 	return 0;
 }
 
