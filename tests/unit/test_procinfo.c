@@ -41,6 +41,9 @@ static const struct cgroup_case cases[] = {
 	{ "podman (libpod) scope gives container",
 	  "0::/machine.slice/libpod-" CID ".scope/container\n", GROUP_CONTAINER, CID, .container = CID,
 	  .runtime = "podman", .slice = "machine.slice" },
+	{ "hybrid host, runc on cgroupfs v1, gives the v1 path over the unified root",
+	  "9:name=systemd:/libpod_parent/libpod-" CID "\n4:memory:/libpod_parent/libpod-" CID "\n0::/\n",
+	  GROUP_CONTAINER, CID, .container = CID, .runtime = "podman" },
 	{ "kubepods, systemd driver, gives pod uid with dashes",
 	  "0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" UID_ ".slice/cri-containerd-" CID
 	  ".scope\n",

@@ -123,11 +123,16 @@ static bool pod_uid(const char *seg, size_t n, char *out, size_t outlen)
 	return true;
 }
 
-/* Pick the cgroup v2 line ("0::/path"), else the name=systemd line, else the first line's path. */
+/*
+ * Pick the cgroup v2 line ("0::/path"), else the name=systemd line, else the
+ * first line's path. A root path ("/") says nothing: on a hybrid host a v1
+ * runtime (runc on cgroupfs) leaves the unified line at "/" while the v1
+ * lines name the container, so any other path wins over it.
+ */
 static void pick_path(const char *text, size_t len, const char **path, size_t *plen)
 {
 	const char *end = text + len, *line = text;
-	bool have = false;
+	int best = -1;
 
 	*path = NULL;
 	*plen = 0;
@@ -141,13 +146,14 @@ static void pick_path(const char *text, size_t len, const char **path, size_t *p
 			bool v2 = c1 == line + 1 && line[0] == '0' && c2 == c1 + 1;
 			bool sd = (size_t)(c2 - c1 - 1) == strlen("name=systemd") &&
 				  memcmp(c1 + 1, "name=systemd", strlen("name=systemd")) == 0;
+			size_t n = (size_t)(le - c2 - 1);
+			bool root = n == 1 && c2[1] == '/';
+			int score = (root ? 0 : 4) + (v2 ? 2 : sd ? 1 : 0);
 
-			if (v2 || sd || !have) {
+			if (score > best) {
 				*path = c2 + 1;
-				*plen = (size_t)(le - c2 - 1);
-				have = true;
-				if (v2)
-					return;
+				*plen = n;
+				best = score;
 			}
 		}
 		line = le + 1;
