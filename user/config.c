@@ -355,6 +355,7 @@ static const struct config_key keys[] = {
 	{ "socket-mode", true, set_socket_mode, "an octal mode such as 0660", OFF(socket_mode) },
 	{ "ready-file", true, set_string, "a file path", OFF(ready_file) },
 	{ "api-token-file", true, set_string, "a file path", OFF(api_token_file) },
+	{ "hostname", true, set_string, "a host name", OFF(hostname) },
 	{ "top-n", true, set_u32, "a whole number", OFF(top_n) },
 	{ "filter", true, set_filter, "a command name (comm, at most 15 characters), repeatable", OFF(filters) },
 	{ "exited-grace", true, set_duration, "a duration > 0, e.g. 5m", OFF(grace_ns) },
@@ -395,7 +396,7 @@ void config_free(struct joule_config *c)
 	char **strs[] = { &c->powercap_root, &c->msr_root, &c->perf_root, &c->cpu_root, &c->docker_root,
 			  &c->storage_root, &c->pod_logs_root, &c->container_logs_root, &c->zone,
 			  &c->intensity_file, &c->ledger, &c->ledger_key, &c->config_file, &c->listen,
-			  &c->socket_path, &c->socket_group, &c->ready_file, &c->api_token_file };
+			  &c->socket_path, &c->socket_group, &c->ready_file, &c->api_token_file, &c->hostname };
 
 	for (size_t i = 0; i < ARRAY_SIZE(strs); i++) {
 		free(*strs[i]);

@@ -51,6 +51,7 @@ struct joule_config {
 	uint32_t socket_mode;		/* --socket-mode 0660 */
 	char *ready_file;		/* --ready-file F */
 	char *api_token_file;		/* --api-token-file F */
+	char *hostname;			/* --hostname NAME: joule_host_info's hostname (a pod: the node's name) */
 	uint32_t top_n;			/* --top-n N: per-process metric series */
 	char **filters;			/* --filter COMM (repeatable): always exported per process */
 	size_t nfilters;

@@ -355,6 +355,9 @@ int cmd_daemon(int argc, char **argv)
 		}
 	}
 	identity_host_read(&d.host);
+	/* In a pod gethostname() is the pod's name: the DaemonSet passes the node's. */
+	if (d.cfg.hostname && d.cfg.hostname[0])
+		snprintf(d.host.hostname, sizeof(d.host.hostname), "%s", d.cfg.hostname);
 	sc.labeler = identity_label;
 	sc.labeler_ctx = d.ident;
 	sc.relabel = identity_refresh;
