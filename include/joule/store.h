@@ -102,6 +102,13 @@ struct store_cfg {
 	 * goes to its new group from this tick on.
 	 */
 	int (*relabel)(void *ctx, uint32_t pid, const char *comm, struct proc_labels *l);
+	/*
+	 * At most this many processes are re-checked per sample (0: 64), taken
+	 * round robin over the sample's tasks: every process each tick on a
+	 * quiet host, each one every few ticks on a busy one, so the cost of a
+	 * tick stays bounded (each check reads /proc/PID/cgroup).
+	 */
+	uint32_t relabel_per_sample;
 };
 
 struct store;

@@ -65,6 +65,7 @@ struct store {
 	struct store_recent *recent;
 	size_t recent_head, recent_n;
 	uint64_t last_seq;
+	size_t relabel_off;	/* where this sample's round of re-checks starts */
 };
 
 static int series_init(struct series *s, uint64_t width_ns, size_t len)
@@ -446,7 +447,7 @@ static int proc_regroup(struct store *s, struct proc_entry *e)
 	return 0;
 }
 
-static int add_task(struct store *s, const struct sample *smp, const struct sample_task *t)
+static int add_task(struct store *s, const struct sample *smp, const struct sample_task *t, bool recheck)
 {
 	struct store_totals d = {
 		.cpu_ns = t->cpu_ns, .cpu_uj = t->cpu_uj, .mem_uj = t->mem_uj,
@@ -491,7 +492,7 @@ static int add_task(struct store *s, const struct sample *smp, const struct samp
 		e->v.first_real_ns = smp->real_start_ns;
 		if (filter_match(s, comm))
 			give_own_series(s, e);
-	} else if (s->cfg.relabel && !e->v.exited && !t->exited && e->group_set) {
+	} else if (recheck && s->cfg.relabel && !e->v.exited && !t->exited && e->group_set) {
 		char comm[JOULE_COMM_LEN];
 
 		memcpy(comm, t->comm, sizeof(comm));
@@ -526,17 +527,22 @@ int store_add_sample(struct store *s, const struct sample *smp)
 	struct store_totals host = {
 		.cpu_uj = smp->host_cpu_uj, .mem_uj = smp->host_mem_uj, .carbon_ug = smp->host_carbon_ug,
 	};
+	size_t n = smp->ntasks, budget = s->cfg.relabel_per_sample ? s->cfg.relabel_per_sample : 64;
 	struct store_recent *r;
 	int err = 0;
 
 	pthread_rwlock_wrlock(&s->lock);
-	for (size_t i = 0; i < smp->ntasks; i++) {
-		int e = add_task(s, smp, &smp->tasks[i]);
+	for (size_t i = 0; i < n; i++) {
+		/* the budget's worth of tasks from relabel_off on, wrapping: all of them when they fit */
+		bool recheck = n <= budget || (i + n - s->relabel_off % n) % n < budget;
+		int e = add_task(s, smp, &smp->tasks[i], recheck);
 
 		if (e && !err)
 			err = e;
 		host.embodied_ug += smp->tasks[i].embodied_ug;
 	}
+	if (n > budget)
+		s->relabel_off = (s->relabel_off % n + budget) % n;
 	if (!s->host.samples)
 		s->host.first_real_ns = smp->real_start_ns;
 	s->host.samples++;

@@ -244,15 +244,25 @@ int procinfo_read(const char *proc_root, uint32_t pid, struct procinfo *out)
 	r = read_file(path, buf, sizeof(buf));
 	procinfo_parse_cgroup(buf, r > 0 ? (size_t)r : 0, out->comm, &out->labels, out->cgroup,
 			      sizeof(out->cgroup));
-	snprintf(path, sizeof(path), "%s/%u/status", root, pid);
-	r = read_file(path, buf, sizeof(buf));
-	if (r > 0) {
-		const char *u = strstr(buf, "\nUid:");
-		unsigned uid;
+	procinfo_read_uid(root, pid, &out->labels.uid);
+	return 0;
+}
 
-		if (u && sscanf(u + 5, "%u", &uid) == 1)
-			out->labels.uid = uid;
-	}
+int procinfo_read_uid(const char *proc_root, uint32_t pid, uint32_t *uid)
+{
+	char path[256], buf[4096];
+	const char *u;
+	unsigned v;
+	int r;
+
+	snprintf(path, sizeof(path), "%s/%u/status", proc_root ? proc_root : "/proc", pid);
+	r = read_file(path, buf, sizeof(buf));
+	if (r < 0)
+		return r;
+	u = strstr(buf, "\nUid:");
+	if (!u || sscanf(u + 5, "%u", &v) != 1)
+		return -EINVAL;
+	*uid = v;
 	return 0;
 }
 
