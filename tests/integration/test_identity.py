@@ -164,14 +164,14 @@ def test_podman_when_containers_json_names_it_is_the_container_name(world):
 
 
 def test_crio_pod_when_storage_and_pod_logs_name_it_is_namespace_pod_container(world):
-    a = app(world["d"], "shop/cart-7d9f")
+    a = app(world["d"], "shop/cart-7d9f/app")
     assert a["kind"] == "pod", "kind %r" % a["kind"]
     assert (a["namespace"], a["pod"], a["container_name"], a["pod_uid"]) == (
         "shop", "cart-7d9f", "app", CRIO_POD_UID), "cri-o pod identity %r" % a
 
 
 def test_containerd_pod_when_kubelet_logs_name_it_is_namespace_pod_container(world):
-    a = app(world["d"], "web/nginx-5c4b")
+    a = app(world["d"], "web/nginx-5c4b/nginx")
     assert (a["kind"], a["namespace"], a["pod"], a["container_name"], a["container_id"]) == (
         "pod", "web", "nginx-5c4b", "nginx", CTRD_ID), "containerd pod identity %r" % a
 
@@ -198,7 +198,7 @@ def test_state_when_truncated_or_missing_is_labelled_by_id_and_logged_once(world
 
 def test_apps_when_identity_known_match_schema(world):
     d = world["d"]
-    app(d, "shop/cart-7d9f")
+    app(d, "shop/cart-7d9f/app")
     spec = d.get_json("/api/v1/openapi.json")
     body = d.get_json("/api/v1/apps?limit=1000")
     errs = check_schema(body, response_schema(spec, "/api/v1/apps"), spec)
@@ -207,10 +207,10 @@ def test_apps_when_identity_known_match_schema(world):
 
 def test_metrics_when_identity_known_label_groups_and_host(world):
     d = world["d"]
-    app(d, "shop/cart-7d9f")
+    app(d, "shop/cart-7d9f/app")
     text = metrics_text(d)
     pod = [l for l in text.splitlines() if l.startswith("joule_group_energy_joules_total{") and
-           'group="shop/cart-7d9f"' in l]
+           'group="shop/cart-7d9f/app"' in l]
     assert pod, "no group series for the pod"
     for want in ('group_kind="pod"', 'namespace="shop"', 'pod="cart-7d9f"', 'container="app"'):
         assert want in pod[0], "%s missing from %s" % (want, pod[0])

@@ -261,7 +261,7 @@ static void test_identity_when_kubelet_logs_give_pod_and_container(void **state)
 			".slice/cri-containerd-" CID ".scope");
 	assert_int_equal(identity_label(w->id, 102, "worker", &l), 0);
 	assert_int_equal(l.kind, GROUP_POD);
-	assert_string_equal(l.group, "shop/cart-7d9f");
+	assert_string_equal(l.group, "shop/cart-7d9f/app");
 	assert_string_equal(l.k8s_namespace, "shop");
 	assert_string_equal(l.pod, "cart-7d9f");
 	assert_string_equal(l.container_name, "app");

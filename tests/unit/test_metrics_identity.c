@@ -65,7 +65,7 @@ static void test_group_series_when_pod_named_carry_namespace_pod_container(void 
 	char *text = render(s, NULL), *line;
 
 	(void)state;
-	line = strstr(text, "joule_group_energy_joules_total{group=\"shop/cart-7d9f\"");
+	line = strstr(text, "joule_group_energy_joules_total{group=\"shop/cart-7d9f/app\"");
 	assert_non_null(line);
 	*strchr(line, '\n') = '\0';
 	assert_non_null(strstr(line, "group_kind=\"pod\""));

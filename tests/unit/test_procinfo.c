@@ -109,7 +109,7 @@ static void test_cgroup_when_path_buffer_given_copies_v2_path(void **state)
 	assert_string_equal(path, "/system.slice/sshd.service");
 }
 
-static void test_labels_when_pod_named_groups_by_namespace_and_pod(void **state)
+static void test_labels_when_pod_named_groups_by_namespace_pod_and_container(void **state)
 {
 	struct proc_labels l;
 
@@ -124,6 +124,9 @@ static void test_labels_when_pod_named_groups_by_namespace_and_pod(void **state)
 	labels_choose_group(&l, "worker");
 	assert_int_equal(l.kind, GROUP_POD);
 	assert_string_equal(l.group, "shop/cart-7d9f");
+	strcpy(l.container_name, "app");
+	labels_choose_group(&l, "worker");
+	assert_string_equal(l.group, "shop/cart-7d9f/app"); /* one group per container of the pod */
 }
 
 static void test_labels_when_container_named_groups_by_name(void **state)
@@ -170,7 +173,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cgroup_when_runtime_shapes_gives_labels),
 		cmocka_unit_test(test_cgroup_when_path_buffer_given_copies_v2_path),
-		cmocka_unit_test(test_labels_when_pod_named_groups_by_namespace_and_pod),
+		cmocka_unit_test(test_labels_when_pod_named_groups_by_namespace_pod_and_container),
 		cmocka_unit_test(test_labels_when_container_named_groups_by_name),
 		cmocka_unit_test(test_labels_moved_when_comm_to_comm_is_no_move),
 		cmocka_unit_test(test_procinfo_read_when_self_reads_comm_and_uid),

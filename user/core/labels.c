@@ -40,8 +40,16 @@ void labels_choose_group(struct proc_labels *l, const char *comm)
 {
 	if (l->pod_uid[0]) {
 		l->kind = GROUP_POD;
-		/* namespace/pod is unique in a cluster; the uid when the kubelet's logs are not readable */
-		if (l->k8s_namespace[0] && l->pod[0])
+		/*
+		 * One group per container of a pod, namespace/pod/container (sum by
+		 * namespace, pod for the pod): unique in a cluster. namespace/pod for
+		 * a process of the pod in no named container; the uid while the
+		 * kubelet's logs are not readable.
+		 */
+		if (l->k8s_namespace[0] && l->pod[0] && l->container_name[0]) {
+			set_group(l, l->k8s_namespace, "/", l->pod);
+			set_group(l, l->group, "/", l->container_name);
+		} else if (l->k8s_namespace[0] && l->pod[0])
 			set_group(l, l->k8s_namespace, "/", l->pod);
 		else
 			set_group(l, l->pod_uid, NULL, NULL);

@@ -416,6 +416,9 @@ static void group_set_identity(struct store *s, uint32_t gi, const struct proc_l
 	if (!v->labels.group[0] && v->kind == l->kind && !strcmp(v->name, l->group)) {
 		v->labels = *l;
 		v->labels.uid = UINT32_MAX; /* a group's members may differ */
+		/* a comm group spans units and containers: it has no workload identity of its own */
+		if (l->kind == GROUP_COMM)
+			labels_from_comm(l->group, &v->labels);
 	}
 }
 
