@@ -47,6 +47,16 @@ void labels_from_comm(const char *comm, struct proc_labels *out);
  * (pod > container > job > unit > comm), keeping comm for kind comm.
  */
 void labels_choose_group(struct proc_labels *l, const char *comm);
+/* One name of a workload's identity, as each output spells it; value "" when unknown. */
+struct labels_field {
+	const char *metric; /* the /metrics label */
+	const char *json;   /* the /api/v1 member */
+	const char *value;
+};
+#define LABELS_NIDENTITY 10
+/* The identity's names in one order for every output (metrics, API); fills out and returns LABELS_NIDENTITY. */
+int labels_identity(const struct proc_labels *l, struct labels_field out[LABELS_NIDENTITY]);
+
 /* True when a and b name different groups, i.e. the process moved (kind comm to kind comm is no move). */
 bool labels_moved(const struct proc_labels *a, const struct proc_labels *b);
 

@@ -74,3 +74,23 @@ bool labels_moved(const struct proc_labels *a, const struct proc_labels *b)
 		return false;
 	return a->kind != b->kind || strcmp(a->group, b->group) != 0;
 }
+
+int labels_identity(const struct proc_labels *l, struct labels_field out[LABELS_NIDENTITY])
+{
+	/* "container" is the container's name on /metrics (Kubernetes' own label); in JSON it was the id first. */
+	const struct labels_field f[LABELS_NIDENTITY] = {
+		{ "namespace", "namespace", l->k8s_namespace },
+		{ "pod", "pod", l->pod },
+		{ "pod_uid", "pod_uid", l->pod_uid },
+		{ "container", "container_name", l->container_name },
+		{ "container_id", "container_id", l->container },
+		{ "runtime", "runtime", l->runtime },
+		{ "unit", "unit", l->unit },
+		{ "slice", "slice", l->slice },
+		{ "job_id", "job_id", l->job_id },
+		{ "job_user", "job_user", l->job_user },
+	};
+
+	memcpy(out, f, sizeof(f));
+	return LABELS_NIDENTITY;
+}

@@ -110,24 +110,18 @@ static void proc_labels(const struct store_proc *p, char *out, size_t len)
 /* The workload identity of a group as extra labels (",namespace=\"..\",..."), only those known. */
 static void identity_labels(const struct proc_labels *l, char *out, size_t len)
 {
-	const struct {
-		const char *name, *v;
-	} kv[] = {
-		{ "namespace", l->k8s_namespace }, { "pod", l->pod },	      { "pod_uid", l->pod_uid },
-		{ "container", l->container_name }, { "container_id", l->container }, { "runtime", l->runtime },
-		{ "unit", l->unit },		   { "slice", l->slice },	      { "job_id", l->job_id },
-		{ "job_user", l->job_user },
-	};
+	struct labels_field f[LABELS_NIDENTITY];
+	int n = labels_identity(l, f);
 	size_t off = 0;
 
 	out[0] = '\0';
-	for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]) && off < len; i++) {
+	for (int i = 0; i < n && off < len; i++) {
 		char esc[2 * 128];
 
-		if (!kv[i].v[0])
+		if (!f[i].value[0])
 			continue;
-		metrics_escape_label(kv[i].v, esc, sizeof(esc));
-		off += (size_t)snprintf(out + off, len - off, ",%s=\"%s\"", kv[i].name, esc);
+		metrics_escape_label(f[i].value, esc, sizeof(esc));
+		off += (size_t)snprintf(out + off, len - off, ",%s=\"%s\"", f[i].metric, esc);
 	}
 }
 

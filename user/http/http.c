@@ -416,18 +416,14 @@ static cJSON *host_json(struct http_server *h)
 /* The workload identity's names (only those known): namespace, pod, container, unit, slice, job. */
 static void add_identity(cJSON *o, const struct proc_labels *l)
 {
-	const struct {
-		const char *key, *v;
-	} kv[] = {
-		{ "namespace", l->k8s_namespace }, { "pod", l->pod },	       { "pod_uid", l->pod_uid },
-		{ "container_name", l->container_name }, { "runtime", l->runtime }, { "unit", l->unit },
-		{ "slice", l->slice },		   { "job_id", l->job_id },     { "job_user", l->job_user },
-	};
+	struct labels_field f[LABELS_NIDENTITY];
+	int n = labels_identity(l, f);
 
-	for (size_t i = 0; i < ARRAY_SIZE(kv); i++)
-		if (kv[i].v[0])
-			cJSON_AddStringToObject(o, kv[i].key, kv[i].v);
+	for (int i = 0; i < n; i++)
+		if (f[i].value[0])
+			cJSON_AddStringToObject(o, f[i].json, f[i].value);
 }
+
 static cJSON *proc_json(const struct store_proc *p, uint64_t host_uj)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -623,8 +619,6 @@ static enum MHD_Result h_apps(struct http_server *h, struct MHD_Connection *c, c
 
 		cJSON_AddStringToObject(g, "name", k.v[i].name);
 		cJSON_AddStringToObject(g, "kind", group_kind_name(k.v[i].kind));
-		if (k.v[i].labels.container[0])
-			cJSON_AddStringToObject(g, "container_id", k.v[i].labels.container);
 		add_identity(g, &k.v[i].labels);
 		add_u64(g, "live_processes", k.v[i].live);
 		add_totals(g, &k.v[i].total);
@@ -1294,6 +1288,7 @@ static const char openapi_json[] =
 	"\"namespace\":{\"type\":\"string\"},\"pod\":{\"type\":\"string\"},\"pod_uid\":{\"type\":\"string\"},"
 	"\"container_name\":{\"type\":\"string\"},\"runtime\":{\"type\":\"string\"},\"unit\":{\"type\":\"string\"},"
 	"\"slice\":{\"type\":\"string\"},\"job_id\":{\"type\":\"string\"},\"job_user\":{\"type\":\"string\"},"
+	"\"container_id\":{\"type\":\"string\"},"
 	"\"c"
 	"ontainer\":{\"type\":\"string\"},\"uid\":{\"type\":\"integer\",\"minimum\":0},\"exited\":{\"type\":\""
 	"boolean\"},\"exit_code\":{\"type\":\"integer\"},\"own_series\":{\"type\":\"boolean\"},\"cpu_ns\":{\""
