@@ -380,6 +380,18 @@ static const struct config_key keys[] = {
 	{ "cpu-root", true, set_string, "a directory", OFF(cpu_root), .metavar = "DIR",
 	  .help = "sysfs CPU tree the topology (CPU to package) is read from", .dflt = "/sys/devices/system/cpu",
 	  .scope = SOURCE_KEYS },
+	{ "docker-root", true, set_string, "a directory", OFF(docker_root), .metavar = "DIR",
+	  .help = "Docker's state directory: container names from containers/ID/config.v2.json",
+	  .dflt = "/var/lib/docker", .scope = CONFIG_DAEMON },
+	{ "containers-storage-root", true, set_string, "a directory", OFF(storage_root), .metavar = "DIR",
+	  .help = "Podman's and CRI-O's storage: container names from overlay-containers/containers.json",
+	  .dflt = "/var/lib/containers/storage", .scope = CONFIG_DAEMON },
+	{ "pod-logs-root", true, set_string, "a directory", OFF(pod_logs_root), .metavar = "DIR",
+	  .help = "the kubelet's pod log directories NAMESPACE_POD_UID/CONTAINER: Kubernetes names",
+	  .dflt = "/var/log/pods", .scope = CONFIG_DAEMON },
+	{ "container-logs-root", true, set_string, "a directory", OFF(container_logs_root), .metavar = "DIR",
+	  .help = "the kubelet's container log links (containerd container ids to names)",
+	  .dflt = "/var/log/containers", .scope = CONFIG_DAEMON },
 	{ "model-idle-watts", true, set_positive_double, "watts > 0", OFF(model_idle_w), .metavar = "W",
 	  .help = "power model: whole-host power when idle", .unit = "W", .dflt = "from the CPU model table",
 	  .scope = SOURCE_KEYS },
@@ -487,6 +499,9 @@ static const struct config_key keys[] = {
 	{ "http-max-connections", true, set_u32, "a whole number (0: 4096)", OFF(http_max_connections),
 	  .metavar = "N", .help = "connections each listener serves at once (a reserve for /metrics and the probes "
 	  "comes on top)", .unit = "connections", .dflt = "4096", .scope = CONFIG_DAEMON },
+	{ "hostname", true, set_string, "a host name", OFF(hostname), .metavar = "NAME",
+	  .help = "the hostname label of joule_host_info (in a pod, pass the node's name)",
+	  .dflt = "gethostname()", .scope = CONFIG_DAEMON },
 };
 
 static const struct config_key *find_key(const char *name)
@@ -522,10 +537,11 @@ void config_init(struct joule_config *c)
 
 void config_free(struct joule_config *c)
 {
-	char **strs[] = { &c->powercap_root, &c->msr_root, &c->perf_root, &c->cpu_root, &c->zone,
+	char **strs[] = { &c->powercap_root, &c->msr_root, &c->perf_root, &c->cpu_root, &c->docker_root,
+			  &c->storage_root, &c->pod_logs_root, &c->container_logs_root, &c->zone,
 			  &c->intensity_file, &c->ledger, &c->ledger_key, &c->config_file, &c->listen,
 			  &c->socket_path, &c->socket_group, &c->ready_file, &c->api_token_file,
-			  &c->web_config_file };
+			  &c->web_config_file, &c->hostname };
 
 	for (size_t i = 0; i < ARRAY_SIZE(strs); i++) {
 		free(*strs[i]);

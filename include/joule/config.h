@@ -18,6 +18,11 @@ struct joule_config {
 	char *msr_root;			/* --msr-root */
 	char *perf_root;		/* --perf-root */
 	char *cpu_root;			/* --cpu-root (topology; tests) */
+	/* where the runtimes keep the state that names containers and pods (docs/identity.md) */
+	char *docker_root;		/* --docker-root (/var/lib/docker) */
+	char *storage_root;		/* --containers-storage-root (/var/lib/containers/storage: Podman, CRI-O) */
+	char *pod_logs_root;		/* --pod-logs-root (/var/log/pods) */
+	char *container_logs_root;	/* --container-logs-root (/var/log/containers) */
 	double model_idle_w;		/* --model-idle-watts */
 	double model_max_w;		/* --model-max-watts */
 	bool model_linear;		/* --model-curve linear|specpower */
@@ -52,6 +57,7 @@ struct joule_config {
 	char *api_token_file;		/* --api-token-file F */
 	char *web_config_file;		/* --web-config-file F: TLS and basic auth (exporter-toolkit format) */
 	uint32_t http_max_connections;	/* --http-max-connections N per listener (0: 4096) */
+	char *hostname;			/* --hostname NAME: joule_host_info's hostname (a pod: the node's name) */
 	uint32_t top_n;			/* --top-n N: per-process metric series */
 	char **filters;			/* --filter COMM (repeatable): always exported per process */
 	size_t nfilters;

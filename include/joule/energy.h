@@ -164,7 +164,7 @@ struct energy_coeff {
 	const char *uarch;
 	double idle_w_per_cpu; /* SPECpower active idle, whole-server W per hardware thread */
 	double max_w_per_cpu;  /* SPECpower 100 % load */
-	const char *source;    /* token explained in docs/energy.md and user/energy_data.c */
+	const char *source;    /* token explained in docs/energy.md and user/energy/energy_data.c */
 };
 /* The coefficient row for this CPU; never NULL (falls back to the CCF average). */
 const struct energy_coeff *energy_model_lookup(const struct energy_cpuid *id, bool *matched);

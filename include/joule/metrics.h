@@ -34,6 +34,7 @@ struct metrics_self {
 	uint64_t start_real_ns;
 	bool have_process;
 	struct metrics_process process;
+	const struct host_identity *host;	/* NULL: no joule_host_info */
 };
 
 struct metrics_buf {
@@ -55,6 +56,9 @@ int metrics_render(struct store *s, const struct metrics_self *self, enum metric
 /* The format an Accept header asks for: OpenMetrics when it names application/openmetrics-text. */
 enum metrics_format metrics_negotiate(const char *accept);
 void metrics_buf_free(struct metrics_buf *b);
+
+/* joule_host_info{hostname,machine_id,boot_id,source} 1: the series a fleet joins on. */
+void metrics_host_info(struct metrics_buf *b, const struct host_identity *host, const char *source);
 
 /* Escape a label value per the text format (\\, \", \n) into out; always terminated. */
 void metrics_escape_label(const char *in, char *out, size_t outlen);

@@ -31,6 +31,9 @@ int procinfo_parse_cgroup(const char *text, size_t len, const char *comm, struct
 /* Read everything under proc_root (NULL: "/proc") for pid. 0 or -errno (-ENOENT: gone). */
 int procinfo_read(const char *proc_root, uint32_t pid, struct procinfo *out);
 
+/* The real uid from proc_root/PID/status. 0 or -errno (-ENOENT: gone). */
+int procinfo_read_uid(const char *proc_root, uint32_t pid, uint32_t *uid);
+
 /* Labels only, in the shape struct store_cfg's labeler wants; ctx is a proc root or NULL. */
 int procinfo_label(void *ctx, uint32_t pid, const char *comm, struct proc_labels *out);
 

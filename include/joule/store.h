@@ -35,6 +35,7 @@ struct store_group {
 	char name[PROC_GROUP_LEN];
 	char comm[JOULE_COMM_LEN];
 	uint32_t live;			/* processes of it alive now */
+	struct proc_labels labels;	/* workload identity, from the member that created the group */
 	uint64_t procs;			/* processes of it ever seen (tracked) */
 	/* every µJ of every member ever, live and exited: only grows */
 	struct sample_totals total;
@@ -101,6 +102,20 @@ struct store_cfg {
 	size_t recent_len;	/* 10 Hz ring; 0: 600 */
 	store_labeler labeler;	/* NULL: group by comm */
 	void *labeler_ctx;
+	/*
+	 * NULL: a process keeps the labels of its first tick. Else called with
+	 * labeler_ctx for each process each tick it ran, with its labels: 1 when
+	 * it updated them (the process changed cgroup), and the process's energy
+	 * goes to its new group from this tick on.
+	 */
+	int (*relabel)(void *ctx, uint32_t pid, const char *comm, struct proc_labels *l);
+	/*
+	 * At most this many processes are re-checked per sample (0: 64), taken
+	 * round robin over the sample's tasks: every process each tick on a
+	 * quiet host, each one every few ticks on a busy one, so the cost of a
+	 * tick stays bounded (each check reads /proc/PID/cgroup).
+	 */
+	uint32_t relabel_per_sample;
 };
 
 struct store;

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* Test helpers for the energy tests: temporary trees of sysfs-like files. */
+/* Test helpers for the energy tests: temporary trees of sysfs-like files, and the reader tests' fixture. */
 #ifndef ENERGY_TEST_UTIL_H
 #define ENERGY_TEST_UTIL_H
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,6 +12,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "joule/energy.h"
+#include "joule/topo.h"
 
 static inline void t_mkdirs(const char *path)
 {
@@ -72,5 +75,115 @@ static inline void t_topo_tree(const char *root, int ncpu, const int *pkg_of)
 		t_write(p, "%d\n", pkg_of[c]);
 	}
 }
+
+#ifdef cmocka_unit_test
+/*
+ * A reader test's world, built fresh for each test (cmocka setup/teardown):
+ * two packages with physical ids 0 and 3 (dense 0 and 1), CPUs 0-1 and 2-3,
+ * under a private temporary directory that teardown removes even when an
+ * assertion fails.
+ */
+struct tree {
+	char dir[256];
+	struct topo topo;
+};
+
+static inline int tree_setup(void **state)
+{
+	static const int pkg_of[] = { 0, 0, 3, 3 };
+	struct tree *t = calloc(1, sizeof(*t));
+	char p[512];
+
+	if (!t)
+		return -1;
+	snprintf(t->dir, sizeof(t->dir), "/tmp/joule-energy-test-XXXXXX");
+	if (!mkdtemp(t->dir))
+		return -1;
+	snprintf(p, sizeof(p), "%s/cpu", t->dir);
+	t_topo_tree(p, 4, pkg_of);
+	if (topo_load(&t->topo, p))
+		return -1;
+	*state = t;
+	return 0;
+}
+
+static inline int tree_teardown(void **state)
+{
+	struct tree *t = *state;
+
+	topo_free(&t->topo);
+	t_rmrf(t->dir);
+	free(t);
+	return 0;
+}
+
+/* One reader under test: its options, with the source's root at <tree>/<sub>. */
+struct reader {
+	struct tree *t;
+	struct energy_opts o;
+	char root[512];
+	char cpuinfo[600];
+	char why[256];
+};
+
+static inline void reader_init(struct reader *r, void **state, enum energy_kind kind, const char *sub)
+{
+	memset(r, 0, sizeof(*r));
+	r->t = *state;
+	r->o.kind = kind;
+	r->o.topo = &r->t->topo;
+	snprintf(r->root, sizeof(r->root), "%s/%s", r->t->dir, sub);
+	if (kind == ENERGY_SRC_POWERCAP)
+		r->o.powercap_root = r->root;
+	else if (kind == ENERGY_SRC_MSR)
+		r->o.msr_root = r->root;
+}
+
+/* The CPU the reader sees: /proc/cpuinfo text written beside its root. */
+static inline void reader_cpuinfo(struct reader *r, const char *text)
+{
+	snprintf(r->cpuinfo, sizeof(r->cpuinfo), "%s.cpuinfo", r->root);
+	t_write(r->cpuinfo, "%s", text);
+	r->o.cpuinfo_path = r->cpuinfo;
+}
+
+/* A powercap zone directory as the kernel shows it. */
+static inline void zone(const char *root, const char *rel, const char *name, uint64_t max, uint64_t val)
+{
+	char p[1024];
+
+	snprintf(p, sizeof(p), "%s/%s/name", root, rel);
+	t_write(p, "%s\n", name);
+	snprintf(p, sizeof(p), "%s/%s/max_energy_range_uj", root, rel);
+	t_write(p, "%" PRIu64 "\n", max);
+	snprintf(p, sizeof(p), "%s/%s/energy_uj", root, rel);
+	t_write(p, "%" PRIu64 "\n", val);
+}
+
+static inline void set_uj(const char *root, const char *rel, uint64_t val)
+{
+	char p[1024], v[32];
+	int fd, n;
+
+	/* in place, as the kernel's file behaves: the reader keeps its fd */
+	snprintf(p, sizeof(p), "%s/%s/energy_uj", root, rel);
+	fd = open(p, O_WRONLY);
+	assert_true(fd >= 0);
+	n = snprintf(v, sizeof(v), "%" PRIu64 "\n", val);
+	assert_int_equal(pwrite(fd, v, (size_t)n, 0), n);
+	assert_int_equal(ftruncate(fd, n), 0);
+	close(fd);
+}
+
+/* One 8-byte register of a fake /dev/cpu/N/msr file, at its offset. */
+static inline void put_msr(const char *path, uint64_t reg, uint64_t val)
+{
+	int fd = open(path, O_WRONLY | O_CREAT, 0644);
+
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, &val, 8, (off_t)reg), 8);
+	close(fd);
+}
+#endif /* cmocka_unit_test */
 
 #endif

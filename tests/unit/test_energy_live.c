@@ -201,47 +201,46 @@ static void test_powercap_live_fake_rapl_wraps_matches_truth(void **state)
 	topo_free(&topo);
 }
 
-static void test_msr_live_fake_intel_server_matches_truth(void **state)
+/* A fake MSR tree (tools/fake-rapl --mode ...) read through the real MSR source: its own topology and cpuinfo. */
+static void msr_live(struct live *l, char *const mode_args[], int npkg, double seconds, uint64_t min_wraps)
 {
-	struct live *l = *state;
 	struct energy_opts o = { .kind = ENERGY_SRC_MSR };
 	struct topo topo;
-	char root[512], cpu[600], cpuinfo[600];
-	/* Skylake-SP: DRAM in 15.3 µJ units; counters start 1 J below the 32-bit wrap */
-	char *args[] = { "--root", root, "--mode", "msr-intel", "--packages", "2", "--cpus-per-package", "2",
-			 "--psys", "--cpu-model", "55", "--msr-start", "0xFFFFC000", "--dirty-high-bits", NULL };
+	char root[512], cpu[600], cpuinfo[600], *args[32];
+	int n = 0;
 
 	snprintf(root, sizeof(root), "%s/root", l->dir);
+	args[n++] = "--root";
+	args[n++] = root;
+	for (int i = 0; mode_args[i] && n < 31; i++)
+		args[n++] = mode_args[i];
+	args[n] = NULL;
 	start_fake(l, args);
 	snprintf(cpu, sizeof(cpu), "%s/cpu", root);
 	snprintf(cpuinfo, sizeof(cpuinfo), "%s/cpuinfo", root);
 	assert_int_equal(topo_load(&topo, cpu), 0);
-	assert_int_equal(topo.npkg, 2);
+	assert_int_equal(topo.npkg, npkg);
 	o.topo = &topo;
 	o.msr_root = root;
 	o.cpuinfo_path = cpuinfo;
-	run_and_compare(l, &o, 3.0, 2);
+	run_and_compare(l, &o, seconds, min_wraps);
 	topo_free(&topo);
+}
+
+static void test_msr_live_fake_intel_server_matches_truth(void **state)
+{
+	/* Skylake-SP: DRAM in 15.3 µJ units; counters start 1 J below the 32-bit wrap */
+	char *mode[] = { "--mode", "msr-intel", "--packages", "2", "--cpus-per-package", "2", "--psys",
+			 "--cpu-model", "55", "--msr-start", "0xFFFFC000", "--dirty-high-bits", NULL };
+
+	msr_live(*state, mode, 2, 3.0, 2);
 }
 
 static void test_msr_live_fake_amd_matches_truth(void **state)
 {
-	struct live *l = *state;
-	struct energy_opts o = { .kind = ENERGY_SRC_MSR };
-	struct topo topo;
-	char root[512], cpu[600], cpuinfo[600];
-	char *args[] = { "--root", root, "--mode", "msr-amd", "--esu", "16", "--msr-start", "0xFFFF0000", NULL };
+	char *mode[] = { "--mode", "msr-amd", "--esu", "16", "--msr-start", "0xFFFF0000", NULL };
 
-	snprintf(root, sizeof(root), "%s/root", l->dir);
-	start_fake(l, args);
-	snprintf(cpu, sizeof(cpu), "%s/cpu", root);
-	snprintf(cpuinfo, sizeof(cpuinfo), "%s/cpuinfo", root);
-	assert_int_equal(topo_load(&topo, cpu), 0);
-	o.topo = &topo;
-	o.msr_root = root;
-	o.cpuinfo_path = cpuinfo;
-	run_and_compare(l, &o, 2.0, 1);
-	topo_free(&topo);
+	msr_live(*state, mode, 1, 2.0, 1);
 }
 
 int main(void)

@@ -22,6 +22,7 @@
 #include "joule/config.h"
 #include "joule/daemon.h"
 #include "joule/http.h"
+#include "joule/identity.h"
 #include "joule/ledger.h"
 #include "joule/log.h"
 #include "joule/metrics.h"
@@ -49,6 +50,8 @@ struct daemon {
 	struct sampler_stats sstats;
 	struct ledger_stats lstats;
 	bool have_stats;
+	struct identity *ident;
+	struct host_identity host;
 };
 
 static void set_log_level(int verbose)
@@ -257,6 +260,7 @@ static void fill_self(void *ctx, void *out)
 	m->have_process = true;
 	read_process(&m->process, d->st.start_real_ns);
 
+	m->host = &d->host;
 	pthread_mutex_lock(&d->self_lock);
 	if (d->have_stats) {
 		m->have_sampler = true;
@@ -368,7 +372,25 @@ int cmd_daemon(int argc, char **argv)
 	sc.top_n = d.cfg.top_n;
 	sc.grace_ns = d.cfg.grace_ns;
 	sc.group_idle_ns = d.cfg.group_idle_ns;
-	sc.labeler = procinfo_label;
+	{
+		struct identity_opts io = {
+			.docker_root = d.cfg.docker_root, .storage_root = d.cfg.storage_root,
+			.pod_logs_root = d.cfg.pod_logs_root, .container_logs_root = d.cfg.container_logs_root,
+		};
+
+		err = identity_open(&d.ident, &io);
+		if (err) {
+			log_err("failed to create the identity cache: %s", strerror(-err));
+			goto out;
+		}
+	}
+	identity_host_read(&d.host);
+	/* In a pod gethostname() is the pod's name: the DaemonSet passes the node's. */
+	if (d.cfg.hostname && d.cfg.hostname[0])
+		snprintf(d.host.hostname, sizeof(d.host.hostname), "%s", d.cfg.hostname);
+	sc.labeler = identity_label;
+	sc.labeler_ctx = d.ident;
+	sc.relabel = identity_refresh;
 	err = store_open(&d.store, &sc);
 	if (!err && d.cfg.nfilters)
 		err = store_set_filters(d.store, d.cfg.filters, d.cfg.nfilters);
@@ -472,6 +494,7 @@ out:
 	if (rc == 0 && d.cfg.ready_file)
 		unlink(d.cfg.ready_file);
 	store_close(d.store);
+	identity_close(d.ident);
 	if (have_p)
 		pipeline_close(&d.p);
 	if (sfd >= 0)

@@ -110,13 +110,19 @@ static void head(struct render *r, const char *family, const char *type, const c
 	}
 }
 
+static void identity_labels(const struct proc_labels *l, char *out, size_t len);
+
 static void group_labels(const struct store_group *g, char *out, size_t len)
 {
-	char group[2 * PROC_GROUP_LEN], comm[2 * JOULE_COMM_LEN];
+	char group[2 * PROC_GROUP_LEN], comm[2 * JOULE_COMM_LEN], ident[1400] = "";
 
 	metrics_escape_label(g->name, group, sizeof(group));
 	metrics_escape_label(g->comm, comm, sizeof(comm));
-	snprintf(out, len, "group=\"%s\",group_kind=\"%s\",comm=\"%s\"", group, group_kind_name(g->kind), comm);
+	/* a comm group spans units and containers: no workload identity of its own */
+	if (g->kind != GROUP_COMM)
+		identity_labels(&g->labels, ident, sizeof(ident));
+	snprintf(out, len, "group=\"%s\",group_kind=\"%s\",comm=\"%s\"%s", group, group_kind_name(g->kind), comm,
+		 ident);
 }
 
 static void proc_labels(const struct store_proc *p, char *out, size_t len)
@@ -128,6 +134,39 @@ static void proc_labels(const struct store_proc *p, char *out, size_t len)
 	snprintf(out, len, "pid=\"%u\",comm=\"%s\",group=\"%s\",group_kind=\"%s\"", p->pid, comm, group,
 		 group_kind_name(p->labels.kind));
 }
+
+/* The workload identity of a group as extra labels (",namespace=\"..\",..."), only those known. */
+static void identity_labels(const struct proc_labels *l, char *out, size_t len)
+{
+	struct labels_field f[LABELS_NIDENTITY];
+	int n = labels_identity(l, f);
+	size_t off = 0;
+
+	out[0] = '\0';
+	for (int i = 0; i < n && off < len; i++) {
+		char esc[2 * 128];
+
+		if (!f[i].value[0])
+			continue;
+		metrics_escape_label(f[i].value, esc, sizeof(esc));
+		off += (size_t)snprintf(out + off, len - off, ",%s=\"%s\"", f[i].metric, esc);
+	}
+}
+
+void metrics_host_info(struct metrics_buf *b, const struct host_identity *host, const char *source)
+{
+	char hn[2 * sizeof(host->hostname)], mid[96], bid[96], src[64];
+
+	metrics_escape_label(host->hostname, hn, sizeof(hn));
+	metrics_escape_label(host->machine_id, mid, sizeof(mid));
+	metrics_escape_label(host->boot_id, bid, sizeof(bid));
+	metrics_escape_label(source ? source : "", src, sizeof(src));
+	/* a gauge: its header reads the same in text 0.0.4 and OpenMetrics */
+	emit(b, "# HELP joule_host_info This host's identity and energy source; always 1.\n# TYPE joule_host_info gauge\n");
+	emit(b, "joule_host_info{hostname=\"%s\",machine_id=\"%s\",boot_id=\"%s\",source=\"%s\"} 1\n", hn, mid,
+	     bid, src);
+}
+
 
 /* One family's samples for a label set (labels may be ""). */
 static void totals_lines(struct render *r, const char *name, const char *labels, const struct sample_totals *t)
@@ -165,7 +204,7 @@ static int group_cb(const struct store_group *g, void *ctx)
 {
 	struct render *r = ctx;
 	struct sample_totals shown;
-	char labels[512], name[96];
+	char labels[2048], name[96];
 
 	/* idle past the limit: no series; its past stays in the past, nothing moves */
 	if (!store_group_exposed(r->s, g))
@@ -188,7 +227,7 @@ static int group_cb(const struct store_group *g, void *ctx)
 static int proc_cb(const struct store_proc *p, void *ctx)
 {
 	struct render *r = ctx;
-	char labels[512], name[96];
+	char labels[2048], name[96];
 
 	/* drill-down only, while alive; a reused pid: only the newest holder, so label sets stay unique */
 	if (!p->own_series || p->exited || store_find_proc(r->s, p->pid) != p)
@@ -308,6 +347,8 @@ int metrics_render(struct store *s, const struct metrics_self *self, enum metric
 
 	head(&r, "joule_build_info", "gauge", NULL, "joule's version; always 1.");
 	emit(b, "joule_build_info{version=\"%s\"} 1\n", self->version ? self->version : "unknown");
+	if (self->host)
+		metrics_host_info(b, self->host, h.samples ? energy_kind_name(h.source) : "");
 
 	/*
 	 * The families to sum. Every µJ the host's split counters measured is

@@ -77,6 +77,7 @@ struct store {
 	uint64_t last_seq;
 	/* expositions begun: a group not yet shown holds its energy as unseen (see charge_group) */
 	_Atomic uint64_t expositions;
+	size_t relabel_off;	/* where this sample's round of re-checks starts */
 };
 
 static int series_init(struct series *s, uint64_t width_ns, size_t len)
@@ -468,6 +469,21 @@ static void fold_expired(struct store *s, uint64_t mono_ns)
 	}
 }
 
+/* A group takes its workload identity from the member that created it. */
+static void group_set_identity(struct store *s, uint32_t gi, const struct proc_labels *l)
+{
+	struct store_group *v = &s->groups[gi]->v;
+
+	if (!v->labels.group[0] && v->kind == l->kind && !strcmp(v->name, l->group)) {
+		v->labels = *l;
+		v->labels.uid = UINT32_MAX; /* a group's members may differ */
+		/* a comm group spans units and containers: it has no workload identity of its own */
+		if (l->kind == GROUP_COMM)
+			labels_from_comm(l->group, &v->labels);
+	}
+}
+
+
 /* No group slot free: the energy still counts, in other (and in the host), never lost. */
 static void charge_other(struct store *s, const struct sample_totals *d)
 {
@@ -505,19 +521,18 @@ static void charge_group(struct store *s, struct group_entry *g, const struct sa
 		g->v.last_active_real_ns = smp->real_end_ns;
 }
 
-/* Label a process and link it to its group entry; without a free slot it stays unlinked (charged to other). */
-static int link_group(struct store *s, struct proc_entry *e, const char *comm, uint64_t now_real_ns)
+/* Link a process with these labels to its group entry; without a free slot it stays unlinked (charged to other). */
+static int link_labels(struct store *s, struct proc_entry *e, const char *comm, const struct proc_labels *l,
+		       uint64_t now_real_ns)
 {
-	struct proc_labels l;
 	uint32_t gi;
 	int r;
 
-	if (!s->cfg.labeler || s->cfg.labeler(s->cfg.labeler_ctx, e->v.pid, comm, &l) < 0)
-		labels_from_comm(comm, &l);
-	e->v.labels = l;
-	r = group_get(s, l.kind, l.group, comm, now_real_ns, &gi);
+	e->v.labels = *l;
+	r = group_get(s, l->kind, l->group, comm, now_real_ns, &gi);
 	if (r)
 		return r;
+	group_set_identity(s, gi, l);
 	e->group = gi;
 	e->group_set = true;
 	if (!e->v.exited)
@@ -525,6 +540,16 @@ static int link_group(struct store *s, struct proc_entry *e, const char *comm, u
 	s->groups[gi]->v.procs++;
 	s->groups[gi]->refs++;
 	return 0;
+}
+
+/* Label a process (the labeler, else its comm) and link it to its group entry. */
+static int link_group(struct store *s, struct proc_entry *e, const char *comm, uint64_t now_real_ns)
+{
+	struct proc_labels l;
+
+	if (!s->cfg.labeler || s->cfg.labeler(s->cfg.labeler_ctx, e->v.pid, comm, &l) < 0)
+		labels_from_comm(comm, &l);
+	return link_labels(s, e, comm, &l, now_real_ns);
 }
 
 /*
@@ -547,7 +572,7 @@ static int rename_proc(struct store *s, struct proc_entry *e, const char *comm, 
 	return 0;
 }
 
-static int add_task(struct store *s, const struct sample *smp, const struct sample_task *t)
+static int add_task(struct store *s, const struct sample *smp, const struct sample_task *t, bool recheck)
 {
 	const struct sample_totals *d = &t->tot;
 	struct proc_entry *e = proc_find(s, t->pid, t->start_ns);
@@ -584,6 +609,16 @@ static int add_task(struct store *s, const struct sample *smp, const struct samp
 		r = rename_proc(s, e, comm, smp->real_end_ns);
 		if (r)
 			return r;
+	} else if (recheck && s->cfg.relabel && !e->v.exited && !t->exited && e->group_set) {
+		struct proc_labels l = e->v.labels;
+
+		/* moved to another cgroup: from this tick on its energy goes to the new group's entry */
+		if (s->cfg.relabel(s->cfg.labeler_ctx, t->pid, comm, &l) > 0) {
+			unlink_group(s, e);
+			r = link_labels(s, e, comm, &l, smp->real_end_ns);
+			if (r && r != -ENOSPC)
+				return r;
+		}
 	}
 	e->last_seen_mono_ns = smp->mono_end_ns;
 	e->v.last_real_ns = smp->real_end_ns;
@@ -611,16 +646,21 @@ int store_add_sample(struct store *s, const struct sample *smp)
 		.cpu_uj = smp->host_cpu_uj, .mem_uj = smp->host_mem_uj, .carbon_ug = smp->host_carbon_ug,
 		.operational_ug = smp->host_operational_ug, .embodied_ug = smp->host_embodied_ug,
 	};
+	size_t n = smp->ntasks, budget = s->cfg.relabel_per_sample ? s->cfg.relabel_per_sample : 64;
 	struct store_recent *r;
 	int err = 0;
 
 	pthread_rwlock_wrlock(&s->lock);
-	for (size_t i = 0; i < smp->ntasks; i++) {
-		int e = add_task(s, smp, &smp->tasks[i]);
+	for (size_t i = 0; i < n; i++) {
+		/* the budget's worth of tasks from relabel_off on, wrapping: all of them when they fit */
+		bool recheck = n <= budget || (i + n - s->relabel_off % n) % n < budget;
+		int e = add_task(s, smp, &smp->tasks[i], recheck);
 
 		if (e && !err)
 			err = e;
 	}
+	if (n > budget)
+		s->relabel_off = (s->relabel_off % n + budget) % n;
 	if (!s->host.samples)
 		s->host.first_real_ns = smp->real_start_ns;
 	s->host.samples++;

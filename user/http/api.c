@@ -169,6 +169,17 @@ static cJSON *host_json(const struct http_api_ctx *x)
 	return o;
 }
 
+/* The workload identity's names (only those known): namespace, pod, container, unit, slice, job. */
+static void add_identity(cJSON *o, const struct proc_labels *l)
+{
+	struct labels_field f[LABELS_NIDENTITY];
+	int n = labels_identity(l, f);
+
+	for (int i = 0; i < n; i++)
+		if (f[i].value[0])
+			cJSON_AddStringToObject(o, f[i].json, f[i].value);
+}
+
 static cJSON *proc_json(const struct store_proc *p, uint64_t host_uj)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -178,6 +189,7 @@ static cJSON *proc_json(const struct store_proc *p, uint64_t host_uj)
 	cJSON_AddStringToObject(o, "comm", p->comm);
 	cJSON_AddStringToObject(o, "group", p->labels.group);
 	cJSON_AddStringToObject(o, "group_kind", group_kind_name(p->labels.kind));
+	add_identity(o, &p->labels);
 	cJSON_AddStringToObject(o, "container", p->labels.container);
 	if (p->labels.uid != UINT32_MAX)
 		add_u64(o, "uid", p->labels.uid);
@@ -401,6 +413,7 @@ static unsigned a_apps(const struct http_api_ctx *x, const struct http_request_p
 
 		cJSON_AddStringToObject(g, "name", k.v[i].name);
 		cJSON_AddStringToObject(g, "kind", group_kind_name(k.v[i].kind));
+		add_identity(g, &k.v[i].labels);
 		add_u64(g, "live_processes", k.v[i].live);
 		add_u64(g, "processes", k.v[i].procs);
 		add_totals(g, &k.v[i].total);

@@ -43,25 +43,47 @@ static bool has_suffix(const char *s, size_t n, const char *p)
 }
 
 /* Container runtimes name the scope "<runtime>-<64 hex>.scope" under systemd, or use a bare id segment. */
-static bool container_id(const char *seg, size_t n, const char **id)
+static bool container_id(const char *seg, size_t n, const char **id, const char **runtime)
 {
-	static const char *const prefixes[] = { "docker-", "cri-containerd-", "crio-", "libpod-", "containerd-" };
+	static const struct {
+		const char *prefix, *runtime;
+	} prefixes[] = {
+		{ "docker-", "docker" }, { "cri-containerd-", "containerd" }, { "crio-", "crio" },
+		{ "libpod-", "podman" }, { "containerd-", "containerd" },
+	};
 
 	if (has_suffix(seg, n, ".scope"))
 		n -= strlen(".scope");
 	for (size_t i = 0; i < ARRAY_SIZE(prefixes); i++) {
-		size_t pl = strlen(prefixes[i]);
+		size_t pl = strlen(prefixes[i].prefix);
 
-		if (has_prefix(seg, n, prefixes[i]) && n - pl == 64 && all_hex(seg + pl, 64)) {
+		if (has_prefix(seg, n, prefixes[i].prefix) && n - pl == 64 && all_hex(seg + pl, 64)) {
 			*id = seg + pl;
+			*runtime = prefixes[i].runtime;
 			return true;
 		}
 	}
 	if (n == 64 && all_hex(seg, 64)) {
 		*id = seg;
+		*runtime = NULL; /* the parent segment may say (cgroupfs: /docker/<id>) */
 		return true;
 	}
 	return false;
+}
+
+/* Slurm's "job_<id>" (and "uid_<u>" on cgroup v1): digits only, as slurmd writes them. */
+static bool digits_after(const char *seg, size_t n, const char *prefix, const char **v, size_t *vlen)
+{
+	size_t pl = strlen(prefix);
+
+	if (!has_prefix(seg, n, prefix) || n == pl || n - pl > 20)
+		return false;
+	for (size_t i = pl; i < n; i++)
+		if (seg[i] < '0' || seg[i] > '9')
+			return false;
+	*v = seg + pl;
+	*vlen = n - pl;
+	return true;
 }
 
 /*
@@ -101,11 +123,16 @@ static bool pod_uid(const char *seg, size_t n, char *out, size_t outlen)
 	return true;
 }
 
-/* Pick the cgroup v2 line ("0::/path"), else the name=systemd line, else the first line's path. */
+/*
+ * Pick the cgroup v2 line ("0::/path"), else the name=systemd line, else the
+ * first line's path. A root path ("/") says nothing: on a hybrid host a v1
+ * runtime (runc on cgroupfs) leaves the unified line at "/" while the v1
+ * lines name the container, so any other path wins over it.
+ */
 static void pick_path(const char *text, size_t len, const char **path, size_t *plen)
 {
 	const char *end = text + len, *line = text;
-	bool have = false;
+	int best = -1;
 
 	*path = NULL;
 	*plen = 0;
@@ -119,13 +146,14 @@ static void pick_path(const char *text, size_t len, const char **path, size_t *p
 			bool v2 = c1 == line + 1 && line[0] == '0' && c2 == c1 + 1;
 			bool sd = (size_t)(c2 - c1 - 1) == strlen("name=systemd") &&
 				  memcmp(c1 + 1, "name=systemd", strlen("name=systemd")) == 0;
+			size_t n = (size_t)(le - c2 - 1);
+			bool root = n == 1 && c2[1] == '/';
+			int score = (root ? 0 : 4) + (v2 ? 2 : sd ? 1 : 0);
 
-			if (v2 || sd || !have) {
+			if (score > best) {
 				*path = c2 + 1;
-				*plen = (size_t)(le - c2 - 1);
-				have = true;
-				if (v2)
-					return;
+				*plen = n;
+				best = score;
 			}
 		}
 		line = le + 1;
@@ -135,10 +163,9 @@ static void pick_path(const char *text, size_t len, const char **path, size_t *p
 int procinfo_parse_cgroup(const char *text, size_t len, const char *comm, struct proc_labels *out,
 			  char *pathbuf, size_t pathlen)
 {
-	const char *path, *seg, *end, *unit = NULL, *cid = NULL;
-	size_t plen, unitlen = 0;
-	char pod[40] = "";
-	bool kube = false;
+	const char *path, *seg, *end, *cid = NULL, *runtime = NULL, *prev = NULL, *v;
+	size_t plen, prevlen = 0, vlen;
+	bool kube = false, slurm = false;
 
 	labels_from_comm(comm, out);
 	if (pathbuf && pathlen)
@@ -157,32 +184,38 @@ int procinfo_parse_cgroup(const char *text, size_t len, const char *comm, struct
 		const char *slash = memchr(seg, '/', (size_t)(end - seg));
 		const char *se = slash ? slash : end;
 		size_t n = (size_t)(se - seg);
-		const char *id;
+		const char *id, *rt;
 
 		if (has_prefix(seg, n, "kubepods"))
 			kube = true;
-		if (kube && !pod[0])
-			pod_uid(seg, n, pod, sizeof(pod));
-		if (container_id(seg, n, &id))
+		if (kube && !out->pod_uid[0])
+			pod_uid(seg, n, out->pod_uid, sizeof(out->pod_uid));
+		if (container_id(seg, n, &id, &rt)) {
 			cid = id;
-		if (has_suffix(seg, n, ".service") && n > strlen(".service")) {
-			unit = seg;
-			unitlen = n;
+			runtime = rt;
+			if (!rt && prev && prevlen == 6 && !memcmp(prev, "docker", 6))
+				runtime = "docker";
 		}
+		/* cgroup v1 "/slurm/uid_U/job_J/step_S"; v2 "/system.slice/slurmstepd.scope/job_J/step_S/..." */
+		if ((n == 5 && !memcmp(seg, "slurm", 5)) || has_prefix(seg, n, "slurmstepd.scope"))
+			slurm = true;
+		if (slurm && !out->job_id[0] && digits_after(seg, n, "job_", &v, &vlen))
+			copy_span(out->job_id, sizeof(out->job_id), v, vlen);
+		if (slurm && !out->job_user[0] && digits_after(seg, n, "uid_", &v, &vlen))
+			copy_span(out->job_user, sizeof(out->job_user), v, vlen);
+		if (has_suffix(seg, n, ".service") && n > strlen(".service"))
+			copy_span(out->unit, sizeof(out->unit), seg, n);
+		if (has_suffix(seg, n, ".slice") && n > strlen(".slice"))
+			copy_span(out->slice, sizeof(out->slice), seg, n);
+		prev = seg;
+		prevlen = n;
 		seg = se + 1;
 	}
 	if (cid)
 		copy_span(out->container, sizeof(out->container), cid, 64);
-	if (pod[0]) {
-		out->kind = GROUP_POD;
-		copy_span(out->group, sizeof(out->group), pod, strlen(pod));
-	} else if (cid) {
-		out->kind = GROUP_CONTAINER;
-		copy_span(out->group, sizeof(out->group), cid, 64);
-	} else if (unit) {
-		out->kind = GROUP_UNIT;
-		copy_span(out->group, sizeof(out->group), unit, unitlen);
-	}
+	if (runtime)
+		copy_span(out->runtime, sizeof(out->runtime), runtime, strlen(runtime));
+	labels_choose_group(out, comm);
 	return 0;
 }
 
@@ -211,15 +244,25 @@ int procinfo_read(const char *proc_root, uint32_t pid, struct procinfo *out)
 	r = read_file(path, buf, sizeof(buf));
 	procinfo_parse_cgroup(buf, r > 0 ? (size_t)r : 0, out->comm, &out->labels, out->cgroup,
 			      sizeof(out->cgroup));
-	snprintf(path, sizeof(path), "%s/%u/status", root, pid);
-	r = read_file(path, buf, sizeof(buf));
-	if (r > 0) {
-		const char *u = strstr(buf, "\nUid:");
-		unsigned uid;
+	procinfo_read_uid(root, pid, &out->labels.uid);
+	return 0;
+}
 
-		if (u && sscanf(u + 5, "%u", &uid) == 1)
-			out->labels.uid = uid;
-	}
+int procinfo_read_uid(const char *proc_root, uint32_t pid, uint32_t *uid)
+{
+	char path[256], buf[4096];
+	const char *u;
+	unsigned v;
+	int r;
+
+	snprintf(path, sizeof(path), "%s/%u/status", proc_root ? proc_root : "/proc", pid);
+	r = read_file(path, buf, sizeof(buf));
+	if (r < 0)
+		return r;
+	u = strstr(buf, "\nUid:");
+	if (!u || sscanf(u + 5, "%u", &v) != 1)
+		return -EINVAL;
+	*uid = v;
 	return 0;
 }
 

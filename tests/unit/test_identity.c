@@ -1,0 +1,391 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Unit tests for workload identity: runtime state parsers, and resolution against fixture state trees and a fake /proc. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include "joule/identity.h"
+#include "joule/labels.h"
+#include "energy_test_util.h"
+
+#define CID "4e1b2c3d4e5f60718293a4b5c6d7e8f90123456789abcdef0123456789abcdef"
+#define CID2 "9a8b7c6d5e4f30211203a4b5c6d7e8f90123456789abcdef0123456789abcdef"
+#define UID "1b2c3d4e-1111-2222-3333-444455556666"
+#define UID_ "1b2c3d4e_1111_2222_3333_444455556666"
+
+static struct proc_labels empty(void)
+{
+	struct proc_labels l;
+
+	labels_from_comm("worker", &l);
+	return l;
+}
+
+/* ---- parsers ---- */
+
+static void test_docker_config_when_named_gives_name_without_slash(void **state)
+{
+	const char *j = "{\"ID\":\"" CID "\",\"Name\":\"/web-1\",\"Config\":{\"Labels\":{}}}";
+	struct proc_labels l = empty();
+
+	(void)state;
+	assert_int_equal(identity_parse_docker_config(j, strlen(j), &l), 0);
+	assert_string_equal(l.container_name, "web-1");
+}
+
+static void test_docker_config_when_dockershim_labels_gives_pod_identity(void **state)
+{
+	const char *j = "{\"Name\":\"/k8s_app_cart-7d9f_shop_" UID "_0\",\"Config\":{\"Labels\":{"
+			"\"io.kubernetes.pod.namespace\":\"shop\",\"io.kubernetes.pod.name\":\"cart-7d9f\","
+			"\"io.kubernetes.container.name\":\"app\"}}}";
+	struct proc_labels l = empty();
+
+	(void)state;
+	assert_int_equal(identity_parse_docker_config(j, strlen(j), &l), 0);
+	assert_string_equal(l.container_name, "app");
+	assert_string_equal(l.pod, "cart-7d9f");
+	assert_string_equal(l.k8s_namespace, "shop");
+}
+
+static void test_docker_config_when_truncated_is_invalid(void **state)
+{
+	const char *j = "{\"ID\":\"" CID "\",\"Name\":\"/we";
+	struct proc_labels l = empty();
+
+	(void)state;
+	assert_int_equal(identity_parse_docker_config(j, strlen(j), &l), -EINVAL);
+	assert_string_equal(l.container_name, "");
+}
+
+static void test_docker_config_when_hostile_name_is_not_taken(void **state)
+{
+	const char *j = "{\"Name\":\"/x\\\"} 1\\njoule_fake{a=\\\"b\"}";
+	struct proc_labels l = empty();
+
+	(void)state;
+	assert_int_equal(identity_parse_docker_config(j, strlen(j), &l), 0);
+	assert_string_equal(l.container_name, ""); /* quotes and newlines are no container name */
+}
+
+static void test_storage_containers_when_podman_and_crio_gives_names(void **state)
+{
+	const char *j = "[{\"id\":\"" CID "\",\"names\":[\"db\"],\"image\":\"x\"},"
+			"{\"id\":\"" CID2 "\",\"names\":[\"k8s_app_cart-7d9f_shop_" UID "_1\"]}]";
+	struct proc_labels a = empty(), b = empty();
+
+	(void)state;
+	assert_int_equal(identity_parse_storage_containers(j, strlen(j), CID, &a), 0);
+	assert_string_equal(a.container_name, "db");
+	assert_int_equal(identity_parse_storage_containers(j, strlen(j), CID2, &b), 0);
+	assert_string_equal(b.container_name, "app");
+	assert_string_equal(b.pod, "cart-7d9f");
+	assert_string_equal(b.k8s_namespace, "shop");
+}
+
+static void test_storage_containers_when_absent_or_not_a_list_says_so(void **state)
+{
+	const char *j = "[{\"id\":\"" CID2 "\",\"names\":[\"db\"]}]";
+	struct proc_labels l = empty();
+
+	(void)state;
+	assert_int_equal(identity_parse_storage_containers(j, strlen(j), CID, &l), -ENOENT);
+	assert_int_equal(identity_parse_storage_containers("{}", 2, CID, &l), -EINVAL);
+	assert_int_equal(identity_parse_storage_containers("[{\"id\":", 7, CID, &l), -EINVAL);
+}
+
+static void test_pod_dir_when_kubelet_name_gives_namespace_and_pod(void **state)
+{
+	struct proc_labels l = empty();
+
+	(void)state;
+	assert_int_equal(identity_parse_pod_dir("shop_cart-7d9f_" UID, UID, &l), 0);
+	assert_string_equal(l.k8s_namespace, "shop");
+	assert_string_equal(l.pod, "cart-7d9f");
+	assert_int_equal(identity_parse_pod_dir("shop_cart_" UID "x", UID, &l), -ENOENT);
+	assert_int_equal(identity_parse_pod_dir("_" UID, UID, &l), -ENOENT);
+}
+
+static void test_container_log_when_kubelet_link_gives_container_name(void **state)
+{
+	struct proc_labels l = empty();
+
+	(void)state;
+	assert_int_equal(identity_parse_container_log("cart-7d9f_shop_app-" CID ".log", CID, &l), 0);
+	assert_string_equal(l.container_name, "app");
+	assert_string_equal(l.pod, "cart-7d9f");
+	assert_string_equal(l.k8s_namespace, "shop");
+	assert_int_equal(identity_parse_container_log("cart-7d9f_shop_app-" CID2 ".log", CID, &l), -ENOENT);
+}
+
+/* ---- resolution against trees built here ---- */
+
+struct world {
+	char dir[256];
+	char proc[300], docker[300], storage[300], pods[300], logs[300];
+	struct identity *id;
+	int saved_stderr;
+	char errfile[320];
+};
+
+static int world_setup(void **state)
+{
+	struct world *w = calloc(1, sizeof(*w));
+	struct identity_opts o;
+
+	if (!w)
+		return -1;
+	snprintf(w->dir, sizeof(w->dir), "/tmp/joule-identity-test-XXXXXX");
+	if (!mkdtemp(w->dir))
+		return -1;
+	snprintf(w->proc, sizeof(w->proc), "%s/proc", w->dir);
+	snprintf(w->docker, sizeof(w->docker), "%s/docker", w->dir);
+	snprintf(w->storage, sizeof(w->storage), "%s/storage", w->dir);
+	snprintf(w->pods, sizeof(w->pods), "%s/pods", w->dir);
+	snprintf(w->logs, sizeof(w->logs), "%s/containers", w->dir);
+	t_mkdirs(w->pods);
+	t_mkdirs(w->logs);
+	o = (struct identity_opts){ .proc_root = w->proc, .docker_root = w->docker, .storage_root = w->storage,
+				    .pod_logs_root = w->pods, .container_logs_root = w->logs };
+	if (identity_open(&w->id, &o))
+		return -1;
+	/* the warnings go to a file, so a test can count them */
+	snprintf(w->errfile, sizeof(w->errfile), "%s/stderr", w->dir);
+	fflush(stderr);
+	w->saved_stderr = dup(2);
+	if (!freopen(w->errfile, "w", stderr))
+		return -1;
+	*state = w;
+	return 0;
+}
+
+static int world_teardown(void **state)
+{
+	struct world *w = *state;
+	char line[2048];
+	FILE *f;
+
+	fflush(stderr);
+	dup2(w->saved_stderr, 2);
+	close(w->saved_stderr);
+	/* cmocka reports a failure on stderr too: hand on all but joule's own (expected) warnings */
+	f = fopen(w->errfile, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (strncmp(line, "joule: ", 7))
+			fputs(line, stderr);
+	if (f)
+		fclose(f);
+	identity_close(w->id);
+	t_rmrf(w->dir);
+	free(w);
+	return 0;
+}
+
+/* A process of the fake /proc in this cgroup. */
+static void proc_in(struct world *w, unsigned pid, const char *cgroup)
+{
+	char p[512];
+
+	snprintf(p, sizeof(p), "%s/%u/comm", w->proc, pid);
+	t_write(p, "worker\n");
+	snprintf(p, sizeof(p), "%s/%u/cgroup", w->proc, pid);
+	t_write(p, "0::%s\n", cgroup);
+	snprintf(p, sizeof(p), "%s/%u/status", w->proc, pid);
+	t_write(p, "Name:\tworker\nUid:\t0\t0\t0\t0\n");
+}
+
+static int warnings(struct world *w, const char *needle)
+{
+	char line[2048];
+	int n = 0;
+	FILE *f;
+
+	fflush(stderr);
+	f = fopen(w->errfile, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, needle))
+			n++;
+	fclose(f);
+	return n;
+}
+
+static void test_identity_when_docker_state_gives_container_name(void **state)
+{
+	struct world *w = *state;
+	struct proc_labels l;
+	char p[512];
+
+	snprintf(p, sizeof(p), "%s/containers/" CID "/config.v2.json", w->docker);
+	t_write(p, "{\"ID\":\"" CID "\",\"Name\":\"/web-1\"}");
+	proc_in(w, 100, "/system.slice/docker-" CID ".scope");
+	assert_int_equal(identity_label(w->id, 100, "worker", &l), 0);
+	assert_int_equal(l.kind, GROUP_CONTAINER);
+	assert_string_equal(l.group, "web-1");
+	assert_string_equal(l.container, CID);
+	assert_string_equal(l.runtime, "docker");
+	assert_int_equal(l.uid, 0);
+}
+
+static void test_identity_when_podman_state_gives_container_name(void **state)
+{
+	struct world *w = *state;
+	struct proc_labels l;
+	char p[512];
+
+	snprintf(p, sizeof(p), "%s/overlay-containers/containers.json", w->storage);
+	t_write(p, "[{\"id\":\"" CID "\",\"names\":[\"db\"]}]");
+	proc_in(w, 101, "/machine.slice/libpod-" CID ".scope/container");
+	assert_int_equal(identity_label(w->id, 101, "worker", &l), 0);
+	assert_int_equal(l.kind, GROUP_CONTAINER);
+	assert_string_equal(l.group, "db");
+	assert_string_equal(l.runtime, "podman");
+}
+
+static void test_identity_when_kubelet_logs_give_pod_and_container(void **state)
+{
+	struct world *w = *state;
+	struct proc_labels l;
+	char p[512];
+
+	snprintf(p, sizeof(p), "%s/shop_cart-7d9f_" UID "/app/0.log", w->pods);
+	t_write(p, "log\n");
+	snprintf(p, sizeof(p), "%s/cart-7d9f_shop_app-" CID ".log", w->logs);
+	t_write(p, "link\n");
+	proc_in(w, 102, "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" UID_
+			".slice/cri-containerd-" CID ".scope");
+	assert_int_equal(identity_label(w->id, 102, "worker", &l), 0);
+	assert_int_equal(l.kind, GROUP_POD);
+	assert_string_equal(l.group, "shop/cart-7d9f/app");
+	assert_string_equal(l.k8s_namespace, "shop");
+	assert_string_equal(l.pod, "cart-7d9f");
+	assert_string_equal(l.container_name, "app");
+	assert_string_equal(l.pod_uid, UID);
+	assert_int_equal(warnings(w, "labelled by what is known"), 0);
+}
+
+static void test_identity_when_state_missing_keeps_id_and_warns_once(void **state)
+{
+	struct world *w = *state;
+	struct proc_labels l;
+
+	proc_in(w, 103, "/system.slice/docker-" CID ".scope");
+	proc_in(w, 104, "/system.slice/docker-" CID ".scope");
+	assert_int_equal(identity_label(w->id, 103, "worker", &l), 0);
+	assert_int_equal(l.kind, GROUP_CONTAINER);
+	assert_string_equal(l.group, CID);
+	assert_int_equal(identity_label(w->id, 104, "worker", &l), 0);
+	assert_string_equal(l.group, CID);
+	assert_int_equal(warnings(w, "labelled by what is known"), 1);
+	assert_int_equal(warnings(w, "config.v2.json"), 1);
+}
+
+static void test_identity_when_state_truncated_or_hostile_keeps_id(void **state)
+{
+	struct world *w = *state;
+	struct proc_labels l;
+	char p[512];
+
+	snprintf(p, sizeof(p), "%s/containers/" CID "/config.v2.json", w->docker);
+	t_write(p, "{\"ID\":\"" CID "\",\"Na");
+	snprintf(p, sizeof(p), "%s/containers/" CID2 "/config.v2.json", w->docker);
+	t_write(p, "{\"Name\":\"/a\\\"b\\nc\"}");
+	proc_in(w, 105, "/system.slice/docker-" CID ".scope");
+	proc_in(w, 106, "/system.slice/docker-" CID2 ".scope");
+	assert_int_equal(identity_label(w->id, 105, "worker", &l), 0);
+	assert_string_equal(l.group, CID);
+	assert_int_equal(identity_label(w->id, 106, "worker", &l), 0);
+	assert_string_equal(l.group, CID2);
+	assert_string_equal(l.container_name, "");
+	assert_int_equal(warnings(w, "truncated or corrupt"), 1);
+}
+
+static void test_identity_when_pod_logs_missing_keeps_pod_uid(void **state)
+{
+	struct world *w = *state;
+	struct proc_labels l;
+
+	proc_in(w, 107, "/kubepods/besteffort/pod" UID "/" CID);
+	assert_int_equal(identity_label(w->id, 107, "worker", &l), 0);
+	assert_int_equal(l.kind, GROUP_POD);
+	assert_string_equal(l.group, UID);
+	assert_int_equal(warnings(w, "labelled by what is known"), 1);
+}
+
+static void test_identity_when_slurm_job_gives_job_and_user(void **state)
+{
+	struct world *w = *state;
+	struct proc_labels l;
+
+	proc_in(w, 108, "/slurm/uid_0/job_4242/step_0");
+	assert_int_equal(identity_label(w->id, 108, "worker", &l), 0);
+	assert_int_equal(l.kind, GROUP_JOB);
+	assert_string_equal(l.group, "4242");
+	assert_string_equal(l.job_id, "4242");
+	assert_string_equal(l.job_user, "root"); /* uid 0 by name */
+}
+
+static void test_identity_refresh_when_moved_relabels_once(void **state)
+{
+	struct world *w = *state;
+	struct proc_labels l;
+	char p[512];
+
+	proc_in(w, 109, "/user.slice/user-0.slice/session-1.scope");
+	assert_int_equal(identity_label(w->id, 109, "bash", &l), 0);
+	assert_int_equal(l.kind, GROUP_COMM);
+	assert_string_equal(l.group, "bash");
+	assert_int_equal(identity_refresh(w->id, 109, "bash", &l), 0);
+	snprintf(p, sizeof(p), "%s/109/cgroup", w->proc);
+	t_write(p, "0::/system.slice/build.service\n");
+	assert_int_equal(identity_refresh(w->id, 109, "bash", &l), 1);
+	assert_int_equal(l.kind, GROUP_UNIT);
+	assert_string_equal(l.group, "build.service");
+	assert_int_equal(l.uid, 0);
+	assert_int_equal(identity_refresh(w->id, 109, "bash", &l), 0);
+	/* gone: nothing to refresh, labels stand */
+	assert_int_equal(identity_refresh(w->id, 9999, "bash", &l), 0);
+	assert_string_equal(l.group, "build.service");
+}
+
+static void test_host_identity_when_read_has_boot_id(void **state)
+{
+	struct host_identity h;
+
+	(void)state;
+	identity_host_read(&h);
+	assert_true(h.hostname[0] != '\0');
+	assert_int_equal(strlen(h.boot_id), 36); /* a UUID, on every Linux */
+}
+
+#define W(t) cmocka_unit_test_setup_teardown(t, world_setup, world_teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_docker_config_when_named_gives_name_without_slash),
+		cmocka_unit_test(test_docker_config_when_dockershim_labels_gives_pod_identity),
+		cmocka_unit_test(test_docker_config_when_truncated_is_invalid),
+		cmocka_unit_test(test_docker_config_when_hostile_name_is_not_taken),
+		cmocka_unit_test(test_storage_containers_when_podman_and_crio_gives_names),
+		cmocka_unit_test(test_storage_containers_when_absent_or_not_a_list_says_so),
+		cmocka_unit_test(test_pod_dir_when_kubelet_name_gives_namespace_and_pod),
+		cmocka_unit_test(test_container_log_when_kubelet_link_gives_container_name),
+		W(test_identity_when_docker_state_gives_container_name),
+		W(test_identity_when_podman_state_gives_container_name),
+		W(test_identity_when_kubelet_logs_give_pod_and_container),
+		W(test_identity_when_state_missing_keeps_id_and_warns_once),
+		W(test_identity_when_state_truncated_or_hostile_keeps_id),
+		W(test_identity_when_pod_logs_missing_keeps_pod_uid),
+		W(test_identity_when_slurm_job_gives_job_and_user),
+		W(test_identity_refresh_when_moved_relabels_once),
+		cmocka_unit_test(test_host_identity_when_read_has_boot_id),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
