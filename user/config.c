@@ -419,7 +419,7 @@ static const struct config_key keys[] = {
 	{ "embodied-kg", true, set_embodied, "kgCO2e >= 0, or none", OFF(embodied_g), .metavar = "KG",
 	  .help = "embodied carbon of the server this machine runs on (scaled by --embodied-share), or 'none' "
 		  "to leave it out", .unit = "kgCO2e",
-	  .dflt = "1000 on bare metal, 1616.5 in a VM (CCF; docs/CARBON.md)", .scope = MEASURE },
+	  .dflt = "1000 on bare metal, 1616.5 in a VM", .scope = MEASURE },
 	{ "lifetime-years", true, set_lifetime, "years, more than 0 and at most 100", OFF(lifetime_s),
 	  .metavar = "YEARS", .help = "lifespan the embodied carbon is spread over", .unit = "years",
 	  .dflt = "4", .scope = MEASURE },
@@ -501,7 +501,7 @@ static const struct config_key keys[] = {
 	  "comes on top)", .unit = "connections", .dflt = "4096", .scope = CONFIG_DAEMON },
 	{ "hostname", true, set_string, "a host name", OFF(hostname), .metavar = "NAME",
 	  .help = "the hostname label of joule_host_info (in a pod, pass the node's name)",
-	  .dflt = "gethostname()", .scope = CONFIG_DAEMON },
+	  .dflt = "the kernel's host name", .scope = CONFIG_DAEMON },
 };
 
 static const struct config_key *find_key(const char *name)
