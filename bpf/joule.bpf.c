@@ -10,10 +10,10 @@ __u32 iter_baseline = 0;
 SEC("tp_btf/sched_switch")
 int BPF_PROG(handle_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	__u32 prev_pid = prev->pid, next_pid = next->pid;
+	bool prev_idle = prev->flags & JOULE_PF_IDLE;
 
-	do_switch(prev, prev_pid, next_pid, prev->se.sum_exec_runtime,
-		  prev_pid ? prev->se.exec_start : next->se.exec_start, task_dead_btf(prev));
+	do_switch(prev, prev_idle, next->flags & JOULE_PF_IDLE, task_dead_btf(prev), prev->se.sum_exec_runtime,
+		  prev->se.prev_sum_exec_runtime, prev_idle ? next->se.exec_start : prev->se.exec_start);
 	return 0;
 }
 
@@ -21,13 +21,28 @@ int BPF_PROG(handle_switch, bool preempt, struct task_struct *prev, struct task_
 SEC("raw_tp/sched_switch")
 int BPF_PROG(handle_switch_raw, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	__u32 prev_pid = BPF_CORE_READ(prev, pid), next_pid = BPF_CORE_READ(next, pid);
+	bool prev_idle = BPF_CORE_READ(prev, flags) & JOULE_PF_IDLE;
 
-	do_switch(bpf_get_current_task_btf(), prev_pid, next_pid, BPF_CORE_READ(prev, se.sum_exec_runtime),
-		  prev_pid ? BPF_CORE_READ(prev, se.exec_start) : BPF_CORE_READ(next, se.exec_start),
-		  task_dead_core(prev));
+	do_switch(bpf_get_current_task_btf(), prev_idle, BPF_CORE_READ(next, flags) & JOULE_PF_IDLE,
+		  task_dead_core(prev), BPF_CORE_READ(prev, se.sum_exec_runtime),
+		  BPF_CORE_READ(prev, se.prev_sum_exec_runtime),
+		  prev_idle ? BPF_CORE_READ(next, se.exec_start) : BPF_CORE_READ(prev, se.exec_start));
 	return 0;
 }
+
+SEC("tp_btf/sched_migrate_task")
+int BPF_PROG(handle_migrate, struct task_struct *p, int dest_cpu)
+{
+	do_migrate(p);
+	return 0;
+}
+
+/*
+ * No raw_tp twin: task storage needs a BTF pointer, and there p is neither
+ * one nor current. With raw_tp a migrated thread's time is charged to the
+ * CPU it is on at its next charge: per-process totals stay exact, the
+ * split between CPUs (packages) does not.
+ */
 
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)

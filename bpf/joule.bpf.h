@@ -10,9 +10,11 @@
 #include "joule/joule_bpf.h"
 
 /*
- * Per-thread state, found through the task pointer (no hash lookup on the
- * switch path). Freed by the kernel with the task, so a thread's last
- * charge is moved to the process map at its final switch (see do_charge).
+ * Per-thread state, found through the task pointer (no hash lookup). The
+ * switch path never touches it: a thread is charged where its time is
+ * known to be on one CPU — when it migrates, at its final switch, at a
+ * snapshot — with the growth of the kernel's own count since joule last
+ * charged it. Freed by the kernel with the task.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
@@ -22,13 +24,13 @@ struct {
 } threads SEC(".maps");
 
 /*
- * Two generations of the process map. Threads' pending ns are moved into
- * procs[gen] (at a migration, a thread's death, or the snapshot's task
- * iterator); each snapshot userspace flips gen, waits until every CPU has
- * seen the flip, then reads and empties the other one. Per-CPU values so
- * attribution can split a process's time by package; a value is written
- * into the CPU slot its time was spent on, which may be another CPU's
- * (hence atomic adds). Userspace sets max_entries before load.
+ * Two generations of the process map. Charges go into procs[gen]; each
+ * snapshot userspace flips gen, waits until every CPU has seen the flip,
+ * then reads and empties the other one. Per-CPU values so attribution can
+ * split a process's time by package; a charge is written into the slot of
+ * the CPU the time was spent on, which may be another CPU's (a migration
+ * is charged on the destination's wakeup path, a snapshot from the
+ * iterator's CPU), hence atomic adds. Userspace sets max_entries before load.
  */
 struct procs_map {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
@@ -39,7 +41,7 @@ struct procs_map {
 struct procs_map procs0 SEC(".maps");
 struct procs_map procs1 SEC(".maps");
 
-/* Which generation pending time moves into: written only by userspace. */
+/* Which generation charges go into: written only by userspace. */
 __u32 gen = 0;
 
 /*
@@ -64,9 +66,8 @@ struct {
 
 /* Events that found the ring buffer full; userspace reports the count. */
 __u64 lost_events = 0;
-/* Charges that found no thread storage (out of memory): their ns are in the CPU's unaccounted. */
+/* Charges that found no thread storage (out of memory): their ns show as the CPU's unaccounted. */
 __u64 lost_threads = 0;
-
 
 static __always_inline struct joule_cpu_state *cpu_state_of(__u32 cpu)
 {
@@ -85,7 +86,7 @@ static __always_inline struct joule_cpu_state *this_cpu_state(void)
 /*
  * Add ns to a process's slot for one CPU in the current generation,
  * creating the entry on first use; a full map sends them to that CPU's
- * overflow bucket. Rare (migrations, deaths, snapshots), never per switch.
+ * overflow bucket.
  */
 static __always_inline void do_credit(const struct joule_task_key *key, __u32 cpu, __u64 ns)
 {
@@ -116,41 +117,26 @@ static __always_inline void do_credit(const struct joule_task_key *key, __u32 cp
 	__sync_fetch_and_add(&st->overflow_events, 1);
 }
 
-/* Move a thread's pending ns to its process (the snapshot iterator and the paths below). */
-static __always_inline void do_move_pending(struct joule_thread *th)
-{
-	__u64 ns = __sync_lock_test_and_set(&th->pending_ns, 0);
-
-	do_credit(&th->key, th->cpu, ns);
-}
-
 /*
- * Charge a thread on this CPU with the growth of the kernel's own count of
- * its run time (se.sum_exec_runtime) since joule last charged it. The
- * kernel brings that count up to date in update_curr before sched_switch
- * fires, so at a switch the charge is exact by construction, and a missed
- * or reordered switch event loses nothing: the time is in the count and is
- * charged at the thread's next switch-out. seen_ns is sum_exec_runtime, or
- * more at a flush (the running slice since the kernel's last update).
- * Pending ns stay in the thread's own storage until it migrates or dies.
+ * Charge a thread with the growth of the kernel's own count of its run
+ * time (se.sum_exec_runtime, what schedstat, rusage and perf's task-clock
+ * report) since joule last charged it, to the CPU it was spent on. Exact
+ * by construction, and a missed or reordered switch event loses nothing.
+ * seen_ns is sum_exec_runtime, or more at a flush (the running slice the
+ * kernel has not counted yet). Two paths may charge one thread at once
+ * (the snapshot's iterator and its migration): the compare-and-swap lets
+ * one of them take the growth; the other's is taken at the next charge.
  */
-static __always_inline void do_charge(struct joule_thread *th, __u64 seen_ns, __u32 cpu, bool dead)
+static __always_inline void do_charge(struct joule_thread *th, __u64 seen_ns, __u32 cpu)
 {
-	__u64 grow = 0;
+	__u64 old = th->charged_se_ns;
 
 	/* a flush may have credited past the kernel's count: wait until the count passes it */
-	if (seen_ns > th->charged_se_ns) {
-		grow = seen_ns - th->charged_se_ns;
-		th->charged_se_ns = seen_ns;
-	}
-	if (th->cpu != cpu) {
-		do_move_pending(th);
-		th->cpu = cpu;
-	}
-	if (grow)
-		__sync_fetch_and_add(&th->pending_ns, grow);
-	if (dead)
-		do_move_pending(th);
+	if (seen_ns <= old)
+		return;
+	if (__sync_val_compare_and_swap(&th->charged_se_ns, old, seen_ns) != old)
+		return;
+	do_credit(&th->key, cpu, seen_ns - old);
 }
 
 /*
@@ -159,12 +145,11 @@ static __always_inline void do_charge(struct joule_thread *th, __u64 seen_ns, __
  * baseline (that time is not joule's to report).
  */
 static __always_inline void do_first_sight(struct joule_thread *th, __u32 tgid, __u64 leader_start_ns,
-					   __u64 thread_start_ns, __u64 se_ns, __u32 cpu)
+					   __u64 thread_start_ns, __u64 se_ns)
 {
 	th->key.tgid = tgid;
 	th->key.pad = 0;
 	th->key.start_ns = leader_start_ns;
-	th->cpu = cpu;
 	th->charged_se_ns = thread_start_ns < attach_ns ? se_ns : 0;
 	th->seen = 1;
 }
@@ -183,9 +168,9 @@ static __always_inline void do_idle_in(struct joule_cpu_state *st, __u64 now_ns)
 }
 
 /*
- * The offset between CLOCK_MONOTONIC and the rq's task clock, learnt at
- * idle transitions where both are at hand (the task switching in or out
- * has exec_start == rq clock_task of this __schedule). A flush uses it to
+ * The offset between CLOCK_MONOTONIC and the rq's task clock, learnt on
+ * the switch path where both are at hand (the task switching out has
+ * exec_start == rq clock_task of this __schedule). A flush uses it to
  * credit the running slice the kernel has not yet counted.
  */
 static __always_inline void do_learn_offset(struct joule_cpu_state *st, __u64 now_ns, __u64 exec_start_ns)
@@ -204,7 +189,7 @@ static __always_inline void do_learn_offset(struct joule_cpu_state *st, __u64 no
  * kernel's last update_curr (normally under a tick, HZ=250: 4 ms; more on
  * a tickless CPU, or a vCPU the host did not run). Without a learnt
  * offset, or with an estimate out of bounds, the count alone is used and
- * the rest is charged at the next switch.
+ * the rest is charged at the next charge.
  */
 static __always_inline __u64 do_running_ns(const struct joule_cpu_state *st, __u64 now_ns, __u64 se_ns,
 					   __u64 exec_start_ns)
@@ -220,24 +205,20 @@ static __always_inline __u64 do_running_ns(const struct joule_cpu_state *st, __u
 }
 
 /* The thread's storage, created on first sight; NULL when the kernel is out of memory. */
-static __always_inline struct joule_thread *thread_of(struct task_struct *t, __u32 cpu)
+static __always_inline struct joule_thread *thread_of(struct task_struct *t)
 {
 	struct joule_thread *th;
 
 	th = bpf_task_storage_get(&threads, t, NULL, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (th && !th->seen)
+	if (!th) {
+		/* its time is left out of every task and shows as unaccounted */
+		__sync_fetch_and_add(&lost_threads, 1);
+		return NULL;
+	}
+	if (!th->seen)
 		do_first_sight(th, BPF_CORE_READ(t, tgid), BPF_CORE_READ(t, group_leader, start_time),
-			       BPF_CORE_READ(t, start_time), BPF_CORE_READ(t, se.sum_exec_runtime), cpu);
+			       BPF_CORE_READ(t, start_time), BPF_CORE_READ(t, se.sum_exec_runtime));
 	return th;
-}
-
-/*
- * A thread without storage (the kernel is out of memory) cannot be charged:
- * its time is left out of every task and shows as the CPU's unaccounted ns.
- */
-static __always_inline void charge_lost(void)
-{
-	__sync_fetch_and_add(&lost_threads, 1);
 }
 
 /* task_struct::state was renamed __state in v5.14 (2f064a59a11f); the old name is read on older kernels. */
@@ -245,7 +226,13 @@ struct task_struct___pre514 {
 	long state;
 } __attribute__((preserve_access_index));
 
+/* task_struct::cpu moved into thread_info in v5.16 (bcf9033e5449); the old field is read on older kernels. */
+struct task_struct___pre516 {
+	unsigned int cpu;
+} __attribute__((preserve_access_index));
+
 #define JOULE_TASK_DEAD 0x80 /* TASK_DEAD: the exiting task's final switch */
+#define JOULE_PF_IDLE 0x2    /* PF_IDLE: an idle task (on task_struct's first line, hot at a switch) */
 
 /* prev's state at sched_switch, read directly (tp_btf: prev is a BTF pointer). */
 static __always_inline bool task_dead_btf(struct task_struct *t)
@@ -263,52 +250,63 @@ static __always_inline bool task_dead_core(struct task_struct *t)
 	return BPF_CORE_READ((struct task_struct___pre514 *)t, state) & JOULE_TASK_DEAD;
 }
 
-/*
- * sched_switch: charge prev (unless it is the idle task), and keep the
- * CPU's idle clock. Busy-to-busy switches touch prev's task_struct (hot:
- * the scheduler just wrote it) and its storage, nothing shared, and read
- * no clock. The caller reads the fields (directly for tp_btf):
- * prev_se_ns is prev's sum_exec_runtime, exec_start_ns the exec_start of
- * prev, or of next when prev is idle (either equals this __schedule's rq
- * clock_task), prev_dead whether this is prev's final switch.
- */
-static __always_inline void do_switch(struct task_struct *prev, __u32 prev_pid, __u32 next_pid,
-				      __u64 prev_se_ns, __u64 exec_start_ns, bool prev_dead)
+/* The CPU a task is on, or last ran on. */
+static __always_inline __u32 task_cpu_core(struct task_struct *t)
 {
-	__u32 cpu = bpf_get_smp_processor_id();
+	if (bpf_core_field_exists(t->thread_info.cpu))
+		return BPF_CORE_READ(t, thread_info.cpu);
+	return BPF_CORE_READ((struct task_struct___pre516 *)t, cpu);
+}
+
+/*
+ * sched_switch. A busy-to-busy switch reads three fields on the hot first
+ * lines of prev's and next's task_struct and the count prev's update_curr
+ * just wrote, and touches nothing else: no map, no clock. The clock is
+ * read at idle edges (idle time), at a thread's final switch, and when
+ * prev's count crosses a 2^26 ns (67 ms) boundary in this slice, about
+ * every 67 ms of CPU time per CPU, to keep the flush's offset fresh on a
+ * CPU that never idles. prev_se_ns and prev_start_ns are prev's
+ * sum_exec_runtime and its value at the slice's start (prev_sum_exec_runtime),
+ * exec_start_ns the exec_start of the task that is not idle (either equals
+ * this __schedule's rq clock_task).
+ */
+static __always_inline void do_switch(struct task_struct *prev, bool prev_idle, bool next_idle, bool prev_dead,
+				      __u64 prev_se_ns, __u64 prev_start_ns, __u64 exec_start_ns)
+{
 	struct joule_thread *th;
 
-	if (prev_pid == 0 || next_pid == 0) {
+	if (prev_idle || next_idle || ((prev_se_ns ^ prev_start_ns) >> 26)) {
 		struct joule_cpu_state *st = this_cpu_state();
 		__u64 now = bpf_ktime_get_ns();
 
 		if (st) {
-			if (prev_pid == 0)
+			if (prev_idle)
 				do_idle_out(st, now);
-			else
+			else if (next_idle)
 				do_idle_in(st, now);
-			do_learn_offset(st, now, exec_start_ns);
+			if (!(prev_idle && next_idle))
+				do_learn_offset(st, now, exec_start_ns);
 		}
-		if (prev_pid == 0)
-			return;
 	}
-	th = thread_of(prev, cpu);
-	if (!th) {
-		charge_lost();
+	if (!prev_dead || prev_idle)
 		return;
-	}
-	/*
-	 * A CPU that never idles learns its offset here, rate-limited by the
-	 * values at hand: when prev's count crosses a 2^26 ns (67 ms)
-	 * boundary, about once per 67 ms of CPU time per CPU.
-	 */
-	if (next_pid && (prev_se_ns ^ th->charged_se_ns) >> 26) {
-		struct joule_cpu_state *st = this_cpu_state();
+	/* its storage goes with it: charge what it ran since the last charge, on this CPU */
+	th = thread_of(prev);
+	if (th)
+		do_charge(th, prev_se_ns, bpf_get_smp_processor_id());
+}
 
-		if (st)
-			do_learn_offset(st, bpf_ktime_get_ns(), exec_start_ns);
-	}
-	do_charge(th, prev_se_ns, cpu, prev_dead);
+/*
+ * sched_migrate_task: the task leaves the CPU it last ran on (not running
+ * now: woken, or pulled by the balancer), so its count is final for that
+ * CPU. Charge it there.
+ */
+static __always_inline void do_migrate(struct task_struct *t)
+{
+	struct joule_thread *th = thread_of(t);
+
+	if (th)
+		do_charge(th, BPF_CORE_READ(t, se.sum_exec_runtime), task_cpu_core(t));
 }
 
 /*
@@ -318,47 +316,39 @@ static __always_inline void do_switch(struct task_struct *prev, __u32 prev_pid, 
  */
 static __always_inline void do_flush(struct task_struct *cur)
 {
-	__u32 cpu = bpf_get_smp_processor_id();
 	struct joule_cpu_state *st = this_cpu_state();
 	struct joule_thread *th;
-	__u64 now = bpf_ktime_get_ns(), seen;
+	__u64 now = bpf_ktime_get_ns();
 
 	if (!st)
 		return;
 	st->flush_ns = now;
-	if (BPF_CORE_READ(cur, pid) == 0) {
+	if (BPF_CORE_READ(cur, flags) & JOULE_PF_IDLE) {
 		if (st->idle_since_ns) {
 			do_idle_out(st, now);
 			do_idle_in(st, now);
 		}
 		return;
 	}
-	th = thread_of(cur, cpu);
-	if (!th) {
-		charge_lost();
-		return;
-	}
-	seen = do_running_ns(st, now, BPF_CORE_READ(cur, se.sum_exec_runtime), BPF_CORE_READ(cur, se.exec_start));
-	do_charge(th, seen, cpu, false);
-	do_move_pending(th);
+	th = thread_of(cur);
+	if (th)
+		do_charge(th, do_running_ns(st, now, BPF_CORE_READ(cur, se.sum_exec_runtime),
+					    BPF_CORE_READ(cur, se.exec_start)),
+			  bpf_get_smp_processor_id());
 }
 
 /*
- * The snapshot's task iterator: every thread's pending ns to its process.
- * Run once with baseline set before the switch program is attached, it
- * gives every thread alive then its storage and baseline.
+ * The snapshot's task iterator: every thread's growth since its last
+ * charge, to the CPU it is on (it has not migrated since: that would have
+ * charged it). Run once with baseline set before sched_switch is attached,
+ * it gives every thread alive then its storage and baseline.
  */
 static __always_inline void do_collect(struct task_struct *t, bool baseline)
 {
-	struct joule_thread *th;
+	struct joule_thread *th = thread_of(t);
 
-	if (baseline) {
-		thread_of(t, bpf_get_smp_processor_id());
-		return;
-	}
-	th = bpf_task_storage_get(&threads, t, NULL, 0);
-	if (th && th->pending_ns)
-		do_move_pending(th);
+	if (th && !baseline)
+		do_charge(th, BPF_CORE_READ(t, se.sum_exec_runtime), task_cpu_core(t));
 }
 
 /* comm: the new name where the task's own is not yet updated (task_rename), else NULL. */

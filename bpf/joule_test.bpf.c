@@ -13,24 +13,15 @@ __u64 test_running_ns = 0;
 SEC("raw_tp")
 int test_first_sight(void *ctx)
 {
-	do_first_sight(&test_th, test_in.tgid, test_in.leader_start_ns, test_in.thread_start_ns, test_in.se_ns,
-		       test_in.cpu);
+	do_first_sight(&test_th, test_in.tgid, test_in.leader_start_ns, test_in.thread_start_ns, test_in.se_ns);
 	return 0;
 }
 
-/* A switch-out of test_th on test_in.cpu with its count at test_in.se_ns (do_charge). */
+/* A charge of test_th to test_in.cpu with its count at test_in.se_ns (do_charge). */
 SEC("raw_tp")
 int test_charge(void *ctx)
 {
-	do_charge(&test_th, test_in.se_ns, test_in.cpu, test_in.dead);
-	return 0;
-}
-
-/* The snapshot iterator's step for test_th (do_move_pending). */
-SEC("raw_tp")
-int test_move(void *ctx)
-{
-	do_move_pending(&test_th);
+	do_charge(&test_th, test_in.se_ns, test_in.cpu);
 	return 0;
 }
 

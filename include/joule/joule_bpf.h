@@ -26,28 +26,23 @@ struct joule_task_val {
 	__u64 cpu_ns;
 };
 
-/*
- * Per-thread state in task-local storage. Written by the BPF programs on
- * the thread's own CPU, except pending_ns, which the snapshot's iterator
- * takes from another CPU (hence exchanged atomically).
- */
+/* Per-thread state in task-local storage. */
 struct joule_thread {
-	__u64 charged_se_ns;	/* sum_exec_runtime joule has charged up to */
-	__u64 pending_ns;	/* charged, not yet moved to the process map */
+	__u64 charged_se_ns;	/* sum_exec_runtime joule has charged up to (compare-and-swap) */
 	struct joule_task_key key; /* its process */
-	__u32 cpu;		/* the CPU pending_ns were spent on */
 	__u32 seen;		/* storage initialised */
+	__u32 pad;
 };
 
 /*
  * Per-CPU state. Written by BPF programs running on that CPU (sched_switch
- * at idle transitions, the flush run there by BPF_F_TEST_RUN_ON_CPU), and
- * the overflow counters also from other CPUs (atomic adds).
+ * at idle edges, the flush run there by BPF_F_TEST_RUN_ON_CPU), and the
+ * overflow counters also from other CPUs (atomic adds).
  */
 struct joule_cpu_state {
 	__u64 idle_since_ns;	/* CLOCK_MONOTONIC at the idle task's switch-in; 0: not idle, or unknown */
 	__u64 idle_ns;		/* cumulative idle time */
-	__u64 clock_offset_ns;	/* CLOCK_MONOTONIC − rq clock_task, learnt at idle transitions; 0: unknown */
+	__u64 clock_offset_ns;	/* CLOCK_MONOTONIC − rq clock_task, learnt on the switch path; 0: unknown */
 	__u64 flush_ns;		/* CLOCK_MONOTONIC of the last flush on this CPU */
 	__u64 overflow_ns;	/* cumulative time that found the process map full */
 	__u64 overflow_events;	/* how many credits went to overflow */
@@ -78,7 +73,7 @@ struct joule_test_in {
 	__u64 now_ns;		/* the clock at an idle transition */
 	__u64 exec_start_ns;	/* exec_start at an idle transition */
 	__u32 cpu;		/* the CPU the charge happens on */
-	__u32 dead;		/* the thread's final switch */
+	__u32 dead;		/* test_idle: the idle task switches in (1) or out (0) */
 	__u32 tgid;		/* first sight: its process */
 	__u32 pad;
 	__u64 leader_start_ns;

@@ -61,13 +61,12 @@ static void first_sight(struct joule_test_bpf *skel, uint32_t tgid, uint64_t sta
 	run_on(skel->progs.test_first_sight, 0);
 }
 
-/* The thread switches out on cpu with its kernel count at se_ns. */
-static void charge(struct joule_test_bpf *skel, uint64_t se_ns, int cpu, bool dead)
+/* The thread is charged to cpu with its kernel count at se_ns. */
+static void charge(struct joule_test_bpf *skel, uint64_t se_ns, int cpu)
 {
 	skel->bss->test_in.se_ns = se_ns;
 	skel->bss->test_in.cpu = (__u32)cpu;
-	skel->bss->test_in.dead = dead;
-	run_on(skel->progs.test_charge, cpu);
+	run_on(skel->progs.test_charge, 0);
 }
 
 /* A process's ns on one CPU in generation 0; UINT64_MAX: no entry. */
@@ -110,8 +109,8 @@ static void test_first_sight_when_thread_born_after_attach_charges_its_whole_cou
 	skel->bss->attach_ns = 5000;
 	first_sight(skel, 100, 7, 6000, 2000, 0);
 	assert_int_equal(skel->bss->test_th.charged_se_ns, 0);
-	charge(skel, 2500, 0, false);
-	assert_int_equal(skel->bss->test_th.pending_ns, 2500);
+	charge(skel, 2500, 0);
+	assert_int_equal(proc_ns_on_cpu(skel, 100, 7, 0), 2500);
 	joule_test_bpf__destroy(skel);
 }
 
@@ -120,13 +119,12 @@ static void test_charge_adds_the_growth_of_the_kernel_count_since_the_last_charg
 	struct joule_test_bpf *skel = open_logic(0);
 
 	first_sight(skel, 100, 7, 1, 0, 0);
-	charge(skel, 1000, 0, false);
-	charge(skel, 1500, 0, false);
-	/* a missed switch event changes nothing: the next charge holds the time */
-	charge(skel, 4000, 0, false);
-	assert_int_equal(skel->bss->test_th.pending_ns, 4000);
+	charge(skel, 1000, 0);
+	charge(skel, 1500, 0);
+	/* a missed event changes nothing: the next charge holds the time */
+	charge(skel, 4000, 0);
+	assert_int_equal(proc_ns_on_cpu(skel, 100, 7, 0), 4000);
 	assert_int_equal(skel->bss->test_th.charged_se_ns, 4000);
-	assert_int_equal(proc_ns_on_cpu(skel, 100, 7, 0), UINT64_MAX);
 	joule_test_bpf__destroy(skel);
 }
 
@@ -135,56 +133,42 @@ static void test_charge_when_count_behind_a_flush_estimate_waits_without_chargin
 	struct joule_test_bpf *skel = open_logic(0);
 
 	first_sight(skel, 100, 7, 1, 0, 0);
-	charge(skel, 1000, 0, false); /* a flush credited up to 1000 */
-	charge(skel, 900, 0, false);  /* the kernel's count had only reached 900 */
-	assert_int_equal(skel->bss->test_th.pending_ns, 1000);
-	charge(skel, 1200, 0, false);
-	assert_int_equal(skel->bss->test_th.pending_ns, 1200);
+	charge(skel, 1000, 0); /* a flush credited up to 1000 */
+	charge(skel, 900, 0);  /* the kernel's count had only reached 900 */
+	assert_int_equal(proc_ns_on_cpu(skel, 100, 7, 0), 1000);
+	charge(skel, 1200, 0);
+	assert_int_equal(proc_ns_on_cpu(skel, 100, 7, 0), 1200);
 	joule_test_bpf__destroy(skel);
 }
 
-static void test_charge_after_migration_credits_pending_to_the_cpu_it_ran_on(void **state)
+static void test_charge_goes_to_the_cpu_the_time_was_spent_on(void **state)
 {
 	struct joule_test_bpf *skel = open_logic(0);
 
 	if (libbpf_num_possible_cpus() < 2)
 		skip();
 	first_sight(skel, 100, 7, 1, 0, 0);
-	charge(skel, 1000, 0, false);
-	charge(skel, 1300, 1, false); /* ran 300 ns on CPU 1 after 1000 on CPU 0 */
-	assert_int_equal(proc_ns_on_cpu(skel, 100, 7, 0), 1000);
-	assert_int_equal(proc_ns_on_cpu(skel, 100, 7, 1), 0);
-	assert_int_equal(skel->bss->test_th.pending_ns, 300);
-	assert_int_equal(skel->bss->test_th.cpu, 1);
+	charge(skel, 1000, 1); /* ran 1000 ns on CPU 1, charged from CPU 0 (a migration, a snapshot) */
+	charge(skel, 1300, 0);
+	assert_int_equal(proc_ns_on_cpu(skel, 100, 7, 1), 1000);
+	assert_int_equal(proc_ns_on_cpu(skel, 100, 7, 0), 300);
 	joule_test_bpf__destroy(skel);
 }
 
-static void test_charge_at_a_threads_final_switch_moves_everything_to_its_process(void **state)
-{
-	struct joule_test_bpf *skel = open_logic(0);
-
-	first_sight(skel, 100, 7, 1, 0, 0);
-	charge(skel, 1000, 0, false);
-	charge(skel, 1700, 0, true);
-	assert_int_equal(proc_ns_on_cpu(skel, 100, 7, 0), 1700);
-	assert_int_equal(skel->bss->test_th.pending_ns, 0);
-	joule_test_bpf__destroy(skel);
-}
-
-static void test_move_when_pid_reused_keeps_processes_apart(void **state)
+static void test_charge_when_pid_reused_keeps_processes_apart(void **state)
 {
 	struct joule_test_bpf *skel = open_logic(0);
 
 	first_sight(skel, 300, 1, 1, 0, 0);
-	charge(skel, 1000, 0, true);
+	charge(skel, 1000, 0);
 	first_sight(skel, 300, 2, 1, 0, 0); /* same pid, later start: a new process */
-	charge(skel, 2000, 0, true);
+	charge(skel, 2000, 0);
 	assert_int_equal(proc_ns_on_cpu(skel, 300, 1, 0), 1000);
 	assert_int_equal(proc_ns_on_cpu(skel, 300, 2, 0), 2000);
 	joule_test_bpf__destroy(skel);
 }
 
-static void test_move_when_map_full_sends_time_to_overflow(void **state)
+static void test_charge_when_map_full_sends_time_to_overflow(void **state)
 {
 	struct joule_test_bpf *skel = open_logic(4);
 	uint64_t procs_sum = 0, total = 0;
@@ -192,7 +176,7 @@ static void test_move_when_map_full_sends_time_to_overflow(void **state)
 
 	for (uint32_t pid = 1; pid <= 10; pid++) {
 		first_sight(skel, pid, pid, 1, 0, 0);
-		charge(skel, 100 * pid, 0, true);
+		charge(skel, 100 * pid, 0);
 		total += 100 * pid;
 	}
 	for (uint32_t pid = 1; pid <= 10; pid++) {
@@ -411,17 +395,20 @@ static void test_attached_raw_tp_fallback_matches_schedstat(void **state)
 }
 
 /*
- * Each snapshot covers every online CPU's interval: by the CPU's own clock
- * (flush to flush), which is busy + idle + unaccounted exactly. Unaccounted
- * is time the kernel counted in no task (IRQ and steal where it leaves them
- * out, a rq clock that lags CLOCK_MONOTONIC, the running slice's lag).
+ * Each snapshot covers every CPU's interval by the CPU's own clock (flush
+ * to flush, so intervals tile with no gap), and the clock is busy + idle +
+ * unaccounted to the ns. Unaccounted is time the kernel counted in no task:
+ * IRQ and steal where it leaves them out, a rq clock that runs behind
+ * CLOCK_MONOTONIC (this VM, tsc=unstable), the running slice's lag at a
+ * flush (paid back later, so it can be negative). How far the cut between
+ * CPUs lies from userspace's span depends on load: printed, not asserted.
  */
 static void test_attached_snapshots_cover_every_cpu_interval(void **state)
 {
 	struct tracer *t = open_attached(0, false);
 	struct tracer_delta d = {};
 	int ncpu = tracer_ncpu(t), online;
-	uint64_t busy_ns, span_sum = 0;
+	uint64_t busy_ns, span_sum = 0, clock_sum = 0;
 	int64_t unacc_sum = 0, unacc_abs = 0;
 	int seen = 0;
 	double worst = 0;
@@ -457,6 +444,7 @@ static void test_attached_snapshots_cover_every_cpu_interval(void **state)
 			assert_int_equal((int64_t)(tasks_c + d.overflow_ns[c] + d.idle_ns[c]) + d.unaccounted_ns[c],
 					 (int64_t)d.clock_ns[c]);
 			covered += d.clock_ns[c];
+			clock_sum += d.clock_ns[c];
 			unacc_sum += d.unaccounted_ns[c];
 			unacc_abs += d.unaccounted_ns[c] < 0 ? -d.unaccounted_ns[c] : d.unaccounted_ns[c];
 		}
@@ -470,11 +458,12 @@ static void test_attached_snapshots_cover_every_cpu_interval(void **state)
 	busy_ns = sum_for_pid(&d, (uint32_t)pid);
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
-	print_message("worst snapshot coverage error: %.3f%% over 20 snapshots of 100 ms; unaccounted %+.3f%% "
-		      "net, %.3f%% in all; the spinner's last interval: %llu ns\n", worst * 100,
-		      100.0 * (double)unacc_sum / (double)span_sum, 100.0 * (double)unacc_abs / (double)span_sum,
+	print_message("worst cut of a CPU's clock against the span: %.3f%% over 20 snapshots of 100 ms; "
+		      "unaccounted %+.3f%% net, %.3f%% in all; the spinner's last interval: %llu ns\n", worst * 100,
+		      100.0 * (double)unacc_sum / (double)clock_sum, 100.0 * (double)unacc_abs / (double)clock_sum,
 		      (unsigned long long)busy_ns);
-	assert_true(worst < 0.005);
+	/* busy + idle hold all but the kernel's own gap: 2 % is far above this VM's 0.2-0.8 % */
+	assert_true((unacc_sum < 0 ? -unacc_sum : unacc_sum) * 50 < (int64_t)clock_sum);
 	/* it never switched out on its own, yet each snapshot holds its running slice */
 	assert_int_equal(seen, 20);
 	tracer_delta_free(&d);
@@ -673,10 +662,9 @@ int main(void)
 		cmocka_unit_test(test_first_sight_when_thread_born_after_attach_charges_its_whole_count),
 		cmocka_unit_test(test_charge_adds_the_growth_of_the_kernel_count_since_the_last_charge),
 		cmocka_unit_test(test_charge_when_count_behind_a_flush_estimate_waits_without_charging_twice),
-		cmocka_unit_test(test_charge_after_migration_credits_pending_to_the_cpu_it_ran_on),
-		cmocka_unit_test(test_charge_at_a_threads_final_switch_moves_everything_to_its_process),
-		cmocka_unit_test(test_move_when_pid_reused_keeps_processes_apart),
-		cmocka_unit_test(test_move_when_map_full_sends_time_to_overflow),
+		cmocka_unit_test(test_charge_goes_to_the_cpu_the_time_was_spent_on),
+		cmocka_unit_test(test_charge_when_pid_reused_keeps_processes_apart),
+		cmocka_unit_test(test_charge_when_map_full_sends_time_to_overflow),
 		cmocka_unit_test(test_idle_counts_from_switch_in_to_switch_out_by_the_cpus_clock),
 		cmocka_unit_test(test_running_adds_the_slice_since_the_kernels_last_update),
 		cmocka_unit_test(test_snapshot_when_exit_event_lost_collects_dead_entry),

@@ -116,3 +116,11 @@ def machine_load(request):
     yield request.param
     if load:
         load.stop()
+
+
+@pytest.fixture
+def under_load():
+    """Every CPU busy (Load) for the test's duration."""
+    load = Load()
+    yield
+    load.stop()

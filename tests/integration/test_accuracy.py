@@ -13,13 +13,8 @@ root = pytest.mark.root
 
 BURN = "import time\nt=time.process_time()\nwhile time.process_time()-t<{s}: pass\n"
 
-# 2,000 children, each reaped before the next starts: short lives, many exits.
-FORKS = ("import os\n"
-         "for i in range(2000):\n"
-         "    pid = os.fork()\n"
-         "    if pid == 0:\n"
-         "        os._exit(0)\n"
-         "    os.waitpid(pid, 0)\n")
+# 2,000 children, each reaped before the next starts: a shell's subshells (fork, no exec).
+FORKS = "i=0; while [ $i -lt 2000 ]; do ( : ); i=$((i+1)); done"
 
 
 def run_json(*cmd):
@@ -46,8 +41,10 @@ def test_accuracy_cpu_time_of_a_short_process_is_within_1ms_of_rusage(machine_lo
 
 
 @root
-def test_accuracy_2000_short_lived_processes_are_within_0_1pct_of_rusage_children(machine_load):
-    rep = run_json(PY, "-c", FORKS)
+def test_accuracy_2000_short_lived_processes_are_within_0_1pct_of_rusage_children(under_load):
+    # under load only: the quiet case is test_run's 500 processes, and this one is the costly one
+    machine_load = "loaded"
+    rep = run_json("/bin/sh", "-c", FORKS)
     joule_ns, kernel_ns = rep["total"]["cpu_ns"], rep["total"]["kernel_cpu_ns"]
     print(f"{machine_load}: {len(rep['processes'])} processes; joule {joule_ns} ns, rusage {kernel_ns} ns "
           f"({100 * (joule_ns / kernel_ns - 1):+.4f}%)")

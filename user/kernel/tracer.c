@@ -271,9 +271,9 @@ static int flush_cpus(struct tracer *t)
 }
 
 /*
- * Move every thread's pending ns to its process (do_collect): one pass of
- * the task iterator. Its cost grows with the threads alive, not with the
- * switches, and it runs at the snapshot rate only.
+ * Charge every thread's growth since its last charge (do_collect): one
+ * pass of the task iterator. Its cost grows with the threads alive, not
+ * with the switches, and it runs at the snapshot rate only.
  */
 static int collect_threads(struct tracer *t)
 {
@@ -684,6 +684,7 @@ static int open_and_load(struct tracer *t, bool raw)
 	bpf_map__set_max_entries(t->skel->maps.procs0, t->stats.max_tasks);
 	bpf_map__set_max_entries(t->skel->maps.procs1, t->stats.max_tasks);
 	bpf_program__set_autoload(t->skel->progs.handle_switch, !raw);
+	bpf_program__set_autoload(t->skel->progs.handle_migrate, !raw);
 	bpf_program__set_autoload(t->skel->progs.handle_fork, !raw);
 	bpf_program__set_autoload(t->skel->progs.handle_exec, !raw);
 	bpf_program__set_autoload(t->skel->progs.handle_exit, !raw);
