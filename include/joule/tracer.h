@@ -10,7 +10,7 @@
 
 struct tracer_opts {
 	uint32_t max_tasks;	/* BPF task map size; 0: JOULE_DEFAULT_MAX_TASKS */
-	bool force_raw_tp;	/* use raw_tp even where tp_btf works (tests, bench) */
+	bool force_raw_tp;	/* use raw_tp even where tp_btf works (tests) */
 	bool no_attach;		/* load only: BPF unit tests drive the programs themselves */
 };
 
