@@ -519,10 +519,12 @@ int tracer_snapshot(struct tracer *t, struct tracer_delta *d)
 
 	/*
 	 * Cut the interval: a flush credits every CPU's running slice to the
-	 * current generation, then programs are pointed at the other one, and
-	 * a second flush makes sure every CPU has seen the flip (an IPI cannot
-	 * land inside a running program), so nothing writes the retired
-	 * generation while it is read and emptied below.
+	 * current generation and the task iterator every other thread's
+	 * growth, then programs are pointed at the other one, and a second
+	 * flush makes sure every CPU has seen the flip (an IPI cannot land
+	 * inside a running program: sched_switch and sched_migrate_task run
+	 * with interrupts off), so nothing writes the retired generation while
+	 * it is read and emptied below.
 	 */
 	retired = t->skel->bss->gen & 1;
 	err = flush_cpus(t);
