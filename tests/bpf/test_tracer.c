@@ -463,8 +463,12 @@ static void test_attached_snapshots_cover_every_cpu_interval(void **state)
 		      worst * 100,
 		      100.0 * (double)unacc_sum / (double)clock_sum, 100.0 * (double)unacc_abs / (double)clock_sum,
 		      seen, (unsigned long long)busy_ns);
-	/* busy + idle hold all but the kernel's own gap: 2 % is far above this VM's 0.2-0.8 % */
-	assert_true((unacc_sum < 0 ? -unacc_sum : unacc_sum) * 50 < (int64_t)clock_sum);
+	/*
+	 * busy + idle hold all but the kernel's own gap: 5 % is far above this
+	 * VM's 0.2-1.1 % (quiet to load 8), and far below what a lost charge
+	 * path (migrations, deaths, the iterator) would leave
+	 */
+	assert_true((unacc_sum < 0 ? -unacc_sum : unacc_sum) * 20 < (int64_t)clock_sum);
 	/* it never switches out on its own, yet snapshots hold its running slices (how many depends on load) */
 	assert_true(seen > 0);
 	tracer_delta_free(&d);
