@@ -649,9 +649,9 @@ static void test_attached_full_map_reports_overflow_and_balances(void **state)
 	for (int i = 0; i < 40; i++)
 		waitpid(kids[i], NULL, 0);
 	tracer_get_stats(t, &st);
-	print_message("overflow: %llu events, %llu ns; coverage %.3f%%\n",
+	print_message("overflow: %llu events, %llu ns; coverage %.3f%%; unaccounted %lld ns; threads without storage %llu\n",
 		      (unsigned long long)st.overflow_events, (unsigned long long)st.overflow_ns,
-		      100.0 * covered / span);
+		      100.0 * covered / span, (long long)st.unaccounted_ns, (unsigned long long)st.lost_threads);
 	assert_true(st.overflow_events > 0);
 	assert_true(st.overflow_ns > 0);
 	assert_true(covered * 100 >= span * 98);
