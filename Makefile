@@ -44,7 +44,8 @@ CFLAGS    ?= -O2 -g
 override CPPFLAGS += -D_GNU_SOURCE -DJOULE_VERSION='"$(VERSION)"' -Iinclude -I$(BUILD)
 override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter
 LDLIBS    := -lbpf -lelf -lz -lcjson -lmicrohttpd -lgnutls -lyaml -lcrypt -lsodium -linih -lcurl -lm -lpthread
-BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+# -mcpu=v3: atomic exchange (the snapshot takes a thread's pending ns from another CPU).
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	-I$(dir $(VMLINUX_H)) -Iinclude
 
 # user/ holds the glue; user/<layer>/ the layers (see docs/ARCHITECTURE.md).
@@ -57,6 +58,8 @@ $(error two sources under user/ share a file name ($(DUP_NAMES)); libjoule.a nee
 endif
 LIBJOULE  := $(BUILD)/libjoule.a
 SKEL      := $(BUILD)/joule.skel.h
+# The test object (raw_tp wrappers, test globals) has its own skeleton, used only by tests/bpf.
+TEST_SKEL := $(BUILD)/joule_test.skel.h
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 BPF_TESTS  := $(patsubst tests/bpf/%.c,$(BUILD)/tests/%,$(wildcard tests/bpf/test_*.c))
 FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c)
@@ -88,15 +91,15 @@ $(TEST_DEPS_STAMP): tools/deps.sh $(DEPS_STAMP)
 	$(Q)tools/deps.sh test
 	$(Q)touch $@
 
-$(BUILD)/joule.bpf.o: bpf/joule.bpf.c include/joule/joule_bpf.h $(VMLINUX_H) | $(DEPS_STAMP)
+$(BUILD)/%.bpf.o: bpf/%.bpf.c bpf/joule.bpf.h include/joule/joule_bpf.h $(VMLINUX_H) | $(DEPS_STAMP)
 	$(call msg,BPF,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -MMD -MP -MF $(@:.o=.d) -MT $@ -c $< -o $(@:.o=.tmp.o)
 	$(Q)$(BPFTOOL) gen object $@ $(@:.o=.tmp.o)
 
-$(SKEL): $(BUILD)/joule.bpf.o
+$(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(call msg,SKEL,$@)
-	$(Q)$(BPFTOOL) gen skeleton $< name joule_bpf > $@
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
 
 $(BUILD)/obj/%.o: user/%.c | $(DEPS_STAMP)
 	$(call msg,CC,$@)
@@ -146,7 +149,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIBJOULE) | $(TEST_DEPS_STAMP)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -Itests -MMD -MP $< $(LIBJOULE) $(LDFLAGS) $(LDLIBS) -lcmocka -o $@
 
-$(BUILD)/tests/%: tests/bpf/%.c $(LIBJOULE) $(SKEL) | $(TEST_DEPS_STAMP)
+$(BUILD)/tests/%: tests/bpf/%.c $(LIBJOULE) $(SKEL) $(TEST_SKEL) | $(TEST_DEPS_STAMP)
 	$(call msg,TEST,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -Itests -MMD -MP $< $(LIBJOULE) $(LDFLAGS) $(LDLIBS) -lcmocka -o $@

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* Types shared by bpf/joule.bpf.c and user/tracer.c: map keys, values, events. */
+/* Types shared by bpf/joule.bpf.h and user/kernel/tracer.c: map keys, values, events. */
 #ifndef JOULE_JOULE_BPF_H
 #define JOULE_JOULE_BPF_H
 
@@ -21,22 +21,31 @@ struct joule_task_key {
 	__u64 start_ns;
 };
 
-/* Value of the per-CPU task map: cumulative on-CPU ns of one process on one CPU. */
+/* Value of the per-CPU process map: cumulative on-CPU ns of one process on one CPU. */
 struct joule_task_val {
 	__u64 cpu_ns;
 };
 
+/* Per-thread state in task-local storage. */
+struct joule_thread {
+	__u64 charged_se_ns;	/* sum_exec_runtime joule has charged up to (compare-and-swap) */
+	struct joule_task_key key; /* its process */
+	__u32 seen;		/* storage initialised */
+	__u32 pad;
+};
+
 /*
- * Per-CPU state. Everything in it is written only by BPF programs running on
- * that CPU (sched_switch, or the flush program run there by
- * BPF_F_TEST_RUN_ON_CPU), so no field needs atomics.
+ * Per-CPU state. Written by BPF programs running on that CPU (sched_switch
+ * at idle edges, the flush run there by BPF_F_TEST_RUN_ON_CPU), and the
+ * overflow counters also from other CPUs (atomic adds).
  */
 struct joule_cpu_state {
-	__u64 switched_in_ns;	   /* start of the running slice; 0: no switch seen yet */
-	__u64 idle_ns;		   /* cumulative idle time */
-	__u64 overflow_ns;	   /* cumulative time that found the task map full */
-	__u64 overflow_events;	   /* how many slices went to overflow */
-	__u64 switches;		   /* sched_switch events seen on this CPU */
+	__u64 idle_since_ns;	/* CLOCK_MONOTONIC at the idle task's switch-in; 0: not idle, or unknown */
+	__u64 idle_ns;		/* cumulative idle time */
+	__u64 clock_offset_ns;	/* CLOCK_MONOTONIC − rq clock_task, learnt on the switch path; 0: unknown */
+	__u64 flush_ns;		/* CLOCK_MONOTONIC of the last flush on this CPU */
+	__u64 overflow_ns;	/* cumulative time that found the process map full */
+	__u64 overflow_events;	/* how many credits went to overflow */
 };
 
 enum joule_event_kind {
@@ -58,12 +67,17 @@ struct joule_event {
 	char comm[JOULE_COMM_LEN];
 };
 
-/* Inputs for the raw_tp test wrapper of the switch logic (tests only). */
-struct joule_test_switch {
-	struct joule_task_key prev; /* the task whose slice ends */
-	__u32 prev_idle;
+/* Inputs of the raw_tp test wrappers in bpf/joule_test.bpf.c (tests only; not in the production object). */
+struct joule_test_in {
+	__u64 se_ns;		/* the thread's sum_exec_runtime (or the flush's estimate) */
+	__u64 now_ns;		/* the clock at an idle transition */
+	__u64 exec_start_ns;	/* exec_start at an idle transition */
+	__u32 cpu;		/* the CPU the charge happens on */
+	__u32 dead;		/* test_idle: the idle task switches in (1) or out (0) */
+	__u32 tgid;		/* first sight: its process */
 	__u32 pad;
-	__u64 now_ns;
+	__u64 leader_start_ns;
+	__u64 thread_start_ns;
 };
 
 #endif /* JOULE_JOULE_BPF_H */

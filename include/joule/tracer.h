@@ -39,6 +39,8 @@ struct tracer_delta {
 	uint64_t *idle_ns;	/* [ncpu] */
 	uint64_t *overflow_ns;	/* [ncpu] */
 	uint64_t *busy_ns;	/* [ncpu] Σ task_ns + overflow_ns: every non-idle ns of the CPU */
+	uint64_t *clock_ns;	/* [ncpu] the CPU's clock between its flushes (0: offline) */
+	int64_t *unaccounted_ns; /* [ncpu] clock − busy − idle (see sum_busy_clamp_idle) */
 	size_t cap;		/* allocated task rows */
 };
 
@@ -49,11 +51,12 @@ struct tracer_stats {
 	uint64_t stale_idle_ns;	  /* idle of CPUs back from offline, beyond their interval: dropped */
 	uint64_t overflow_events; /* slices that found the task map full */
 	uint64_t overflow_ns;
-	uint64_t switches;
+	int64_t unaccounted_ns;	  /* Σ of every delta's unaccounted_ns */
+	uint64_t lost_threads;	  /* charges that found no thread storage (kernel out of memory) */
 	uint32_t map_entries;	  /* live entries at the last snapshot */
 	uint32_t max_tasks;
 	uint32_t procs;		  /* processes known to userspace */
-	bool raw_tp;		  /* the raw_tp fallback is in use */
+	bool raw_tp;		  /* raw_tp programs are in use (no tp_btf on this kernel) */
 	bool batch_ops;		  /* batch map lookups work */
 };
 

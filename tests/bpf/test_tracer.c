@@ -21,8 +21,223 @@
 #include <bpf/libbpf.h>
 #include "joule/joule_bpf.h"
 #include "joule.skel.h"
+#include "joule_test.skel.h"
 #include "joule/tracer.h"
 #include "joule/util.h"
+
+/* ---- the BPF logic (joule.bpf.h) on inputs the test controls: the joule_test object ---- */
+
+static struct joule_test_bpf *open_logic(uint32_t max_procs)
+{
+	struct joule_test_bpf *skel = joule_test_bpf__open();
+
+	assert_non_null(skel);
+	if (max_procs) {
+		bpf_map__set_max_entries(skel->maps.procs0, max_procs);
+		bpf_map__set_max_entries(skel->maps.procs1, max_procs);
+	}
+	assert_int_equal(joule_test_bpf__load(skel), 0);
+	return skel;
+}
+
+/* Run one raw_tp wrapper on a CPU. */
+static void run_on(struct bpf_program *prog, int cpu)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .flags = BPF_F_TEST_RUN_ON_CPU, .cpu = (__u32)cpu);
+
+	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(prog), &opts), 0);
+}
+
+/* A thread of process (tgid, start) first seen with its count at se_ns. */
+static void first_sight(struct joule_test_bpf *skel, uint32_t tgid, uint64_t start, uint64_t thread_start,
+			uint64_t se_ns, int cpu)
+{
+	memset(&skel->bss->test_th, 0, sizeof(skel->bss->test_th));
+	skel->bss->test_in.tgid = tgid;
+	skel->bss->test_in.leader_start_ns = start;
+	skel->bss->test_in.thread_start_ns = thread_start;
+	skel->bss->test_in.se_ns = se_ns;
+	skel->bss->test_in.cpu = (__u32)cpu;
+	run_on(skel->progs.test_first_sight, 0);
+}
+
+/* The thread is charged to cpu with its kernel count at se_ns. */
+static void charge(struct joule_test_bpf *skel, uint64_t se_ns, int cpu)
+{
+	skel->bss->test_in.se_ns = se_ns;
+	skel->bss->test_in.cpu = (__u32)cpu;
+	run_on(skel->progs.test_charge, 0);
+}
+
+/* A process's ns on one CPU in generation 0; UINT64_MAX: no entry. */
+static uint64_t proc_ns_on_cpu(struct joule_test_bpf *skel, uint32_t tgid, uint64_t start, int cpu)
+{
+	struct joule_task_key k = { .tgid = tgid, .start_ns = start };
+	uint64_t vals[1024] = {};
+
+	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.procs0), &k, vals))
+		return UINT64_MAX;
+	return vals[cpu];
+}
+
+static struct joule_cpu_state cpu_state_of(struct joule_test_bpf *skel, int cpu)
+{
+	struct joule_cpu_state st[1024];
+	__u32 zero = 0;
+
+	memset(st, 0, sizeof(st));
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(skel->maps.cpu_state), &zero, st), 0);
+	return st[cpu];
+}
+
+static void test_first_sight_when_thread_predates_attach_takes_its_count_as_baseline(void **state)
+{
+	struct joule_test_bpf *skel = open_logic(0);
+
+	skel->bss->attach_ns = 5000;
+	first_sight(skel, 100, 7, 4000, 123456, 0);
+	assert_int_equal(skel->bss->test_th.charged_se_ns, 123456);
+	assert_int_equal(skel->bss->test_th.key.tgid, 100);
+	assert_int_equal(skel->bss->test_th.key.start_ns, 7);
+	joule_test_bpf__destroy(skel);
+}
+
+static void test_first_sight_when_thread_born_after_attach_charges_its_whole_count(void **state)
+{
+	struct joule_test_bpf *skel = open_logic(0);
+
+	skel->bss->attach_ns = 5000;
+	first_sight(skel, 100, 7, 6000, 2000, 0);
+	assert_int_equal(skel->bss->test_th.charged_se_ns, 0);
+	charge(skel, 2500, 0);
+	assert_int_equal(proc_ns_on_cpu(skel, 100, 7, 0), 2500);
+	joule_test_bpf__destroy(skel);
+}
+
+static void test_charge_adds_the_growth_of_the_kernel_count_since_the_last_charge(void **state)
+{
+	struct joule_test_bpf *skel = open_logic(0);
+
+	first_sight(skel, 100, 7, 1, 0, 0);
+	charge(skel, 1000, 0);
+	charge(skel, 1500, 0);
+	/* a missed event changes nothing: the next charge holds the time */
+	charge(skel, 4000, 0);
+	assert_int_equal(proc_ns_on_cpu(skel, 100, 7, 0), 4000);
+	assert_int_equal(skel->bss->test_th.charged_se_ns, 4000);
+	joule_test_bpf__destroy(skel);
+}
+
+static void test_charge_when_count_behind_a_flush_estimate_waits_without_charging_twice(void **state)
+{
+	struct joule_test_bpf *skel = open_logic(0);
+
+	first_sight(skel, 100, 7, 1, 0, 0);
+	charge(skel, 1000, 0); /* a flush credited up to 1000 */
+	charge(skel, 900, 0);  /* the kernel's count had only reached 900 */
+	assert_int_equal(proc_ns_on_cpu(skel, 100, 7, 0), 1000);
+	charge(skel, 1200, 0);
+	assert_int_equal(proc_ns_on_cpu(skel, 100, 7, 0), 1200);
+	joule_test_bpf__destroy(skel);
+}
+
+static void test_charge_goes_to_the_cpu_the_time_was_spent_on(void **state)
+{
+	struct joule_test_bpf *skel = open_logic(0);
+
+	if (libbpf_num_possible_cpus() < 2)
+		skip();
+	first_sight(skel, 100, 7, 1, 0, 0);
+	charge(skel, 1000, 1); /* ran 1000 ns on CPU 1, charged from CPU 0 (a migration, a snapshot) */
+	charge(skel, 1300, 0);
+	assert_int_equal(proc_ns_on_cpu(skel, 100, 7, 1), 1000);
+	assert_int_equal(proc_ns_on_cpu(skel, 100, 7, 0), 300);
+	joule_test_bpf__destroy(skel);
+}
+
+static void test_charge_when_pid_reused_keeps_processes_apart(void **state)
+{
+	struct joule_test_bpf *skel = open_logic(0);
+
+	first_sight(skel, 300, 1, 1, 0, 0);
+	charge(skel, 1000, 0);
+	first_sight(skel, 300, 2, 1, 0, 0); /* same pid, later start: a new process */
+	charge(skel, 2000, 0);
+	assert_int_equal(proc_ns_on_cpu(skel, 300, 1, 0), 1000);
+	assert_int_equal(proc_ns_on_cpu(skel, 300, 2, 0), 2000);
+	joule_test_bpf__destroy(skel);
+}
+
+static void test_charge_when_map_full_sends_time_to_overflow(void **state)
+{
+	struct joule_test_bpf *skel = open_logic(4);
+	uint64_t procs_sum = 0, total = 0;
+	struct joule_cpu_state st;
+
+	for (uint32_t pid = 1; pid <= 10; pid++) {
+		first_sight(skel, pid, pid, 1, 0, 0);
+		charge(skel, 100 * pid, 0);
+		total += 100 * pid;
+	}
+	for (uint32_t pid = 1; pid <= 10; pid++) {
+		uint64_t v = proc_ns_on_cpu(skel, pid, pid, 0);
+
+		if (v != UINT64_MAX)
+			procs_sum += v;
+	}
+	st = cpu_state_of(skel, 0);
+	assert_int_equal(st.overflow_events, 6);
+	/* nothing is dropped: processes + overflow hold every ns charged */
+	assert_int_equal(procs_sum + st.overflow_ns, total);
+	joule_test_bpf__destroy(skel);
+}
+
+/* The idle task switches out (in = false) or in at now_ns with a task whose exec_start is exec_start_ns. */
+static void idle_edge(struct joule_test_bpf *skel, bool in, uint64_t now_ns, uint64_t exec_start_ns)
+{
+	skel->bss->test_in.dead = in;
+	skel->bss->test_in.now_ns = now_ns;
+	skel->bss->test_in.exec_start_ns = exec_start_ns;
+	run_on(skel->progs.test_idle, 0);
+}
+
+static void test_idle_counts_from_switch_in_to_switch_out_by_the_cpus_clock(void **state)
+{
+	struct joule_test_bpf *skel = open_logic(0);
+
+	idle_edge(skel, false, 1000, 10);	/* first edge: the start is unknown */
+	idle_edge(skel, true, 2000, 20);
+	idle_edge(skel, false, 2600, 30);	/* idle for 600 ns */
+	idle_edge(skel, true, 3000, 40);
+	idle_edge(skel, false, 3100, 50);	/* 100 ns more */
+	assert_int_equal(cpu_state_of(skel, 0).idle_ns, 700);
+	assert_int_equal(cpu_state_of(skel, 0).clock_offset_ns, 3050);
+	joule_test_bpf__destroy(skel);
+}
+
+/* The flush's estimate of the running thread at now_ns (count se_ns, exec_start exec_start_ns). */
+static uint64_t running(struct joule_test_bpf *skel, uint64_t now_ns, uint64_t se_ns, uint64_t exec_start_ns)
+{
+	skel->bss->test_in.now_ns = now_ns;
+	skel->bss->test_in.se_ns = se_ns;
+	skel->bss->test_in.exec_start_ns = exec_start_ns;
+	run_on(skel->progs.test_running, 0);
+	return skel->bss->test_running_ns;
+}
+
+static void test_running_adds_the_slice_since_the_kernels_last_update(void **state)
+{
+	struct joule_test_bpf *skel = open_logic(0);
+
+	/* without a learnt offset: the count alone */
+	assert_int_equal(running(skel, 5000000, 7000, 1000), 7000);
+	idle_edge(skel, false, 2000000, 1000000);	/* the clocks differ by 1 ms */
+	/* the rq clock is at 4 ms now; the kernel last updated the count at 3 ms */
+	assert_int_equal(running(skel, 5000000, 7000, 3000000), 7000 + 1000000);
+	/* an estimate beyond a tick means the clocks moved apart: the count alone */
+	assert_int_equal(running(skel, 500000000, 7000, 3000000), 7000);
+	joule_test_bpf__destroy(skel);
+}
 
 static struct tracer *open_unattached(uint32_t max_tasks)
 {
@@ -33,138 +248,15 @@ static struct tracer *open_unattached(uint32_t max_tasks)
 	return t;
 }
 
-/* Run the test_switch wrapper on CPU 0: the task (tgid, start) or idle ran until now. */
-static void run_switch(struct tracer *t, uint32_t tgid, uint64_t start, bool idle, uint64_t now)
-{
-	struct joule_bpf *skel = tracer_skel(t);
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .flags = BPF_F_TEST_RUN_ON_CPU, .cpu = 0);
-
-	skel->bss->test_in.prev.tgid = tgid;
-	skel->bss->test_in.prev.start_ns = start;
-	skel->bss->test_in.prev_idle = idle;
-	skel->bss->test_in.now_ns = now;
-	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(skel->progs.test_switch), &opts), 0);
-}
-
 static uint64_t task_ns_on_cpu(struct tracer *t, uint32_t tgid, uint64_t start, int cpu)
 {
 	struct joule_bpf *skel = tracer_skel(t);
 	struct joule_task_key k = { .tgid = tgid, .start_ns = start };
 	uint64_t vals[1024] = {};
 
-	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.tasks0), &k, vals))
+	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.procs0), &k, vals))
 		return UINT64_MAX;
 	return vals[cpu];
-}
-
-static struct joule_cpu_state cpu_state(struct tracer *t, int cpu)
-{
-	struct joule_bpf *skel = tracer_skel(t);
-	struct joule_cpu_state st[1024];
-	__u32 zero = 0;
-
-	memset(st, 0, sizeof(st));
-	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(skel->maps.cpu_state), &zero, st), 0);
-	return st[cpu];
-}
-
-static void test_switch_when_first_on_cpu_charges_nobody(void **state)
-{
-	struct tracer *t = open_unattached(0);
-
-	run_switch(t, 100, 7, false, 1000);
-	assert_int_equal(task_ns_on_cpu(t, 100, 7, 0), UINT64_MAX);
-	assert_int_equal(cpu_state(t, 0).idle_ns, 0);
-	assert_int_equal(cpu_state(t, 0).switched_in_ns, 1000);
-	tracer_close(t);
-}
-
-static void test_switch_charges_outgoing_task_its_slice(void **state)
-{
-	struct tracer *t = open_unattached(0);
-
-	run_switch(t, 999, 9, false, 1000);	/* first switch: its slice's start is unknown */
-	run_switch(t, 100, 7, false, 1500);	/* 100 ran 500 ns */
-	run_switch(t, 200, 9, false, 2000);	/* 200 ran 500 ns */
-	run_switch(t, 0, 0, true, 2600);	/* idle for 600 ns */
-	run_switch(t, 100, 7, false, 2700);	/* 100 ran 100 ns more */
-	assert_int_equal(task_ns_on_cpu(t, 999, 9, 0), UINT64_MAX);
-	assert_int_equal(task_ns_on_cpu(t, 100, 7, 0), 600);
-	assert_int_equal(task_ns_on_cpu(t, 200, 9, 0), 500);
-	assert_int_equal(cpu_state(t, 0).idle_ns, 600);
-	assert_int_equal(cpu_state(t, 0).switches, 5);
-	tracer_close(t);
-}
-
-static void test_switch_when_pid_reused_keeps_processes_apart(void **state)
-{
-	struct tracer *t = open_unattached(0);
-
-	run_switch(t, 0, 0, true, 1);
-	run_switch(t, 300, 1, false, 1001);
-	run_switch(t, 300, 2, false, 3001);	/* same pid, later start: a new process */
-	assert_int_equal(task_ns_on_cpu(t, 300, 1, 0), 1000);
-	assert_int_equal(task_ns_on_cpu(t, 300, 2, 0), 2000);
-	tracer_close(t);
-}
-
-static void test_switch_when_map_full_sends_time_to_overflow(void **state)
-{
-	struct tracer *t = open_unattached(4);
-	uint64_t now = 1000, tasks_sum = 0;
-	struct joule_cpu_state st;
-
-	run_switch(t, 0, 0, true, now);
-	for (uint32_t pid = 1; pid <= 10; pid++) {
-		now += 100 * pid;
-		run_switch(t, pid, pid, false, now);
-	}
-	for (uint32_t pid = 1; pid <= 10; pid++) {
-		uint64_t v = task_ns_on_cpu(t, pid, pid, 0);
-
-		if (v != UINT64_MAX)
-			tasks_sum += v;
-	}
-	st = cpu_state(t, 0);
-	assert_true(st.overflow_ns > 0);
-	assert_int_equal(st.overflow_events, 6);
-	/* nothing is dropped: tasks + overflow + idle cover every ns since the first switch */
-	assert_int_equal(tasks_sum + st.overflow_ns + st.idle_ns, now - 1000);
-	tracer_close(t);
-}
-
-/* Σ of every task's ns on CPU 0 plus CPU 0's idle ns. */
-static uint64_t cpu0_charged(struct tracer *t)
-{
-	struct joule_bpf *skel = tracer_skel(t);
-	struct joule_task_key k, *prev = NULL;
-	uint64_t sum = cpu_state(t, 0).idle_ns + cpu_state(t, 0).overflow_ns;
-
-	while (bpf_map_get_next_key(bpf_map__fd(skel->maps.tasks0), prev, &k) == 0) {
-		sum += task_ns_on_cpu(t, k.tgid, k.start_ns, 0);
-		prev = &k;
-	}
-	return sum;
-}
-
-static void test_flush_credits_running_slice_once(void **state)
-{
-	struct tracer *t = open_unattached(0);
-	struct joule_bpf *skel = tracer_skel(t);
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .flags = BPF_F_TEST_RUN_ON_CPU, .cpu = 0);
-	uint64_t start = now_mono_ns() - 5000000, first, second;
-
-	run_switch(t, 0, 0, true, start); /* the running slice on CPU 0 starts 5 ms ago */
-	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(skel->progs.flush), &opts), 0);
-	first = cpu_state(t, 0).switched_in_ns;
-	/* whoever was on CPU 0 (this test, or idle) got exactly the slice up to the flush */
-	assert_true(first >= start + 5000000);
-	assert_int_equal(cpu0_charged(t), first - start);
-	/* a second flush charges only the time since the first */
-	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(skel->progs.flush), &opts), 0);
-	second = cpu_state(t, 0).switched_in_ns;
-	assert_int_equal(cpu0_charged(t), second - start);
-	tracer_close(t);
 }
 
 static void test_snapshot_when_exit_event_lost_collects_dead_entry(void **state)
@@ -180,7 +272,7 @@ static void test_snapshot_when_exit_event_lost_collects_dead_entry(void **state)
 	/* a pid nobody has: the entry looks like a process whose exit event was lost */
 	for (k.tgid = 4000000; kill((pid_t)k.tgid, 0) == 0 || errno != ESRCH; k.tgid++)
 		;
-	assert_int_equal(bpf_map_update_elem(bpf_map__fd(skel->maps.tasks0), &k, vals, BPF_NOEXIST), 0);
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd(skel->maps.procs0), &k, vals, BPF_NOEXIST), 0);
 	for (int i = 0; i < 2 * tracer_gc_period() + 2; i++) {
 		assert_int_equal(tracer_snapshot(t, &d), 0);
 		for (size_t r = 0; r < d.ntasks; r++) {
@@ -285,13 +377,14 @@ static void cpu_time_matches_schedstat(bool raw)
 			print_message("  row %u %s %llu ns\n", d.tasks[i].tgid, d.tasks[i].comm,
 				      (unsigned long long)d.tasks[i].total_ns);
 	assert_true(kernel_ns >= 290 * NSEC_PER_MSEC);
-	assert_true(joule_ns * 100 >= kernel_ns * 99);
-	assert_true(joule_ns * 100 <= kernel_ns * 101);
+	/* charged from the kernel's own count: within 0.1 % whatever the load */
+	assert_true(joule_ns * 1000 >= kernel_ns * 999);
+	assert_true(joule_ns * 1000 <= kernel_ns * 1001);
 	tracer_delta_free(&d);
 	tracer_close(t);
 }
 
-static void test_attached_cpu_time_matches_schedstat_within_1pct(void **state)
+static void test_attached_cpu_time_matches_schedstat_within_0_1pct(void **state)
 {
 	cpu_time_matches_schedstat(false);
 }
@@ -301,12 +394,23 @@ static void test_attached_raw_tp_fallback_matches_schedstat(void **state)
 	cpu_time_matches_schedstat(true);
 }
 
+/*
+ * Each snapshot covers every CPU's interval by the CPU's own clock (flush
+ * to flush, so intervals tile with no gap), and the clock is busy + idle +
+ * unaccounted to the ns. Unaccounted is time the kernel counted in no task:
+ * IRQ and steal where it leaves them out, a rq clock that runs behind
+ * CLOCK_MONOTONIC (this VM, tsc=unstable), the running slice's lag at a
+ * flush (paid back later, so it can be negative). How far the cut between
+ * CPUs lies from userspace's span depends on load: printed, not asserted.
+ */
 static void test_attached_snapshots_cover_every_cpu_interval(void **state)
 {
 	struct tracer *t = open_attached(0, false);
 	struct tracer_delta d = {};
 	int ncpu = tracer_ncpu(t), online;
-	uint64_t busy_ns;
+	uint64_t busy_ns, span_sum = 0, clock_sum = 0;
+	int64_t unacc_sum = 0, unacc_abs = 0;
+	int seen = 0;
 	double worst = 0;
 	pid_t pid;
 	cpu_set_t set;
@@ -324,27 +428,49 @@ static void test_attached_snapshots_cover_every_cpu_interval(void **state)
 	online = (int)sysconf(_SC_NPROCESSORS_ONLN);
 	assert_int_equal(tracer_snapshot(t, &d), 0);
 	for (int i = 0; i < 20; i++) {
-		uint64_t covered = 0, span;
+		uint64_t covered = 0, span, tasks = 0;
 
 		usleep(100000);
 		assert_int_equal(tracer_snapshot(t, &d), 0);
 		span = (d.mono_end_ns - d.mono_start_ns) * (uint64_t)online;
 		for (size_t k = 0; k < d.ntasks * (size_t)ncpu; k++)
-			covered += d.task_ns[k];
-		for (int c = 0; c < ncpu; c++)
-			covered += d.idle_ns[c] + d.overflow_ns[c];
+			tasks += d.task_ns[k];
+		for (int c = 0; c < ncpu; c++) {
+			uint64_t tasks_c = 0;
+
+			for (size_t r = 0; r < d.ntasks; r++)
+				tasks_c += d.task_ns[r * (size_t)ncpu + (size_t)c];
+			/* the identity, per CPU, to the ns */
+			assert_int_equal((int64_t)(tasks_c + d.overflow_ns[c] + d.idle_ns[c]) + d.unaccounted_ns[c],
+					 (int64_t)d.clock_ns[c]);
+			covered += d.clock_ns[c];
+			clock_sum += d.clock_ns[c];
+			unacc_sum += d.unaccounted_ns[c];
+			unacc_abs += d.unaccounted_ns[c] < 0 ? -d.unaccounted_ns[c] : d.unaccounted_ns[c];
+		}
+		span_sum += span;
+		seen += sum_for_pid(&d, (uint32_t)pid) > 0;
 		double err = covered > span ? (double)(covered - span) / span : (double)(span - covered) / span;
 		if (err > worst)
 			worst = err;
+		(void)tasks;
 	}
 	busy_ns = sum_for_pid(&d, (uint32_t)pid);
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
-	print_message("worst snapshot coverage error: %.3f%% over 20 snapshots of 100 ms; "
-		      "the spinner's last interval: %llu ns\n", worst * 100, (unsigned long long)busy_ns);
-	assert_true(worst < 0.02);
-	/* it never switched out on its own, yet each snapshot holds its running slice */
-	assert_true(busy_ns > 50 * NSEC_PER_MSEC);
+	print_message("worst cut of a CPU's clock against the span: %.3f%% over 20 snapshots of 100 ms; "
+		      "unaccounted %+.3f%% net, %.3f%% in all; the spinner in %d of 20, its last interval: %llu ns\n",
+		      worst * 100,
+		      100.0 * (double)unacc_sum / (double)clock_sum, 100.0 * (double)unacc_abs / (double)clock_sum,
+		      seen, (unsigned long long)busy_ns);
+	/*
+	 * busy + idle hold all but the kernel's own gap: 5 % is far above this
+	 * VM's 0.2-1.1 % (quiet to load 8), and far below what a lost charge
+	 * path (migrations, deaths, the iterator) would leave
+	 */
+	assert_true((unacc_sum < 0 ? -unacc_sum : unacc_sum) * 20 < (int64_t)clock_sum);
+	/* it never switches out on its own, yet snapshots hold its running slices (how many depends on load) */
+	assert_true(seen > 0);
 	tracer_delta_free(&d);
 	tracer_close(t);
 }
@@ -356,9 +482,11 @@ static void test_attached_short_lived_children_captured(void **state)
 	uint64_t joule_ns = 0, kernel_ns;
 	struct rusage ru;
 	pid_t pid;
-	int status;
+	int status, res[2];
+	char buf[64] = "";
 
 	/* A marked parent forks 200 children of ~3 ms CPU each, reaping each. */
+	assert_int_equal(pipe(res), 0);
 	pid = fork_child();
 	assert_true(pid >= 0);
 	if (pid == 0) {
@@ -373,13 +501,12 @@ static void test_attached_short_lived_children_captured(void **state)
 			waitpid(c, NULL, 0);
 		}
 		getrusage(RUSAGE_CHILDREN, &ru);
-		/* report the children's CPU time through the exit status channel: a file */
-		FILE *f = fopen("/tmp/joule-test-rusage", "w");
-		fprintf(f, "%llu\n", (unsigned long long)(ru.ru_utime.tv_sec * 1000000ULL + ru.ru_utime.tv_usec +
-							   ru.ru_stime.tv_sec * 1000000ULL + ru.ru_stime.tv_usec));
-		fclose(f);
+		/* the children's CPU time goes back to the test through a pipe */
+		dprintf(res[1], "%llu\n", (unsigned long long)(ru.ru_utime.tv_sec * 1000000ULL + ru.ru_utime.tv_usec +
+								ru.ru_stime.tv_sec * 1000000ULL + ru.ru_stime.tv_usec));
 		_exit(0);
 	}
+	close(res[1]);
 	assert_int_equal(tracer_mark_pid(t, (uint32_t)pid), 0);
 	for (;;) {
 		assert_int_equal(tracer_snapshot(t, &d), 0);
@@ -396,36 +523,56 @@ static void test_attached_short_lived_children_captured(void **state)
 			if (d.tasks[k].marked && d.tasks[k].tgid != (uint32_t)pid)
 				joule_ns += d.tasks[k].total_ns;
 	}
-	{
-		char buf[64];
-
-		assert_true(read_text_file("/tmp/joule-test-rusage", buf, sizeof(buf)) > 0);
-		kernel_ns = strtoull(buf, NULL, 10) * 1000;
-		unlink("/tmp/joule-test-rusage");
-	}
+	assert_true(read(res[0], buf, sizeof(buf) - 1) > 0);
+	close(res[0]);
+	kernel_ns = strtoull(buf, NULL, 10) * 1000;
 	print_message("children: joule %llu ns, RUSAGE_CHILDREN %llu ns (%.2f%%)\n",
 		      (unsigned long long)joule_ns, (unsigned long long)kernel_ns, 100.0 * joule_ns / kernel_ns);
 	assert_true(kernel_ns >= 500 * NSEC_PER_MSEC);
-	assert_true(joule_ns * 100 >= kernel_ns * 99);
+	assert_true(joule_ns * 1000 >= kernel_ns * 999);
+	assert_true(joule_ns * 1000 <= kernel_ns * 1001);
 	tracer_delta_free(&d);
 	tracer_close(t);
+}
+
+/*
+ * Bytes the exit-teardown child touches: enough that freeing them runs well
+ * after the exit tracepoint, small enough for any test machine (a quarter of
+ * the available memory at most).
+ */
+static size_t teardown_bytes(void)
+{
+	size_t want = 256UL << 20, avail = (size_t)sysconf(_SC_AVPHYS_PAGES) * (size_t)sysconf(_SC_PAGESIZE);
+
+	return avail / 4 < want ? avail / 4 : want;
+}
+
+/* Seconds a wait on a child may take: generous, and longer on a loaded machine. */
+static double wait_budget_s(double quiet_s)
+{
+	double load = 0;
+	long online = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (getloadavg(&load, 1) != 1 || online < 1)
+		return quiet_s * 4;
+	return quiet_s * (2 + 2 * load / (double)online);
 }
 
 static void test_attached_exit_teardown_stays_with_the_process(void **state)
 {
 	struct tracer *t = open_attached(0, false);
 	struct tracer_delta d = {};
-	uint64_t joule_ns = 0, kernel_ns;
+	uint64_t joule_ns = 0, kernel_ns, deadline;
 	bool all_marked = true, exited = false, after_exit = false, reaped = false;
-	struct rusage ru;
-	int status;
+	struct rusage ru = {};
+	size_t len = teardown_bytes();
+	int status = 0;
 	pid_t pid;
 
-	/* 6 GiB touched, then exit: freeing it runs for 100s of ms after the exit tracepoint */
+	/* touched, then exit: freeing it runs for 10s of ms after the exit tracepoint */
 	pid = fork_child();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		size_t len = 6UL << 30;
 		char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 		if (m == MAP_FAILED)
@@ -434,7 +581,8 @@ static void test_attached_exit_teardown_stays_with_the_process(void **state)
 		_exit(0);
 	}
 	assert_int_equal(tracer_mark_pid(t, (uint32_t)pid), 0);
-	for (int i = 0; i < 100 && !(exited && reaped); i++) {
+	deadline = now_mono_ns() + (uint64_t)(wait_budget_s(10) * NSEC_PER_SEC);
+	while (!(exited && reaped) && now_mono_ns() < deadline) {
 		usleep(100000);
 		if (!reaped && wait4(pid, &status, WNOHANG, &ru) == pid)
 			reaped = true;
@@ -448,6 +596,7 @@ static void test_attached_exit_teardown_stays_with_the_process(void **state)
 			joule_ns += d.tasks[r].total_ns;
 		}
 	}
+	assert_true(reaped); /* before anything reads ru */
 	for (int i = 0; i < 3; i++) { /* anything after the exited row would show here */
 		usleep(100000);
 		assert_int_equal(tracer_snapshot(t, &d), 0);
@@ -456,14 +605,15 @@ static void test_attached_exit_teardown_stays_with_the_process(void **state)
 	}
 	kernel_ns = ((uint64_t)ru.ru_utime.tv_sec + (uint64_t)ru.ru_stime.tv_sec) * NSEC_PER_SEC +
 		    ((uint64_t)ru.ru_utime.tv_usec + (uint64_t)ru.ru_stime.tv_usec) * 1000;
-	print_message("6 GiB child: joule %llu ns, rusage %llu ns (%.2f%%)\n", (unsigned long long)joule_ns,
-		      (unsigned long long)kernel_ns, 100.0 * (double)joule_ns / (double)kernel_ns);
-	assert_true(reaped);
+	print_message("%zu MiB child: joule %llu ns, rusage %llu ns (%.2f%%)\n", len >> 20,
+		      (unsigned long long)joule_ns, (unsigned long long)kernel_ns,
+		      100.0 * (double)joule_ns / (double)kernel_ns);
 	assert_int_equal(WEXITSTATUS(status), 0);
 	assert_true(exited);
 	assert_false(after_exit);
 	assert_true(all_marked);
-	assert_true(joule_ns * 100 >= kernel_ns * 99);
+	assert_true(joule_ns * 1000 >= kernel_ns * 999);
+	assert_true(joule_ns * 1000 <= kernel_ns * 1001);
 	tracer_delta_free(&d);
 	tracer_close(t);
 }
@@ -493,15 +643,16 @@ static void test_attached_full_map_reports_overflow_and_balances(void **state)
 		span += (d.mono_end_ns - d.mono_start_ns) * (uint64_t)online;
 		for (size_t k = 0; k < d.ntasks * (size_t)ncpu; k++)
 			covered += d.task_ns[k];
+		/* unaccounted is a bucket of its own: what the kernel counted in no task, or an idle edge it skipped */
 		for (int c = 0; c < ncpu; c++)
-			covered += d.idle_ns[c] + d.overflow_ns[c];
+			covered += (uint64_t)((int64_t)(d.idle_ns[c] + d.overflow_ns[c]) + d.unaccounted_ns[c]);
 	}
 	for (int i = 0; i < 40; i++)
 		waitpid(kids[i], NULL, 0);
 	tracer_get_stats(t, &st);
-	print_message("overflow: %llu events, %llu ns; coverage %.3f%%\n",
+	print_message("overflow: %llu events, %llu ns; coverage %.3f%%; unaccounted %lld ns; threads without storage %llu\n",
 		      (unsigned long long)st.overflow_events, (unsigned long long)st.overflow_ns,
-		      100.0 * covered / span);
+		      100.0 * covered / span, (long long)st.unaccounted_ns, (unsigned long long)st.lost_threads);
 	assert_true(st.overflow_events > 0);
 	assert_true(st.overflow_ns > 0);
 	assert_true(covered * 100 >= span * 98);
@@ -513,13 +664,17 @@ static void test_attached_full_map_reports_overflow_and_balances(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_switch_when_first_on_cpu_charges_nobody),
-		cmocka_unit_test(test_switch_charges_outgoing_task_its_slice),
-		cmocka_unit_test(test_switch_when_pid_reused_keeps_processes_apart),
-		cmocka_unit_test(test_switch_when_map_full_sends_time_to_overflow),
-		cmocka_unit_test(test_flush_credits_running_slice_once),
+		cmocka_unit_test(test_first_sight_when_thread_predates_attach_takes_its_count_as_baseline),
+		cmocka_unit_test(test_first_sight_when_thread_born_after_attach_charges_its_whole_count),
+		cmocka_unit_test(test_charge_adds_the_growth_of_the_kernel_count_since_the_last_charge),
+		cmocka_unit_test(test_charge_when_count_behind_a_flush_estimate_waits_without_charging_twice),
+		cmocka_unit_test(test_charge_goes_to_the_cpu_the_time_was_spent_on),
+		cmocka_unit_test(test_charge_when_pid_reused_keeps_processes_apart),
+		cmocka_unit_test(test_charge_when_map_full_sends_time_to_overflow),
+		cmocka_unit_test(test_idle_counts_from_switch_in_to_switch_out_by_the_cpus_clock),
+		cmocka_unit_test(test_running_adds_the_slice_since_the_kernels_last_update),
 		cmocka_unit_test(test_snapshot_when_exit_event_lost_collects_dead_entry),
-		cmocka_unit_test(test_attached_cpu_time_matches_schedstat_within_1pct),
+		cmocka_unit_test(test_attached_cpu_time_matches_schedstat_within_0_1pct),
 		cmocka_unit_test(test_attached_raw_tp_fallback_matches_schedstat),
 		cmocka_unit_test(test_attached_snapshots_cover_every_cpu_interval),
 		cmocka_unit_test(test_attached_short_lived_children_captured),
@@ -531,5 +686,8 @@ int main(void)
 		fprintf(stderr, "test_tracer: needs root to load BPF programs\n");
 		return 77;
 	}
+	/* JOULE_TEST_FILTER=test_attached_*: the accuracy suite runs these under its load fixture */
+	if (getenv("JOULE_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("JOULE_TEST_FILTER"));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

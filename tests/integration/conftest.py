@@ -76,3 +76,51 @@ def fake_rapl(tmp_path):
     yield start
     for fr in started:
         fr.stop()
+
+
+class Load:
+    """stress-ng on every CPU, with fork and switch workers: what a busy host does to the switch path."""
+
+    def __init__(self):
+        n = os.cpu_count() or 1
+        self.proc = subprocess.Popen(
+            ["stress-ng", "--cpu", str(n), "--fork", "1", "--switch", "1", "--timeout", "0", "--quiet"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        # running once every worker has been forked: poll its children, not a fixed sleep
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            try:
+                with open(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children") as f:
+                    if len(f.read().split()) >= n + 2:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("stress-ng load did not start")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
+@pytest.fixture(params=["quiet", "loaded"])
+def machine_load(request):
+    """Runs the test twice: as the machine is, and with every CPU busy (Load)."""
+    load = Load() if request.param == "loaded" else None
+    yield request.param
+    if load:
+        load.stop()
+
+
+@pytest.fixture
+def under_load():
+    """Every CPU busy (Load) for the test's duration."""
+    load = Load()
+    yield
+    load.stop()

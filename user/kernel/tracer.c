@@ -9,6 +9,7 @@
 #include <linux/capability.h>
 #include <sys/syscall.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "joule/joule_bpf.h"
 #include "joule.skel.h"
@@ -47,6 +48,7 @@ struct proc {
 struct tracer {
 	struct joule_bpf *skel;
 	struct ring_buffer *rb;
+	struct bpf_link *collect;	/* the task iterator (see collect_threads) */
 	int ncpu;
 	uint64_t snap;
 	uint64_t last_mono_ns;
@@ -57,7 +59,7 @@ struct tracer {
 	size_t nprocs, cap;
 
 	struct joule_cpu_state *states;	/* [ncpu] scratch for per-CPU reads */
-	uint64_t *prev_idle, *prev_overflow;
+	uint64_t *prev_idle, *prev_overflow, *prev_flush;
 
 	struct joule_task_key *keys;	/* [BATCH_KEYS] */
 	uint64_t *vals;			/* [BATCH_KEYS * ncpu] */
@@ -250,7 +252,7 @@ int tracer_mark_pid(struct tracer *t, uint32_t pid)
 }
 
 /*
- * Credit each CPU's running slice (see do_flush in joule.bpf.c). An offline
+ * Credit each CPU's running slice (see do_flush in joule.bpf.h). An offline
  * CPU fails with ENXIO: nothing runs there. Any other failure fails the
  * snapshot before anything is read or drained, so no data is lost.
  */
@@ -266,6 +268,28 @@ static int flush_cpus(struct tracer *t)
 		return -errno;
 	}
 	return 0;
+}
+
+/*
+ * Charge every thread's growth since its last charge (do_collect): one
+ * pass of the task iterator. Its cost grows with the threads alive, not
+ * with the switches, and it runs at the snapshot rate only.
+ */
+static int collect_threads(struct tracer *t)
+{
+	char buf[64];
+	int fd, err = 0;
+	ssize_t n;
+
+	fd = bpf_iter_create(bpf_link__fd(t->collect));
+	if (fd < 0)
+		return -errno;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		;
+	if (n < 0)
+		err = -errno;
+	close(fd);
+	return err;
 }
 
 static int delta_reserve(struct tracer_delta *d, size_t rows)
@@ -456,12 +480,21 @@ static void sum_busy_clamp_idle(struct tracer *t, struct tracer_delta *d)
 		uint64_t busy = d->busy_ns[c], keep;
 
 		/* the cut between intervals is not the same instant for tasks and idle: allow slack */
-		if (busy + d->idle_ns[c] <= elapsed + elapsed / 4 + 2 * NSEC_PER_MSEC)
-			continue;
-		keep = busy < elapsed ? elapsed - busy : 0;
-		t->stats.stale_idle_ns += d->idle_ns[c] - (keep < d->idle_ns[c] ? keep : d->idle_ns[c]);
-		if (keep < d->idle_ns[c])
-			d->idle_ns[c] = keep;
+		if (busy + d->idle_ns[c] > elapsed + elapsed / 4 + 2 * NSEC_PER_MSEC) {
+			keep = busy < elapsed ? elapsed - busy : 0;
+			t->stats.stale_idle_ns += d->idle_ns[c] - (keep < d->idle_ns[c] ? keep : d->idle_ns[c]);
+			if (keep < d->idle_ns[c])
+				d->idle_ns[c] = keep;
+		}
+		/*
+		 * What the CPU's clock saw that no task and no idle was charged
+		 * with: IRQ and steal time where the kernel leaves them out of
+		 * tasks' counts, threads without storage, and the running
+		 * slice's lag at the flush (negative when an earlier lag is
+		 * paid back).
+		 */
+		d->unaccounted_ns[c] = (int64_t)d->clock_ns[c] - (int64_t)(d->busy_ns[c] + d->idle_ns[c]);
+		t->stats.unaccounted_ns += d->unaccounted_ns[c];
 	}
 }
 
@@ -476,7 +509,9 @@ int tracer_snapshot(struct tracer *t, struct tracer_delta *d)
 		d->idle_ns = calloc((size_t)t->ncpu, sizeof(*d->idle_ns));
 		d->overflow_ns = calloc((size_t)t->ncpu, sizeof(*d->overflow_ns));
 		d->busy_ns = calloc((size_t)t->ncpu, sizeof(*d->busy_ns));
-		if (!d->idle_ns || !d->overflow_ns || !d->busy_ns)
+		d->clock_ns = calloc((size_t)t->ncpu, sizeof(*d->clock_ns));
+		d->unaccounted_ns = calloc((size_t)t->ncpu, sizeof(*d->unaccounted_ns));
+		if (!d->idle_ns || !d->overflow_ns || !d->busy_ns || !d->clock_ns || !d->unaccounted_ns)
 			return -ENOMEM;
 	}
 	d->ntasks = 0;
@@ -484,13 +519,17 @@ int tracer_snapshot(struct tracer *t, struct tracer_delta *d)
 
 	/*
 	 * Cut the interval: a flush credits every CPU's running slice to the
-	 * current generation, then programs are pointed at the other one, and
-	 * a second flush makes sure every CPU has seen the flip (an IPI cannot
-	 * land inside a running program), so nothing writes the retired
-	 * generation while it is read and emptied below.
+	 * current generation and the task iterator every other thread's
+	 * growth, then programs are pointed at the other one, and a second
+	 * flush makes sure every CPU has seen the flip (an IPI cannot land
+	 * inside a running program: sched_switch and sched_migrate_task run
+	 * with interrupts off), so nothing writes the retired generation while
+	 * it is read and emptied below.
 	 */
 	retired = t->skel->bss->gen & 1;
 	err = flush_cpus(t);
+	if (!err)
+		err = collect_threads(t);
 	if (err)
 		return err;
 	__atomic_store_n(&t->skel->bss->gen, retired ^ 1, __ATOMIC_SEQ_CST);
@@ -513,7 +552,6 @@ int tracer_snapshot(struct tracer *t, struct tracer_delta *d)
 
 	if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.cpu_state), &zero, t->states))
 		return -errno;
-	t->stats.switches = 0;
 	t->stats.overflow_events = 0;
 	t->stats.overflow_ns = 0;
 	for (int c = 0; c < t->ncpu; c++) {
@@ -521,15 +559,17 @@ int tracer_snapshot(struct tracer *t, struct tracer_delta *d)
 
 		d->idle_ns[c] = s->idle_ns - t->prev_idle[c];
 		d->overflow_ns[c] = s->overflow_ns - t->prev_overflow[c];
+		/* the CPU's own clock between its flushes; an offline CPU (no flush) has none */
+		d->clock_ns[c] = t->prev_flush[c] && s->flush_ns > t->prev_flush[c] ? s->flush_ns - t->prev_flush[c] : 0;
 		t->prev_idle[c] = s->idle_ns;
 		t->prev_overflow[c] = s->overflow_ns;
-		t->stats.switches += s->switches;
+		t->prev_flush[c] = s->flush_ns;
 		t->stats.overflow_events += s->overflow_events;
 		t->stats.overflow_ns += s->overflow_ns;
 	}
 
 	t->stats.map_entries = 0;
-	fd = bpf_map__fd(retired ? t->skel->maps.tasks1 : t->skel->maps.tasks0);
+	fd = bpf_map__fd(retired ? t->skel->maps.procs1 : t->skel->maps.procs0);
 	err = t->batch_ok ? drain_tasks_batch(t, d, fd) : drain_tasks_iter(t, d, fd);
 	if (t->batch_ok && (err == -EINVAL || err == -ENOTSUP || err == -EOPNOTSUPP) && t->stats.map_entries == 0) {
 		log_info("batch map operations unavailable (%s): iterating keys", strerror(-err));
@@ -549,6 +589,7 @@ int tracer_snapshot(struct tracer *t, struct tracer_delta *d)
 
 	t->stats.snapshots++;
 	t->stats.lost_events = t->skel->bss->lost_events;
+	t->stats.lost_threads = t->skel->bss->lost_threads;
 	t->stats.procs = (uint32_t)t->nprocs;
 	return 0;
 }
@@ -560,6 +601,8 @@ void tracer_delta_free(struct tracer_delta *d)
 	free(d->idle_ns);
 	free(d->overflow_ns);
 	free(d->busy_ns);
+	free(d->clock_ns);
+	free(d->unaccounted_ns);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -581,18 +624,69 @@ int tracer_check_caps(char *why, size_t len)
 	return -EPERM;
 }
 
-/* Open the skeleton, size the task map, choose the hook flavour, load. 0 or -errno. */
-static int open_and_load(struct tracer *t, bool raw, bool test_progs)
+/*
+ * Can the kernel load an empty tp_btf program on sched_switch? libbpf
+ * 1.1's libbpf_probe_bpf_prog_type() loads TRACING programs without an
+ * attach target and so reports them unsupported on every kernel; this
+ * gives the one target joule needs.
+ */
+static bool tracing_prog_loads(int attach_btf_id)
+{
+	const struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, po, .expected_attach_type = BPF_TRACE_RAW_TP,
+		    .attach_btf_id = (__u32)attach_btf_id);
+	int fd;
+
+	fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, NULL, "GPL", insns, 2, &po);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+/*
+ * Feature probe, not a version check: tp_btf needs the kernel's BTF to
+ * name the tracepoint's prototype (btf_trace_sched_switch) and the
+ * BPF_PROG_TYPE_TRACING program type.
+ */
+static bool tp_btf_supported(void)
+{
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	int id;
+
+	if (!vmlinux) {
+		log_info("no kernel BTF (%s): using raw_tp programs", strerror(errno));
+		return false;
+	}
+	id = btf__find_by_name_kind(vmlinux, "btf_trace_sched_switch", BTF_KIND_TYPEDEF);
+	btf__free(vmlinux);
+	if (id <= 0) {
+		log_info("kernel BTF has no btf_trace_sched_switch: using raw_tp programs");
+		return false;
+	}
+	if (libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_TRACING, NULL) != 1 && !tracing_prog_loads(id)) {
+		log_info("kernel cannot load BPF_PROG_TYPE_TRACING programs (%s): using raw_tp programs",
+			 strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+/* Open the skeleton, size the process maps, choose the hook flavour, load. 0 or -errno. */
+static int open_and_load(struct tracer *t, bool raw)
 {
 	int err;
 
-	joule_bpf__destroy(t->skel);
 	t->skel = joule_bpf__open();
 	if (!t->skel)
 		return -errno;
-	bpf_map__set_max_entries(t->skel->maps.tasks0, t->stats.max_tasks);
-	bpf_map__set_max_entries(t->skel->maps.tasks1, t->stats.max_tasks);
+	bpf_map__set_max_entries(t->skel->maps.procs0, t->stats.max_tasks);
+	bpf_map__set_max_entries(t->skel->maps.procs1, t->stats.max_tasks);
 	bpf_program__set_autoload(t->skel->progs.handle_switch, !raw);
+	bpf_program__set_autoload(t->skel->progs.handle_migrate, !raw);
 	bpf_program__set_autoload(t->skel->progs.handle_fork, !raw);
 	bpf_program__set_autoload(t->skel->progs.handle_exec, !raw);
 	bpf_program__set_autoload(t->skel->progs.handle_exit, !raw);
@@ -602,12 +696,28 @@ static int open_and_load(struct tracer *t, bool raw, bool test_progs)
 	bpf_program__set_autoload(t->skel->progs.handle_exec_raw, raw);
 	bpf_program__set_autoload(t->skel->progs.handle_exit_raw, raw);
 	bpf_program__set_autoload(t->skel->progs.handle_rename_raw, raw);
-	bpf_program__set_autoload(t->skel->progs.test_switch, test_progs);
+	/* libbpf prints the verifier's log of a refused program through log.c: shown with -v */
 	err = joule_bpf__load(t->skel);
-	if (err) {
-		joule_bpf__destroy(t->skel);
-		t->skel = NULL;
-	}
+	if (err)
+		log_err("failed to load the %s BPF programs: %s%s", raw ? "raw_tp" : "tp_btf", strerror(-err),
+			log_level < LOG_LVL_DEBUG ? " (-v shows the verifier log)" : "");
+	return err;
+}
+
+/*
+ * Give every thread alive now its storage and baseline (do_collect with
+ * iter_baseline), before sched_switch is attached: its time so far is not
+ * joule's to report, and what it runs from here on is charged at its
+ * next switch-out.
+ */
+static int baseline_threads(struct tracer *t)
+{
+	int err;
+
+	t->skel->bss->attach_ns = now_mono_ns();
+	t->skel->bss->iter_baseline = 1;
+	err = collect_threads(t);
+	t->skel->bss->iter_baseline = 0;
 	return err;
 }
 
@@ -628,9 +738,10 @@ int tracer_open(struct tracer **out, const struct tracer_opts *o)
 	t->states = calloc((size_t)t->ncpu, sizeof(*t->states));
 	t->prev_idle = calloc((size_t)t->ncpu, sizeof(uint64_t));
 	t->prev_overflow = calloc((size_t)t->ncpu, sizeof(uint64_t));
+	t->prev_flush = calloc((size_t)t->ncpu, sizeof(uint64_t));
 	t->keys = calloc(BATCH_KEYS, sizeof(*t->keys));
 	t->vals = calloc((size_t)BATCH_KEYS * (size_t)t->ncpu, sizeof(uint64_t));
-	if (!t->states || !t->prev_idle || !t->prev_overflow || !t->keys || !t->vals) {
+	if (!t->states || !t->prev_idle || !t->prev_overflow || !t->prev_flush || !t->keys || !t->vals) {
 		err = -ENOMEM;
 		goto fail;
 	}
@@ -639,22 +750,11 @@ int tracer_open(struct tracer **out, const struct tracer_opts *o)
 		goto fail;
 
 	t->stats.max_tasks = o->max_tasks ? o->max_tasks : JOULE_DEFAULT_MAX_TASKS;
-	/*
-	 * Feature probe, not a version check: load the tp_btf programs, and
-	 * where the kernel refuses them (no BTF, no BPF_PROG_TYPE_TRACING)
-	 * load the raw_tp twins instead.
-	 */
-	raw = o->force_raw_tp;
-	err = open_and_load(t, raw, o->no_attach);
-	if (err && !raw) {
-		log_info("tp_btf programs did not load (%s): trying raw_tp", strerror(-err));
-		raw = true;
-		err = open_and_load(t, raw, o->no_attach);
-	}
-	if (err) {
-		log_err("failed to load BPF programs: %s", strerror(-err));
+	/* the chosen variant either loads or fails with its reason: never a silent retry as the other */
+	raw = o->force_raw_tp || !tp_btf_supported();
+	err = open_and_load(t, raw);
+	if (err)
 		goto fail;
-	}
 	t->stats.raw_tp = raw;
 	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), handle_event, t, NULL);
 	if (!t->rb) {
@@ -662,17 +762,28 @@ int tracer_open(struct tracer **out, const struct tracer_opts *o)
 		log_err("failed to create ring buffer: %s", strerror(-err));
 		goto fail;
 	}
+	t->collect = bpf_program__attach_iter(t->skel->progs.collect, NULL);
+	if (!t->collect) {
+		err = -errno;
+		log_err("failed to attach the task iterator: %s", strerror(-err));
+		goto fail;
+	}
 	t->batch_ok = true;
 	if (o->no_attach) {
 		*out = t;
 		return 0;
+	}
+	err = baseline_threads(t);
+	if (err) {
+		log_err("failed to read the running threads: %s", strerror(-err));
+		goto fail;
 	}
 	err = joule_bpf__attach(t->skel);
 	if (err) {
 		log_err("failed to attach BPF programs: %s", strerror(-err));
 		goto fail;
 	}
-	/* Baseline: start every CPU's slice now, so the first interval is whole. */
+	/* Baseline: start every CPU's clock now, so the first interval is whole. */
 	{
 		struct tracer_delta d = {};
 
@@ -693,11 +804,13 @@ void tracer_close(struct tracer *t)
 	if (!t)
 		return;
 	ring_buffer__free(t->rb);
+	bpf_link__destroy(t->collect);
 	joule_bpf__destroy(t->skel);
 	free(t->procs);
 	free(t->states);
 	free(t->prev_idle);
 	free(t->prev_overflow);
+	free(t->prev_flush);
 	free(t->keys);
 	free(t->vals);
 	free(t);
