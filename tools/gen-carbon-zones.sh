@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-# Generate user/carbon_zones.c (the built-in zone table) from data/grid_intensity.csv.
-# Usage: tools/gen-carbon-zones.sh [data/grid_intensity.csv] > user/carbon_zones.c
+# Generate user/core/carbon_zones.c (the built-in zone table) from data/grid_intensity.csv.
+# Usage: tools/gen-carbon-zones.sh [data/grid_intensity.csv] > user/core/carbon_zones.c
 set -eu
 csv=${1:-data/grid_intensity.csv}
 awk -F, -v src="$csv" '
