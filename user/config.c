@@ -6,10 +6,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <ini.h>
 #include "joule/config.h"
 #include "joule/netaddr.h"
 #include "joule/util.h"
+
+/* A config file is a few kB; a megabyte is room for comments, not a reason to read /dev/zero. */
+#define CONFIG_MAX_BYTES (1024 * 1024)
 
 /* Julian year: what "lifetime in years" means for amortising embodied carbon. */
 #define SECONDS_PER_YEAR (365.25 * 86400.0)
@@ -677,6 +681,7 @@ int config_load_file(struct joule_config *c, const char *path, char *err, size_t
 {
 	struct ini_ctx x = { .c = c };
 	FILE *f;
+	struct stat st;
 	int line;
 
 	f = fopen(path, "re");
@@ -686,6 +691,13 @@ int config_load_file(struct joule_config *c, const char *path, char *err, size_t
 		if (err && errlen)
 			snprintf(err, errlen, "%s: %s", path, strerror(-e));
 		return e;
+	}
+	/* /dev/zero or a FIFO would be read forever: a config file is a regular file of sane size */
+	if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode) || st.st_size > CONFIG_MAX_BYTES) {
+		if (err && errlen)
+			snprintf(err, errlen, "%s: not a regular file of at most %d bytes", path, CONFIG_MAX_BYTES);
+		fclose(f);
+		return -EINVAL;
 	}
 	line = ini_parse_file(f, on_ini_key, &x);
 	fclose(f);

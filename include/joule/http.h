@@ -27,6 +27,12 @@ struct http_state {
 	struct store *store;
 	struct carbon_ctx *carbon;	/* for PUT /intensity; NULL: 503 */
 	volatile int ready;		/* set after the first full sample */
+	/*
+	 * Ledger records lost within the last minute (disk full, I/O error):
+	 * /readyz answers 503 while it is not 0, so a probe sees what the
+	 * ledger's gap record will say later.
+	 */
+	volatile uint64_t ledger_lost_recent;
 	uint64_t start_real_ns;
 	void (*fill_self)(void *ctx, void *metrics_self);	/* optional: sampler/ledger stats */
 	void *fill_ctx;

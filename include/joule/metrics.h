@@ -29,6 +29,7 @@ struct metrics_self {
 	struct sampler_stats sampler;
 	bool have_ledger;
 	uint64_t ledger_bytes, ledger_syncs, ledger_queue;
+	uint64_t ledger_records_lost;	/* given up on (disk full, I/O error) */
 	uint64_t last_scrape_ns;	/* how long the previous scrape took */
 	uint64_t http_requests, http_errors;
 	uint64_t start_real_ns;

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 """joule's CPU time against the kernel's own accounting, on a quiet machine and under load."""
 import json
+import tempfile
 import os
 import subprocess
 
@@ -18,9 +19,16 @@ FORKS = "i=0; while [ $i -lt 2000 ]; do ( : ); i=$((i+1)); done"
 
 
 def run_json(*cmd):
-    r = joule("run", "--json", "--", *cmd, timeout=300)
-    assert r.returncode == 0, r.stderr
-    return json.loads(r.stdout)
+    """joule run's JSON report (it goes to stderr, like perf stat's; -o keeps it apart from any log)."""
+    fd, path = tempfile.mkstemp(prefix="joule-accuracy-", suffix=".json")
+    os.close(fd)
+    try:
+        r = joule("run", "--json", "-o", path, "--", *cmd, timeout=300)
+        assert r.returncode == 0, r.stderr
+        with open(path) as f:
+            return json.load(f)
+    finally:
+        os.unlink(path)
 
 
 @root

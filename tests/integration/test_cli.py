@@ -344,6 +344,25 @@ def test_run_missing_config_file_is_a_usage_error(tmp_path):
     assert r.returncode == 2 and "none.conf" in r.stderr, r.stderr
 
 
+def test_config_when_not_a_regular_file_is_refused_at_once():
+    # /dev/zero was read forever (issue 18, item 8)
+    for cmd in (("daemon", "--config", "/dev/zero", "--listen", "127.0.0.1:0", "--socket", ""),
+                ("run", "--config", "/dev/zero", "--", "true")):
+        r = subprocess.run([JOULE, *cmd], capture_output=True, text=True, timeout=30)
+        assert r.returncode == 2, "%s: a config that is not a regular file is a usage error: %s" % (cmd[0], r.stderr)
+        assert "/dev/zero" in r.stderr and "regular file" in r.stderr, r.stderr
+
+
+@root
+def test_run_when_the_report_cannot_be_written_exits_1():
+    # the report lost to a full disk was exit 0 (issue 18, item 8)
+    r = joule("run", "--json", "-o", "/dev/full", "--", "true")
+    assert r.returncode == 1, "a lost report is a failure even when the command succeeded: %s" % r.stderr
+    assert "failed to write the report" in r.stderr, r.stderr
+    r = joule("run", "-o", "/dev/full", "--", "false")
+    assert r.returncode == 1, "the command's own failure status is kept"
+
+
 PARTS = ("total", "others", "idle", "overflow", "host")
 
 

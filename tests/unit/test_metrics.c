@@ -410,9 +410,25 @@ static void test_metrics_render_when_checked_by_promtool_is_clean(void **state)
 	store_close(st);
 }
 
+static void test_metrics_render_when_the_ledger_lost_records_shows_them(void **state)
+{
+	struct store *st = filled(1, 1);
+	struct metrics_buf b = { 0 };
+	struct metrics_self self = { .version = "t", .have_ledger = true, .ledger_records_lost = 7 };
+	char *text;
+
+	assert_int_equal(metrics_render(st, &self, METRICS_TEXT, &b), 0);
+	text = strndup(b.p, b.len);
+	assert_non_null(strstr(text, "\njoule_self_ledger_records_lost_total 7\n"));
+	free(text);
+	metrics_buf_free(&b);
+	store_close(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_metrics_render_when_the_ledger_lost_records_shows_them),
 		cmocka_unit_test(test_metrics_render_when_top_process_has_exact_decimal_values),
 		cmocka_unit_test(test_metrics_render_when_group_of_comm_labels_group_and_comm),
 		cmocka_unit_test(test_metrics_render_when_many_processes_bounds_pid_series_to_top_n),

@@ -52,6 +52,7 @@ struct daemon {
 	bool have_stats;
 	struct identity *ident;
 	struct host_identity host;
+	uint64_t lost_seen, lost_base, lost_since_ns;	/* ledger records lost: the last minute's, for /readyz */
 };
 
 static void set_log_level(int verbose)
@@ -271,8 +272,25 @@ static void fill_self(void *ctx, void *out)
 		m->ledger_bytes = d->lstats.bytes;
 		m->ledger_syncs = d->lstats.syncs;
 		m->ledger_queue = d->lstats.queue_depth;
+		m->ledger_records_lost = d->lstats.records_lost;
 	}
 	pthread_mutex_unlock(&d->self_lock);
+}
+
+/* Records the ledger lost in the last minute, for /readyz (its gap record tells the rest later). */
+static void ledger_loss_watch(struct daemon *d)
+{
+	uint64_t lost = ledger_records_lost(d->led), now = now_mono_ns();
+
+	if (lost != d->lost_seen) {
+		if (!d->lost_since_ns)
+			d->lost_base = d->lost_seen;
+		d->lost_seen = lost;
+		d->lost_since_ns = now;
+	} else if (d->lost_since_ns && now - d->lost_since_ns > 60 * NSEC_PER_SEC) {
+		d->lost_since_ns = 0;
+	}
+	d->st.ledger_lost_recent = d->lost_since_ns ? lost - d->lost_base : 0;
 }
 
 /* SIGHUP: reread what can change live; totals stay since the store and the ledger stay open. */
@@ -472,6 +490,7 @@ int cmd_daemon(int argc, char **argv)
 				continue;
 			}
 			on_sample(&d, s);
+			ledger_loss_watch(&d);
 			if (!d.st.ready) {
 				d.st.ready = 1;
 				notify("READY=1\nSTATUS=sampling and serving");

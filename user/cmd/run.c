@@ -27,7 +27,8 @@ struct run {
 	int ncmd;
 	const char *out_file;
 	FILE *out;
-	struct report_set *reports;	/* --report and --push: checked before the command starts */			/* opened before the command runs: a bad path fails before any work */
+	struct report_set *reports;	/* --report and --push: checked before the command starts */
+	bool report_failed;		/* the report itself could not be written */			/* opened before the command runs: a bad path fails before any work */
 	struct pipeline p;
 	bool have_p;
 	struct window w;
@@ -347,7 +348,12 @@ static void run_report(struct run *r)
 		report_print_table(out, r->p.carbon, &r->w, wall, true);
 		report_print_footer(out, r->p.carbon, &r->w, wall, r->p.energy);
 	}
-	fflush(out);
+	/* a report that could not be written (a full disk, a closed pipe) is a failure, not a success */
+	if (fflush(out) || ferror(out)) {
+		log_err("failed to write the report to %s: %s", r->out_file ? r->out_file : "standard error",
+			strerror(errno));
+		r->report_failed = true;
+	}
 	run_write_reports(r, root);
 	cJSON_Delete(root);
 }
@@ -389,6 +395,9 @@ static int cmd_run(int argc, char **argv)
 		run_wait(&r);
 		run_report(&r);
 		rc = child_status_code(r.status);
+		/* the command's status, unless it succeeded and its report was lost */
+		if (rc == 0 && r.report_failed)
+			rc = 1;
 	}
 	return run_close(&r, rc);
 }

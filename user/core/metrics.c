@@ -305,6 +305,9 @@ static void self_metrics(struct render *r, const struct store_host *h, const str
 		emit(b, "joule_self_ledger_syncs_total %llu\n", (unsigned long long)m->ledger_syncs);
 		head(r, "joule_self_ledger_queue_records", "gauge", NULL, "Ledger records waiting to be written.");
 		emit(b, "joule_self_ledger_queue_records %llu\n", (unsigned long long)m->ledger_queue);
+		head(r, "joule_self_ledger_records_lost", "counter", NULL,
+		     "Ledger records given up on (disk full, I/O error); a gap record names them once writing resumes.");
+		emit(b, "joule_self_ledger_records_lost_total %llu\n", (unsigned long long)m->ledger_records_lost);
 	}
 	head(r, "joule_self_http_requests", "counter", NULL, "HTTP requests answered.");
 	emit(b, "joule_self_http_requests_total %llu\n", (unsigned long long)m->http_requests);

@@ -343,6 +343,13 @@ static enum MHD_Result dispatch(struct http_server *h, struct MHD_Connection *c,
 	case R_READYZ:
 		if (!h->st->ready)
 			return queue_error(h, c, 503, "not ready: no complete sample yet", NULL);
+		if (h->st->ledger_lost_recent) {
+			char msg[96];
+
+			snprintf(msg, sizeof(msg), "not ready: the ledger lost %llu records in the last minute",
+				 (unsigned long long)h->st->ledger_lost_recent);
+			return queue_error(h, c, 503, msg, NULL);
+		}
 		return queue(h, c, 200, "application/json", (char *)"{\"status\":\"ready\"}", 18,
 			     MHD_RESPMEM_PERSISTENT, NULL);
 	case R_OPENAPI:
