@@ -57,7 +57,4 @@ int report_run_from_json(const cJSON *run_json, const struct carbon_ctx *c, stru
 /* This host's CPU model and count, RAM, OS and hostname into r. */
 void report_machine_facts(struct export_run *r);
 
-/* joule report --from-ledger FILE ... */
-int cmd_report(int argc, char **argv);
-
 #endif /* JOULE_REPORT_SET_H */

@@ -7,7 +7,7 @@
 #include "joule/commands.h"
 #include "joule/ledger.h"
 #include "joule/log.h"
-#include "joule/report_set.h"
+#include "joule/report_cli.h"
 
 static const struct cli_example ledger_examples[] = {
 	{ "joule ledger verify /var/lib/joule/ledger.jsonl*", "check a rotated series, oldest first" },
@@ -36,7 +36,7 @@ static const struct cli_example report_examples[] = {
 	{ 0 },
 };
 
-/* joule report parses its own options (report_cli.c: the report and push options run shares). */
+/* joule report parses its own options (report_cli.c; report_set.c holds the report and push options run shares). */
 static const struct cli_command cmd_report_def = {
 	.name = "report",
 	.synopsis = "--from-ledger FILE [--window W] --format FORMAT [-o FILE] [--push URL ...]",

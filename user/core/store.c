@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* In-memory store of samples: process and group totals, a 10 Hz ring, downsampled series; fixed upper bounds. */
+/* In-memory store of samples: process and group tables, their totals and the readers' accessors; fixed upper bounds. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "joule/store.h"
+#include "joule/store_internal.h"
 #include "joule/util.h"
 
 /*
@@ -17,107 +18,6 @@
 #define SEEN_AFTER 2
 /* A process missing from samples this long without an exit record is gone (exit event lost). */
 #define STALE_NS (3600 * NSEC_PER_SEC)
-/* Resolutions: 1 s for an hour and 1 min for a week (host); 1 min for 3 h (groups, own-series processes). */
-#define SEC_LEN 3600
-#define MIN_LEN (7 * 24 * 60)
-#define GROUP_MIN_LEN 180
-#define MIN_NS (60 * NSEC_PER_SEC)
-
-struct bucket {
-	uint64_t idx1; /* bucket index + 1 (0: empty) */
-	uint64_t cpu_uj, mem_uj, operational_ug, embodied_ug;
-};
-
-struct series {
-	uint64_t width_ns;
-	size_t len;
-	struct bucket *b;
-};
-
-struct proc_entry {
-	struct store_proc v;
-	bool used;
-	int next;		/* hash chain; -1 ends */
-	uint32_t group;
-	bool group_set;		/* group is valid: group_get succeeded */
-	uint64_t last_seen_mono_ns;
-	struct series *min;	/* allocated once the process has its own series */
-};
-
-struct group_entry {
-	struct store_group v;
-	int next;
-	uint32_t refs;		/* tracked processes that point at it: it cannot be forgotten while > 0 */
-	uint64_t born_gen;	/* exposition count when it was created or came back from idle */
-	int heir;		/* an older entry of the same group that takes its unseen energy; -1: other does */
-	struct series min;
-};
-
-struct store {
-	struct store_cfg cfg;
-	pthread_rwlock_t lock;
-	char **filters;
-	size_t nfilters;
-
-	struct proc_entry *procs;
-	int *proc_hash;
-	size_t proc_hash_mask;
-	int free_head;
-	size_t nprocs, nown;
-
-	struct group_entry **groups;
-	size_t ngroups;
-	int *group_hash;
-	size_t group_hash_mask;
-
-	struct store_host host;
-	struct series sec, min;
-	struct store_recent *recent;
-	size_t recent_head, recent_n;
-	uint64_t last_seq;
-	/* expositions begun: a group not yet shown holds its energy as unseen (see charge_group) */
-	_Atomic uint64_t expositions;
-	size_t relabel_off;	/* where this sample's round of re-checks starts */
-};
-
-static int series_init(struct series *s, uint64_t width_ns, size_t len)
-{
-	s->width_ns = width_ns;
-	s->len = len;
-	s->b = calloc(len, sizeof(*s->b));
-	return s->b ? 0 : -ENOMEM;
-}
-
-static void series_add(struct series *s, uint64_t real_ns, const struct sample_totals *t)
-{
-	uint64_t idx = real_ns / s->width_ns;
-	struct bucket *b = &s->b[idx % s->len];
-
-	if (b->idx1 != idx + 1) {
-		memset(b, 0, sizeof(*b));
-		b->idx1 = idx + 1;
-	}
-	b->cpu_uj += t->cpu_uj;
-	b->mem_uj += t->mem_uj;
-	b->operational_ug += t->operational_ug;
-	b->embodied_ug += t->embodied_ug;
-}
-
-/* Sum buckets with index in [from, to). */
-static void series_sum(const struct series *s, uint64_t from, uint64_t to, struct store_point *p)
-{
-	for (uint64_t i = from; i < to; i++) {
-		const struct bucket *b = &s->b[i % s->len];
-
-		if (b->idx1 != i + 1)
-			continue;
-		p->cpu_uj += b->cpu_uj;
-		p->mem_uj += b->mem_uj;
-		p->operational_ug += b->operational_ug;
-		p->embodied_ug += b->embodied_ug;
-		p->carbon_ug += b->operational_ug + b->embodied_ug;
-	}
-}
 
 static uint64_t hash_u32(uint32_t x)
 {
@@ -204,7 +104,7 @@ int store_open(struct store **out, const struct store_cfg *cfg)
 	s->group_hash_mask = nb - 1;
 	s->recent = calloc(s->cfg.recent_len, sizeof(*s->recent));
 	if (!s->procs || !s->proc_hash || !s->groups || !s->group_hash || !s->recent ||
-	    series_init(&s->sec, NSEC_PER_SEC, SEC_LEN) || series_init(&s->min, MIN_NS, MIN_LEN)) {
+	    store_series_init(&s->sec, NSEC_PER_SEC, SEC_LEN) || store_series_init(&s->min, MIN_NS, MIN_LEN)) {
 		store_close(s);
 		return -ENOMEM;
 	}
@@ -298,7 +198,7 @@ static int group_get(struct store *s, enum group_kind kind, const char *name, co
 		}
 	if (s->ngroups < s->cfg.max_groups) {
 		g = calloc(1, sizeof(*g));
-		if (!g || series_init(&g->min, MIN_NS, GROUP_MIN_LEN)) {
+		if (!g || store_series_init(&g->min, MIN_NS, GROUP_MIN_LEN)) {
 			free(g);
 			return -ENOMEM;
 		}
@@ -347,7 +247,7 @@ static int give_own_series(struct store *s, struct proc_entry *e)
 		return 0;
 	if (!e->min) {
 		e->min = calloc(1, sizeof(*e->min));
-		if (!e->min || series_init(e->min, MIN_NS, GROUP_MIN_LEN)) {
+		if (!e->min || store_series_init(e->min, MIN_NS, GROUP_MIN_LEN)) {
 			free(e->min);
 			e->min = NULL;
 			return -ENOMEM;
@@ -516,7 +416,7 @@ static void charge_group(struct store *s, struct group_entry *g, const struct sa
 			sample_totals_add(&s->host.unseen, d);
 	}
 	sample_totals_add(&g->v.total, d);
-	series_add(&g->min, smp->real_end_ns, d);
+	store_series_add(&g->min, smp->real_end_ns, d);
 	if (d->cpu_uj || d->mem_uj || d->cpu_ns)
 		g->v.last_active_real_ns = smp->real_end_ns;
 }
@@ -632,7 +532,7 @@ static int add_task(struct store *s, const struct sample *smp, const struct samp
 	}
 	sample_totals_add(&e->v.total, d);
 	if (e->v.own_series)
-		series_add(e->min, smp->real_end_ns, d);
+		store_series_add(e->min, smp->real_end_ns, d);
 	if (e->group_set)
 		charge_group(s, s->groups[e->group], smp, d);
 	else
@@ -647,7 +547,6 @@ int store_add_sample(struct store *s, const struct sample *smp)
 		.operational_ug = smp->host_operational_ug, .embodied_ug = smp->host_embodied_ug,
 	};
 	size_t n = smp->ntasks, budget = s->cfg.relabel_per_sample ? s->cfg.relabel_per_sample : 64;
-	struct store_recent *r;
 	int err = 0;
 
 	pthread_rwlock_wrlock(&s->lock);
@@ -678,24 +577,10 @@ int store_add_sample(struct store *s, const struct sample *smp)
 	s->host.source = smp->source;
 	s->host.intensity = smp->intensity;
 	s->host.pue = smp->pue;
-	series_add(&s->sec, smp->real_end_ns, &host);
-	series_add(&s->min, smp->real_end_ns, &host);
+	store_series_add(&s->sec, smp->real_end_ns, &host);
+	store_series_add(&s->min, smp->real_end_ns, &host);
 
-	r = &s->recent[s->recent_head];
-	s->recent_head = (s->recent_head + 1) % s->cfg.recent_len;
-	if (s->recent_n < s->cfg.recent_len)
-		s->recent_n++;
-	*r = (struct store_recent){
-		.seq = smp->seq, .real_end_ns = smp->real_end_ns,
-		.interval_ns = smp->mono_end_ns - smp->mono_start_ns,
-		.host_cpu_uj = smp->host_cpu_uj, .host_mem_uj = smp->host_mem_uj,
-		.host_carbon_ug = smp->host_carbon_ug,
-		.idle_uj = smp->idle.cpu_uj + smp->idle.mem_uj,
-		.overflow_uj = smp->overflow.cpu_uj + smp->overflow.mem_uj,
-		.ntasks = (uint32_t)smp->ntasks, .intensity_g_per_kwh = smp->intensity.g_per_kwh,
-		.source = smp->source,
-	};
-	s->last_seq = smp->seq;
+	store_recent_push(s, smp);
 
 	/* Once a second is enough for ranking and folding: both scan the whole table. */
 	if (s->host.samples % 10 == 1) {
@@ -764,84 +649,4 @@ const struct store_proc *store_find_proc(const struct store *s, uint32_t pid)
 			best = p;
 	}
 	return best;
-}
-
-size_t store_recent(const struct store *s, struct store_recent *out, size_t max)
-{
-	size_t n = s->recent_n < max ? s->recent_n : max;
-	size_t len = s->cfg.recent_len;
-	size_t start = (s->recent_head + len - n) % len;
-
-	for (size_t i = 0; i < n; i++)
-		out[i] = s->recent[(start + i) % len];
-	return n;
-}
-
-uint64_t store_last_seq(const struct store *s)
-{
-	return s->last_seq;
-}
-
-uint64_t store_max_window_ns(uint64_t step_ns, bool per_group)
-{
-	if (per_group)
-		return GROUP_MIN_LEN * MIN_NS;
-	if (step_ns % MIN_NS == 0)
-		return MIN_LEN * MIN_NS;
-	return SEC_LEN * NSEC_PER_SEC;
-}
-
-int store_query(const struct store *s, const char *group, uint32_t pid, uint64_t now_real_ns,
-		uint64_t window_ns, uint64_t step_ns, struct store_point *out, size_t max)
-{
-	const struct series *ser = NULL;
-	uint64_t nsteps, end, start;
-	size_t ngroup = 0;
-
-	if (!window_ns || !step_ns || window_ns % step_ns)
-		return -EINVAL;
-	nsteps = window_ns / step_ns;
-	if (nsteps > max)
-		return -ERANGE;
-	if (pid) {
-		for (size_t i = 0; i < s->cfg.max_procs && !ser; i++)
-			if (s->procs[i].used && s->procs[i].v.pid == pid && s->procs[i].min)
-				ser = s->procs[i].min;
-		if (!ser)
-			return -ENOENT;
-	} else if (group) {
-		/* a group is every entry of that name (one per comm) */
-		for (size_t i = 0; i < s->ngroups; i++)
-			if (strcmp(s->groups[i]->v.name, group) == 0) {
-				if (!ser)
-					ser = &s->groups[i]->min;
-				ngroup++;
-			}
-		if (!ser)
-			return -ENOENT;
-	} else {
-		ser = step_ns % MIN_NS == 0 && window_ns > SEC_LEN * NSEC_PER_SEC ? &s->min : &s->sec;
-		if (ser == &s->sec && window_ns > SEC_LEN * NSEC_PER_SEC)
-			ser = &s->min;
-	}
-	if (step_ns % ser->width_ns || window_ns > ser->len * ser->width_ns)
-		return -ERANGE;
-	/* Steps end at the current bucket's end, so the newest partial bucket is included. */
-	end = (now_real_ns / ser->width_ns + 1) * ser->width_ns;
-	start = end - window_ns;
-	for (uint64_t i = 0; i < nsteps; i++) {
-		struct store_point *p = &out[i];
-		uint64_t a = start + i * step_ns, from = a / ser->width_ns, to = (a + step_ns) / ser->width_ns;
-
-		memset(p, 0, sizeof(*p));
-		p->start_real_ns = a;
-		if (!ngroup) {
-			series_sum(ser, from, to, p);
-			continue;
-		}
-		for (size_t g = 0; g < s->ngroups; g++)
-			if (strcmp(s->groups[g]->v.name, group) == 0)
-				series_sum(&s->groups[g]->min, from, to, p);
-	}
-	return (int)nsteps;
 }
