@@ -457,16 +457,17 @@ def test_top_fits_the_terminal_follows_a_resize_sorts_and_quits_with_q(tmp_path)
 def test_trace_group_counts_the_processes_of_each_name(tmp_path):
     # three processes of a name no other process has, each busy a little every 50 ms; python,
     # as it sleeps without forking (a shell's `sleep` child would be a fourth jcount until it execs)
-    prog = tmp_path / "jcount"
+    name = "jcount%s" % os.urandom(2).hex()  # this run's own comm: another run at once has its own
+    prog = tmp_path / name
     shutil.copy("/usr/bin/python3", prog)
     loop = "import time\nwhile True:\n    sum(range(20000))\n    time.sleep(0.05)\n"
     procs = [subprocess.Popen([str(prog), "-c", loop]) for _ in range(3)]
     try:
-        r = joule("trace", "-c", "jcount", "--group", "--every", "1s", "--duration", "4s", "--json")
+        r = joule("trace", "-c", name, "--group", "--every", "1s", "--duration", "4s", "--json")
         assert r.returncode == 0, r.stderr
         rows = [p for ln in r.stdout.splitlines() if ln.startswith("{")
                 for p in json.loads(ln)["processes"]]
-        assert rows and all(p["comm"] == "jcount" for p in rows), r.stdout
+        assert rows and all(p["comm"] == name for p in rows), r.stdout
         assert max(p["count"] for p in rows) == 3, f"one row counting 3 processes: {rows}"
     finally:
         for p in procs:

@@ -19,8 +19,12 @@ from daemon_util import FAKE_RAPL, Daemon, free_port, wait_for
 NAMES = 50
 PROCS = 1000
 CGROUP2 = "/sys/fs/cgroup/unified" if os.path.isdir("/sys/fs/cgroup/unified/") else "/sys/fs/cgroup"
-UNITS = ["jchurn-a.service", "jchurn-b.service", "jchurn-c.service"]
-CONTAINERS = ["%064x" % (0xC0FFEE00 + i) for i in range(2)]
+# Names of this run only: two test runs at once (two clones) must not share a unit, a container
+# cgroup or a comm, or each daemon would count the other run's burners in its groups.
+RUN = os.urandom(2).hex()
+UNITS = ["jchurn-%s-%s.service" % (RUN, x) for x in "abc"]
+CONTAINERS = ["%s%060x" % (RUN, 0xC0FFEE00 + i) for i in range(2)]
+PREFIX = "j%s" % RUN  # comm "j<run>NN": 7 characters of the kernel's 15
 
 
 def promql(port, q, **params):
@@ -46,23 +50,27 @@ def cgroup_of(i):
     return None
 
 
+def group_of_comm(i):
+    return "%s%02d" % (PREFIX, i)
+
+
 def group_of(i):
     if 40 <= i < 45:
         return UNITS[i % len(UNITS)]
     if 45 <= i < 50:
         return CONTAINERS[i % len(CONTAINERS)]
-    return "jc%02d" % i
+    return "%s%02d" % (PREFIX, i)
 
 
 class Burners:
-    """Short real processes named jcNN (a symlink to dd, which does not exec again: comm is the link's name),
+    """Short real processes named j<run>NN (a symlink to dd, which does not exec again: comm is the link's name),
     started by one shell per name, which first moves itself into the name's unit or container cgroup."""
 
     def __init__(self, tmp):
         self.bin = os.path.join(tmp, "bin")
         os.makedirs(self.bin)
         for i in range(NAMES):
-            os.symlink("/usr/bin/dd", os.path.join(self.bin, "jc%02d" % i))
+            os.symlink("/usr/bin/dd", os.path.join(self.bin, group_of_comm(i)))
         for cg in {cgroup_of(i) for i in range(NAMES)} - {None}:
             os.makedirs(cg, exist_ok=True)
         self.running = []
@@ -79,7 +87,7 @@ class Burners:
             shells.setdefault(key, [head])
             shells[key].append("for k in $(seq %d); do %s if=/dev/zero of=/dev/null bs=64k "
                                "count=$((40 + (k * 37) %% 160)) 2>/dev/null; done; "
-                               % (n, os.path.join(self.bin, "jc%02d" % i)))
+                               % (n, os.path.join(self.bin, group_of_comm(i))))
             self.started += n
         for parts in shells.values():
             self.running.append(subprocess.Popen(["bash", "-c", "".join(parts)]))
@@ -213,7 +221,8 @@ def scalar_safe(port, q):
 def test_group_when_idle_past_limit_leaves_exposition_and_returns_without_reset(tmp_path):
     if not shutil.which("prometheus"):
         pytest.skip("Debian's prometheus is not installed")
-    link = tmp_path / "jidle"
+    name = "jidle%s" % os.urandom(2).hex()  # this run's own comm: another run at once has its own
+    link = tmp_path / name
     os.symlink("/usr/bin/dd", link)
     d = Daemon("--source", "model", "--group-idle", "3s")
     port = free_port()
@@ -225,7 +234,7 @@ def test_group_when_idle_past_limit_leaves_exposition_and_returns_without_reset(
     log = open(tmp_path / "prometheus.log", "wb")
     prom = subprocess.Popen(["prometheus", "--config.file=%s" % cfg, "--storage.tsdb.path=%s" % (tmp_path / "data"),
                              "--web.listen-address=127.0.0.1:%d" % port], stdout=log, stderr=subprocess.STDOUT)
-    sel = 'joule_group_energy_joules_total{group="jidle",domain="cpu"}'
+    sel = 'joule_group_energy_joules_total{group="%s",domain="cpu"}' % name
 
     def burn():
         for _ in range(5):

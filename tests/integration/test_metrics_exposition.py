@@ -106,7 +106,8 @@ def test_energy_api_when_windowed_operational_matches_energy_times_intensity(dae
 
 
 def test_apps_when_processes_exit_counts_only_the_living(daemon, tmp_path):
-    link = tmp_path / "jlive"
+    name = "jlive%s" % os.urandom(2).hex()  # this run's own comm: another run at once has its own
+    link = tmp_path / name
     os.symlink("/usr/bin/sleep", link)
     alive = [subprocess.Popen([str(link), "30"]) for _ in range(3)]
     try:
@@ -114,16 +115,16 @@ def test_apps_when_processes_exit_counts_only_the_living(daemon, tmp_path):
             subprocess.run([str(link), "0.01"], check=True)
 
         def counts():
-            a = {x["name"]: x for x in daemon.get_json("/api/v1/apps?limit=1000")["apps"]}.get("jlive")
+            a = {x["name"]: x for x in daemon.get_json("/api/v1/apps?limit=1000")["apps"]}.get(name)
             seen.append(a)
             # exit records come a tick after the exit: poll until the short ones are counted out
             return a if a and a["processes"] >= 23 and a["live_processes"] == 3 else None
 
         seen = []
         try:
-            wait_for(counts, 20, "23 jlive processes seen, 3 of them live")
+            wait_for(counts, 20, "23 %s processes seen, 3 of them live" % name)
         except AssertionError:
-            raise AssertionError("/apps for jlive never settled to 3 live: last %r" % seen[-1:])
+            raise AssertionError("/apps for %s never settled to 3 live: last %r" % (name, seen[-1:]))
     finally:
         for p in alive:
             p.kill()
