@@ -72,7 +72,7 @@ UNIT       := $(BUILD)/dist/joule.service
 DEPS_STAMP      := $(BUILD)/.deps-build-ok
 TEST_DEPS_STAMP := $(BUILD)/.deps-test-ok
 
-.PHONY: FORCE all deps deps-test test check check-layers bench fuzz run install uninstall unit test-package image clean vmlinux tools test-asan asan-build test-rules
+.PHONY: FORCE all deps deps-test test check check-layers bench-build bench fuzz run install uninstall unit test-package image clean vmlinux tools test-asan asan-build test-rules
 
 # The man page and bash completion are written by the binary from its own option tables.
 DOCS := $(BUILD)/joule.1 $(BUILD)/joule.bash-completion
@@ -178,7 +178,7 @@ EXTRA_SUITES += test-package
 test-rules: | $(TEST_DEPS_STAMP)
 	$(Q)promtool test rules dist/prometheus/tests/*.yml
 
-test: deps-test all check-layers test-rules $(UNIT_TESTS) $(BPF_TESTS) $(FUZZ_BINS)
+test: deps-test all check-layers test-rules bench-build $(UNIT_TESTS) $(BPF_TESTS) $(FUZZ_BINS)
 	$(Q)BUILD=$(BUILD) EXTRA_SUITES="$(EXTRA_SUITES)" tests/run-tests
 
 # The ledger and HTTP unit tests again under ASan + UBSan, in their own build directory, so the
@@ -218,6 +218,11 @@ fuzz: $(FUZZ_BINS)
 
 bench: all
 	$(Q)BUILD=$(BUILD) tools/bench/run-bench
+
+# The benchmark helpers build in 'make test' too, so a change of the core's types cannot break
+# 'make bench' unnoticed (it did once: tools/bench/ledger-disk.c).
+bench-build: all
+	$(Q)$(MAKE) -s --no-print-directory -f tools/bench/bench.mk BUILD=$(BUILD)
 
 # The README's first command: joule's main job on a short demo workload.
 run: all

@@ -73,12 +73,15 @@ int main(int argc, char **argv)
 			for (int i = 0; i < nproc; i++) {
 				struct sample_task *t = &s.tasks[i];
 
-				t->cpu_ns = 1000000 + (uint64_t)((i * 7919 + k) % 50) * 100000;
-				t->cpu_uj = t->cpu_ns / 40 + (uint64_t)(i % 13);
-				t->mem_uj = t->cpu_uj / 20;
-				t->carbon_ug = (t->cpu_uj + t->mem_uj) * 38 / 360;
-				t->embodied_ug = t->carbon_ug / 9;
-				host += t->cpu_uj + t->mem_uj;
+				struct sample_totals *o = &t->tot;
+
+				o->cpu_ns = 1000000 + (uint64_t)((i * 7919 + k) % 50) * 100000;
+				o->cpu_uj = o->cpu_ns / 40 + (uint64_t)(i % 13);
+				o->mem_uj = o->cpu_uj / 20;
+				o->operational_ug = (o->cpu_uj + o->mem_uj) * 38 / 360;
+				o->embodied_ug = o->operational_ug / 8;
+				o->carbon_ug = o->operational_ug + o->embodied_ug;
+				host += o->cpu_uj + o->mem_uj;
 			}
 			s.mono_start_ns = mono;
 			s.mono_end_ns = mono + TICK_NS;

@@ -265,19 +265,20 @@ void report_print_table(FILE *f, struct carbon_ctx *c, const struct window *w, u
 }
 
 /* How embodied carbon was counted: the figure, its lifetime, and whether it is joule's default. */
-static void print_embodied(FILE *f, const struct window *w)
+/* How embodied carbon was counted: the server's figure, its lifetime, this machine's share, and why. */
+static void print_embodied(FILE *f, struct carbon_ctx *c, const struct window *w)
 {
-	double g = w->embodied_g, life = w->lifetime_s;
+	struct carbon_embodied e;
 
-	if (g < 0) {
+	carbon_get_embodied(c, &e);
+	if (!e.enabled) {
 		fprintf(f, "embodied: none (--embodied-kg none); carbon is operational only\n");
 		return;
 	}
-	fprintf(f, "embodied: %.0f kgCO2e over %.1f years%s, shared by CPU time (operational = energy x PUE x "
-		   "intensity)\n",
-		(g > 0 ? g : CARBON_DEFAULT_EMBODIED_G) / 1000.0,
-		(life > 0 ? life : CARBON_DEFAULT_LIFETIME_S) / (365.25 * 86400.0),
-		g > 0 ? " (--embodied-kg)" : " (default: a CCF rack server; --embodied-kg none leaves it out)");
+	fprintf(f, "embodied: %.1f kgCO2e server over %.1f years, this machine's share %.4f (%s%s), split by CPU "
+		   "time; operational = energy x PUE x intensity\n",
+		e.server_g / 1000.0, e.lifetime_s / (365.25 * 86400.0), e.share, e.basis ? e.basis : "configured",
+		w->embodied_g > 0 ? ", --embodied-kg" : "; --embodied-kg none leaves it out");
 }
 
 void report_print_footer(FILE *f, struct carbon_ctx *c, const struct window *w, uint64_t wall_ns,
@@ -302,5 +303,5 @@ void report_print_footer(FILE *f, struct carbon_ctx *c, const struct window *w, 
 		w->intensity.kind ? w->intensity.kind : "", w->intensity.zone && w->intensity.zone[0] ? " " : "",
 		w->intensity.zone ? w->intensity.zone : "", w->intensity.year ? " " : "", w->intensity.year,
 		w->intensity.source ? w->intensity.source : "", w->pue, carbon_method_name(e.method));
-	print_embodied(f, w);
+	print_embodied(f, c, w);
 }
