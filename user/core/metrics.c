@@ -252,35 +252,37 @@ static void other_lines(struct render *r, const struct store_host *h)
 	totals_lines(r, name, "reason=\"before_first_exposition\"", &h->unseen);
 }
 
+/* One self-metric that is a whole number: its header, then its one sample (counters end in _total). */
+static void self_u64(struct render *r, const char *family, const char *type, const char *unit, const char *help,
+		     uint64_t v)
+{
+	head(r, family, type, unit, help);
+	emit(r->b, "%s%s %llu\n", family, strcmp(type, "counter") == 0 ? "_total" : "", (unsigned long long)v);
+}
+
 static void self_metrics(struct render *r, const struct store_host *h, const struct metrics_self *m)
 {
 	struct metrics_buf *b = r->b;
 	char v[40];
 
-	head(r, "joule_self_samples", "counter", NULL, "Samples taken since start.");
-	emit(b, "joule_self_samples_total %llu\n", (unsigned long long)h->samples);
-	head(r, "joule_self_processes_tracked", "gauge", NULL, "Processes held in the store.");
-	emit(b, "joule_self_processes_tracked %llu\n", (unsigned long long)h->procs_tracked);
-	head(r, "joule_self_processes_untracked", "counter", NULL,
-	     "Process intervals charged to a group only because the process table was full.");
-	emit(b, "joule_self_processes_untracked_total %llu\n", (unsigned long long)h->procs_untracked);
-	head(r, "joule_self_groups", "gauge", NULL,
-	     "Group entries (group and comm) held in the store, exported or not.");
-	emit(b, "joule_self_groups %llu\n", (unsigned long long)h->groups);
-	head(r, "joule_self_groups_exported", "gauge", NULL,
-	     "Group entries with series in this exposition (active within the idle limit).");
-	emit(b, "joule_self_groups_exported %u\n", r->exported);
+	self_u64(r, "joule_self_samples", "counter", NULL, "Samples taken since start.", h->samples);
+	self_u64(r, "joule_self_processes_tracked", "gauge", NULL, "Processes held in the store.", h->procs_tracked);
+	self_u64(r, "joule_self_processes_untracked", "counter", NULL,
+		 "Process intervals charged to a group only because the process table was full.", h->procs_untracked);
+	self_u64(r, "joule_self_groups", "gauge", NULL,
+		 "Group entries (group and comm) held in the store, exported or not.", h->groups);
+	self_u64(r, "joule_self_groups_exported", "gauge", NULL,
+		 "Group entries with series in this exposition (active within the idle limit).", r->exported);
 	head(r, "joule_self_group_idle_limit_seconds", "gauge", "seconds",
 	     "A group entry with no energy for this long has no series here.");
 	emit(b, "joule_self_group_idle_limit_seconds %s\n", nano(store_group_idle_ns(r->s), v));
-	head(r, "joule_self_groups_evicted", "counter", NULL,
-	     "Idle group entries forgotten to make room for new ones.");
-	emit(b, "joule_self_groups_evicted_total %llu\n", (unsigned long long)h->groups_evicted);
+	self_u64(r, "joule_self_groups_evicted", "counter", NULL, "Idle group entries forgotten to make room for new ones.",
+		 h->groups_evicted);
 	if (m->have_sampler) {
 		const struct sampler_stats *st = &m->sampler;
 
-		head(r, "joule_self_ticks_missed", "counter", NULL, "Timer expirations beyond one per wake-up.");
-		emit(b, "joule_self_ticks_missed_total %llu\n", (unsigned long long)st->missed);
+		self_u64(r, "joule_self_ticks_missed", "counter", NULL, "Timer expirations beyond one per wake-up.",
+			 st->missed);
 		head(r, "joule_self_tick_jitter_seconds", "histogram", "seconds", "Lateness of each sampling tick.");
 		/* finite bounds only: the last slot catches everything and is +Inf */
 		for (int i = 0; i < SAMPLER_JITTER_BUCKETS; i++)
@@ -292,25 +294,21 @@ static void self_metrics(struct render *r, const struct store_host *h, const str
 		emit(b, "joule_self_tick_jitter_seconds_count %llu\n", (unsigned long long)st->ticks);
 		head(r, "joule_self_tick_work_seconds", "counter", "seconds", "Time spent working inside ticks.");
 		emit(b, "joule_self_tick_work_seconds_total %s\n", nano(st->work_sum_ns, v));
-		head(r, "joule_self_bpf_overflow_events", "counter", NULL,
-		     "Times the BPF task map was full and time went to the overflow bucket.");
-		emit(b, "joule_self_bpf_overflow_events_total %llu\n", (unsigned long long)st->overflow_events);
-		head(r, "joule_self_bpf_lost_events", "counter", NULL, "Ring buffer records the kernel dropped.");
-		emit(b, "joule_self_bpf_lost_events_total %llu\n", (unsigned long long)st->lost_events);
+		self_u64(r, "joule_self_bpf_overflow_events", "counter", NULL,
+			 "Times the BPF task map was full and time went to the overflow bucket.", st->overflow_events);
+		self_u64(r, "joule_self_bpf_lost_events", "counter", NULL, "Ring buffer records the kernel dropped.",
+			 st->lost_events);
 	}
 	if (m->have_ledger) {
-		head(r, "joule_self_ledger_bytes", "counter", "bytes", "Bytes appended to the ledger.");
-		emit(b, "joule_self_ledger_bytes_total %llu\n", (unsigned long long)m->ledger_bytes);
-		head(r, "joule_self_ledger_syncs", "counter", NULL, "fdatasync calls on the ledger.");
-		emit(b, "joule_self_ledger_syncs_total %llu\n", (unsigned long long)m->ledger_syncs);
-		head(r, "joule_self_ledger_queue_records", "gauge", NULL, "Ledger records waiting to be written.");
-		emit(b, "joule_self_ledger_queue_records %llu\n", (unsigned long long)m->ledger_queue);
-		head(r, "joule_self_ledger_records_lost", "counter", NULL,
-		     "Ledger records given up on (disk full, I/O error); a gap record names them once writing resumes.");
-		emit(b, "joule_self_ledger_records_lost_total %llu\n", (unsigned long long)m->ledger_records_lost);
+		self_u64(r, "joule_self_ledger_bytes", "counter", "bytes", "Bytes appended to the ledger.", m->ledger_bytes);
+		self_u64(r, "joule_self_ledger_syncs", "counter", NULL, "fdatasync calls on the ledger.", m->ledger_syncs);
+		self_u64(r, "joule_self_ledger_queue_records", "gauge", NULL, "Ledger records waiting to be written.",
+			 m->ledger_queue);
+		self_u64(r, "joule_self_ledger_records_lost", "counter", NULL,
+			 "Ledger records given up on (disk full, I/O error); a gap record names them once writing resumes.",
+			 m->ledger_records_lost);
 	}
-	head(r, "joule_self_http_requests", "counter", NULL, "HTTP requests answered.");
-	emit(b, "joule_self_http_requests_total %llu\n", (unsigned long long)m->http_requests);
+	self_u64(r, "joule_self_http_requests", "counter", NULL, "HTTP requests answered.", m->http_requests);
 	head(r, "joule_self_scrape_duration_seconds", "gauge", "seconds", "Time the previous /metrics rendering took.");
 	emit(b, "joule_self_scrape_duration_seconds %s\n", nano(m->last_scrape_ns, v));
 	if (m->have_process) {
