@@ -1,25 +1,14 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 """A real Prometheus (Debian's) scrapes the real daemon; the shipped rules and example config pass promtool."""
-import json
 import os
 import shutil
 import subprocess
 import tempfile
-import time
-import urllib.parse
-import urllib.request
 
+from prom_util import promql_safe
 from daemon_util import REPO, Daemon, free_port, wait_for
 
 
-def promql(port, q):
-    url = "http://127.0.0.1:%d/api/v1/query?%s" % (port, urllib.parse.urlencode({"query": q}))
-    try:
-        with urllib.request.urlopen(url, timeout=5) as r:
-            body = json.load(r)
-    except OSError:
-        return None
-    return body["data"]["result"] if body.get("status") == "success" else None
 
 
 def test_prometheus_when_scraping_daemon_sees_up_and_per_comm_rates():
@@ -37,14 +26,14 @@ def test_prometheus_when_scraping_daemon_sees_up_and_per_comm_rates():
                              "--web.listen-address=127.0.0.1:%d" % port], stdout=log, stderr=subprocess.STDOUT)
     try:
         up = wait_for(lambda: (lambda r: r if r and r[0]["value"][1] == "1" else None)(
-            promql(port, 'up{job="joule"}')), 40, "up == 1")
+            promql_safe(port, 'up{job="joule"}')), 40, "up == 1")
         assert up[0]["metric"]["instance"] == d.addr, "scraped %r" % up[0]["metric"]
-        rates = wait_for(lambda: promql(port, "sum by (comm) (rate(joule_group_energy_joules_total[30s]))"), 15,
+        rates = wait_for(lambda: promql_safe(port, "sum by (comm) (rate(joule_group_energy_joules_total[30s]))"), 15,
                          "per-comm energy rates")
         comms = {r["metric"].get("comm") for r in rates}
         assert "joule" in comms, "the daemon's own comm has no rate: %r" % sorted(c for c in comms if c)[:20]
         assert all(float(r["value"][1]) >= 0 for r in rates), "negative rate: counters went backwards"
-        st = promql(port, "scrape_samples_scraped{job=\"joule\"}")
+        st = promql_safe(port, "scrape_samples_scraped{job=\"joule\"}")
         assert st and float(st[0]["value"][1]) > 20, "too few samples scraped: %r" % st
     finally:
         prom.terminate()

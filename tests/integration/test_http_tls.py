@@ -6,11 +6,10 @@ import os
 import shutil
 import subprocess
 import tempfile
-import urllib.parse
-import urllib.request
 
 import pytest
 
+from prom_util import promql_safe
 from daemon_util import JOULE, Daemon, free_port, wait_for
 
 pytestmark = pytest.mark.root
@@ -140,14 +139,6 @@ def test_web_config_when_invalid_exits_1_naming_the_problem(tmp_path, text, what
     assert what in r.stderr and cfg in r.stderr, "error does not name the file and %r: %s" % (what, r.stderr)
 
 
-def promql(port, q):
-    url = "http://127.0.0.1:%d/api/v1/query?%s" % (port, urllib.parse.urlencode({"query": q}))
-    try:
-        with urllib.request.urlopen(url, timeout=5) as r:
-            body = json.load(r)
-    except OSError:
-        return None
-    return body["data"]["result"] if body.get("status") == "success" else None
 
 
 def test_prometheus_when_scraping_over_tls_with_basic_auth_sees_up(tls_daemon, pki):
@@ -168,8 +159,8 @@ def test_prometheus_when_scraping_over_tls_with_basic_auth_sees_up(tls_daemon, p
                              "--web.listen-address=127.0.0.1:%d" % port], stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_for(lambda: (lambda r: r if r and r[0]["value"][1] == "1" else None)(
-            promql(port, 'up{job="joule"}')), 60, "up == 1 over TLS with basic auth")
-        n = wait_for(lambda: promql(port, 'scrape_samples_scraped{job="joule"}'), 10, "samples scraped")
+            promql_safe(port, 'up{job="joule"}')), 60, "up == 1 over TLS with basic auth")
+        n = wait_for(lambda: promql_safe(port, 'scrape_samples_scraped{job="joule"}'), 10, "samples scraped")
         assert float(n[0]["value"][1]) > 20, "too few samples scraped over TLS: %r" % n
     finally:
         prom.terminate()

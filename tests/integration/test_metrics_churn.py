@@ -3,18 +3,16 @@
 containers (real cgroups), a fake RAPL tree, the real daemon and a real Prometheus (Debian's) scraping it
 at 1 s. sum(increase()) of the group family with idle and other equals the daemon's own host energy, per
 group it equals the daemon's own group totals, and no series of the summing families ever resets."""
-import json
 import os
 import shutil
 import subprocess
 import tempfile
 import time
-import urllib.parse
-import urllib.request
 
 import pytest
 
-from daemon_util import FAKE_RAPL, Daemon, free_port, wait_for
+from prom_util import promql, promql_safe, scalar, scalar_safe
+from daemon_util import Daemon, free_port, wait_for
 
 NAMES = 50
 PROCS = 1000
@@ -27,18 +25,8 @@ CONTAINERS = ["%s%060x" % (RUN, 0xC0FFEE00 + i) for i in range(2)]
 PREFIX = "j%s" % RUN  # comm "j<run>NN": 7 characters of the kernel's 15
 
 
-def promql(port, q, **params):
-    url = "http://127.0.0.1:%d/api/v1/query?%s" % (port, urllib.parse.urlencode(dict(query=q, **params)))
-    with urllib.request.urlopen(url, timeout=10) as r:
-        body = json.load(r)
-    assert body.get("status") == "success", "query %s: %r" % (q, body)
-    return body["data"]["result"]
 
 
-def scalar(port, q):
-    r = promql(port, q)
-    assert len(r) == 1, "%s: expected one result, got %r" % (q, r)
-    return float(r[0]["value"][1])
 
 
 def cgroup_of(i):
@@ -205,16 +193,8 @@ def test_group_family_when_1000_processes_churn_sums_to_host_per_group_and_never
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def promql_safe(port, q):
-    try:
-        return promql(port, q)
-    except (OSError, AssertionError):
-        return None
 
 
-def scalar_safe(port, q):
-    r = promql_safe(port, q)
-    return float(r[0]["value"][1]) if r else 0.0
 
 
 @pytest.mark.root
