@@ -25,7 +25,8 @@ static int libbpf_print(enum libbpf_print_level lvl, const char *fmt, va_list ap
 {
 	if (log_level < LOG_LVL_DEBUG)
 		return 0;
-	fputs("joule: libbpf: ", stderr);
+	/* libbpf puts its own "libbpf: " before every message */
+	fputs("joule: ", stderr);
 	return vfprintf(stderr, fmt, ap);
 }
 
