@@ -22,6 +22,14 @@ static struct sample_task task(uint32_t pid, uint64_t start, const char *comm, u
 	return t;
 }
 
+/* One interval of a process, added. */
+static void add(struct acct *a, uint32_t pid, uint64_t start, const char *comm, uint64_t uj)
+{
+	struct sample_task t = task(pid, start, comm, 1, uj);
+
+	assert_int_equal(acct_add(a, &t), 0);
+}
+
 static void test_acct_when_same_process_twice_sums_and_keeps_pid_order(void **state)
 {
 	struct acct a = { 0 };
@@ -106,12 +114,9 @@ static void test_acct_when_added_out_of_order_keeps_pid_order_and_finds_each(voi
 {
 	static const uint32_t pids[] = { 50, 10, 40, 20, 30, 5, 60 };
 	struct acct a = { 0 };
-	struct sample_task t;
 
-	for (size_t i = 0; i < 7; i++) {
-		t = task(pids[i], 1, "p", 1, pids[i]);
-		assert_int_equal(acct_add(&a, &t), 0);
-	}
+	for (size_t i = 0; i < 7; i++)
+		add(&a, pids[i], 1, "p", pids[i]);
 	assert_int_equal(a.n, 7);
 	for (size_t i = 1; i < a.n; i++)
 		assert_true(a.v[i - 1].pid < a.v[i].pid);
@@ -128,12 +133,9 @@ static void test_acct_when_added_out_of_order_keeps_pid_order_and_finds_each(voi
 static void test_acct_when_pid_reused_keeps_the_two_processes_apart(void **state)
 {
 	struct acct a = { 0 };
-	struct sample_task t;
 
-	t = task(77, 200, "new", 1, 5);
-	assert_int_equal(acct_add(&a, &t), 0);
-	t = task(77, 100, "old", 1, 3);
-	assert_int_equal(acct_add(&a, &t), 0);
+	add(&a, 77, 200, "new", 5);
+	add(&a, 77, 100, "old", 3);
 	assert_int_equal(a.n, 2);
 	assert_int_equal(a.v[0].start_ns, 100);
 	assert_string_equal(acct_find(&a, 77, 100)->comm, "old");
@@ -155,8 +157,7 @@ static void test_acct_drop_exited_when_done_still_finds_the_live_ones(void **sta
 	acct_drop_exited(&a);
 	assert_null(acct_find(&a, 2, 1));
 	assert_int_equal(acct_find(&a, 5, 1)->tot.cpu_uj, 5);
-	t = task(4, 1, "again", 1, 9);
-	assert_int_equal(acct_add(&a, &t), 0);
+	add(&a, 4, 1, "again", 9);
 	assert_int_equal(a.v[2].pid, 4);
 	assert_int_equal(acct_find(&a, 5, 1)->tot.cpu_uj, 5);
 	acct_free(&a);

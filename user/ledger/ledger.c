@@ -18,6 +18,26 @@
 #define DEFAULT_SYNC_NS NSEC_PER_SEC
 #define DEFAULT_QUEUE_LIMIT 4096
 
+/* Everything but the segment's fd, once the writer thread is gone (or never started). */
+static void ledger_free(struct ledger *l)
+{
+	ledger_acc_free(&l->acc);
+	while (l->head) {
+		struct ledger_item *it = l->head;
+
+		l->head = it->next;
+		ledger_item_free(it);
+	}
+	pthread_mutex_destroy(&l->mu);
+	pthread_cond_destroy(&l->cv_item);
+	pthread_cond_destroy(&l->cv_done);
+	ledger_key_wipe(&l->chain.key);
+	if (l->lock_fd >= 0)
+		close(l->lock_fd);	/* last: the records above are on disk before another writer may start */
+	free(l->path);
+	free(l);
+}
+
 int ledger_open(struct ledger **out, const struct ledger_opts *o)
 {
 	struct ledger *l;
@@ -90,11 +110,7 @@ int ledger_open(struct ledger **out, const struct ledger_opts *o)
 fail:
 	if (l->seg.fd >= 0)
 		close(l->seg.fd);
-	ledger_key_wipe(&l->chain.key);
-	if (l->lock_fd >= 0)
-		close(l->lock_fd);	/* last: the records above are on disk before another writer may start */
-	free(l->path);
-	free(l);
+	ledger_free(l);
 	return err;
 }
 
@@ -264,20 +280,6 @@ int ledger_close(struct ledger *l)
 	}
 	if (l->io_error && !err)
 		err = -EIO;
-	ledger_acc_free(&l->acc);
-	while (l->head) {
-		struct ledger_item *it = l->head;
-
-		l->head = it->next;
-		ledger_item_free(it);
-	}
-	pthread_mutex_destroy(&l->mu);
-	pthread_cond_destroy(&l->cv_item);
-	pthread_cond_destroy(&l->cv_done);
-	ledger_key_wipe(&l->chain.key);
-	if (l->lock_fd >= 0)
-		close(l->lock_fd);	/* last: the records above are on disk before another writer may start */
-	free(l->path);
-	free(l);
+	ledger_free(l);
 	return err;
 }
