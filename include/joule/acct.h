@@ -4,6 +4,7 @@
 #define JOULE_ACCT_H
 
 #include <stddef.h>
+#include "joule/proctab.h"
 #include "joule/sample.h"
 
 struct acct_entry {
@@ -16,10 +17,15 @@ struct acct_entry {
 	struct sample_totals tot;
 };
 
-/* Sorted by (pid, start_ns): lookups are a binary search, inserts keep the order. */
+/*
+ * v is sorted by (pid, start_ns), so readers walk it in pid order; index
+ * finds an entry by key. A reader that reorders v (top_sort) or merges it
+ * (acct_group_by_comm) leaves it for reading until acct_clear.
+ */
 struct acct {
 	struct acct_entry *v;
 	size_t n, cap;
+	struct proctab index;	/* (pid, start_ns) -> position in v */
 };
 
 /* Add one interval's figures to the process's entry (created on first sight). 0 or -ENOMEM. */

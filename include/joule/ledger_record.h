@@ -7,9 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cjson/cJSON.h>
+#include "joule/proctab.h"
 #include "joule/sample.h"
-
-#define LEDGER_ACC_BUCKETS 1024	/* per-process accumulators: chained hash, power of two */
 
 /* What a record needs from the carbon side, copied: the sampler's pointers may not outlive the tick. */
 struct ledger_ctx_snap {
@@ -20,7 +19,6 @@ struct ledger_ctx_snap {
 };
 
 struct ledger_proc_acc {
-	struct ledger_proc_acc *next;
 	uint32_t pid, ppid;
 	uint64_t start_ns;
 	char comm[JOULE_COMM_LEN + 1];
@@ -67,7 +65,7 @@ struct ledger_item_list {
 
 /* The period being accumulated (the feeder's thread only). */
 struct ledger_acc {
-	struct ledger_proc_acc *acc[LEDGER_ACC_BUCKETS];
+	struct proctab procs;		/* (pid, start_ns) -> struct ledger_proc_acc * (malloc'd) */
 	size_t nacc, nexited;
 	struct ledger_host_acc host;
 	bool period_open;

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "joule/proctab.h"
 #include "joule/store.h"
 #include "joule/util.h"
 
@@ -31,7 +32,7 @@ struct series {
 struct proc_entry {
 	struct store_proc v;
 	bool used;
-	int next;		/* hash chain; -1 ends */
+	int next_free;		/* free list while unused; -1 ends */
 	uint32_t group;
 	bool group_set;		/* group is valid: group_get succeeded */
 	uint64_t last_seen_mono_ns;
@@ -53,9 +54,8 @@ struct store {
 	char **filters;
 	size_t nfilters;
 
-	struct proc_entry *procs;
-	int *proc_hash;
-	size_t proc_hash_mask;
+	struct proc_entry *procs;	/* max_procs entries, a free list through the unused ones */
+	struct proctab proc_index;	/* (pid, start_ns) -> index into procs */
 	int free_head;
 	size_t nprocs, nown;
 

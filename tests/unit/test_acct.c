@@ -22,6 +22,14 @@ static struct sample_task task(uint32_t pid, uint64_t start, const char *comm, u
 	return t;
 }
 
+/* One interval of a process, added. */
+static void add(struct acct *a, uint32_t pid, uint64_t start, const char *comm, uint64_t uj)
+{
+	struct sample_task t = task(pid, start, comm, 1, uj);
+
+	assert_int_equal(acct_add(a, &t), 0);
+}
+
 static void test_acct_when_same_process_twice_sums_and_keeps_pid_order(void **state)
 {
 	struct acct a = { 0 };
@@ -102,6 +110,59 @@ static void test_acct_group_by_comm_when_names_repeat_counts_and_sums_them(void 
 	acct_free(&a);
 }
 
+static void test_acct_when_added_out_of_order_keeps_pid_order_and_finds_each(void **state)
+{
+	static const uint32_t pids[] = { 50, 10, 40, 20, 30, 5, 60 };
+	struct acct a = { 0 };
+
+	for (size_t i = 0; i < 7; i++)
+		add(&a, pids[i], 1, "p", pids[i]);
+	assert_int_equal(a.n, 7);
+	for (size_t i = 1; i < a.n; i++)
+		assert_true(a.v[i - 1].pid < a.v[i].pid);
+	for (size_t i = 0; i < 7; i++) {
+		const struct acct_entry *e = acct_find(&a, pids[i], 1);
+
+		assert_non_null(e);
+		assert_int_equal(e->pid, pids[i]);
+		assert_int_equal(e->tot.cpu_uj, pids[i]);
+	}
+	acct_free(&a);
+}
+
+static void test_acct_when_pid_reused_keeps_the_two_processes_apart(void **state)
+{
+	struct acct a = { 0 };
+
+	add(&a, 77, 200, "new", 5);
+	add(&a, 77, 100, "old", 3);
+	assert_int_equal(a.n, 2);
+	assert_int_equal(a.v[0].start_ns, 100);
+	assert_string_equal(acct_find(&a, 77, 100)->comm, "old");
+	assert_string_equal(acct_find(&a, 77, 200)->comm, "new");
+	assert_int_equal(acct_find(&a, 77, 200)->tot.cpu_uj, 5);
+	acct_free(&a);
+}
+
+static void test_acct_drop_exited_when_done_still_finds_the_live_ones(void **state)
+{
+	struct acct a = { 0 };
+	struct sample_task t;
+
+	for (uint32_t p = 1; p <= 6; p++) {
+		t = task(p, 1, "x", 1, p);
+		t.exited = p % 2 == 0;
+		assert_int_equal(acct_add(&a, &t), 0);
+	}
+	acct_drop_exited(&a);
+	assert_null(acct_find(&a, 2, 1));
+	assert_int_equal(acct_find(&a, 5, 1)->tot.cpu_uj, 5);
+	add(&a, 4, 1, "again", 9);
+	assert_int_equal(a.v[2].pid, 4);
+	assert_int_equal(acct_find(&a, 5, 1)->tot.cpu_uj, 5);
+	acct_free(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -109,6 +170,9 @@ int main(void)
 		cmocka_unit_test(test_acct_drop_exited_keeps_live_processes_in_order),
 		cmocka_unit_test(test_acct_when_carbon_has_an_embodied_part_sums_both_parts),
 		cmocka_unit_test(test_acct_group_by_comm_when_names_repeat_counts_and_sums_them),
+		cmocka_unit_test(test_acct_when_added_out_of_order_keeps_pid_order_and_finds_each),
+		cmocka_unit_test(test_acct_when_pid_reused_keeps_the_two_processes_apart),
+		cmocka_unit_test(test_acct_drop_exited_when_done_still_finds_the_live_ones),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,9 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <fcntl.h>
 #include <cmocka.h>
 #include "joule/cli.h"
 #include "joule/commands.h"
+#include "joule/ledger.h"
+#include "joule/report_cli.h"
 #include "joule/util.h"
 #include "testlib.h"
 
@@ -245,6 +248,83 @@ static void test_cli_opts_build_when_command_has_own_options_lists_them_first_an
 	cli_opts_free(&l);
 }
 
+/* ---- the commands that parse through cli_parse with options of their own: ledger, report */
+
+/* Run a command's main with its standard output (help text) sent to /dev/null; its exit status. */
+static int quiet_main(int (*fn)(int, char **), int argc, char **argv)
+{
+	int saved, devnull, rc;
+
+	fflush(stdout);
+	saved = dup(STDOUT_FILENO);
+	devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	assert_true(saved >= 0 && devnull >= 0);
+	assert_int_equal(dup2(devnull, STDOUT_FILENO), STDOUT_FILENO);
+	close(devnull);
+	rc = fn(argc, argv);
+	fflush(stdout);
+	assert_int_equal(dup2(saved, STDOUT_FILENO), STDOUT_FILENO);
+	close(saved);
+	return rc;
+}
+
+static void test_ledger_cli_when_option_unknown_or_value_missing_is_a_usage_error(void **state)
+{
+	char *unknown[] = { "ledger", "verify", "--no-such-option", (char *)tl_path("l.jsonl"), NULL };
+	char *missing[] = { "ledger", "head", (char *)tl_path("l.jsonl"), "-o", NULL };
+
+	assert_int_equal(cmd_ledger(ARGC(unknown), unknown), EXIT_USAGE);
+	assert_int_equal(cmd_ledger(ARGC(missing), missing), EXIT_USAGE);
+}
+
+static void test_ledger_cli_when_option_follows_the_file_still_checks_it(void **state)
+{
+	char *bad_pid[] = { "ledger", "show", (char *)tl_path("l.jsonl"), "--pid", "many", NULL };
+	char *bad_time[] = { "ledger", "show", (char *)tl_path("l.jsonl"), "-s", "yesterday", NULL };
+
+	/* interleaved: the option after FILE is parsed, and its own message and status kept */
+	assert_int_equal(cmd_ledger(ARGC(bad_pid), bad_pid), EXIT_USAGE);
+	assert_int_equal(cmd_ledger(ARGC(bad_time), bad_time), EXIT_USAGE);
+}
+
+static void test_ledger_cli_keygen_when_help_given_prints_help_and_writes_no_key(void **state)
+{
+	char *key = strdup(tl_path("ledger.key"));
+	char *help_after[] = { "ledger", "keygen", key, "--help", NULL };
+	char *short_help[] = { "ledger", "keygen", "-h", NULL };
+
+	assert_int_equal(quiet_main(cmd_ledger, ARGC(help_after), help_after), 0);
+	assert_int_equal(quiet_main(cmd_ledger, ARGC(short_help), short_help), 0);
+	assert_int_equal(access(key, F_OK), -1);
+	free(key);
+}
+
+static void test_report_cli_when_argument_is_no_option_is_a_usage_error(void **state)
+{
+	char *stray[] = { "report", "--from-ledger", (char *)tl_path("l.jsonl"), "stray", NULL };
+	char *none[] = { "report", NULL };
+	char *help[] = { "report", "--help", NULL };
+
+	assert_int_equal(cmd_report(ARGC(stray), stray), EXIT_USAGE);
+	assert_int_equal(cmd_report(ARGC(none), none), EXIT_USAGE);
+	assert_int_equal(quiet_main(cmd_report, ARGC(help), help), 0);
+}
+
+static void test_report_cli_when_functional_unit_has_two_arguments_parses_on_after_the_name(void **state)
+{
+	char *bad_after[] = { "report", "--from-ledger", (char *)tl_path("absent.jsonl"), "--functional-unit", "10",
+			      "request", "--uncertainty", "bogus", NULL };
+	char *good_after[] = { "report", "--functional-unit", "10", "request", "--from-ledger",
+			       (char *)tl_path("absent.jsonl"), "--format", "sci", NULL };
+	char *no_name[] = { "report", "--from-ledger", (char *)tl_path("absent.jsonl"), "--functional-unit", "10", NULL };
+
+	/* a bad option after NAME is still seen */
+	assert_int_equal(cmd_report(ARGC(bad_after), bad_after), EXIT_USAGE);
+	/* options after NAME count: the ledger is looked for (and is missing: a runtime failure) */
+	assert_int_equal(cmd_report(ARGC(good_after), good_after), 1);
+	assert_int_equal(cmd_report(ARGC(no_name), no_name), EXIT_USAGE);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, tl_teardown)
@@ -261,6 +341,11 @@ int main(void)
 		T(test_cli_parse_when_run_reads_a_config_it_leaves_the_files_ledger_alone),
 		T(test_cli_suggest_when_typo_names_the_nearest_command),
 		T(test_cli_opts_build_when_command_has_own_options_lists_them_first_and_help_last),
+		T(test_ledger_cli_when_option_unknown_or_value_missing_is_a_usage_error),
+		T(test_ledger_cli_when_option_follows_the_file_still_checks_it),
+		T(test_ledger_cli_keygen_when_help_given_prints_help_and_writes_no_key),
+		T(test_report_cli_when_argument_is_no_option_is_a_usage_error),
+		T(test_report_cli_when_functional_unit_has_two_arguments_parses_on_after_the_name),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,7 +2,6 @@
 /* `joule ledger verify|head|show|keygen`: the command-line face of the ledger module. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +9,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "joule/cli.h"
 #include "joule/jcs.h"
 #include "joule/ledger.h"
 #include "joule/ledger_checkpoint.h"
@@ -79,6 +79,22 @@ static int parse_time_ns(const char *s, uint64_t *out)
 	return 0;
 }
 
+/*
+ * A subcommand's options through the shared parser (cli.h): no config keys,
+ * options anywhere among the FILEs. CLI_CONTINUE with *idx at the first
+ * FILE, or the exit status (0 after --help, 2 after a usage error).
+ */
+static int parse_sub(const struct cli_command *def, int argc, char **argv, cli_opt_fn fn, void *ctx, int *idx)
+{
+	struct joule_config cfg;
+	int rc;
+
+	config_init(&cfg);
+	rc = cli_parse(def, argc, argv, &cfg, fn, ctx, idx);
+	config_free(&cfg);
+	return rc;
+}
+
 /* The options verify and head share: which files, and what to trust. */
 struct trust_args {
 	const char *head, *checkpoint, *pubkey;
@@ -90,12 +106,12 @@ struct trust_args {
 };
 
 /* Pin, checkpoint, file list; 0, 1 (runtime failure, printed) or 2 (usage, printed). */
-static int trust_prepare(struct trust_args *t, const char *cmd, int argc, char **argv)
+static int trust_prepare(struct trust_args *t, const char *cmd, int argc, char **argv, int idx)
 {
 	char why[256];
 	int err;
 
-	if (optind >= argc) {
+	if (idx >= argc) {
 		fprintf(stderr, "joule: ledger %s: no FILE given\n", cmd);
 		usage(stderr);
 		return 2;
@@ -149,7 +165,7 @@ static int trust_prepare(struct trust_args *t, const char *cmd, int argc, char *
 		t->vo.expect_seq_set = true;
 		t->vo.expect_seq = t->cp.seq;
 	}
-	err = ledger_series_expand(argv + optind, argc - optind, &t->paths, &t->npaths, why, sizeof(why));
+	err = ledger_series_expand(argv + idx, argc - idx, &t->paths, &t->npaths, why, sizeof(why));
 	if (err) {
 		fprintf(stderr, "joule: ledger %s: %s\n", cmd, why);
 		return 1;
@@ -242,46 +258,70 @@ static void print_verify_text(const struct trust_args *t, const struct ledger_ve
 		       " (%s)\n", r->lost_records, r->gaps, r->first_gap_seq, r->first_gap_reason);
 }
 
+static const struct cli_opt verify_opts[] = {
+	{ .name = "json", .short_opt = 'j', .help = "print the result as one JSON object" },
+	{ .name = "head", .short_opt = 'H', .takes_value = true, .metavar = "HASH",
+	  .help = "also require this record hash in the series (detects lines cut from the end)" },
+	{ .name = "checkpoint", .short_opt = 'C', .takes_value = true, .metavar = "CP",
+	  .help = "require the record a checkpoint of 'joule ledger head' names" },
+	{ .name = "pubkey", .short_opt = 'P', .takes_value = true, .metavar = "FILE.pub",
+	  .help = "pin the signer: every segment must be signed by this key" },
+	{ .name = "require-signatures", .short_opt = 'S', .help = "fail any unsigned segment" },
+	{ 0 },
+};
+
+static const struct cli_command verify_def = {
+	.name = "ledger verify",
+	.synopsis = "[OPTIONS] FILE...|DIR",
+	.summary = "verify a ledger",
+	.description = "Checks canonical form, hashes, chain links, sequence and signatures of one segment or a "
+		       "rotated series (plain or .gz): a directory, or the files of one ledger in any order, are read "
+		       "oldest first. Exit 0 intact, 1 first bad line named, 2 usage.",
+	.opts = verify_opts,
+	.interleaved = true,
+};
+
+struct verify_args {
+	struct trust_args t;
+	bool json;
+};
+
+static int verify_opt(void *ctx, const struct cli_opt *o, const char *val)
+{
+	struct verify_args *a = ctx;
+
+	switch (o->short_opt) {
+	case 'j': a->json = true; break;
+	case 'H': a->t.head = val; break;
+	case 'C': a->t.checkpoint = val; break;
+	case 'P': a->t.pubkey = val; break;
+	case 'S': a->t.require_signatures = true; break;
+	}
+	return 0;
+}
+
 static int cmd_verify(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "head", required_argument, NULL, 'H' },
-		{ "checkpoint", required_argument, NULL, 'C' },
-		{ "pubkey", required_argument, NULL, 'P' },
-		{ "require-signatures", no_argument, NULL, 'S' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	struct trust_args t = { 0 };
+	struct verify_args a = { 0 };
+	struct trust_args *t = &a.t;
 	struct ledger_verify_result r;
-	bool json = false;
 	char t0[40], t1[40];
-	int c, err;
+	int idx, err;
 
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "jH:C:P:Sh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j': json = true; break;
-		case 'H': t.head = optarg; break;
-		case 'C': t.checkpoint = optarg; break;
-		case 'P': t.pubkey = optarg; break;
-		case 'S': t.require_signatures = true; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-	}
-	err = trust_prepare(&t, "verify", argc, argv);
+	err = parse_sub(&verify_def, argc, argv, verify_opt, &a, &idx);
+	if (err != CLI_CONTINUE)
+		return err;
+	err = trust_prepare(t, "verify", argc, argv, idx);
 	if (err)
 		return err;
-	err = ledger_verify_series((const char *const *)t.paths, t.npaths, &t.vo, &r);
+	err = ledger_verify_series((const char *const *)t->paths, t->npaths, &t->vo, &r);
 	format_rfc3339(r.first_ts_ns, t0, sizeof(t0));
 	format_rfc3339(r.last_ts_ns, t1, sizeof(t1));
-	if (json)
-		print_verify_json(&t, &r, !err, t0, t1);
+	if (a.json)
+		print_verify_json(t, &r, !err, t0, t1);
 	else
-		print_verify_text(&t, &r, !err, t0, t1);
-	ledger_series_free(t.paths, t.npaths);
+		print_verify_text(t, &r, !err, t0, t1);
+	ledger_series_free(t->paths, t->npaths);
 	return err ? 1 : 0;
 }
 
@@ -311,42 +351,68 @@ static int write_file_atomic(const char *path, const char *text)
 	return err;
 }
 
+static const struct cli_opt head_opts[] = {
+	{ .name = "key", .short_opt = 'k', .takes_value = true, .metavar = "KEY",
+	  .help = "sign the checkpoint with this Ed25519 key" },
+	{ .name = "pubkey", .short_opt = 'P', .takes_value = true, .metavar = "FILE.pub",
+	  .help = "pin the signer of the ledger while verifying it" },
+	{ .name = "output", .short_opt = 'o', .takes_value = true, .metavar = "CP",
+	  .help = "write the checkpoint to CP (atomically) instead of standard output" },
+	{ 0 },
+};
+
+static const struct cli_command head_def = {
+	.name = "ledger head",
+	.synopsis = "[--key KEY] [--pubkey FILE.pub] [-o CP] FILE...|DIR",
+	.summary = "take a checkpoint of a ledger",
+	.description = "Verifies the ledger, then prints a checkpoint (seq, hash, time; signed with --key) to keep "
+		       "away from the ledger, for a later 'joule ledger verify --checkpoint'.",
+	.opts = head_opts,
+	.interleaved = true,
+};
+
+struct head_args {
+	struct trust_args t;
+	const char *key_path, *out;
+};
+
+static int head_opt(void *ctx, const struct cli_opt *o, const char *val)
+{
+	struct head_args *a = ctx;
+
+	switch (o->short_opt) {
+	case 'k': a->key_path = val; break;
+	case 'P': a->t.pubkey = val; break;
+	case 'o': a->out = val; break;
+	}
+	return 0;
+}
+
 static int cmd_head(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "key", required_argument, NULL, 'k' },
-		{ "pubkey", required_argument, NULL, 'P' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	struct trust_args t = { 0 };
+	struct head_args a = { 0 };
+	struct trust_args *t = &a.t;
 	struct ledger_verify_result r;
 	struct ledger_checkpoint cp = { 0 };
 	struct ledger_key key;
-	const char *key_path = NULL, *out = NULL;
+	const char *key_path, *out;
 	char *line = NULL;
-	int c, err;
+	int idx, err;
 
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "k:P:o:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'k': key_path = optarg; break;
-		case 'P': t.pubkey = optarg; break;
-		case 'o': out = optarg; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-	}
-	err = trust_prepare(&t, "head", argc, argv);
+	err = parse_sub(&head_def, argc, argv, head_opt, &a, &idx);
+	if (err != CLI_CONTINUE)
+		return err;
+	key_path = a.key_path;
+	out = a.out;
+	err = trust_prepare(t, "head", argc, argv, idx);
 	if (err)
 		return err;
 	if (key_path && ledger_key_load(key_path, &key)) {
-		ledger_series_free(t.paths, t.npaths);
+		ledger_series_free(t->paths, t->npaths);
 		return 1;
 	}
-	err = ledger_verify_series((const char *const *)t.paths, t.npaths, &t.vo, &r);
-	ledger_series_free(t.paths, t.npaths);
+	err = ledger_verify_series((const char *const *)t->paths, t->npaths, &t->vo, &r);
+	ledger_series_free(t->paths, t->npaths);
 	if (err) {
 		/* A checkpoint vouches for the ledger: never take one of a ledger that does not verify. */
 		fprintf(stderr, "joule: ledger head: %s:%" PRIu64 ": %s: %s\n", r.file, r.line,
@@ -448,50 +514,70 @@ static int show_cb(const cJSON *rec, uint64_t line, void *arg)
 	return 0;
 }
 
-static int cmd_show(int argc, char **argv)
+static const struct cli_opt show_opts[] = {
+	{ .name = "json", .short_opt = 'j', .help = "print the records as one JSON array" },
+	{ .name = "pid", .short_opt = 'p', .takes_value = true, .metavar = "N", .help = "only this process's records" },
+	{ .name = "comm", .short_opt = 'c', .takes_value = true, .metavar = "NAME",
+	  .help = "only the records of this command name" },
+	{ .name = "kind", .short_opt = 'k', .takes_value = true, .metavar = "KIND",
+	  .help = "only records of this kind", .accepted = "genesis, process, host, run, start, rotate, gap" },
+	{ .name = "since", .short_opt = 's', .takes_value = true, .metavar = "T",
+	  .help = "only records ending at or after T (seconds since the epoch or RFC 3339 UTC)" },
+	{ .name = "until", .short_opt = 'u', .takes_value = true, .metavar = "T",
+	  .help = "only records starting at or before T" },
+	{ 0 },
+};
+
+static const struct cli_command show_def = {
+	.name = "ledger show",
+	.synopsis = "[OPTIONS] FILE...|DIR",
+	.summary = "print a ledger's records",
+	.description = "Prints records as a table (or a JSON array with --json), a rotated series in chain order; "
+		       "T is seconds since the epoch or RFC 3339 UTC (2025-01-31T12:00:00Z).",
+	.opts = show_opts,
+	.interleaved = true,
+};
+
+static int show_opt(void *ctx, const struct cli_opt *o, const char *val)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "pid", required_argument, NULL, 'p' },
-		{ "comm", required_argument, NULL, 'c' },
-		{ "kind", required_argument, NULL, 'k' },
-		{ "since", required_argument, NULL, 's' },
-		{ "until", required_argument, NULL, 'u' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	struct show_filter f = { 0 };
-	char **paths = NULL, why[256];
-	int c, rc = 0, npaths = 0;
+	struct show_filter *f = ctx;
 	uint64_t v;
 
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "jp:c:k:s:u:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j': f.json = true; break;
-		case 'p':
-			if (parse_u64(optarg, &v) || v > UINT32_MAX) {
-				fprintf(stderr, "joule: ledger show: bad --pid '%s'\n", optarg);
-				return 2;
-			}
-			f.any_pid = true;
-			f.pid = (uint32_t)v;
-			break;
-		case 'c': f.comm = optarg; break;
-		case 'k': f.kind = optarg; break;
-		case 's':
-		case 'u':
-			if (parse_time_ns(optarg, c == 's' ? &f.since : &f.until)) {
-				fprintf(stderr, "joule: ledger show: bad time '%s' (seconds since the epoch "
-						"or 2025-01-31T12:00:00Z)\n", optarg);
-				return 2;
-			}
-			break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+	switch (o->short_opt) {
+	case 'j': f->json = true; break;
+	case 'p':
+		if (parse_u64(val, &v) || v > UINT32_MAX) {
+			fprintf(stderr, "joule: ledger show: bad --pid '%s'\n", val);
+			return -EINVAL;
 		}
+		f->any_pid = true;
+		f->pid = (uint32_t)v;
+		break;
+	case 'c': f->comm = val; break;
+	case 'k': f->kind = val; break;
+	case 's':
+	case 'u':
+		if (parse_time_ns(val, o->short_opt == 's' ? &f->since : &f->until)) {
+			fprintf(stderr, "joule: ledger show: bad time '%s' (seconds since the epoch "
+					"or 2025-01-31T12:00:00Z)\n", val);
+			return -EINVAL;
+		}
+		break;
 	}
-	if (optind >= argc) {
+	return 0;
+}
+
+static int cmd_show(int argc, char **argv)
+{
+	struct show_filter f = { 0 };
+	char **paths = NULL, why[256];
+	int rc, idx, npaths = 0;
+
+	rc = parse_sub(&show_def, argc, argv, show_opt, &f, &idx);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	rc = 0;
+	if (idx >= argc) {
 		fprintf(stderr, "joule: ledger show: no FILE given\n");
 		usage(stderr);
 		return 2;
@@ -501,7 +587,7 @@ static int cmd_show(int argc, char **argv)
 		       "COMM", "CPU_S", "ENERGY_J", "CARBON_G");
 	/* A file or line that cannot be shown is named on stderr; the rest is still shown; exit 1. */
 	/* A directory or a glob of one ledger's segments is shown in chain order, as verify reads it. */
-	if (ledger_series_expand(argv + optind, argc - optind, &paths, &npaths, why, sizeof(why))) {
+	if (ledger_series_expand(argv + idx, argc - idx, &paths, &npaths, why, sizeof(why))) {
 		fprintf(stderr, "joule: ledger show: %s\n", why);
 		return 1;
 	}
@@ -516,31 +602,32 @@ static int cmd_show(int argc, char **argv)
 	return rc || f.unshowable ? 1 : 0;
 }
 
+static const struct cli_command keygen_def = {
+	.name = "ledger keygen",
+	.synopsis = "FILE",
+	.summary = "write a signing key",
+	.description = "Writes a new Ed25519 key (mode 0600) for --ledger-key, and its public key to FILE.pub for "
+		       "'joule ledger verify --pubkey'.",
+	.interleaved = true,
+};
+
 static int cmd_keygen(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
 	char pk[LEDGER_PUBKEY_HEX + 1];
-	int c;
+	int rc, idx;
 
-	/* getopt here too: "keygen --help" must print help, never create a key file named --help. */
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-	}
-	if (argc - optind != 1) {
+	/* parsed too: "keygen --help" must print help, never create a key file named --help */
+	rc = parse_sub(&keygen_def, argc, argv, NULL, NULL, &idx);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	if (argc - idx != 1) {
 		fprintf(stderr, "joule: ledger keygen: want exactly one FILE (a name starting with '-' goes after --)\n");
 		usage(stderr);
 		return 2;
 	}
-	if (ledger_keygen(argv[optind], pk))
+	if (ledger_keygen(argv[idx], pk))
 		return 1;
-	printf("wrote %s (mode 0600) and %s.pub; public key %s\n", argv[optind], argv[optind], pk);
+	printf("wrote %s (mode 0600) and %s.pub; public key %s\n", argv[idx], argv[idx], pk);
 	return 0;
 }
 

@@ -5,34 +5,15 @@
 #include <string.h>
 #include <zlib.h>
 #include "joule/carbon.h"
+#include "joule/cli.h"
 #include "joule/export.h"
 #include "joule/log.h"
 #include "joule/report_cli.h"
 #include "joule/report_set.h"
 #include "joule/util.h"
 
-#define EXIT_USAGE 2
 /* docs/LEDGER.md: lines are at most 1 MiB */
 #define LEDGER_LINE_MAX (1u << 20)
-
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: joule report --from-ledger FILE [--from-ledger FILE]... [--window START..END|LAST]\n"
-		"                    [--format codecarbon|boamps|csv|json|sci] [-o FILE] [--report FORMAT=FILE]...\n"
-		"                    [--project-name S] [--experiment-id S] [--run-id S]   (codecarbon)\n"
-		"                    [--boamps-input FILE]                                (boamps)\n"
-		"                    [--functional-unit N NAME]                           (sci)\n"
-		"                    [--push URL [--job NAME] [--grouping K=V]...]        (Pushgateway)\n"
-		"                    [--uncertainty analytical|monte-carlo] [-v]\n"
-		"\n"
-		"  FILE: ledger segments (plain or .gz), oldest first. The window selects records by end time:\n"
-		"  START..END (either side may be empty; epoch seconds or RFC 3339 2026-01-31T12:00:00Z)\n"
-		"  or LAST, a duration (90s, 10m, 2h, 1d) ending at the newest record. Default: everything.\n"
-		"  Without --format, --report or --push the json report goes to stdout.\n"
-		"exit status: 0 ok, 1 runtime failure (unreadable ledger, bad line, no records, failed push),\n"
-		"2 usage error (also a report file that cannot be written)\n");
-}
 
 struct ledger_pass {
 	const struct export_window *w;
@@ -125,129 +106,215 @@ static bool same_host(const char *host_id)
 	return strcmp(mine, host_id) == 0;
 }
 
+#define MAX_LEDGERS 64
+
+static const struct cli_opt report_opts[] = {
+	{ .name = "from-ledger", .takes_value = true, .metavar = "FILE", .repeatable = true,
+	  .help = "a ledger segment (plain or .gz); several are read oldest first, at most 64" },
+	{ .name = "window", .takes_value = true, .metavar = "W",
+	  .help = "records ending in START..END (either side may be empty; epoch seconds or RFC 3339 "
+		  "2026-01-31T12:00:00Z) or in the LAST duration (90s, 10m, 2h, 1d) up to the newest record",
+	  .dflt = "everything" },
+	{ .name = "format", .takes_value = true, .metavar = "FORMAT", .help = "write the report in FORMAT to -o FILE",
+	  .accepted = "codecarbon, boamps, csv, json, sci", .dflt = "json to standard output without --report or --push" },
+	{ .name = "output", .short_opt = 'o', .takes_value = true, .metavar = "FILE",
+	  .help = "where --format writes", .dflt = "standard output" },
+	{ .name = "report", .takes_value = true, .metavar = "FORMAT=FILE", .repeatable = true,
+	  .help = "also write FORMAT to FILE ('-' standard output)", .accepted = "codecarbon=, boamps=, csv=, json=, sci=" },
+	{ .name = "project-name", .takes_value = true, .metavar = "NAME", .help = "codecarbon: the project_name column" },
+	{ .name = "experiment-id", .takes_value = true, .metavar = "ID", .help = "codecarbon: the experiment_id column" },
+	{ .name = "run-id", .takes_value = true, .metavar = "ID", .help = "codecarbon: the run_id column",
+	  .dflt = "a random UUID" },
+	{ .name = "boamps-input", .takes_value = true, .metavar = "FILE",
+	  .help = "boamps: the task, algorithm and dataset fields only you know (docs/REPORTS.md)" },
+	{ .name = "functional-unit", .takes_value = true, .metavar = "N NAME",
+	  .help = "sci: carbon per functional unit, e.g. 1000 request (or 1000:request)" },
+	{ .name = "push", .takes_value = true, .metavar = "URL", .help = "push the summary to a Prometheus Pushgateway" },
+	{ .name = "job", .takes_value = true, .metavar = "NAME", .help = "push: the job label", .dflt = "joule" },
+	{ .name = "grouping", .takes_value = true, .metavar = "K=V", .repeatable = true,
+	  .help = "push: one more grouping label" },
+	{ .name = "uncertainty", .takes_value = true, .metavar = "METHOD",
+	  .help = "method of the 95 % carbon interval", .accepted = "analytical, monte-carlo", .dflt = "analytical" },
+	{ .name = "verbose", .short_opt = 'v', .help = "more messages" },
+	{ 0 },
+};
+
+/* Used when no command table is registered (the unit tests call cmd_report directly). */
+static const struct cli_command report_def_fallback = {
+	.name = "report",
+	.synopsis = "--from-ledger FILE [--window W] --format FORMAT [-o FILE] [--push URL ...]",
+	.summary = "reports from a ledger",
+	.description = "Builds a run summary from the records of a ledger over a window and writes it in one of the "
+		       "report formats, or pushes it to a Pushgateway.",
+};
+
+struct report_args {
+	struct report_set *s;
+	struct joule_config *cfg;
+	const char *ledgers[MAX_LEDGERS];
+	size_t nledgers;
+	const char *window, *format, *out;
+	struct carbon_cfg ccfg;
+	const char *unit_n;	/* --functional-unit N with its NAME still to come (the next argument) */
+	char unit[256];		/* "N NAME" once it came: the report set keeps pointing into it */
+};
+
+static int report_opt(void *ctx, const struct cli_opt *o, const char *val)
+{
+	struct report_args *a = ctx;
+
+	if (!strcmp(o->name, "from-ledger")) {
+		if (a->nledgers == MAX_LEDGERS) {
+			fprintf(stderr, "joule: at most %d ledger files\n", MAX_LEDGERS);
+			return -EINVAL;
+		}
+		a->ledgers[a->nledgers++] = val;
+	} else if (!strcmp(o->name, "window")) {
+		a->window = val;
+	} else if (!strcmp(o->name, "format")) {
+		a->format = val;
+	} else if (!strcmp(o->name, "output")) {
+		a->out = val;
+	} else if (!strcmp(o->name, "uncertainty")) {
+		if (carbon_method_parse(val, &a->ccfg.method)) {
+			fprintf(stderr, "joule: --uncertainty is analytical or monte-carlo, not '%s'\n", val);
+			return -EINVAL;
+		}
+	} else if (!strcmp(o->name, "verbose")) {
+		a->cfg->verbose = 1; /* info; cli_parse sets the level from it */
+	} else if (!strcmp(o->name, "functional-unit") && !val[strcspn(val, ": ")]) {
+		a->unit_n = val; /* --functional-unit N NAME: two arguments */
+	} else {
+		return report_apply_opt(a->s, o->name, val) ? -EINVAL : 0;
+	}
+	return 0;
+}
+
+/*
+ * The options through the shared parser. It stops at the first operand:
+ * that is the NAME of "--functional-unit N NAME", after which parsing goes
+ * on, or a stray argument. CLI_CONTINUE, or the exit status.
+ */
+static int parse_report_args(int argc, char **argv, struct report_args *a)
+{
+	const struct cli_command *reg = cli_find("report");
+	struct cli_command def = reg ? *reg : report_def_fallback;
+	int rc, idx;
+
+	def.opts = report_opts;
+	def.own_parser = false;
+	for (;;) {
+		rc = cli_parse(&def, argc, argv, a->cfg, report_opt, a, &idx);
+		if (rc != CLI_CONTINUE)
+			return rc;
+		if (a->unit_n) {
+			snprintf(a->unit, sizeof(a->unit), "%s%s%s", a->unit_n, idx < argc ? " " : "",
+				 idx < argc ? argv[idx] : "");
+			a->unit_n = NULL;
+			if (report_apply_opt(a->s, "functional-unit", a->unit))
+				return EXIT_USAGE;
+			if (idx >= argc)
+				return CLI_CONTINUE;
+			/* parse on after NAME, which stands in for argv[0] */
+			argc -= idx;
+			argv += idx;
+			continue;
+		}
+		if (idx < argc) {
+			fprintf(stderr, "joule: unknown option '%s' (see joule report --help)\n", argv[idx]);
+			return EXIT_USAGE;
+		}
+		return CLI_CONTINUE;
+	}
+}
+
 int cmd_report(int argc, char **argv)
 {
-	const char *ledgers[64], *window = NULL, *format = NULL, *out = NULL;
-	size_t nledgers = 0;
-	struct report_set *s = NULL;
+	struct report_args a = { 0 };
+	struct joule_config cfg;
 	struct export_window w;
 	struct ledger_pass pass = { 0 };
-	struct carbon_cfg ccfg = { 0 };
 	struct carbon_ctx *c = NULL;
 	struct export_run *r = NULL;
 	enum export_format fmt;
 	char err[512];
-	int rc = EXIT_USAGE;
+	int rc = EXIT_USAGE, prc;
 
-	if (report_set_new(&s))
+	config_init(&cfg);
+	a.cfg = &cfg;
+	if (report_set_new(&a.s)) {
+		config_free(&cfg);
 		return 1;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		int pr = report_parse_arg(s, argc, argv, &i);
-
-		if (pr < 0)
-			goto out;
-		if (pr)
-			continue;
-		if (!strcmp(a, "-v")) {
-			log_level = LOG_LVL_INFO;
-			continue;
-		}
-		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			usage(stdout);
-			rc = 0;
-			goto out;
-		}
-		if (i + 1 >= argc && (!strcmp(a, "--from-ledger") || !strcmp(a, "--window") || !strcmp(a, "--format") ||
-				      !strcmp(a, "-o") || !strcmp(a, "--uncertainty"))) {
-			fprintf(stderr, "joule: option '%s' needs a value\n", a);
-			goto out;
-		}
-		if (!strcmp(a, "--from-ledger")) {
-			if (nledgers == 64) {
-				fprintf(stderr, "joule: at most 64 ledger files\n");
-				goto out;
-			}
-			ledgers[nledgers++] = argv[++i];
-		} else if (!strcmp(a, "--window")) {
-			window = argv[++i];
-		} else if (!strcmp(a, "--format")) {
-			format = argv[++i];
-		} else if (!strcmp(a, "-o")) {
-			out = argv[++i];
-		} else if (!strcmp(a, "--uncertainty")) {
-			if (carbon_method_parse(argv[++i], &ccfg.method)) {
-				fprintf(stderr, "joule: --uncertainty is analytical or monte-carlo, not '%s'\n", argv[i]);
-				goto out;
-			}
-		} else {
-			fprintf(stderr, "joule: unknown option '%s' (see joule report --help)\n", a);
-			goto out;
-		}
 	}
-	if (!nledgers) {
+	prc = parse_report_args(argc, argv, &a);
+	if (prc != CLI_CONTINUE) {
+		rc = prc;
+		goto out;
+	}
+	if (!a.nledgers) {
 		fprintf(stderr, "joule: report needs --from-ledger FILE (see joule report --help)\n");
 		goto out;
 	}
-	if (window && export_window_parse(window, &w, err, sizeof(err))) {
+	if (a.window && export_window_parse(a.window, &w, err, sizeof(err))) {
 		fprintf(stderr, "joule: %s\n", err);
 		goto out;
 	}
-	if (format) {
-		if (export_format_parse(format, &fmt)) {
-			fprintf(stderr, "joule: unknown report format '%s' (codecarbon, boamps, csv, json, sci)\n", format);
+	if (a.format) {
+		if (export_format_parse(a.format, &fmt)) {
+			fprintf(stderr, "joule: unknown report format '%s' (codecarbon, boamps, csv, json, sci)\n", a.format);
 			goto out;
 		}
-		if (report_add_target(s, fmt, out ? out : "-"))
+		if (report_add_target(a.s, fmt, a.out ? a.out : "-"))
 			goto out;
-	} else if (out) {
+	} else if (a.out) {
 		fprintf(stderr, "joule: -o FILE goes with --format FORMAT\n");
 		goto out;
 	}
-	if (report_set_empty(s) && report_add_target(s, EXPORT_JSON, "-"))
+	if (report_set_empty(a.s) && report_add_target(a.s, EXPORT_JSON, "-"))
 		goto out;
-	if (report_set_prepare(s))
+	if (report_set_prepare(a.s))
 		goto out;
 
 	rc = 1;
-	if (carbon_open(&c, &ccfg, err, sizeof(err))) {
+	if (carbon_open(&c, &a.ccfg, err, sizeof(err))) {
 		log_err("failed to set up the carbon model: %s", err);
 		goto out;
 	}
 	pass.lo = 0;
 	pass.hi = UINT64_MAX;
-	if (window && w.last_ns) {
+	if (a.window && w.last_ns) {
 		/* LAST ends at the newest record: find it first */
-		for (size_t i = 0; i < nledgers; i++)
-			if (ledger_pass(ledgers[i], &pass))
+		for (size_t i = 0; i < a.nledgers; i++)
+			if (ledger_pass(a.ledgers[i], &pass))
 				goto out;
 		pass.hi = pass.last_ts;
 		pass.lo = pass.last_ts > w.last_ns ? pass.last_ts - w.last_ns : 0;
-	} else if (window) {
+	} else if (a.window) {
 		pass.lo = w.has_start ? w.start_ns : 0;
 		pass.hi = w.has_end ? w.end_ns : UINT64_MAX;
 	}
 	if (export_builder_new(&pass.b))
 		goto out;
-	for (size_t i = 0; i < nledgers; i++)
-		if (ledger_pass(ledgers[i], &pass))
+	for (size_t i = 0; i < a.nledgers; i++)
+		if (ledger_pass(a.ledgers[i], &pass))
 			goto out;
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		goto out;
 	if (!pass.in_window || export_builder_finish(pass.b, c, r)) {
-		fprintf(stderr, "joule: no process, host or run records in %s%s\n", window ? "the window " : "the ledger",
-			window ? window : "");
+		fprintf(stderr, "joule: no process, host or run records in %s%s\n", a.window ? "the window " : "the ledger",
+			a.window ? a.window : "");
 		goto out;
 	}
 	/* the machine facts are this host's: only true of a ledger written here */
 	if (same_host(export_builder_host_id(pass.b)))
 		report_machine_facts(r);
-	rc = report_set_emit(s, r) ? 1 : 0;
+	rc = report_set_emit(a.s, r) ? 1 : 0;
 out:
 	free(r);
 	export_builder_free(pass.b);
 	carbon_close(c);
-	report_set_free(s);
+	report_set_free(a.s);
+	config_free(&cfg);
 	return rc;
 }

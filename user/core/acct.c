@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Per-process totals over a window: a sorted array, so reports come out in pid order for free. */
+/* Per-process totals over a window: a sorted array (reports come out in pid order for free) indexed by proctab. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,31 +30,60 @@ static size_t lower_bound(const struct acct *a, uint32_t pid, uint64_t start)
 	return lo;
 }
 
+/* Point the index at every entry again (after entries moved). */
+static void reindex(struct acct *a, size_t from)
+{
+	/*
+	 * Every key is in the index already, or the index held at least as many
+	 * before a clear, so no put here allocates and none can fail.
+	 */
+	for (size_t i = from; i < a->n; i++)
+		proctab_put(&a->index, a->v[i].pid, a->v[i].start_ns, i);
+}
+
 struct acct_entry *acct_find(const struct acct *a, uint32_t pid, uint64_t start_ns)
 {
-	size_t i = lower_bound(a, pid, start_ns);
+	size_t i;
 
-	return i < a->n && cmp_key(pid, start_ns, &a->v[i]) == 0 ? &a->v[i] : NULL;
+	return proctab_find(&a->index, pid, start_ns, &i) ? &a->v[i] : NULL;
+}
+
+/* A new entry for t's process at its place in the order. 0 or -ENOMEM (nothing changed). */
+static int insert(struct acct *a, const struct sample_task *t, size_t *at)
+{
+	size_t i;
+
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 64;
+		void *p = realloc(a->v, cap * sizeof(*a->v));
+
+		if (!p)
+			return -ENOMEM;
+		a->v = p;
+		a->cap = cap;
+	}
+	/* pids mostly grow, so a new process is mostly the last one: no search, nothing moves */
+	i = a->n && cmp_key(t->pid, t->start_ns, &a->v[a->n - 1]) < 0 ? lower_bound(a, t->pid, t->start_ns) : a->n;
+	if (proctab_put(&a->index, t->pid, t->start_ns, i))
+		return -ENOMEM;
+	memmove(&a->v[i + 1], &a->v[i], (a->n - i) * sizeof(*a->v));
+	a->n++;
+	reindex(a, i + 1);
+	memset(&a->v[i], 0, sizeof(a->v[i]));
+	*at = i;
+	return 0;
 }
 
 int acct_add(struct acct *a, const struct sample_task *t)
 {
-	size_t i = lower_bound(a, t->pid, t->start_ns);
 	struct acct_entry *e;
+	size_t i;
+	int err;
 
-	if (i == a->n || cmp_key(t->pid, t->start_ns, &a->v[i]) != 0) {
-		if (a->n == a->cap) {
-			size_t cap = a->cap ? a->cap * 2 : 64;
-			void *p = realloc(a->v, cap * sizeof(*a->v));
-
-			if (!p)
-				return -ENOMEM;
-			a->v = p;
-			a->cap = cap;
-		}
-		memmove(&a->v[i + 1], &a->v[i], (a->n - i) * sizeof(*a->v));
-		a->n++;
-		memset(&a->v[i], 0, sizeof(a->v[i]));
+	if (!proctab_find(&a->index, t->pid, t->start_ns, &i)) {
+		err = insert(a, t, &i);
+		if (err)
+			return err;
 		a->v[i].pid = t->pid;
 		a->v[i].start_ns = t->start_ns;
 		a->v[i].nprocs = 1;
@@ -74,6 +103,7 @@ int acct_add(struct acct *a, const struct sample_task *t)
 void acct_clear(struct acct *a)
 {
 	a->n = 0;
+	proctab_clear(&a->index);
 }
 
 void acct_drop_exited(struct acct *a)
@@ -84,11 +114,14 @@ void acct_drop_exited(struct acct *a)
 		if (!a->v[i].exited)
 			a->v[n++] = a->v[i];
 	a->n = n;
+	proctab_clear(&a->index);
+	reindex(a, 0);
 }
 
 void acct_free(struct acct *a)
 {
 	free(a->v);
+	proctab_free(&a->index);
 	memset(a, 0, sizeof(*a));
 }
 
@@ -113,4 +146,6 @@ void acct_group_by_comm(struct acct *a)
 		sample_totals_add(&a->v[j].tot, &a->v[i].tot);
 	}
 	a->n = n;
+	/* merged entries are no process (pid 0): nothing to find by key until acct_clear */
+	proctab_clear(&a->index);
 }

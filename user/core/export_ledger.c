@@ -7,6 +7,7 @@
 #include <time.h>
 #include "joule/carbon.h"
 #include "joule/export.h"
+#include "joule/proctab.h"
 #include "joule/util.h"
 
 /* ------------------------------------------------------------ windows */
@@ -159,8 +160,7 @@ struct bproc {
 struct export_builder {
 	struct bproc *v;
 	size_t n, cap;
-	size_t *index;		/* open addressing on (pid, start_ns): slot holds position + 1 */
-	size_t index_cap;
+	struct proctab index;	/* (pid, start_ns) -> position in v */
 	struct export_proc *out;
 	size_t nprocess_records, nhost_records, nruns;
 	bool any_marked;
@@ -185,7 +185,7 @@ void export_builder_free(struct export_builder *b)
 	if (!b)
 		return;
 	free(b->v);
-	free(b->index);
+	proctab_free(&b->index);
 	free(b->out);
 	cJSON_Delete(b->run);
 	free(b);
@@ -239,44 +239,12 @@ uint64_t export_record_ts_end(const cJSON *rec)
 	return get_u64(rec, "ts_end", &v, NULL) ? 0 : v;
 }
 
-static size_t hash_key(uint32_t pid, uint64_t start_ns)
-{
-	uint64_t h = (start_ns ^ ((uint64_t)pid << 32 | pid)) * 0x9e3779b97f4a7c15ull;
-
-	return (size_t)(h >> 17);
-}
-
-static int index_rebuild(struct export_builder *b, size_t cap)
-{
-	size_t *idx = calloc(cap, sizeof(*idx));
-
-	if (!idx)
-		return -ENOMEM;
-	for (size_t i = 0; i < b->n; i++) {
-		size_t s = hash_key(b->v[i].p.pid, b->v[i].p.start_ns) & (cap - 1);
-
-		while (idx[s])
-			s = (s + 1) & (cap - 1);
-		idx[s] = i + 1;
-	}
-	free(b->index);
-	b->index = idx;
-	b->index_cap = cap;
-	return 0;
-}
-
 static struct bproc *proc_get(struct export_builder *b, uint32_t pid, uint64_t start_ns)
 {
-	size_t s;
+	size_t i;
 
-	if (b->index_cap) {
-		for (s = hash_key(pid, start_ns) & (b->index_cap - 1); b->index[s]; s = (s + 1) & (b->index_cap - 1)) {
-			struct bproc *e = &b->v[b->index[s] - 1];
-
-			if (e->p.pid == pid && e->p.start_ns == start_ns)
-				return e;
-		}
-	}
+	if (proctab_find(&b->index, pid, start_ns, &i))
+		return &b->v[i];
 	if (b->n == b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 64;
 		struct bproc *v = realloc(b->v, cap * sizeof(*v));
@@ -286,15 +254,11 @@ static struct bproc *proc_get(struct export_builder *b, uint32_t pid, uint64_t s
 		b->v = v;
 		b->cap = cap;
 	}
-	/* keep the index at most half full */
-	if ((b->n + 1) * 2 > b->index_cap && index_rebuild(b, b->index_cap ? b->index_cap * 2 : 128))
+	if (proctab_put(&b->index, pid, start_ns, b->n))
 		return NULL;
 	memset(&b->v[b->n], 0, sizeof(b->v[b->n]));
 	b->v[b->n].p.pid = pid;
 	b->v[b->n].p.start_ns = start_ns;
-	for (s = hash_key(pid, start_ns) & (b->index_cap - 1); b->index[s]; s = (s + 1) & (b->index_cap - 1))
-		;
-	b->index[s] = b->n + 1;
 	return &b->v[b->n++];
 }
 

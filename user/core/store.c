@@ -19,13 +19,6 @@
 /* A process missing from samples this long without an exit record is gone (exit event lost). */
 #define STALE_NS (3600 * NSEC_PER_SEC)
 
-static uint64_t hash_u32(uint32_t x)
-{
-	uint64_t h = x * 0x9E3779B97F4A7C15ULL;
-
-	return h ^ (h >> 29);
-}
-
 static uint64_t hash_group(enum group_kind k, const char *name, const char *comm)
 {
 	uint64_t h = 1469598103934665603ULL ^ (uint64_t)k;
@@ -95,25 +88,20 @@ int store_open(struct store **out, const struct store_cfg *cfg)
 	pthread_rwlock_init(&s->lock, NULL);
 
 	s->procs = calloc(s->cfg.max_procs, sizeof(*s->procs));
-	nb = pow2_at_least(s->cfg.max_procs);
-	s->proc_hash = malloc(nb * sizeof(int));
-	s->proc_hash_mask = nb - 1;
 	s->groups = calloc(s->cfg.max_groups, sizeof(*s->groups));
 	nb = pow2_at_least(s->cfg.max_groups * 2);
 	s->group_hash = malloc(nb * sizeof(int));
 	s->group_hash_mask = nb - 1;
 	s->recent = calloc(s->cfg.recent_len, sizeof(*s->recent));
-	if (!s->procs || !s->proc_hash || !s->groups || !s->group_hash || !s->recent ||
+	if (!s->procs || proctab_init(&s->proc_index, s->cfg.max_procs) || !s->groups || !s->group_hash || !s->recent ||
 	    store_series_init(&s->sec, NSEC_PER_SEC, SEC_LEN) || store_series_init(&s->min, MIN_NS, MIN_LEN)) {
 		store_close(s);
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i <= s->proc_hash_mask; i++)
-		s->proc_hash[i] = -1;
 	for (size_t i = 0; i <= s->group_hash_mask; i++)
 		s->group_hash[i] = -1;
 	for (size_t i = 0; i < s->cfg.max_procs; i++)
-		s->procs[i].next = i + 1 < s->cfg.max_procs ? (int)i + 1 : -1;
+		s->procs[i].next_free = i + 1 < s->cfg.max_procs ? (int)i + 1 : -1;
 	s->free_head = 0;
 	*out = s;
 	return 0;
@@ -138,7 +126,7 @@ void store_close(struct store *s)
 		free(s->filters[i]);
 	free(s->filters);
 	free(s->procs);
-	free(s->proc_hash);
+	proctab_free(&s->proc_index);
 	free(s->groups);
 	free(s->group_hash);
 	free(s->recent);
@@ -260,22 +248,21 @@ static int give_own_series(struct store *s, struct proc_entry *e)
 
 static struct proc_entry *proc_find(struct store *s, uint32_t pid, uint64_t start_ns)
 {
-	for (int i = s->proc_hash[hash_u32(pid) & s->proc_hash_mask]; i >= 0; i = s->procs[i].next)
-		if (s->procs[i].v.pid == pid && s->procs[i].v.start_ns == start_ns)
-			return &s->procs[i];
-	return NULL;
+	size_t i;
+
+	return proctab_find(&s->proc_index, pid, start_ns, &i) ? &s->procs[i] : NULL;
 }
 
 static struct proc_entry *proc_new(struct store *s, const struct sample_task *t)
 {
-	size_t h = hash_u32(t->pid) & s->proc_hash_mask;
 	struct proc_entry *e;
 	int i = s->free_head;
 
-	if (i < 0)
+	/* no free entry, or no memory for the index: the caller counts the process as untracked */
+	if (i < 0 || proctab_put(&s->proc_index, t->pid, t->start_ns, (size_t)i))
 		return NULL;
 	e = &s->procs[i];
-	s->free_head = e->next;
+	s->free_head = e->next_free;
 	memset(&e->v, 0, sizeof(e->v));
 	e->used = true;
 	e->v.pid = t->pid;
@@ -283,8 +270,6 @@ static struct proc_entry *proc_new(struct store *s, const struct sample_task *t)
 	e->v.start_ns = t->start_ns;
 	memcpy(e->v.comm, t->comm, sizeof(e->v.comm));
 	e->v.comm[sizeof(e->v.comm) - 1] = '\0';
-	e->next = s->proc_hash[h];
-	s->proc_hash[h] = i;
 	s->nprocs++;
 	s->host.procs_tracked = s->nprocs;
 	return e;
@@ -306,11 +291,8 @@ static void unlink_group(struct store *s, struct proc_entry *e)
 static void proc_free(struct store *s, struct proc_entry *e)
 {
 	int idx = (int)(e - s->procs);
-	int *pp = &s->proc_hash[hash_u32(e->v.pid) & s->proc_hash_mask];
 
-	while (*pp != idx)
-		pp = &s->procs[*pp].next;
-	*pp = e->next;
+	proctab_remove(&s->proc_index, e->v.pid, e->v.start_ns);
 	/* its energy stays in the group's total; only the link goes */
 	unlink_group(s, e);
 	if (e->v.own_series)
@@ -321,7 +303,7 @@ static void proc_free(struct store *s, struct proc_entry *e)
 		e->min = NULL;
 	}
 	e->used = false;
-	e->next = s->free_head;
+	e->next_free = s->free_head;
 	s->free_head = idx;
 	s->nprocs--;
 	s->host.procs_tracked = s->nprocs;
@@ -638,12 +620,12 @@ uint64_t store_group_idle_ns(const struct store *s)
 const struct store_proc *store_find_proc(const struct store *s, uint32_t pid)
 {
 	const struct store_proc *best = NULL;
+	struct proctab_ent pe;
+	size_t cur = 0;
 
-	for (int i = s->proc_hash[hash_u32(pid) & s->proc_hash_mask]; i >= 0; i = s->procs[i].next) {
-		const struct store_proc *p = &s->procs[i].v;
+	while (proctab_next_pid(&s->proc_index, pid, &cur, &pe)) {
+		const struct store_proc *p = &s->procs[pe.val].v;
 
-		if (p->pid != pid)
-			continue;
 		if (!best || (best->exited && !p->exited) ||
 		    (best->exited == p->exited && p->start_ns > best->start_ns))
 			best = p;

@@ -126,30 +126,30 @@ static cJSON *host_to_json(const struct ledger_host_acc *h)
 	return o;
 }
 
-static unsigned acc_slot(uint32_t pid, uint64_t start_ns)
+/* The table's values are the accumulators' addresses. */
+static struct ledger_proc_acc *acc_of(size_t val)
 {
-	uint64_t h = (pid * 0x9E3779B97F4A7C15ULL) ^ (start_ns * 0xC2B2AE3D27D4EB4FULL);
-
-	return (unsigned)(h >> 40) & (LEDGER_ACC_BUCKETS - 1);
+	return (struct ledger_proc_acc *)(uintptr_t)val;
 }
 
 static struct ledger_proc_acc *acc_get(struct ledger_acc *l, const struct sample_task *t, uint64_t ts_start_ns)
 {
-	unsigned slot = acc_slot(t->pid, t->start_ns);
 	struct ledger_proc_acc *p;
+	size_t val;
 
-	for (p = l->acc[slot]; p; p = p->next)
-		if (p->pid == t->pid && p->start_ns == t->start_ns)
-			return p;
+	if (proctab_find(&l->procs, t->pid, t->start_ns, &val))
+		return acc_of(val);
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return NULL;
+	if (proctab_put(&l->procs, t->pid, t->start_ns, (size_t)(uintptr_t)p)) {
+		free(p);
+		return NULL;
+	}
 	p->pid = t->pid;
 	p->start_ns = t->start_ns;
 	p->ts_start_ns = ts_start_ns;
 	p->host_uj_start = l->host_cum_uj;
-	p->next = l->acc[slot];
-	l->acc[slot] = p;
 	l->nacc++;
 	return p;
 }
@@ -167,34 +167,30 @@ void ledger_item_list_append(struct ledger_item_list *li, struct ledger_item *it
 int ledger_acc_take(struct ledger_acc *l, bool all, uint64_t ts_end_ns, struct ledger_item_list *out)
 {
 	struct ledger_item_list li = { 0 };
+	struct proctab_ent e;
+	size_t cur = 0;
 	int err = 0;
 
-	for (unsigned b = 0; b < LEDGER_ACC_BUCKETS && !err; b++) {
-		struct ledger_proc_acc **pp = &l->acc[b];
+	/* removing the entry in hand is safe while iterating (proctab.h) */
+	while (proctab_next(&l->procs, &cur, &e)) {
+		struct ledger_proc_acc *p = acc_of(e.val);
+		struct ledger_item *it;
 
-		while (*pp) {
-			struct ledger_proc_acc *p = *pp;
-			struct ledger_item *it;
-
-			if (!all && !p->exited) {
-				pp = &p->next;
-				continue;
-			}
-			it = calloc(1, sizeof(*it));
-			if (!it) {
-				err = -ENOMEM;
-				break;
-			}
-			*pp = p->next;
-			l->nacc--;
-			if (p->exited)
-				l->nexited--;
-			it->type = LEDGER_ITEM_PROC;
-			it->u.p = *p;
-			it->u.p.next = NULL;
-			free(p);
-			ledger_item_list_append(&li, it);
+		if (!all && !p->exited)
+			continue;
+		it = calloc(1, sizeof(*it));
+		if (!it) {
+			err = -ENOMEM;
+			break;
 		}
+		proctab_remove(&l->procs, e.pid, e.start_ns);
+		l->nacc--;
+		if (p->exited)
+			l->nexited--;
+		it->type = LEDGER_ITEM_PROC;
+		it->u.p = *p;
+		free(p);
+		ledger_item_list_append(&li, it);
 	}
 	/* the host record closes the period only once every process record of it is out */
 	if (!err && all && l->period_open) {
@@ -263,22 +259,22 @@ int ledger_acc_add(struct ledger_acc *l, const struct sample *s)
 
 void ledger_acc_mark_coalesced(struct ledger_acc *a)
 {
+	struct proctab_ent e;
+	size_t cur = 0;
+
 	a->host.coalesced = true;
-	for (unsigned b = 0; b < LEDGER_ACC_BUCKETS; b++)
-		for (struct ledger_proc_acc *p = a->acc[b]; p; p = p->next)
-			p->coalesced = true;
+	while (proctab_next(&a->procs, &cur, &e))
+		acc_of(e.val)->coalesced = true;
 }
 
 void ledger_acc_free(struct ledger_acc *a)
 {
-	for (unsigned b = 0; b < LEDGER_ACC_BUCKETS; b++) {
-		while (a->acc[b]) {
-			struct ledger_proc_acc *p = a->acc[b];
+	struct proctab_ent e;
+	size_t cur = 0;
 
-			a->acc[b] = p->next;
-			free(p);
-		}
-	}
+	while (proctab_next(&a->procs, &cur, &e))
+		free(acc_of(e.val));
+	proctab_free(&a->procs);
 	a->nacc = a->nexited = 0;
 }
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* The ledger writer: a queue off the sampling path, one thread that seals and appends records, fsync policy, losses, rotation. */
+/* The ledger's writer thread: seals and appends queued records, fsync policy, retries and losses, rotation, recovery. */
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -9,11 +9,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <sodium.h>
-#include "joule/ledger.h"
-#include "joule/ledger_chain.h"
-#include "joule/ledger_record.h"
-#include "joule/ledger_segment.h"
+#include "joule/ledger_internal.h"
 #include "joule/log.h"
 #include "joule/sample.h"
 #include "joule/util.h"
@@ -22,50 +18,8 @@
 #define JOULE_VERSION "0.1.0"
 #endif
 
-#define DEFAULT_PERIOD_NS (60 * NSEC_PER_SEC)
-#define DEFAULT_SYNC_NS NSEC_PER_SEC
-#define DEFAULT_QUEUE_LIMIT 4096
 #define WRITE_RETRY_NS (5 * NSEC_PER_SEC)	/* the writer's one retry window before records are lost */
 #define WRITE_RETRY_SLEEP_US (100 * 1000)
-
-struct ledger {
-	struct ledger_opts o;
-	char *path;
-	int lock_fd;		/* flock on path.lock: one writer per ledger */
-
-	/* feeder side (the caller's thread) */
-	struct ledger_acc acc;
-	bool deferred;
-
-	/* queue, shared */
-	pthread_mutex_t mu;
-	pthread_cond_t cv_item, cv_done;
-	struct ledger_item *head, *tail;
-	uint64_t flush_req, flush_done;
-	bool stop;
-	struct ledger_stats st;
-	pthread_t thread;
-	bool thread_started;
-
-	/* writer side (the writer thread after open) */
-	struct ledger_chain chain;
-	struct ledger_segment seg;
-	bool dirty;
-	uint64_t last_sync_mono_ns, written_seq;
-	bool io_error;
-	/*
-	 * Rotation state, so a failure anywhere in it is retried before the
-	 * next write instead of leaving fd at -1: seg_closed (a rotate record
-	 * ended the file, it still has to be renamed), then seg.fd < 0 (the new
-	 * segment must be created), then need_genesis.
-	 */
-	bool seg_closed, need_genesis;
-	char pending_prev[PATH_MAX + 40];	/* the renamed segment the next genesis links to, or "" */
-	/* Losses: one retry deadline for the writer, then fail fast until a gap record is written. */
-	uint64_t retry_deadline_ns;	/* CLOCK_MONOTONIC; 0: no failure pending */
-	uint64_t lost, lost_t0_ns, lost_t1_ns;
-	char lost_reason[64];
-};
 
 /*
  * One record onto disk: sealed by the chain, one write(), one attempt;
@@ -118,7 +72,7 @@ static int emit(struct ledger *l, cJSON *obj, bool *io)
 	return 0;
 }
 
-static void do_sync(struct ledger *l)
+void ledger_writer_sync(struct ledger *l)
 {
 	int rc;
 
@@ -215,7 +169,7 @@ static int move_aside_and_restart(struct ledger *l)
 {
 	if (l->seg.fd >= 0) {
 		if (l->dirty)
-			do_sync(l);
+			ledger_writer_sync(l);
 		close(l->seg.fd);
 		l->seg.fd = -1;
 	}
@@ -231,7 +185,7 @@ static int rotate(struct ledger *l, const char *reason)
 	if (err)
 		return err;
 	err = move_aside_and_restart(l);
-	do_sync(l);
+	ledger_writer_sync(l);
 	return err;
 }
 
@@ -344,7 +298,7 @@ static void write_item(struct ledger *l, struct ledger_item *it)
 	cJSON_Delete(o);
 }
 
-static void *writer_main(void *arg)
+void *ledger_writer_main(void *arg)
 {
 	struct ledger *l = arg;
 	uint64_t interval = l->o.sync_interval_ns;
@@ -387,7 +341,7 @@ static void *writer_main(void *arg)
 			(l->o.sync == LEDGER_SYNC_INTERVAL &&
 			 now_mono_ns() - l->last_sync_mono_ns >= interval));
 		if (need)
-			do_sync(l);
+			ledger_writer_sync(l);
 
 		pthread_mutex_lock(&l->mu);
 		l->flush_done = ticket;
@@ -412,7 +366,7 @@ static int write_start(struct ledger *l, const struct ledger_recovery *r)
 					     r->torn_bytes_cut));
 }
 
-static int recover(struct ledger *l)
+int ledger_writer_recover(struct ledger *l)
 {
 	struct ledger_recovery r;
 	int err = ledger_segment_recover(&l->seg, &l->chain, &r);
@@ -436,271 +390,5 @@ static int recover(struct ledger *l)
 		err = write_start(l, &r);
 	if (err)
 		log_err("failed to write to ledger %s: %s", l->path, strerror(-err));
-	return err;
-}
-
-int ledger_open(struct ledger **out, const struct ledger_opts *o)
-{
-	struct ledger *l;
-	pthread_condattr_t ca;
-	int err;
-
-	*out = NULL;
-	if (!o || !o->path || !*o->path) {
-		log_err("failed to open the ledger: no path given");
-		return -EINVAL;
-	}
-	if (sodium_init() < 0) {
-		log_err("failed to open ledger %s: libsodium does not initialise", o->path);
-		return -EIO;
-	}
-	l = calloc(1, sizeof(*l));
-	if (!l) {
-		log_err("failed to open ledger %s: %s", o->path, strerror(ENOMEM));
-		return -ENOMEM;
-	}
-	l->o = *o;
-	l->seg.fd = -1;
-	l->lock_fd = -1;
-	l->path = strdup(o->path);
-	l->seg.path = l->path;
-	ledger_chain_init(&l->chain);
-	if (!l->o.period_ns)
-		l->o.period_ns = DEFAULT_PERIOD_NS;
-	if (!l->o.sync_interval_ns)
-		l->o.sync_interval_ns = DEFAULT_SYNC_NS;
-	if (!l->o.queue_limit)
-		l->o.queue_limit = DEFAULT_QUEUE_LIMIT;
-	l->o.path = l->path;
-	l->o.key_path = NULL;
-	pthread_mutex_init(&l->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&l->cv_item, &ca);
-	pthread_cond_init(&l->cv_done, &ca);
-	pthread_condattr_destroy(&ca);
-	l->last_sync_mono_ns = now_mono_ns();
-	if (!l->path) {
-		err = -ENOMEM;
-		log_err("failed to open ledger %s: %s", o->path, strerror(-err));
-		goto fail;
-	}
-	/* Before recovery: two writers would each cut, verify and append to the other's chain. */
-	err = ledger_segment_lock(l->path, &l->lock_fd);
-	if (err)
-		goto fail;
-	if (o->key_path) {
-		err = ledger_key_load(o->key_path, &l->chain.key);
-		if (err)
-			goto fail;
-		l->chain.signing = true;
-	}
-	err = recover(l);
-	if (err)
-		goto fail;
-	if (l->dirty)
-		do_sync(l);
-	err = -pthread_create(&l->thread, NULL, writer_main, l);
-	if (err) {
-		log_err("ledger: failed to start the writer thread: %s", strerror(-err));
-		goto fail;
-	}
-	l->thread_started = true;
-	*out = l;
-	return 0;
-fail:
-	if (l->seg.fd >= 0)
-		close(l->seg.fd);
-	if (l->lock_fd >= 0)
-		close(l->lock_fd);
-	ledger_key_wipe(&l->chain.key);
-	if (l->lock_fd >= 0)
-		close(l->lock_fd);	/* last: the records above are on disk before another writer may start */
-	free(l->path);
-	free(l);
-	return err;
-}
-
-/* ---- the feeder (the sampler's thread) --------------------------------- */
-
-static void push_items(struct ledger *l, const struct ledger_item_list *li)
-{
-	if (!li->first)
-		return;
-	pthread_mutex_lock(&l->mu);
-	if (l->tail)
-		l->tail->next = li->first;
-	else
-		l->head = li->first;
-	l->tail = li->last;
-	l->st.queue_depth += li->n;
-	if (l->st.queue_depth > l->st.queue_max_depth)
-		l->st.queue_max_depth = l->st.queue_depth;
-	pthread_cond_signal(&l->cv_item);
-	pthread_mutex_unlock(&l->mu);
-}
-
-/* Queue the accumulated records (all, or the exited processes'); on ENOMEM what was built is still queued. */
-static int emit_accumulated(struct ledger *l, bool all, uint64_t ts_end_ns)
-{
-	struct ledger_item_list li;
-	int err = ledger_acc_take(&l->acc, all, ts_end_ns, &li);
-
-	push_items(l, &li);
-	return err;
-}
-
-static bool queue_has_room(struct ledger *l)
-{
-	bool room;
-
-	pthread_mutex_lock(&l->mu);
-	room = l->st.queue_depth < l->o.queue_limit;
-	pthread_mutex_unlock(&l->mu);
-	return room;
-}
-
-int ledger_feed_sample(struct ledger *l, const struct sample *s)
-{
-	bool due;
-	int err;
-
-	if (!l || !s)
-		return -EINVAL;
-	err = ledger_acc_add(&l->acc, s);
-	if (err)
-		return err;
-	due = s->mono_end_ns - l->acc.period_start_mono_ns >= l->o.period_ns;
-	if (!due && l->acc.nexited == 0)
-		return 0;
-	if (!queue_has_room(l)) {
-		/* Hold the records back: the accumulators keep counting, nothing is lost. */
-		pthread_mutex_lock(&l->mu);
-		l->st.queue_full++;
-		if (l->st.queue_full == 1 || l->st.queue_full % 1000 == 0)
-			log_warn("ledger: writer queue full (%" PRIu64 " records waiting; disk slow?): "
-				 "records deferred and coalesced (%" PRIu64 " times so far)",
-				 l->st.queue_depth, l->st.queue_full);
-		pthread_mutex_unlock(&l->mu);
-		if (due && !l->deferred) {
-			l->deferred = true;
-			ledger_acc_mark_coalesced(&l->acc);
-		}
-		return 0;
-	}
-	if (l->deferred) {
-		pthread_mutex_lock(&l->mu);
-		l->st.coalesced += l->acc.nacc + 1;
-		pthread_mutex_unlock(&l->mu);
-		l->deferred = false;
-	}
-	if (due) {
-		err = emit_accumulated(l, true, s->real_end_ns);
-		/* The next period starts where this one ended, even if records are still pending. */
-		l->acc.period_start_mono_ns = s->mono_end_ns;
-		return err;
-	}
-	return emit_accumulated(l, false, s->real_end_ns);
-}
-
-int ledger_append_record(struct ledger *l, cJSON *obj)
-{
-	struct ledger_item_list li = { 0 };
-	struct ledger_item *it;
-	uint64_t now = now_real_ns();
-
-	if (!l || !cJSON_IsObject(obj) || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(obj, "kind")) ||
-	    cJSON_GetObjectItemCaseSensitive(obj, "seq") || cJSON_GetObjectItemCaseSensitive(obj, "prev_hash") ||
-	    cJSON_GetObjectItemCaseSensitive(obj, "hash") || cJSON_GetObjectItemCaseSensitive(obj, "sig")) {
-		cJSON_Delete(obj);
-		return -EINVAL;
-	}
-	if (!cJSON_GetObjectItemCaseSensitive(obj, "ts_start"))
-		ledger_json_add_ns(obj, "ts_start", now);
-	if (!cJSON_GetObjectItemCaseSensitive(obj, "ts_end"))
-		ledger_json_add_ns(obj, "ts_end", now);
-	it = calloc(1, sizeof(*it));
-	if (!it) {
-		cJSON_Delete(obj);
-		return -ENOMEM;
-	}
-	it->type = LEDGER_ITEM_JSON;
-	it->u.json = obj;
-	ledger_item_list_append(&li, it);
-	push_items(l, &li);
-	return 0;
-}
-
-int ledger_flush(struct ledger *l)
-{
-	uint64_t ticket;
-	bool bad;
-
-	pthread_mutex_lock(&l->mu);
-	ticket = ++l->flush_req;
-	pthread_cond_signal(&l->cv_item);
-	while (l->flush_done < ticket)
-		pthread_cond_wait(&l->cv_done, &l->mu);
-	bad = l->io_error;
-	pthread_mutex_unlock(&l->mu);
-	return bad ? -EIO : 0;
-}
-
-uint64_t ledger_records_lost(struct ledger *l)
-{
-	uint64_t n;
-
-	if (!l)
-		return 0;
-	pthread_mutex_lock(&l->mu);
-	n = l->st.records_lost;
-	pthread_mutex_unlock(&l->mu);
-	return n;
-}
-
-void ledger_get_stats(struct ledger *l, struct ledger_stats *out)
-{
-	pthread_mutex_lock(&l->mu);
-	*out = l->st;
-	pthread_mutex_unlock(&l->mu);
-}
-
-int ledger_close(struct ledger *l)
-{
-	int err = 0;
-
-	if (!l)
-		return 0;
-	/* Whatever is accumulated is a record too: a partial period. */
-	if (l->acc.period_open || l->acc.nacc)
-		err = emit_accumulated(l, true, l->acc.host.ts_end_ns);
-	pthread_mutex_lock(&l->mu);
-	l->stop = true;
-	pthread_cond_signal(&l->cv_item);
-	pthread_mutex_unlock(&l->mu);
-	if (l->thread_started)
-		pthread_join(l->thread, NULL);
-	if (l->seg.fd >= 0) {
-		if (fdatasync(l->seg.fd) < 0 && !err)
-			err = -errno;
-		close(l->seg.fd);
-	}
-	if (l->io_error && !err)
-		err = -EIO;
-	ledger_acc_free(&l->acc);
-	while (l->head) {
-		struct ledger_item *it = l->head;
-
-		l->head = it->next;
-		ledger_item_free(it);
-	}
-	pthread_mutex_destroy(&l->mu);
-	pthread_cond_destroy(&l->cv_item);
-	pthread_cond_destroy(&l->cv_done);
-	ledger_key_wipe(&l->chain.key);
-	if (l->lock_fd >= 0)
-		close(l->lock_fd);	/* last: the records above are on disk before another writer may start */
-	free(l->path);
-	free(l);
 	return err;
 }
