@@ -33,6 +33,20 @@ def wait_for(pred, timeout, what, step=0.05):
     raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
 
 
+def unix_request(path, target, timeout=10):
+    """GET target over the Unix socket at path; the whole answer (head and body) as bytes."""
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(timeout)
+        s.connect(path)
+        s.sendall(b"GET %s HTTP/1.1\r\nHost: joule\r\nConnection: close\r\n\r\n" % target.encode())
+        out = b""
+        while True:
+            b = s.recv(65536)
+            if not b:
+                return out
+            out += b
+
+
 class Daemon:
     """The real binary on 127.0.0.1:0; the address comes from --ready-file."""
 
