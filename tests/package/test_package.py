@@ -47,7 +47,10 @@ def package(tmp_path_factory):
     """joule_*.deb built by tools/build-deb in a copy of the tree (debian/rules clean would wipe build/)."""
     out = tmp_path_factory.mktemp("deb")
     t0 = time.monotonic()
-    r = run([os.path.join(REPO, "tools/build-deb"), str(out)], timeout=900)
+    # dpkg-buildpackage without -j builds serially; a parallel build of the same package is the same package
+    env = dict(os.environ)
+    env.setdefault("DEB_BUILD_OPTIONS", "parallel=%d" % (os.cpu_count() or 1))
+    r = run([os.path.join(REPO, "tools/build-deb"), str(out)], timeout=900, env=env)
     assert r.returncode == 0, "tools/build-deb failed:\n%s%s" % (r.stdout, r.stderr)
     debs = sorted(out.glob("joule_*.deb"))
     assert len(debs) == 1, "want one joule_*.deb in %s, got %s" % (out, debs)
