@@ -33,6 +33,15 @@ def wait_for(pred, timeout, what, step=0.05):
     raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
 
 
+def token_file(directory, token):
+    """The API token in directory/token, mode 0600 as the daemon requires; its path."""
+    path = os.path.join(str(directory), "token")
+    with open(path, "w") as f:
+        f.write(token + "\n")
+    os.chmod(path, 0o600)
+    return path
+
+
 def unix_request(path, target, timeout=10):
     """GET target over the Unix socket at path; the whole answer (head and body) as bytes."""
     with socket.socket(socket.AF_UNIX) as s:
@@ -50,7 +59,7 @@ def unix_request(path, target, timeout=10):
 class Daemon:
     """The real binary on 127.0.0.1:0; the address comes from --ready-file."""
 
-    def __init__(self, *args, env=None, socket_path="", workdir=None, ready_timeout=20):
+    def __init__(self, *args, env=None, socket_path="", workdir=None, ready_timeout=60):
         self.dir = workdir or tempfile.mkdtemp(prefix="joule-daemon-")
         self.ready_file = os.path.join(self.dir, "ready")
         self.log_path = os.path.join(self.dir, "daemon.log")
@@ -95,7 +104,7 @@ class Daemon:
         assert hdr["content-type"].startswith("application/json"), "%s: content type %s" % (path, hdr["content-type"])
         return json.loads(body)
 
-    def wait_ready(self, timeout=10):
+    def wait_ready(self, timeout=60):  # a deadline for a busy machine; polls, so a quiet one waits no longer
         wait_for(lambda: self.get("/readyz")[0] == 200, timeout, "/readyz 200")
 
     def send(self, sig):

@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 
-from daemon_util import JOULE, Daemon, unix_request, wait_for
+from daemon_util import JOULE, Daemon, token_file, unix_request, wait_for
 
 pytestmark = pytest.mark.root
 
@@ -58,10 +58,8 @@ def unix_get(path, target, timeout=10):
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("hardening")
-    tok = tmp / "token"
-    tok.write_text(TOKEN + "\n")
-    os.chmod(tok, 0o600)
-    d = Daemon("--source", "model", "--api-token-file", str(tok), workdir=str(tmp))
+    tok = token_file(tmp, TOKEN)
+    d = Daemon("--source", "model", "--api-token-file", tok, workdir=str(tmp))
     d.wait_ready()
     yield d
     d.cleanup()
