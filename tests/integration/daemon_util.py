@@ -42,6 +42,13 @@ def token_file(directory, token):
     return path
 
 
+def log_text(log, path):
+    """What a child wrote so far to its log (an open file, flushed first) at path."""
+    log.flush()
+    with open(path, "rb") as f:
+        return f.read().decode(errors="replace")
+
+
 def unix_request(path, target, timeout=10):
     """GET target over the Unix socket at path; the whole answer (head and body) as bytes."""
     with socket.socket(socket.AF_UNIX) as s:
@@ -81,9 +88,7 @@ class Daemon:
             raise
 
     def output(self):
-        self.log.flush()
-        with open(self.log_path, "rb") as f:
-            return f.read().decode(errors="replace")
+        return log_text(self.log, self.log_path)
 
     def request(self, method, path, body=None, headers=None, timeout=10):
         c = http.client.HTTPConnection(self.host, self.port, timeout=timeout)

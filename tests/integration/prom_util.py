@@ -13,7 +13,7 @@ import urllib.request
 
 import pytest
 
-from daemon_util import wait_for
+from daemon_util import log_text, wait_for
 
 
 needs_prometheus = pytest.mark.skipif(not shutil.which("prometheus"), reason="Debian's prometheus is not installed")
@@ -47,9 +47,7 @@ class Logged:
             raise
 
     def output(self):
-        self.log.flush()
-        with open(self.log_path, "rb") as f:
-            return f.read().decode(errors="replace")
+        return log_text(self.log, self.log_path)
 
     def stop(self):
         if self.proc.poll() is None:
