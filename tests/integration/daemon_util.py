@@ -33,10 +33,40 @@ def wait_for(pred, timeout, what, step=0.05):
     raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
 
 
+def token_file(directory, token):
+    """The API token in directory/token, mode 0600 as the daemon requires; its path."""
+    path = os.path.join(str(directory), "token")
+    with open(path, "w") as f:
+        f.write(token + "\n")
+    os.chmod(path, 0o600)
+    return path
+
+
+def log_text(log, path):
+    """What a child wrote so far to its log (an open file, flushed first) at path."""
+    log.flush()
+    with open(path, "rb") as f:
+        return f.read().decode(errors="replace")
+
+
+def unix_request(path, target, timeout=10):
+    """GET target over the Unix socket at path; the whole answer (head and body) as bytes."""
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(timeout)
+        s.connect(path)
+        s.sendall(b"GET %s HTTP/1.1\r\nHost: joule\r\nConnection: close\r\n\r\n" % target.encode())
+        out = b""
+        while True:
+            b = s.recv(65536)
+            if not b:
+                return out
+            out += b
+
+
 class Daemon:
     """The real binary on 127.0.0.1:0; the address comes from --ready-file."""
 
-    def __init__(self, *args, env=None, socket_path="", workdir=None, ready_timeout=20):
+    def __init__(self, *args, env=None, socket_path="", workdir=None, ready_timeout=60):
         self.dir = workdir or tempfile.mkdtemp(prefix="joule-daemon-")
         self.ready_file = os.path.join(self.dir, "ready")
         self.log_path = os.path.join(self.dir, "daemon.log")
@@ -58,9 +88,7 @@ class Daemon:
             raise
 
     def output(self):
-        self.log.flush()
-        with open(self.log_path, "rb") as f:
-            return f.read().decode(errors="replace")
+        return log_text(self.log, self.log_path)
 
     def request(self, method, path, body=None, headers=None, timeout=10):
         c = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
@@ -81,7 +109,7 @@ class Daemon:
         assert hdr["content-type"].startswith("application/json"), "%s: content type %s" % (path, hdr["content-type"])
         return json.loads(body)
 
-    def wait_ready(self, timeout=10):
+    def wait_ready(self, timeout=60):  # a deadline for a busy machine; polls, so a quiet one waits no longer
         wait_for(lambda: self.get("/readyz")[0] == 200, timeout, "/readyz 200")
 
     def send(self, sig):

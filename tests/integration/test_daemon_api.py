@@ -1,15 +1,13 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 """The daemon's HTTP API against the real binary: every endpoint vs its OpenAPI schema, /metrics through promtool, malformed requests."""
-import gzip
 import json
-import os
 import socket
 import subprocess
 import time
 
 import pytest
 
-from daemon_util import Daemon, check_schema, metrics_text, response_schema, wait_for
+from daemon_util import Daemon, check_schema, metrics_text, response_schema, token_file, wait_for
 
 TOKEN = "s3cret-token-for-tests"
 
@@ -17,10 +15,8 @@ TOKEN = "s3cret-token-for-tests"
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("api")
-    tok = tmp / "token"
-    tok.write_text(TOKEN + "\n")
-    os.chmod(tok, 0o600)
-    d = Daemon("--source", "model", "--api-token-file", str(tok), "--top-n", "5", "--filter", "sleep",
+    tok = token_file(tmp, TOKEN)
+    d = Daemon("--source", "model", "--api-token-file", tok, "--top-n", "5", "--filter", "sleep",
                workdir=str(tmp))
     # a process to find by comm; it lives for the whole module
     sleeper = subprocess.Popen(["sleep", "120"])

@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 
-from daemon_util import JOULE, Daemon, wait_for
+from daemon_util import JOULE, Daemon, token_file, unix_request, wait_for
 
 pytestmark = pytest.mark.root
 
@@ -48,17 +48,7 @@ def status_of(answer):
 
 def unix_get(path, target, timeout=10):
     """GET over the Unix socket; (status, parsed JSON body or raw bytes)."""
-    with socket.socket(socket.AF_UNIX) as s:
-        s.settimeout(timeout)
-        s.connect(path)
-        s.sendall(b"GET %s HTTP/1.1\r\nHost: joule\r\nConnection: close\r\n\r\n" % target.encode())
-        out = b""
-        while True:
-            b = s.recv(65536)
-            if not b:
-                break
-            out += b
-    head, _, body = out.partition(b"\r\n\r\n")
+    head, _, body = unix_request(path, target, timeout).partition(b"\r\n\r\n")
     try:
         return status_of(head), json.loads(body)
     except ValueError:
@@ -68,10 +58,8 @@ def unix_get(path, target, timeout=10):
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("hardening")
-    tok = tmp / "token"
-    tok.write_text(TOKEN + "\n")
-    os.chmod(tok, 0o600)
-    d = Daemon("--source", "model", "--api-token-file", str(tok), workdir=str(tmp))
+    tok = token_file(tmp, TOKEN)
+    d = Daemon("--source", "model", "--api-token-file", tok, workdir=str(tmp))
     d.wait_ready()
     yield d
     d.cleanup()
@@ -217,21 +205,6 @@ def other_user():
         subprocess.run(["userdel", name], timeout=30)
 
 
-UNIX_GET_AS = r'''
-import json, socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-s.sendall(b"GET " + sys.argv[2].encode() + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-out = b""
-while True:
-    b = s.recv(65536)
-    if not b:
-        break
-    out += b
-print(out.partition(b"\r\n\r\n")[2].decode())
-'''
-
-
 def test_process_detail_when_asked_shows_what_proc_would(tmp_path, other_user):
     # a directory every user can traverse: the other user must reach the socket
     sockdir = tempfile.mkdtemp(prefix="joule-sock-")
@@ -268,8 +241,9 @@ def test_process_detail_when_asked_shows_what_proc_would(tmp_path, other_user):
 
         def as_user(pid):
             r = subprocess.run(["setpriv", "--reuid=%d" % other_user.pw_uid, "--regid=%d" % other_user.pw_gid,
-                                "--clear-groups", "/usr/bin/python3", "-c", UNIX_GET_AS, sock,
-                                "/api/v1/processes/%d" % pid], capture_output=True, text=True, timeout=20)
+                                "--clear-groups", "curl", "-sS", "--max-time", "10", "--unix-socket", sock,
+                                "http://joule/api/v1/processes/%d" % pid], capture_output=True, text=True,
+                               timeout=20)
             assert r.returncode == 0, "client as %s failed: %s" % (other_user.pw_name, r.stderr)
             return json.loads(r.stdout)
 

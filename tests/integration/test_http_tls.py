@@ -9,8 +9,8 @@ import tempfile
 
 import pytest
 
-from prom_util import promql_safe
-from daemon_util import JOULE, Daemon, free_port, wait_for
+from prom_util import Prometheus, needs_prometheus, promql_safe, scrape_job
+from daemon_util import JOULE, REPO, Daemon, wait_for
 
 pytestmark = pytest.mark.root
 
@@ -125,13 +125,10 @@ def test_client_cert_when_required_refuses_others(pki, tmp_path):
         d.cleanup()
 
 
-@pytest.mark.parametrize("text,what", [
-    ("tls_server_config:\n  cert_file: a.crt\n", "cert_file and key_file"),
-    ("tls_server_config:\n  cert_file: a\n  key_file: b\n  bogus: 1\n", "unknown key 'bogus'"),
-    ("basic_auth_users:\n  prom: plaintext\n", "not a bcrypt hash"),
-    ("tls_server_config: [\n", "invalid YAML"),
-])
-def test_web_config_when_invalid_exits_1_naming_the_problem(tmp_path, text, what):
+# Each way a web config is refused and its message: the table in tests/unit/test_http_webcfg.c. Here the daemon
+# is started once with one of them: it exits 1 and its message names the file and the problem.
+def test_web_config_when_invalid_exits_1_naming_the_problem(tmp_path):
+    text, what = "tls_server_config:\n  cert_file: a\n  key_file: b\n  bogus: 1\n", "unknown key 'bogus'"
     cfg = web_config(str(tmp_path / "web.yml"), text)
     r = subprocess.run([JOULE, "daemon", "--source", "model", "--listen", "127.0.0.1:0", "--socket", "",
                         "--web-config-file", cfg], capture_output=True, text=True, timeout=60)
@@ -139,39 +136,23 @@ def test_web_config_when_invalid_exits_1_naming_the_problem(tmp_path, text, what
     assert what in r.stderr and cfg in r.stderr, "error does not name the file and %r: %s" % (what, r.stderr)
 
 
-
-
-def test_prometheus_when_scraping_over_tls_with_basic_auth_sees_up(tls_daemon, pki):
-    tmp = tempfile.mkdtemp(prefix="joule-prom-tls-")
-    port = free_port()
-    pw = os.path.join(tmp, "password")
-    with open(pw, "w") as f:
-        f.write(PASSWORD)
-    cfg = os.path.join(tmp, "prometheus.yml")
-    with open(cfg, "w") as f:
-        f.write("global:\n  scrape_interval: 1s\n"
-                "scrape_configs:\n  - job_name: joule\n    scheme: https\n"
-                "    tls_config:\n      ca_file: %s\n"
-                "    basic_auth:\n      username: prom\n      password_file: %s\n"
-                "    static_configs:\n      - targets: ['%s']\n" % (os.path.join(pki, "ca.crt"), pw, tls_daemon.addr))
-    log = open(os.path.join(tmp, "prometheus.log"), "wb")
-    prom = subprocess.Popen(["prometheus", "--config.file=" + cfg, "--storage.tsdb.path=" + os.path.join(tmp, "data"),
-                             "--web.listen-address=127.0.0.1:%d" % port], stdout=log, stderr=subprocess.STDOUT)
+@needs_prometheus
+def test_prometheus_when_scraping_over_tls_with_basic_auth_sees_up(tls_daemon, pki, tmp_path):
+    pw = tmp_path / "password"
+    pw.write_text(PASSWORD)
+    prom = Prometheus(scrape_job(tls_daemon.addr, extra="    scheme: https\n    tls_config:\n      ca_file: %s\n"
+                                 "    basic_auth:\n      username: prom\n      password_file: %s\n"
+                                 % (os.path.join(pki, "ca.crt"), pw)))
     try:
-        wait_for(lambda: (lambda r: r if r and r[0]["value"][1] == "1" else None)(
-            promql_safe(port, 'up{job="joule"}')), 60, "up == 1 over TLS with basic auth")
-        n = wait_for(lambda: promql_safe(port, 'scrape_samples_scraped{job="joule"}'), 10, "samples scraped")
+        prom.wait_up(60, "up == 1 over TLS with basic auth")
+        n = wait_for(lambda: promql_safe(prom.port, 'scrape_samples_scraped{job="joule"}'), 10, "samples scraped")
         assert float(n[0]["value"][1]) > 20, "too few samples scraped over TLS: %r" % n
     finally:
-        prom.terminate()
-        prom.wait(timeout=20)
-        log.close()
-        shutil.rmtree(tmp, ignore_errors=True)
+        prom.stop()
 
 
 def test_shipped_web_config_when_its_files_exist_serves_tls_with_its_user(pki, tmp_path):
-    repo = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
-    shutil.copy(os.path.join(repo, "dist/web-config.yml"), tmp_path / "web-config.yml")
+    shutil.copy(os.path.join(REPO, "dist/web-config.yml"), tmp_path / "web-config.yml")
     shutil.copy(os.path.join(pki, "server.crt"), tmp_path / "joule.crt")
     shutil.copy(os.path.join(pki, "server.key"), tmp_path / "joule.key")
     d = Daemon("--source", "model", "--web-config-file", str(tmp_path / "web-config.yml"), workdir=str(tmp_path))

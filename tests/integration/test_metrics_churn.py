@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from prom_util import promql, promql_safe, scalar, scalar_safe
-from daemon_util import Daemon, free_port, wait_for
+from prom_util import Prometheus, needs_prometheus, promql, promql_safe, scalar, scalar_safe, scrape_job
+from daemon_util import Daemon, wait_for
 
 NAMES = 50
 PROCS = 1000
@@ -23,9 +23,6 @@ RUN = os.urandom(2).hex()
 UNITS = ["jchurn-%s-%s.service" % (RUN, x) for x in "abc"]
 CONTAINERS = ["%s%060x" % (RUN, 0xC0FFEE00 + i) for i in range(2)]
 PREFIX = "j%s" % RUN  # comm "j<run>NN": 7 characters of the kernel's 15
-
-
-
 
 
 
@@ -99,26 +96,18 @@ def apps(d):
 
 
 @pytest.mark.root
+@needs_prometheus
 def test_group_family_when_1000_processes_churn_sums_to_host_per_group_and_never_resets(fake_rapl):
-    if not shutil.which("prometheus"):
-        pytest.skip("Debian's prometheus is not installed")
     if not os.access(os.path.join(CGROUP2, "cgroup.procs"), os.W_OK):
         pytest.skip("no writable cgroup v2 hierarchy for the unit and container groups")
     fr = fake_rapl()
     tmp = tempfile.mkdtemp(prefix="joule-churn-")
     d = Daemon("--source", "powercap", "--powercap-root", fr.root, "--top-n", "10")
-    port = free_port()
-    cfg = os.path.join(tmp, "prometheus.yml")
-    with open(cfg, "w") as f:
-        f.write("global:\n  scrape_interval: 1s\n"
-                "scrape_configs:\n  - job_name: joule\n    static_configs:\n      - targets: ['%s']\n" % d.addr)
-    log = open(os.path.join(tmp, "prometheus.log"), "wb")
-    prom = subprocess.Popen(["prometheus", "--config.file=" + cfg, "--storage.tsdb.path=" + os.path.join(tmp, "data"),
-                             "--web.listen-address=127.0.0.1:%d" % port], stdout=log, stderr=subprocess.STDOUT)
+    prom = Prometheus(scrape_job(d.addr))
+    port = prom.port
     b = Burners(tmp)
     try:
-        wait_for(lambda: (lambda r: r and r[0]["value"][1] == "1")(promql_safe(port, 'up{job="joule"}')), 60,
-                 "Prometheus scraping the daemon")
+        prom.wait_up()
         # Warm-up: every group entry exists before the window, so each series spans all of it.
         b.run([1] * NAMES)
         wait_for(lambda: all(group_of(i) in apps(d) for i in range(NAMES)), 20, "all 50 groups in the API")
@@ -186,34 +175,23 @@ def test_group_family_when_1000_processes_churn_sums_to_host_per_group_and_never
                                                              if a["live_processes"]}
     finally:
         b.cleanup()
-        prom.terminate()
-        prom.wait(timeout=20)
-        log.close()
+        prom.stop()
         d.cleanup()
         shutil.rmtree(tmp, ignore_errors=True)
 
 
 
-
-
-
 @pytest.mark.root
+@needs_prometheus
 def test_group_when_idle_past_limit_leaves_exposition_and_returns_without_reset(tmp_path):
-    if not shutil.which("prometheus"):
-        pytest.skip("Debian's prometheus is not installed")
     name = "jidle%s" % os.urandom(2).hex()  # this run's own comm: another run at once has its own
     link = tmp_path / name
     os.symlink("/usr/bin/dd", link)
     d = Daemon("--source", "model", "--group-idle", "3s")
-    port = free_port()
-    cfg = tmp_path / "prometheus.yml"
     # 250 ms scrapes: a dropped series' end is extrapolated by half an interval, so keep intervals small
     # against the window (a real window of an hour makes that 0.01 %)
-    cfg.write_text("global:\n  scrape_interval: 250ms\n"
-                   "scrape_configs:\n  - job_name: joule\n    static_configs:\n      - targets: ['%s']\n" % d.addr)
-    log = open(tmp_path / "prometheus.log", "wb")
-    prom = subprocess.Popen(["prometheus", "--config.file=%s" % cfg, "--storage.tsdb.path=%s" % (tmp_path / "data"),
-                             "--web.listen-address=127.0.0.1:%d" % port], stdout=log, stderr=subprocess.STDOUT)
+    prom = Prometheus(scrape_job(d.addr, interval="250ms"))
+    port = prom.port
     sel = 'joule_group_energy_joules_total{group="%s",domain="cpu"}' % name
 
     def burn():
@@ -226,8 +204,7 @@ def test_group_when_idle_past_limit_leaves_exposition_and_returns_without_reset(
         return bool(promql_safe(port, 'count(%s)' % sel))
 
     try:
-        wait_for(lambda: (lambda r: r and r[0]["value"][1] == "1")(promql_safe(port, 'up{job="joule"}')), 60,
-                 "Prometheus scraping the daemon")
+        prom.wait_up()
         t0 = time.time()
         burn()
         wait_for(exported, 10, "the jidle group scraped")
@@ -254,7 +231,5 @@ def test_group_when_idle_past_limit_leaves_exposition_and_returns_without_reset(
         print("idle drop: host %.3f J, groups + idle + other %.3f J" % (host, parts))
         assert abs(parts - host) <= 0.01 * host, "sum %.3f J vs host %.3f J across a drop and return" % (parts, host)
     finally:
-        prom.terminate()
-        prom.wait(timeout=20)
-        log.close()
+        prom.stop()
         d.cleanup()

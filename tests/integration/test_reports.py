@@ -7,16 +7,14 @@ import json
 import os
 import re
 import subprocess
-import time
 import gzip
 import shutil
-import urllib.error
-import urllib.parse
-import urllib.request
 
 import pytest
 
 from conftest import JOULE, joule
+from daemon_util import wait_for
+from prom_util import Logged, Prometheus, promql, promql_safe
 
 root = pytest.mark.root
 REPO = os.path.join(os.path.dirname(__file__), "..", "..")
@@ -243,56 +241,6 @@ def test_report_when_output_path_cannot_be_written_exits_2(tmp_path):
     assert "cannot write the json report" in r.stderr, r.stderr
 
 
-class Logged:
-    """A real server started on 127.0.0.1:0; its bound port is read from its own log line."""
-
-    def __init__(self, argv, log_path):
-        self.log_path = log_path
-        self.log = open(log_path, "wb")
-        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 60
-        self.port = None
-        while self.port is None:
-            with open(log_path) as f:
-                m = re.search(r'msg="Listening on" address=127\.0\.0\.1:(\d+)', f.read())
-            if m:
-                self.port = int(m.group(1))
-            elif time.time() > deadline or self.proc.poll() is not None:
-                self.stop()
-                raise RuntimeError("%s did not start: %s" % (argv[0], open(log_path).read()[-2000:]))
-            else:
-                time.sleep(0.05)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-
-
-def promql(port, q):
-    url = "http://127.0.0.1:%d/api/v1/query?query=%s" % (port, urllib.parse.quote(q))
-    with urllib.request.urlopen(url, timeout=10) as resp:
-        return json.load(resp)["data"]["result"]
-
-
-def wait_prometheus_ready(port, deadline):
-    """Prometheus listens before its TSDB is open and answers 503 until then: poll /-/ready."""
-    while True:
-        try:
-            with urllib.request.urlopen("http://127.0.0.1:%d/-/ready" % port, timeout=10) as resp:
-                if resp.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError):
-            pass
-        assert time.time() < deadline, "Prometheus never became ready"
-        time.sleep(0.2)
-
-
 @root
 def test_pushgateway_when_scraped_by_prometheus_promql_equals_the_run(run, tmp_path):
     led, rj = run
@@ -304,23 +252,15 @@ def test_pushgateway_when_scraped_by_prometheus_promql_equals_the_run(run, tmp_p
         r = report(led, "--push", "http://127.0.0.1:%d" % pg.port, "--job", "train/nightly",
                    "--grouping", "path=/srv/a b", "--grouping", "team=ml")
         assert r.returncode == 0, r.stderr
-        cfg = tmp_path / "prometheus.yml"
-        cfg.write_text("global: {scrape_interval: 1s}\n"
-                       "scrape_configs:\n"
-                       "  - job_name: pushgateway\n"
-                       "    honor_labels: true\n"
-                       "    static_configs: [{targets: ['127.0.0.1:%d']}]\n" % pg.port)
-        prom = Logged(["prometheus", "--config.file=" + str(cfg), "--storage.tsdb.path=" + str(tmp_path / "data"),
-                       "--web.listen-address=127.0.0.1:0"], str(tmp_path / "prom.log"))
+        prom = Prometheus("global: {scrape_interval: 1s}\n"
+                          "scrape_configs:\n"
+                          "  - job_name: pushgateway\n"
+                          "    honor_labels: true\n"
+                          "    static_configs: [{targets: ['127.0.0.1:%d']}]\n" % pg.port)
         sel = '{job="train/nightly",path="/srv/a b",team="ml"}'
-        deadline = time.time() + 120
-        wait_prometheus_ready(prom.port, deadline)
-        res = []
-        while not res:
-            res = promql(prom.port, "joule_job_energy_joules" + sel)
-            if not res:
-                assert time.time() < deadline, "Prometheus never saw the pushed series"
-                time.sleep(0.5)
+        prom.wait_ready(120)
+        res = wait_for(lambda: promql_safe(prom.port, "joule_job_energy_joules" + sel), 120,
+                       "Prometheus to see the pushed series")
         t = rj["total"]
         assert float(res[0]["value"][1]) == t["energy_uj"] / 1e6, "PromQL energy equals the run's (J)"
         assert float(promql(prom.port, "joule_job_cpu_seconds" + sel)[0]["value"][1]) == t["cpu_ns"] / 1e9, \

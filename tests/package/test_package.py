@@ -8,18 +8,17 @@ import os
 import re
 import shutil
 import signal
-import socket
 import stat
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
 
 import pytest
 
-BUILD = os.environ.get("JOULE_BUILD") or os.path.abspath(os.path.join(os.path.dirname(__file__), "../../build"))
-JOULE = os.path.join(BUILD, "joule")
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+from daemon_util import JOULE, REPO, unix_request, wait_for  # noqa: E402  (the daemon tests' helpers)
 
 # Installing a package is machine-global: two `make test` runs in two clones would fight over
 # /usr/bin/joule, the joule user and /var/lib/joule. This lock (a fixed name on purpose: it is
@@ -28,16 +27,6 @@ INSTALL_LOCK = "/run/lock/joule-package-test.lock"
 UNIT_PATH = "/lib/systemd/system/joule.service"
 CONF_PATH = "/etc/joule/joule.conf"
 CAP_BITS = {"CAP_DAC_READ_SEARCH": 2, "CAP_PERFMON": 38, "CAP_BPF": 39, "CAP_SYS_RAWIO": 17}
-
-
-def wait_for(pred, timeout, what, step=0.1):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    raise AssertionError("timed out after %.0fs waiting for %s" % (timeout, what))
 
 
 def have(cmd):
@@ -58,7 +47,10 @@ def package(tmp_path_factory):
     """joule_*.deb built by tools/build-deb in a copy of the tree (debian/rules clean would wipe build/)."""
     out = tmp_path_factory.mktemp("deb")
     t0 = time.monotonic()
-    r = run([os.path.join(REPO, "tools/build-deb"), str(out)], timeout=900)
+    # dpkg-buildpackage without -j builds serially; a parallel build of the same package is the same package
+    env = dict(os.environ)
+    env.setdefault("DEB_BUILD_OPTIONS", "parallel=%d" % (os.cpu_count() or 1))
+    r = run([os.path.join(REPO, "tools/build-deb"), str(out)], timeout=900, env=env)
     assert r.returncode == 0, "tools/build-deb failed:\n%s%s" % (r.stdout, r.stderr)
     debs = sorted(out.glob("joule_*.deb"))
     assert len(debs) == 1, "want one joule_*.deb in %s, got %s" % (out, debs)
@@ -284,17 +276,7 @@ def http_get(host, port, path, timeout=10):
 
 
 def unix_get(path, url):
-    with socket.socket(socket.AF_UNIX) as s:
-        s.settimeout(10)
-        s.connect(path)
-        s.sendall(b"GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n" % url.encode())
-        data = b""
-        while True:
-            b = s.recv(65536)
-            if not b:
-                break
-            data += b
-    return data.decode(errors="replace")
+    return unix_request(path, url).decode(errors="replace")
 
 
 def cap_mask(names):

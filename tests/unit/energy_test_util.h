@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include "joule/energy.h"
 #include "joule/topo.h"
+#include "unit/testlib.h"
 
 static inline void t_mkdirs(const char *path)
 {
@@ -96,9 +97,10 @@ static inline int tree_setup(void **state)
 
 	if (!t)
 		return -1;
-	snprintf(t->dir, sizeof(t->dir), "/tmp/joule-energy-test-XXXXXX");
-	if (!mkdtemp(t->dir))
+	if (tl_setup(NULL))
 		return -1;
+	if ((size_t)snprintf(t->dir, sizeof(t->dir), "%s", tl_dir()) >= sizeof(t->dir))
+		return -1; /* a $TMPDIR too long for the fixture */
 	snprintf(p, sizeof(p), "%s/cpu", t->dir);
 	t_topo_tree(p, 4, pkg_of);
 	if (topo_load(&t->topo, p))
@@ -112,9 +114,8 @@ static inline int tree_teardown(void **state)
 	struct tree *t = *state;
 
 	topo_free(&t->topo);
-	t_rmrf(t->dir);
 	free(t);
-	return 0;
+	return tl_teardown(NULL);
 }
 
 /* One reader under test: its options, with the source's root at <tree>/<sub>. */

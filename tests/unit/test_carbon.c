@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include "joule/carbon.h"
+#include "unit/testlib.h"
 
 #define CHECK(cond, ...)                       \
 	do {                                   \
@@ -23,32 +24,16 @@
 #define NS 1000000000ULL
 #define T2026 1767225600ULL /* 2026-01-01T00:00:00Z */
 
-static char tmpdir[] = "/tmp/test_carbon.XXXXXX";
-
 static const char *write_tmp(const char *name, const char *text)
 {
-	static char path[256];
+	const char *path = tl_path(name); /* overwritten by the next call, as before */
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
 	f = fopen(path, "w");
 	assert_non_null(f);
 	fputs(text, f);
 	fclose(f);
 	return path;
-}
-
-static int setup(void **state)
-{
-	return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	char cmd[300];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
 }
 
 static void test_operational_when_kwh_at_100g_expect_100g(void **state)
@@ -539,5 +524,5 @@ int main(void)
 		cmocka_unit_test(test_interval_when_coverage_simulated_expect_93_to_97_percent),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, tl_setup, tl_teardown); /* one directory for the files of all tests */
 }

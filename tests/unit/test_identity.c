@@ -13,6 +13,7 @@
 #include "joule/identity.h"
 #include "joule/labels.h"
 #include "energy_test_util.h"
+#include "unit/testlib.h"
 
 #define CID "4e1b2c3d4e5f60718293a4b5c6d7e8f90123456789abcdef0123456789abcdef"
 #define CID2 "9a8b7c6d5e4f30211203a4b5c6d7e8f90123456789abcdef0123456789abcdef"
@@ -29,48 +30,39 @@ static struct proc_labels empty(void)
 
 /* ---- parsers ---- */
 
-static void test_docker_config_when_named_gives_name_without_slash(void **state)
+/* Docker's config.v2.json: what each shape of it gives (a name taken only when it is a safe label value). */
+static void test_docker_config_when_parsed_gives_the_name_and_pod_it_holds(void **state)
 {
-	const char *j = "{\"ID\":\"" CID "\",\"Name\":\"/web-1\",\"Config\":{\"Labels\":{}}}";
-	struct proc_labels l = empty();
+	static const struct {
+		const char *what, *json;
+		int rc;
+		const char *container_name, *pod, *k8s_namespace;
+	} cases[] = {
+		{ "a plain name loses its slash", "{\"ID\":\"" CID "\",\"Name\":\"/web-1\",\"Config\":{\"Labels\":{}}}", 0,
+		  "web-1", "", "" },
+		{ "dockershim labels give the pod identity",
+		  "{\"Name\":\"/k8s_app_cart-7d9f_shop_" UID "_0\",\"Config\":{\"Labels\":{"
+		  "\"io.kubernetes.pod.namespace\":\"shop\",\"io.kubernetes.pod.name\":\"cart-7d9f\","
+		  "\"io.kubernetes.container.name\":\"app\"}}}",
+		  0, "app", "cart-7d9f", "shop" },
+		{ "truncated JSON is invalid", "{\"ID\":\"" CID "\",\"Name\":\"/we", -EINVAL, "", "", "" },
+		/* quotes and newlines are no container name */
+		{ "a hostile name is not taken", "{\"Name\":\"/x\\\"} 1\\njoule_fake{a=\\\"b\"}", 0, "", "", "" },
+	};
 
 	(void)state;
-	assert_int_equal(identity_parse_docker_config(j, strlen(j), &l), 0);
-	assert_string_equal(l.container_name, "web-1");
-}
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct proc_labels l = empty();
+		int rc = identity_parse_docker_config(cases[i].json, strlen(cases[i].json), &l);
 
-static void test_docker_config_when_dockershim_labels_gives_pod_identity(void **state)
-{
-	const char *j = "{\"Name\":\"/k8s_app_cart-7d9f_shop_" UID "_0\",\"Config\":{\"Labels\":{"
-			"\"io.kubernetes.pod.namespace\":\"shop\",\"io.kubernetes.pod.name\":\"cart-7d9f\","
-			"\"io.kubernetes.container.name\":\"app\"}}}";
-	struct proc_labels l = empty();
-
-	(void)state;
-	assert_int_equal(identity_parse_docker_config(j, strlen(j), &l), 0);
-	assert_string_equal(l.container_name, "app");
-	assert_string_equal(l.pod, "cart-7d9f");
-	assert_string_equal(l.k8s_namespace, "shop");
-}
-
-static void test_docker_config_when_truncated_is_invalid(void **state)
-{
-	const char *j = "{\"ID\":\"" CID "\",\"Name\":\"/we";
-	struct proc_labels l = empty();
-
-	(void)state;
-	assert_int_equal(identity_parse_docker_config(j, strlen(j), &l), -EINVAL);
-	assert_string_equal(l.container_name, "");
-}
-
-static void test_docker_config_when_hostile_name_is_not_taken(void **state)
-{
-	const char *j = "{\"Name\":\"/x\\\"} 1\\njoule_fake{a=\\\"b\"}";
-	struct proc_labels l = empty();
-
-	(void)state;
-	assert_int_equal(identity_parse_docker_config(j, strlen(j), &l), 0);
-	assert_string_equal(l.container_name, ""); /* quotes and newlines are no container name */
+		if (rc != cases[i].rc)
+			fail_msg("%s: rc %d, want %d", cases[i].what, rc, cases[i].rc);
+		if (strcmp(l.container_name, cases[i].container_name) || strcmp(l.pod, cases[i].pod) ||
+		    strcmp(l.k8s_namespace, cases[i].k8s_namespace))
+			fail_msg("%s: container '%s' pod '%s' namespace '%s', want '%s' '%s' '%s'", cases[i].what,
+				 l.container_name, l.pod, l.k8s_namespace, cases[i].container_name, cases[i].pod,
+				 cases[i].k8s_namespace);
+	}
 }
 
 static void test_storage_containers_when_podman_and_crio_gives_names(void **state)
@@ -140,9 +132,10 @@ static int world_setup(void **state)
 
 	if (!w)
 		return -1;
-	snprintf(w->dir, sizeof(w->dir), "/tmp/joule-identity-test-XXXXXX");
-	if (!mkdtemp(w->dir))
+	if (tl_setup(NULL))
 		return -1;
+	if ((size_t)snprintf(w->dir, sizeof(w->dir), "%s", tl_dir()) >= sizeof(w->dir))
+		return -1; /* a $TMPDIR too long for the fixture */
 	snprintf(w->proc, sizeof(w->proc), "%s/proc", w->dir);
 	snprintf(w->docker, sizeof(w->docker), "%s/docker", w->dir);
 	snprintf(w->storage, sizeof(w->storage), "%s/storage", w->dir);
@@ -181,9 +174,8 @@ static int world_teardown(void **state)
 	if (f)
 		fclose(f);
 	identity_close(w->id);
-	t_rmrf(w->dir);
 	free(w);
-	return 0;
+	return tl_teardown(NULL);
 }
 
 /* A process of the fake /proc in this cgroup. */
@@ -368,10 +360,7 @@ static void test_host_identity_when_read_has_boot_id(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_docker_config_when_named_gives_name_without_slash),
-		cmocka_unit_test(test_docker_config_when_dockershim_labels_gives_pod_identity),
-		cmocka_unit_test(test_docker_config_when_truncated_is_invalid),
-		cmocka_unit_test(test_docker_config_when_hostile_name_is_not_taken),
+		cmocka_unit_test(test_docker_config_when_parsed_gives_the_name_and_pod_it_holds),
 		cmocka_unit_test(test_storage_containers_when_podman_and_crio_gives_names),
 		cmocka_unit_test(test_storage_containers_when_absent_or_not_a_list_says_so),
 		cmocka_unit_test(test_pod_dir_when_kubelet_name_gives_namespace_and_pod),

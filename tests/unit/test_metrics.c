@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Unit tests for metrics: exposition text of a synthetic store, exact units, bounded series, promtool-clean. */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +14,7 @@
 #include <cmocka.h>
 #include "joule/metrics.h"
 #include "joule/util.h"
+#include "unit/testlib.h"
 
 static struct sample_task task(uint32_t pid, const char *comm, uint64_t uj)
 {
@@ -59,6 +62,32 @@ static struct store *filled(uint32_t top_n, size_t ntasks)
 	return st;
 }
 
+/* The store and the exposition buffer of one test (and a tl_dir() for files), freed by the teardown even
+ * when an assertion fails. */
+struct metrics_fx {
+	struct store *st;
+	struct metrics_buf b;
+};
+
+static int fx_setup(void **state)
+{
+	struct metrics_fx *f = calloc(1, sizeof(*f));
+
+	*state = f;
+	return f && tl_setup(NULL) == 0 ? 0 : -1;
+}
+
+static int fx_teardown(void **state)
+{
+	struct metrics_fx *f = *state;
+
+	metrics_buf_free(&f->b);
+	if (f->st)
+		store_close(f->st);
+	free(f);
+	return tl_teardown(NULL);
+}
+
 static size_t count(const char *text, const char *needle)
 {
 	size_t n = 0;
@@ -70,27 +99,25 @@ static size_t count(const char *text, const char *needle)
 
 static void test_metrics_render_when_top_process_has_exact_decimal_values(void **state)
 {
-	struct store *st = filled(1, 3);
-	struct metrics_buf b = { 0 };
+	struct metrics_fx *f = *state;
 	struct metrics_self self = { .version = "1.2.3" };
 
-	assert_int_equal(metrics_render(st, &self, METRICS_TEXT, &b), 0);
-	assert_non_null(strstr(b.p, "joule_build_info{version=\"1.2.3\"} 1\n"));
+	f->st = filled(1, 3);
+	assert_int_equal(metrics_render(f->st, &self, METRICS_TEXT, &f->b), 0);
+	assert_non_null(strstr(f->b.p, "joule_build_info{version=\"1.2.3\"} 1\n"));
 	/* top 1 by energy is pid 102 with 3.234567 J per sample; its series holds its whole life */
-	assert_non_null(strstr(b.p, "joule_process_energy_joules_total{pid=\"102\",comm=\"c2\",group=\"c2\","
+	assert_non_null(strstr(f->b.p, "joule_process_energy_joules_total{pid=\"102\",comm=\"c2\",group=\"c2\","
 				    "group_kind=\"comm\",domain=\"cpu\"} 6.469134\n"));
-	assert_non_null(strstr(b.p, "joule_process_cpu_seconds_total{pid=\"102\",comm=\"c2\",group=\"c2\","
+	assert_non_null(strstr(f->b.p, "joule_process_cpu_seconds_total{pid=\"102\",comm=\"c2\",group=\"c2\","
 				    "group_kind=\"comm\"} 3.000000000\n"));
-	assert_non_null(strstr(b.p, "joule_process_carbon_grams_total{pid=\"102\",comm=\"c2\",group=\"c2\","
+	assert_non_null(strstr(f->b.p, "joule_process_carbon_grams_total{pid=\"102\",comm=\"c2\",group=\"c2\","
 				    "group_kind=\"comm\",kind=\"operational\"} 4.800000\n"));
-	assert_non_null(strstr(b.p, "joule_process_carbon_grams_total{pid=\"102\",comm=\"c2\",group=\"c2\","
+	assert_non_null(strstr(f->b.p, "joule_process_carbon_grams_total{pid=\"102\",comm=\"c2\",group=\"c2\","
 				    "group_kind=\"comm\",kind=\"embodied\"} 0.200000\n"));
-	assert_non_null(strstr(b.p, "joule_host_energy_joules_total{package=\"all\",domain=\"package\","
+	assert_non_null(strstr(f->b.p, "joule_host_energy_joules_total{package=\"all\",domain=\"package\","
 				    "source=\"powercap\"} 84.000002\n"));
-	assert_non_null(strstr(b.p, "joule_grid_intensity_grams_per_kwh{kind=\"zone\",zone=\"DE\"} 412.5\n"));
-	assert_non_null(strstr(b.p, "joule_idle_energy_joules_total{domain=\"cpu\"} 0.000006\n"));
-	metrics_buf_free(&b);
-	store_close(st);
+	assert_non_null(strstr(f->b.p, "joule_grid_intensity_grams_per_kwh{kind=\"zone\",zone=\"DE\"} 412.5\n"));
+	assert_non_null(strstr(f->b.p, "joule_idle_energy_joules_total{domain=\"cpu\"} 0.000006\n"));
 }
 
 /* One more interval like filled()'s, after two expositions have shown the groups (SEEN_AFTER). */
@@ -114,32 +141,28 @@ static void add_after_exposition(struct store *st, size_t ntasks)
 
 static void test_metrics_render_when_group_of_comm_labels_group_and_comm(void **state)
 {
-	struct store *st = filled(1, 3);
-	struct metrics_buf b = { 0 };
+	struct metrics_fx *f = *state;
 
-	add_after_exposition(st, 3);
-	assert_int_equal(metrics_render(st, NULL, METRICS_TEXT, &b), 0);
-	assert_null(strstr(b.p, "pid=\"101\""));
+	f->st = filled(1, 3);
+	add_after_exposition(f->st, 3);
+	assert_int_equal(metrics_render(f->st, NULL, METRICS_TEXT, &f->b), 0);
+	assert_null(strstr(f->b.p, "pid=\"101\""));
 	/* the series shows what came after the first exposition: one interval */
-	assert_non_null(strstr(b.p, "joule_group_energy_joules_total{group=\"c1\",group_kind=\"comm\",comm=\"c1\","
+	assert_non_null(strstr(f->b.p, "joule_group_energy_joules_total{group=\"c1\",group_kind=\"comm\",comm=\"c1\","
 				    "domain=\"cpu\"} 2.234567\n"));
-	assert_non_null(strstr(b.p, "joule_group_carbon_grams_total{group=\"c1\",group_kind=\"comm\",comm=\"c1\","
+	assert_non_null(strstr(f->b.p, "joule_group_carbon_grams_total{group=\"c1\",group_kind=\"comm\",comm=\"c1\","
 				    "kind=\"embodied\"} 0.100000\n"));
 	/* the old per-group rest series are gone: joule_process_* always has a pid */
-	assert_null(strstr(b.p, "joule_process_energy_joules_total{comm="));
-	metrics_buf_free(&b);
-	store_close(st);
+	assert_null(strstr(f->b.p, "joule_process_energy_joules_total{comm="));
 }
 
 static void test_metrics_render_when_many_processes_bounds_pid_series_to_top_n(void **state)
 {
-	struct store *st = filled(5, 64);
-	struct metrics_buf b = { 0 };
+	struct metrics_fx *f = *state;
 
-	assert_int_equal(metrics_render(st, NULL, METRICS_TEXT, &b), 0);
-	assert_int_equal(count(b.p, "joule_process_cpu_seconds_total{pid="), 5);
-	metrics_buf_free(&b);
-	store_close(st);
+	f->st = filled(5, 64);
+	assert_int_equal(metrics_render(f->st, NULL, METRICS_TEXT, &f->b), 0);
+	assert_int_equal(count(f->b.p, "joule_process_cpu_seconds_total{pid="), 5);
 }
 
 static void test_metrics_escape_when_quotes_backslash_newline_escapes(void **state)
@@ -228,20 +251,18 @@ static struct store *churned(uint64_t *host_uj)
 
 static void test_metrics_render_when_churn_group_idle_other_sum_to_host_exactly(void **state)
 {
-	struct metrics_buf b = { 0 };
 	uint64_t host_uj, sum;
-	struct store *st = churned(&host_uj);
+	struct metrics_fx *f = *state;
 
-	assert_int_equal(metrics_render(st, NULL, METRICS_TEXT, &b), 0);
-	sum = family_sum(b.p, "joule_group_energy_joules_total", "", 6) +
-	      family_sum(b.p, "joule_idle_energy_joules_total", "", 6) +
-	      family_sum(b.p, "joule_other_energy_joules_total", "", 6);
+	f->st = churned(&host_uj);
+	assert_int_equal(metrics_render(f->st, NULL, METRICS_TEXT, &f->b), 0);
+	sum = family_sum(f->b.p, "joule_group_energy_joules_total", "", 6) +
+	      family_sum(f->b.p, "joule_idle_energy_joules_total", "", 6) +
+	      family_sum(f->b.p, "joule_other_energy_joules_total", "", 6);
 	assert_int_equal(sum, host_uj);
-	assert_int_equal(family_sum(b.p, "joule_host_attributed_energy_joules_total", "", 6), host_uj);
+	assert_int_equal(family_sum(f->b.p, "joule_host_attributed_energy_joules_total", "", 6), host_uj);
 	/* 6 names, 4 slots, none idle long enough to forget: the rest went to other */
-	assert_true(family_sum(b.p, "joule_other_energy_joules_total", "reason=\"group_table_full\"", 6) > 0);
-	metrics_buf_free(&b);
-	store_close(st);
+	assert_true(family_sum(f->b.p, "joule_other_energy_joules_total", "reason=\"group_table_full\"", 6) > 0);
 }
 
 static void test_metrics_render_when_process_exited_its_series_stops(void **state)
@@ -250,34 +271,31 @@ static void test_metrics_render_when_process_exited_its_series_stops(void **stat
 	struct sample_task t = task(1, "w", 500);
 	struct sample s = { .seq = 1, .mono_end_ns = 100000000, .real_end_ns = 1700000000000000000ULL,
 			    .ntasks = 1, .tasks = &t };
-	struct metrics_buf b = { 0 };
-	struct store *st;
+	struct metrics_fx *f = *state;
 
-	assert_int_equal(store_open(&st, &cfg), 0);
-	store_add_sample(st, &s);
-	assert_int_equal(metrics_render(st, NULL, METRICS_TEXT, &b), 0);
-	assert_non_null(strstr(b.p, "joule_process_energy_joules_total{pid=\"1\""));
+	assert_int_equal(store_open(&f->st, &cfg), 0);
+	store_add_sample(f->st, &s);
+	assert_int_equal(metrics_render(f->st, NULL, METRICS_TEXT, &f->b), 0);
+	assert_non_null(strstr(f->b.p, "joule_process_energy_joules_total{pid=\"1\""));
 	/* its group was new at that exposition: it starts at zero there, the first 500 µJ are other's */
-	assert_non_null(strstr(b.p, "joule_group_energy_joules_total{group=\"w\",group_kind=\"comm\",comm=\"w\","
+	assert_non_null(strstr(f->b.p, "joule_group_energy_joules_total{group=\"w\",group_kind=\"comm\",comm=\"w\","
 				    "domain=\"cpu\"} 0.000000\n"));
-	assert_non_null(strstr(b.p, "joule_other_energy_joules_total{reason=\"before_first_exposition\",domain=\"cpu\"} "
+	assert_non_null(strstr(f->b.p, "joule_other_energy_joules_total{reason=\"before_first_exposition\",domain=\"cpu\"} "
 				    "0.000500\n"));
-	assert_int_equal(metrics_render(st, NULL, METRICS_TEXT, &b), 0); /* a second scraper: still zero for it */
-	assert_non_null(strstr(b.p, "joule_group_energy_joules_total{group=\"w\",group_kind=\"comm\",comm=\"w\","
+	assert_int_equal(metrics_render(f->st, NULL, METRICS_TEXT, &f->b), 0); /* a second scraper: still zero for it */
+	assert_non_null(strstr(f->b.p, "joule_group_energy_joules_total{group=\"w\",group_kind=\"comm\",comm=\"w\","
 				    "domain=\"cpu\"} 0.000000\n"));
 	t.exited = true;
 	s.seq = 2;
 	s.mono_end_ns += 100000000;
 	s.real_end_ns += 100000000;
-	store_add_sample(st, &s);
-	assert_int_equal(metrics_render(st, NULL, METRICS_TEXT, &b), 0);
-	assert_null(strstr(b.p, "joule_process_energy_joules_total{pid=\"1\""));
-	assert_non_null(strstr(b.p, "joule_group_energy_joules_total{group=\"w\",group_kind=\"comm\",comm=\"w\","
+	store_add_sample(f->st, &s);
+	assert_int_equal(metrics_render(f->st, NULL, METRICS_TEXT, &f->b), 0);
+	assert_null(strstr(f->b.p, "joule_process_energy_joules_total{pid=\"1\""));
+	assert_non_null(strstr(f->b.p, "joule_group_energy_joules_total{group=\"w\",group_kind=\"comm\",comm=\"w\","
 				    "domain=\"cpu\"} 0.000500\n"));
-	assert_non_null(strstr(b.p, "joule_other_energy_joules_total{reason=\"before_first_exposition\",domain=\"cpu\"} "
+	assert_non_null(strstr(f->b.p, "joule_other_energy_joules_total{reason=\"before_first_exposition\",domain=\"cpu\"} "
 				    "0.000500\n"));
-	metrics_buf_free(&b);
-	store_close(st);
 }
 
 static void test_metrics_render_when_known_unit_gets_new_comm_its_start_stays_in_the_unit(void **state)
@@ -286,40 +304,35 @@ static void test_metrics_render_when_known_unit_gets_new_comm_its_start_stays_in
 	struct sample_task t[2] = { task(1, "make", 100), task(2, "cc1", 40) };
 	struct sample s = { .seq = 1, .mono_end_ns = 100000000, .real_end_ns = 1700000000000000000ULL,
 			    .ntasks = 1, .tasks = t };
-	struct metrics_buf b = { 0 };
-	struct store *st;
+	struct metrics_fx *f = *state;
 
-	assert_int_equal(store_open(&st, &cfg), 0);
-	store_add_sample(st, &s);
-	assert_int_equal(metrics_render(st, NULL, METRICS_TEXT, &b), 0);
-	assert_int_equal(metrics_render(st, NULL, METRICS_TEXT, &b), 0);
+	assert_int_equal(store_open(&f->st, &cfg), 0);
+	store_add_sample(f->st, &s);
+	assert_int_equal(metrics_render(f->st, NULL, METRICS_TEXT, &f->b), 0);
+	assert_int_equal(metrics_render(f->st, NULL, METRICS_TEXT, &f->b), 0);
 	s.seq = 2;
 	s.ntasks = 2;
 	s.mono_end_ns += 100000000;
 	s.real_end_ns += 100000000;
-	store_add_sample(st, &s);
-	assert_int_equal(metrics_render(st, NULL, METRICS_TEXT, &b), 0);
+	store_add_sample(f->st, &s);
+	assert_int_equal(metrics_render(f->st, NULL, METRICS_TEXT, &f->b), 0);
 	/* cc1's first 40 µJ are shown in the unit's make entry, so the unit's sum misses nothing */
-	assert_non_null(strstr(b.p, "joule_group_energy_joules_total{group=\"u.service\",group_kind=\"unit\",comm=\"make\","
+	assert_non_null(strstr(f->b.p, "joule_group_energy_joules_total{group=\"u.service\",group_kind=\"unit\",comm=\"make\","
 				    "domain=\"cpu\"} 0.000140\n"));
-	assert_non_null(strstr(b.p, "joule_group_energy_joules_total{group=\"u.service\",group_kind=\"unit\",comm=\"cc1\","
+	assert_non_null(strstr(f->b.p, "joule_group_energy_joules_total{group=\"u.service\",group_kind=\"unit\",comm=\"cc1\","
 				    "domain=\"cpu\"} 0.000000\n"));
-	metrics_buf_free(&b);
-	store_close(st);
 }
 
 static void test_metrics_render_when_openmetrics_names_families_units_and_ends_with_eof(void **state)
 {
-	struct store *st = filled(1, 3);
-	struct metrics_buf b = { 0 };
+	struct metrics_fx *f = *state;
 
-	assert_int_equal(metrics_render(st, NULL, METRICS_OPENMETRICS, &b), 0);
-	assert_non_null(strstr(b.p, "# TYPE joule_group_energy_joules counter\n# UNIT joule_group_energy_joules joules\n"));
-	assert_non_null(strstr(b.p, "\njoule_group_energy_joules_total{"));
-	assert_null(strstr(b.p, "# TYPE joule_group_energy_joules_total"));
-	assert_true(b.len >= 6 && strcmp(b.p + b.len - 6, "# EOF\n") == 0);
-	metrics_buf_free(&b);
-	store_close(st);
+	f->st = filled(1, 3);
+	assert_int_equal(metrics_render(f->st, NULL, METRICS_OPENMETRICS, &f->b), 0);
+	assert_non_null(strstr(f->b.p, "# TYPE joule_group_energy_joules counter\n# UNIT joule_group_energy_joules joules\n"));
+	assert_non_null(strstr(f->b.p, "\njoule_group_energy_joules_total{"));
+	assert_null(strstr(f->b.p, "# TYPE joule_group_energy_joules_total"));
+	assert_true(f->b.len >= 6 && strcmp(f->b.p + f->b.len - 6, "# EOF\n") == 0);
 }
 
 static void test_metrics_negotiate_when_accept_names_openmetrics_picks_it(void **state)
@@ -332,49 +345,47 @@ static void test_metrics_negotiate_when_accept_names_openmetrics_picks_it(void *
 
 static void test_metrics_render_when_jitter_has_catch_all_bound_prints_inf_only(void **state)
 {
-	struct store *st = filled(1, 1);
-	struct metrics_buf b = { 0 };
+	struct metrics_fx *f = *state;
 	struct metrics_self self = { .have_sampler = true };
 
+	f->st = filled(1, 1);
 	self.sampler.ticks = 4;
 	self.sampler.jitter_le_ns[0] = 50000;
 	self.sampler.jitter_count[0] = 3;
 	self.sampler.jitter_le_ns[1] = UINT64_MAX;
 	self.sampler.jitter_count[1] = 4;
-	assert_int_equal(metrics_render(st, &self, METRICS_TEXT, &b), 0);
-	assert_null(strstr(b.p, "18446744073"));
-	assert_non_null(strstr(b.p, "joule_self_tick_jitter_seconds_bucket{le=\"+Inf\"} 4\n"));
-	metrics_buf_free(&b);
-	store_close(st);
+	assert_int_equal(metrics_render(f->st, &self, METRICS_TEXT, &f->b), 0);
+	assert_null(strstr(f->b.p, "18446744073"));
+	assert_non_null(strstr(f->b.p, "joule_self_tick_jitter_seconds_bucket{le=\"+Inf\"} 4\n"));
 }
 
 static void test_metrics_render_when_process_stats_given_exports_standard_process_metrics(void **state)
 {
-	struct store *st = filled(1, 1);
-	struct metrics_buf b = { 0 };
+	struct metrics_fx *f = *state;
 	struct metrics_self self = { .have_process = true,
 				     .process = { .cpu_ns = 1500000000, .rss_bytes = 4096, .open_fds = 9,
 						  .max_fds = 1024, .start_real_ns = 1700000000000000000ULL } };
 
-	assert_int_equal(metrics_render(st, &self, METRICS_TEXT, &b), 0);
-	assert_non_null(strstr(b.p, "\nprocess_cpu_seconds_total 1.500000000\n"));
-	assert_non_null(strstr(b.p, "\nprocess_resident_memory_bytes 4096\n"));
-	assert_non_null(strstr(b.p, "\nprocess_open_fds 9\n"));
-	assert_non_null(strstr(b.p, "\nprocess_start_time_seconds 1700000000.000000000\n"));
-	metrics_buf_free(&b);
-	store_close(st);
+	f->st = filled(1, 1);
+	assert_int_equal(metrics_render(f->st, &self, METRICS_TEXT, &f->b), 0);
+	assert_non_null(strstr(f->b.p, "\nprocess_cpu_seconds_total 1.500000000\n"));
+	assert_non_null(strstr(f->b.p, "\nprocess_resident_memory_bytes 4096\n"));
+	assert_non_null(strstr(f->b.p, "\nprocess_open_fds 9\n"));
+	assert_non_null(strstr(f->b.p, "\nprocess_start_time_seconds 1700000000.000000000\n"));
 }
 
 /* promtool check metrics on one rendering; "" when clean, else its complaint. */
 static void promtool_check(const struct metrics_buf *b, char *out, size_t outlen, int *rc)
 {
-	char path[] = "/tmp/joule-promtool-XXXXXX", cmd[128];
-	int fd = mkstemp(path);
+	char path[PATH_MAX], cmd[PATH_MAX + 64];
+	int fd;
 	FILE *p;
 	ssize_t n;
 
+	snprintf(path, sizeof(path), "%s", tl_path("promtool.out"));
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
 	assert_true(fd >= 0);
-	snprintf(cmd, sizeof(cmd), "promtool check metrics > %s 2>&1", path);
+	snprintf(cmd, sizeof(cmd), "promtool check metrics > '%s' 2>&1", path);
 	p = popen(cmd, "w");
 	assert_non_null(p);
 	fwrite(b->p, 1, b->len, p);
@@ -382,17 +393,16 @@ static void promtool_check(const struct metrics_buf *b, char *out, size_t outlen
 	n = read(fd, out, outlen - 1);
 	out[n > 0 ? n : 0] = '\0';
 	close(fd);
-	unlink(path);
 }
 
 static void test_metrics_render_when_checked_by_promtool_is_clean(void **state)
 {
-	struct store *st = filled(3, 10);
-	struct metrics_buf b = { 0 };
+	struct metrics_fx *f = *state;
 	struct metrics_self self = { .version = "t", .have_sampler = true, .have_ledger = true, .have_process = true };
 	char out[4096];
 	int rc;
 
+	f->st = filled(3, 10);
 	if (access("/usr/bin/promtool", X_OK) != 0)
 		skip();
 	self.sampler.ticks = 10;
@@ -400,47 +410,45 @@ static void test_metrics_render_when_checked_by_promtool_is_clean(void **state)
 	self.sampler.jitter_count[0] = 9;
 	self.sampler.jitter_le_ns[1] = 10000000;
 	self.sampler.jitter_count[1] = 10;
-	assert_int_equal(metrics_render(st, &self, METRICS_TEXT, &b), 0);
-	promtool_check(&b, out, sizeof(out), &rc);
+	assert_int_equal(metrics_render(f->st, &self, METRICS_TEXT, &f->b), 0);
+	promtool_check(&f->b, out, sizeof(out), &rc);
 	if (rc != 0 || out[0])
 		print_error("promtool: %s\n", out);
 	assert_int_equal(rc, 0);
 	assert_string_equal(out, "");
-	metrics_buf_free(&b);
-	store_close(st);
 }
 
 static void test_metrics_render_when_the_ledger_lost_records_shows_them(void **state)
 {
-	struct store *st = filled(1, 1);
-	struct metrics_buf b = { 0 };
+	struct metrics_fx *f = *state;
 	struct metrics_self self = { .version = "t", .have_ledger = true, .ledger_records_lost = 7 };
 	char *text;
 
-	assert_int_equal(metrics_render(st, &self, METRICS_TEXT, &b), 0);
-	text = strndup(b.p, b.len);
+	f->st = filled(1, 1);
+	assert_int_equal(metrics_render(f->st, &self, METRICS_TEXT, &f->b), 0);
+	text = strndup(f->b.p, f->b.len);
 	assert_non_null(strstr(text, "\njoule_self_ledger_records_lost_total 7\n"));
 	free(text);
-	metrics_buf_free(&b);
-	store_close(st);
 }
+
+#define M(t) cmocka_unit_test_setup_teardown(t, fx_setup, fx_teardown)
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_metrics_render_when_the_ledger_lost_records_shows_them),
-		cmocka_unit_test(test_metrics_render_when_top_process_has_exact_decimal_values),
-		cmocka_unit_test(test_metrics_render_when_group_of_comm_labels_group_and_comm),
-		cmocka_unit_test(test_metrics_render_when_many_processes_bounds_pid_series_to_top_n),
+		M(test_metrics_render_when_the_ledger_lost_records_shows_them),
+		M(test_metrics_render_when_top_process_has_exact_decimal_values),
+		M(test_metrics_render_when_group_of_comm_labels_group_and_comm),
+		M(test_metrics_render_when_many_processes_bounds_pid_series_to_top_n),
 		cmocka_unit_test(test_metrics_escape_when_quotes_backslash_newline_escapes),
-		cmocka_unit_test(test_metrics_render_when_churn_group_idle_other_sum_to_host_exactly),
-		cmocka_unit_test(test_metrics_render_when_process_exited_its_series_stops),
-		cmocka_unit_test(test_metrics_render_when_known_unit_gets_new_comm_its_start_stays_in_the_unit),
-		cmocka_unit_test(test_metrics_render_when_openmetrics_names_families_units_and_ends_with_eof),
+		M(test_metrics_render_when_churn_group_idle_other_sum_to_host_exactly),
+		M(test_metrics_render_when_process_exited_its_series_stops),
+		M(test_metrics_render_when_known_unit_gets_new_comm_its_start_stays_in_the_unit),
+		M(test_metrics_render_when_openmetrics_names_families_units_and_ends_with_eof),
 		cmocka_unit_test(test_metrics_negotiate_when_accept_names_openmetrics_picks_it),
-		cmocka_unit_test(test_metrics_render_when_jitter_has_catch_all_bound_prints_inf_only),
-		cmocka_unit_test(test_metrics_render_when_process_stats_given_exports_standard_process_metrics),
-		cmocka_unit_test(test_metrics_render_when_checked_by_promtool_is_clean),
+		M(test_metrics_render_when_jitter_has_catch_all_bound_prints_inf_only),
+		M(test_metrics_render_when_process_stats_given_exports_standard_process_metrics),
+		M(test_metrics_render_when_checked_by_promtool_is_clean),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
