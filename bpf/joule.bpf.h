@@ -510,9 +510,10 @@ static __always_inline void do_final(struct task_struct *t, struct joule_thread 
 }
 
 /*
- * Only the last thread's exit ends the process. The map entry is deleted by
- * userspace a tick later: the exiting task still runs until its final
- * context switch, and that tail is charged after this tracepoint.
+ * The last thread to start exiting reports the exit code. The process is
+ * not over: its threads still run (exit_mm of a large address space for
+ * tens of ms, longer when preempted) until their final switches, and the
+ * last of those (do_thread_end) is what closes it.
  */
 static __always_inline void do_exit(struct task_struct *t)
 {
