@@ -4,8 +4,8 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* Set by userspace for the one iterator pass at attach (see do_collect). */
-__u32 iter_baseline = 0;
+/* Set by userspace for the two iterator passes at attach (enum joule_iter_mode, see do_collect). */
+__u32 iter_mode = 0;
 
 SEC("tp_btf/sched_switch")
 int BPF_PROG(handle_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
@@ -115,6 +115,6 @@ int collect(struct bpf_iter__task *ctx)
 	struct task_struct *task = ctx->task;
 
 	if (task)
-		do_collect(task, iter_baseline);
+		do_collect(task, iter_mode);
 	return 0;
 }

@@ -45,6 +45,23 @@ struct procs_map procs1 SEC(".maps");
 __u32 gen = 0;
 
 /*
+ * Live threads per process: +1 at each clone (or, for threads older than
+ * joule, at the counting pass after attach), −1 at each counted thread's
+ * final switch. The switch that takes it to 0 is the process's last: it
+ * sends JOULE_EV_FINAL after charging its last ns, so userspace closes the
+ * process in the snapshot that reads them. Touched at clone and exit
+ * only, never on the switch path. LRU: an entry lost to a full map (or a
+ * count gone wrong) only costs that process its early close; userspace
+ * then closes it late (see tracer_lifecycle.c). Sized by userspace.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, JOULE_DEFAULT_MAX_TASKS);
+	__type(key, struct joule_task_key);
+	__type(value, __u64);
+} lives SEC(".maps");
+
+/*
  * Threads that started before this instant (CLOCK_MONOTONIC ns, set by
  * userspace before attaching) ran before joule watched them: their first
  * sight only records a baseline.
@@ -88,11 +105,11 @@ static __always_inline struct joule_cpu_state *this_cpu_state(void)
  * creating the entry on first use; a full map sends them to that CPU's
  * overflow bucket.
  */
-static __always_inline void do_credit(const struct joule_task_key *key, __u32 cpu, __u64 ns)
+static __always_inline void do_credit(const struct joule_task_key *key, __u32 cpu, __u64 ns, __u32 g)
 {
 	struct joule_task_val zero = {}, *val;
 	struct joule_cpu_state *st;
-	void *map = (gen & 1) ? (void *)&procs1 : (void *)&procs0;
+	void *map = (g & 1) ? (void *)&procs1 : (void *)&procs0;
 
 	if (!ns)
 		return;
@@ -126,8 +143,10 @@ static __always_inline void do_credit(const struct joule_task_key *key, __u32 cp
  * kernel has not counted yet). Two paths may charge one thread at once
  * (the snapshot's iterator and its migration): the compare-and-swap lets
  * one of them take the growth; the other's is taken at the next charge.
+ * g is the generation, read once by the caller: userspace may flip it
+ * while a program runs on another CPU.
  */
-static __always_inline void do_charge(struct joule_thread *th, __u64 seen_ns, __u32 cpu)
+static __always_inline void do_charge(struct joule_thread *th, __u64 seen_ns, __u32 cpu, __u32 g)
 {
 	__u64 old = th->charged_se_ns;
 
@@ -136,7 +155,7 @@ static __always_inline void do_charge(struct joule_thread *th, __u64 seen_ns, __
 		return;
 	if (__sync_val_compare_and_swap(&th->charged_se_ns, old, seen_ns) != old)
 		return;
-	do_credit(&th->key, cpu, seen_ns - old);
+	do_credit(&th->key, cpu, seen_ns - old, g);
 }
 
 /*
@@ -151,6 +170,8 @@ static __always_inline void do_first_sight(struct joule_thread *th, __u32 tgid, 
 	th->key.pad = 0;
 	th->key.start_ns = leader_start_ns;
 	th->charged_se_ns = thread_start_ns < attach_ns ? se_ns : 0;
+	/* a thread born since attach was counted at its clone (do_fork); older ones by the counting pass */
+	th->counted = thread_start_ns >= attach_ns;
 	th->seen = 1;
 }
 
@@ -270,10 +291,13 @@ static __always_inline __u32 task_cpu_core(struct task_struct *t)
  * exec_start_ns the exec_start of the task that is not idle (either equals
  * this __schedule's rq clock_task).
  */
+static __always_inline void do_final(struct task_struct *t, struct joule_thread *th, __u32 g);
+
 static __always_inline void do_switch(struct task_struct *prev, bool prev_idle, bool next_idle, bool prev_dead,
 				      __u64 prev_se_ns, __u64 prev_start_ns, __u64 exec_start_ns)
 {
 	struct joule_thread *th;
+	__u32 g;
 
 	if (prev_idle || next_idle || ((prev_se_ns ^ prev_start_ns) >> 26)) {
 		struct joule_cpu_state *st = this_cpu_state();
@@ -291,9 +315,11 @@ static __always_inline void do_switch(struct task_struct *prev, bool prev_idle, 
 	if (!prev_dead || prev_idle)
 		return;
 	/* its storage goes with it: charge what it ran since the last charge, on this CPU */
+	g = gen;
 	th = thread_of(prev);
 	if (th)
-		do_charge(th, prev_se_ns, bpf_get_smp_processor_id());
+		do_charge(th, prev_se_ns, bpf_get_smp_processor_id(), g);
+	do_final(prev, th, g);
 }
 
 /*
@@ -306,7 +332,7 @@ static __always_inline void do_migrate(struct task_struct *t)
 	struct joule_thread *th = thread_of(t);
 
 	if (th)
-		do_charge(th, BPF_CORE_READ(t, se.sum_exec_runtime), task_cpu_core(t));
+		do_charge(th, BPF_CORE_READ(t, se.sum_exec_runtime), task_cpu_core(t), gen);
 }
 
 /*
@@ -334,21 +360,50 @@ static __always_inline void do_flush(struct task_struct *cur)
 	if (th)
 		do_charge(th, do_running_ns(st, now, BPF_CORE_READ(cur, se.sum_exec_runtime),
 					    BPF_CORE_READ(cur, se.exec_start)),
-			  bpf_get_smp_processor_id());
+			  bpf_get_smp_processor_id(), gen);
+}
+
+/* +1 live thread for a process; a new entry starts at 1. */
+static __always_inline void do_count(const struct joule_task_key *key)
+{
+	__u64 one = 1, *n = bpf_map_lookup_elem(&lives, key);
+
+	if (n) {
+		__sync_fetch_and_add(n, 1);
+		return;
+	}
+	/* BPF_NOEXIST: another CPU's clone may have created it meanwhile */
+	if (bpf_map_update_elem(&lives, key, &one, BPF_NOEXIST) == 0)
+		return;
+	n = bpf_map_lookup_elem(&lives, key);
+	if (n)
+		__sync_fetch_and_add(n, 1);
 }
 
 /*
  * The snapshot's task iterator: every thread's growth since its last
  * charge, to the CPU it is on (it has not migrated since: that would have
- * charged it). Run once with baseline set before sched_switch is attached,
- * it gives every thread alive then its storage and baseline.
+ * charged it). Run with JOULE_ITER_BASELINE before sched_switch is
+ * attached, it gives every thread alive then its storage and baseline;
+ * with JOULE_ITER_COUNT once after attach, it counts each thread that
+ * predates attach and has not made its final switch (TASK_DEAD: a zombie
+ * leader waiting for its parent) among its process's live threads. One
+ * that died between attach and this pass was never counted and is not
+ * subtracted either (its counted flag is unset).
  */
-static __always_inline void do_collect(struct task_struct *t, bool baseline)
+static __always_inline void do_collect(struct task_struct *t, __u32 mode)
 {
 	struct joule_thread *th = thread_of(t);
 
-	if (th && !baseline)
-		do_charge(th, BPF_CORE_READ(t, se.sum_exec_runtime), task_cpu_core(t));
+	if (!th)
+		return;
+	if (mode == JOULE_ITER_CHARGE) {
+		do_charge(th, BPF_CORE_READ(t, se.sum_exec_runtime), task_cpu_core(t), gen);
+	} else if (mode == JOULE_ITER_COUNT && !th->counted && !task_dead_core(t) &&
+		   BPF_CORE_READ(t, start_time) < attach_ns) {
+		th->counted = 1;
+		do_count(&th->key);
+	}
 }
 
 /* comm: the new name where the task's own is not yet updated (task_rename), else NULL. */
@@ -363,6 +418,8 @@ static __always_inline void emit(__u32 kind, struct task_struct *t, struct task_
 		return;
 	}
 	ev->kind = kind;
+	ev->gen = 0;
+	ev->pad = 0;
 	ev->tgid = BPF_CORE_READ(t, tgid);
 	ev->start_ns = BPF_CORE_READ(t, group_leader, start_time);
 	ev->exit_code = exit_code;
@@ -381,18 +438,82 @@ static __always_inline void emit(__u32 kind, struct task_struct *t, struct task_
 	bpf_ringbuf_submit(ev, 0);
 }
 
-/* A new process, not a new thread: the child leads its own thread group. */
+/*
+ * Every clone adds a live thread to its process (see lives); a new
+ * process, not a new thread (the child leads its own thread group), is
+ * also announced. The tracepoint fires before the child is woken, so its
+ * final switch always comes after this count.
+ */
 static __always_inline void do_fork(struct task_struct *parent, struct task_struct *child)
 {
-	if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid))
+	struct joule_task_key key = {
+		.tgid = BPF_CORE_READ(child, tgid),
+		.start_ns = BPF_CORE_READ(child, group_leader, start_time),
+	};
+
+	do_count(&key);
+	if (BPF_CORE_READ(child, pid) != key.tgid)
 		return;
 	emit(JOULE_EV_FORK, child, parent, 0, NULL);
 }
 
 /*
- * Only the last thread's exit ends the process. The map entry is deleted by
- * userspace a tick later: the exiting task still runs until its final
- * context switch, and that tail is charged after this tracepoint.
+ * A thread's final switch (TASK_DEAD), after its last ns were charged to
+ * generation g: one live thread fewer. The last one tells userspace, with
+ * g, so the snapshot that drains g marks the process exited in the same
+ * row that carries those ns. A thread that was never counted (it died
+ * before the counting pass, or its storage could not be made) ends the
+ * process only if it is the leader and no counted thread is left. t names
+ * the process in the event (NULL: no name, tests).
+ */
+static __always_inline void do_thread_end(const struct joule_task_key *key, bool leader, bool counted,
+					  __s32 exit_code, __u32 g, struct task_struct *t)
+{
+	struct joule_event *ev;
+	__u64 *n = bpf_map_lookup_elem(&lives, key);
+
+	if (counted && n) {
+		if (__sync_fetch_and_add(n, -1) != 1)
+			return;
+		bpf_map_delete_elem(&lives, key);
+	} else if (!leader || n) {
+		return;
+	}
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
+		__sync_fetch_and_add(&lost_events, 1);
+		return;
+	}
+	ev->kind = JOULE_EV_FINAL;
+	ev->tgid = key->tgid;
+	ev->pad = 0;
+	ev->start_ns = key->start_ns;
+	ev->ppid = 0;
+	ev->pstart_ns = 0;
+	ev->exit_code = exit_code;
+	ev->ts_ns = bpf_ktime_get_ns();
+	ev->gen = g;
+	ev->comm[0] = '\0';
+	if (t)
+		BPF_CORE_READ_STR_INTO(&ev->comm, t, comm);
+	bpf_ringbuf_submit(ev, 0);
+}
+
+static __always_inline void do_final(struct task_struct *t, struct joule_thread *th, __u32 g)
+{
+	struct joule_task_key key = {
+		.tgid = BPF_CORE_READ(t, tgid),
+		.start_ns = BPF_CORE_READ(t, group_leader, start_time),
+	};
+
+	do_thread_end(&key, BPF_CORE_READ(t, pid) == key.tgid, th && th->counted, BPF_CORE_READ(t, exit_code), g, t);
+}
+
+/*
+ * The last thread to start exiting reports the exit code. The process is
+ * not over: its threads still run (exit_mm of a large address space for
+ * tens of ms, longer when preempted) until their final switches, and the
+ * last of those (do_thread_end) is what closes it.
  */
 static __always_inline void do_exit(struct task_struct *t)
 {

@@ -21,7 +21,7 @@ int test_first_sight(void *ctx)
 SEC("raw_tp")
 int test_charge(void *ctx)
 {
-	do_charge(&test_th, test_in.se_ns, test_in.cpu);
+	do_charge(&test_th, test_in.se_ns, test_in.cpu, gen);
 	return 0;
 }
 
@@ -49,5 +49,29 @@ int test_running(void *ctx)
 
 	if (st)
 		test_running_ns = do_running_ns(st, test_in.now_ns, test_in.se_ns, test_in.exec_start_ns);
+	return 0;
+}
+
+/* A new thread of test_in's process (tgid, leader_start_ns) is counted (do_count). */
+SEC("raw_tp")
+int test_clone(void *ctx)
+{
+	struct joule_task_key key = { .tgid = test_in.tgid, .start_ns = test_in.leader_start_ns };
+
+	do_count(&key);
+	return 0;
+}
+
+/*
+ * A thread of that process makes its final switch (do_thread_end):
+ * test_in.dead is 1 for the leader, test_in.cpu 1 for a counted thread,
+ * test_in.se_ns the generation its last ns went into.
+ */
+SEC("raw_tp")
+int test_thread_end(void *ctx)
+{
+	struct joule_task_key key = { .tgid = test_in.tgid, .start_ns = test_in.leader_start_ns };
+
+	do_thread_end(&key, test_in.dead, test_in.cpu, 0, (__u32)test_in.se_ns, NULL);
 	return 0;
 }

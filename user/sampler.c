@@ -36,6 +36,7 @@ struct sampler {
 	size_t cap;
 	uint64_t *task_cpu_uj, *task_mem_uj, *weights, *shares;
 	uint64_t *busy_ns, *total_ns; /* [npkg] */
+	uint64_t *split_idle_ns; /* [ncpu] idle plus positive unaccounted: the time whose energy goes to idle */
 	uint64_t *pkg_cpu_uj, *pkg_mem_uj;
 };
 
@@ -89,7 +90,8 @@ int sampler_open(struct sampler **out, struct tracer *tr, struct energy_source *
 	s->total_ns = calloc((size_t)s->npkg, sizeof(uint64_t));
 	s->pkg_cpu_uj = calloc((size_t)s->npkg, sizeof(uint64_t));
 	s->pkg_mem_uj = calloc((size_t)s->npkg, sizeof(uint64_t));
-	if (!s->cpu_pkg || !s->busy_ns || !s->total_ns || !s->pkg_cpu_uj || !s->pkg_mem_uj) {
+	s->split_idle_ns = calloc((size_t)s->ncpu, sizeof(uint64_t));
+	if (!s->cpu_pkg || !s->busy_ns || !s->total_ns || !s->pkg_cpu_uj || !s->pkg_mem_uj || !s->split_idle_ns) {
 		err = -ENOMEM;
 		goto fail;
 	}
@@ -150,6 +152,7 @@ void sampler_close(struct sampler *s)
 	free(s->total_ns);
 	free(s->pkg_cpu_uj);
 	free(s->pkg_mem_uj);
+	free(s->split_idle_ns);
 	free(s->task_cpu_uj);
 	free(s->task_mem_uj);
 	free(s->weights);
@@ -277,10 +280,18 @@ int sampler_tick(struct sampler *s, const struct sample **out)
 	err = grow(s, d->ntasks);
 	if (err)
 		return err;
+	/*
+	 * CPU time the clock saw and no task or idle was charged with (IRQ,
+	 * steal, a running slice's lag) is split like idle: its energy goes
+	 * to the idle bucket, never to a task the kernel did not count it
+	 * for. A negative interval (a lag paid back) adds nothing.
+	 */
+	for (int c = 0; c < s->ncpu; c++)
+		s->split_idle_ns[c] = d->idle_ns[c] + (d->unaccounted_ns[c] > 0 ? (uint64_t)d->unaccounted_ns[c] : 0);
 	ai = (struct attrib_in){
 		.ncpu = s->ncpu, .cpu_pkg = s->cpu_pkg, .npkg = s->npkg,
 		.ntasks = d->ntasks, .task_ns = d->task_ns,
-		.idle_ns = d->idle_ns, .overflow_ns = d->overflow_ns,
+		.idle_ns = s->split_idle_ns, .overflow_ns = d->overflow_ns,
 		.cpu_uj = s->pkg_cpu_uj, .mem_uj = s->pkg_mem_uj, .idle = s->cfg.idle,
 	};
 	ao.task_cpu_uj = s->task_cpu_uj;
@@ -309,9 +320,15 @@ int sampler_tick(struct sampler *s, const struct sample **out)
 		};
 		memcpy(st->comm, tt->comm, sizeof(st->comm));
 	}
+	smp->clock_ns = 0;
+	smp->unaccounted_ns = 0;
+	smp->ncpus = 0;
 	for (int c = 0; c < s->ncpu; c++) {
 		smp->idle.cpu_ns += d->idle_ns[c];
 		smp->overflow.cpu_ns += d->overflow_ns[c];
+		smp->clock_ns += d->clock_ns[c];
+		smp->unaccounted_ns += d->unaccounted_ns[c];
+		smp->ncpus += d->clock_ns[c] > 0;
 	}
 	smp->idle.cpu_uj = ao.idle_cpu_uj;
 	smp->idle.mem_uj = ao.idle_mem_uj;

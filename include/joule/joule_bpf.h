@@ -31,7 +31,7 @@ struct joule_thread {
 	__u64 charged_se_ns;	/* sum_exec_runtime joule has charged up to (compare-and-swap) */
 	struct joule_task_key key; /* its process */
 	__u32 seen;		/* storage initialised */
-	__u32 pad;
+	__u32 counted;		/* counted among its process's live threads (see the lives map) */
 };
 
 /*
@@ -53,6 +53,14 @@ enum joule_event_kind {
 	JOULE_EV_EXEC = 2, /* comm changed */
 	JOULE_EV_EXIT = 3, /* the last thread of a process exited */
 	JOULE_EV_RENAME = 4, /* the group leader set its name (prctl PR_SET_NAME, exec) */
+	JOULE_EV_FINAL = 5, /* the process's last thread made its final switch: it never runs again */
+};
+
+/* What the task iterator does with each thread (iter_mode). */
+enum joule_iter_mode {
+	JOULE_ITER_CHARGE = 0,	 /* a snapshot: charge its growth */
+	JOULE_ITER_BASELINE = 1, /* before attach: give it storage and its baseline */
+	JOULE_ITER_COUNT = 2,	 /* once after attach: count the threads older than joule */
 };
 
 /* Ring-buffer record for process lifecycle events (never on the switch path). */
@@ -64,6 +72,8 @@ struct joule_event {
 	__s32 exit_code;   /* EXIT: task->exit_code (wait status form) */
 	__u64 pstart_ns;   /* FORK: parent's start time */
 	__u64 ts_ns;	   /* bpf_ktime_get_ns() at the event */
+	__u32 gen;	   /* FINAL: the generation of the process map its last ns went into */
+	__u32 pad;
 	char comm[JOULE_COMM_LEN];
 };
 

@@ -24,6 +24,9 @@ struct window {
 	double pue;
 	uint64_t ticks;
 	uint64_t span_ns;		/* Σ sample spans: the time the host figures cover */
+	uint64_t cpu_clock_ns;		/* Σ samples' clock_ns: busy + idle + unaccounted, exactly */
+	int64_t unaccounted_ns;		/* Σ samples' unaccounted_ns */
+	uint32_t ncpus;			/* CPUs whose clock ran (the most in any sample) */
 	/* how embodied carbon was configured, for the footer; set by window_init, kept by window_reset */
 	double embodied_g;		/* < 0 none, 0 the default */
 	double lifetime_s;		/* 0 the default */

@@ -63,6 +63,16 @@ struct sample {
 	size_t ntasks;
 	struct sample_task *tasks;		/* tasks with cpu_ns > 0 or that exited */
 	struct sample_totals idle, overflow;	/* buckets that are not processes (overflow: task map full) */
+	/*
+	 * The CPUs' own clocks over the interval, summed (ncpus of them ran):
+	 * Σ tasks' cpu_ns + overflow + idle + unaccounted_ns == clock_ns
+	 * exactly. Unaccounted is what no task and no idle was charged with
+	 * (IRQ/steal time, a running slice's lag; negative when a lag is paid
+	 * back); its energy went to idle (docs/PERFORMANCE.md).
+	 */
+	uint64_t clock_ns;
+	int64_t unaccounted_ns;
+	uint32_t ncpus;
 	uint64_t host_cpu_uj, host_mem_uj;	/* split base: energy_cpu_uj/energy_mem_uj summed over packages */
 	uint64_t host_domain_uj[ENERGY_NDOMAINS]; /* every domain, all packages (overlapping ones too) */
 	uint32_t domains;			/* present domains, bit per enum energy_domain */

@@ -67,6 +67,10 @@ struct store_host {
 	uint64_t domain_uj[ENERGY_NDOMAINS];
 	uint32_t domains;
 	struct sample_totals idle, overflow;
+	/* the CPUs' clocks (Σ), and the part no task and no idle was charged with (net; see struct sample) */
+	uint64_t cpu_clock_ns;
+	int64_t cpu_unaccounted_ns;
+	int64_t cpu_unaccounted_hwm_ns;	/* its highest value so far: the metric, which must never go down */
 	/* charged while no group slot was free (max_groups): with idle, overflow and the groups, the host */
 	struct sample_totals other;
 	/* Σ of the unseen parts no entry adopted, forgotten groups included: only grows */

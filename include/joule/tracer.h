@@ -21,7 +21,7 @@ struct tracer_task {
 	uint64_t start_ns;
 	char comm[JOULE_COMM_LEN];
 	bool marked;	/* tracer_mark()ed, or forked from a marked process */
-	bool exited;	/* its exit was seen in this interval */
+	bool exited;	/* it ended: this row holds its last ns (its last thread's final switch) */
 	int exit_code;
 	uint64_t total_ns;
 };
@@ -48,6 +48,7 @@ struct tracer_stats {
 	uint64_t snapshots;
 	uint64_t lost_events;	  /* ring buffer was full */
 	uint64_t lost_exits;	  /* dead processes found without their exit event */
+	uint64_t late_closes;	  /* exited processes closed without their final-switch event */
 	uint64_t stale_idle_ns;	  /* idle of CPUs back from offline, beyond their interval: dropped */
 	uint64_t overflow_events; /* slices that found the task map full */
 	uint64_t overflow_ns;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* BPF tests: the switch logic under bpf_prog_test_run, then attached programs against the kernel's own accounting. */
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -290,6 +291,111 @@ static void test_snapshot_when_exit_event_lost_collects_dead_entry(void **state)
 	assert_int_equal(task_ns_on_cpu(t, k.tgid, k.start_ns, 0), UINT64_MAX);
 	tracer_delta_free(&d);
 	tracer_close(t);
+}
+
+/* ---- a process's end: live threads counted at clone, its last final switch announced ---- */
+
+struct finals {
+	int n;
+	struct joule_event last;
+};
+
+static int on_event(void *ctx, void *data, size_t len)
+{
+	struct finals *f = ctx;
+
+	if (len >= sizeof(struct joule_event) && ((struct joule_event *)data)->kind == JOULE_EV_FINAL) {
+		f->n++;
+		memcpy(&f->last, data, sizeof(f->last));
+	}
+	return 0;
+}
+
+static void clone_thread(struct joule_test_bpf *skel, uint32_t tgid, uint64_t start)
+{
+	skel->bss->test_in.tgid = tgid;
+	skel->bss->test_in.leader_start_ns = start;
+	run_on(skel->progs.test_clone, 0);
+}
+
+/* A thread of (tgid, start) makes its final switch; its last ns went into generation gen. */
+static void thread_end(struct joule_test_bpf *skel, uint32_t tgid, uint64_t start, bool leader, bool counted,
+		       uint32_t gen)
+{
+	skel->bss->test_in.tgid = tgid;
+	skel->bss->test_in.leader_start_ns = start;
+	skel->bss->test_in.dead = leader;
+	skel->bss->test_in.cpu = counted;
+	skel->bss->test_in.se_ns = gen;
+	run_on(skel->progs.test_thread_end, 0);
+}
+
+static bool lives_has(struct joule_test_bpf *skel, uint32_t tgid, uint64_t start)
+{
+	struct joule_task_key k = { .tgid = tgid, .start_ns = start };
+	uint64_t n;
+
+	return bpf_map_lookup_elem(bpf_map__fd(skel->maps.lives), &k, &n) == 0;
+}
+
+static void test_thread_end_when_last_counted_thread_ends_sends_final_with_its_generation(void **state)
+{
+	struct joule_test_bpf *skel = open_logic(0);
+	struct finals f = {};
+	struct ring_buffer *rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_event, &f, NULL);
+
+	assert_non_null(rb);
+	clone_thread(skel, 71, 500);
+	clone_thread(skel, 71, 500);
+	thread_end(skel, 71, 500, true, true, 0); /* the leader ends first: a thread still runs */
+	ring_buffer__consume(rb);
+	assert_int_equal(f.n, 0);
+	thread_end(skel, 71, 500, false, true, 1);
+	ring_buffer__consume(rb);
+	assert_int_equal(f.n, 1);
+	assert_int_equal(f.last.tgid, 71);
+	assert_int_equal(f.last.start_ns, 500);
+	assert_int_equal(f.last.gen, 1);
+	assert_false(lives_has(skel, 71, 500));
+	ring_buffer__free(rb);
+	joule_test_bpf__destroy(skel);
+}
+
+static void test_thread_end_when_uncounted_leader_has_no_counted_thread_left_sends_final(void **state)
+{
+	struct joule_test_bpf *skel = open_logic(0);
+	struct finals f = {};
+	struct ring_buffer *rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_event, &f, NULL);
+
+	assert_non_null(rb);
+	thread_end(skel, 72, 600, false, false, 0); /* an uncounted thread: says nothing */
+	ring_buffer__consume(rb);
+	assert_int_equal(f.n, 0);
+	thread_end(skel, 72, 600, true, false, 0);
+	ring_buffer__consume(rb);
+	assert_int_equal(f.n, 1);
+	assert_int_equal(f.last.tgid, 72);
+	ring_buffer__free(rb);
+	joule_test_bpf__destroy(skel);
+}
+
+static void test_thread_end_when_counted_threads_remain_sends_nothing_for_an_uncounted_leader(void **state)
+{
+	struct joule_test_bpf *skel = open_logic(0);
+	struct finals f = {};
+	struct ring_buffer *rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_event, &f, NULL);
+
+	assert_non_null(rb);
+	clone_thread(skel, 73, 700);
+	thread_end(skel, 73, 700, true, false, 0);
+	ring_buffer__consume(rb);
+	assert_int_equal(f.n, 0);
+	assert_true(lives_has(skel, 73, 700));
+	thread_end(skel, 73, 700, false, true, 0);
+	ring_buffer__consume(rb);
+	assert_int_equal(f.n, 1);
+	ring_buffer__free(rb);
+	joule_test_bpf__destroy(skel);
 }
 
 /* ---- attached: real workloads against the kernel's accounting ---- */
@@ -618,6 +724,72 @@ static void test_attached_exit_teardown_stays_with_the_process(void **state)
 	tracer_close(t);
 }
 
+static void *burn_300ms(void *arg)
+{
+	burn_ns(300 * NSEC_PER_MSEC);
+	return arg;
+}
+
+/*
+ * The leader exits first; a thread burns on and ends the process later.
+ * The exited row must come with that thread's last ns, not at the
+ * leader's exit, and the process total is still the kernel's.
+ */
+static void test_attached_thread_outliving_its_leader_ends_the_process(void **state)
+{
+	struct tracer *t = open_attached(0, false);
+	struct tracer_delta d = {};
+	uint64_t joule_ns = 0, kernel_ns, deadline;
+	bool exited = false, after_exit = false, reaped = false;
+	struct rusage ru = {};
+	int status = 0;
+	pid_t pid;
+
+	pid = fork_child();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		pthread_t th;
+
+		if (pthread_create(&th, NULL, burn_300ms, NULL))
+			_exit(2);
+		pthread_exit(NULL); /* the leader goes; the process lives on in th */
+	}
+	assert_int_equal(tracer_mark_pid(t, (uint32_t)pid), 0);
+	deadline = now_mono_ns() + (uint64_t)(wait_budget_s(5) * NSEC_PER_SEC);
+	while (!(exited && reaped) && now_mono_ns() < deadline) {
+		usleep(100000);
+		if (!reaped && wait4(pid, &status, WNOHANG, &ru) == pid)
+			reaped = true;
+		assert_int_equal(tracer_snapshot(t, &d), 0);
+		for (size_t r = 0; r < d.ntasks; r++) {
+			if (d.tasks[r].tgid != (uint32_t)pid)
+				continue;
+			after_exit |= exited;
+			exited |= d.tasks[r].exited;
+			joule_ns += d.tasks[r].total_ns;
+		}
+	}
+	assert_true(reaped); /* before anything reads ru */
+	for (int i = 0; i < 2; i++) { /* anything after the exited row would show here */
+		usleep(100000);
+		assert_int_equal(tracer_snapshot(t, &d), 0);
+		for (size_t r = 0; r < d.ntasks; r++)
+			after_exit |= d.tasks[r].tgid == (uint32_t)pid;
+	}
+	kernel_ns = ((uint64_t)ru.ru_utime.tv_sec + (uint64_t)ru.ru_stime.tv_sec) * NSEC_PER_SEC +
+		    ((uint64_t)ru.ru_utime.tv_usec + (uint64_t)ru.ru_stime.tv_usec) * 1000;
+	print_message("thread outliving its leader: joule %llu ns, rusage %llu ns\n", (unsigned long long)joule_ns,
+		      (unsigned long long)kernel_ns);
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_true(exited);
+	assert_false(after_exit);
+	assert_true(kernel_ns >= 300 * NSEC_PER_MSEC);
+	assert_true(joule_ns * 1000 >= kernel_ns * 999);
+	assert_true(joule_ns * 1000 <= kernel_ns * 1001);
+	tracer_delta_free(&d);
+	tracer_close(t);
+}
+
 static void test_attached_full_map_reports_overflow_and_balances(void **state)
 {
 	struct tracer *t = open_attached(8, false);
@@ -673,12 +845,16 @@ int main(void)
 		cmocka_unit_test(test_charge_when_map_full_sends_time_to_overflow),
 		cmocka_unit_test(test_idle_counts_from_switch_in_to_switch_out_by_the_cpus_clock),
 		cmocka_unit_test(test_running_adds_the_slice_since_the_kernels_last_update),
+		cmocka_unit_test(test_thread_end_when_last_counted_thread_ends_sends_final_with_its_generation),
+		cmocka_unit_test(test_thread_end_when_uncounted_leader_has_no_counted_thread_left_sends_final),
+		cmocka_unit_test(test_thread_end_when_counted_threads_remain_sends_nothing_for_an_uncounted_leader),
 		cmocka_unit_test(test_snapshot_when_exit_event_lost_collects_dead_entry),
 		cmocka_unit_test(test_attached_cpu_time_matches_schedstat_within_0_1pct),
 		cmocka_unit_test(test_attached_raw_tp_fallback_matches_schedstat),
 		cmocka_unit_test(test_attached_snapshots_cover_every_cpu_interval),
 		cmocka_unit_test(test_attached_short_lived_children_captured),
 		cmocka_unit_test(test_attached_exit_teardown_stays_with_the_process),
+		cmocka_unit_test(test_attached_thread_outliving_its_leader_ends_the_process),
 		cmocka_unit_test(test_attached_full_map_reports_overflow_and_balances),
 	};
 

@@ -31,13 +31,34 @@ def run_json(*cmd):
         os.unlink(path)
 
 
+# One 300 ms burner's report per load, shared by the tests that read it (no second run).
+_BURNER = {}
+
+
+def burner(machine_load):
+    if machine_load not in _BURNER:
+        _BURNER[machine_load] = run_json(PY, "-c", BURN.format(s=0.3))
+    return _BURNER[machine_load]
+
+
 @root
 def test_accuracy_cpu_time_of_a_process_over_100ms_is_within_0_1pct_of_rusage(machine_load):
-    rep = run_json(PY, "-c", BURN.format(s=0.3))
+    rep = burner(machine_load)
     joule_ns, kernel_ns = rep["total"]["cpu_ns"], rep["total"]["kernel_cpu_ns"]
     print(f"{machine_load}: joule {joule_ns} ns, rusage {kernel_ns} ns ({100 * (joule_ns / kernel_ns - 1):+.4f}%)")
     assert kernel_ns >= 100_000_000, "the burner ran at least 100 ms"
     assert abs(joule_ns - kernel_ns) <= 0.001 * kernel_ns, "within 0.1 % of the kernel's count"
+
+
+@root
+def test_accuracy_run_json_cpu_time_adds_up_to_the_cpus_clocks(machine_load):
+    host = burner(machine_load)["host"]
+    busy, idle, unacc, clock = host["busy_ns"], host["idle_ns"], host["unaccounted_ns"], host["cpu_clock_ns"]
+    span = host["ncpus"] * host["span_ns"]
+    print(f"{machine_load}: busy {busy} + idle {idle} + unaccounted {unacc} ns = clock {clock} ns "
+          f"({100 * unacc / clock:+.3f}% unaccounted); ncpus x span {span} ns ({100 * (clock / span - 1):+.3f}%)")
+    assert busy + idle + unacc == clock, "every ns of the CPUs' clocks is busy, idle or unaccounted, exactly"
+    assert abs(clock - span) <= 0.02 * span, "the CPUs' clocks cover ncpus x the span the samples cover"
 
 
 @root

@@ -41,6 +41,10 @@ void window_add(struct window *w, const struct sample *s, window_match_fn mine, 
 	w->pue = s->pue;
 	w->ticks++;
 	w->span_ns += s->mono_end_ns - s->mono_start_ns;
+	w->cpu_clock_ns += s->clock_ns;
+	w->unaccounted_ns += s->unaccounted_ns;
+	if (s->ncpus > w->ncpus)
+		w->ncpus = s->ncpus;
 }
 
 void window_reset(struct window *w)
@@ -138,6 +142,12 @@ static cJSON *host_json(const struct window *w)
 	cJSON_AddNumberToObject(o, "memory_energy_uj", (double)w->host_mem_uj);
 	add_carbon(o, w->host_carbon_ug, w->host_embodied_ug);
 	cJSON_AddNumberToObject(o, "span_ns", (double)w->span_ns);
+	/* the CPUs' time: busy_ns + idle_ns + unaccounted_ns == cpu_clock_ns ≈ ncpus × span_ns */
+	cJSON_AddNumberToObject(o, "ncpus", (double)w->ncpus);
+	cJSON_AddNumberToObject(o, "cpu_clock_ns", (double)w->cpu_clock_ns);
+	cJSON_AddNumberToObject(o, "busy_ns", (double)(w->mine.cpu_ns + w->others.cpu_ns + w->overflow.cpu_ns));
+	cJSON_AddNumberToObject(o, "idle_ns", (double)w->idle.cpu_ns);
+	cJSON_AddNumberToObject(o, "unaccounted_ns", (double)w->unaccounted_ns);
 	if (w->span_ns)
 		cJSON_AddNumberToObject(o, "mean_power_w", (double)window_host_uj(w) * 1e3 / (double)w->span_ns);
 	dom = cJSON_AddObjectToObject(o, "domains");

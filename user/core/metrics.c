@@ -360,7 +360,8 @@ int metrics_render(struct store *s, const struct metrics_self *self, enum metric
 	     "Energy of every process of a group ever, live and exited, by comm and domain; with idle and other "
 	     "it sums to joule_host_attributed_energy_joules_total.");
 	store_foreach_group(s, group_cb, &r);
-	head(&r, "joule_idle_energy_joules", "counter", "joules", "Energy of idle time, not charged to any process.");
+	head(&r, "joule_idle_energy_joules", "counter", "joules", "Energy of idle time and of CPU time no process was charged with (joule_cpu_unaccounted_seconds_total), "
+	     "not charged to any process.");
 	totals_lines(&r, "joule_idle_energy_joules_total", "", &h.idle);
 	head(&r, "joule_other_energy_joules", "counter", "joules",
 	     "Energy of processes no group series could hold (group table full, BPF task map full).");
@@ -373,6 +374,11 @@ int metrics_render(struct store *s, const struct metrics_self *self, enum metric
 	r.family = F_CPU;
 	head(&r, "joule_group_cpu_seconds", "counter", "seconds", "On-CPU time of every process of a group ever, by comm.");
 	store_foreach_group(s, group_cb, &r);
+	head(&r, "joule_cpu_unaccounted_seconds", "counter", "seconds",
+	     "CPU time the CPUs' clocks saw that no process and no idle was charged with (IRQ or steal time, clock "
+	     "skew); its energy is in joule_idle_energy_joules_total. Held at its highest value: never goes down.");
+	emit(b, "joule_cpu_unaccounted_seconds_total %s\n",
+	     nano(h.cpu_unaccounted_hwm_ns > 0 ? (uint64_t)h.cpu_unaccounted_hwm_ns : 0, v));
 
 	r.family = F_CARBON;
 	head(&r, "joule_group_carbon_grams", "counter", "grams",

@@ -556,6 +556,10 @@ int store_add_sample(struct store *s, const struct sample *smp)
 	s->host.domains |= smp->domains;
 	sample_totals_add(&s->host.idle, &smp->idle);
 	sample_totals_add(&s->host.overflow, &smp->overflow);
+	s->host.cpu_clock_ns += smp->clock_ns;
+	s->host.cpu_unaccounted_ns += smp->unaccounted_ns;
+	if (s->host.cpu_unaccounted_ns > s->host.cpu_unaccounted_hwm_ns)
+		s->host.cpu_unaccounted_hwm_ns = s->host.cpu_unaccounted_ns;
 	s->host.source = smp->source;
 	s->host.intensity = smp->intensity;
 	s->host.pue = smp->pue;

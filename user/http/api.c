@@ -164,6 +164,12 @@ static cJSON *host_json(const struct http_api_ctx *x)
 	add_totals(cJSON_AddObjectToObject(o, "idle"), &hs.idle);
 	add_totals(cJSON_AddObjectToObject(o, "overflow"), &hs.overflow);
 	add_totals(cJSON_AddObjectToObject(o, "other"), &hs.other);
+	/* the CPUs' time: busy + idle + unaccounted == clock, exactly (unaccounted may be negative) */
+	t = cJSON_AddObjectToObject(o, "cpu");
+	add_u64(t, "clock_ns", hs.cpu_clock_ns);
+	add_u64(t, "busy_ns", hs.cpu_clock_ns - hs.idle.cpu_ns - (uint64_t)hs.cpu_unaccounted_ns);
+	add_u64(t, "idle_ns", hs.idle.cpu_ns);
+	cJSON_AddNumberToObject(t, "unaccounted_ns", (double)hs.cpu_unaccounted_ns);
 	add_u64(o, "processes_tracked", hs.procs_tracked);
 	add_u64(o, "groups", hs.groups);
 	return o;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Loads the BPF skeleton and turns its maps and ring buffer into per-interval task deltas. */
+/* Loads and attaches the BPF skeleton and cuts each snapshot: flush, collect, flip the generation, read. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,240 +15,19 @@
 #include "joule.skel.h"
 #include "joule/log.h"
 #include "joule/tracer.h"
+#include "joule/tracer_internal.h"
 #include "joule/util.h"
 
-/* Keys read per batch call: bounds the buffers whatever the map size or CPU count. */
-#define BATCH_KEYS 4096
 /*
- * Every this many snapshots (10 s at 10 Hz), processes that have not run
- * since are checked for life: an exit event lost to a full ring buffer must
- * not leave a dead process in the table for ever.
+ * The snapshot's cut and the skeleton's lifecycle live here; the process
+ * table and lifecycle in tracer_procs.c, reading the maps in tracer_read.c.
  */
-#define GC_EVERY 100
-/*
- * A finished process stays in the table this many snapshots: time its
- * teardown still charges (a starved exit can run after its last row) finds
- * its marks and name instead of a stranger's entry.
- */
-#define TOMBSTONE_SNAPS 100
-
-/* What userspace knows of one process (BPF map key plus lifecycle facts). */
-struct proc {
-	struct joule_task_key key;
-	uint32_t ppid;
-	bool used, marked, exited, filled;
-	int exit_code;
-	uint64_t exit_snap;	/* snapshot at which the exit event was drained */
-	uint64_t final_snap;	/* snapshot of its last (exited) row; 0: not yet */
-	uint64_t active_snap;	/* last snapshot in which it ran */
-	uint64_t row_snap;	/* last snapshot that emitted a row for it */
-	char comm[JOULE_COMM_LEN];
-};
-
-struct tracer {
-	struct joule_bpf *skel;
-	struct ring_buffer *rb;
-	struct bpf_link *collect;	/* the task iterator (see collect_threads) */
-	int ncpu;
-	uint64_t snap;
-	uint64_t last_mono_ns;
-	struct tracer_stats stats;
-
-	/* open-addressing table of processes, linear probing, power-of-two size */
-	struct proc *procs;
-	size_t nprocs, cap;
-
-	struct joule_cpu_state *states;	/* [ncpu] scratch for per-CPU reads */
-	uint64_t *prev_idle, *prev_overflow, *prev_flush;
-
-	struct joule_task_key *keys;	/* [BATCH_KEYS] */
-	uint64_t *vals;			/* [BATCH_KEYS * ncpu] */
-	bool batch_ok;
-};
-
-static uint64_t key_hash(const struct joule_task_key *k)
-{
-	uint64_t x = ((uint64_t)k->tgid << 32) ^ k->start_ns;
-
-	/* splitmix64 finaliser: PIDs and start times are far from uniform */
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebULL;
-	return x ^ (x >> 31);
-}
-
-static bool key_eq(const struct joule_task_key *a, const struct joule_task_key *b)
-{
-	return a->tgid == b->tgid && a->start_ns == b->start_ns;
-}
-
-static struct proc *proc_find(struct tracer *t, const struct joule_task_key *k)
-{
-	size_t mask = t->cap - 1;
-
-	for (size_t i = key_hash(k) & mask;; i = (i + 1) & mask) {
-		if (!t->procs[i].used)
-			return NULL;
-		if (key_eq(&t->procs[i].key, k))
-			return &t->procs[i];
-	}
-}
-
-static int proc_grow(struct tracer *t)
-{
-	size_t old_cap = t->cap, cap = old_cap ? old_cap * 2 : 1024;
-	struct proc *old = t->procs, *n;
-
-	n = calloc(cap, sizeof(*n));
-	if (!n)
-		return -ENOMEM;
-	for (size_t i = 0; i < old_cap; i++) {
-		size_t j;
-
-		if (!old[i].used)
-			continue;
-		for (j = key_hash(&old[i].key) & (cap - 1); n[j].used; j = (j + 1) & (cap - 1))
-			;
-		n[j] = old[i];
-	}
-	free(old);
-	t->procs = n;
-	t->cap = cap;
-	return 0;
-}
-
-static struct proc *proc_add(struct tracer *t, const struct joule_task_key *k)
-{
-	struct proc *p = proc_find(t, k);
-	size_t mask;
-
-	if (p)
-		return p;
-	/* keep the load factor under 1/2 so probes stay short */
-	if ((t->nprocs + 1) * 2 > t->cap && proc_grow(t))
-		return NULL;
-	mask = t->cap - 1;
-	for (size_t i = key_hash(k) & mask;; i = (i + 1) & mask) {
-		if (t->procs[i].used)
-			continue;
-		p = &t->procs[i];
-		memset(p, 0, sizeof(*p));
-		p->used = true;
-		p->key = *k;
-		t->nprocs++;
-		return p;
-	}
-}
-
-/* Backward-shift deletion: no tombstones, so lookups never slow down. */
-static void proc_del(struct tracer *t, struct proc *p)
-{
-	size_t mask = t->cap - 1, i = (size_t)(p - t->procs), j = i;
-
-	p->used = false;
-	t->nprocs--;
-	for (;;) {
-		size_t home;
-
-		j = (j + 1) & mask;
-		if (!t->procs[j].used)
-			return;
-		home = key_hash(&t->procs[j].key) & mask;
-		/* can entry j move to the hole at i? only if its home is not in (i, j] */
-		if ((j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j))) {
-			t->procs[i] = t->procs[j];
-			t->procs[j].used = false;
-			i = j;
-		}
-	}
-}
-
-/* A process that existed before joule attached: its parent and name come from /proc. */
-static void proc_fill_from_procfs(struct proc *p)
-{
-	char path[64], buf[512], *rp;
-	int n;
-
-	p->filled = true;
-	snprintf(path, sizeof(path), "/proc/%u/stat", p->key.tgid);
-	n = read_text_file(path, buf, sizeof(buf));
-	if (n <= 0) {
-		snprintf(p->comm, sizeof(p->comm), "?");
-		return;
-	}
-	/* "pid (comm) state ppid ...": comm may hold spaces and parentheses */
-	rp = strrchr(buf, ')');
-	if (!rp || !strchr(buf, '('))
-		return;
-	*rp = '\0';
-	snprintf(p->comm, sizeof(p->comm), "%s", strchr(buf, '(') + 1);
-	if (sscanf(rp + 2, "%*c %u", &p->ppid) != 1)
-		p->ppid = 0;
-}
-
-static int handle_event(void *ctx, void *data, size_t len)
-{
-	struct tracer *t = ctx;
-	const struct joule_event *ev = data;
-	struct joule_task_key k = { .tgid = ev->tgid, .start_ns = ev->start_ns };
-	struct proc *p;
-
-	if (len < sizeof(*ev))
-		return 0;
-	p = proc_add(t, &k);
-	if (!p)
-		return -ENOMEM;
-	switch (ev->kind) {
-	case JOULE_EV_FORK: {
-		struct joule_task_key pk = { .tgid = ev->ppid, .start_ns = ev->pstart_ns };
-		struct proc *parent = proc_find(t, &pk);
-
-		p->ppid = ev->ppid;
-		p->filled = true;
-		memcpy(p->comm, ev->comm, sizeof(p->comm));
-		if (parent && parent->marked)
-			p->marked = true;
-		break;
-	}
-	case JOULE_EV_EXEC:
-	case JOULE_EV_RENAME:
-		memcpy(p->comm, ev->comm, sizeof(p->comm));
-		break;
-	case JOULE_EV_EXIT:
-		if (!p->filled) {
-			memcpy(p->comm, ev->comm, sizeof(p->comm));
-			p->filled = true;
-		}
-		p->exited = true;
-		p->exit_code = ev->exit_code;
-		p->exit_snap = t->snap;
-		break;
-	}
-	return 0;
-}
 
 int tracer_poll_events(struct tracer *t)
 {
 	int n = ring_buffer__consume(t->rb);
 
 	return n < 0 ? n : 0;
-}
-
-int tracer_mark_pid(struct tracer *t, uint32_t pid)
-{
-	int found = -ENOENT;
-
-	tracer_poll_events(t);
-	for (size_t i = 0; i < t->cap; i++) {
-		struct proc *p = &t->procs[i];
-
-		if (p->used && p->key.tgid == pid && !p->exited) {
-			p->marked = true;
-			found = 0;
-		}
-	}
-	return found;
 }
 
 /*
@@ -292,228 +71,14 @@ static int collect_threads(struct tracer *t)
 	return err;
 }
 
-static int delta_reserve(struct tracer_delta *d, size_t rows)
-{
-	struct tracer_task *tasks;
-	uint64_t *ns;
-	size_t cap;
-
-	if (rows <= d->cap)
-		return 0;
-	cap = d->cap ? d->cap : 256;
-	while (cap < rows)
-		cap *= 2;
-	tasks = realloc(d->tasks, cap * sizeof(*tasks));
-	if (!tasks)
-		return -ENOMEM;
-	d->tasks = tasks;
-	ns = realloc(d->task_ns, cap * (size_t)d->ncpu * sizeof(*ns));
-	if (!ns)
-		return -ENOMEM;
-	d->task_ns = ns;
-	d->cap = cap;
-	return 0;
-}
-
-/* One map entry: a process's per-CPU ns in the interval just closed. */
-static int account(struct tracer *t, struct tracer_delta *d, const struct joule_task_key *k,
-		   const uint64_t *vals)
-{
-	struct proc *p = proc_add(t, k);
-	uint64_t total = 0, *row;
-	int err;
-
-	if (!p)
-		return -ENOMEM;
-	if (!p->filled)
-		proc_fill_from_procfs(p);
-	err = delta_reserve(d, d->ntasks + 1);
-	if (err)
-		return err;
-	row = &d->task_ns[d->ntasks * (size_t)t->ncpu];
-	for (int c = 0; c < t->ncpu; c++) {
-		row[c] = vals[c];
-		total += vals[c];
-	}
-	p->active_snap = t->snap;
-	p->row_snap = t->snap;
-	/* the exited row comes later, from the first snapshot without time (see finish_exited) */
-	d->tasks[d->ntasks] = (struct tracer_task){
-		.tgid = k->tgid,
-		.ppid = p->ppid,
-		.start_ns = k->start_ns,
-		.marked = p->marked,
-		.exited = false,
-		.exit_code = p->exit_code,
-		.total_ns = total,
-	};
-	memcpy(d->tasks[d->ntasks].comm, p->comm, sizeof(p->comm));
-	d->ntasks++;
-	return 0;
-}
-
-/* Read and empty the retired generation: every entry is a process that ran. */
-static int drain_tasks_batch(struct tracer *t, struct tracer_delta *d, int fd)
-{
-	__u32 in_batch = 0, out_batch = 0;
-	bool first = true, done = false;
-	int err;
-
-	while (!done) {
-		__u32 count = BATCH_KEYS;
-
-		err = bpf_map_lookup_and_delete_batch(fd, first ? NULL : &in_batch, &out_batch, t->keys,
-						      t->vals, &count, NULL);
-		if (err) {
-			err = -errno;
-			if (err != -ENOENT)
-				return err;
-			done = true; /* -ENOENT: the last batch, possibly with entries */
-		}
-		for (__u32 i = 0; i < count; i++) {
-			err = account(t, d, &t->keys[i], &t->vals[(size_t)i * t->ncpu]);
-			if (err)
-				return err;
-		}
-		t->stats.map_entries += count;
-		in_batch = out_batch;
-		first = false;
-	}
-	return 0;
-}
-
-/* Kernels without htab batch ops (before 5.6): one key at a time. */
-static int drain_tasks_iter(struct tracer *t, struct tracer_delta *d, int fd)
-{
-	struct joule_task_key key;
-	int err;
-
-	/* nothing writes the retired generation: take the first key until none is left */
-	while (bpf_map_get_next_key(fd, NULL, &key) == 0) {
-		err = bpf_map_lookup_elem(fd, &key, t->vals) ? -errno : 0;
-		if (!err)
-			err = account(t, d, &key, t->vals);
-		if (bpf_map_delete_elem(fd, &key))
-			return -errno;
-		if (err)
-			return err;
-		t->stats.map_entries++;
-	}
-	return 0;
-}
-
-/* Idle entries whose process is gone (its exit event was lost) are treated as exited now. */
-static void collect_lost_exits(struct tracer *t)
-{
-	for (size_t i = 0; i < t->cap; i++) {
-		struct proc *p = &t->procs[i];
-
-		if (!p->used || p->exited || p->active_snap + GC_EVERY > t->snap)
-			continue;
-		if (kill((pid_t)p->key.tgid, 0) == 0 || errno != ESRCH)
-			continue;
-		p->exited = true;
-		p->exit_snap = t->snap;
-		t->stats.lost_exits++;
-	}
-}
-
-/* Finished processes are forgotten once their tombstone time is over. */
-static void reap(struct tracer *t)
-{
-	for (size_t i = 0; i < t->cap;) {
-		struct proc *p = &t->procs[i];
-
-		if (p->used && p->final_snap && p->final_snap + TOMBSTONE_SNAPS < t->snap)
-			proc_del(t, p); /* shifts a later entry into slot i: look again */
-		else
-			i++;
-	}
-}
-
-/*
- * The exit event fires before the kernel tears the process down (exit_mm
- * of a large address space runs for tens of ms after it), so a process is
- * finished only at the first snapshot after its exit that finds no time
- * for it: that one emits its exited row, with 0 ns.
- */
-static int finish_exited(struct tracer *t, struct tracer_delta *d)
-{
-	for (size_t i = 0; i < t->cap; i++) {
-		struct proc *p = &t->procs[i];
-		int err;
-
-		if (!p->used || !p->exited || p->final_snap || p->exit_snap >= t->snap || p->row_snap == t->snap)
-			continue;
-		err = delta_reserve(d, d->ntasks + 1);
-		if (err)
-			return err;
-		memset(&d->task_ns[d->ntasks * (size_t)t->ncpu], 0, (size_t)t->ncpu * sizeof(uint64_t));
-		d->tasks[d->ntasks++] = (struct tracer_task){
-			.tgid = p->key.tgid, .ppid = p->ppid, .start_ns = p->key.start_ns,
-			.marked = p->marked, .exited = true, .exit_code = p->exit_code,
-		};
-		memcpy(d->tasks[d->ntasks - 1].comm, p->comm, sizeof(p->comm));
-		p->final_snap = t->snap;
-	}
-	return 0;
-}
-
-/*
- * Sum each CPU's busy ns once for every consumer (the sampler's package
- * utilisation too). Busy + idle can exceed the interval only when a CPU's
- * slice start is stale: it was offline (its flush failed with ENXIO) and the
- * first switch after it came back charged the whole offline time as idle.
- */
-static void sum_busy_clamp_idle(struct tracer *t, struct tracer_delta *d)
-{
-	uint64_t elapsed = d->mono_end_ns - d->mono_start_ns;
-
-	memcpy(d->busy_ns, d->overflow_ns, (size_t)t->ncpu * sizeof(*d->busy_ns));
-	for (size_t i = 0; i < d->ntasks; i++) {
-		const uint64_t *row = &d->task_ns[i * (size_t)t->ncpu];
-
-		for (int c = 0; c < t->ncpu; c++)
-			d->busy_ns[c] += row[c];
-	}
-	for (int c = 0; c < t->ncpu; c++) {
-		uint64_t busy = d->busy_ns[c], keep;
-
-		/* the cut between intervals is not the same instant for tasks and idle: allow slack */
-		if (busy + d->idle_ns[c] > elapsed + elapsed / 4 + 2 * NSEC_PER_MSEC) {
-			keep = busy < elapsed ? elapsed - busy : 0;
-			t->stats.stale_idle_ns += d->idle_ns[c] - (keep < d->idle_ns[c] ? keep : d->idle_ns[c]);
-			if (keep < d->idle_ns[c])
-				d->idle_ns[c] = keep;
-		}
-		/*
-		 * What the CPU's clock saw that no task and no idle was charged
-		 * with: IRQ and steal time where the kernel leaves them out of
-		 * tasks' counts, threads without storage, and the running
-		 * slice's lag at the flush (negative when an earlier lag is
-		 * paid back).
-		 */
-		d->unaccounted_ns[c] = (int64_t)d->clock_ns[c] - (int64_t)(d->busy_ns[c] + d->idle_ns[c]);
-		t->stats.unaccounted_ns += d->unaccounted_ns[c];
-	}
-}
-
 int tracer_snapshot(struct tracer *t, struct tracer_delta *d)
 {
-	__u32 zero = 0, retired;
-	int err, fd;
+	__u32 retired;
+	int err;
 
-	if (d->ncpu != t->ncpu) {
-		tracer_delta_free(d);
-		d->ncpu = t->ncpu;
-		d->idle_ns = calloc((size_t)t->ncpu, sizeof(*d->idle_ns));
-		d->overflow_ns = calloc((size_t)t->ncpu, sizeof(*d->overflow_ns));
-		d->busy_ns = calloc((size_t)t->ncpu, sizeof(*d->busy_ns));
-		d->clock_ns = calloc((size_t)t->ncpu, sizeof(*d->clock_ns));
-		d->unaccounted_ns = calloc((size_t)t->ncpu, sizeof(*d->unaccounted_ns));
-		if (!d->idle_ns || !d->overflow_ns || !d->busy_ns || !d->clock_ns || !d->unaccounted_ns)
-			return -ENOMEM;
-	}
+	err = tracer_delta_alloc(t, d);
+	if (err)
+		return err;
 	d->ntasks = 0;
 	t->snap++;
 
@@ -545,65 +110,35 @@ int tracer_snapshot(struct tracer *t, struct tracer_delta *d)
 	d->mono_start_ns = t->last_mono_ns;
 	d->mono_end_ns = now_mono_ns();
 	t->last_mono_ns = d->mono_end_ns;
-	/* Drain events before reading: a child's fork names its parent before its time is read. */
+	/*
+	 * Drain events before reading: a child's fork names its parent
+	 * before its time is read, and a final switch's event says which
+	 * generation holds the process's last ns (see tracer_handle_event).
+	 */
+	t->draining = true;
+	t->retired = retired;
 	err = tracer_poll_events(t);
+	t->draining = false;
 	if (err)
 		return err;
 
-	if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.cpu_state), &zero, t->states))
-		return -errno;
-	t->stats.overflow_events = 0;
-	t->stats.overflow_ns = 0;
-	for (int c = 0; c < t->ncpu; c++) {
-		const struct joule_cpu_state *s = &t->states[c];
-
-		d->idle_ns[c] = s->idle_ns - t->prev_idle[c];
-		d->overflow_ns[c] = s->overflow_ns - t->prev_overflow[c];
-		/* the CPU's own clock between its flushes; an offline CPU (no flush) has none */
-		d->clock_ns[c] = t->prev_flush[c] && s->flush_ns > t->prev_flush[c] ? s->flush_ns - t->prev_flush[c] : 0;
-		t->prev_idle[c] = s->idle_ns;
-		t->prev_overflow[c] = s->overflow_ns;
-		t->prev_flush[c] = s->flush_ns;
-		t->stats.overflow_events += s->overflow_events;
-		t->stats.overflow_ns += s->overflow_ns;
-	}
-
-	t->stats.map_entries = 0;
-	fd = bpf_map__fd(retired ? t->skel->maps.procs1 : t->skel->maps.procs0);
-	err = t->batch_ok ? drain_tasks_batch(t, d, fd) : drain_tasks_iter(t, d, fd);
-	if (t->batch_ok && (err == -EINVAL || err == -ENOTSUP || err == -EOPNOTSUPP) && t->stats.map_entries == 0) {
-		log_info("batch map operations unavailable (%s): iterating keys", strerror(-err));
-		t->batch_ok = false;
-		err = drain_tasks_iter(t, d, fd);
-	}
+	err = tracer_read_cpus(t, d, bpf_map__fd(t->skel->maps.cpu_state));
+	if (!err)
+		err = tracer_read_tasks(t, d, bpf_map__fd(retired ? t->skel->maps.procs1 : t->skel->maps.procs0));
+	if (!err)
+		err = tracer_finish_exited(t, d);
 	if (err)
 		return err;
-
-	err = finish_exited(t, d);
-	if (err)
-		return err;
-	sum_busy_clamp_idle(t, d);
-	reap(t);
-	if (t->snap % GC_EVERY == 0)
-		collect_lost_exits(t);
+	tracer_sum_busy_clamp_idle(t, d);
+	tracer_reap(t);
+	if (t->snap % TRACER_GC_EVERY == 0)
+		tracer_collect_lost_exits(t);
 
 	t->stats.snapshots++;
 	t->stats.lost_events = t->skel->bss->lost_events;
 	t->stats.lost_threads = t->skel->bss->lost_threads;
 	t->stats.procs = (uint32_t)t->nprocs;
 	return 0;
-}
-
-void tracer_delta_free(struct tracer_delta *d)
-{
-	free(d->tasks);
-	free(d->task_ns);
-	free(d->idle_ns);
-	free(d->overflow_ns);
-	free(d->busy_ns);
-	free(d->clock_ns);
-	free(d->unaccounted_ns);
-	memset(d, 0, sizeof(*d));
 }
 
 int tracer_check_caps(char *why, size_t len)
@@ -685,6 +220,8 @@ static int open_and_load(struct tracer *t, bool raw)
 		return -errno;
 	bpf_map__set_max_entries(t->skel->maps.procs0, t->stats.max_tasks);
 	bpf_map__set_max_entries(t->skel->maps.procs1, t->stats.max_tasks);
+	/* processes, not threads; a tiny LRU map evicts early, and an evicted count only closes late */
+	bpf_map__set_max_entries(t->skel->maps.lives, t->stats.max_tasks < 1024 ? 1024 : t->stats.max_tasks);
 	bpf_program__set_autoload(t->skel->progs.handle_switch, !raw);
 	bpf_program__set_autoload(t->skel->progs.handle_migrate, !raw);
 	bpf_program__set_autoload(t->skel->progs.handle_fork, !raw);
@@ -715,9 +252,24 @@ static int baseline_threads(struct tracer *t)
 	int err;
 
 	t->skel->bss->attach_ns = now_mono_ns();
-	t->skel->bss->iter_baseline = 1;
+	t->skel->bss->iter_mode = JOULE_ITER_BASELINE;
 	err = collect_threads(t);
-	t->skel->bss->iter_baseline = 0;
+	t->skel->bss->iter_mode = JOULE_ITER_CHARGE;
+	return err;
+}
+
+/*
+ * Once attached, count each thread older than attach among its process's
+ * live threads (clones from attach on are counted by sched_process_fork),
+ * so each process's last final switch can be told apart (see lives).
+ */
+static int count_threads(struct tracer *t)
+{
+	int err;
+
+	t->skel->bss->iter_mode = JOULE_ITER_COUNT;
+	err = collect_threads(t);
+	t->skel->bss->iter_mode = JOULE_ITER_CHARGE;
 	return err;
 }
 
@@ -739,13 +291,13 @@ int tracer_open(struct tracer **out, const struct tracer_opts *o)
 	t->prev_idle = calloc((size_t)t->ncpu, sizeof(uint64_t));
 	t->prev_overflow = calloc((size_t)t->ncpu, sizeof(uint64_t));
 	t->prev_flush = calloc((size_t)t->ncpu, sizeof(uint64_t));
-	t->keys = calloc(BATCH_KEYS, sizeof(*t->keys));
-	t->vals = calloc((size_t)BATCH_KEYS * (size_t)t->ncpu, sizeof(uint64_t));
+	t->keys = calloc(TRACER_BATCH_KEYS, sizeof(*t->keys));
+	t->vals = calloc((size_t)TRACER_BATCH_KEYS * (size_t)t->ncpu, sizeof(uint64_t));
 	if (!t->states || !t->prev_idle || !t->prev_overflow || !t->prev_flush || !t->keys || !t->vals) {
 		err = -ENOMEM;
 		goto fail;
 	}
-	err = proc_grow(t);
+	err = tracer_procs_init(t);
 	if (err)
 		goto fail;
 
@@ -756,7 +308,8 @@ int tracer_open(struct tracer **out, const struct tracer_opts *o)
 	if (err)
 		goto fail;
 	t->stats.raw_tp = raw;
-	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), handle_event, t, NULL);
+	t->lives_fd = bpf_map__fd(t->skel->maps.lives);
+	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), tracer_handle_event, t, NULL);
 	if (!t->rb) {
 		err = -errno;
 		log_err("failed to create ring buffer: %s", strerror(-err));
@@ -781,6 +334,11 @@ int tracer_open(struct tracer **out, const struct tracer_opts *o)
 	err = joule_bpf__attach(t->skel);
 	if (err) {
 		log_err("failed to attach BPF programs: %s", strerror(-err));
+		goto fail;
+	}
+	err = count_threads(t);
+	if (err) {
+		log_err("failed to count the running threads: %s", strerror(-err));
 		goto fail;
 	}
 	/* Baseline: start every CPU's clock now, so the first interval is whole. */
@@ -834,5 +392,5 @@ void *tracer_skel(struct tracer *t)
 
 int tracer_gc_period(void)
 {
-	return GC_EVERY;
+	return TRACER_GC_EVERY;
 }
