@@ -269,7 +269,7 @@ static void attribute_gpus(struct sampler *s)
 		struct gpu_attrib_out o = { .proc_uj = s->gpu_proc_uj };
 
 		*sg = (struct sample_gpu){
-			.index = r->index, .has_counter = r->has_counter, .status = (uint8_t)r->status,
+			.index = r->index, .has_counter = r->has_counter, .status = r->status,
 			.nvml_err = r->nvml_err, .mig_instances = r->mig_instances, .energy_uj = r->energy_uj,
 			.rel_sd = gpu_rel_uncertainty(r->has_counter),
 		};

@@ -24,11 +24,6 @@ struct gpu_opts {
 	const char *lib_path;	/* NULL: GPU_DEFAULT_LIB through the loader's search path */
 };
 
-enum gpu_status {
-	GPU_OK,
-	GPU_READ_ERROR,	/* this interval's read failed: counter energy comes with the next good read */
-	GPU_LOST,	/* the GPU fell off the bus (or the driver lost it): no more reads */
-};
 
 /* One GPU over one interval. */
 struct gpu_dev_reading {
@@ -72,7 +67,15 @@ int gpu_read(struct gpu_source *g, struct gpu_reading *out);
  */
 double gpu_rel_uncertainty(bool has_counter);
 
-/* For `joule probe`: what NVML finds, or exactly why there is nothing. Lines into buf. */
-int gpu_probe(const struct gpu_opts *o, char *buf, size_t len);
+/* For `joule probe`: what NVML finds, or exactly why there is nothing. */
+struct gpu_probe {
+	bool usable;
+	char why[512];		/* when not usable: which library, which call, what it said */
+	char driver[80];
+	int ngpu;
+	struct gpu_dev_reading dev[GPU_MAX]; /* identity and capabilities only */
+};
+/* Fills *out; returns 0 when NVML and a GPU were found, else the -errno of gpu_open. */
+int gpu_probe(const struct gpu_opts *o, struct gpu_probe *out);
 
 #endif /* JOULE_GPU_H */

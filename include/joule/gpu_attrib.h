@@ -21,6 +21,13 @@ enum gpu_split_method {
 };
 const char *gpu_split_name(enum gpu_split_method m);
 
+/* What happened to a GPU in an interval. */
+enum gpu_status {
+	GPU_OK,
+	GPU_READ_ERROR,	/* this interval's read failed: counter energy comes with the next good read */
+	GPU_LOST,	/* the GPU fell off the bus (or the driver lost it): no more reads */
+};
+
 /* One process seen on one GPU over the interval. */
 struct gpu_proc_use {
 	uint32_t pid;		/* host pid, as NVML reports it */

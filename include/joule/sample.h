@@ -61,7 +61,7 @@ struct sample_gpu {
 	char uuid[96];
 	char name[96];
 	bool has_counter;	/* energy counter; else power integrated over the tick (wider uncertainty) */
-	uint8_t status;		/* enum gpu_status: ok, read_error (this tick), lost */
+	enum gpu_status status;
 	int nvml_err;
 	uint32_t mig_instances;
 	enum gpu_split_method method;

@@ -387,27 +387,20 @@ int gpu_read(struct gpu_source *g, struct gpu_reading *out)
 	return 0;
 }
 
-int gpu_probe(const struct gpu_opts *o, char *buf, size_t len)
+int gpu_probe(const struct gpu_opts *o, struct gpu_probe *out)
 {
 	struct gpu_source *g = NULL;
-	char why[512] = "";
-	size_t off = 0;
-	int err = gpu_open(&g, o, why, sizeof(why));
+	int err;
 
-	if (err) {
-		snprintf(buf, len, "  gpu      no: %s\n", why);
+	memset(out, 0, sizeof(*out));
+	err = gpu_open(&g, o, out->why, sizeof(out->why));
+	if (err)
 		return err;
-	}
-	off += (size_t)snprintf(buf + off, len - off, "  gpu      nvml: %d GPU(s), driver %s\n", g->ngpu,
-				g->driver[0] ? g->driver : "unknown");
-	for (int i = 0; i < g->ngpu && off < len; i++) {
-		const struct gpu_dev_reading *r = &g->dev[i].info;
-
-		off += (size_t)snprintf(buf + off, len - off, "    gpu %u  %s  %s  %s%s\n", r->index, r->name, r->uuid,
-					r->has_counter ? "energy counter (mJ)"
-						       : "power only (integrated per tick, wider uncertainty)",
-					r->mig_instances ? ", MIG instances (energy read once, on the GPU)" : "");
-	}
+	out->usable = true;
+	snprintf(out->driver, sizeof(out->driver), "%s", g->driver[0] ? g->driver : "unknown");
+	out->ngpu = g->ngpu;
+	for (int i = 0; i < g->ngpu; i++)
+		out->dev[i] = g->dev[i].info;
 	gpu_close(g);
 	return 0;
 }
