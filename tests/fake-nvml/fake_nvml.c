@@ -13,6 +13,8 @@
  * Energy is exact: each GPU's counter advances by power_mw × elapsed time
  * (CLOCK_MONOTONIC) in mJ, so a test knows what was drawn. Processes with
  * sm=PCT give one utilisation sample per call; sm=- gives none (old GPUs).
+ * A read answered with fail= or lost= creates $FAKE_NVML_CONTROL.failed, so
+ * a test can wait until the reader has met the fault instead of sleeping.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -144,6 +146,20 @@ typedef struct { unsigned gpu, memory; } util_t;
 typedef struct { unsigned pid; unsigned long long ts; unsigned sm, mem, enc, dec; } psample_t;
 typedef struct { unsigned pid; unsigned long long mem; unsigned gi, ci; } pinfo_t;
 
+static void note_failure(void)
+{
+	const char *path = getenv("FAKE_NVML_CONTROL");
+	char flag[4096];
+	FILE *f;
+
+	if (!path)
+		return;
+	snprintf(flag, sizeof(flag), "%s.failed", path);
+	f = fopen(flag, "a");
+	if (f)
+		fclose(f);
+}
+
 /* Handles are 1-based indices (MIG handles 0x100 + parent): never dereferenced. */
 static struct fgpu *dev(void *h, int *code)
 {
@@ -155,6 +171,7 @@ static struct fgpu *dev(void *h, int *code)
 		return NULL;
 	}
 	if (gpus[i - 1].lost) {
+		note_failure();
 		*code = 15; /* NVML_ERROR_GPU_IS_LOST */
 		return NULL;
 	}
@@ -217,8 +234,10 @@ static int do_energy(void *h, unsigned long long *mj)
 		return c;
 	if (!g->counter)
 		return 3;
-	if (g->fail)
+	if (g->fail) {
+		note_failure();
 		return g->fail;
+	}
 	*mj = g->mj;
 	return 0;
 }
@@ -231,8 +250,10 @@ static int do_power(void *h, unsigned *mw)
 
 	if (!g)
 		return c;
-	if (g->fail)
+	if (g->fail) {
+		note_failure();
 		return g->fail;
+	}
 	*mw = g->power_mw;
 	return 0;
 }
