@@ -6,6 +6,7 @@ No GPU can run here, so NVIDIA's library is replaced by build/fake-nvml/libnvidi
 the fake reports (the command under `joule run` starts them and writes their pids to the fake's
 control file). Each `joule run` is shared by the tests that read it (module-scoped fixtures).
 """
+import csv
 import json
 import os
 import re
@@ -17,6 +18,8 @@ from daemon_util import Daemon, metrics_text, wait_for
 
 PY = "/usr/bin/python3"
 FAKE = os.path.join(BUILD, "fake-nvml", "libnvidia-ml.so.1")
+REPO = os.path.join(os.path.dirname(__file__), "..", "..")
+BOAMPS_INPUT = os.path.join(REPO, "data", "boamps", "joule-input-example.json")
 root = pytest.mark.root
 
 # The command under `joule run`: starts N sleepers, lists them on the fake GPUs as the control
@@ -103,12 +106,14 @@ def three_gpus(tmp_path_factory):
     if os.geteuid() != 0:
         pytest.skip("needs root to load BPF programs")
     tmp = str(tmp_path_factory.mktemp("gpu3"))
-    r = gpu_run(tmp, THREE_GPUS, n=4)
+    r = gpu_run(tmp, THREE_GPUS, n=4, extra=("--report", "codecarbon=" + os.path.join(tmp, "emissions.csv"),
+                                             "--report", "boamps=" + os.path.join(tmp, "boamps.json"),
+                                             "--boamps-input", BOAMPS_INPUT))
     assert r.returncode == 0, r.stderr
     rep = report_of(r.stderr)
     sleepers = sorted((p for p in rep["processes"] if p["comm"] == "sleep"), key=lambda p: p["pid"])
     assert len(sleepers) == 4, f"the four GPU processes are the command's: {rep['processes']}"
-    return rep, sleepers
+    return rep, sleepers, tmp
 
 
 def gpu(rep, index):
@@ -117,7 +122,7 @@ def gpu(rep, index):
 
 @root
 def test_gpu_two_processes_at_3_to_1_sm_utilisation_get_3_to_1_of_the_energy(three_gpus):
-    rep, s = three_gpus
+    rep, s, _ = three_gpus
     a, b = s[0]["gpu_energy_uj"], s[1]["gpu_energy_uj"]
     assert a > 0 and b > 0, f"both processes on GPU 0 got energy: {a}, {b}"
     # exact per tick up to one µJ of largest-remainder rounding per tick
@@ -127,7 +132,7 @@ def test_gpu_two_processes_at_3_to_1_sm_utilisation_get_3_to_1_of_the_energy(thr
 
 @root
 def test_gpu_energy_balances_exactly_in_uj(three_gpus):
-    rep, _ = three_gpus
+    rep, _, _ = three_gpus
     host = rep["host"]
     parts = [rep["total"], rep["others"], rep["idle"], rep["overflow"]]
     assert sum(p["gpu_energy_uj"] for p in parts) == host["gpu_energy_uj"], "total+others+idle+overflow == host"
@@ -140,7 +145,7 @@ def test_gpu_energy_balances_exactly_in_uj(three_gpus):
 
 @root
 def test_gpu_without_energy_counter_integrates_power_labelled_with_wider_uncertainty(three_gpus):
-    rep, _ = three_gpus
+    rep, _, _ = three_gpus
     old, new = gpu(rep, 1), gpu(rep, 0)
     assert old["energy_source"] == "power_integrated", "labelled as integrated power"
     assert new["energy_source"] == "energy_counter", "the counter is used where it exists"
@@ -150,7 +155,7 @@ def test_gpu_without_energy_counter_integrates_power_labelled_with_wider_uncerta
 
 @root
 def test_gpu_without_samples_splits_by_memory_and_says_so(three_gpus):
-    rep, s = three_gpus
+    rep, s, _ = three_gpus
     g = gpu(rep, 1)
     a, b = s[2]["gpu_energy_uj"], s[3]["gpu_energy_uj"]
     assert g["split"] == "memory", "fallback method stated"
@@ -159,13 +164,41 @@ def test_gpu_without_samples_splits_by_memory_and_says_so(three_gpus):
 
 @root
 def test_gpu_mig_instances_reported_and_energy_counted_once(three_gpus):
-    rep, _ = three_gpus
+    rep, _, _ = three_gpus
     g = gpu(rep, 2)
     assert g["mig_instances"] == 2, "MIG instances reported"
     assert g["split"] == "idle" and g["idle_energy_uj"] == g["energy_uj"], "no process: all idle"
     # 100 W over the run's span; twice that would be MIG counted twice (timing-independent ratio)
     expect = 100.0 * rep["host"]["span_ns"] / 1e3
     assert 0.7 * expect < g["energy_uj"] < 1.3 * expect, f"{g['energy_uj']} µJ against {expect:.0f} µJ at 100 W"
+
+
+@root
+def test_gpu_codecarbon_row_has_gpu_power_energy_count_and_model(three_gpus):
+    rep, _, tmp = three_gpus
+    with open(os.path.join(tmp, "emissions.csv")) as f:
+        row = list(csv.DictReader(f))[-1]
+    kwh = rep["total"]["gpu_energy_uj"] / 3.6e12
+    assert float(row["gpu_energy"]) == pytest.approx(kwh, rel=1e-9), "gpu_energy in kWh"
+    assert float(row["gpu_power"]) > 0, "gpu_power in W"
+    assert float(row["energy_consumed"]) == pytest.approx(
+        kwh + float(row["cpu_energy"]) + float(row["ram_energy"] or 0), rel=1e-9), "energy_consumed adds the GPU"
+    assert row["gpu_count"] == "3" and row["gpu_model"] == "1 x Fake_A100, 1 x Fake_K80, 1 x Fake_H100", row
+
+
+@root
+def test_gpu_boamps_report_has_a_gpu_component_and_validates(three_gpus):
+    import jsonschema  # noqa: F401  (python3-jsonschema, as in test_reports)
+    from test_reports import boamps_validator
+    rep, _, tmp = three_gpus
+    with open(os.path.join(tmp, "boamps.json")) as f:
+        doc = json.load(f)
+    assert [e.message for e in boamps_validator().iter_errors(doc)] == [], "validates against the schemas"
+    assert doc["measures"][0]["gpuTrackingMode"] == "nvml"
+    gpus = [c for c in doc["infrastructure"]["components"] if c["componentType"] == "gpu"]
+    assert gpus and gpus[0]["nbComponent"] == 3, doc["infrastructure"]
+    kwh = (rep["total"]["energy_uj"] + rep["total"]["gpu_energy_uj"]) / 3.6e12
+    assert doc["measures"][0]["powerConsumption"] == pytest.approx(kwh, rel=1e-9), "CPU + GPU kWh"
 
 
 @root
