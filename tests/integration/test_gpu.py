@@ -14,7 +14,7 @@ import re
 import pytest
 
 from conftest import BUILD, joule
-from daemon_util import Daemon, metrics_text, wait_for
+from daemon_util import Daemon, check_schema, metrics_text, response_schema, wait_for
 
 PY = "/usr/bin/python3"
 FAKE = os.path.join(BUILD, "fake-nvml", "libnvidia-ml.so.1")
@@ -265,7 +265,7 @@ def test_gpu_probe_names_gpus_driver_and_counter_or_power_only(tmp_path):
 
 
 @root
-def test_gpu_metrics_per_gpu_and_gpu_domain_sums_to_host(tmp_path):
+def test_gpu_metrics_and_api_per_gpu_and_gpu_domain_sums_to_host(tmp_path):
     ctl = tmp_path / "nvml.ctl"
     ctl.write_text("gpu 0 name=Fake_A100 uuid=GPU-a100-0 power_mw=200000\n")
     d = Daemon("--gpu", "nvml", "--nvml-lib", FAKE, env={"FAKE_NVML_CONTROL": str(ctl)}, workdir=str(tmp_path))
@@ -281,5 +281,10 @@ def test_gpu_metrics_per_gpu_and_gpu_domain_sums_to_host(tmp_path):
         host = gpu_sum("joule_host_attributed_energy_joules_total")
         assert host > 0 and abs(parts - host) < 1e-3 * host + 1e-5, f"group+idle+other {parts} == host {host}"
         assert 'joule_gpu_up{gpu="0",uuid="GPU-a100-0"} 1' in text
+        spec = d.get_json("/api/v1/openapi.json")
+        host = d.get_json("/api/v1/host")
+        errs = check_schema(host, response_schema(spec, "/api/v1/host"), spec)
+        assert not errs, "the API's host object with GPUs matches its schema: %s" % errs[:5]
+        assert host["gpus"][0]["uuid"] == "GPU-a100-0" and host["totals"]["gpu_energy_uj"] > 0, host
     finally:
         d.cleanup()
