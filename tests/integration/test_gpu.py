@@ -288,3 +288,13 @@ def test_gpu_metrics_and_api_per_gpu_and_gpu_domain_sums_to_host(tmp_path):
         assert host["gpus"][0]["uuid"] == "GPU-a100-0" and host["totals"]["gpu_energy_uj"] > 0, host
     finally:
         d.cleanup()
+
+
+def test_gpu_check_without_an_nvidia_gpu_fails_cleanly_saying_so():
+    import shutil
+    import subprocess
+    if shutil.which("nvidia-smi"):
+        pytest.skip("this machine has nvidia-smi: gpu-check would really run")
+    r = subprocess.run([os.path.join(REPO, "tools", "gpu-check")], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1, r.stderr
+    assert "no NVIDIA GPU" in r.stderr and "Traceback" not in r.stderr, r.stderr
