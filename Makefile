@@ -65,7 +65,9 @@ BPF_TESTS  := $(patsubst tests/bpf/%.c,$(BUILD)/tests/%,$(wildcard tests/bpf/tes
 FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS  := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 FUZZ_OBJS  := $(patsubst user/%.c,$(BUILD)/fuzz/obj/%.o,$(USER_SRCS))
-TOOLS      := $(BUILD)/fake-rapl
+# The fake NVML (tests only: no GPU here) is named like the real one so --nvml-lib can point at it.
+FAKE_NVML  := $(BUILD)/fake-nvml/libnvidia-ml.so.1
+TOOLS      := $(BUILD)/fake-rapl $(FAKE_NVML)
 UNIT       := $(BUILD)/dist/joule.service
 
 # 'make' needs only the build packages; 'make test' adds the test-only ones.
@@ -141,6 +143,11 @@ $(BUILD)/fake-rapl: tools/fake-rapl/fake-rapl.c | $(DEPS_STAMP)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< -lm -o $@
+
+$(FAKE_NVML): tests/fake-nvml/fake_nvml.c | $(DEPS_STAMP)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -shared $(LDFLAGS) $< -lpthread -o $@
 
 tools: $(TOOLS)
 

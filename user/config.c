@@ -50,6 +50,11 @@ static const struct config_key keys[] = {
 	{ "model-curve", true, cfg_set_model_curve, "linear, specpower", OFF(model_linear), .metavar = "CURVE",
 	  .help = "power model: power against utilisation, linear or the SPECpower curve", .dflt = "specpower",
 	  .scope = SOURCE_KEYS },
+	{ "gpu", true, cfg_set_gpu, "auto, nvml, none", OFF(gpu), .metavar = "MODE",
+	  .help = "GPU energy: auto reads NVIDIA GPUs through NVML when the library and a GPU are there; "
+		  "nvml requires them; none reads no GPU", .dflt = "auto", .scope = SOURCE_KEYS },
+	{ "nvml-lib", true, cfg_set_string, "a file", OFF(nvml_lib), .metavar = "PATH",
+	  .help = "the NVML library to load", .dflt = "libnvidia-ml.so.1", .scope = SOURCE_KEYS },
 	{ "interval", true, cfg_set_interval, "a duration from 10ms to 1h, e.g. 100ms", OFF(interval_ns),
 	  .metavar = "DURATION", .help = "sampling period, 10ms to 1h", .unit = "ms, s, m, h", .dflt = "100ms",
 	  .scope = MEASURE },
@@ -190,7 +195,7 @@ void config_free(struct joule_config *c)
 			  &c->storage_root, &c->pod_logs_root, &c->container_logs_root, &c->zone,
 			  &c->intensity_file, &c->ledger, &c->ledger_key, &c->config_file, &c->listen,
 			  &c->socket_path, &c->socket_group, &c->ready_file, &c->api_token_file,
-			  &c->web_config_file, &c->hostname };
+			  &c->web_config_file, &c->hostname, &c->nvml_lib };
 
 	for (size_t i = 0; i < ARRAY_SIZE(strs); i++) {
 		free(*strs[i]);

@@ -341,3 +341,11 @@ int cfg_set_filter(struct joule_config *c, const struct config_key *k, const cha
 	c->filters = n;
 	return 0;
 }
+
+/* GPU keys (issue 16): --gpu and --nvml-lib, kept together */
+int cfg_set_gpu(struct joule_config *c, const struct config_key *k, const char *v, char *err, size_t errlen)
+{
+	if (gpu_mode_parse(v, &c->gpu))
+		return fail(err, errlen, k, v, "unknown GPU mode");
+	return 0;
+}

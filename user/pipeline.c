@@ -103,6 +103,21 @@ int pipeline_open(struct pipeline *p, const struct joule_config *cfg)
 		goto fail;
 	}
 	log_info("energy source: %s", energy_kind_name(energy_source_kind(p->energy)));
+	if (cfg->gpu != GPU_MODE_NONE) {
+		struct gpu_opts go = { .mode = cfg->gpu, .lib_path = cfg->nvml_lib };
+
+		why[0] = '\0';
+		err = gpu_open(&p->gpu, &go, why, sizeof(why));
+		if (err && cfg->gpu == GPU_MODE_NVML) {
+			/* asked for by name: a missing GPU is the user's premise failing, exit 2 */
+			log_err("--gpu nvml: %s", why[0] ? why : strerror(-err));
+			pipeline_close(p);
+			return 2;
+		}
+		if (err)
+			log_info("no GPU energy: %s", why[0] ? why : strerror(-err));
+	}
+	sc.gpu = p->gpu;
 	err = tracer_open(&p->tracer, &to);
 	if (err) {
 		log_err("failed to start BPF tracing: %s", strerror(-err));
@@ -123,6 +138,7 @@ void pipeline_close(struct pipeline *p)
 {
 	sampler_close(p->sampler);
 	tracer_close(p->tracer);
+	gpu_close(p->gpu);
 	if (p->energy)
 		energy_close(p->energy);
 	if (p->carbon)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* The sampling loop: each tick reads task deltas and energy, attributes energy, converts it to carbon. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -38,6 +39,8 @@ struct sampler {
 	uint64_t *busy_ns, *total_ns; /* [npkg] */
 	uint64_t *split_idle_ns; /* [ncpu] idle plus positive unaccounted: the time whose energy goes to idle */
 	uint64_t *pkg_cpu_uj, *pkg_mem_uj;
+	struct gpu_reading *gread;	/* NULL without a GPU */
+	uint64_t gpu_proc_uj[GPU_MAX_PROCS];
 };
 
 static int grow(struct sampler *s, size_t n)
@@ -101,6 +104,15 @@ int sampler_open(struct sampler **out, struct tracer *tr, struct energy_source *
 	err = grow(s, 256);
 	if (err)
 		goto fail;
+	if (cfg->gpu) {
+		s->gread = calloc(1, sizeof(*s->gread));
+		if (!s->gread) {
+			err = -ENOMEM;
+			goto fail;
+		}
+		/* baseline: the first tick's GPU energy starts here too */
+		gpu_read(cfg->gpu, s->gread);
+	}
 
 	s->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (s->tfd < 0) {
@@ -158,6 +170,7 @@ void sampler_close(struct sampler *s)
 	free(s->weights);
 	free(s->shares);
 	free(s->sample.tasks);
+	free(s->gread);
 	free(s);
 }
 
@@ -219,6 +232,81 @@ static void split_carbon(struct sampler *s, uint64_t total, size_t n, uint64_t *
 	*out_overflow += s->shares[n + 1];
 }
 
+/* The row of pid in this sample, appending one (no CPU time) if the tracer knows the process. */
+static struct sample_task *task_for_pid(struct sampler *s, uint32_t pid)
+{
+	struct sample *smp = &s->sample;
+	struct tracer_task tt;
+
+	for (size_t i = 0; i < smp->ntasks; i++)
+		if (smp->tasks[i].pid == pid && !smp->tasks[i].exited)
+			return &smp->tasks[i];
+	if (smp->ntasks == s->cap || tracer_find_pid(s->tr, pid, &tt))
+		return NULL;
+	smp->tasks[smp->ntasks] = (struct sample_task){
+		.pid = tt.tgid, .ppid = tt.ppid, .start_ns = tt.start_ns, .marked = tt.marked,
+	};
+	memcpy(smp->tasks[smp->ntasks].comm, tt.comm, sizeof(tt.comm));
+	return &smp->tasks[smp->ntasks++];
+}
+
+/*
+ * Each GPU's interval energy over the processes on it (gpu_attrib), then to
+ * their rows by host pid; what finds no process goes to overflow, so the
+ * GPU side balances like the CPU side: Σ tasks + idle + overflow == host.
+ */
+static void attribute_gpus(struct sampler *s)
+{
+	struct sample *smp = &s->sample;
+	const struct gpu_reading *gr = s->gread;
+
+	smp->host_gpu_uj = 0;
+	smp->ngpu = gr ? gr->ngpu : 0;
+	for (int g = 0; g < smp->ngpu; g++) {
+		const struct gpu_dev_reading *r = &gr->dev[g];
+		struct sample_gpu *sg = &smp->gpus[g];
+		struct gpu_attrib_in in = {
+			.energy_uj = r->energy_uj, .nprocs = r->nprocs, .procs = r->procs,
+			.busy_valid = r->busy_valid, .busy_pct = r->busy_pct,
+		};
+		struct gpu_attrib_out o = { .proc_uj = s->gpu_proc_uj };
+
+		*sg = (struct sample_gpu){
+			.index = r->index, .has_counter = r->has_counter, .status = r->status,
+			.nvml_err = r->nvml_err, .mig_instances = r->mig_instances, .energy_uj = r->energy_uj,
+			.rel_sd = gpu_rel_uncertainty(r->has_counter),
+		};
+		memcpy(sg->uuid, r->uuid, sizeof(sg->uuid));
+		memcpy(sg->name, r->name, sizeof(sg->name));
+		if (r->status != GPU_OK)
+			s->stats.gpu_errors++;
+		if (gpu_attrib_split(&in, &o)) { /* cannot happen with the reader's bounds; keep the energy */
+			memset(s->gpu_proc_uj, 0, sizeof(s->gpu_proc_uj));
+			o.idle_uj = r->energy_uj;
+			o.method = GPU_SPLIT_IDLE;
+		}
+		sg->method = o.method;
+		sg->idle_uj = o.idle_uj;
+		smp->idle.gpu_uj += o.idle_uj;
+		smp->host_gpu_uj += r->energy_uj;
+		for (size_t i = 0; i < r->nprocs; i++) {
+			struct sample_task *t;
+
+			if (!s->gpu_proc_uj[i])
+				continue;
+			t = task_for_pid(s, r->procs[i].pid);
+			if (t) {
+				t->tot.gpu_uj += s->gpu_proc_uj[i];
+			} else {
+				smp->overflow.gpu_uj += s->gpu_proc_uj[i];
+				s->stats.gpu_unmatched_uj += s->gpu_proc_uj[i];
+				log_debug("GPU %u: pid %u is not a process joule knows; %" PRIu64 " uJ to overflow",
+					  r->index, r->procs[i].pid, s->gpu_proc_uj[i]);
+			}
+		}
+	}
+}
+
 int sampler_tick(struct sampler *s, const struct sample **out)
 {
 	struct tracer_delta *d = &s->delta;
@@ -262,6 +350,8 @@ int sampler_tick(struct sampler *s, const struct sample **out)
 			 strerror(-err));
 		s->cur = s->prev;
 	}
+	if (s->gread)
+		gpu_read(s->cfg.gpu, s->gread);
 
 	memset(smp->host_domain_uj, 0, sizeof(smp->host_domain_uj));
 	smp->host_cpu_uj = 0;
@@ -277,7 +367,8 @@ int sampler_tick(struct sampler *s, const struct sample **out)
 	smp->domains = s->cur.domains;
 	s->prev = s->cur;
 
-	err = grow(s, d->ntasks);
+	/* room for GPU processes that did not run on a CPU this interval */
+	err = grow(s, d->ntasks + (s->gread ? (size_t)s->gread->ngpu * GPU_MAX_PROCS : 0));
 	if (err)
 		return err;
 	/*
@@ -334,6 +425,7 @@ int sampler_tick(struct sampler *s, const struct sample **out)
 	smp->idle.mem_uj = ao.idle_mem_uj;
 	smp->overflow.cpu_uj = ao.overflow_cpu_uj;
 	smp->overflow.mem_uj = ao.overflow_mem_uj;
+	attribute_gpus(s);
 
 	/*
 	 * Operational carbon of the whole host, split by energy: it balances
@@ -344,13 +436,13 @@ int sampler_tick(struct sampler *s, const struct sample **out)
 	g = smp->intensity.g_per_kwh;
 	pue = carbon_pue(s->carbon);
 	smp->pue = pue;
-	op_total = carbon_operational_ug(smp->host_cpu_uj + smp->host_mem_uj, g, pue);
-	for (size_t i = 0; i < d->ntasks; i++)
-		s->weights[i] = sample_totals_energy_uj(&smp->tasks[i].tot);
-	s->weights[d->ntasks] = sample_totals_energy_uj(&smp->idle);
-	s->weights[d->ntasks + 1] = sample_totals_energy_uj(&smp->overflow);
-	memset(s->task_cpu_uj, 0, d->ntasks * sizeof(uint64_t)); /* reused: operational carbon per task */
-	split_carbon(s, op_total, d->ntasks, s->task_cpu_uj, &smp->idle.operational_ug,
+	op_total = carbon_operational_ug(smp->host_cpu_uj + smp->host_mem_uj + smp->host_gpu_uj, g, pue);
+	for (size_t i = 0; i < smp->ntasks; i++)
+		s->weights[i] = sample_totals_energy_uj(&smp->tasks[i].tot) + smp->tasks[i].tot.gpu_uj;
+	s->weights[smp->ntasks] = sample_totals_energy_uj(&smp->idle) + smp->idle.gpu_uj;
+	s->weights[smp->ntasks + 1] = sample_totals_energy_uj(&smp->overflow) + smp->overflow.gpu_uj;
+	memset(s->task_cpu_uj, 0, smp->ntasks * sizeof(uint64_t)); /* reused: operational carbon per task */
+	split_carbon(s, op_total, smp->ntasks, s->task_cpu_uj, &smp->idle.operational_ug,
 		     &smp->overflow.operational_ug);
 
 	/*
@@ -359,13 +451,13 @@ int sampler_tick(struct sampler *s, const struct sample **out)
 	 * reserved as much as busy time does, so idle's share is idle's.
 	 */
 	emb_total = carbon_embodied_ug(s->carbon, elapsed, 1.0);
-	for (size_t i = 0; i < d->ntasks; i++)
+	for (size_t i = 0; i < smp->ntasks; i++)
 		s->weights[i] = smp->tasks[i].tot.cpu_ns;
-	s->weights[d->ntasks] = smp->idle.cpu_ns;
-	s->weights[d->ntasks + 1] = smp->overflow.cpu_ns;
-	memset(s->task_mem_uj, 0, d->ntasks * sizeof(uint64_t)); /* reused: embodied carbon per task */
-	split_carbon(s, emb_total, d->ntasks, s->task_mem_uj, &smp->idle.embodied_ug, &smp->overflow.embodied_ug);
-	for (size_t i = 0; i < d->ntasks; i++) {
+	s->weights[smp->ntasks] = smp->idle.cpu_ns;
+	s->weights[smp->ntasks + 1] = smp->overflow.cpu_ns;
+	memset(s->task_mem_uj, 0, smp->ntasks * sizeof(uint64_t)); /* reused: embodied carbon per task */
+	split_carbon(s, emb_total, smp->ntasks, s->task_mem_uj, &smp->idle.embodied_ug, &smp->overflow.embodied_ug);
+	for (size_t i = 0; i < smp->ntasks; i++) {
 		struct sample_totals *t = &smp->tasks[i].tot;
 
 		t->operational_ug = s->task_cpu_uj[i];

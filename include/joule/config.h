@@ -9,6 +9,7 @@
 #include "joule/attrib.h"
 #include "joule/carbon.h"
 #include "joule/energy.h"
+#include "joule/gpu.h"
 #include "joule/ledger.h"
 
 struct joule_config {
@@ -26,6 +27,8 @@ struct joule_config {
 	double model_idle_w;		/* --model-idle-watts */
 	double model_max_w;		/* --model-max-watts */
 	bool model_linear;		/* --model-curve linear|specpower */
+	enum gpu_mode gpu;		/* --gpu auto|nvml|none */
+	char *nvml_lib;			/* --nvml-lib PATH (NULL: libnvidia-ml.so.1) */
 	uint64_t interval_ns;		/* --interval 100ms */
 	char *zone;			/* --zone ZZ ("list" prints the table) */
 	double intensity;		/* --intensity G (0: unset) */

@@ -35,6 +35,6 @@ config_setter_fn cfg_set_string, cfg_set_string_or_empty, cfg_set_positive_doubl
 	cfg_set_embodied, cfg_set_share, cfg_set_lifetime, cfg_set_duration, cfg_set_interval, cfg_set_u32,
 	cfg_set_max_tasks, cfg_set_source, cfg_set_model_curve, cfg_set_idle, cfg_set_uncertainty,
 	cfg_set_ledger_sync, cfg_set_bytes, cfg_set_bool, cfg_set_verbose, cfg_set_listen, cfg_set_socket_mode,
-	cfg_set_filter;
+	cfg_set_filter, cfg_set_gpu;
 
 #endif /* JOULE_CONFIG_INTERNAL_H */

@@ -19,6 +19,7 @@ struct carbon_ctx;
 struct export_figures {
 	uint64_t cpu_ns;
 	uint64_t cpu_uj, mem_uj;	/* energy = cpu_uj + mem_uj */
+	uint64_t gpu_uj;		/* GPU energy (NVML), reported on its own */
 	uint64_t carbon_op_ug;		/* operational: energy x PUE x intensity */
 	uint64_t carbon_emb_ug;		/* embodied share */
 	uint64_t ci_lo_ug, ci_hi_ug;	/* 95 % interval of op + emb, when has_ci */
@@ -56,6 +57,10 @@ struct export_run {
 	int intensity_year;
 	double pue;
 	char method[32];		/* interval method name ("analytical_truncated", "monte_carlo") */
+	/* GPUs (NVML), when the run read any: gpu_count 0 means none */
+	uint64_t host_gpu_uj;
+	uint32_t gpu_count;
+	char gpu_model[160];		/* CodeCarbon's form: "2 x NVIDIA A100-SXM4-40GB" */
 	/* machine facts */
 	char hostname[65], cpu_model[128], os[200];
 	uint32_t cpu_count;

@@ -38,6 +38,7 @@ struct ledger_host_acc {
 	struct sample_totals tot;	/* the host: cpu_ns unused */
 	uint64_t domain_uj[ENERGY_NDOMAINS];
 	uint32_t domains;
+	bool gpu;			/* a GPU was read: gpu_energy_uj and domains.gpu in the record */
 	struct sample_totals idle, overflow;
 	uint64_t processes;
 	bool coalesced;

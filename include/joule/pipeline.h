@@ -11,6 +11,7 @@
 struct pipeline {
 	struct topo topo;
 	struct energy_source *energy;
+	struct gpu_source *gpu;		/* NULL: no GPU read (none found, or --gpu none) */
 	struct carbon_ctx *carbon;
 	struct tracer *tracer;
 	struct sampler *sampler;
@@ -19,8 +20,8 @@ struct pipeline {
 /*
  * Open everything in order; on failure close what was opened, print one
  * clear message and return the exit code to use: 2 for bad input (unknown
- * zone, malformed intensity file), 1 for a runtime failure (no BPF, no
- * permission).
+ * zone, malformed intensity file, --gpu nvml without a usable NVML), 1 for
+ * a runtime failure (no BPF, no permission).
  */
 int pipeline_open(struct pipeline *p, const struct joule_config *cfg);
 void pipeline_close(struct pipeline *p);

@@ -10,6 +10,14 @@
 #include "joule/config.h"
 #include "joule/sampler.h"
 
+/* One GPU over a window: its energy, idle part, how it was read and split, and what happened to it. */
+struct window_gpu {
+	struct sample_gpu last;		/* identity, read method, split method and status of the last tick */
+	uint64_t energy_uj, idle_uj;
+	uint64_t read_errors;		/* ticks whose read failed */
+	bool lost;			/* the GPU disappeared during the window */
+};
+
 /* Everything a report needs about a window: the command, the rest of the host, carbon context. */
 struct window {
 	struct acct procs;		/* the command's processes (run) or matches (trace) */
@@ -17,6 +25,9 @@ struct window {
 	uint64_t host_domain_uj[ENERGY_NDOMAINS];
 	uint32_t domains;
 	uint64_t host_cpu_uj, host_mem_uj, host_carbon_ug, host_embodied_ug;
+	uint64_t host_gpu_uj;		/* Σ gpus[].energy_uj; not in window_host_uj (the CPU side) */
+	int ngpu;
+	struct window_gpu gpus[GPU_MAX];
 	double intensity_sd_weighted;	/* Σ carbon × rel_sd, for the window's intensity uncertainty */
 	double energy_rel_sd;
 	enum energy_kind source;

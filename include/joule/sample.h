@@ -9,6 +9,7 @@
 #include "joule/carbon.h"
 #include "joule/comm.h"
 #include "joule/domain.h"
+#include "joule/gpu_attrib.h"
 
 /*
  * The figures everything carries: one task's interval, a bucket (idle,
@@ -20,6 +21,7 @@ struct sample_totals {
 	uint64_t cpu_ns;	/* on-CPU ns, all CPUs */
 	uint64_t cpu_uj;	/* CPU-side energy */
 	uint64_t mem_uj;	/* DRAM energy */
+	uint64_t gpu_uj;	/* GPU energy (NVML); not part of energy_uj, which is the CPU side */
 	uint64_t carbon_ug;	/* operational + embodied */
 	uint64_t operational_ug; /* exactly energy x PUE x intensity */
 	uint64_t embodied_ug;	/* this machine's share of its hardware's embodied carbon */
@@ -30,6 +32,7 @@ static inline void sample_totals_add(struct sample_totals *a, const struct sampl
 	a->cpu_ns += b->cpu_ns;
 	a->cpu_uj += b->cpu_uj;
 	a->mem_uj += b->mem_uj;
+	a->gpu_uj += b->gpu_uj;
 	a->operational_ug += b->operational_ug;
 	a->embodied_ug += b->embodied_ug;
 	a->carbon_ug = a->operational_ug + a->embodied_ug;
@@ -50,6 +53,20 @@ struct sample_task {
 	bool exited;		/* the process ended in this interval */
 	int exit_code;
 	struct sample_totals tot;	/* what it ran and was charged in this interval */
+};
+
+/* One GPU's interval: its energy, how it was split, and what state the GPU is in. */
+struct sample_gpu {
+	uint32_t index;
+	char uuid[96];
+	char name[96];
+	bool has_counter;	/* energy counter; else power integrated over the tick (wider uncertainty) */
+	enum gpu_status status;
+	int nvml_err;
+	uint32_t mig_instances;
+	enum gpu_split_method method;
+	uint64_t energy_uj, idle_uj;	/* idle_uj is part of energy_uj, and of the sample's idle.gpu_uj */
+	double rel_sd;
 };
 
 /*
@@ -76,7 +93,10 @@ struct sample {
 	uint64_t host_cpu_uj, host_mem_uj;	/* split base: energy_cpu_uj/energy_mem_uj summed over packages */
 	uint64_t host_domain_uj[ENERGY_NDOMAINS]; /* every domain, all packages (overlapping ones too) */
 	uint32_t domains;			/* present domains, bit per enum energy_domain */
-	uint64_t host_carbon_ug;		/* operational + embodied */
+	uint64_t host_gpu_uj;			/* Σ gpus[].energy_uj: Σ tasks' gpu_uj + idle + overflow (no process found) */
+	int ngpu;
+	struct sample_gpu gpus[GPU_MAX];
+	uint64_t host_carbon_ug;		/* operational + embodied, of CPU, memory and GPU energy */
 	uint64_t host_operational_ug, host_embodied_ug;
 	enum energy_kind source;
 	double energy_rel_sd;
@@ -96,6 +116,8 @@ struct sampler_stats {
 	uint64_t last_work_ns, max_work_ns, work_sum_ns;
 	uint64_t lost_events, overflow_events;	/* from the tracer */
 	uint64_t energy_errors;			/* ticks whose energy read failed (carried to the next) */
+	uint64_t gpu_errors;			/* GPU reads that failed (counter: carried; power: that tick lost) */
+	uint64_t gpu_unmatched_uj;		/* GPU energy of pids the tracer did not know (in overflow) */
 };
 
 #endif /* JOULE_SAMPLE_H */

@@ -9,6 +9,7 @@
 #include "joule/attrib.h"
 #include "joule/carbon.h"
 #include "joule/energy.h"
+#include "joule/gpu.h"
 #include "joule/sample.h"
 
 struct tracer;
@@ -16,6 +17,7 @@ struct tracer;
 struct sampler_cfg {
 	uint64_t interval_ns;	/* 0: 100 ms */
 	enum idle_policy idle;
+	struct gpu_source *gpu;	/* NULL: no GPU; else read every tick, after the CPU's energy */
 };
 
 struct sampler;

@@ -60,12 +60,24 @@ struct store_recent {
 	enum energy_kind source;
 };
 
+/* One GPU's lifetime figures (issue 16), in the order the sampler reports GPUs. */
+struct store_gpu {
+	uint32_t index;
+	char uuid[96];
+	char name[96];
+	bool has_counter, lost;
+	uint64_t energy_uj, idle_uj;
+};
+
 struct store_host {
 	uint64_t samples;
 	uint64_t first_real_ns, last_real_ns;
 	uint64_t cpu_uj, mem_uj, carbon_ug, operational_ug, embodied_ug;
 	uint64_t domain_uj[ENERGY_NDOMAINS];
 	uint32_t domains;
+	uint64_t gpu_uj;			/* Σ gpus[].energy_uj: split like the CPU side (idle.gpu_uj, ...) */
+	int ngpu;
+	struct store_gpu gpus[GPU_MAX];
 	struct sample_totals idle, overflow;
 	/* the CPUs' clocks (Σ), and the part no task and no idle was charged with (net; see struct sample) */
 	uint64_t cpu_clock_ns;

@@ -79,6 +79,11 @@ int tracer_poll_events(struct tracer *t);
 /* Follow a process and every process it forks from now on. -ENOENT if pid is unknown. */
 int tracer_mark_pid(struct tracer *t, uint32_t pid);
 
+/*
+ * The live process with this pid as a row with no time (for energy found by
+ * pid alone: GPU processes). 0, or -ENOENT if the tracer does not know it.
+ */
+int tracer_find_pid(const struct tracer *t, uint32_t pid, struct tracer_task *out);
 void tracer_get_stats(const struct tracer *t, struct tracer_stats *out);
 
 /* Snapshots between checks for processes whose exit event was lost. */

@@ -18,6 +18,7 @@ static int cmd_probe(int argc, char **argv)
 	struct energy_opts eo;
 	struct tracer *t = NULL;
 	struct tracer_opts tro = { 0 };
+	static struct gpu_probe gp;
 	struct utsname un;
 	struct topo topo;
 	char why[256] = "";
@@ -99,6 +100,30 @@ static int cmd_probe(int argc, char **argv)
 		cJSON_AddStringToObject(root, "selected_source", chosen);
 	}
 
+	{
+		struct gpu_opts go = { .mode = cfg.gpu == GPU_MODE_NONE ? GPU_MODE_NONE : GPU_MODE_NVML,
+				       .lib_path = cfg.nvml_lib };
+		cJSON *gj = cJSON_AddObjectToObject(root, "gpu"), *ga;
+
+		gpu_probe(&go, &gp);
+		cJSON_AddBoolToObject(gj, "usable", gp.usable);
+		if (!gp.usable)
+			cJSON_AddStringToObject(gj, "detail", gp.why);
+		else
+			cJSON_AddStringToObject(gj, "driver_version", gp.driver);
+		ga = cJSON_AddArrayToObject(gj, "gpus");
+		for (int i = 0; i < gp.ngpu; i++) {
+			cJSON *o = cJSON_CreateObject();
+
+			cJSON_AddNumberToObject(o, "index", gp.dev[i].index);
+			cJSON_AddStringToObject(o, "uuid", gp.dev[i].uuid);
+			cJSON_AddStringToObject(o, "name", gp.dev[i].name);
+			cJSON_AddStringToObject(o, "energy", gp.dev[i].has_counter ? "energy_counter" : "power_only");
+			cJSON_AddNumberToObject(o, "mig_instances", gp.dev[i].mig_instances);
+			cJSON_AddItemToArray(ga, o);
+		}
+	}
+
 	if (cfg.json) {
 		char *txt = cJSON_PrintUnformatted(root);
 
@@ -124,6 +149,15 @@ static int cmd_probe(int argc, char **argv)
 			       cJSON_GetObjectItem(it, "detail")->valuestring);
 		}
 		printf("selected   %s\n", cJSON_GetObjectItem(root, "selected_source")->valuestring);
+		if (!gp.usable)
+			printf("gpu        none: %s\n", gp.why);
+		else
+			printf("gpu        NVML, driver %s, %d GPU%s:\n", gp.driver, gp.ngpu, gp.ngpu == 1 ? "" : "s");
+		for (int i = 0; i < gp.ngpu; i++)
+			printf("  gpu %u  %s  %s  %s%s\n", gp.dev[i].index, gp.dev[i].name, gp.dev[i].uuid,
+			       gp.dev[i].has_counter ? "energy counter (mJ)"
+						     : "power only (integrated per tick, wider uncertainty)",
+			       gp.dev[i].mig_instances ? "; MIG instances, energy read once on the GPU" : "");
 	}
 	cJSON_Delete(root);
 	tracer_close(t);

@@ -32,6 +32,18 @@ void window_add(struct window *w, const struct sample *s, window_match_fn mine, 
 	w->domains |= s->domains;
 	w->host_cpu_uj += s->host_cpu_uj;
 	w->host_mem_uj += s->host_mem_uj;
+	w->host_gpu_uj += s->host_gpu_uj;
+	if (s->ngpu > w->ngpu)
+		w->ngpu = s->ngpu;
+	for (int g = 0; g < s->ngpu; g++) {
+		struct window_gpu *wg = &w->gpus[g];
+
+		wg->last = s->gpus[g];
+		wg->energy_uj += s->gpus[g].energy_uj;
+		wg->idle_uj += s->gpus[g].idle_uj;
+		wg->read_errors += s->gpus[g].status == GPU_READ_ERROR;
+		wg->lost |= s->gpus[g].status == GPU_LOST;
+	}
 	w->host_carbon_ug += s->host_carbon_ug;
 	w->host_embodied_ug += s->host_embodied_ug;
 	w->intensity_sd_weighted += (double)s->host_carbon_ug * s->intensity.rel_sd;
@@ -102,7 +114,14 @@ static void add_carbon(cJSON *o, uint64_t carbon_ug, uint64_t embodied_ug)
 	cJSON_AddNumberToObject(o, "carbon_embodied_ug", (double)embodied_ug);
 }
 
-static cJSON *bucket_json(const struct sample_totals *s)
+/* GPU energy is its own key, not part of energy_uj (the CPU side, DESIGN's balance); absent without a GPU. */
+static void add_gpu(cJSON *o, const struct window *w, uint64_t gpu_uj)
+{
+	if (w->ngpu)
+		cJSON_AddNumberToObject(o, "gpu_energy_uj", (double)gpu_uj);
+}
+
+static cJSON *bucket_json(const struct window *w, const struct sample_totals *s)
 {
 	cJSON *o = cJSON_CreateObject();
 
@@ -110,6 +129,7 @@ static cJSON *bucket_json(const struct sample_totals *s)
 	cJSON_AddNumberToObject(o, "energy_uj", (double)(s->cpu_uj + s->mem_uj));
 	cJSON_AddNumberToObject(o, "cpu_energy_uj", (double)s->cpu_uj);
 	cJSON_AddNumberToObject(o, "memory_energy_uj", (double)s->mem_uj);
+	add_gpu(o, w, s->gpu_uj);
 	add_carbon(o, s->carbon_ug, s->embodied_ug);
 	return o;
 }
@@ -133,6 +153,38 @@ static cJSON *carbon_json(struct carbon_ctx *c, const struct window *w)
 	return o;
 }
 
+static const char *gpu_status_name(const struct window_gpu *g)
+{
+	return g->lost ? "lost" : g->read_errors ? "read_errors" : "ok";
+}
+
+/* Each GPU: energy, idle, how it was read (counter or integrated power) and split, and its trouble. */
+static cJSON *gpus_json(const struct window *w)
+{
+	cJSON *arr = cJSON_CreateArray();
+
+	for (int i = 0; i < w->ngpu; i++) {
+		const struct window_gpu *g = &w->gpus[i];
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddNumberToObject(o, "index", g->last.index);
+		cJSON_AddStringToObject(o, "uuid", g->last.uuid);
+		cJSON_AddStringToObject(o, "name", g->last.name);
+		cJSON_AddNumberToObject(o, "energy_uj", (double)g->energy_uj);
+		cJSON_AddNumberToObject(o, "idle_energy_uj", (double)g->idle_uj);
+		cJSON_AddStringToObject(o, "energy_source", g->last.has_counter ? "energy_counter" : "power_integrated");
+		cJSON_AddNumberToObject(o, "energy_rel_sd", g->last.rel_sd);
+		cJSON_AddStringToObject(o, "split", gpu_split_name(g->last.method));
+		cJSON_AddStringToObject(o, "status", gpu_status_name(g));
+		cJSON_AddNumberToObject(o, "read_errors", (double)g->read_errors);
+		if (g->last.nvml_err)
+			cJSON_AddNumberToObject(o, "nvml_error", g->last.nvml_err);
+		cJSON_AddNumberToObject(o, "mig_instances", g->last.mig_instances);
+		cJSON_AddItemToArray(arr, o);
+	}
+	return arr;
+}
+
 static cJSON *host_json(const struct window *w)
 {
 	cJSON *o = cJSON_CreateObject(), *dom;
@@ -154,6 +206,11 @@ static cJSON *host_json(const struct window *w)
 	for (int d = 0; d < ENERGY_NDOMAINS; d++)
 		if (w->domains & (1u << d))
 			cJSON_AddNumberToObject(dom, energy_domain_name(d), (double)w->host_domain_uj[d]);
+	if (w->ngpu) {
+		cJSON_AddNumberToObject(dom, "gpu", (double)w->host_gpu_uj);
+		cJSON_AddNumberToObject(o, "gpu_energy_uj", (double)w->host_gpu_uj);
+		cJSON_AddItemToObject(o, "gpus", gpus_json(w));
+	}
 	return o;
 }
 
@@ -172,6 +229,7 @@ static cJSON *procs_json(struct carbon_ctx *c, const struct window *w)
 		cJSON_AddNumberToObject(o, "energy_uj", (double)(e->tot.cpu_uj + e->tot.mem_uj));
 		cJSON_AddNumberToObject(o, "cpu_energy_uj", (double)e->tot.cpu_uj);
 		cJSON_AddNumberToObject(o, "memory_energy_uj", (double)e->tot.mem_uj);
+		add_gpu(o, w, e->tot.gpu_uj);
 		cJSON_AddNumberToObject(o, "allocation_ratio", ratio(e->tot.cpu_uj + e->tot.mem_uj, window_host_uj(w)));
 		add_carbon(o, e->tot.carbon_ug, e->tot.embodied_ug);
 		add_ci(o, "carbon_ci_ug", c, w, e->tot.carbon_ug);
@@ -185,14 +243,14 @@ void report_add_window_json(cJSON *root, struct carbon_ctx *c, const struct wind
 	cJSON *total;
 
 	cJSON_AddItemToObject(root, "processes", procs_json(c, w));
-	total = bucket_json(&w->mine);
+	total = bucket_json(w, &w->mine);
 	add_ci(total, "carbon_ci_ug", c, w, w->mine.carbon_ug);
 	cJSON_AddNumberToObject(total, "allocation_ratio",
 				ratio(w->mine.cpu_uj + w->mine.mem_uj, window_host_uj(w)));
 	cJSON_AddItemToObject(root, "total", total);
-	cJSON_AddItemToObject(root, "others", bucket_json(&w->others));
-	cJSON_AddItemToObject(root, "idle", bucket_json(&w->idle));
-	cJSON_AddItemToObject(root, "overflow", bucket_json(&w->overflow));
+	cJSON_AddItemToObject(root, "others", bucket_json(w, &w->others));
+	cJSON_AddItemToObject(root, "idle", bucket_json(w, &w->idle));
+	cJSON_AddItemToObject(root, "overflow", bucket_json(w, &w->overflow));
 	cJSON_AddItemToObject(root, "host", host_json(w));
 	cJSON_AddItemToObject(root, "carbon", carbon_json(c, w));
 }
@@ -240,8 +298,11 @@ static void print_row(FILE *f, const char *pid, const char *ppid, const char *na
 
 	report_printable_comm(name, shown, sizeof(shown));
 	carbon_interval(c, s->carbon_ug, w->energy_rel_sd, window_intensity_sd(w), &e);
-	fprintf(f, "%7s %7s  %-16.16s %9.3f %10.3f %8.3f %8.3f %7.2f%% %10.4f %10.4f %10.4f [%.4f, %.4f]\n", pid,
-		ppid, shown, (double)s->cpu_ns / 1e9, j, (double)s->mem_uj / 1e6,
+	fprintf(f, "%7s %7s  %-16.16s %9.3f %10.3f %8.3f ", pid, ppid, shown, (double)s->cpu_ns / 1e9, j,
+		(double)s->mem_uj / 1e6);
+	if (w->ngpu)
+		fprintf(f, "%10.3f ", (double)s->gpu_uj / 1e6);
+	fprintf(f, "%8.3f %7.2f%% %10.4f %10.4f %10.4f [%.4f, %.4f]\n",
 		wall_ns ? j * 1e9 / (double)wall_ns : 0.0, 100.0 * ratio(s->cpu_uj + s->mem_uj, host),
 		(double)(s->carbon_ug - s->embodied_ug) / 1e6, (double)s->embodied_ug / 1e6,
 		(double)s->carbon_ug / 1e6, (double)e.lo_ug / 1e6, (double)e.hi_ug / 1e6);
@@ -252,8 +313,11 @@ void report_print_table(FILE *f, struct carbon_ctx *c, const struct window *w, u
 	struct sample_totals host = { 0 };
 	char pid[16], ppid[16];
 
-	fprintf(f, "%7s %7s  %-16s %9s %10s %8s %8s %8s %10s %10s %10s %s\n", "PID", "PPID", "COMM", "CPU s",
-		"energy J", "mem J", "mean W", "share", "oper. g", "embod. g", "carbon g", "[95% interval]");
+	fprintf(f, "%7s %7s  %-16s %9s %10s %8s ", "PID", "PPID", "COMM", "CPU s", "energy J", "mem J");
+	if (w->ngpu)
+		fprintf(f, "%10s ", "GPU J");
+	fprintf(f, "%8s %8s %10s %10s %10s %s\n", "mean W", "share", "oper. g", "embod. g", "carbon g",
+		"[95% interval]");
 	for (size_t i = 0; i < w->procs.n; i++) {
 		const struct acct_entry *e = &w->procs.v[i];
 		snprintf(pid, sizeof(pid), "%u", e->pid);
@@ -265,9 +329,10 @@ void report_print_table(FILE *f, struct carbon_ctx *c, const struct window *w, u
 	print_row(f, "", "", "= command total", &w->mine, wall_ns, window_host_uj(w), c, w);
 	print_row(f, "", "", "other processes", &w->others, wall_ns, window_host_uj(w), c, w);
 	print_row(f, "", "", "idle", &w->idle, wall_ns, window_host_uj(w), c, w);
-	if (w->overflow.cpu_ns || w->overflow.cpu_uj)
+	if (w->overflow.cpu_ns || w->overflow.cpu_uj || w->overflow.gpu_uj)
 		print_row(f, "", "", "overflow", &w->overflow, wall_ns, window_host_uj(w), c, w);
-	host = (struct sample_totals){ .cpu_uj = w->host_cpu_uj, .mem_uj = w->host_mem_uj, .carbon_ug = w->host_carbon_ug,
+	host = (struct sample_totals){ .cpu_uj = w->host_cpu_uj, .mem_uj = w->host_mem_uj, .gpu_uj = w->host_gpu_uj,
+				       .carbon_ug = w->host_carbon_ug,
 				       .operational_ug = w->host_carbon_ug - w->host_embodied_ug,
 				       .embodied_ug = w->host_embodied_ug };
 	host.cpu_ns = w->mine.cpu_ns + w->others.cpu_ns + w->idle.cpu_ns + w->overflow.cpu_ns;
@@ -307,6 +372,15 @@ void report_print_footer(FILE *f, struct carbon_ctx *c, const struct window *w, 
 	fprintf(f, "), mean power %.2f W over %.3f s; source %s (±%.0f%% 1σ)\n",
 		w->span_ns ? (double)window_host_uj(w) * 1e3 / (double)w->span_ns : 0.0, (double)w->span_ns / 1e9,
 		energy_kind_name(w->source), 100 * w->energy_rel_sd);
+	for (int i = 0; i < w->ngpu; i++) {
+		const struct window_gpu *g = &w->gpus[i];
+
+		fprintf(f, "gpu %u %s (%s): %.3f J, idle %.3f J; %s (±%.1f%% 1σ), split by %s%s%s\n", g->last.index,
+			g->last.name, g->last.uuid, (double)g->energy_uj / 1e6, (double)g->idle_uj / 1e6,
+			g->last.has_counter ? "energy counter" : "power integrated per tick", 100 * g->last.rel_sd,
+			gpu_split_name(g->last.method), g->lost ? "; LOST during the run, energy up to then" : "",
+			g->read_errors ? "; some reads failed" : "");
+	}
 	if (w->source == ENERGY_SRC_MODEL && energy_model_basis(src)[0])
 		fprintf(f, "%s\n", energy_model_basis(src));
 	fprintf(f, "carbon: %.2f g/kWh (%s%s%s%s%.0d, %s), PUE %.2f, interval %s\n", w->intensity.g_per_kwh,

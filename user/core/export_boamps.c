@@ -191,7 +191,10 @@ static cJSON *build(const struct export_run *r, const struct export_opts *o)
 	if (r->cpu_count && r->wall_ns)
 		cJSON_AddNumberToObject(m, "averageUtilizationCpu",
 					clamp01((double)r->total.cpu_ns / ((double)r->wall_ns * r->cpu_count)));
-	cJSON_AddNumberToObject(m, "powerConsumption", (double)e_uj / UJ_PER_KWH);
+	if (r->gpu_count)
+		cJSON_AddStringToObject(m, "gpuTrackingMode", "nvml");
+	/* kWh of everything measured for the task: CPU side and, where read, GPU */
+	cJSON_AddNumberToObject(m, "powerConsumption", (double)(e_uj + r->total.gpu_uj) / UJ_PER_KWH);
 	cJSON_AddNumberToObject(m, "measurementDuration", (double)r->wall_ns / 1e9);
 	export_format_utc(ts, sizeof(ts), r->start_real_ns, ' ');
 	cJSON_AddStringToObject(m, "measurementDateTime", ts);
@@ -212,6 +215,16 @@ static cJSON *build(const struct export_run *r, const struct export_opts *o)
 		/* the task's share of the host's energy: joule's allocation ratio */
 		if (host)
 			cJSON_AddNumberToObject(c, "share", clamp01((double)e_uj / (double)host));
+		cJSON_AddItemToArray(comps, c);
+	}
+	if (r->gpu_count) {
+		c = cJSON_CreateObject();
+		if (r->gpu_model[0])
+			cJSON_AddStringToObject(c, "componentName", r->gpu_model);
+		cJSON_AddStringToObject(c, "componentType", "gpu");
+		cJSON_AddNumberToObject(c, "nbComponent", r->gpu_count);
+		if (r->host_gpu_uj)
+			cJSON_AddNumberToObject(c, "share", clamp01((double)r->total.gpu_uj / (double)r->host_gpu_uj));
 		cJSON_AddItemToArray(comps, c);
 	}
 	if (r->ram_total_gb > 0) {

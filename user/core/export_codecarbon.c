@@ -64,6 +64,9 @@ int export_codecarbon_row(FILE *f, const struct export_run *r, const struct expo
 	double kg = (double)r->total.carbon_op_ug / UG_PER_KG;
 	/* RAM energy is measured only where a DRAM domain exists; otherwise it is unknown, not zero */
 	bool ram_known = r->domains & (1u << ENERGY_DRAM);
+	/* GPU energy likewise: known where NVML was read, empty otherwise (not 0) */
+	bool gpu_known = r->gpu_count > 0;
+	double gpu_kwh = (double)r->total.gpu_uj / UJ_PER_KWH;
 
 	export_format_utc(ts, sizeof(ts), r->end_real_ns, 'T');
 	export_csv_field(f, ts);
@@ -81,18 +84,24 @@ int export_codecarbon_row(FILE *f, const struct export_run *r, const struct expo
 		num(f, cpu_kwh * 3.6e6 / dur_s);
 	else
 		empty(f, 1);
-	empty(f, 1); /* gpu_power: joule measures no GPU */
+	if (gpu_known && dur_s > 0)
+		num(f, gpu_kwh * 3.6e6 / dur_s);
+	else
+		empty(f, 1);
 	if (ram_known && dur_s > 0)
 		num(f, ram_kwh * 3.6e6 / dur_s);
 	else
 		empty(f, 1);
 	num(f, cpu_kwh);
-	empty(f, 1); /* gpu_energy */
+	if (gpu_known)
+		num(f, gpu_kwh);
+	else
+		empty(f, 1);
 	if (ram_known)
 		num(f, ram_kwh);
 	else
 		empty(f, 1);
-	num(f, cpu_kwh + (ram_known ? ram_kwh : 0));
+	num(f, cpu_kwh + (ram_known ? ram_kwh : 0) + (gpu_known ? gpu_kwh : 0));
 	str(f, country_name(r));
 	/* country_iso_code is ISO 3166 alpha-3 in CodeCarbon; joule's zones are alpha-2: left empty */
 	empty(f, 1);
@@ -104,7 +113,13 @@ int export_codecarbon_row(FILE *f, const struct export_run *r, const struct expo
 	else
 		empty(f, 1);
 	str(f, r->cpu_model);
-	empty(f, 4); /* gpu_count, gpu_model, longitude, latitude */
+	if (gpu_known) {
+		fprintf(f, ",%u", r->gpu_count);
+		str(f, r->gpu_model);
+	} else {
+		empty(f, 2);
+	}
+	empty(f, 2); /* longitude, latitude */
 	if (r->ram_total_gb > 0)
 		fprintf(f, ",%.3f", r->ram_total_gb);
 	else

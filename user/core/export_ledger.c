@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* A run summary from ledger records (process, host, run; docs/LEDGER.md keys only), and the --window syntax. */
 #include <errno.h>
+#include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -446,6 +447,44 @@ static void run_command(struct export_run *r, const cJSON *run)
 	}
 }
 
+/* CodeCarbon's gpu_model from host.gpus: "N x NAME" per distinct name, in order, joined by ", ". */
+static void gpu_model(const cJSON *gpus, struct export_run *r)
+{
+	const cJSON *g, *h;
+	size_t off = 0;
+
+	r->gpu_count = (uint32_t)cJSON_GetArraySize(gpus);
+	cJSON_ArrayForEach(g, gpus)
+	{
+		const cJSON *name = cJSON_GetObjectItemCaseSensitive(g, "name");
+		unsigned n = 0;
+		bool earlier = false;
+
+		if (!cJSON_IsString(name))
+			continue;
+		cJSON_ArrayForEach(h, gpus)
+		{
+			const cJSON *hn = cJSON_GetObjectItemCaseSensitive(h, "name");
+			bool same = cJSON_IsString(hn) && strcmp(hn->valuestring, name->valuestring) == 0;
+
+			if (h == g)
+				break;
+			earlier |= same;
+		}
+		if (earlier)
+			continue;
+		cJSON_ArrayForEach(h, gpus)
+		{
+			const cJSON *hn = cJSON_GetObjectItemCaseSensitive(h, "name");
+
+			n += cJSON_IsString(hn) && strcmp(hn->valuestring, name->valuestring) == 0;
+		}
+		if (off < sizeof(r->gpu_model))
+			off += (size_t)snprintf(r->gpu_model + off, sizeof(r->gpu_model) - off, "%s%u x %s",
+						off ? ", " : "", n, name->valuestring);
+	}
+}
+
 /* The figures of a run record, when no process records exist (a run without --ledger's periodic records). */
 static int figures_from_run(struct export_builder *b, const cJSON *run, struct export_run *r)
 {
@@ -468,6 +507,8 @@ static int figures_from_run(struct export_builder *b, const cJSON *run, struct e
 	get_str(carbon, "method", r->method, sizeof(r->method));
 	get_u64(host, "cpu_energy_uj", &r->host_cpu_uj, NULL);
 	get_u64(host, "memory_energy_uj", &r->host_mem_uj, NULL);
+	get_u64(host, "gpu_energy_uj", &r->host_gpu_uj, NULL);
+	gpu_model(cJSON_GetObjectItemCaseSensitive(host, "gpus"), r);
 	dom = cJSON_GetObjectItemCaseSensitive(host, "domains");
 	cJSON_ArrayForEach(it, dom)
 	{
@@ -492,6 +533,7 @@ static int figures_from_run(struct export_builder *b, const cJSON *run, struct e
 		get_u64(o, "cpu_ns", &f->cpu_ns, NULL);
 		get_u64(o, "cpu_energy_uj", &f->cpu_uj, NULL);
 		get_u64(o, "memory_energy_uj", &f->mem_uj, NULL);
+		get_u64(o, "gpu_energy_uj", &f->gpu_uj, NULL);
 		get_u64(o, "carbon_ug", &carbon, NULL);
 		get_u64(o, "carbon_operational_ug", &op, &has_op);
 		get_u64(o, "carbon_embodied_ug", &emb, &has_emb);

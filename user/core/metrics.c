@@ -89,6 +89,7 @@ struct render {
 	bool om;		/* OpenMetrics 1.0 rather than text 0.0.4 */
 	uint32_t exported;	/* group entries exported this time */
 	enum { F_ENERGY, F_CPU, F_CARBON } family;
+	bool gpu;		/* the host has GPUs: energy families get domain="gpu" */
 };
 
 /*
@@ -178,6 +179,8 @@ static void totals_lines(struct render *r, const char *name, const char *labels,
 	case F_ENERGY:
 		emit(r->b, "%s{%s%sdomain=\"cpu\"} %s\n", name, labels, sep, micro(t->cpu_uj, v));
 		emit(r->b, "%s{%s%sdomain=\"memory\"} %s\n", name, labels, sep, micro(t->mem_uj, v));
+		if (r->gpu) /* only on a host with a GPU: no new series elsewhere */
+			emit(r->b, "%s{%s%sdomain=\"gpu\"} %s\n", name, labels, sep, micro(t->gpu_uj, v));
 		break;
 	case F_CPU:
 		if (labels[0])
@@ -217,6 +220,7 @@ static int group_cb(const struct store_group *g, void *ctx)
 	shown.cpu_ns -= g->unseen.cpu_ns;
 	shown.cpu_uj -= g->unseen.cpu_uj;
 	shown.mem_uj -= g->unseen.mem_uj;
+	shown.gpu_uj -= g->unseen.gpu_uj;
 	shown.operational_ug -= g->unseen.operational_ug;
 	shown.embodied_ug -= g->unseen.embodied_ug;
 	shown.carbon_ug = shown.operational_ug + shown.embodied_ug;
@@ -248,8 +252,48 @@ static void other_lines(struct render *r, const struct store_host *h)
 
 	family_sample(r, "joule_other", name, sizeof(name));
 	totals_lines(r, name, "reason=\"group_table_full\"", &h->other);
-	totals_lines(r, name, "reason=\"task_map_full\"", &h->overflow);
+	if (r->family == F_ENERGY && r->gpu) {
+		/* on the GPU side, overflow is GPU energy of pids the tracer did not know: say so */
+		struct sample_totals cpu_side = h->overflow;
+		char v[40];
+
+		cpu_side.gpu_uj = 0;
+		totals_lines(r, name, "reason=\"task_map_full\"", &cpu_side);
+		emit(r->b, "%s{reason=\"gpu_process_unknown\",domain=\"gpu\"} %s\n", name, micro(h->overflow.gpu_uj, v));
+	} else {
+		totals_lines(r, name, "reason=\"task_map_full\"", &h->overflow);
+	}
 	totals_lines(r, name, "reason=\"before_first_exposition\"", &h->unseen);
+}
+
+/* Per GPU (issue 16): what each measured and how much of it was idle, labelled by index and UUID. */
+static void gpu_lines(struct render *r, const struct store_host *h)
+{
+	char v[40], uuid[200], name[200];
+
+	if (!r->gpu)
+		return;
+	head(r, "joule_gpu_energy_joules", "counter", "joules",
+	     "Energy each GPU measured (NVML energy counter, or power integrated per tick where there is none); "
+	     "its split is in the domain=\"gpu\" series of the group, idle and other families.");
+	for (int i = 0; i < h->ngpu; i++) {
+		metrics_escape_label(h->gpus[i].uuid, uuid, sizeof(uuid));
+		metrics_escape_label(h->gpus[i].name, name, sizeof(name));
+		emit(r->b, "joule_gpu_energy_joules_total{gpu=\"%u\",uuid=\"%s\",name=\"%s\",source=\"%s\"} %s\n",
+		     h->gpus[i].index, uuid, name, h->gpus[i].has_counter ? "energy_counter" : "power_integrated",
+		     micro(h->gpus[i].energy_uj, v));
+	}
+	head(r, "joule_gpu_idle_energy_joules", "counter", "joules", "The part of each GPU's energy no process used.");
+	for (int i = 0; i < h->ngpu; i++) {
+		metrics_escape_label(h->gpus[i].uuid, uuid, sizeof(uuid));
+		emit(r->b, "joule_gpu_idle_energy_joules_total{gpu=\"%u\",uuid=\"%s\"} %s\n", h->gpus[i].index, uuid,
+		     micro(h->gpus[i].idle_uj, v));
+	}
+	head(r, "joule_gpu_up", "gauge", NULL, "1 while the GPU is read, 0 once it is lost (its energy so far stays).");
+	for (int i = 0; i < h->ngpu; i++) {
+		metrics_escape_label(h->gpus[i].uuid, uuid, sizeof(uuid));
+		emit(r->b, "joule_gpu_up{gpu=\"%u\",uuid=\"%s\"} %d\n", h->gpus[i].index, uuid, !h->gpus[i].lost);
+	}
 }
 
 /* One self-metric that is a whole number: its header, then its one sample (counters end in _total). */
@@ -345,6 +389,7 @@ int metrics_render(struct store *s, const struct metrics_self *self, enum metric
 	b->oom = false;
 	store_begin_exposition(s);
 	store_get_host(s, &h);
+	r.gpu = h.ngpu > 0;
 
 	head(&r, "joule_build_info", "gauge", NULL, "joule's version; always 1.");
 	emit(b, "joule_build_info{version=\"%s\"} 1\n", self->version ? self->version : "unknown");
@@ -370,6 +415,8 @@ int metrics_render(struct store *s, const struct metrics_self *self, enum metric
 	     "The host energy that is split over processes (CPU side and DRAM): group + idle + other.");
 	emit(b, "joule_host_attributed_energy_joules_total{domain=\"cpu\"} %s\n", micro(h.cpu_uj, v));
 	emit(b, "joule_host_attributed_energy_joules_total{domain=\"memory\"} %s\n", micro(h.mem_uj, v));
+	if (r.gpu)
+		emit(b, "joule_host_attributed_energy_joules_total{domain=\"gpu\"} %s\n", micro(h.gpu_uj, v));
 
 	r.family = F_CPU;
 	head(&r, "joule_group_cpu_seconds", "counter", "seconds", "On-CPU time of every process of a group ever, by comm.");
@@ -424,6 +471,7 @@ int metrics_render(struct store *s, const struct metrics_self *self, enum metric
 		head(&r, "joule_pue_ratio", "gauge", "ratio", "Power usage effectiveness applied to operational carbon.");
 		emit(b, "joule_pue_ratio %.6g\n", h.pue);
 	}
+	gpu_lines(&r, &h);
 	self_metrics(&r, &h, self);
 	if (r.om)
 		emit(b, "# EOF\n");

@@ -554,6 +554,20 @@ int store_add_sample(struct store *s, const struct sample *smp)
 	for (int d = 0; d < ENERGY_NDOMAINS; d++)
 		s->host.domain_uj[d] += smp->host_domain_uj[d];
 	s->host.domains |= smp->domains;
+	s->host.gpu_uj += smp->host_gpu_uj;
+	if (smp->ngpu > s->host.ngpu)
+		s->host.ngpu = smp->ngpu;
+	for (int g = 0; g < smp->ngpu; g++) {
+		struct store_gpu *sg = &s->host.gpus[g];
+
+		sg->index = smp->gpus[g].index;
+		memcpy(sg->uuid, smp->gpus[g].uuid, sizeof(sg->uuid));
+		memcpy(sg->name, smp->gpus[g].name, sizeof(sg->name));
+		sg->has_counter = smp->gpus[g].has_counter;
+		sg->lost = smp->gpus[g].status == GPU_LOST;
+		sg->energy_uj += smp->gpus[g].energy_uj;
+		sg->idle_uj += smp->gpus[g].idle_uj;
+	}
 	sample_totals_add(&s->host.idle, &smp->idle);
 	sample_totals_add(&s->host.overflow, &smp->overflow);
 	s->host.cpu_clock_ns += smp->clock_ns;

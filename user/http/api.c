@@ -92,6 +92,7 @@ static void add_totals(cJSON *o, const struct sample_totals *t)
 	add_u64(o, "energy_uj", t->cpu_uj + t->mem_uj);
 	add_u64(o, "cpu_energy_uj", t->cpu_uj);
 	add_u64(o, "memory_energy_uj", t->mem_uj);
+	add_u64(o, "gpu_energy_uj", t->gpu_uj);
 	add_u64(o, "carbon_ug", t->carbon_ug);
 	add_u64(o, "carbon_operational_ug", t->operational_ug);
 	add_u64(o, "carbon_embodied_ug", t->embodied_ug);
@@ -153,6 +154,7 @@ static cJSON *host_json(const struct http_api_ctx *x)
 	add_u64(t, "energy_uj", hs.cpu_uj + hs.mem_uj);
 	add_u64(t, "cpu_energy_uj", hs.cpu_uj);
 	add_u64(t, "memory_energy_uj", hs.mem_uj);
+	add_u64(t, "gpu_energy_uj", hs.gpu_uj);
 	add_u64(t, "carbon_ug", hs.carbon_ug);
 	add_u64(t, "carbon_operational_ug", hs.operational_ug);
 	add_u64(t, "carbon_embodied_ug", hs.embodied_ug);
@@ -161,6 +163,22 @@ static cJSON *host_json(const struct http_api_ctx *x)
 	for (int d = 0; d < ENERGY_NDOMAINS; d++)
 		if (hs.domains & (1u << d))
 			add_u64(dom, energy_domain_name((enum energy_domain)d), hs.domain_uj[d]);
+	if (hs.ngpu) {
+		add_u64(dom, "gpu", hs.gpu_uj);
+		arr = cJSON_AddArrayToObject(o, "gpus");
+		for (int g = 0; g < hs.ngpu; g++) {
+			cJSON *j = cJSON_CreateObject();
+
+			add_u64(j, "index", hs.gpus[g].index);
+			cJSON_AddStringToObject(j, "uuid", hs.gpus[g].uuid);
+			cJSON_AddStringToObject(j, "name", hs.gpus[g].name);
+			add_u64(j, "energy_uj", hs.gpus[g].energy_uj);
+			add_u64(j, "idle_energy_uj", hs.gpus[g].idle_uj);
+			cJSON_AddStringToObject(j, "energy_source", hs.gpus[g].has_counter ? "energy_counter" : "power_integrated");
+			cJSON_AddStringToObject(j, "status", hs.gpus[g].lost ? "lost" : "ok");
+			cJSON_AddItemToArray(arr, j);
+		}
+	}
 	add_totals(cJSON_AddObjectToObject(o, "idle"), &hs.idle);
 	add_totals(cJSON_AddObjectToObject(o, "overflow"), &hs.overflow);
 	add_totals(cJSON_AddObjectToObject(o, "other"), &hs.other);

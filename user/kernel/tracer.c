@@ -374,6 +374,22 @@ void tracer_close(struct tracer *t)
 	free(t);
 }
 
+int tracer_find_pid(const struct tracer *t, uint32_t pid, struct tracer_task *out)
+{
+	/* a scan, not a hash lookup: the table is keyed by (tgid, start time) and NVML gives pids only */
+	for (size_t i = 0; i < t->cap; i++) {
+		const struct proc *p = &t->procs[i];
+
+		if (!p->used || p->exited || p->key.tgid != pid)
+			continue;
+		*out = (struct tracer_task){ .tgid = pid, .ppid = p->ppid, .start_ns = p->key.start_ns,
+					     .marked = p->marked, .exit_code = p->exit_code };
+		memcpy(out->comm, p->comm, sizeof(p->comm));
+		return 0;
+	}
+	return -ENOENT;
+}
+
 int tracer_ncpu(const struct tracer *t)
 {
 	return t->ncpu;

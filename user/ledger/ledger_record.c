@@ -79,6 +79,8 @@ static cJSON *proc_to_json(const struct ledger_proc_acc *p)
 	ledger_json_add_u64(o, "energy_uj", energy);
 	ledger_json_add_u64(o, "cpu_energy_uj", p->tot.cpu_uj);
 	ledger_json_add_u64(o, "memory_energy_uj", p->tot.mem_uj);
+	if (p->tot.gpu_uj) /* GPU energy (issue 16): only where a GPU charged the process */
+		ledger_json_add_u64(o, "gpu_energy_uj", p->tot.gpu_uj);
 	add_carbon(o, &p->tot);
 	cJSON_AddNumberToObject(o, "allocation_ratio", host ? (double)energy / (double)host : 0.0);
 	ledger_json_add_u64(o, "intervals", p->intervals);
@@ -96,6 +98,8 @@ static void bucket_to_json(cJSON *o, const char *name, const struct sample_total
 		return;
 	ledger_json_add_u64(x, "cpu_ns", b->cpu_ns);
 	ledger_json_add_u64(x, "energy_uj", sample_totals_energy_uj(b));
+	if (b->gpu_uj)
+		ledger_json_add_u64(x, "gpu_energy_uj", b->gpu_uj);
 	add_carbon(x, b);
 }
 
@@ -111,11 +115,15 @@ static cJSON *host_to_json(const struct ledger_host_acc *h)
 	ledger_json_add_u64(o, "energy_uj", sample_totals_energy_uj(&h->tot));
 	ledger_json_add_u64(o, "cpu_energy_uj", h->tot.cpu_uj);
 	ledger_json_add_u64(o, "memory_energy_uj", h->tot.mem_uj);
+	if (h->gpu)
+		ledger_json_add_u64(o, "gpu_energy_uj", h->tot.gpu_uj);
 	add_carbon(o, &h->tot);
 	d = cJSON_AddObjectToObject(o, "domains");
 	for (int i = 0; d && i < ENERGY_NDOMAINS; i++)
 		if (h->domains & (1u << i))
 			ledger_json_add_u64(d, energy_domain_name((enum energy_domain)i), h->domain_uj[i]);
+	if (d && h->gpu)
+		ledger_json_add_u64(d, "gpu", h->tot.gpu_uj);
 	bucket_to_json(o, "idle", &h->idle);
 	bucket_to_json(o, "overflow", &h->overflow);
 	ledger_json_add_u64(o, "processes", h->processes);
@@ -245,7 +253,9 @@ int ledger_acc_add(struct ledger_acc *l, const struct sample *s)
 	l->host_cum_uj += host_uj;
 	l->host.ts_end_ns = s->real_end_ns;
 	l->host.intervals++;
+	l->host.gpu |= s->ngpu > 0;
 	sample_totals_add(&l->host.tot, &(struct sample_totals){ .cpu_uj = s->host_cpu_uj, .mem_uj = s->host_mem_uj,
+								  .gpu_uj = s->host_gpu_uj,
 								  .operational_ug = s->host_operational_ug,
 								  .embodied_ug = s->host_embodied_ug });
 	l->host.domains |= s->domains;
