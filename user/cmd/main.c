@@ -51,7 +51,7 @@ static const struct cli_command cmd_report_def = {
 
 static const struct cli_command *const commands[] = {
 	&cmd_run_def, &cmd_trace_def, &cmd_top_def, &cmd_probe_def, &cmd_daemon_def, &cmd_ledger_def,
-	&cmd_report_def,
+	&cmd_report_def, &cmd_span_def,
 };
 
 static int print_version(void)

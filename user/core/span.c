@@ -183,8 +183,9 @@ int span_open(struct span_table *t, const struct span_open_req *r, uint64_t *id)
 	sp->open_real_ns = r->real_ns;
 	sp->last_cum_ns = r->cum_ns;
 	sp->valued_mono_ns = r->mono_ns;
-	sp->ref = t->host_ref;
-	sp->ref_wall_ns = t->host_wall_ns;
+	/* process scope values CPU ns at a rate: the host's until its own tick; a tree's charge per wall ns is unknown until its first tick */
+	if (r->scope == SPAN_SCOPE_PROCESS)
+		sp->ref = t->host_ref;
 	sp->energy_rel_sd = t->energy_rel_sd;
 	sp->intensity_rel_sd = t->intensity_rel_sd;
 	if (r->scope == SPAN_SCOPE_TREE) {
