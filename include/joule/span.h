@@ -15,6 +15,12 @@
 #define SPAN_MAX_OPEN 4096
 /* Distinct names with a series of their own on /metrics; later names are summed into name="_other". */
 #define SPAN_METRIC_NAMES 32
+/*
+ * Ticks whose charges give a process-scope span its energy per CPU ns: one
+ * tick's rate swings with when slices are charged and when the energy
+ * counter moved (tens of % on a busy machine); a second's worth is steady.
+ */
+#define SPAN_RATE_TICKS 10
 /* Processes followed by one tree span (a parallel build); later descendants are not counted. */
 #define SPAN_TREE_MAX 65536
 
@@ -34,7 +40,9 @@ struct span {
 	/* how it is valued: the process's own CPU clock at the boundaries (process scope), or ticks (tree) */
 	uint64_t last_cum_ns;		/* process scope: the process's cumulative CPU ns when last read */
 	uint64_t valued_mono_ns;	/* tree scope: wall time valued up to */
-	struct sample_totals ref;	/* the latest charge of its process(es): valuation rate per ref.cpu_ns */
+	struct sample_totals ref;	/* valuation rate per ref.cpu_ns: its process's recent charges (tree: the latest tick's) */
+	struct sample_totals hist[SPAN_RATE_TICKS];	/* process scope: its process's charges in its recent ticks */
+	unsigned nhist, hist_next;
 	uint64_t ref_wall_ns;		/* tree scope: the wall length of ref's tick */
 	double energy_rel_sd, intensity_rel_sd;	/* in force at the latest tick, for the 95 % interval */
 	uint32_t *members;		/* tree scope: pids followed (the root first) */

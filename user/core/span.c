@@ -15,7 +15,9 @@ struct span_table {
 	size_t ndone, capdone;
 	uint64_t next_id;
 	/* the latest tick, for spans that open or close between ticks */
-	struct sample_totals host_ref;	/* every task's charge: the rate of a span that has no tick of its own yet */
+	struct sample_totals host_ref;	/* every task's charge over the recent ticks: the rate of a span with no tick of its own */
+	struct sample_totals host_hist[SPAN_RATE_TICKS];
+	unsigned host_nhist, host_next;
 	uint64_t host_uj, host_wall_ns;	/* host energy of the latest tick and its length: host power for the tail */
 	double energy_rel_sd, intensity_rel_sd;
 	struct span_metrics m;
@@ -327,6 +329,19 @@ static void overlap(const struct sample *s, uint64_t from, uint64_t *num, uint64
 	*num = b > from ? b - (from > a ? from : a) : 0;
 }
 
+/* Push one tick's charge into a ring of SPAN_RATE_TICKS and return the ring's sum in *sum. */
+static void ring_push(struct sample_totals *ring, unsigned *n, unsigned *next, const struct sample_totals *v,
+		      struct sample_totals *sum)
+{
+	ring[*next] = *v;
+	*next = (*next + 1) % SPAN_RATE_TICKS;
+	if (*n < SPAN_RATE_TICKS)
+		(*n)++;
+	memset(sum, 0, sizeof(*sum));
+	for (unsigned i = 0; i < *n; i++)
+		sample_totals_add(sum, &ring[i]);
+}
+
 /* Returns true if the span closed (its process exited in s). */
 static bool tick_process(struct span_table *t, size_t i, const struct sample *s, span_cum_fn cum, void *ctx)
 {
@@ -338,7 +353,9 @@ static bool tick_process(struct span_table *t, size_t i, const struct sample *s,
 		if (s->tasks[k].pid == sp->pid)
 			task = &s->tasks[k];
 	if (task && task->tot.cpu_ns)
-		sp->ref = task->tot;
+		ring_push(sp->hist, &sp->nhist, &sp->hist_next, &task->tot, &sp->ref);
+	else if (!sp->nhist)
+		sp->ref = t->host_ref;
 	overlap(s, sp->valued_mono_ns, &num, &den);
 	sp->host_uj += muldiv(s->host_cpu_uj + s->host_mem_uj, num, den);
 	if (s->mono_end_ns > sp->valued_mono_ns)
@@ -401,7 +418,7 @@ void span_tick(struct span_table *t, const struct sample *s, span_cum_fn cum, vo
 		sample_totals_add(&all, &s->tasks[k].tot);
 	pthread_mutex_lock(&t->lock);
 	if (all.cpu_ns)
-		t->host_ref = all;
+		ring_push(t->host_hist, &t->host_nhist, &t->host_next, &all, &t->host_ref);
 	t->host_uj = s->host_cpu_uj + s->host_mem_uj;
 	t->host_wall_ns = s->mono_end_ns > s->mono_start_ns ? s->mono_end_ns - s->mono_start_ns : 0;
 	t->energy_rel_sd = s->energy_rel_sd;
