@@ -11,7 +11,7 @@ import textwrap
 import pytest
 
 from conftest import FakeRapl
-from daemon_util import JOULE, REPO, Daemon, metrics_text, wait_for
+from daemon_util import JOULE, REPO, Daemon, check_schema, metrics_text, response_schema, wait_for
 
 pytestmark = pytest.mark.root
 
@@ -134,6 +134,9 @@ def test_spans_when_two_spans_burn_3_to_1_report_energy_in_that_ratio_and_never_
         p.wait(timeout=30)
     text = metrics_text(sd.d)
     assert 'joule_span_energy_joules_total{name="heavy"}' in text, "no per-name span series on /metrics"
+    spec = sd.d.get_json("/api/v1/openapi.json")
+    errs = check_schema(out["spans"]["heavy"][0], response_schema(spec, "/api/v1/spans/{id}", "delete"), spec)
+    assert not errs, "a closed span does not match the OpenAPI document: %s" % errs
 
 
 def test_spans_when_span_is_20ms_measures_it_to_the_process_clock(sd):
