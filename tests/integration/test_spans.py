@@ -278,3 +278,35 @@ def test_joule_span_command_measures_a_command_tree_and_keeps_its_exit_status(sd
     assert out["scope"] == "tree" and out["name"] == "script", "span: %r" % out
     # a tree span is valued tick by tick: the child's 0.2 s, give or take a tick's share either side
     assert out["cpu_ns"] >= 100_000_000, "tree span missed its child's CPU: %r" % out
+
+
+def test_report_from_api_over_the_socket_gives_the_hosts_energy_over_the_window(sd):
+    r = subprocess.run([JOULE, "report", "--from-api", sd.socket, "--window", "1m", "--format", "json"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, "report --from-api failed: %s" % r.stderr
+    rep = json.loads(r.stdout)
+    up = sd.d.get_json("/api/v1/host")["uptime_s"]
+    covered = min(60.0, up)
+    host_w = PACKAGE_W * 1.08 + 1  # fake-rapl's package + dram at a constant power
+    got_j = rep["total"]["energy_uj"] / 1e6
+    print("report --from-api: %.3f J over %.1f s covered, %.3f J expected" % (got_j, covered, host_w * covered))
+    assert rep["wall_ns"] == 60 * 10**9, "the window is not the report's wall time: %r" % rep["wall_ns"]
+    # the store's 1 s steps make the window's edges a second wide
+    assert abs(got_j - host_w * covered) <= host_w * 2.5, "host energy over the window %.3f J, expected ~%.3f J" % (
+        got_j, host_w * covered)
+    assert rep["processes"], "no per-process table in a report of whole minutes"
+
+
+@pytest.mark.parametrize("args,code,why", [
+    (["--window", "2026-01-01T00:00:00Z.."], 2, "duration"),
+    (["--from-ledger", "x.jsonl"], 2, "not both"),
+])
+def test_report_from_api_when_options_are_bad_is_a_usage_error(sd, args, code, why):
+    r = subprocess.run([JOULE, "report", "--from-api", sd.socket] + args, capture_output=True, text=True, timeout=60)
+    assert r.returncode == code and why in r.stderr, "exit %d: %s" % (r.returncode, r.stderr)
+
+
+def test_report_from_api_when_no_daemon_answers_fails_saying_so(tmp_path):
+    r = subprocess.run([JOULE, "report", "--from-api", str(tmp_path / "none.sock")], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 1 and "failed to get /api/v1/host" in r.stderr, "exit %d: %s" % (r.returncode, r.stderr)

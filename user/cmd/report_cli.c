@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
+#include "joule/apiget.h"
 #include "joule/carbon.h"
 #include "joule/export.h"
 #include "joule/log.h"
@@ -19,6 +20,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: joule report --from-ledger FILE [--from-ledger FILE]... [--window START..END|LAST]\n"
+		"       joule report --from-api SOCKET|URL [--window LAST]\n"
 		"                    [--format codecarbon|boamps|csv|json|sci] [-o FILE] [--report FORMAT=FILE]...\n"
 		"                    [--project-name S] [--experiment-id S] [--run-id S]   (codecarbon)\n"
 		"                    [--boamps-input FILE]                                (boamps)\n"
@@ -29,6 +31,9 @@ static void usage(FILE *f)
 		"  FILE: ledger segments (plain or .gz), oldest first. The window selects records by end time:\n"
 		"  START..END (either side may be empty; epoch seconds or RFC 3339 2026-01-31T12:00:00Z)\n"
 		"  or LAST, a duration (90s, 10m, 2h, 1d) ending at the newest record. Default: everything.\n"
+		"  SOCKET|URL: a daemon's Unix socket (/run/joule/joule.sock) or API (http://127.0.0.1:9940); the\n"
+		"  window is a duration ending now (default 1h): the host's energy over it, and the processes\n"
+		"  with series of their own when it is whole minutes up to 3h.\n"
 		"  Without --format, --report or --push the json report goes to stdout.\n"
 		"exit status: 0 ok, 1 runtime failure (unreadable ledger, bad line, no records, failed push),\n"
 		"2 usage error (also a report file that cannot be written)\n");
@@ -125,9 +130,56 @@ static bool same_host(const char *host_id)
 	return strcmp(mine, host_id) == 0;
 }
 
+/* --from-api: /api/v1/host and /api/v1/energy over the window (one step), into r. 0, or 1 after printing why. */
+static int from_api(const char *where, const char *window, const struct carbon_ctx *c, struct export_run *r)
+{
+	uint64_t win_ns = 3600 * NSEC_PER_SEC;
+	cJSON *host = NULL, *energy = NULL;
+	char path[160], err[256];
+	bool breakdown;
+	int rc = 1;
+
+	if (window) {
+		struct export_window w;
+
+		if (export_window_parse(window, &w, err, sizeof(err)) || !w.last_ns) {
+			fprintf(stderr, "joule: --from-api takes a --window duration ending now (e.g. 1h, 90s), not '%s'\n",
+				window);
+			return 2;
+		}
+		win_ns = w.last_ns;
+	}
+	if (win_ns % NSEC_PER_SEC) {
+		fprintf(stderr, "joule: --from-api: the window must be whole seconds\n");
+		return 2;
+	}
+	/* the store keeps processes' series in whole minutes for 3 h; the host's for longer */
+	breakdown = win_ns % (60 * NSEC_PER_SEC) == 0 && win_ns <= 3 * 3600 * NSEC_PER_SEC;
+	snprintf(path, sizeof(path), "/api/v1/energy?window=%llus&step=%llus&breakdown=%s",
+		 (unsigned long long)(win_ns / NSEC_PER_SEC), (unsigned long long)(win_ns / NSEC_PER_SEC),
+		 breakdown ? "true" : "false");
+	rc = apiget_json(where, "/api/v1/host", &host);
+	if (!rc)
+		rc = apiget_json(where, path, &energy);
+	if (rc) {
+		rc = rc == -EINVAL ? 2 : 1;
+		goto out;
+	}
+	rc = 1;
+	if (export_run_from_api(host, energy, c, now_real_ns(), r, err, sizeof(err))) {
+		fprintf(stderr, "joule: %s\n", err);
+		goto out;
+	}
+	rc = 0;
+out:
+	cJSON_Delete(host);
+	cJSON_Delete(energy);
+	return rc;
+}
+
 int cmd_report(int argc, char **argv)
 {
-	const char *ledgers[64], *window = NULL, *format = NULL, *out = NULL;
+	const char *ledgers[64], *window = NULL, *format = NULL, *out = NULL, *api = NULL;
 	size_t nledgers = 0;
 	struct report_set *s = NULL;
 	struct export_window w;
@@ -158,7 +210,8 @@ int cmd_report(int argc, char **argv)
 			rc = 0;
 			goto out;
 		}
-		if (i + 1 >= argc && (!strcmp(a, "--from-ledger") || !strcmp(a, "--window") || !strcmp(a, "--format") ||
+		if (i + 1 >= argc && (!strcmp(a, "--from-ledger") || !strcmp(a, "--from-api") || !strcmp(a, "--window") ||
+				      !strcmp(a, "--format") ||
 				      !strcmp(a, "-o") || !strcmp(a, "--uncertainty"))) {
 			fprintf(stderr, "joule: option '%s' needs a value\n", a);
 			goto out;
@@ -169,6 +222,8 @@ int cmd_report(int argc, char **argv)
 				goto out;
 			}
 			ledgers[nledgers++] = argv[++i];
+		} else if (!strcmp(a, "--from-api")) {
+			api = argv[++i];
 		} else if (!strcmp(a, "--window")) {
 			window = argv[++i];
 		} else if (!strcmp(a, "--format")) {
@@ -185,11 +240,12 @@ int cmd_report(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (!nledgers) {
-		fprintf(stderr, "joule: report needs --from-ledger FILE (see joule report --help)\n");
+	if (!nledgers == !api) {
+		fprintf(stderr, "joule: report needs --from-ledger FILE or --from-api SOCKET|URL, not both (see joule "
+				"report --help)\n");
 		goto out;
 	}
-	if (window && export_window_parse(window, &w, err, sizeof(err))) {
+	if (!api && window && export_window_parse(window, &w, err, sizeof(err))) {
 		fprintf(stderr, "joule: %s\n", err);
 		goto out;
 	}
@@ -212,6 +268,19 @@ int cmd_report(int argc, char **argv)
 	rc = 1;
 	if (carbon_open(&c, &ccfg, err, sizeof(err))) {
 		log_err("failed to set up the carbon model: %s", err);
+		goto out;
+	}
+	if (api) {
+		r = calloc(1, sizeof(*r));
+		if (!r)
+			goto out;
+		rc = from_api(api, window, c, r);
+		if (rc)
+			goto out;
+		/* the daemon behind a Unix socket runs on this machine */
+		if (api[0] == '/' || !strncmp(api, "unix:", 5))
+			report_machine_facts(r);
+		rc = report_set_emit(s, r) ? 1 : 0;
 		goto out;
 	}
 	pass.lo = 0;
@@ -245,6 +314,8 @@ int cmd_report(int argc, char **argv)
 		report_machine_facts(r);
 	rc = report_set_emit(s, r) ? 1 : 0;
 out:
+	if (r && api)
+		free(r->procs);
 	free(r);
 	export_builder_free(pass.b);
 	carbon_close(c);
