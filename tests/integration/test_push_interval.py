@@ -28,14 +28,11 @@ def test_run_push_interval_when_command_runs_pushes_growing_totals_then_the_exit
 import json, sys, time, urllib.request
 url, job = sys.argv[1], sys.argv[2]
 seen, exit_seen = [], False
-end = time.process_time() + 0.6
 deadline = time.monotonic() + 30
-while (len(set(seen)) < 2 or time.process_time() < end) and time.monotonic() < deadline:
-    t0 = time.process_time()
-    while time.process_time() < t0 + 0.05:
-        pass
+while len(set(seen)) < 2 and time.monotonic() < deadline:
+    time.sleep(0.2)
     for line in urllib.request.urlopen(url + "/metrics", timeout=5).read().decode().splitlines():
-        if 'job="%s"' % job in line and line.startswith("joule_job_cpu_seconds{"):
+        if 'job="%s"' % job in line and line.startswith("joule_job_duration_seconds{"):
             seen.append(float(line.split()[-1]))
         if 'job="%s"' % job in line and line.startswith("joule_job_exit_status{"):
             exit_seen = True
@@ -48,7 +45,7 @@ print(json.dumps({"seen": seen, "exit_seen": exit_seen}))
         w = json.loads(r.stdout.strip().splitlines()[-1])
         values = sorted(set(w["seen"]))
         assert len(values) >= 2, "fewer than two pushes seen while the command ran: %r" % w["seen"]
-        assert w["seen"] == sorted(w["seen"]), "pushed CPU seconds went down: %r" % w["seen"]
+        assert w["seen"] == sorted(w["seen"]), "pushed durations went down: %r" % w["seen"]
         assert not w["exit_seen"], "an exit status was pushed while the command still ran"
         final = subprocess.run(["curl", "-s", url + "/metrics"], capture_output=True, text=True, timeout=10).stdout
         run = json.loads((tmp_path / "run.json").read_text())
