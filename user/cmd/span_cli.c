@@ -193,13 +193,16 @@ static int cmd_span(int argc, char **argv)
 	}
 	/* the span is ours (this process) and its tree: the command is forked after it opens */
 	snprintf(body, sizeof(body), "{\"name\":\"%s\",\"scope\":\"tree\"}", a.name);
+	/* a measurement that cannot be taken is an error, not a silent zero: the command is not run without it */
 	if (call(a.socket, "POST", "/api/v1/spans", body, &status, &doc)) {
+		fprintf(stderr, "joule: %s not run: no span could be opened\n", argv[idx]);
 		rc = 1;
 		goto done;
 	}
 	idv = cJSON_GetObjectItemCaseSensitive(doc, "id");
 	if (status != 201 || !cJSON_IsNumber(idv)) {
-		fprintf(stderr, "joule: the daemon refused the span (%d): %s\n", status, error_message(doc));
+		fprintf(stderr, "joule: the daemon refused the span (%d): %s; %s not run\n", status, error_message(doc),
+			argv[idx]);
 		rc = 1;
 		goto done;
 	}
@@ -265,7 +268,8 @@ const struct cli_command cmd_span_def = {
 	.description = "Opens an energy span on the daemon's Unix socket for this process and its descendants "
 		       "(scope tree), runs CMD, closes the span when CMD exits and prints its wall and CPU time, "
 		       "energy (CPU, memory), carbon with its 95 % interval and its share of the host. Needs "
-		       "access to the socket (group joule), not root. Exits with CMD's status.",
+		       "access to the socket (group joule), not root. Exits with CMD's status; if no span can be "
+		       "opened (no daemon, no permission) CMD is not run and the exit status is 1.",
 	.scope = 0,
 	.opts = span_opts,
 	.examples = span_examples,
