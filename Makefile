@@ -243,6 +243,10 @@ SYSTEMD_UNIT_DIR ?= /lib/systemd/system
 SYSUSERS_DIR     ?= /usr/lib/sysusers.d
 BASHCOMP_DIR     ?= $(DATADIR)/bash-completion/completions
 ZSHCOMP_DIR      ?= $(DATADIR)/zsh/vendor-completions
+# The Python client (one stdlib module): Debian's python3 reads /usr/lib/python3/dist-packages for
+# packages and /usr/local/lib/python3.X/dist-packages for local installs.
+PY3VER            = $(shell /usr/bin/python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || echo 3)
+PYTHONDIR        ?= $(if $(filter /usr,$(PREFIX)),/usr/lib/python3/dist-packages,$(PREFIX)/lib/python$(PY3VER)/dist-packages)
 
 # The unit runs the binary this install puts in BINDIR, with the config in SYSCONFDIR.
 # The paths are recorded so that 'make install PREFIX=/usr' after a plain 'make' regenerates it.
@@ -278,6 +282,7 @@ install: all $(UNIT)
 	install -D -m 0644 dist/prometheus/joule.rules.yml $(DESTDIR)$(DATADIR)/joule/prometheus/joule.rules.yml
 	install -D -m 0644 dist/prometheus/prometheus.yml $(DESTDIR)$(DATADIR)/joule/prometheus/prometheus.yml
 	install -D -m 0644 dist/web-config.yml $(DESTDIR)$(DATADIR)/joule/web-config.yml
+	install -D -m 0644 clients/python/joule_client.py $(DESTDIR)$(PYTHONDIR)/joule_client.py
 	$(Q)for m in $(MAN_PAGES); do \
 		s=$${m##*.}; install -D -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/$$(basename $$m) || exit 1; \
 	done
@@ -297,7 +302,8 @@ install: all $(UNIT)
 # Removes what install put there except the config and the ledger (the user's data) and the user.
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/joule $(DESTDIR)$(SYSTEMD_UNIT_DIR)/joule.service \
-		$(DESTDIR)$(SYSUSERS_DIR)/joule.conf $(DESTDIR)$(BASHCOMP_DIR)/joule $(DESTDIR)$(ZSHCOMP_DIR)/_joule
+		$(DESTDIR)$(SYSUSERS_DIR)/joule.conf $(DESTDIR)$(BASHCOMP_DIR)/joule $(DESTDIR)$(ZSHCOMP_DIR)/_joule \
+		$(DESTDIR)$(PYTHONDIR)/joule_client.py
 	rm -rf $(DESTDIR)$(DATADIR)/joule
 	rm -f $(DESTDIR)$(MANDIR)/man[1-8]/joule.[1-8] $(DESTDIR)$(MANDIR)/man[1-8]/joule-*.[1-8]
 	@echo "  kept $(DESTDIR)$(SYSCONFDIR)/joule/joule.conf, /var/lib/joule and the joule user"

@@ -10,5 +10,6 @@ extern const struct cli_command cmd_trace_def;	/* trace.c */
 extern const struct cli_command cmd_top_def;	/* trace.c */
 extern const struct cli_command cmd_probe_def;	/* probe.c */
 extern const struct cli_command cmd_daemon_def;	/* daemon.c */
+extern const struct cli_command cmd_span_def;	/* span_cli.c */
 
 #endif /* JOULE_COMMANDS_H */

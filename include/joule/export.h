@@ -164,6 +164,19 @@ int export_builder_finish(struct export_builder *b, const struct carbon_ctx *c, 
 /* The genesis record's host_id, "" when none was seen. */
 const char *export_builder_host_id(const struct export_builder *b);
 
+/* ---- A run summary from a daemon's API (joule report --from-api) */
+
+/*
+ * Fill r from the answers of /api/v1/host and /api/v1/energy (one step, with
+ * or without breakdown): the window's host energy (every process, idle and
+ * other) as the total, the processes with series of their own as the table
+ * (r->procs is malloc'ed: the caller frees it), the intensity in force at
+ * the host answer; the 95 % interval with c (NULL: none). CPU time is not in
+ * the energy series: 0, unknown. 0, -EINVAL with err, -ENOMEM.
+ */
+int export_run_from_api(const cJSON *host, const cJSON *energy, const struct carbon_ctx *c, uint64_t now_real_ns,
+			struct export_run *r, char *err, size_t errlen);
+
 /* Helpers the formatters share. */
 void export_format_utc(char *buf, size_t len, uint64_t real_ns, char sep); /* "YYYY-MM-DD<sep>HH:MM:SS" */
 void export_csv_field(FILE *f, const char *s);	/* RFC 4180 quoting when needed */

@@ -9,6 +9,7 @@
 
 struct store;
 struct carbon_ctx;
+struct span_table;
 
 struct http_cfg {
 	const char *listen;		/* ADDR:PORT; NULL or "" disables TCP */
@@ -26,6 +27,7 @@ struct http_cfg {
 struct http_state {
 	struct store *store;
 	struct carbon_ctx *carbon;	/* for PUT /intensity; NULL: 503 */
+	struct span_table *spans;	/* energy spans (Unix socket); NULL: 503 */
 	volatile int ready;		/* set after the first full sample */
 	/*
 	 * Ledger records lost within the last minute (disk full, I/O error):

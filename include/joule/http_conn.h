@@ -66,6 +66,8 @@ bool http_conn_on_unix_socket(const struct http_conn *k);
 bool http_conn_target_had_nul(const struct http_conn *k);
 /* The Unix socket peer's uid (SO_PEERCRED); false on TCP. */
 bool http_conn_peer_uid(const struct http_conn *k, uint32_t *uid);
+/* The pid that connected to the Unix socket (SO_PEERCRED, taken at connect); false on TCP. */
+bool http_conn_peer_pid(const struct http_conn *k, uint32_t *pid);
 
 /* Counters for /metrics and the tests: refused at admission, dropped at a deadline. */
 void http_conns_stats(struct http_conns *t, uint64_t *refused, uint64_t *dropped);

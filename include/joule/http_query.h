@@ -23,6 +23,8 @@ enum http_route_id {
 	R_STREAM,
 	R_INTENSITY,
 	R_OPENAPI,
+	R_SPANS,	/* GET (list), POST (open) /api/v1/spans: Unix socket only */
+	R_SPAN,		/* DELETE /api/v1/spans/{id} */
 };
 
 enum http_sort { SORT_ENERGY, SORT_CPU, SORT_CARBON, SORT_PID };
@@ -34,6 +36,7 @@ enum http_sort { SORT_ENERGY, SORT_CPU, SORT_CARBON, SORT_PID };
 struct http_request_params {
 	enum http_route_id route;
 	uint32_t pid;			/* R_PROCESS */
+	uint64_t span_id;		/* R_SPAN */
 	char comm[16];
 	char group[PROC_GROUP_LEN];
 	enum http_sort sort;
@@ -44,7 +47,7 @@ struct http_request_params {
 
 /*
  * Route a request. Returns 0 (route and pid set), 404 (no such path), or
- * 405 with the allowed methods ("GET" / "PUT") in allow.
+ * 405 with the allowed methods ("GET", "PUT", "GET, POST", "DELETE") in allow.
  */
 int http_route(const char *method, const char *path, struct http_request_params *p, const char **allow);
 

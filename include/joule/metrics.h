@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include "joule/sample.h"
 #include "joule/store.h"
+#include "joule/span.h"
 
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 #define METRICS_OPENMETRICS_CONTENT_TYPE "application/openmetrics-text; version=1.0.0; charset=utf-8"
@@ -36,6 +37,8 @@ struct metrics_self {
 	bool have_process;
 	struct metrics_process process;
 	const struct host_identity *host;	/* NULL: no joule_host_info */
+	bool have_spans;
+	struct span_metrics spans;		/* energy spans: per-name totals of closed spans */
 };
 
 struct metrics_buf {

@@ -47,6 +47,15 @@ int report_set_prepare(struct report_set *s);
  */
 int report_set_emit(struct report_set *s, const struct export_run *r);
 
+/* joule run --push-interval D: how often to push while the command runs (0: only at its end, or no --push). */
+uint64_t report_set_push_interval_ns(const struct report_set *s);
+/*
+ * One push while the command runs (r without exit status or end time): one
+ * attempt with a 1 s timeout, as the next interval tries again. A failure
+ * is printed; 0 or -EIO.
+ */
+int report_set_push_interim(struct report_set *s, const struct export_run *r);
+
 /*
  * A run summary from the object joule run prints with --json (and appends
  * to the ledger as its "run" record); machine facts of this host added.

@@ -354,7 +354,8 @@ def test_package_when_installed_runs_as_the_unit_and_removes_without_a_trace(pac
 def check_installed(package, files, conffiles):
     assert CONF_PATH in conffiles, "%s is not a conffile: %s" % (CONF_PATH, conffiles)
     for f in ("/usr/bin/joule", UNIT_PATH, "/usr/lib/sysusers.d/joule.conf",
-              "/usr/share/joule/prometheus/joule.rules.yml", "/usr/share/joule/prometheus/prometheus.yml"):
+              "/usr/share/joule/prometheus/joule.rules.yml", "/usr/share/joule/prometheus/prometheus.yml",
+              "/usr/lib/python3/dist-packages/joule_client.py"):
         assert f in files and os.path.exists(f), "the package does not install %s" % f
     # man pages and completions, when the tree has them (issue 13's CLI part produces them)
     built = package["src"] / "build"

@@ -64,7 +64,7 @@ static void test_openapi_when_every_path_routed_routes_with_its_method(void **st
 			n++;
 		}
 	}
-	assert_int_equal(n, 13); /* one operation per route in query.c's table (/ included), plus processes/{pid} */
+	assert_int_equal(n, 16); /* one operation per route and method in query.c's table (/ included), plus processes/{pid} and spans/{id} */
 	cJSON_Delete(d);
 }
 

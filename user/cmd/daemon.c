@@ -24,10 +24,13 @@
 #include "joule/http.h"
 #include "joule/identity.h"
 #include "joule/ledger.h"
+#include "joule/ledger_chain.h"
 #include "joule/log.h"
 #include "joule/metrics.h"
 #include "joule/pipeline.h"
 #include "joule/procinfo.h"
+#include "joule/span.h"
+#include "joule/spans_http.h"
 #include "joule/store.h"
 #include "joule/util.h"
 
@@ -45,6 +48,7 @@ struct daemon {
 	struct ledger *led;
 	struct http_server *http;
 	struct http_state st;
+	struct span_table *spans;	/* energy spans opened over the Unix socket */
 	/* health figures copied after each tick, read by /metrics on HTTP threads */
 	pthread_mutex_t self_lock;
 	struct sampler_stats sstats;
@@ -262,6 +266,10 @@ static void fill_self(void *ctx, void *out)
 	read_process(&m->process, d->st.start_real_ns);
 
 	m->host = &d->host;
+	if (d->spans) {
+		m->have_spans = true;
+		span_get_metrics(d->spans, &m->spans);
+	}
 	pthread_mutex_lock(&d->self_lock);
 	if (d->have_stats) {
 		m->have_sampler = true;
@@ -319,6 +327,29 @@ static void reload(struct daemon *d)
 	config_free(&n);
 }
 
+/* A closed span as a `span` record of the ledger. */
+static void record_span(void *ctx, const struct span *sp)
+{
+	struct daemon *d = ctx;
+	cJSON *o;
+
+	if (!d->led)
+		return;
+	o = spans_http_json(sp, d->p.carbon);
+	if (!o || !cJSON_AddStringToObject(o, "kind", "span")) {
+		cJSON_Delete(o);
+		log_warn("ledger: out of memory for span %llu", (unsigned long long)sp->id);
+		return;
+	}
+	/* the span's own times, not the moment it was recorded */
+	cJSON_DeleteItemFromObjectCaseSensitive(o, "start");
+	cJSON_DeleteItemFromObjectCaseSensitive(o, "end");
+	ledger_json_add_ns(o, "ts_start", sp->open_real_ns);
+	ledger_json_add_ns(o, "ts_end", sp->close_real_ns);
+	if (ledger_append_record(d->led, o))
+		log_warn("ledger: failed to queue span %llu", (unsigned long long)sp->id);
+}
+
 static void on_sample(struct daemon *d, const struct sample *s)
 {
 	int err = store_add_sample(d->store, s);
@@ -327,6 +358,9 @@ static void on_sample(struct daemon *d, const struct sample *s)
 		log_warn("store: %s (sample %llu)", strerror(-err), (unsigned long long)s->seq);
 	if (d->led)
 		ledger_feed_sample(d->led, s);
+	/* after the sample, so a span that exited in it is recorded after its process's last tick */
+	spans_http_tick(d->spans, s);
+	span_drain(d->spans, record_span, d);
 	pthread_mutex_lock(&d->self_lock);
 	sampler_get_stats(d->p.sampler, &d->sstats);
 	if (d->led)
@@ -426,8 +460,14 @@ int cmd_daemon(int argc, char **argv)
 			goto out;
 	}
 
+	err = span_table_new(&d.spans);
+	if (err) {
+		log_err("failed to create the span table: %s", strerror(-err));
+		goto out;
+	}
 	d.st.store = d.store;
 	d.st.carbon = d.p.carbon;
+	d.st.spans = d.spans;
 	d.st.start_real_ns = now_real_ns();
 	d.st.fill_self = fill_self;
 	d.st.fill_ctx = &d;
@@ -512,6 +552,11 @@ out:
 	}
 	if (rc == 0 && d.cfg.ready_file)
 		unlink(d.cfg.ready_file);
+	if (d.spans) {
+		/* spans still open at shutdown are not recorded: their end is unknown */
+		span_drain(d.spans, record_span, &d);
+		span_table_free(d.spans);
+	}
 	store_close(d.store);
 	identity_close(d.ident);
 	if (have_p)

@@ -39,8 +39,8 @@ static const struct cli_example report_examples[] = {
 /* joule report parses its own options (report_cli.c; report_set.c holds the report and push options run shares). */
 static const struct cli_command cmd_report_def = {
 	.name = "report",
-	.synopsis = "--from-ledger FILE [--window W] --format FORMAT [-o FILE] [--push URL ...]",
-	.summary = "CodeCarbon, BoAmps, CSV, JSON or SCI reports and a Pushgateway push from a ledger (joule report --help)",
+	.synopsis = "--from-ledger FILE|--from-api SOCKET|URL [--window W] --format FORMAT [-o FILE] [--push URL ...]",
+	.summary = "CodeCarbon, BoAmps, CSV, JSON or SCI reports and a Pushgateway push from a ledger or a daemon's API (joule report --help)",
 	.description = "Builds a run summary from the records of a ledger (a joule run --ledger file or the daemon's) "
 		       "over a window and writes it in one of the report formats, or pushes it to a Pushgateway. "
 		       "'joule report --help' lists its options; docs/REPORTS.md shows every format.",
@@ -51,7 +51,7 @@ static const struct cli_command cmd_report_def = {
 
 static const struct cli_command *const commands[] = {
 	&cmd_run_def, &cmd_trace_def, &cmd_top_def, &cmd_probe_def, &cmd_daemon_def, &cmd_ledger_def,
-	&cmd_report_def,
+	&cmd_report_def, &cmd_span_def,
 };
 
 static int print_version(void)

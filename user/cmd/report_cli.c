@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
+#include "joule/apiget.h"
 #include "joule/carbon.h"
 #include "joule/cli.h"
 #include "joule/export.h"
@@ -111,6 +112,10 @@ static bool same_host(const char *host_id)
 static const struct cli_opt report_opts[] = {
 	{ .name = "from-ledger", .takes_value = true, .metavar = "FILE", .repeatable = true,
 	  .help = "a ledger segment (plain or .gz); several are read oldest first, at most 64" },
+	{ .name = "from-api", .takes_value = true, .metavar = "SOCKET|URL",
+	  .help = "a daemon's Unix socket (/run/joule/joule.sock) or API (http://127.0.0.1:9940): the host's energy "
+		  "over a --window duration ending now, and the processes with series of their own when it is whole "
+		  "minutes up to 3h" },
 	{ .name = "window", .takes_value = true, .metavar = "W",
 	  .help = "records ending in START..END (either side may be empty; epoch seconds or RFC 3339 "
 		  "2026-01-31T12:00:00Z) or in the LAST duration (90s, 10m, 2h, 1d) up to the newest record",
@@ -142,7 +147,7 @@ static const struct cli_opt report_opts[] = {
 /* Used when no command table is registered (the unit tests call cmd_report directly). */
 static const struct cli_command report_def_fallback = {
 	.name = "report",
-	.synopsis = "--from-ledger FILE [--window W] --format FORMAT [-o FILE] [--push URL ...]",
+	.synopsis = "--from-ledger FILE|--from-api SOCKET|URL [--window W] --format FORMAT [-o FILE] [--push URL ...]",
 	.summary = "reports from a ledger",
 	.description = "Builds a run summary from the records of a ledger over a window and writes it in one of the "
 		       "report formats, or pushes it to a Pushgateway.",
@@ -153,7 +158,7 @@ struct report_args {
 	struct joule_config *cfg;
 	const char *ledgers[MAX_LEDGERS];
 	size_t nledgers;
-	const char *window, *format, *out;
+	const char *window, *format, *out, *api;
 	struct carbon_cfg ccfg;
 	const char *unit_n;	/* --functional-unit N with its NAME still to come (the next argument) */
 	char unit[256];		/* "N NAME" once it came: the report set keeps pointing into it */
@@ -169,6 +174,8 @@ static int report_opt(void *ctx, const struct cli_opt *o, const char *val)
 			return -EINVAL;
 		}
 		a->ledgers[a->nledgers++] = val;
+	} else if (!strcmp(o->name, "from-api")) {
+		a->api = val;
 	} else if (!strcmp(o->name, "window")) {
 		a->window = val;
 	} else if (!strcmp(o->name, "format")) {
@@ -228,6 +235,53 @@ static int parse_report_args(int argc, char **argv, struct report_args *a)
 	}
 }
 
+/* --from-api: /api/v1/host and /api/v1/energy over the window (one step), into r. 0, or the exit status after printing why. */
+static int from_api(const char *where, const char *window, const struct carbon_ctx *c, struct export_run *r)
+{
+	uint64_t win_ns = 3600 * NSEC_PER_SEC;
+	cJSON *host = NULL, *energy = NULL;
+	char path[160], err[256];
+	bool breakdown;
+	int rc = 1;
+
+	if (window) {
+		struct export_window w;
+
+		if (export_window_parse(window, &w, err, sizeof(err)) || !w.last_ns) {
+			fprintf(stderr, "joule: --from-api takes a --window duration ending now (e.g. 1h, 90s), not '%s'\n",
+				window);
+			return EXIT_USAGE;
+		}
+		win_ns = w.last_ns;
+	}
+	if (win_ns % NSEC_PER_SEC) {
+		fprintf(stderr, "joule: --from-api: the window must be whole seconds\n");
+		return EXIT_USAGE;
+	}
+	/* the store keeps processes' series in whole minutes for 3 h; the host's for longer */
+	breakdown = win_ns % (60 * NSEC_PER_SEC) == 0 && win_ns <= 3 * 3600 * NSEC_PER_SEC;
+	snprintf(path, sizeof(path), "/api/v1/energy?window=%llus&step=%llus&breakdown=%s",
+		 (unsigned long long)(win_ns / NSEC_PER_SEC), (unsigned long long)(win_ns / NSEC_PER_SEC),
+		 breakdown ? "true" : "false");
+	rc = apiget_json(where, "/api/v1/host", &host);
+	if (!rc)
+		rc = apiget_json(where, path, &energy);
+	if (rc) {
+		rc = rc == -EINVAL ? EXIT_USAGE : 1;
+		goto out;
+	}
+	rc = 1;
+	if (export_run_from_api(host, energy, c, now_real_ns(), r, err, sizeof(err))) {
+		fprintf(stderr, "joule: %s\n", err);
+		goto out;
+	}
+	rc = 0;
+out:
+	cJSON_Delete(host);
+	cJSON_Delete(energy);
+	return rc;
+}
+
 int cmd_report(int argc, char **argv)
 {
 	struct report_args a = { 0 };
@@ -251,11 +305,12 @@ int cmd_report(int argc, char **argv)
 		rc = prc;
 		goto out;
 	}
-	if (!a.nledgers) {
-		fprintf(stderr, "joule: report needs --from-ledger FILE (see joule report --help)\n");
+	if (!a.nledgers == !a.api) {
+		fprintf(stderr, "joule: report needs --from-ledger FILE or --from-api SOCKET|URL, not both (see joule "
+				"report --help)\n");
 		goto out;
 	}
-	if (a.window && export_window_parse(a.window, &w, err, sizeof(err))) {
+	if (!a.api && a.window && export_window_parse(a.window, &w, err, sizeof(err))) {
 		fprintf(stderr, "joule: %s\n", err);
 		goto out;
 	}
@@ -278,6 +333,19 @@ int cmd_report(int argc, char **argv)
 	rc = 1;
 	if (carbon_open(&c, &a.ccfg, err, sizeof(err))) {
 		log_err("failed to set up the carbon model: %s", err);
+		goto out;
+	}
+	if (a.api) {
+		r = calloc(1, sizeof(*r));
+		if (!r)
+			goto out;
+		rc = from_api(a.api, a.window, c, r);
+		if (rc)
+			goto out;
+		/* the daemon behind a Unix socket runs on this machine */
+		if (a.api[0] == '/' || !strncmp(a.api, "unix:", 5))
+			report_machine_facts(r);
+		rc = report_set_emit(a.s, r) ? 1 : 0;
 		goto out;
 	}
 	pass.lo = 0;
@@ -311,6 +379,8 @@ int cmd_report(int argc, char **argv)
 		report_machine_facts(r);
 	rc = report_set_emit(a.s, r) ? 1 : 0;
 out:
+	if (r && a.api)
+		free(r->procs);
 	free(r);
 	export_builder_free(pass.b);
 	carbon_close(c);

@@ -37,6 +37,7 @@ struct report_set {
 	const char *grouping[PUSHGW_MAX_LABELS];
 	size_t ngrouping;
 	struct pushgw_target pg;
+	uint64_t push_interval_ns;	/* joule run --push-interval: pushes while the command runs; 0: at the end only */
 };
 
 int report_set_new(struct report_set **out)
@@ -155,6 +156,13 @@ int report_apply_opt(struct report_set *s, const char *key, const char *val)
 	else if (strcmp(key, "push") == 0) {
 		s->push = true;
 		s->push_url = val;
+	} else if (strcmp(key, "push-interval") == 0) {
+		/* at least a second: each push is an HTTP request from the sampling loop */
+		if (parse_duration_ns(val, &s->push_interval_ns) || s->push_interval_ns < NSEC_PER_SEC ||
+		    s->push_interval_ns > 86400 * NSEC_PER_SEC) {
+			fprintf(stderr, "joule: --push-interval wants a duration from 1s to 1d (e.g. 30s), not '%s'\n", val);
+			return -EINVAL;
+		}
 	} else if (strcmp(key, "job") == 0) {
 		s->job = val;
 	} else if (strcmp(key, "grouping") == 0) {
@@ -308,8 +316,8 @@ int report_set_prepare(struct report_set *s)
 				return -EINVAL;
 			}
 		}
-	} else if (s->job || s->ngrouping) {
-		fprintf(stderr, "joule: --job and --grouping go with --push URL\n");
+	} else if (s->job || s->ngrouping || s->push_interval_ns) {
+		fprintf(stderr, "joule: --job, --grouping and --push-interval go with --push URL\n");
 		return -EINVAL;
 	}
 	if (!s->run_id) {
@@ -478,6 +486,21 @@ int report_set_emit(struct report_set *s, const struct export_run *r)
 			first = rc;
 	}
 	return first;
+}
+
+uint64_t report_set_push_interval_ns(const struct report_set *s)
+{
+	return s->push ? s->push_interval_ns : 0;
+}
+
+int report_set_push_interim(struct report_set *s, const struct export_run *r)
+{
+	struct pushgw_target t = s->pg;
+
+	/* the next interval retries anyway; a dead gateway must not hold the sampling loop for long */
+	t.attempts = 1;
+	t.timeout_ms = 1000;
+	return s->push ? pushgw_push(&t, r) : 0;
 }
 
 /* ----------------------------------------------------------- machine facts */

@@ -62,6 +62,9 @@ static const struct cli_opt run_opts[] = {
 	{ .name = "push", .takes_value = true, .metavar = "URL",
 	  .help = "push the run's totals to a Prometheus Pushgateway when CMD ends (a failure is printed and never "
 		  "changes the exit status)" },
+	{ .name = "push-interval", .takes_value = true, .metavar = "DURATION",
+	  .help = "push: also push the totals so far every DURATION (at least 1s) while CMD runs; the push at the end "
+		  "adds the exit status and end time" },
 	{ .name = "job", .takes_value = true, .metavar = "NAME", .help = "push: the job label", .dflt = "joule" },
 	{ .name = "grouping", .takes_value = true, .metavar = "K=V", .repeatable = true,
 	  .help = "push: one more grouping label" },
@@ -234,8 +237,29 @@ static int run_start(struct run *r)
 }
 
 /* Sample until the command exits; pass on signals sent to joule alone. */
+static cJSON *run_json(struct run *r);
+
+/* --push-interval: the totals so far, pushed without an exit status or end time (the command still runs). */
+static void run_push_interim(struct run *r)
+{
+	struct export_builder *eb = NULL;
+	struct export_run er;
+	cJSON *root;
+
+	r->t1 = now_mono_ns();
+	root = run_json(r);
+	if (root && report_run_from_json(root, r->p.carbon, &eb, &er) == 0) {
+		er.has_exit_status = false;
+		er.end_real_ns = 0;
+		(void)report_set_push_interim(r->reports, &er);
+	}
+	export_builder_free(eb);
+	cJSON_Delete(root);
+}
+
 static void run_wait(struct run *r)
 {
+	uint64_t push_ns = report_set_push_interval_ns(r->reports), next_push = r->t0 + push_ns;
 	bool done = false;
 
 	while (!done) {
@@ -259,6 +283,10 @@ static void run_wait(struct run *r)
 		}
 		if (fds[0].revents & POLLIN)
 			run_sample(r);
+		if (!done && push_ns && now_mono_ns() >= next_push) {
+			run_push_interim(r);
+			next_push = now_mono_ns() + push_ns;
+		}
 	}
 	r->t1 = now_mono_ns();
 	/*

@@ -304,6 +304,35 @@ static void self_u64(struct render *r, const char *family, const char *type, con
 	emit(r->b, "%s%s %llu\n", family, strcmp(type, "counter") == 0 ? "_total" : "", (unsigned long long)v);
 }
 
+/* Closed spans by name: a bounded set of names, the rest summed into name="_other". */
+static void span_lines(struct render *r, const char *family, const struct span_name_total *t, bool energy)
+{
+	char v[40];
+
+	emit(r->b, "%s{name=\"%s\"} %s\n", family, t->name, energy ? micro(t->energy_uj, v) : nano(t->cpu_ns, v));
+}
+
+static void span_metrics(struct render *r, const struct span_metrics *m)
+{
+	head(r, "joule_span_energy_joules", "counter", "joules",
+	     "Energy (CPU side and DRAM) of closed energy spans, by span name; names beyond the first "
+	     "32 are summed into name=\"_other\".");
+	for (size_t i = 0; i < m->n; i++)
+		span_lines(r, "joule_span_energy_joules_total", &m->names[i], true);
+	if (m->other.count)
+		span_lines(r, "joule_span_energy_joules_total", &m->other, true);
+	head(r, "joule_span_cpu_seconds", "counter", "seconds", "On-CPU time of closed energy spans, by span name.");
+	for (size_t i = 0; i < m->n; i++)
+		span_lines(r, "joule_span_cpu_seconds_total", &m->names[i], false);
+	if (m->other.count)
+		span_lines(r, "joule_span_cpu_seconds_total", &m->other, false);
+	head(r, "joule_spans", "counter", NULL, "Energy spans closed, by how they ended (closed by the caller, or at "
+	     "their process's exit).");
+	emit(r->b, "joule_spans_total{end=\"closed\"} %llu\n", (unsigned long long)m->closed);
+	emit(r->b, "joule_spans_total{end=\"exited\"} %llu\n", (unsigned long long)m->exited);
+	self_u64(r, "joule_spans_open", "gauge", NULL, "Energy spans open now.", m->open);
+}
+
 static void self_metrics(struct render *r, const struct store_host *h, const struct metrics_self *m)
 {
 	struct metrics_buf *b = r->b;
@@ -353,6 +382,8 @@ static void self_metrics(struct render *r, const struct store_host *h, const str
 			 m->ledger_records_lost);
 	}
 	self_u64(r, "joule_self_http_requests", "counter", NULL, "HTTP requests answered.", m->http_requests);
+	if (m->have_spans)
+		span_metrics(r, &m->spans);
 	head(r, "joule_self_scrape_duration_seconds", "gauge", "seconds", "Time the previous /metrics rendering took.");
 	emit(b, "joule_self_scrape_duration_seconds %s\n", nano(m->last_scrape_ns, v));
 	if (m->have_process) {

@@ -38,6 +38,7 @@ struct http_conn {
 	bool limited;			/* counted against per_client */
 	bool peer_known;
 	uint32_t peer_uid;
+	uint32_t peer_pid;		/* the process that connected: who opens a span */
 	bool target_nul;
 	bool dropped;
 	enum http_admit admitted;
@@ -183,6 +184,7 @@ static void conn_started(struct http_conns *t, struct MHD_Connection *c, void **
 		if (k->fd >= 0 && getsockopt(k->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
 			k->peer_known = true;
 			k->peer_uid = cred.uid;
+			k->peer_pid = (uint32_t)cred.pid;
 			k->limited = true;
 		}
 	} else if (ci && ci->client_addr && !is_loopback(ci->client_addr)) {
@@ -298,6 +300,14 @@ bool http_conn_is_reserve(const struct http_conn *k)
 bool http_conn_target_had_nul(const struct http_conn *k)
 {
 	return k && k->target_nul;
+}
+
+bool http_conn_peer_pid(const struct http_conn *k, uint32_t *pid)
+{
+	if (!k || !k->peer_known)
+		return false;
+	*pid = k->peer_pid;
+	return true;
 }
 
 bool http_conn_peer_uid(const struct http_conn *k, uint32_t *uid)

@@ -28,16 +28,32 @@ static const struct {
 	{ "/api/v1/stream", R_STREAM, "GET" },
 	{ "/api/v1/intensity", R_INTENSITY, "PUT" },
 	{ "/api/v1/openapi.json", R_OPENAPI, "GET" },
+	{ "/api/v1/spans", R_SPANS, "GET, POST" },
 };
+
+/* Whether method is one of allow's comma-separated methods (HEAD goes with GET). */
+static bool method_allowed(const char *allow, const char *method)
+{
+	size_t n = strlen(method);
+
+	if (!strcmp(method, "HEAD"))
+		method = "GET", n = 3;
+	for (const char *p = allow; (p = strstr(p, method)); p += n)
+		if ((p == allow || p[-1] == ' ') && (p[n] == '\0' || p[n] == ','))
+			return true;
+	return false;
+}
 
 void http_params_default(struct http_request_params *p)
 {
 	enum http_route_id r = p->route;
 	uint32_t pid = p->pid;
+	uint64_t span_id = p->span_id;
 
 	memset(p, 0, sizeof(*p));
 	p->route = r;
 	p->pid = pid;
+	p->span_id = span_id;
 	p->sort = SORT_ENERGY;
 	p->limit = 100;
 	p->window_ns = 3600 * NSEC_PER_SEC;
@@ -46,7 +62,7 @@ void http_params_default(struct http_request_params *p)
 
 int http_route(const char *method, const char *path, struct http_request_params *p, const char **allow)
 {
-	static const char prefix[] = "/api/v1/processes/";
+	static const char prefix[] = "/api/v1/processes/", span_prefix[] = "/api/v1/spans/";
 	const char *want = NULL;
 
 	memset(p, 0, sizeof(*p));
@@ -68,10 +84,19 @@ int http_route(const char *method, const char *path, struct http_request_params 
 		p->pid = (uint32_t)pid;
 		want = "GET";
 	}
+	if (!want && strncmp(path, span_prefix, strlen(span_prefix)) == 0) {
+		uint64_t id;
+
+		if (parse_u64(path + strlen(span_prefix), &id) || id == 0)
+			return 404;
+		p->route = R_SPAN;
+		p->span_id = id;
+		want = "DELETE";
+	}
 	if (!want)
 		return 404;
 	/* HEAD is GET without a body: libmicrohttpd drops the body for us. */
-	if (strcmp(method, want) != 0 && !(strcmp(want, "GET") == 0 && strcmp(method, "HEAD") == 0)) {
+	if (!method_allowed(want, method)) {
 		*allow = want;
 		p->route = R_NONE;
 		return 405;

@@ -1,0 +1,283 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Unit tests: the energy-span table (names, limits, ownership) and its valuation from the process clock and ticks. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include "joule/span.h"
+
+#define MS 1000000ULL
+
+/* The process clocks a tick reads: pid -> cumulative CPU ns (0: gone). */
+struct clocks {
+	uint32_t pid[4];
+	uint64_t ns[4];
+};
+
+static bool clock_of(void *ctx, uint32_t pid, uint64_t *cum)
+{
+	struct clocks *c = ctx;
+
+	for (int i = 0; i < 4; i++)
+		if (c->pid[i] == pid && c->ns[i]) {
+			*cum = c->ns[i];
+			return true;
+		}
+	return false;
+}
+
+/* A tick [start, end] ms with up to two tasks; host energy = their energy x 2 (the rest idle). */
+static struct sample tick(struct sample_task *tasks, size_t n, uint64_t start_ms, uint64_t end_ms)
+{
+	struct sample s = { .mono_start_ns = start_ms * MS, .mono_end_ns = end_ms * MS, .real_end_ns = end_ms * MS,
+			    .ntasks = n, .tasks = tasks, .energy_rel_sd = 0.05 };
+
+	for (size_t i = 0; i < n; i++)
+		s.host_cpu_uj += 2 * tasks[i].tot.cpu_uj;
+	return s;
+}
+
+static struct sample_task task(uint32_t pid, uint32_t ppid, uint64_t cpu_ns, uint64_t cpu_uj)
+{
+	return (struct sample_task){ .pid = pid, .ppid = ppid,
+				     .tot = { .cpu_ns = cpu_ns, .cpu_uj = cpu_uj, .operational_ug = cpu_uj / 10,
+					      .carbon_ug = cpu_uj / 10 } };
+}
+
+static uint64_t open_at(struct span_table *t, const char *name, enum span_scope scope, uint32_t pid, uint32_t uid,
+			uint64_t cum_ns, uint64_t mono_ms)
+{
+	struct span_open_req r = { .name = name, .scope = scope, .pid = pid, .uid = uid, .cum_ns = cum_ns,
+				   .mono_ns = mono_ms * MS, .real_ns = mono_ms * MS };
+	uint64_t id = 0;
+
+	assert_int_equal(span_open(t, &r, &id), 0);
+	return id;
+}
+
+static void test_span_name_check_when_names_vary_accepts_only_the_charset(void **state)
+{
+	static const struct {
+		const char *name;
+		int want;
+	} cases[] = {
+		{ "training_step", 0 },
+		{ "epoch-3.batch:17", 0 },
+		{ "A", 0 },
+		{ "", -EINVAL },
+		{ "has space", -EINVAL },
+		{ "quote\"", -EINVAL },
+		{ "new\nline", -EINVAL },
+		{ "caf\xc3\xa9", -EINVAL },
+		{ "0123456789012345678901234567890123456789012345678901234567890123", 0 },	/* 64 */
+		{ "01234567890123456789012345678901234567890123456789012345678901234", -EINVAL }, /* 65 */
+	};
+	char err[128];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int rc = span_name_check(cases[i].name, err, sizeof(err));
+
+		if (rc != cases[i].want)
+			fail_msg("name %zu '%s': got %d, want %d", i, cases[i].name, rc, cases[i].want);
+	}
+}
+
+static void test_span_value_when_figures_are_large_is_exact_and_rounds_down(void **state)
+{
+	struct sample_totals ref = { .cpu_ns = 3, .cpu_uj = UINT64_MAX / 2, .mem_uj = 10, .operational_ug = 7 };
+	struct sample_totals out = { 0 };
+
+	span_value(&out, &ref, 2, 3);
+	assert_true(out.cpu_ns == 2);
+	assert_true(out.cpu_uj == (uint64_t)((unsigned __int128)(UINT64_MAX / 2) * 2 / 3));
+	assert_int_equal(out.mem_uj, 6);
+	assert_int_equal(out.operational_ug, 4);
+	assert_int_equal(out.carbon_ug, 4);
+}
+
+static void test_span_process_when_ticks_and_close_read_its_clock_values_cpu_at_its_rate(void **state)
+{
+	struct span_table *t;
+	struct sample_task tasks[1] = { task(10, 1, 100 * MS, 1000) }; /* 10 uJ per ms of CPU */
+	struct clocks c = { .pid = { 10 }, .ns = { 50 * MS } };
+	struct sample s = tick(tasks, 1, 0, 100);
+	struct span out;
+	uint64_t id;
+
+	assert_int_equal(span_table_new(&t), 0);
+	id = open_at(t, "step", SPAN_SCOPE_PROCESS, 10, 1000, 20 * MS, 40);
+	span_tick(t, &s, clock_of, &c);
+	/* closed at 120 ms with the clock at 57 ms: 37 ms of CPU in all, exactly */
+	assert_int_equal(span_close(t, id, 1000, 57 * MS, true, 120 * MS, 120 * MS, &out), 0);
+	assert_int_equal(out.state, SPAN_CLOSED);
+	assert_true(out.tot.cpu_ns == 37 * MS);
+	assert_int_equal(out.tot.cpu_uj, 370);
+	assert_int_equal(out.tot.operational_ug, 37);
+	span_table_free(t);
+}
+
+static void test_span_process_when_no_tick_falls_inside_uses_the_hosts_rate(void **state)
+{
+	struct span_table *t;
+	struct sample_task tasks[2] = { task(1, 0, 10 * MS, 100), task(2, 0, 30 * MS, 300) }; /* 10 uJ/ms */
+	struct clocks c = { 0 };
+	struct sample s = tick(tasks, 2, 0, 100);
+	struct span out;
+	uint64_t id;
+
+	assert_int_equal(span_table_new(&t), 0);
+	span_tick(t, &s, clock_of, &c);
+	/* a 20 ms span of another process, opened and closed between two ticks */
+	id = open_at(t, "short", SPAN_SCOPE_PROCESS, 77, 1000, 5 * MS, 110);
+	assert_int_equal(span_close(t, id, 1000, 25 * MS, true, 130 * MS, 130 * MS, &out), 0);
+	assert_true(out.tot.cpu_ns == 20 * MS);
+	assert_int_equal(out.tot.cpu_uj, 200);
+	assert_true(out.close_mono_ns - out.open_mono_ns == 20 * MS);
+	span_table_free(t);
+}
+
+static void test_span_host_share_when_span_covers_part_of_a_tick_prorates_host_energy(void **state)
+{
+	struct span_table *t;
+	struct sample_task tasks[1] = { task(10, 1, 100 * MS, 1000) };	/* host: 2000 uJ over 100 ms */
+	struct clocks c = { .pid = { 10 }, .ns = { 60 * MS } };
+	struct sample s = tick(tasks, 1, 0, 100);
+	struct span out;
+	uint64_t id;
+
+	assert_int_equal(span_table_new(&t), 0);
+	id = open_at(t, "half", SPAN_SCOPE_PROCESS, 10, 1000, 10 * MS, 50);
+	span_tick(t, &s, clock_of, &c);
+	/* 25 ms past the tick at the tick's host power: 500 uJ more */
+	assert_int_equal(span_close(t, id, 1000, 60 * MS, true, 125 * MS, 125 * MS, &out), 0);
+	assert_int_equal(out.host_uj, 1000 + 500);
+	span_table_free(t);
+}
+
+static void keep(void *ctx, const struct span *sp)
+{
+	*(struct span *)ctx = *sp;
+}
+
+static void test_span_drain_when_process_exited_hands_it_over_as_exited(void **state)
+{
+	struct span_table *t;
+	struct sample_task t1[1] = { task(10, 1, 40 * MS, 400) };
+	struct clocks c = { .pid = { 10 }, .ns = { 100 * MS } };
+	struct sample s1 = tick(t1, 1, 0, 100);
+	struct span got = { 0 };
+
+	t1[0].exited = true;
+	assert_int_equal(span_table_new(&t), 0);
+	open_at(t, "doomed", SPAN_SCOPE_PROCESS, 10, 1000, 0, 0);
+	span_tick(t, &s1, clock_of, &c);
+	span_drain(t, keep, &got);
+	assert_int_equal(got.state, SPAN_EXITED);
+	assert_true(got.tot.cpu_ns == 40 * MS);
+	assert_int_equal(got.tot.cpu_uj, 400);
+	assert_true(got.close_mono_ns == 100 * MS);
+	span_table_free(t);
+}
+
+static void test_span_open_when_a_uid_has_too_many_refuses_it_but_not_others(void **state)
+{
+	struct span_table *t;
+	struct span_open_req r = { .name = "n", .pid = 5, .uid = 1000 };
+	uint64_t id;
+
+	assert_int_equal(span_table_new(&t), 0);
+	for (int i = 0; i < SPAN_MAX_PER_UID; i++)
+		assert_int_equal(span_open(t, &r, &id), 0);
+	assert_int_equal(span_open(t, &r, &id), -EDQUOT);
+	r.uid = 1001;
+	assert_int_equal(span_open(t, &r, &id), 0);
+	r.name = "bad name";
+	assert_int_equal(span_open(t, &r, &id), -EINVAL);
+	span_table_free(t);
+}
+
+static void test_span_close_when_another_uid_asks_is_not_found_but_root_may(void **state)
+{
+	struct span_table *t;
+	struct span out;
+	uint64_t id;
+
+	assert_int_equal(span_table_new(&t), 0);
+	id = open_at(t, "mine", SPAN_SCOPE_PROCESS, 10, 1000, 0, 0);
+	assert_int_equal(span_close(t, id, 1001, 0, true, MS, MS, &out), -ENOENT);
+	assert_int_equal(span_close(t, id + 1, 1000, 0, true, MS, MS, &out), -ENOENT);
+	assert_int_equal(span_close(t, id, 0, 0, true, MS, MS, &out), 0);
+	assert_int_equal(span_close(t, id, 0, 0, true, MS, MS, &out), -ENOENT);
+	span_table_free(t);
+}
+
+static void test_span_metrics_when_names_overflow_sum_the_rest_into_other(void **state)
+{
+	struct span_table *t;
+	struct span_metrics m;
+	struct span out;
+	char name[16];
+
+	assert_int_equal(span_table_new(&t), 0);
+	for (int i = 0; i < SPAN_METRIC_NAMES + 3; i++) {
+		snprintf(name, sizeof(name), "n%d", i);
+		assert_int_equal(span_close(t, open_at(t, name, SPAN_SCOPE_PROCESS, 10, 1000, 0, 0), 1000, MS, true,
+					    MS, MS, &out), 0);
+	}
+	/* a name seen before keeps its own series */
+	assert_int_equal(span_close(t, open_at(t, "n0", SPAN_SCOPE_PROCESS, 10, 1000, 0, 0), 1000, MS, true, MS, MS,
+				    &out), 0);
+	span_get_metrics(t, &m);
+	assert_int_equal(m.n, SPAN_METRIC_NAMES);
+	assert_int_equal(m.names[0].count, 2);
+	assert_string_equal(m.other.name, "_other");
+	assert_int_equal(m.other.count, 3);
+	assert_int_equal(m.closed, SPAN_METRIC_NAMES + 4);
+	assert_int_equal(m.open, 0);
+	span_table_free(t);
+}
+
+static void test_span_tree_when_children_appear_counts_them_from_the_open_on(void **state)
+{
+	struct span_table *t;
+	/* grandchild listed before its parent; 300 is not in the tree */
+	struct sample_task t1[4] = { task(21, 20, 10 * MS, 100), task(20, 10, 20 * MS, 200), task(10, 1, 10 * MS, 100),
+				     task(300, 1, 50 * MS, 500) };
+	struct sample s1 = tick(t1, 4, 0, 100);
+	struct clocks c = { 0 };
+	struct span out;
+	uint64_t id;
+
+	assert_int_equal(span_table_new(&t), 0);
+	/* opened half-way through the tick: half of the tree's charge in it */
+	id = open_at(t, "build", SPAN_SCOPE_TREE, 10, 1000, 0, 50);
+	span_tick(t, &s1, clock_of, &c);
+	assert_int_equal(span_close(t, id, 1000, 0, true, 100 * MS, 100 * MS, &out), 0);
+	assert_true(out.tot.cpu_ns == 20 * MS);
+	assert_int_equal(out.tot.cpu_uj, 200);
+	span_table_free(t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_span_name_check_when_names_vary_accepts_only_the_charset),
+		cmocka_unit_test(test_span_value_when_figures_are_large_is_exact_and_rounds_down),
+		cmocka_unit_test(test_span_process_when_ticks_and_close_read_its_clock_values_cpu_at_its_rate),
+		cmocka_unit_test(test_span_process_when_no_tick_falls_inside_uses_the_hosts_rate),
+		cmocka_unit_test(test_span_host_share_when_span_covers_part_of_a_tick_prorates_host_energy),
+		cmocka_unit_test(test_span_drain_when_process_exited_hands_it_over_as_exited),
+		cmocka_unit_test(test_span_open_when_a_uid_has_too_many_refuses_it_but_not_others),
+		cmocka_unit_test(test_span_close_when_another_uid_asks_is_not_found_but_root_may),
+		cmocka_unit_test(test_span_metrics_when_names_overflow_sum_the_rest_into_other),
+		cmocka_unit_test(test_span_tree_when_children_appear_counts_them_from_the_open_on),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
