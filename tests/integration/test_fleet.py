@@ -36,19 +36,42 @@ def write_targets(path, addrs):
     os.rename(tmp, path)  # file SD rereads a whole file, never a half-written one
 
 
+def in_parallel(*fns):
+    """Run the starters at once (each waits for its own ready file or endpoint); the first failure is raised."""
+    out, errs = [None] * len(fns), []
+
+    def run(i):
+        try:
+            out[i] = fns[i]()
+        except BaseException as e:  # noqa: B902 - handed to the caller
+            errs.append(e)
+    ts = [threading.Thread(target=run, args=(i,)) for i in range(len(fns))]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return out, errs
+
+
 class Fleet:
     def __init__(self):
         self.tmp = tempfile.mkdtemp(prefix="joule-fleet-test-")
         self.daemons, self.proms, self.servers = [], [], []
-        for h in HOSTS:
-            self.daemons.append(Daemon("--source", "model", "--hostname", h))
-        self.by_host = dict(zip(HOSTS, self.daemons))
         self.targets = os.path.join(self.tmp, "targets.json")
+        write_targets(self.targets, [])
+        # the receiver's address goes into the scraper's config, so it starts first; the daemons meanwhile
+        started, errs = in_parallel(
+            lambda: Prometheus("global:\n  scrape_interval: 1s\n", args=["--web.enable-remote-write-receiver"]),
+            *[(lambda h=h: Daemon("--source", "model", "--hostname", h)) for h in HOSTS])
+        self.remote = started[0]
+        self.daemons = [d for d in started[1:] if d]
+        self.proms = [p for p in started[:1] if p]
+        if errs:
+            raise errs[0]
+        self.by_host = dict(zip(HOSTS, self.daemons))
         write_targets(self.targets, [d.addr for d in self.daemons])
-        self.remote = Prometheus("global:\n  scrape_interval: 1s\n", args=["--web.enable-remote-write-receiver"])
-        self.proms.append(self.remote)
         self.prom = Prometheus(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+            "global:\n  scrape_interval: 500ms\n  evaluation_interval: 1s\n"
             "scrape_configs:\n  - job_name: joule\n    file_sd_configs:\n      - files: ['%s']\n"
             "        refresh_interval: 1s\n"
             "remote_write:\n  - url: %s/api/v1/write\n    queue_config: { batch_send_deadline: 1s }\n"
@@ -74,8 +97,7 @@ class Fleet:
         wait_for(lambda: all(len(promql_safe(self.prom.port, q % n.replace("\\", "\\\\").replace('"', '\\"')) or [])
                              == 3 for n in (APP, HOSTILE)), 20, "both groups scraped twice on every daemon", step=0.2)
         time.sleep(1.1)  # the window's start (t0 rounded down to a second) comes after those scrapes
-        self.settle(APP)
-        self.settle(HOSTILE)
+        self.settle(APP, HOSTILE)
         self.base = {n: [self.app_uj(d, n) for d in self.daemons] for n in (APP, HOSTILE)}
         self.t0 = time.time()
         procs = [subprocess.Popen([link, "-c", "while :; do :; done"]) for link in links]
@@ -83,21 +105,22 @@ class Fleet:
         for p in procs:
             p.kill()
             p.wait()
-        self.settle(APP)
-        self.settle(HOSTILE)
+        self.settle(APP, HOSTILE)
         settled = time.time()
         # Prometheus has a scrape of every daemon after the app's last tick
         wait_for(lambda: (lambda r: r and len(r) == 3 and all(float(x["value"][1]) > settled + 0.1 for x in r))(
             promql_safe(self.prom.port, 'timestamp(up{job="joule"})')), 20, "a scrape of every daemon after the app")
 
-    def settle(self, name):
-        """Wait until every daemon's total of the app stops changing (its last tick is in)."""
-        for d in self.daemons:
-            def same():
-                a = self.app_uj(d, name)
-                time.sleep(0.3)
-                return a == self.app_uj(d, name)
-            wait_for(same, 15, "the total of %r to settle in %s" % (name, d.addr))
+    def settle(self, *names):
+        """Wait until every daemon's total of the apps stops changing (their last ticks are in)."""
+        def totals():
+            return [self.app_uj(d, n) for d in self.daemons for n in names]
+
+        def same():
+            a = totals()
+            time.sleep(0.3)
+            return a == totals()
+        wait_for(same, 15, "the totals of %r to settle" % (names,))
 
     def own(self, name):
         """Each daemon's energy for the app since t0, from its own API (µJ)."""

@@ -36,26 +36,47 @@ struct fleet {
 	volatile sig_atomic_t stopping;
 };
 
-/* Run a plan's queries one after another (each Prometheus answer is the engine's; nothing is summed here). */
+struct one_query {
+	const struct fleet *f;
+	const struct fleet_query *q;
+	struct prom_answer *a;
+};
+
+static void *run_one(void *arg)
+{
+	struct one_query *o = arg;
+
+	if (o->q->range)
+		promclient_query_range(&o->f->prom, o->q->expr, o->q->start_s, o->q->end_s, o->q->step_s, o->a);
+	else
+		promclient_query(&o->f->prom, o->q->expr, o->q->time_s, o->a);
+	log_debug("promql %s: HTTP %ld %s", o->q->expr, o->a->http_status, o->a->message);
+	return NULL;
+}
+
+/*
+ * Run a plan's queries at once, a thread each (at most FLEET_MAX_QUERIES):
+ * an answer takes as long as the slowest query, not their sum. Each answer
+ * is Prometheus' own; nothing is summed here.
+ */
 static void run_plan(const struct fleet *f, const struct fleet_plan *pl, struct prom_answer *pa,
 		     struct fleet_answer *fa)
 {
-	for (size_t i = 0; i < pl->n; i++) {
-		const struct fleet_query *q = &pl->q[i];
+	struct one_query o[FLEET_MAX_QUERIES];
+	pthread_t t[FLEET_MAX_QUERIES];
+	bool started[FLEET_MAX_QUERIES] = { false };
 
-		if (q->range)
-			promclient_query_range(&f->prom, q->expr, q->start_s, q->end_s, q->step_s, &pa[i]);
-		else
-			promclient_query(&f->prom, q->expr, q->time_s, &pa[i]);
-		log_debug("promql %s: HTTP %ld %s", q->expr, pa[i].http_status, pa[i].message);
+	for (size_t i = 0; i < pl->n; i++) {
+		o[i] = (struct one_query){ .f = f, .q = &pl->q[i], .a = &pa[i] };
+		started[i] = pthread_create(&t[i], NULL, run_one, &o[i]) == 0;
+		if (!started[i])
+			run_one(&o[i]); /* no thread to spare: ask in this one */
+	}
+	for (size_t i = 0; i < pl->n; i++) {
+		if (started[i])
+			pthread_join(t[i], NULL);
 		fa[i] = (struct fleet_answer){ .http_status = pa[i].http_status, .err = pa[i].err,
 					       .message = pa[i].message, .body = pa[i].body, .len = pa[i].len };
-		/* the first failure is the answer: asking on would only wait longer for the same error */
-		if (pa[i].err || pa[i].http_status != 200) {
-			for (size_t j = i + 1; j < pl->n; j++)
-				fa[j] = fa[i];
-			break;
-		}
 	}
 }
 
