@@ -288,6 +288,34 @@ static void test_fleet_build_when_answer_is_not_the_query_api_gives_502(void **s
 	assert_non_null(strstr(msg, "a vector where a matrix"));
 }
 
+static void test_fleet_build_nodes_csv_when_recorded_matrices_gives_one_row_per_host_and_step(void **state)
+{
+	static const char watts[] =
+		"{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":[{\"metric\":{\"instance\":"
+		"\"127.0.0.1:46233\"},\"values\":[[1796170042,\"12.5\"],[1796170102,\"13\"]]}]}}";
+	static const char cores[] =
+		"{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":[{\"metric\":{\"instance\":"
+		"\"127.0.0.1:46233\"},\"values\":[[1796170102,\"0.75\"]]}]}}";
+	struct fleet_answer ans[] = { ok(watts), ok(cores), ok(rec_hosts) };
+	struct fleet_plan *pl = calloc(1, sizeof(*pl));
+	struct fleet_req r;
+	struct fleet_reply out;
+	char err[256];
+
+	(void)state;
+	assert_non_null(pl);
+	route(&r, "/nodes.csv");
+	assert_int_equal(fleet_param(&r, "limit", "2", err, sizeof(err)), 0);
+	assert_int_equal(fleet_plan(&r, "joule", pl, err, sizeof(err)), 0);
+	assert_int_equal(pl->q[0].end_s - pl->q[0].start_s, 60);
+	assert_int_equal(fleet_build(&r, pl, ans, &out), 200);
+	assert_string_equal(out.body, "instance,host,collection_time,observation_time,cpu_usage,wattage\n"
+				      "127.0.0.1:46233,rec-host,2026-12-02T00:08:22.000Z,2026-12-02T00:07:22.000Z,,12.500000\n"
+				      "127.0.0.1:46233,rec-host,2026-12-02T00:08:22.000Z,2026-12-02T00:08:22.000Z,0.750000,13.000000\n");
+	free(out.body);
+	free(pl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -304,6 +332,7 @@ int main(void)
 		cmocka_unit_test(test_fleet_build_when_prometheus_unreachable_gives_502),
 		cmocka_unit_test(test_fleet_build_when_prometheus_answers_bad_data_gives_502_with_its_message),
 		cmocka_unit_test(test_fleet_build_when_answer_is_not_the_query_api_gives_502),
+		cmocka_unit_test(test_fleet_build_nodes_csv_when_recorded_matrices_gives_one_row_per_host_and_step),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
