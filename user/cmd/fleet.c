@@ -133,9 +133,12 @@ static enum MHD_Result on_arg(void *cls, enum MHD_ValueKind kind, const char *ke
 static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, const char *ctype, char *body,
 				 size_t len, const char *allow)
 {
-	struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	struct MHD_Response *resp;
 	enum MHD_Result ret;
 
+	if (!body)
+		return MHD_NO; /* out of memory: drop the connection rather than answer half */
+	resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
 	if (!resp) {
 		free(body);
 		return MHD_NO;
