@@ -9,4 +9,11 @@
  */
 int cmd_daemon(int argc, char **argv);
 
+/*
+ * Write text and a newline to path whole or not at all (tmp + rename),
+ * never through a planted link (also `joule fleet serve`'s ready file).
+ * 0 or -errno, logged.
+ */
+int daemon_write_ready_file(const char *path, const char *text);
+
 #endif /* JOULE_DAEMON_H */

@@ -150,7 +150,7 @@ static uint64_t watchdog_period_ns(void)
  * instead of following it. A directory others may write without the
  * sticky bit is refused: there anyone could swap the file after the check.
  */
-static int write_ready_file(const char *path, const char *text)
+int daemon_write_ready_file(const char *path, const char *text)
 {
 	char dir[4096], tmp[4096];
 	const char *base = strrchr(path, '/');
@@ -489,7 +489,7 @@ int cmd_daemon(int argc, char **argv)
 	log_info("serving on %s%s%s", bound, hc.socket_path[0] && hc.listen[0] ? " and unix:" : "",
 		 hc.socket_path[0] && hc.listen[0] ? hc.socket_path : "");
 	ready_file = d.cfg.ready_file;
-	if (ready_file && write_ready_file(ready_file, bound))
+	if (ready_file && daemon_write_ready_file(ready_file, bound))
 		goto out;
 
 	wd_ns = watchdog_period_ns();

@@ -5,6 +5,7 @@
 #include <bpf/libbpf.h>
 #include "joule/cli.h"
 #include "joule/commands.h"
+#include "joule/fleet.h"
 #include "joule/ledger.h"
 #include "joule/log.h"
 #include "joule/report_cli.h"
@@ -51,7 +52,7 @@ static const struct cli_command cmd_report_def = {
 
 static const struct cli_command *const commands[] = {
 	&cmd_run_def, &cmd_trace_def, &cmd_top_def, &cmd_probe_def, &cmd_daemon_def, &cmd_ledger_def,
-	&cmd_report_def, &cmd_span_def,
+	&cmd_report_def, &cmd_span_def, &cmd_fleet_def,
 };
 
 static int print_version(void)

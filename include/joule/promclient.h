@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* The Prometheus HTTP query API client (user/fleet/promclient.c, libcurl): instant and range queries, with a timeout. */
+#ifndef JOULE_PROMCLIENT_H
+#define JOULE_PROMCLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct promclient {
+	char base[1024];	/* "http://host:9090" or a Thanos/Mimir prefix; a trailing '/' is dropped */
+	long timeout_ms;	/* whole request; 0: 10000 */
+};
+
+/* What Prometheus answered: HTTP status and body, or why there is none. */
+struct prom_answer {
+	long http_status;	/* 0: no answer (connection failed or timed out) */
+	int err;		/* 0, -ETIMEDOUT (slow), -ECONNREFUSED/-EHOSTUNREACH (unreachable), -EIO, -ENOMEM */
+	char *body;		/* malloc'ed, NUL-terminated (NULL if none) */
+	size_t len;
+	char message[256];	/* curl's reason when err != 0 */
+};
+
+/* Check the URL (http:// or https://, no query or fragment). 0 or -EINVAL with err. */
+int promclient_init(struct promclient *c, const char *url, long timeout_ms, char *err, size_t errlen);
+
+/* GET /api/v1/query?query=Q&time=T. Returns a->err (the answer is set either way; free it with prom_answer_free). */
+int promclient_query(const struct promclient *c, const char *query, uint64_t time_s, struct prom_answer *a);
+/* GET /api/v1/query_range?query=Q&start=&end=&step=. As promclient_query. */
+int promclient_query_range(const struct promclient *c, const char *query, uint64_t start_s, uint64_t end_s,
+			   uint64_t step_s, struct prom_answer *a);
+void prom_answer_free(struct prom_answer *a);
+
+#endif /* JOULE_PROMCLIENT_H */

@@ -1,0 +1,126 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+"""A real Prometheus (Debian's) on a free loopback port, retried on a port collision, and `joule fleet serve` on port 0."""
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import urllib.error
+import urllib.request
+
+from daemon_util import JOULE, free_port, wait_for
+
+
+def http_get(url, timeout=15):
+    """(status, content type, body bytes) of a GET; an HTTP error status is an answer, not an exception."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status, r.headers.get("Content-Type", ""), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers.get("Content-Type", ""), e.read()
+
+
+class Prometheus:
+    """/usr/bin/prometheus with config(port) written to its own directory. Prometheus takes no port 0: a free
+    port is picked by binding 0 first, and another one tried if someone took it in between."""
+
+    def __init__(self, config, args=(), tries=4, ready_timeout=60):
+        self.dir = tempfile.mkdtemp(prefix="joule-prom-")
+        self.proc = None
+        for attempt in range(tries):
+            self.port = free_port()
+            self.url = "http://127.0.0.1:%d" % self.port
+            cfg = os.path.join(self.dir, "prometheus.yml")
+            with open(cfg, "w") as f:
+                f.write(config(self.port) if callable(config) else config)
+            self.log_path = os.path.join(self.dir, "prometheus-%d.log" % attempt)
+            self.log = open(self.log_path, "wb")
+            self.proc = subprocess.Popen(
+                ["prometheus", "--config.file=" + cfg, "--storage.tsdb.path=" + os.path.join(self.dir, "data"),
+                 "--web.listen-address=127.0.0.1:%d" % self.port] + list(args),
+                stdout=self.log, stderr=subprocess.STDOUT)
+            try:
+                wait_for(lambda: self.proc.poll() is not None or self._ready(), ready_timeout, "prometheus ready")
+            except AssertionError:
+                self.stop()
+                raise
+            if self.proc.poll() is None:
+                return
+            self.log.close()
+            if "address already in use" not in self.output():
+                break
+        out = self.output()
+        self.cleanup()
+        raise AssertionError("prometheus did not start: %s" % out[-2000:])
+
+    def _ready(self):
+        try:
+            return http_get(self.url + "/-/ready", timeout=2)[0] == 200
+        except OSError:
+            return False
+
+    def output(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.log and not self.log.closed:
+            self.log.close()
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class FleetServer:
+    """`joule fleet serve` on 127.0.0.1:0; the address comes from its ready file."""
+
+    def __init__(self, prometheus_url, *args, ready_timeout=20):
+        self.dir = tempfile.mkdtemp(prefix="joule-fleet-")
+        ready = os.path.join(self.dir, "ready")
+        self.log_path = os.path.join(self.dir, "fleet.log")
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen([JOULE, "fleet", "serve", "--prometheus", prometheus_url, "--listen",
+                                      "127.0.0.1:0", "--ready-file", ready] + list(args),
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        try:
+            wait_for(lambda: os.path.exists(ready) or self.proc.poll() is not None, ready_timeout, "fleet ready file")
+            assert self.proc.poll() is None, "fleet serve exited: %s" % self.output()
+            with open(ready) as f:
+                self.addr = f.read().strip()
+            self.url = "http://" + self.addr
+        except BaseException:
+            self.cleanup()
+            raise
+
+    def output(self):
+        self.log.flush()
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def get(self, path, timeout=30):
+        return http_get(self.url + path, timeout=timeout)
+
+    def get_json(self, path, status=200):
+        st, ctype, body = self.get(path)
+        assert st == status, "%s: status %d, body %r" % (path, st, body[:400])
+        assert ctype.startswith("application/json"), "%s: content type %s" % (path, ctype)
+        return json.loads(body)
+
+    def cleanup(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)

@@ -1,0 +1,349 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+"""The fleet for real: three `joule daemon`s with their own host names, one Debian Prometheus scraping them
+through file-based service discovery and writing to a second one by remote_write, and `joule fleet serve`
+on top. Per-app energy over the fleet equals the sum of the daemons' own figures; a host that stops shows as
+missing, with what it reported kept; Prometheus unreachable, slow or wrong is a 502/504, never a success."""
+import csv
+import io
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.parse
+
+import pytest
+
+from daemon_util import JOULE, REPO, Daemon, wait_for
+from fleet_util import FleetServer, Prometheus, http_get
+from prom_util import promql_safe
+
+RUN = os.urandom(3).hex()
+HOSTS = ["fleet-%s-%s" % (RUN, x) for x in "abc"]
+APP = "flt%s" % RUN                       # the workload's comm: a link to dash named after this run
+HOSTILE = 'q"{%s}\\=~.*' % RUN[:3]         # quotes, braces, a backslash and regex characters: 14 bytes, < 16
+WINDOW = "window=5m"
+
+
+def write_targets(path, addrs):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump([{"targets": addrs, "labels": {"fleet": RUN}}], f)
+    os.rename(tmp, path)  # file SD rereads a whole file, never a half-written one
+
+
+def in_parallel(*fns):
+    """Run the starters at once (each waits for its own ready file or endpoint); the first failure is raised."""
+    out, errs = [None] * len(fns), []
+
+    def run(i):
+        try:
+            out[i] = fns[i]()
+        except BaseException as e:  # noqa: B902 - handed to the caller
+            errs.append(e)
+    ts = [threading.Thread(target=run, args=(i,)) for i in range(len(fns))]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return out, errs
+
+
+class Fleet:
+    def __init__(self):
+        self.tmp = tempfile.mkdtemp(prefix="joule-fleet-test-")
+        self.daemons, self.proms, self.servers = [], [], []
+        self.targets = os.path.join(self.tmp, "targets.json")
+        write_targets(self.targets, [])
+        # the receiver's address goes into the scraper's config, so it starts first; the daemons meanwhile
+        started, errs = in_parallel(
+            lambda: Prometheus("global:\n  scrape_interval: 1s\n", args=["--web.enable-remote-write-receiver"]),
+            *[(lambda h=h: Daemon("--source", "model", "--hostname", h)) for h in HOSTS])
+        self.remote = started[0]
+        self.daemons = [d for d in started[1:] if d]
+        self.proms = [p for p in started[:1] if p]
+        if errs:
+            raise errs[0]
+        self.by_host = dict(zip(HOSTS, self.daemons))
+        write_targets(self.targets, [d.addr for d in self.daemons])
+        self.prom = Prometheus(
+            "global:\n  scrape_interval: 500ms\n  evaluation_interval: 1s\n"
+            "scrape_configs:\n  - job_name: joule\n    file_sd_configs:\n      - files: ['%s']\n"
+            "        refresh_interval: 1s\n"
+            "remote_write:\n  - url: %s/api/v1/write\n    queue_config: { batch_send_deadline: 1s }\n"
+            % (self.targets, self.remote.url))
+        self.proms.append(self.prom)
+        self.fleet = FleetServer(self.prom.url)
+        self.servers.append(self.fleet)
+
+    def run_workload(self):
+        """The app (and one with a hostile name) burns CPU on this host, so each daemon sees it. A group
+        series starts at zero and shows new energy only after two expositions (docs/DAEMON.md), so a
+        primer of the same name first creates each group entry; once every daemon's entry has been
+        scraped twice, the window begins (t0) and the app runs. The daemons' figure for the window is the
+        growth of their own /apps total from t0 to the end; the fleet's is Prometheus' for the window."""
+        bindir = os.path.join(self.tmp, "bin")
+        os.makedirs(bindir)
+        links = []
+        for name in (APP, HOSTILE):
+            links.append(os.path.join(bindir, name))
+            os.symlink("/bin/dash", links[-1])
+            subprocess.run([links[-1], "-c", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done"], check=True)
+        q = 'count by (instance) (count_over_time(joule_group_energy_joules_total{group="%s",domain="cpu"}[1m]) >= 2)'
+        wait_for(lambda: all(len(promql_safe(self.prom.port, q % n.replace("\\", "\\\\").replace('"', '\\"')) or [])
+                             == 3 for n in (APP, HOSTILE)), 20, "both groups scraped twice on every daemon", step=0.2)
+        time.sleep(1.1)  # the window's start (t0 rounded down to a second) comes after those scrapes
+        self.settle(APP, HOSTILE)
+        self.base = {n: [self.app_uj(d, n) for d in self.daemons] for n in (APP, HOSTILE)}
+        self.t0 = time.time()
+        procs = [subprocess.Popen([link, "-c", "while :; do :; done"]) for link in links]
+        time.sleep(1.5)
+        for p in procs:
+            p.kill()
+            p.wait()
+        self.settle(APP, HOSTILE)
+        settled = time.time()
+        # Prometheus has a scrape of every daemon after the app's last tick
+        wait_for(lambda: (lambda r: r and len(r) == 3 and all(float(x["value"][1]) > settled + 0.1 for x in r))(
+            promql_safe(self.prom.port, 'timestamp(up{job="joule"})')), 20, "a scrape of every daemon after the app")
+
+    def settle(self, *names):
+        """Wait until every daemon's total of the apps stops changing (their last ticks are in)."""
+        def totals():
+            return [self.app_uj(d, n) for d in self.daemons for n in names]
+
+        def same():
+            a = totals()
+            time.sleep(0.3)
+            return a == totals()
+        wait_for(same, 15, "the totals of %r to settle" % (names,))
+
+    def own(self, name):
+        """Each daemon's energy for the app since t0, from its own API (µJ)."""
+        return [self.app_uj(d, name) - b for d, b in zip(self.daemons, self.base[name])]
+
+    def window(self):
+        """window=Ns reaching back to t0 (its start falls in the quiet second before t0)."""
+        return "window=%ds" % int(time.time() - self.t0 + 1)
+
+    @staticmethod
+    def app_uj(d, name):
+        apps = d.get_json("/api/v1/apps?limit=1000")["apps"]
+        return sum(a["energy_uj"] for a in apps if a["name"] == name)
+
+    def cleanup(self):
+        for x in self.servers + self.daemons:
+            x.cleanup()
+        for p in reversed(self.proms):  # the scraper first: it must not wait to flush to a receiver gone
+            p.cleanup()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def fleet():
+    f = Fleet()
+    try:
+        wait_for(lambda: (lambda r: r and len(r) == 3 and all(x["value"][1] == "1" for x in r))(
+            promql_safe(f.prom.port, 'up{job="joule"}')), 30, "three targets up through file SD")
+        f.run_workload()
+        yield f
+    finally:
+        f.cleanup()
+
+
+def app_of(body, name):
+    m = [a for a in body["apps"] if a["name"] == name]
+    assert len(m) == 1, "app %s: %d entries in %r" % (name, len(m), [a["name"] for a in body["apps"]][:20])
+    return m[0]
+
+
+def close(a, b, rel=0.01):
+    return abs(a - b) <= rel * max(abs(a), abs(b))
+
+
+def test_fleet_apps_when_three_hosts_run_an_app_equals_the_sum_of_the_daemons(fleet):
+    own = fleet.own(APP)
+    body = fleet.fleet.get_json("/api/v1/apps?%s&limit=1000&breakdown=true" % fleet.window())
+    app = app_of(body, APP)
+    assert all(x > 0 for x in own), "a daemon saw none of the app: %r" % own
+    assert close(app["energy_uj"], sum(own)), "fleet %d uJ, daemons %r (sum %d)" % (app["energy_uj"], own, sum(own))
+    assert app["energy_uj"] == app["cpu_energy_uj"] + app["memory_energy_uj"], "energy is not cpu + memory: %r" % app
+    assert app["carbon_ug"] == app["carbon_operational_ug"] + app["carbon_embodied_ug"], "carbon parts: %r" % app
+    assert app["carbon_operational_ug"] > 0 and app["kind"] == "comm", "no operational carbon or kind: %r" % app
+    per_host = {h["host"]: h["energy_uj"] for h in app["hosts"]}
+    assert sorted(per_host) == sorted(HOSTS), "per-host breakdown names %r" % per_host
+    for h, mine in zip(HOSTS, own):
+        assert close(per_host[h], mine), "%s: fleet %d, daemon %d" % (h, per_host[h], mine)
+    assert sorted(h["host"] for h in body["hosts"] if h["up"]) == sorted(HOSTS), "hosts up: %r" % body["hosts"]
+    assert body["missing_hosts"] == [], "missing hosts while all are up: %r" % body["missing_hosts"]
+
+
+def test_fleet_energy_when_asked_per_step_matches_the_daemons_window_figures(fleet):
+    own = sum(fleet.own(APP)) / 1e6
+    w = fleet.window()
+    one = fleet.fleet.get_json("/api/v1/energy?group=%s&%s&step=%s" % (APP, w, w.split("=")[1]))
+    assert close(one["totals"]["energy_consumed"], own), "fleet %r J, daemons %r J" % (one["totals"], own)
+    body = fleet.fleet.get_json("/api/v1/energy?group=%s&%s&step=1m&breakdown=true" % (APP, WINDOW))
+    assert len(body["time_points"]) == 5 and len(body["energy_consumed"]) == 5, "5 steps of 1m: %r" % body
+    assert close(body["totals"]["energy_consumed"], own), "5m in 1m steps: fleet %r J, daemons %r J" % (body["totals"], own)
+    assert body["time_points"] == sorted(body["time_points"]), "time points out of order"
+    assert close(sum(body["energy_consumed"]), body["totals"]["energy_consumed"], 1e-9), "steps do not add to the total"
+    hosts = {h["host"]: h["totals"]["energy_consumed"] for h in body["hosts_breakdown"]}
+    assert sorted(hosts) == sorted(HOSTS), "per-host breakdown names %r" % hosts
+
+
+def test_fleet_group_when_named_with_quotes_braces_and_regex_characters_matches_only_itself(fleet):
+    own = sum(fleet.own(HOSTILE))
+    w = fleet.window()
+    body = fleet.fleet.get_json("/api/v1/energy?group=%s&%s&step=%s" % (urllib.parse.quote(HOSTILE, safe=""), w, w.split("=")[1]))
+    assert own > 0, "the daemons did not see the hostile name"
+    assert close(body["totals"]["energy_consumed"] * 1e6, own), "hostile name: fleet %r J, daemons %d uJ" % (body["totals"], own)
+    for probe in (".*", APP + "|.*", 'x"} or vector(1) or {a="'):
+        b = fleet.fleet.get_json("/api/v1/energy?group=%s&%s&step=5m" % (urllib.parse.quote(probe, safe=""), WINDOW))
+        assert b["totals"]["energy_consumed"] == 0, "group %r matched something: %r" % (probe, b["totals"])
+
+
+def test_fleet_carmen_shapes_when_asked_carry_the_seed_keys(fleet):
+    names = fleet.fleet.get_json("/api/apps/?paas=production")
+    assert APP in names["apps"] and isinstance(names["namespaces"], list), "Carmen /api/apps: %r" % names
+    w = fleet.window().split("=")[1]
+    run = fleet.fleet.get_json("/api/apps/run-engine/?sampling=%s&window=%s&app=%s&emission_breakdown=false" % (w, w, APP))
+    assert isinstance(run, list) and len(run) == 1, "run-engine is one object per cluster: %r" % run
+    r = run[0]
+    for k in ("energy_consumed", "carbon_operational", "carbon_embodied", "carbon_emitted", "time_points",
+              "cpu_energy", "memory_energy"):
+        assert len(r[k]) == 1, "%s: %r" % (k, r[k])
+    assert close(r["total_energy_consumed"] * 3.6e6 * 1e6, sum(fleet.own(APP))), "kWh %r vs the daemons' uJ" % r
+    assert close(r["total_carbon_emitted"], r["total_carbon_operational"] + r["total_carbon_embodied"], 1e-9), "totals"
+    assert all("T" in t for t in r["time_points"]), "time points are ISO times: %r" % r["time_points"]
+    per = fleet.fleet.get_json("/api/apps/run-engine?sampling=%s&window=%s&emission_breakdown=true" % (w, w))
+    assert APP in [x["name"] for x in per], "breakdown per app lacks the app: %r" % [x["name"] for x in per][:20]
+
+
+def test_fleet_nodes_csv_when_asked_for_the_last_three_gives_three_rows_per_host(fleet):
+    st, ctype, body = fleet.fleet.get("/nodes.csv?limit=3&step=3s")
+    assert st == 200 and ctype.startswith("text/csv"), "nodes.csv: %d %s %r" % (st, ctype, body[:200])
+    rows = list(csv.DictReader(io.StringIO(body.decode())))
+    hosts = [r["host"] for r in rows]
+    for h in HOSTS:
+        assert 2 <= hosts.count(h) <= 3, "%s: %d rows in %r" % (h, hosts.count(h), body[:600])
+    assert all(float(r["wattage"]) >= 0 and r["observation_time"].endswith("Z") for r in rows), "rows: %r" % rows[:3]
+
+
+def test_fleet_stream_when_followed_sends_the_header_then_rows(fleet):
+    host, port = fleet.fleet.addr.rsplit(":", 1)
+    s = socket.create_connection((host, int(port)), timeout=20)
+    try:
+        s.sendall(b"GET /stream.csv?step=2s HTTP/1.1\r\nHost: x\r\n\r\n")
+        data = b""
+        end = time.monotonic() + 20
+        while data.count(b"fleet-%s" % RUN.encode()) < 3 and time.monotonic() < end:
+            data += s.recv(65536)
+    finally:
+        s.close()
+    assert b"200 OK" in data.split(b"\r\n")[0], "stream status: %r" % data[:100]
+    assert b"instance,host,collection_time" in data, "stream without the CSV header: %r" % data[:400]
+    assert data.count(b"fleet-%s" % RUN.encode()) >= 3, "stream rows: %r" % data[:800]
+
+
+def test_fleet_query_when_run_on_the_terminal_answers_as_serve_does(fleet):
+    r = subprocess.run([JOULE, "fleet", "query", "--prometheus", fleet.prom.url, "/api/v1/hosts"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, "fleet query: %s" % r.stderr
+    assert sorted(h["host"] for h in json.loads(r.stdout)["hosts"]) == sorted(HOSTS), "hosts: %s" % r.stdout
+
+
+def test_fleet_over_remote_write_when_queried_gives_the_same_app_energy(fleet):
+    want = app_of(fleet.fleet.get_json("/api/v1/apps?%s&limit=1000" % WINDOW), APP)["energy_uj"]
+
+    def remote():
+        r = subprocess.run([JOULE, "fleet", "query", "--prometheus", fleet.remote.url, "/api/v1/apps?window=5m&limit=1000"],
+                           capture_output=True, text=True, timeout=30)
+        if r.returncode:
+            return None
+        got = [a["energy_uj"] for a in json.loads(r.stdout)["apps"] if a["name"] == APP]
+        return got and close(got[0], want) and got[0]
+    wait_for(remote, 30, "the app's energy in the remote-write receiver", step=0.5)
+
+
+def test_fleet_when_prometheus_is_unreachable_answers_502_with_the_reason(fleet):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]  # bound, never listening: connections are refused
+        r = subprocess.run([JOULE, "fleet", "query", "--prometheus", "http://127.0.0.1:%d" % dead, "/api/v1/apps"],
+                           capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1 and r.stdout == "", "unreachable: rc %d, out %r" % (r.returncode, r.stdout)
+    assert "unreachable" in r.stderr and "502" in r.stderr, "unreachable: %s" % r.stderr
+
+
+def test_fleet_when_prometheus_is_slow_answers_504_in_the_error_shape(fleet):
+    hole = socket.socket()
+    hole.bind(("127.0.0.1", 0))
+    hole.listen(8)  # accepts (the kernel does), never answers: a Prometheus that hangs
+    srv = FleetServer("http://127.0.0.1:%d" % hole.getsockname()[1], "--timeout", "500ms")
+    try:
+        t0 = time.monotonic()
+        st, ctype, body = srv.get("/api/v1/apps")
+        err = json.loads(body)["error"]
+        assert st == 504 and err["code"] == 504 and ctype.startswith("application/json"), "slow: %d %r" % (st, body)
+        assert "in time" in err["message"], "slow: %r" % err
+        assert time.monotonic() - t0 < 10, "the timeout did not hold"
+    finally:
+        srv.cleanup()
+        hole.close()
+
+
+def test_fleet_when_prometheus_answers_an_error_passes_its_message_as_502(fleet):
+    srv = FleetServer(fleet.prom.url + "/no-such-prefix")  # the real Prometheus answers 404 there
+    try:
+        st, _, body = srv.get("/api/v1/energy?window=1h&step=1m")
+        err = json.loads(body)["error"]
+        assert st == 502 and err["code"] == 502, "upstream error: %d %r" % (st, body)
+        assert "404" in err["message"] and "page not found" in err["message"], "upstream message lost: %r" % err
+    finally:
+        srv.cleanup()
+
+
+def test_fleet_when_parameters_are_out_of_the_daemons_limits_answers_400(fleet):
+    for q in ("/api/v1/energy?window=8d", "/api/v1/energy?window=1h&step=7m", "/api/v1/energy?window=1000m&step=1s",
+              "/api/v1/apps?limit=0", "/api/v1/apps?bogus=1", "/nodes.csv?limit=1001", "/api/v1/energy?group="):
+        st, _, body = fleet.fleet.get(q)
+        assert st == 400 and json.loads(body)["error"]["code"] == 400, "%s: %d %r" % (q, st, body)
+    st, _, _ = fleet.fleet.get("/api/v1/nothing")
+    assert st == 404, "unknown path: %d" % st
+
+
+def test_fleet_host_when_its_daemon_stops_shows_missing_with_its_energy_kept(fleet):
+    gone = HOSTS[2]
+    before = app_of(fleet.fleet.get_json("/api/v1/apps?%s&limit=1000&breakdown=true" % WINDOW), APP)
+    fleet.by_host[gone].stop()
+    body = wait_for(lambda: (lambda b: b if gone in b["missing_hosts"] else None)(
+        fleet.fleet.get_json("/api/v1/apps?%s&limit=1000&breakdown=true" % WINDOW)), 20, "the stopped host missing")
+    assert [h["up"] for h in body["hosts"] if h["host"] == gone] == [False], "up of the stopped host: %r" % body["hosts"]
+    app = app_of(body, APP)
+    kept = {h["host"]: h["energy_uj"] for h in app["hosts"]}
+    was = {h["host"]: h["energy_uj"] for h in before["hosts"]}
+    assert kept.get(gone, 0) > 0, "the stopped host's energy became zero: %r" % kept
+    assert close(kept[gone], was[gone]), "the stopped host's energy changed: %d -> %d" % (was[gone], kept[gone])
+    assert close(app["energy_uj"], before["energy_uj"]), "the fleet total changed when a host stopped"
+
+
+def test_fleet_shipped_prometheus_files_when_checked_by_promtool_pass():
+    d = os.path.join(REPO, "dist/prometheus")
+    tmp = tempfile.mkdtemp(prefix="joule-promfleet-")
+    try:
+        for f in ("fleet.yml", "fleet.rules.yml", "targets.json"):
+            shutil.copy(os.path.join(d, f), tmp)
+        shutil.copy(os.path.join(d, "joule.rules.yml"), tmp)  # fleet.yml loads both rule files
+        r = subprocess.run(["promtool", "check", "rules", os.path.join(tmp, "fleet.rules.yml")], capture_output=True,
+                           timeout=60)
+        assert r.returncode == 0, "promtool check rules: %s" % (r.stdout + r.stderr).decode()
+        r = subprocess.run(["promtool", "check", "config", os.path.join(tmp, "fleet.yml")], capture_output=True,
+                           timeout=60)
+        assert r.returncode == 0, "promtool check config: %s" % (r.stdout + r.stderr).decode()
+    finally:
+        shutil.rmtree(tmp)
