@@ -10,7 +10,8 @@
 
 enum http_route_id {
 	R_NONE,
-	R_ROOT,		/* GET /: the landing page */
+	R_ROOT,		/* GET /: the live page (web/index.html) */
+	R_PAGE,		/* the live page's other files: /app.js, /app.css, /palette.js, /vendor/... */
 	R_METRICS,
 	R_HEALTHZ,
 	R_READYZ,

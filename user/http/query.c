@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 #include <cjson/cJSON.h>
+#include "joule/http_page.h"
 #include "joule/http_query.h"
 #include "joule/util.h"
 
@@ -66,6 +67,10 @@ int http_route(const char *method, const char *path, struct http_request_params 
 			return 404;
 		p->route = R_PROCESS;
 		p->pid = (uint32_t)pid;
+		want = "GET";
+	}
+	if (!want && http_page_find(path)) {
+		p->route = R_PAGE;
 		want = "GET";
 	}
 	if (!want)
