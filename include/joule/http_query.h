@@ -30,7 +30,7 @@ enum http_sort { SORT_ENERGY, SORT_CPU, SORT_CARBON, SORT_PID };
 
 #define HTTP_MAX_LIMIT 1000	/* processes?limit= */
 #define HTTP_MAX_SAMPLES 600	/* samples.csv?limit= : the 10 Hz ring */
-#define HTTP_MAX_STEPS 1000	/* energy: window/step */
+#define HTTP_MAX_STEPS 3600	/* energy: window/step; an hour of the host's 1 s steps (the live page) */
 
 struct http_request_params {
 	enum http_route_id route;
