@@ -33,10 +33,11 @@ void plot_free(struct plot *p);
 int plot_add_host(struct plot *p, uint64_t start_ns, uint64_t end_ns, uint64_t host_uj, uint64_t idle_uj);
 /*
  * energy_uj of one series over [start_ns, end_ns): key tells series apart
- * (a pid and start time), name colours and labels it (a comm). 0 or -errno.
+ * (a pid and start time), name colours it (a comm), label names it in the
+ * legend (NULL: the name). 0 or -errno.
  */
-int plot_add(struct plot *p, const char *key, const char *name, uint64_t start_ns, uint64_t end_ns,
-	     uint64_t energy_uj);
+int plot_add(struct plot *p, const char *key, const char *name, const char *label, uint64_t start_ns,
+	     uint64_t end_ns, uint64_t energy_uj);
 
 struct plot_opts {
 	const char *title;		/* e.g. "joule run: make -j2" */

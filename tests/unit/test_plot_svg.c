@@ -36,7 +36,7 @@ static struct plot *plot_of(size_t nkeys, const char *const *names)
 			char key[16];
 
 			snprintf(key, sizeof(key), "%zu", k + 100);
-			assert_int_equal(plot_add(p, key, names[k], T0 + t * S, T0 + (t + 1) * S, (k + 1) * 100000), 0);
+			assert_int_equal(plot_add(p, key, names[k], NULL, T0 + t * S, T0 + (t + 1) * S, (k + 1) * 100000), 0);
 		}
 	}
 	return p;
@@ -91,7 +91,7 @@ static void test_plot_svg_render_when_no_host_span_is_enodata(void **state)
 	size_t len;
 
 	assert_int_equal(plot_new(&p), 0);
-	assert_int_equal(plot_add(p, "1", "a", T0, T0 + S, 5), 0);
+	assert_int_equal(plot_add(p, "1", "a", NULL, T0, T0 + S, 5), 0);
 	assert_int_equal(plot_svg_render(p, &o, &svg, &len), -ENODATA);
 	assert_null(svg);
 	plot_free(p);
@@ -103,7 +103,7 @@ static void test_plot_add_when_span_is_empty_is_einval(void **state)
 
 	assert_int_equal(plot_new(&p), 0);
 	assert_int_equal(plot_add_host(p, T0, T0, 1, 0), -EINVAL);
-	assert_int_equal(plot_add(p, "1", "a", T0 + S, T0, 1), -EINVAL);
+	assert_int_equal(plot_add(p, "1", "a", NULL, T0 + S, T0, 1), -EINVAL);
 	plot_free(p);
 }
 
@@ -160,6 +160,40 @@ static void test_plot_svg_render_when_name_has_markup_and_bytes_escapes_them(voi
 	plot_free(p);
 }
 
+static void test_plot_svg_render_when_title_is_long_cuts_it_and_keeps_the_totals(void **state)
+{
+	const char *names[] = { "a" };
+	struct plot *p = plot_of(1, names);
+	char title[300];
+	struct plot_opts o = { .title = title, .energy_uj = 1500000, .carbon_ug = 2500000 };
+	char *svg = NULL;
+	size_t len;
+
+	memset(title, 'x', sizeof(title) - 1);
+	title[sizeof(title) - 1] = '\0';
+	assert_int_equal(plot_svg_render(p, &o, &svg, &len), 0);
+	assert_non_null(strstr(svg, "x...: 1.5 J, 2.5 g CO2e</text>"));
+	assert_null(strstr(svg, title));
+	free(svg);
+	plot_free(p);
+}
+
+static void test_plot_svg_render_when_label_given_names_the_series_by_it(void **state)
+{
+	struct plot *p = NULL;
+	struct plot_opts o = { .title = "t" };
+	char *svg = NULL;
+	size_t len;
+
+	assert_int_equal(plot_new(&p), 0);
+	assert_int_equal(plot_add_host(p, T0, T0 + S, 10, 0), 0);
+	assert_int_equal(plot_add(p, "42:7", "sh", "sh [42]", T0, T0 + S, 5), 0);
+	assert_int_equal(plot_svg_render(p, &o, &svg, &len), 0);
+	assert_non_null(strstr(svg, "<title>sh [42]</title>"));
+	free(svg);
+	plot_free(p);
+}
+
 static void test_plot_svg_render_when_source_is_model_says_it_is_estimated(void **state)
 {
 	const char *names[] = { "a" };
@@ -200,6 +234,8 @@ int main(void)
 		cmocka_unit_test(test_plot_svg_render_when_more_series_than_top_n_groups_the_rest),
 		cmocka_unit_test(test_plot_svg_render_when_totals_given_states_them_in_title_and_metadata),
 		cmocka_unit_test(test_plot_svg_render_when_name_has_markup_and_bytes_escapes_them),
+		cmocka_unit_test(test_plot_svg_render_when_title_is_long_cuts_it_and_keeps_the_totals),
+		cmocka_unit_test(test_plot_svg_render_when_label_given_names_the_series_by_it),
 		cmocka_unit_test(test_plot_svg_render_when_source_is_model_says_it_is_estimated),
 		cmocka_unit_test(test_plot_svg_render_when_series_colours_follows_the_palette),
 	};

@@ -8,6 +8,7 @@
 #include "joule/export.h"
 #include "joule/log.h"
 #include "joule/report_cli.h"
+#include "joule/report_plot.h"
 #include "joule/report_set.h"
 #include "joule/util.h"
 
@@ -24,12 +25,13 @@ static void usage(FILE *f)
 		"                    [--boamps-input FILE]                                (boamps)\n"
 		"                    [--functional-unit N NAME]                           (sci)\n"
 		"                    [--push URL [--job NAME] [--grouping K=V]...]        (Pushgateway)\n"
-		"                    [--uncertainty analytical|monte-carlo] [-v]\n"
+		"                    [--plot FILE.svg] [--uncertainty analytical|monte-carlo] [-v]\n"
 		"\n"
 		"  FILE: ledger segments (plain or .gz), oldest first. The window selects records by end time:\n"
 		"  START..END (either side may be empty; epoch seconds or RFC 3339 2026-01-31T12:00:00Z)\n"
 		"  or LAST, a duration (90s, 10m, 2h, 1d) ending at the newest record. Default: everything.\n"
-		"  Without --format, --report or --push the json report goes to stdout.\n"
+		"  Without --format, --report, --push or --plot the json report goes to stdout.\n"
+		"  --plot draws the window's power over time, stacked by process, as an SVG.\n"
 		"exit status: 0 ok, 1 runtime failure (unreadable ledger, bad line, no records, failed push),\n"
 		"2 usage error (also a report file that cannot be written)\n");
 }
@@ -39,6 +41,7 @@ struct ledger_pass {
 	uint64_t lo, hi;	/* the window resolved: ts_end in [lo, hi] */
 	uint64_t last_ts;	/* newest ts_end seen */
 	struct export_builder *b;	/* NULL: only find last_ts */
+	struct report_plot *plot;	/* --plot: the window's records drawn too */
 	size_t in_window;
 };
 
@@ -96,6 +99,11 @@ static int ledger_pass(const char *path, struct ledger_pass *p)
 				rc = 1;
 			} else if (!genesis) {
 				p->in_window++;
+				if (p->plot && report_plot_record(p->plot, rec)) {
+					fprintf(stderr, "joule: %s:%zu: cannot add the record to the plot: out of memory\n",
+						path, lineno);
+					rc = 1;
+				}
 			}
 		}
 		cJSON_Delete(rec);
@@ -127,7 +135,8 @@ static bool same_host(const char *host_id)
 
 int cmd_report(int argc, char **argv)
 {
-	const char *ledgers[64], *window = NULL, *format = NULL, *out = NULL;
+	const char *ledgers[64], *window = NULL, *format = NULL, *out = NULL, *plot_path = NULL;
+	struct report_plot plot = { 0 };
 	size_t nledgers = 0;
 	struct report_set *s = NULL;
 	struct export_window w;
@@ -159,7 +168,7 @@ int cmd_report(int argc, char **argv)
 			goto out;
 		}
 		if (i + 1 >= argc && (!strcmp(a, "--from-ledger") || !strcmp(a, "--window") || !strcmp(a, "--format") ||
-				      !strcmp(a, "-o") || !strcmp(a, "--uncertainty"))) {
+				      !strcmp(a, "-o") || !strcmp(a, "--uncertainty") || !strcmp(a, "--plot"))) {
 			fprintf(stderr, "joule: option '%s' needs a value\n", a);
 			goto out;
 		}
@@ -175,6 +184,8 @@ int cmd_report(int argc, char **argv)
 			format = argv[++i];
 		} else if (!strcmp(a, "-o")) {
 			out = argv[++i];
+		} else if (!strcmp(a, "--plot")) {
+			plot_path = argv[++i];
 		} else if (!strcmp(a, "--uncertainty")) {
 			if (carbon_method_parse(argv[++i], &ccfg.method)) {
 				fprintf(stderr, "joule: --uncertainty is analytical or monte-carlo, not '%s'\n", argv[i]);
@@ -204,10 +215,14 @@ int cmd_report(int argc, char **argv)
 		fprintf(stderr, "joule: -o FILE goes with --format FORMAT\n");
 		goto out;
 	}
-	if (report_set_empty(s) && report_add_target(s, EXPORT_JSON, "-"))
+	if (report_set_empty(s) && !plot_path && report_add_target(s, EXPORT_JSON, "-"))
 		goto out;
 	if (report_set_prepare(s))
 		goto out;
+	/* report_plot_open says why it cannot */
+	if (plot_path && report_plot_open(&plot, plot_path))
+		goto out;
+	pass.plot = plot_path ? &plot : NULL;
 
 	rc = 1;
 	if (carbon_open(&c, &ccfg, err, sizeof(err))) {
@@ -243,8 +258,18 @@ int cmd_report(int argc, char **argv)
 	/* the machine facts are this host's: only true of a ledger written here */
 	if (same_host(export_builder_host_id(pass.b)))
 		report_machine_facts(r);
-	rc = report_set_emit(s, r) ? 1 : 0;
+	rc = !report_set_empty(s) && report_set_emit(s, r) ? 1 : 0;
+	if (plot_path) {
+		char title[160];
+		struct plot_opts po = { .title = title, .energy_uj = plot.host_uj, .carbon_ug = plot.host_carbon_ug };
+
+		snprintf(title, sizeof(title), "joule report: %s%s", window ? "window " : "the whole ledger",
+			 window ? window : "");
+		if (report_plot_finish(&plot, &po))
+			rc = 1;
+	}
 out:
+	report_plot_close(&plot);
 	free(r);
 	export_builder_free(pass.b);
 	carbon_close(c);

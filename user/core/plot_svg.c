@@ -24,6 +24,7 @@ const char *const plot_palette[PLOT_PALETTE_LEN] = {
 struct plot_key {
 	char key[PLOT_NAME_LEN];
 	char name[PLOT_NAME_LEN];
+	char label[PLOT_NAME_LEN];
 	uint64_t total_uj;
 };
 
@@ -121,7 +122,7 @@ int plot_add_host(struct plot *p, uint64_t start_ns, uint64_t end_ns, uint64_t h
 	return err;
 }
 
-static int find_key(struct plot *p, const char *key, const char *name, uint32_t *out)
+static int find_key(struct plot *p, const char *key, const char *name, const char *label, uint32_t *out)
 {
 	if (p->nkeys && strncmp(p->keys[p->last_key].key, key, PLOT_NAME_LEN - 1) == 0) {
 		*out = (uint32_t)p->last_key;
@@ -138,7 +139,7 @@ static int find_key(struct plot *p, const char *key, const char *name, uint32_t 
 			*out = p->overflow_key;
 			return 0;
 		}
-		key = name = "(more)";
+		key = name = label = "(more)";
 	}
 	if (p->nkeys == p->capkeys) {
 		size_t cap = p->capkeys ? p->capkeys * 2 : 64;
@@ -152,6 +153,7 @@ static int find_key(struct plot *p, const char *key, const char *name, uint32_t 
 	memset(&p->keys[p->nkeys], 0, sizeof(p->keys[0]));
 	snprintf(p->keys[p->nkeys].key, PLOT_NAME_LEN, "%s", key);
 	snprintf(p->keys[p->nkeys].name, PLOT_NAME_LEN, "%s", name);
+	snprintf(p->keys[p->nkeys].label, PLOT_NAME_LEN, "%s", label ? label : name);
 	if (p->nkeys >= PLOT_MAX_KEYS)
 		p->overflow_key = (uint32_t)p->nkeys;
 	p->last_key = p->nkeys;
@@ -159,17 +161,22 @@ static int find_key(struct plot *p, const char *key, const char *name, uint32_t 
 	return 0;
 }
 
-int plot_add(struct plot *p, const char *key, const char *name, uint64_t start_ns, uint64_t end_ns,
-	     uint64_t energy_uj)
+int plot_add(struct plot *p, const char *key, const char *name, const char *label, uint64_t start_ns,
+	     uint64_t end_ns, uint64_t energy_uj)
 {
 	struct plot_span s = { .start_ns = start_ns, .end_ns = end_ns, .uj = energy_uj };
 	int err;
 
 	if (end_ns <= start_ns)
 		return -EINVAL;
-	err = find_key(p, key, name, &s.key);
+	err = find_key(p, key, name, label, &s.key);
 	if (err)
 		return err;
+	/* a process that renames itself (exec, prctl) is shown by its last name, as the run's report does */
+	if (s.key != p->overflow_key && strncmp(p->keys[s.key].name, name, PLOT_NAME_LEN - 1) != 0) {
+		snprintf(p->keys[s.key].name, PLOT_NAME_LEN, "%s", name);
+		snprintf(p->keys[s.key].label, PLOT_NAME_LEN, "%s", label ? label : name);
+	}
 	p->keys[s.key].total_uj += energy_uj;
 	return push_span(p, &s);
 }
@@ -432,7 +439,7 @@ int plot_svg_render(const struct plot *p, const struct plot_opts *o, char **out,
 	host = mem + (ntop + 2) * f.nbins;
 	base = mem + (ntop + 3) * f.nbins;
 	for (size_t i = 0; i < ntop; i++) {
-		ls[i] = (struct layer){ .label = p->keys[order[i]].name, .color = plot_palette[colors[i]],
+		ls[i] = (struct layer){ .label = p->keys[order[i]].label, .color = plot_palette[colors[i]],
 					.cls = "series", .key = p->keys[order[i]].key,
 					.total_uj = p->keys[order[i]].total_uj, .w = ls[i].w };
 	}
@@ -495,8 +502,18 @@ int plot_svg_render(const struct plot *p, const struct plot_opts *o, char **out,
 	put(&b, "<rect width=\"100%%\" height=\"100%%\" fill=\"#ffffff\"/>\n");
 	put(&b, "<text class=\"title\" x=\"%.1f\" y=\"24\" font-size=\"16\" font-weight=\"bold\" fill=\"#202020\">",
 	    f.x0);
-	put_text(&b, o->title ? o->title : "joule");
-	put(&b, ": %s, %s</text>\n", e, c);
+	{
+		/* a long command is cut, never the totals: about 0.6 em a character at 16 px */
+		size_t room = (size_t)((W - f.x0 - 8) / 9.6), tail = strlen(e) + strlen(c) + 4;
+		const char *t = o->title ? o->title : "joule";
+		char cut[512];
+
+		snprintf(cut, sizeof(cut), "%s", t);
+		if (room > tail + 8 && strlen(cut) > room - tail)
+			snprintf(cut + room - tail - 3, sizeof(cut) - (room - tail - 3), "...");
+		put_text(&b, cut);
+		put(&b, ": %s, %s</text>\n", e, c);
+	}
 	{
 		char start[32];
 		time_t ts = (time_t)(t0 / 1000000000ull);
