@@ -7,7 +7,7 @@
   const GROUP_KEEP_S = 3 * 3600;   // the store keeps groups and processes at 1 min for 3 h (docs/DAEMON.md)
   const TOP_GROUPS = 6;
   const TOP_PROCS = 8;
-  const TABLE_ROWS = 50;
+  const TABLE_ROWS = 25;
 
   const state = {
     win: 3600,
@@ -99,7 +99,7 @@
     let run = t.map(() => 0);
     for (const l of layers) {
       run = run.map((v, i) => v + (l[i] || 0));
-      cum.push(run);
+      cum.push(blankBefore(t, run, 60));
     }
     const series = [{}];
     const data = [t];
@@ -163,12 +163,13 @@
     const step = hostStep(state.win);
     const e = await getJSON("/api/v1/energy?window=" + state.win + "s&step=" + step + "s");
     const k = 1 / step;
+    const t = e.time_points.slice();
     state.host = {
-      t: e.time_points.slice(),
-      w: e.energy_consumed.map((j) => j * k),
-      cpu: e.cpu_energy.map((j) => j * k),
-      mem: e.memory_energy.map((j) => j * k),
-      carbon: e.carbon_emitted.map((g) => g * k * 3600),
+      t,
+      w: blankBefore(t, e.energy_consumed.map((j) => j * k), step),
+      cpu: blankBefore(t, e.cpu_energy.map((j) => j * k), step),
+      mem: blankBefore(t, e.memory_energy.map((j) => j * k), step),
+      carbon: blankBefore(t, e.carbon_emitted.map((g) => g * k * 3600), step),
     };
     drawHost();
     text("host-hint", "(" + (step === 1 ? "1 s" : step / 60 + " min") + " steps" + (step === 1 ? ", live" : "") + ")");
@@ -196,6 +197,12 @@
       assignColors(names).concat([PAL.rest]), host.time_points, layers.concat([rest]),
       "(1 min steps, last " + win / 60 + " min" + (win < state.win ? ": groups are kept for 3 h" : "") + ")");
     state.loaded.groups = names.length;
+  }
+
+  // steps before the daemon's first sample have no data, not zero watts: null leaves a gap
+  function blankBefore(t, arr, step) {
+    const first = state.firstSample || 0;
+    return arr.map((v, i) => (t[i] + step <= first ? null : v));
   }
 
   function alignTo(n, arr) {
@@ -253,6 +260,7 @@
     }
     state.hostPrev = { at: now, dom: Object.assign({}, h.totals.domains_uj) };
     state.selfPid = h.pid || 0;
+    if (h.first_sample_time) state.firstSample = Math.floor(Date.parse(h.first_sample_time) / 1000);
     state.loaded.card = true;
   }
 
@@ -363,8 +371,8 @@
     window.addEventListener("resize", () => {
       for (const [id, c] of Object.entries(state.charts)) c.setSize({ width: chartWidth(id), height: 260 });
     });
-    safely("host", loadHostCard).then(() => safely("overhead", loadSelf));
-    loadWindow();
+    // the first sample's time first: the charts leave the steps before it blank
+    safely("host", loadHostCard).then(() => { safely("overhead", loadSelf); loadWindow(); });
     safely("process table", loadTable);
     openStream();
     setInterval(() => safely("host", loadHostCard).then(() => safely("overhead", loadSelf)), 2000);
