@@ -74,7 +74,7 @@ UNIT       := $(BUILD)/dist/joule.service
 DEPS_STAMP      := $(BUILD)/.deps-build-ok
 TEST_DEPS_STAMP := $(BUILD)/.deps-test-ok
 
-.PHONY: FORCE all deps deps-test test check check-layers bench-build bench fuzz run install uninstall unit test-package image clean vmlinux tools test-asan asan-build test-rules
+.PHONY: FORCE vendor-web all deps deps-test test check check-layers bench-build bench fuzz run install uninstall unit test-package image clean vmlinux tools test-asan asan-build test-rules
 
 # The man page and bash completion are written by the binary from its own option tables.
 DOCS := $(BUILD)/joule.1 $(BUILD)/joule.bash-completion
@@ -119,6 +119,36 @@ $(OPENAPI_H): user/http/openapi.json
 	  echo '};'; \
 	  echo 'static const size_t http_openapi_json_len = sizeof(http_openapi_json);'; } > $@
 $(BUILD)/obj/http/server.o $(BUILD)/fuzz/obj/http/server.o: $(OPENAPI_H)
+
+# The live page (web/) and the vendored uPlot, embedded the same way: one array per file, named by its
+# path under web/. The build needs no network: web/vendor/ is committed (make vendor-web refreshes it).
+WEB_FILES := web/index.html web/app.js web/app.css web/vendor/uplot/uPlot.iife.min.js \
+	web/vendor/uplot/uPlot.min.css web/vendor/uplot/LICENSE
+PAGE_H := $(BUILD)/http_page_files.h
+$(PAGE_H): $(WEB_FILES)
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q){ echo '/* generated from web/ by the Makefile */'; i=0; \
+	  for f in $(WEB_FILES); do \
+	    echo "static const unsigned char web_$$i[] = {"; \
+	    od -An -v -tx1 $$f | sed 's/ *\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	    echo '};'; i=$$((i+1)); \
+	  done; \
+	  echo 'static const struct page_blob web_files[] = {'; i=0; \
+	  for f in $(WEB_FILES); do \
+	    echo "	{ \"$${f#web}\", web_$$i, sizeof(web_$$i) },"; i=$$((i+1)); \
+	  done; \
+	  echo '};'; } > $@
+$(BUILD)/obj/http/page.o $(BUILD)/fuzz/obj/http/page.o: $(PAGE_H)
+
+# Refresh web/vendor/uplot from npm (the only step that needs the network); commit the result.
+UPLOT_VERSION := 1.6.32
+vendor-web:
+	$(Q)rm -rf $(BUILD)/vendor-web && mkdir -p $(BUILD)/vendor-web
+	$(Q)cd $(BUILD)/vendor-web && npm pack --silent uplot@$(UPLOT_VERSION) >/dev/null && tar xzf uplot-$(UPLOT_VERSION).tgz
+	$(Q)cp $(BUILD)/vendor-web/package/dist/uPlot.iife.min.js $(BUILD)/vendor-web/package/dist/uPlot.min.css \
+		$(BUILD)/vendor-web/package/LICENSE web/vendor/uplot/
+	$(Q)echo "web/vendor/uplot: uplot $(UPLOT_VERSION) from npm; update web/VENDOR.md if the version changed"
 
 # Only the tracer includes the skeleton; nothing else waits for (or rebuilds with) the BPF object.
 $(BUILD)/obj/kernel/tracer.o $(BUILD)/fuzz/obj/kernel/tracer.o: $(SKEL)
@@ -283,6 +313,8 @@ install: all $(UNIT)
 	install -D -m 0644 dist/prometheus/prometheus.yml $(DESTDIR)$(DATADIR)/joule/prometheus/prometheus.yml
 	install -D -m 0644 dist/web-config.yml $(DESTDIR)$(DATADIR)/joule/web-config.yml
 	install -D -m 0644 clients/python/joule_client.py $(DESTDIR)$(PYTHONDIR)/joule_client.py
+	# the page's charting library is embedded in the binary: its licence ships beside it
+	install -D -m 0644 web/vendor/uplot/LICENSE $(DESTDIR)$(DATADIR)/joule/web/uPlot.LICENSE
 	$(Q)for m in $(MAN_PAGES); do \
 		s=$${m##*.}; install -D -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/$$(basename $$m) || exit 1; \
 	done

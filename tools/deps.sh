@@ -25,6 +25,8 @@ test=(
 	openssl curl
 	# ledger tests: forged Ed25519 chains made independently of joule
 	python3-cryptography
+	# the live page in a real browser (tests/integration/test_page.py), with a font to draw text in
+	chromium fonts-dejavu-core
 )
 
 case "${1:-all}" in

@@ -10,7 +10,8 @@
 
 enum http_route_id {
 	R_NONE,
-	R_ROOT,		/* GET /: the landing page */
+	R_ROOT,		/* GET /: the live page (web/index.html) */
+	R_PAGE,		/* the live page's other files: /app.js, /app.css, /palette.js, /vendor/... */
 	R_METRICS,
 	R_HEALTHZ,
 	R_READYZ,
@@ -31,7 +32,7 @@ enum http_sort { SORT_ENERGY, SORT_CPU, SORT_CARBON, SORT_PID };
 
 #define HTTP_MAX_LIMIT 1000	/* processes?limit= */
 #define HTTP_MAX_SAMPLES 600	/* samples.csv?limit= : the 10 Hz ring */
-#define HTTP_MAX_STEPS 1000	/* energy: window/step */
+#define HTTP_MAX_STEPS 3600	/* energy: window/step; an hour of the host's 1 s steps (the live page) */
 
 struct http_request_params {
 	enum http_route_id route;

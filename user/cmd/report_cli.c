@@ -10,6 +10,7 @@
 #include "joule/export.h"
 #include "joule/log.h"
 #include "joule/report_cli.h"
+#include "joule/report_plot.h"
 #include "joule/report_set.h"
 #include "joule/util.h"
 
@@ -21,6 +22,7 @@ struct ledger_pass {
 	uint64_t lo, hi;	/* the window resolved: ts_end in [lo, hi] */
 	uint64_t last_ts;	/* newest ts_end seen */
 	struct export_builder *b;	/* NULL: only find last_ts */
+	struct report_plot *plot;	/* --plot: the window's records drawn too */
 	size_t in_window;
 };
 
@@ -78,6 +80,11 @@ static int ledger_pass(const char *path, struct ledger_pass *p)
 				rc = 1;
 			} else if (!genesis) {
 				p->in_window++;
+				if (p->plot && report_plot_record(p->plot, rec)) {
+					fprintf(stderr, "joule: %s:%zu: cannot add the record to the plot: out of memory\n",
+						path, lineno);
+					rc = 1;
+				}
 			}
 		}
 		cJSON_Delete(rec);
@@ -138,6 +145,8 @@ static const struct cli_opt report_opts[] = {
 	{ .name = "job", .takes_value = true, .metavar = "NAME", .help = "push: the job label", .dflt = "joule" },
 	{ .name = "grouping", .takes_value = true, .metavar = "K=V", .repeatable = true,
 	  .help = "push: one more grouping label" },
+	{ .name = "plot", .takes_value = true, .metavar = "FILE.svg",
+	  .help = "draw the window's power over time, stacked by process, as an SVG" },
 	{ .name = "uncertainty", .takes_value = true, .metavar = "METHOD",
 	  .help = "method of the 95 % carbon interval", .accepted = "analytical, monte-carlo", .dflt = "analytical" },
 	{ .name = "verbose", .short_opt = 'v', .help = "more messages" },
@@ -158,7 +167,7 @@ struct report_args {
 	struct joule_config *cfg;
 	const char *ledgers[MAX_LEDGERS];
 	size_t nledgers;
-	const char *window, *format, *out, *api;
+	const char *window, *format, *out, *api, *plot;
 	struct carbon_cfg ccfg;
 	const char *unit_n;	/* --functional-unit N with its NAME still to come (the next argument) */
 	char unit[256];		/* "N NAME" once it came: the report set keeps pointing into it */
@@ -174,6 +183,8 @@ static int report_opt(void *ctx, const struct cli_opt *o, const char *val)
 			return -EINVAL;
 		}
 		a->ledgers[a->nledgers++] = val;
+	} else if (!strcmp(o->name, "plot")) {
+		a->plot = val;
 	} else if (!strcmp(o->name, "from-api")) {
 		a->api = val;
 	} else if (!strcmp(o->name, "window")) {
@@ -288,6 +299,7 @@ int cmd_report(int argc, char **argv)
 	struct joule_config cfg;
 	struct export_window w;
 	struct ledger_pass pass = { 0 };
+	struct report_plot plot = { 0 };
 	struct carbon_ctx *c = NULL;
 	struct export_run *r = NULL;
 	enum export_format fmt;
@@ -325,8 +337,16 @@ int cmd_report(int argc, char **argv)
 		fprintf(stderr, "joule: -o FILE goes with --format FORMAT\n");
 		goto out;
 	}
-	if (report_set_empty(a.s) && report_add_target(a.s, EXPORT_JSON, "-"))
+	if (report_set_empty(a.s) && !a.plot && report_add_target(a.s, EXPORT_JSON, "-"))
 		goto out;
+	if (a.plot && a.api) {
+		fprintf(stderr, "joule: --plot draws a ledger's window (--from-ledger), not --from-api\n");
+		goto out;
+	}
+	/* report_plot_open says why it cannot */
+	if (a.plot && report_plot_open(&plot, a.plot))
+		goto out;
+	pass.plot = a.plot ? &plot : NULL;
 	if (report_set_prepare(a.s))
 		goto out;
 
@@ -377,8 +397,18 @@ int cmd_report(int argc, char **argv)
 	/* the machine facts are this host's: only true of a ledger written here */
 	if (same_host(export_builder_host_id(pass.b)))
 		report_machine_facts(r);
-	rc = report_set_emit(a.s, r) ? 1 : 0;
+	rc = !report_set_empty(a.s) && report_set_emit(a.s, r) ? 1 : 0;
+	if (a.plot) {
+		char title[160];
+		struct plot_opts po = { .title = title, .energy_uj = plot.host_uj, .carbon_ug = plot.host_carbon_ug };
+
+		snprintf(title, sizeof(title), "joule report: %s%s", a.window ? "window " : "the whole ledger",
+			 a.window ? a.window : "");
+		if (report_plot_finish(&plot, &po))
+			rc = 1;
+	}
 out:
+	report_plot_close(&plot);
 	if (r && a.api)
 		free(r->procs);
 	free(r);

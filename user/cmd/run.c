@@ -17,6 +17,7 @@
 #include "joule/log.h"
 #include "joule/pipeline.h"
 #include "joule/report.h"
+#include "joule/report_plot.h"
 #include "joule/report_set.h"
 #include "joule/util.h"
 
@@ -28,6 +29,8 @@ struct run {
 	const char *out_file;
 	FILE *out;
 	struct report_set *reports;	/* --report and --push: checked before the command starts */
+	const char *plot_path;		/* --plot FILE.svg */
+	struct report_plot plot;
 	bool report_failed;		/* the report itself could not be written */			/* opened before the command runs: a bad path fails before any work */
 	struct pipeline p;
 	bool have_p;
@@ -68,6 +71,9 @@ static const struct cli_opt run_opts[] = {
 	{ .name = "job", .takes_value = true, .metavar = "NAME", .help = "push: the job label", .dflt = "joule" },
 	{ .name = "grouping", .takes_value = true, .metavar = "K=V", .repeatable = true,
 	  .help = "push: one more grouping label" },
+	{ .name = "plot", .takes_value = true, .metavar = "FILE.svg",
+	  .help = "also draw the run as an SVG: power over time stacked by process (top 8, the rest grouped), host "
+		  "power and idle behind, the energy and carbon totals in the title" },
 	{ 0 },
 };
 
@@ -77,6 +83,10 @@ static int run_opt(void *ctx, const struct cli_opt *o, const char *val)
 
 	if (strcmp(o->name, "output") == 0) {
 		r->out_file = val;
+		return 0;
+	}
+	if (strcmp(o->name, "plot") == 0) {
+		r->plot_path = val;
 		return 0;
 	}
 	return report_apply_opt(r->reports, o->name, val) ? -EINVAL : 0;
@@ -98,6 +108,8 @@ static void run_sample(struct run *r)
 		return;
 	}
 	window_add(&r->w, s, is_marked, NULL);
+	if (r->plot.p && report_plot_sample(&r->plot, s, is_marked, NULL))
+		log_err("failed to add a sample to the plot: out of memory");
 	if (r->led)
 		ledger_feed_sample(r->led, s);
 }
@@ -172,6 +184,8 @@ static int run_parse(struct run *r, int argc, char **argv)
 	}
 	/* an unwritable report path, bad BoAmps input or sci without a unit: before any work (printed) */
 	if (report_set_prepare(r->reports))
+		return EXIT_USAGE;
+	if (r->plot_path && report_plot_open(&r->plot, r->plot_path))
 		return EXIT_USAGE;
 	return CLI_CONTINUE;
 }
@@ -383,6 +397,19 @@ static void run_report(struct run *r)
 		r->report_failed = true;
 	}
 	run_write_reports(r, root);
+	if (r->plot.p) {
+		struct plot_opts po = { .energy_uj = sample_totals_energy_uj(&r->w.mine),
+					.carbon_ug = r->w.mine.carbon_ug, .source = energy_kind_name(r->w.source) };
+		char title[256];
+		size_t n = (size_t)snprintf(title, sizeof(title), "joule run:");
+
+		for (int i = 0; i < r->ncmd && n < sizeof(title); i++)
+			n += (size_t)snprintf(title + n, sizeof(title) - n, " %s", r->cmd[i]);
+		po.title = title;
+		/* like a report: a picture that could not be written is a failure (printed) */
+		if (report_plot_finish(&r->plot, &po))
+			r->report_failed = true;
+	}
 	cJSON_Delete(root);
 }
 
@@ -399,6 +426,7 @@ static int run_close(struct run *r, int rc)
 	if (r->sfd >= 0)
 		close(r->sfd);
 	window_free(&r->w);
+	report_plot_close(&r->plot);
 	if (r->have_p)
 		pipeline_close(&r->p);
 	report_set_free(r->reports);
@@ -436,6 +464,7 @@ static const struct cli_example run_examples[] = {
 	{ "sudo joule run --zone FR --embodied-kg none -- sleep 5", "French grid intensity, operational carbon only" },
 	{ "sudo joule run --report codecarbon=emissions.csv --push http://localhost:9091 -- ./train.py",
 	  "a CodeCarbon row and a Pushgateway record of a batch job" },
+	{ "sudo joule run --plot build.svg -- make -j8", "a picture of the build's power, stacked by process" },
 	{ 0 },
 };
 

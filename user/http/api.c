@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cjson/cJSON.h>
 #include "joule/carbon.h"
 #include "joule/http_api.h"
@@ -138,6 +139,8 @@ static cJSON *host_json(const struct http_api_ctx *x)
 	cJSON_AddStringToObject(o, "version", x->version);
 	add_time(o, "start_time", x->start_real_ns);
 	cJSON_AddNumberToObject(o, "uptime_s", (double)(now - x->start_real_ns) / 1e9);
+	/* the page reads joule's own overhead as this process's entry */
+	add_u64(o, "pid", (uint64_t)getpid());
 	cJSON_AddBoolToObject(o, "ready", x->ready);
 	cJSON_AddStringToObject(o, "source", hs.samples ? energy_kind_name(hs.source) : "");
 	arr = cJSON_AddArrayToObject(o, "domains");

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 #include <cjson/cJSON.h>
+#include "joule/http_page.h"
 #include "joule/http_query.h"
 #include "joule/util.h"
 
@@ -92,6 +93,10 @@ int http_route(const char *method, const char *path, struct http_request_params 
 		p->route = R_SPAN;
 		p->span_id = id;
 		want = "DELETE";
+	}
+	if (!want && http_page_find(path)) {
+		p->route = R_PAGE;
+		want = "GET";
 	}
 	if (!want)
 		return 404;

@@ -23,6 +23,7 @@
 #include "joule/http_conn.h"
 #include "joule/http_query.h"
 #include "joule/http_sse.h"
+#include "joule/http_page.h"
 #include "joule/http_usock.h"
 #include "joule/log.h"
 #include "joule/metrics.h"
@@ -69,6 +70,7 @@ struct req {
 	struct http_conn *conn;		/* admission and deadline state of the connection */
 	const char *cl[4];		/* Content-Length values seen */
 	size_t ncl;
+	const struct http_page_file *page;	/* R_ROOT, R_PAGE: the file asked for */
 };
 
 /* Queue r; a reserve slot serves one request and closes, so it is free again at once. */
@@ -336,25 +338,35 @@ static enum MHD_Result arg_iter(void *cls, enum MHD_ValueKind kind, const char *
 	return rq->status ? MHD_NO : MHD_YES;
 }
 
-/* GET /: a plain page with links, for a person who opens the address in a browser. */
-static const char landing_page[] =
-	"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>joule</title></head><body>\n"
-	"<h1>joule</h1>\n<p>Energy and carbon per process, group and host.</p>\n<ul>\n"
-	"<li><a href=\"/metrics\">/metrics</a> (Prometheus; OpenMetrics on request)</li>\n"
-	"<li><a href=\"/api/v1/host\">/api/v1/host</a></li>\n"
-	"<li><a href=\"/api/v1/apps\">/api/v1/apps</a></li>\n"
-	"<li><a href=\"/api/v1/processes\">/api/v1/processes</a></li>\n"
-	"<li><a href=\"/api/v1/energy\">/api/v1/energy</a></li>\n"
-	"<li><a href=\"/api/v1/openapi.json\">/api/v1/openapi.json</a> (the API's description)</li>\n"
-	"<li><a href=\"/healthz\">/healthz</a>, <a href=\"/readyz\">/readyz</a></li>\n"
-	"</ul>\n</body></html>\n";
+/*
+ * The live page and its files: the same read-only data as the API, from
+ * nothing but this origin (the CSP), never sniffed into another type, never
+ * framed, never telling another site where the reader came from.
+ */
+static enum MHD_Result h_page(struct http_server *h, struct MHD_Connection *c, const struct http_page_file *f)
+{
+	struct MHD_Response *r;
+
+	if (!f)
+		return queue_error(h, c, 404, "not found", NULL);
+	r = MHD_create_response_from_buffer(f->len, (void *)f->body, MHD_RESPMEM_PERSISTENT);
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, f->content_type);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+	MHD_add_response_header(r, "Content-Security-Policy", HTTP_PAGE_CSP "; frame-ancestors 'none'");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(r, "X-Frame-Options", "DENY");
+	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	return send_response(c, 200, r);
+}
 
 static enum MHD_Result dispatch(struct http_server *h, struct MHD_Connection *c, struct req *rq, const char *method)
 {
 	switch (rq->p.route) {
 	case R_ROOT:
-		return queue(h, c, 200, "text/html; charset=utf-8", (char *)landing_page, sizeof(landing_page) - 1,
-			     MHD_RESPMEM_PERSISTENT, NULL);
+	case R_PAGE:
+		return h_page(h, c, rq->page);
 	case R_METRICS:
 		return h_metrics(h, c);
 	case R_HEALTHZ:
@@ -440,6 +452,8 @@ static enum MHD_Result on_headers(struct http_server *h, struct MHD_Connection *
 		snprintf(rq->err, sizeof(rq->err), "no such path: %.128s", url);
 		return queue_error(h, c, 404, rq->err, NULL);
 	}
+	if (rq->p.route == R_ROOT || rq->p.route == R_PAGE)
+		rq->page = http_page_find(url);
 	if (http_conn_is_reserve(rq->conn) && !reserve_route(rq->p.route))
 		return queue_error(h, c, 503, "server busy: only /metrics, /healthz and /readyz are served now", NULL);
 	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, arg_iter, rq);
