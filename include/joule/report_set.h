@@ -12,21 +12,12 @@ int report_set_new(struct report_set **out);
 void report_set_free(struct report_set *s);
 
 /*
- * If argv[*i] is a report option, consume it and its values (--opt V and
- * --opt=V) and return 1; 0 if it is not one; -EINVAL with the reason
- * printed on a bad value (the caller exits 2). The options:
- *   --report FORMAT=FILE (repeatable; FILE "-" is stdout)
- *   --project-name S  --experiment-id S  --run-id S     (codecarbon)
- *   --boamps-input FILE                                  (boamps)
- *   --functional-unit N NAME                             (sci)
- *   --push URL  --job NAME  --grouping K=V (repeatable)  (Pushgateway)
- */
-int report_parse_arg(struct report_set *s, int argc, char **argv, int *i);
-/*
- * The same options by name (without dashes), for a command whose own parser
- * hands them over one value each (joule run): --functional-unit then takes
- * "N NAME" or "N:NAME". 0, -EINVAL with the reason printed, -ENOENT if key
- * is not a report option.
+ * A report option by name (without dashes), one value each, as cli_parse
+ * hands them over (joule run, joule report): --report FORMAT=FILE,
+ * --project-name, --experiment-id, --run-id (codecarbon), --boamps-input,
+ * --functional-unit "N NAME" or "N:NAME" (sci), --push URL, --job,
+ * --grouping K=V. 0, -EINVAL with the reason printed, -ENOENT if key is not
+ * a report option.
  */
 int report_apply_opt(struct report_set *s, const char *key, const char *val);
 /* Add one report target (what --report FORMAT=FILE does); -EINVAL with the reason printed. */

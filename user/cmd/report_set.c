@@ -110,19 +110,13 @@ static int add_report_spec(struct report_set *s, const char *spec)
 	return report_add_target(s, fmt, eq + 1);
 }
 
-static const char *const value_opts[] = {
-	"report", "project-name", "experiment-id", "run-id", "boamps-input", "functional-unit",
-	"push",	  "job",	  "grouping",	   NULL,
-};
-
-/* "N NAME" or "N:NAME" (one argument, as joule run's parser hands it over). */
-static int set_functional_unit(struct report_set *s, const char *val, const char *name)
+/* "N NAME" or "N:NAME": one argument, as cli_parse hands it over. */
+static int set_functional_unit(struct report_set *s, const char *val)
 {
 	char num[24];
 	size_t n = strcspn(val, ": ");
+	const char *name = val[n] ? val + n + 1 : NULL;
 
-	if (!name && val[n])
-		name = val + n + 1;
 	if (n >= sizeof(num))
 		n = sizeof(num) - 1;
 	memcpy(num, val, n);
@@ -152,7 +146,7 @@ int report_apply_opt(struct report_set *s, const char *key, const char *val)
 	else if (strcmp(key, "boamps-input") == 0)
 		s->boamps_file = val;
 	else if (strcmp(key, "functional-unit") == 0)
-		return set_functional_unit(s, val, NULL);
+		return set_functional_unit(s, val);
 	else if (strcmp(key, "push") == 0) {
 		s->push = true;
 		s->push_url = val;
@@ -175,43 +169,6 @@ int report_apply_opt(struct report_set *s, const char *key, const char *val)
 		return -ENOENT;
 	}
 	return 0;
-}
-
-int report_parse_arg(struct report_set *s, int argc, char **argv, int *i)
-{
-	const char *a = argv[*i], *val;
-	char key[32];
-	size_t klen;
-	int k;
-
-	if (strncmp(a, "--", 2) != 0)
-		return 0;
-	klen = strcspn(a + 2, "=");
-	if (klen >= sizeof(key))
-		return 0;
-	memcpy(key, a + 2, klen);
-	key[klen] = '\0';
-	for (k = 0; value_opts[k]; k++)
-		if (strcmp(key, value_opts[k]) == 0)
-			break;
-	if (!value_opts[k])
-		return 0;
-	if (a[2 + klen] == '=') {
-		val = a + 3 + klen;
-	} else if (*i + 1 < argc) {
-		val = argv[++*i];
-	} else {
-		fprintf(stderr, "joule: option '--%s' needs a value\n", key);
-		return -EINVAL;
-	}
-	/* joule report also takes --functional-unit N NAME as two arguments */
-	if (strcmp(key, "functional-unit") == 0 && !val[strcspn(val, ": ")]) {
-		if (set_functional_unit(s, val, *i + 1 < argc ? argv[*i + 1] : NULL))
-			return -EINVAL;
-		++*i;
-		return 1;
-	}
-	return report_apply_opt(s, key, val) ? -EINVAL : 1;
 }
 
 static void uuid4(char *buf, size_t len)
