@@ -15,6 +15,7 @@ struct window_gpu {
 	struct sample_gpu last;		/* identity, read method, split method and status of the last tick */
 	uint64_t energy_uj, idle_uj;
 	uint64_t read_errors;		/* ticks whose read failed */
+	enum gpu_split_method method;	/* the last split that found processes (idle only if none ever did) */
 	bool lost;			/* the GPU disappeared during the window */
 };
 

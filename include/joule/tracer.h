@@ -81,9 +81,10 @@ int tracer_mark_pid(struct tracer *t, uint32_t pid);
 
 /*
  * The live process with this pid as a row with no time (for energy found by
- * pid alone: GPU processes). 0, or -ENOENT if the tracer does not know it.
+ * pid alone: GPU processes); drains pending fork events before giving up.
+ * 0, or -ENOENT if the tracer does not know it.
  */
-int tracer_find_pid(const struct tracer *t, uint32_t pid, struct tracer_task *out);
+int tracer_find_pid(struct tracer *t, uint32_t pid, struct tracer_task *out);
 void tracer_get_stats(const struct tracer *t, struct tracer_stats *out);
 
 /* Snapshots between checks for processes whose exit event was lost. */

@@ -32,7 +32,13 @@ import os, subprocess, sys, time
 ctl, template, n, fault = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 kids = [subprocess.Popen(["sleep", "30"]) for _ in range(n)]
 base = template.format(*[k.pid for k in kids])
-open(ctl, "w").write(base)
+
+def put(text):  # the fake re-reads the file at every call: never let it see half a file
+    with open(ctl + ".tmp", "w") as f:
+        f.write(text)
+    os.replace(ctl + ".tmp", ctl)
+
+put(base)
 
 def wait_flag(deadline_s):
     end = time.monotonic() + deadline_s
@@ -41,16 +47,18 @@ def wait_flag(deadline_s):
 
 time.sleep(0.6)                      # a few good ticks first
 if fault == "fail":
-    open(ctl, "w").write(base.replace("gpu 0 ", "gpu 0 fail=999 ", 1))
+    put(base.replace("gpu 0 ", "gpu 0 fail=999 ", 1))
     wait_flag(20)
-    open(ctl, "w").write(base)
+    put(base)
     time.sleep(0.6)                  # good reads again: the counter's energy is carried
 elif fault == "lost":
-    open(ctl, "w").write(base.replace("gpu 0 ", "gpu 0 lost=1 ", 1))
+    put(base.replace("gpu 0 ", "gpu 0 lost=1 ", 1))
     wait_flag(20)
     time.sleep(0.3)
 else:
     time.sleep(0.6)
+# a process leaves NVML's lists when it ends: take them off the GPUs first, then end them
+put("".join(ln for ln in open(ctl).readlines() if not ln.startswith("proc ")))
 for k in kids:
     k.kill()
     k.wait()

@@ -39,6 +39,8 @@ void window_add(struct window *w, const struct sample *s, window_match_fn mine, 
 		struct window_gpu *wg = &w->gpus[g];
 
 		wg->last = s->gpus[g];
+		if (s->gpus[g].method != GPU_SPLIT_IDLE)
+			wg->method = s->gpus[g].method;
 		wg->energy_uj += s->gpus[g].energy_uj;
 		wg->idle_uj += s->gpus[g].idle_uj;
 		wg->read_errors += s->gpus[g].status == GPU_READ_ERROR;
@@ -174,7 +176,7 @@ static cJSON *gpus_json(const struct window *w)
 		cJSON_AddNumberToObject(o, "idle_energy_uj", (double)g->idle_uj);
 		cJSON_AddStringToObject(o, "energy_source", g->last.has_counter ? "energy_counter" : "power_integrated");
 		cJSON_AddNumberToObject(o, "energy_rel_sd", g->last.rel_sd);
-		cJSON_AddStringToObject(o, "split", gpu_split_name(g->last.method));
+		cJSON_AddStringToObject(o, "split", gpu_split_name(g->method));
 		cJSON_AddStringToObject(o, "status", gpu_status_name(g));
 		cJSON_AddNumberToObject(o, "read_errors", (double)g->read_errors);
 		if (g->last.nvml_err)
@@ -378,7 +380,7 @@ void report_print_footer(FILE *f, struct carbon_ctx *c, const struct window *w, 
 		fprintf(f, "gpu %u %s (%s): %.3f J, idle %.3f J; %s (±%.1f%% 1σ), split by %s%s%s\n", g->last.index,
 			g->last.name, g->last.uuid, (double)g->energy_uj / 1e6, (double)g->idle_uj / 1e6,
 			g->last.has_counter ? "energy counter" : "power integrated per tick", 100 * g->last.rel_sd,
-			gpu_split_name(g->last.method), g->lost ? "; LOST during the run, energy up to then" : "",
+			gpu_split_name(g->method), g->lost ? "; LOST during the run, energy up to then" : "",
 			g->read_errors ? "; some reads failed" : "");
 	}
 	if (w->source == ENERGY_SRC_MODEL && energy_model_basis(src)[0])

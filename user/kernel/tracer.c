@@ -374,7 +374,7 @@ void tracer_close(struct tracer *t)
 	free(t);
 }
 
-int tracer_find_pid(const struct tracer *t, uint32_t pid, struct tracer_task *out)
+static int find_pid(const struct tracer *t, uint32_t pid, struct tracer_task *out)
 {
 	/* a scan, not a hash lookup: the table is keyed by (tgid, start time) and NVML gives pids only */
 	for (size_t i = 0; i < t->cap; i++) {
@@ -388,6 +388,15 @@ int tracer_find_pid(const struct tracer *t, uint32_t pid, struct tracer_task *ou
 		return 0;
 	}
 	return -ENOENT;
+}
+
+int tracer_find_pid(struct tracer *t, uint32_t pid, struct tracer_task *out)
+{
+	if (!find_pid(t, pid, out))
+		return 0;
+	/* forked since the snapshot drained the ring buffer: its fork event is still there */
+	tracer_poll_events(t);
+	return find_pid(t, pid, out);
 }
 
 int tracer_ncpu(const struct tracer *t)
