@@ -305,7 +305,7 @@ static void run_wait(struct run *r)
 	r->t1 = now_mono_ns();
 	/*
 	 * Two last samples: the first collects the command's final slices, the
-	 * second its exit rows (the tracer reads an exited process once more).
+	 * second those of a final switch that came after the first's cut.
 	 */
 	for (int i = 0; i < 2; i++)
 		run_sample(r);
