@@ -27,6 +27,7 @@ static void test_span_routes_when_method_and_path_vary_route_or_refuse(void **st
 		{ "DELETE", "/api/v1/spans", 405, R_NONE, 0, "GET, POST" },
 		{ "GET", "/api/v1/spans/7", 405, R_NONE, 0, "DELETE" },
 		{ "POS", "/api/v1/spans", 405, R_NONE, 0, "GET, POST" },
+		{ "", "/api/v1/spans", 405, R_NONE, 0, "GET, POST" },	/* the fuzzer's empty input: once an endless loop */
 		{ "DELETE", "/api/v1/spans/0", 404, R_NONE, 0, NULL },
 		{ "DELETE", "/api/v1/spans/abc", 404, R_NONE, 0, NULL },
 		{ "DELETE", "/api/v1/spans/", 404, R_NONE, 0, NULL },

@@ -37,6 +37,9 @@ static bool method_allowed(const char *allow, const char *method)
 {
 	size_t n = strlen(method);
 
+	/* an empty method would match everywhere and never advance */
+	if (n == 0)
+		return false;
 	if (!strcmp(method, "HEAD"))
 		method = "GET", n = 3;
 	for (const char *p = allow; (p = strstr(p, method)); p += n)
