@@ -18,7 +18,7 @@
     procsRows: [],
     sort: "energy",
     hostPrev: null,
-    selfPrev: null,
+    selfHist: [],
     selfPid: 0,
     errors: [],
     samples: 0,
@@ -268,15 +268,18 @@
     if (!state.selfPid) return;
     const p = await getJSON("/api/v1/processes/" + state.selfPid);
     const now = performance.now();
-    const prev = state.selfPrev;
+    // over the last 30 s, not one 2 s gap: a tick's charge lands in bursts on a busy host
+    const hist = (state.selfHist || []).filter((x) => now - x.at <= 30000);
+    const prev = hist[0];
+    hist.push({ at: now, uj: p.energy_uj, ns: p.cpu_ns });
+    state.selfHist = hist;
     if (prev && now > prev.at) {
       const dt = (now - prev.at) / 1000;
       const w = (p.energy_uj - prev.uj) / 1e6 / dt;
       const cpu = (p.cpu_ns - prev.ns) / 1e9 / dt;
       text("self-power", fmtW(w));
-      text("self-cpu", (cpu * 100).toFixed(2) + " % of one CPU; " + fmtJ(p.energy_uj) + " J since start (pid " + p.pid + ")");
+      text("self-cpu", (cpu * 100).toFixed(2) + " % of one CPU over " + ((now - prev.at) / 1000).toFixed(0) + " s; " + fmtJ(p.energy_uj) + " J since start (pid " + p.pid + ")");
     }
-    state.selfPrev = { at: now, uj: p.energy_uj, ns: p.cpu_ns };
   }
 
   // ---- the process table

@@ -28,7 +28,7 @@ ASSETS = ("/", "/app.js", "/app.css", "/palette.js", "/vendor/uplot/uPlot.iife.m
 class WebSocket:
     """Just enough RFC 6455 for the DevTools protocol: text frames out (masked), text frames in."""
 
-    def __init__(self, url, timeout=20):
+    def __init__(self, url, timeout=60):
         u = urllib.parse.urlparse(url)
         self.sock = socket.create_connection((u.hostname, u.port), timeout=timeout)
         key = base64.b64encode(os.urandom(16)).decode()
