@@ -15,13 +15,13 @@
 #include <cjson/cJSON.h>
 #include <microhttpd.h>
 #include <sodium.h>
-#include <zlib.h>
 #include "joule/carbon.h"
 #include "joule/http.h"
 #include "joule/http_api.h"
 #include "joule/http_auth.h"
 #include "joule/http_conn.h"
 #include "joule/http_query.h"
+#include "joule/http_respond.h"
 #include "joule/http_sse.h"
 #include "joule/http_page.h"
 #include "joule/http_usock.h"
@@ -73,56 +73,28 @@ struct req {
 	const struct http_page_file *page;	/* R_ROOT, R_PAGE: the file asked for */
 };
 
-/* Queue r; a reserve slot serves one request and closes, so it is free again at once. */
-static enum MHD_Result send_response(struct MHD_Connection *c, unsigned status, struct MHD_Response *r)
-{
-	enum MHD_Result ret;
-
-	if (http_conn_is_reserve(http_conn_of(c)))
-		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
-	ret = MHD_queue_response(c, status, r);
-	MHD_destroy_response(r);
-	return ret;
-}
-
+/* Responses go out through respond.c; here they are counted (errors feed the self-metrics). */
 static enum MHD_Result queue(struct http_server *h, struct MHD_Connection *c, unsigned status, const char *ctype,
 			     char *buf, size_t len, enum MHD_ResponseMemoryMode mode, const char *enc)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(len, buf, mode);
+	struct MHD_Response *r = http_response_buffer(ctype, buf, len, mode, enc);
 
-	if (!r) {
-		if (mode == MHD_RESPMEM_MUST_FREE)
-			free(buf);
+	if (!r)
 		return MHD_NO;
-	}
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-	if (enc) {
-		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, enc);
-		MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
-	}
 	if (status >= 400)
 		atomic_fetch_add(&h->errors, 1);
-	return send_response(c, status, r);
+	return http_send_response(c, status, r);
 }
 
 static enum MHD_Result queue_error(struct http_server *h, struct MHD_Connection *c, unsigned status,
 				   const char *msg, const char *allow)
 {
-	struct MHD_Response *r;
-	char buf[512];
+	struct MHD_Response *r = http_response_error(status, msg, allow);
 
-	http_error_json((int)status, msg, buf, sizeof(buf));
-	r = MHD_create_response_from_buffer(strlen(buf), buf, MHD_RESPMEM_MUST_COPY);
 	if (!r)
 		return MHD_NO;
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-	if (allow)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, !strcmp(allow, "GET") ? "GET, HEAD" : allow);
-	if (status == 401)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"joule\"");
 	atomic_fetch_add(&h->errors, 1);
-	return send_response(c, status, r);
+	return http_send_response(c, status, r);
 }
 
 static enum MHD_Result queue_json(struct http_server *h, struct MHD_Connection *c, unsigned status, cJSON *o)
@@ -133,40 +105,6 @@ static enum MHD_Result queue_json(struct http_server *h, struct MHD_Connection *
 	if (!txt)
 		return queue_error(h, c, 500, "out of memory", NULL);
 	return queue(h, c, status, "application/json", txt, strlen(txt), MHD_RESPMEM_MUST_FREE, NULL);
-}
-
-static bool accepts_gzip(struct MHD_Connection *c)
-{
-	return http_accepts_gzip(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING));
-}
-
-/* gzip (RFC 1952) of in; NULL on failure. */
-static char *gzip_buf(const char *in, size_t len, size_t *out_len)
-{
-	z_stream z = { 0 };
-	size_t cap;
-	char *out;
-
-	if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-		return NULL;
-	cap = deflateBound(&z, len) + 32;
-	out = malloc(cap);
-	if (!out) {
-		deflateEnd(&z);
-		return NULL;
-	}
-	z.next_in = (Bytef *)in;
-	z.avail_in = (uInt)len;
-	z.next_out = (Bytef *)out;
-	z.avail_out = (uInt)cap;
-	if (deflate(&z, Z_FINISH) != Z_STREAM_END) {
-		deflateEnd(&z);
-		free(out);
-		return NULL;
-	}
-	*out_len = z.total_out;
-	deflateEnd(&z);
-	return out;
 }
 
 static enum MHD_Result h_metrics(struct http_server *h, struct MHD_Connection *c)
@@ -194,9 +132,9 @@ static enum MHD_Result h_metrics(struct http_server *h, struct MHD_Connection *c
 		metrics_buf_free(&b);
 		return queue_error(h, c, 500, "out of memory rendering metrics", NULL);
 	}
-	if (accepts_gzip(c)) {
+	if (http_client_accepts_gzip(c)) {
 		size_t zlen;
-		char *z = gzip_buf(b.p, b.len, &zlen);
+		char *z = http_gzip(b.p, b.len, &zlen);
 
 		if (z) {
 			metrics_buf_free(&b);
@@ -276,7 +214,7 @@ static enum MHD_Result queue_streams_full(struct http_server *h, struct MHD_Conn
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
 	MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, SSE_RETRY_AFTER_S);
 	atomic_fetch_add(&h->errors, 1);
-	return send_response(c, 503, r);
+	return http_send_response(c, 503, r);
 }
 
 static enum MHD_Result h_stream(struct http_server *h, struct MHD_Connection *c)
@@ -358,7 +296,7 @@ static enum MHD_Result h_page(struct http_server *h, struct MHD_Connection *c, c
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(r, "X-Frame-Options", "DENY");
 	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
-	return send_response(c, 200, r);
+	return http_send_response(c, 200, r);
 }
 
 static enum MHD_Result dispatch(struct http_server *h, struct MHD_Connection *c, struct req *rq, const char *method)
