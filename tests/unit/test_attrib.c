@@ -368,7 +368,7 @@ static void test_attrib_when_10000_tasks_expect_fast(void **state)
 	uint64_t idle_ns[NC], cpu_uj[2] = { 12345678, 8765432 }, mem_uj[2] = { 999999, 1000001 };
 	int cpu_pkg[NC], c, r, reps = 20;
 	struct timespec a, b;
-	double ms;
+	double ms = 0;
 	size_t i;
 
 	assert_non_null(task_ns);
@@ -384,12 +384,21 @@ static void test_attrib_when_10000_tasks_expect_fast(void **state)
 				.mem_uj = mem_uj };
 	struct attrib_out out = { .task_cpu_uj = tc, .task_mem_uj = tm };
 
-	clock_gettime(CLOCK_MONOTONIC, &a);
-	for (r = 0; r < reps; r++)
+	/*
+	 * The thread's own CPU time and the fastest of the reps: the cost of the split itself. Wall time
+	 * counts the time a busy machine gives to others (51.9 ms at load 30 for what takes ~5 ms quiet).
+	 */
+	for (r = 0; r < reps; r++) {
+		double one;
+
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
 		CHECK(attrib_split(&in, &out) == 0, "attrib_split failed");
-	clock_gettime(CLOCK_MONOTONIC, &b);
-	ms = ((b.tv_sec - a.tv_sec) * 1e3 + (b.tv_nsec - a.tv_nsec) / 1e6) / reps;
-	print_message("attrib_split 10000 tasks x 64 CPUs x 2 packages: %.2f ms\n", ms);
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
+		one = (b.tv_sec - a.tv_sec) * 1e3 + (b.tv_nsec - a.tv_nsec) / 1e6;
+		if (r == 0 || one < ms)
+			ms = one;
+	}
+	print_message("attrib_split 10000 tasks x 64 CPUs x 2 packages: %.2f ms of CPU (best of %d)\n", ms, reps);
 	CHECK(ms < 20.0, "attrib_split too slow: %.2f ms per tick", ms);
 	free(task_ns);
 	free(tc);
