@@ -13,6 +13,12 @@ import uuid
 
 import pytest
 
+# Units of this run only: another test run's daemon sees these processes too, and ours sees theirs.
+_RUN = uuid.uuid4().hex[:8]
+TEST_UNIT = "joule-id-test-%s.service" % _RUN
+BEFORE_UNIT = "joule-id-before-%s.service" % _RUN
+AFTER_UNIT = "joule-id-after-%s.service" % _RUN
+
 from daemon_util import Daemon, check_schema, metrics_text, response_schema, wait_for
 
 pytestmark = pytest.mark.root
@@ -96,6 +102,8 @@ def app(d, name, timeout=15):
 DOCKER_ID, PODMAN_ID, CRIO_ID, CTRD_ID, TRUNC_ID, MISSING_ID = (hexid() for _ in range(6))
 CRIO_POD_UID = str(uuid.uuid4())
 CTRD_POD_UID = str(uuid.uuid4())
+# Slurm job ids of this run (another run's daemon sees our cgroups and we see theirs)
+JOB_V1, JOB_V2 = (str(10000 + uuid.uuid4().int % 90000) for _ in range(2))
 
 
 @pytest.fixture(scope="module")
@@ -125,13 +133,13 @@ def world(tmp_path_factory):
         crio_slice = "kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod%s.slice" % (
             CRIO_POD_UID.replace("-", "_"))
         procs = {
-            "unit": cg.start("system.slice/joule-id-test.service"),
+            "unit": cg.start("system.slice/" + TEST_UNIT),
             "docker": cg.start("system.slice/docker-%s.scope" % DOCKER_ID),
             "podman": cg.start("machine.slice/libpod-%s.scope/container" % PODMAN_ID),
             "crio": cg.start("%s/crio-%s.scope" % (crio_slice, CRIO_ID)),
             "containerd": cg.start("kubepods/burstable/pod%s/%s" % (CTRD_POD_UID, CTRD_ID)),
-            "slurm_v1": cg.start("slurm/uid_0/job_4242/step_0"),
-            "slurm_v2": cg.start("system.slice/slurmstepd.scope/job_77/step_batch/user/task_0"),
+            "slurm_v1": cg.start("slurm/uid_0/job_%s/step_0" % JOB_V1),
+            "slurm_v2": cg.start("system.slice/slurmstepd.scope/job_%s/step_batch/user/task_0" % JOB_V2),
             "truncated": cg.start("system.slice/docker-%s.scope" % TRUNC_ID),
             "missing": cg.start("system.slice/docker-%s.scope" % MISSING_ID),
         }
@@ -147,9 +155,9 @@ def world(tmp_path_factory):
 
 
 def test_unit_when_in_a_service_cgroup_is_kind_unit_with_slice(world):
-    a = app(world["d"], "joule-id-test.service")
+    a = app(world["d"], TEST_UNIT)
     assert a["kind"] == "unit", "kind %r" % a["kind"]
-    assert a["unit"] == "joule-id-test.service" and a["slice"] == "system.slice", "unit/slice %r" % a
+    assert a["unit"] == TEST_UNIT and a["slice"] == "system.slice", "unit/slice %r" % a
 
 
 def test_docker_when_config_names_it_is_the_container_name(world):
@@ -177,10 +185,10 @@ def test_containerd_pod_when_kubelet_logs_name_it_is_namespace_pod_container(wor
 
 
 def test_slurm_when_v1_and_v2_job_cgroups_are_jobs_with_user(world):
-    v1 = app(world["d"], "4242")
-    v2 = app(world["d"], "77")
-    assert (v1["kind"], v1["job_id"], v1["job_user"]) == ("job", "4242", "root"), "slurm v1 %r" % v1
-    assert (v2["kind"], v2["job_id"], v2["job_user"]) == ("job", "77", "root"), "slurm v2 (user from uid) %r" % v2
+    v1 = app(world["d"], JOB_V1)
+    v2 = app(world["d"], JOB_V2)
+    assert (v1["kind"], v1["job_id"], v1["job_user"]) == ("job", JOB_V1, "root"), "slurm v1 %r" % v1
+    assert (v2["kind"], v2["job_id"], v2["job_user"]) == ("job", JOB_V2, "root"), "slurm v2 (user from uid) %r" % v2
 
 
 def test_state_when_truncated_or_missing_is_labelled_by_id_and_logged_once(world):
@@ -228,25 +236,25 @@ def test_metrics_when_identity_known_label_groups_and_host(world):
 
 def test_moved_process_when_cgroup_changes_energy_follows_it_from_that_tick(world):
     d, cg = world["d"], world["cg"]
-    p = cg.start("system.slice/joule-id-before.service")
-    before = app(d, "joule-id-before.service")
+    p = cg.start("system.slice/" + BEFORE_UNIT)
+    before = app(d, BEFORE_UNIT)
     assert before["kind"] == "unit", "before %r" % before
-    cg.move(p, "system.slice/joule-id-after.service")
-    after = app(d, "joule-id-after.service")
+    cg.move(p, "system.slice/" + AFTER_UNIT)
+    after = app(d, AFTER_UNIT)
     assert after["live_processes"] == 1, "after.service should hold the moved process: %r" % after
     # From the tick it moved, the old unit gets nothing more; the new one keeps growing.
-    e1 = apps(d)["joule-id-before.service"]
-    a1 = apps(d)["joule-id-after.service"]
+    e1 = apps(d)[BEFORE_UNIT]
+    a1 = apps(d)[AFTER_UNIT]
     time.sleep(1.5)
-    e2 = apps(d)["joule-id-before.service"]
-    a2 = apps(d)["joule-id-after.service"]
+    e2 = apps(d)[BEFORE_UNIT]
+    a2 = apps(d)[AFTER_UNIT]
     assert e2["energy_uj"] == e1["energy_uj"], "old unit still charged after the move: %d -> %d" % (
         e1["energy_uj"], e2["energy_uj"])
     assert e2["live_processes"] == 0, "old unit still counts the moved process: %r" % e2
     assert a2["energy_uj"] > a1["energy_uj"], "new unit not charged: %d -> %d" % (a1["energy_uj"], a2["energy_uj"])
     pr = d.get_json("/api/v1/processes/%d" % p.pid)
     assert (pr["group"], pr["group_kind"], pr["unit"]) == (
-        "joule-id-after.service", "unit", "joule-id-after.service"), "process labels %r" % pr
+        AFTER_UNIT, "unit", AFTER_UNIT), "process labels %r" % pr
 
 
 # ---- a real Podman container
