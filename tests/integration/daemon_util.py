@@ -17,12 +17,6 @@ FAKE_RAPL = os.path.join(BUILD, "fake-rapl")
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def wait_for(pred, timeout, what, step=0.05):
     end = time.monotonic() + timeout
     while time.monotonic() < end:

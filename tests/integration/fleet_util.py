@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-"""A real Prometheus (Debian's) on a free loopback port, retried on a port collision, and `joule fleet serve` on port 0."""
+"""`joule fleet serve` on port 0 for the fleet tests, and a GET that returns error statuses as answers."""
 import json
 import os
 import shutil
@@ -8,7 +8,7 @@ import tempfile
 import urllib.error
 import urllib.request
 
-from daemon_util import JOULE, free_port, wait_for
+from daemon_util import JOULE, wait_for
 
 
 def http_get(url, timeout=15):
@@ -18,65 +18,6 @@ def http_get(url, timeout=15):
             return r.status, r.headers.get("Content-Type", ""), r.read()
     except urllib.error.HTTPError as e:
         return e.code, e.headers.get("Content-Type", ""), e.read()
-
-
-class Prometheus:
-    """/usr/bin/prometheus with config(port) written to its own directory. Prometheus takes no port 0: a free
-    port is picked by binding 0 first, and another one tried if someone took it in between."""
-
-    def __init__(self, config, args=(), tries=4, ready_timeout=60):
-        self.dir = tempfile.mkdtemp(prefix="joule-prom-")
-        self.proc = None
-        for attempt in range(tries):
-            self.port = free_port()
-            self.url = "http://127.0.0.1:%d" % self.port
-            cfg = os.path.join(self.dir, "prometheus.yml")
-            with open(cfg, "w") as f:
-                f.write(config(self.port) if callable(config) else config)
-            self.log_path = os.path.join(self.dir, "prometheus-%d.log" % attempt)
-            self.log = open(self.log_path, "wb")
-            self.proc = subprocess.Popen(
-                ["prometheus", "--config.file=" + cfg, "--storage.tsdb.path=" + os.path.join(self.dir, "data"),
-                 "--web.listen-address=127.0.0.1:%d" % self.port] + list(args),
-                stdout=self.log, stderr=subprocess.STDOUT)
-            try:
-                wait_for(lambda: self.proc.poll() is not None or self._ready(), ready_timeout, "prometheus ready")
-            except AssertionError:
-                self.stop()
-                raise
-            if self.proc.poll() is None:
-                return
-            self.log.close()
-            if "address already in use" not in self.output():
-                break
-        out = self.output()
-        self.cleanup()
-        raise AssertionError("prometheus did not start: %s" % out[-2000:])
-
-    def _ready(self):
-        try:
-            return http_get(self.url + "/-/ready", timeout=2)[0] == 200
-        except OSError:
-            return False
-
-    def output(self):
-        with open(self.log_path, "rb") as f:
-            return f.read().decode(errors="replace")
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.log and not self.log.closed:
-            self.log.close()
-
-    def cleanup(self):
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class FleetServer:

@@ -64,7 +64,7 @@ class Prometheus(Logged):
     """prometheus with config text cfg (and rule files), data and log in a private directory; stop() ends it
     and removes the directory. Tests that start one are marked needs_prometheus."""
 
-    def __init__(self, cfg, rules=()):
+    def __init__(self, cfg, rules=(), args=()):
         self.dir = tempfile.mkdtemp(prefix="joule-prom-")
         if rules:
             cfg = cfg.replace("scrape_configs:", "rule_files:\n%sscrape_configs:"
@@ -75,10 +75,11 @@ class Prometheus(Logged):
         try:
             super().__init__(["prometheus", "--config.file=" + self.config,
                               "--storage.tsdb.path=" + os.path.join(self.dir, "data"),
-                              "--web.listen-address=127.0.0.1:0"], os.path.join(self.dir, "prometheus.log"))
+                              "--web.listen-address=127.0.0.1:0", *args], os.path.join(self.dir, "prometheus.log"))
         except BaseException:
             shutil.rmtree(self.dir, ignore_errors=True)
             raise
+        self.url = "http://127.0.0.1:%d" % self.port
 
     def wait_ready(self, timeout=60):
         """Prometheus listens before its TSDB is open and answers 503 until then: poll /-/ready."""

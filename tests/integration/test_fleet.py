@@ -19,8 +19,8 @@ import urllib.parse
 import pytest
 
 from daemon_util import JOULE, REPO, Daemon, wait_for
-from fleet_util import FleetServer, Prometheus, http_get
-from prom_util import promql_safe
+from fleet_util import FleetServer, http_get
+from prom_util import Prometheus, promql_safe
 
 RUN = os.urandom(3).hex()
 HOSTS = ["fleet-%s-%s" % (RUN, x) for x in "abc"]
@@ -52,6 +52,16 @@ def in_parallel(*fns):
     return out, errs
 
 
+def ready(prom):
+    """prom once its TSDB is open (it listens before that); stopped if it never gets there."""
+    try:
+        prom.wait_ready()
+    except BaseException:
+        prom.stop()
+        raise
+    return prom
+
+
 class Fleet:
     def __init__(self):
         self.tmp = tempfile.mkdtemp(prefix="joule-fleet-test-")
@@ -60,7 +70,7 @@ class Fleet:
         write_targets(self.targets, [])
         # the receiver's address goes into the scraper's config, so it starts first; the daemons meanwhile
         started, errs = in_parallel(
-            lambda: Prometheus("global:\n  scrape_interval: 1s\n", args=["--web.enable-remote-write-receiver"]),
+            lambda: ready(Prometheus("global:\n  scrape_interval: 1s\n", args=["--web.enable-remote-write-receiver"])),
             *[(lambda h=h: Daemon("--source", "model", "--hostname", h)) for h in HOSTS])
         self.remote = started[0]
         self.daemons = [d for d in started[1:] if d]
@@ -69,12 +79,12 @@ class Fleet:
             raise errs[0]
         self.by_host = dict(zip(HOSTS, self.daemons))
         write_targets(self.targets, [d.addr for d in self.daemons])
-        self.prom = Prometheus(
+        self.prom = ready(Prometheus(
             "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
             "scrape_configs:\n  - job_name: joule\n    file_sd_configs:\n      - files: ['%s']\n"
             "        refresh_interval: 1s\n"
             "remote_write:\n  - url: %s/api/v1/write\n    queue_config: { batch_send_deadline: 1s }\n"
-            % (self.targets, self.remote.url))
+            % (self.targets, self.remote.url)))
         self.proms.append(self.prom)
         self.fleet = FleetServer(self.prom.url)
         self.servers.append(self.fleet)
@@ -140,7 +150,7 @@ class Fleet:
         for x in self.servers + self.daemons:
             x.cleanup()
         for p in reversed(self.proms):  # the scraper first: it must not wait to flush to a receiver gone
-            p.cleanup()
+            p.stop()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 

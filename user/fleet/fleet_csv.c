@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cjson/cJSON.h>
+#include "joule/export.h"
 #include "joule/fleet_api.h"
 #include "joule/fleet_internal.h"
 #include "joule/util.h"
@@ -13,21 +14,6 @@ const char fleet_nodes_csv_header[] = "instance,host,collection_time,observation
 static const char pods_csv_header[] = "instance,host,namespace,name,collection_time,observation_time,cpu_usage,wattage\n";
 
 /* ---- CSV: one row per (node or pod, step), oldest first per node */
-
-static void csv_field(FILE *f, const char *s)
-{
-	if (!strpbrk(s, ",\"\r\n")) {
-		fputs(s, f);
-		return;
-	}
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"')
-			fputc('"', f);
-		fputc(*s, f);
-	}
-	fputc('"', f);
-}
 
 static double point_at(const cJSON *matrix, const cJSON *like, const char *const *keys, size_t nkeys, double ts)
 {
@@ -85,14 +71,14 @@ unsigned fleet_build_csv(const struct fleet_req *r, struct fleet_parsed *ps, str
 				continue;
 			cores = point_at(ps[1].result, s, keys, nkeys, ts);
 			format_rfc3339((uint64_t)ts * NSEC_PER_SEC, obs, sizeof(obs));
-			csv_field(f, fleet_label(s, "instance"));
+			export_csv_field(f, fleet_label(s, "instance"));
 			fputc(',', f);
-			csv_field(f, fleet_host_name(&h, fleet_label(s, "instance")));
+			export_csv_field(f, fleet_host_name(&h, fleet_label(s, "instance")));
 			if (pods) {
 				fputc(',', f);
-				csv_field(f, fleet_label(s, "namespace"));
+				export_csv_field(f, fleet_label(s, "namespace"));
 				fputc(',', f);
-				csv_field(f, fleet_label(s, "pod"));
+				export_csv_field(f, fleet_label(s, "pod"));
 			}
 			fprintf(f, ",%s,%s,", now, obs);
 			if (isfinite(cores))
