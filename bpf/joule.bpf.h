@@ -291,7 +291,12 @@ static __always_inline __u32 task_cpu_core(struct task_struct *t)
  * exec_start_ns the exec_start of the task that is not idle (either equals
  * this __schedule's rq clock_task).
  */
-static __always_inline void do_final(struct task_struct *t, struct joule_thread *th, __u32 g);
+/*
+ * A subprogram, not inlined: a thread's final switch is rare, and keeping its
+ * code (and the registers and stack it needs) out of handle_switch keeps the
+ * every-switch path as small as it was before the process close moved here.
+ */
+static __noinline void do_final(struct task_struct *t, struct joule_thread *th, __u32 g);
 
 static __always_inline void do_switch(struct task_struct *prev, bool prev_idle, bool next_idle, bool prev_dead,
 				      __u64 prev_se_ns, __u64 prev_start_ns, __u64 exec_start_ns)
@@ -499,7 +504,7 @@ static __always_inline void do_thread_end(const struct joule_task_key *key, bool
 	bpf_ringbuf_submit(ev, 0);
 }
 
-static __always_inline void do_final(struct task_struct *t, struct joule_thread *th, __u32 g)
+static __noinline void do_final(struct task_struct *t, struct joule_thread *th, __u32 g)
 {
 	struct joule_task_key key = {
 		.tgid = BPF_CORE_READ(t, tgid),
