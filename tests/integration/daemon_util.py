@@ -27,6 +27,18 @@ def wait_for(pred, timeout, what, step=0.05):
     raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
 
 
+def end_process(proc, timeout=20):
+    """SIGTERM proc if it still runs and reap it; SIGKILL after timeout s. Its exit status."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
 def token_file(directory, token):
     """The API token in directory/token, mode 0600 as the daemon requires; its path."""
     path = os.path.join(str(directory), "token")

@@ -8,7 +8,7 @@ import tempfile
 import urllib.error
 import urllib.request
 
-from daemon_util import JOULE, wait_for
+from daemon_util import JOULE, end_process, wait_for
 
 
 def http_get(url, timeout=15):
@@ -56,12 +56,6 @@ class FleetServer:
         return json.loads(body)
 
     def cleanup(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        end_process(self.proc)
         self.log.close()
         shutil.rmtree(self.dir, ignore_errors=True)

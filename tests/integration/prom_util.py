@@ -13,7 +13,7 @@ import urllib.request
 
 import pytest
 
-from daemon_util import log_text, wait_for
+from daemon_util import end_process, log_text, wait_for
 
 
 needs_prometheus = pytest.mark.skipif(not shutil.which("prometheus"), reason="Debian's prometheus is not installed")
@@ -50,13 +50,7 @@ class Logged:
         return log_text(self.log, self.log_path)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        end_process(self.proc)
         self.log.close()
 
 

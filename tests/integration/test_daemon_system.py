@@ -16,7 +16,7 @@ import uuid
 
 import pytest
 
-from daemon_util import BUILD, FAKE_RAPL, JOULE, REPO, Daemon, wait_for
+from daemon_util import FAKE_RAPL, JOULE, REPO, Daemon, wait_for
 
 SOCK_CLIENT = r'''
 import socket, sys

@@ -8,7 +8,6 @@ import io
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -19,7 +18,7 @@ import urllib.parse
 import pytest
 
 from daemon_util import JOULE, REPO, Daemon, wait_for
-from fleet_util import FleetServer, http_get
+from fleet_util import FleetServer
 from prom_util import Prometheus, promql_safe
 
 RUN = os.urandom(3).hex()

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from daemon_util import Daemon, wait_for
+from daemon_util import Daemon
 
 pytestmark = pytest.mark.root
 

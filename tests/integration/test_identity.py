@@ -5,10 +5,8 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import time
-import urllib.parse
 import uuid
 
 import pytest

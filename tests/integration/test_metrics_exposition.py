@@ -4,8 +4,6 @@ two parts that agree with energy x intensity, and live process counts that count
 import os
 import shutil
 import subprocess
-import tempfile
-import time
 
 import pytest
 

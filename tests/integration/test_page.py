@@ -11,13 +11,12 @@ import socket
 import struct
 import subprocess
 import tempfile
-import time
 import urllib.parse
 
 import pytest
 
 from conftest import FakeRapl
-from daemon_util import Daemon, wait_for
+from daemon_util import Daemon, end_process, wait_for
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CSP = ("default-src 'none'", "script-src 'self'", "style-src 'self'", "connect-src 'self'", "img-src 'self' data:")
@@ -159,13 +158,7 @@ class Browser:
     def stop(self):
         if getattr(self, "ws", None):
             self.ws.close()
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        end_process(self.proc, timeout=10)
         shutil.rmtree(self.profile, ignore_errors=True)
 
 

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from conftest import JOULE, joule
+from conftest import joule
 from test_reports import Logged
 
 PY = "/usr/bin/python3"
