@@ -277,6 +277,45 @@ static void test_identity_when_state_missing_keeps_id_and_warns_once(void **stat
 	assert_int_equal(warnings(w, "config.v2.json"), 1);
 }
 
+/* A container id as runtimes make them: 64 random-looking hex digits (splitmix64 of i, four times). */
+static void random_id(uint64_t i, char id[65])
+{
+	uint64_t z = i + 0x9e3779b97f4a7c15ULL;
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	z ^= z >> 31;
+	for (int k = 0; k < 4; k++)
+		snprintf(id + 16 * k, 17, "%016llx", (unsigned long long)z);
+}
+
+/* A few dozen containers share a host: each one's missing state is still said once, however their cgroups
+ * fall in the cache (a direct-mapped cache made two that share a slot evict each other at every tick). */
+static void test_identity_when_many_containers_lack_state_warns_once_each(void **state)
+{
+	enum { N = 100, ROUNDS = 3 };
+	struct world *w = *state;
+	struct proc_labels l;
+	char cg[128], id[65];
+
+	for (unsigned i = 0; i < N; i++) {
+		random_id(i, id);
+		snprintf(cg, sizeof(cg), "/system.slice/docker-%s.scope", id);
+		proc_in(w, 1000 + i, cg);
+	}
+	for (int r = 0; r < ROUNDS; r++)
+		for (unsigned i = 0; i < N; i++) {
+			assert_int_equal(identity_label(w->id, 1000 + i, "worker", &l), 0);
+			assert_int_equal(l.kind, GROUP_CONTAINER);
+		}
+	for (unsigned i = 0; i < N; i++) {
+		random_id(i, id);
+		if (warnings(w, id) != 1)
+			fail_msg("container %u (%.12s) warned %d times over %d rounds, want once", i, id, warnings(w, id),
+				 ROUNDS);
+	}
+}
+
 static void test_identity_when_state_truncated_or_hostile_keeps_id(void **state)
 {
 	struct world *w = *state;
@@ -371,6 +410,7 @@ int main(void)
 		W(test_identity_when_state_missing_keeps_id_and_warns_once),
 		W(test_identity_when_state_truncated_or_hostile_keeps_id),
 		W(test_identity_when_pod_logs_missing_keeps_pod_uid),
+		W(test_identity_when_many_containers_lack_state_warns_once_each),
 		W(test_identity_when_slurm_job_gives_job_and_user),
 		W(test_identity_refresh_when_moved_relabels_once),
 		cmocka_unit_test(test_host_identity_when_read_has_boot_id),

@@ -16,8 +16,12 @@
 #include "joule/procinfo.h"
 #include "joule/util.h"
 
-/* Direct-mapped: a bounded cache whose worst case is a re-resolution, never growth. */
-#define CACHE_SLOTS 1024
+/* Set-associative and bounded: the worst case is a re-resolution, never growth. Four ways, because with one
+ * two cgroups that share a slot (likely with a few dozen containers in 1024 slots) evict each other at every
+ * tick: each lookup then re-reads the runtime's state and says its "labelled by what is known" again. */
+#define CACHE_WAYS 4
+#define CACHE_SETS 256
+#define CACHE_SLOTS (CACHE_WAYS * CACHE_SETS)
 /* An entry that lacked a name is looked up again after this long (state can appear after the process). */
 #define RETRY_NS (30 * NSEC_PER_SEC)
 /* Docker's config.v2.json is a few kB; containers.json holds every container of the host. */
@@ -403,7 +407,28 @@ static uint64_t hash_path(const char *s)
 
 	for (; *s; s++)
 		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
+	/* FNV's low bits, which pick the set, are weak for paths that differ only in a few hex digits: mix them
+	 * (splitmix64's finaliser) so a host's container ids spread over the sets. */
+	h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
+	return h ^ (h >> 31);
+}
+
+/* cg's entry in its set if it has one, else the way to fill: an unused one, or the one resolved longest ago.
+ * Called with the lock held. */
+static struct cache_ent *cache_way(struct identity *id, uint64_t h, const char *cg)
+{
+	struct cache_ent *set = &id->slot[(h % CACHE_SETS) * CACHE_WAYS], *victim = set;
+
+	for (int w = 0; w < CACHE_WAYS; w++) {
+		struct cache_ent *e = &set[w];
+
+		if (e->used && e->hash == h && !strcmp(e->path, cg))
+			return e;
+		if (victim->used && (!e->used || e->resolved_ns < victim->resolved_ns))
+			victim = e;
+	}
+	return victim;
 }
 
 /* The cgroup labels of pid (the identity part; uid and comm are the caller's). */
@@ -425,7 +450,7 @@ static int lookup(struct identity *id, uint32_t pid, const char *comm, struct pr
 	h = hash_path(cg);
 	now = now_mono_ns();
 	pthread_mutex_lock(&id->lock);
-	e = &id->slot[h % CACHE_SLOTS];
+	e = cache_way(id, h, cg);
 	if (e->used && e->hash == h && !strcmp(e->path, cg) && (e->complete || now - e->resolved_ns < RETRY_NS)) {
 		uint32_t uid = out->uid;
 
@@ -444,6 +469,7 @@ static int lookup(struct identity *id, uint32_t pid, const char *comm, struct pr
 
 		labels_choose_group(out, comm);
 		pthread_mutex_lock(&id->lock);
+		e = cache_way(id, h, cg); /* again: another lookup may have filled the way while the lock was free */
 		logged = e->used && e->hash == h && !strcmp(e->path, cg) && e->logged;
 		if (!complete && !logged)
 			log_warn("identity: %s labelled by what is known (%s %s): %s", cg, group_kind_name(out->kind),
