@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -21,6 +22,10 @@
 #include "joule/report_set.h"
 #include "joule/util.h"
 
+/* After the command is reaped: at most this many samples, this far apart, wait for its final switch. */
+#define RUN_TAIL_SAMPLES 50
+#define RUN_TAIL_PAUSE_NS (2 * 1000 * 1000)
+
 /* Everything one run holds, from the parse to the report. */
 struct run {
 	struct joule_config cfg;
@@ -31,7 +36,7 @@ struct run {
 	struct report_set *reports;	/* --report and --push: checked before the command starts */
 	const char *plot_path;		/* --plot FILE.svg */
 	struct report_plot plot;
-	bool report_failed;		/* the report itself could not be written */			/* opened before the command runs: a bad path fails before any work */
+	bool report_failed;		/* the report itself could not be written */
 	struct pipeline p;
 	bool have_p;
 	struct window w;
@@ -39,6 +44,7 @@ struct run {
 	sigset_t mask, oldmask;
 	int sfd;
 	pid_t child;
+	bool exit_seen;	/* a sample held the command's exit row: its last thread's final switch */
 	int status;
 	struct rusage ru;
 	uint64_t t0, t1;
@@ -98,6 +104,7 @@ static bool is_marked(const struct sample_task *t, void *ctx)
 }
 
 /* One tick of joule run: into the report's window and, if asked, the ledger. */
+/* One sample into the run's window, plot and ledger; notes when it holds the command's own exit row. */
 static void run_sample(struct run *r)
 {
 	const struct sample *s;
@@ -112,6 +119,9 @@ static void run_sample(struct run *r)
 		log_err("failed to add a sample to the plot: out of memory");
 	if (r->led)
 		ledger_feed_sample(r->led, s);
+	for (size_t i = 0; i < s->ntasks; i++)
+		if (s->tasks[i].pid == (uint32_t)r->child && s->tasks[i].exited)
+			r->exit_seen = true;
 }
 
 static int child_status_code(int status)
@@ -304,11 +314,22 @@ static void run_wait(struct run *r)
 	}
 	r->t1 = now_mono_ns();
 	/*
-	 * Two last samples: the first collects the command's final slices, the
-	 * second those of a final switch that came after the first's cut.
+	 * The parent can reap the command before the command's last switch
+	 * (exit_notify wakes us; the dying task's final __schedule() comes after
+	 * it on its own CPU). Sample until a sample holds that final switch, the
+	 * command's exit row, and then once more for a descendant's; bounded, as
+	 * a lost final-switch event must not hold the report (the tracer closes
+	 * such a process late, by its own check).
 	 */
-	for (int i = 0; i < 2; i++)
+	run_sample(r);
+	for (int i = 0; i < RUN_TAIL_SAMPLES && !r->exit_seen; i++) {
+		nanosleep(&(struct timespec){ 0, RUN_TAIL_PAUSE_NS }, NULL);
 		run_sample(r);
+	}
+	if (!r->exit_seen)
+		log_debug("run: the command's final switch not seen within %d samples; the tracer closes it late",
+			  RUN_TAIL_SAMPLES);
+	run_sample(r);
 }
 
 static uint64_t kernel_cpu_ns(const struct rusage *ru)
