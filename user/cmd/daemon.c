@@ -22,6 +22,7 @@
 #include "joule/config.h"
 #include "joule/daemon.h"
 #include "joule/http.h"
+#include "joule/http_auth.h"
 #include "joule/identity.h"
 #include "joule/ledger.h"
 #include "joule/ledger_chain.h"
@@ -414,6 +415,15 @@ int cmd_daemon(int argc, char **argv)
 		lock_fd = http_socket_lock(socket_path);
 		if (lock_fd < 0)
 			goto out;
+	}
+	/* A bad web config (or a certificate or key it names that cannot be read) is refused now, before the
+	 * BPF load and the energy sources, which take seconds on a busy machine; http_start loads it again. */
+	if (d.cfg.web_config_file) {
+		struct http_auth *a;
+
+		if (http_auth_new(&a, d.cfg.web_config_file))
+			goto out;
+		http_auth_free(a);
 	}
 	err = pipeline_open(&d.p, &d.cfg);
 	if (err) {
