@@ -121,6 +121,17 @@ static char *canon(const char *json, int *err)
 	return out;
 }
 
+/* json canonicalises without error to want. */
+static void assert_canon(const char *json, const char *want)
+{
+	int err;
+	char *out = canon(json, &err);
+
+	if (err != 0 || !out || strcmp(out, want) != 0)
+		fail_msg("canonical form of %s: error %d, got %s, want %s", json, err, out ? out : "(none)", want);
+	free(out);
+}
+
 /* RFC 8785 §3.2.2: the combined sample, as the RFC prints it. */
 static void test_jcs_serialize_when_rfc8785_sample_expect_exact_bytes(void **state)
 {
@@ -131,12 +142,8 @@ static void test_jcs_serialize_when_rfc8785_sample_expect_exact_bytes(void **sta
 	const char *want =
 		"{\"literals\":[null,true,false],\"numbers\":[333333333.3333333,1e+30,4.5,0.002,1e-27],"
 		"\"string\":\"\xe2\x82\xac$\\u000f\\nA'B\\\"\\\\\\\\\\\"/\"}";
-	int err;
-	char *out = canon(in, &err);
 
-	assert_int_equal(err, 0);
-	assert_string_equal(out, want);
-	free(out);
+	assert_canon(in, want);
 }
 
 /* RFC 8785 §3.2.3: member order by UTF-16 code units (the emoji's surrogates sort before U+FB33). */
@@ -150,32 +157,20 @@ static void test_jcs_serialize_when_rfc8785_sorting_example_expect_utf16_order(v
 			   "\"\xc3\xb6\":\"Latin Small Letter O With Diaeresis\","
 			   "\"\xe2\x82\xac\":\"Euro Sign\",\"\xf0\x9f\x98\x80\":\"Emoji: Grinning Face\","
 			   "\"\xef\xac\xb3\":\"Hebrew Letter Dalet With Dagesh\"}";
-	int err;
-	char *out = canon(in, &err);
 
-	assert_int_equal(err, 0);
-	assert_string_equal(out, want);
-	free(out);
+	assert_canon(in, want);
 }
 
 static void test_jcs_serialize_when_control_chars_expect_short_or_lowercase_u_escapes(void **state)
 {
-	int err;
-	char *out = canon("[\"\\u0001\\b\\t\\n\\f\\r\\u001f\\u007f/\\u00e9\"]", &err);
-
-	assert_int_equal(err, 0);
-	assert_string_equal(out, "[\"\\u0001\\b\\t\\n\\f\\r\\u001f\x7f/\xc3\xa9\"]");
-	free(out);
+	assert_canon("[\"\\u0001\\b\\t\\n\\f\\r\\u001f\\u007f/\\u00e9\"]",
+		     "[\"\\u0001\\b\\t\\n\\f\\r\\u001f\x7f/\xc3\xa9\"]");
 }
 
 static void test_jcs_serialize_when_nested_and_empty_expect_no_whitespace(void **state)
 {
-	int err;
-	char *out = canon(" { \"b\" : [ ] , \"a\" : { } , \"c\" : [ { \"z\":1, \"y\":-0.0 } ] } ", &err);
-
-	assert_int_equal(err, 0);
-	assert_string_equal(out, "{\"a\":{},\"b\":[],\"c\":[{\"y\":0,\"z\":1}]}");
-	free(out);
+	assert_canon(" { \"b\" : [ ] , \"a\" : { } , \"c\" : [ { \"z\":1, \"y\":-0.0 } ] } ",
+		     "{\"a\":{},\"b\":[],\"c\":[{\"y\":0,\"z\":1}]}");
 }
 
 static void test_jcs_serialize_when_duplicate_key_expect_eexist(void **state)
