@@ -89,6 +89,9 @@ struct tree {
 	struct topo topo;
 };
 
+/* A test run in a fresh reader world, for a file's table of tests. */
+#define TREE_TEST(f) cmocka_unit_test_setup_teardown(f, tree_setup, tree_teardown)
+
 static inline int tree_setup(void **state)
 {
 	static const int pkg_of[] = { 0, 0, 3, 3 };
@@ -138,6 +141,28 @@ static inline void reader_init(struct reader *r, void **state, enum energy_kind 
 		r->o.powercap_root = r->root;
 	else if (kind == ENERGY_SRC_MSR)
 		r->o.msr_root = r->root;
+}
+
+/* The reader's source, opened: the open must succeed (its why on failure). */
+static inline struct energy_source *reader_open(struct reader *r)
+{
+	struct energy_source *s = NULL;
+	int rc = energy_open(&s, &r->o, r->why, sizeof(r->why));
+
+	if (rc != 0)
+		fail_msg("energy_open of %s: %d (%s)", r->root, rc, r->why);
+	return s;
+}
+
+/* The result of an open that must fail, its reason in r->why; a source that opened is closed again. */
+static inline int reader_open_err(struct reader *r)
+{
+	struct energy_source *s = NULL;
+	int rc = energy_open(&s, &r->o, r->why, sizeof(r->why));
+
+	if (rc == 0)
+		energy_close(s);
+	return rc;
 }
 
 /* The CPU the reader sees: /proc/cpuinfo text written beside its root. */

@@ -58,7 +58,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_kind_and_domain_names_round_trip),
-		cmocka_unit_test_setup_teardown(test_auto_falls_through_to_model_and_probe_explains, tree_setup, tree_teardown),
+		TREE_TEST(test_auto_falls_through_to_model_and_probe_explains),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -170,8 +170,8 @@ int main(void)
 		cmocka_unit_test(test_model_curve_monotone_and_bounded),
 		cmocka_unit_test(test_model_integrate_carries_remainder_no_drift),
 		cmocka_unit_test(test_proc_stat_parse_busy_total),
-		cmocka_unit_test_setup_teardown(test_model_with_util_integrates_power_and_labels, tree_setup, tree_teardown),
-		cmocka_unit_test_setup_teardown(test_model_default_coefficients_and_proc_stat, tree_setup, tree_teardown),
+		TREE_TEST(test_model_with_util_integrates_power_and_labels),
+		TREE_TEST(test_model_default_coefficients_and_proc_stat),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

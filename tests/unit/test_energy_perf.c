@@ -81,7 +81,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_perf_parse_fixture_intel_values),
 		cmocka_unit_test(test_perf_parse_bad_inputs_rejected),
-		cmocka_unit_test_setup_teardown(test_perf_fixture_root_cannot_open_explains, tree_setup, tree_teardown),
+		TREE_TEST(test_perf_fixture_root_cannot_open_explains),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -191,14 +191,15 @@ static void test_disclose_when_viewer_varies_follows_proc(void **state)
 
 int main(void)
 {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_api_processes_when_sorted_by_energy_gives_largest_first, setup, teardown),
+		T(test_api_processes_when_sorted_by_energy_gives_largest_first),
 		cmocka_unit_test_setup_teardown(test_api_processes_when_comm_and_limit_gives_matched_and_at_most_limit, setup,
 						teardown),
-		cmocka_unit_test_setup_teardown(test_api_processes_when_comm_matches_nothing_gives_empty_list, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_api_process_when_pid_unknown_gives_404_naming_it, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_api_host_when_one_sample_gives_its_energy, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_api_apps_when_two_comms_gives_one_group_each, setup, teardown),
+		T(test_api_processes_when_comm_matches_nothing_gives_empty_list),
+		T(test_api_process_when_pid_unknown_gives_404_naming_it),
+		T(test_api_host_when_one_sample_gives_its_energy),
+		T(test_api_apps_when_two_comms_gives_one_group_each),
 		cmocka_unit_test(test_disclose_when_viewer_varies_follows_proc),
 	};
 

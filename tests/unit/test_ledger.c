@@ -514,21 +514,22 @@ static void test_ledger_sign_when_key_expect_signed_chain_and_tamper_of_sig_dete
 
 int main(void)
 {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_ledger_open_when_new_file_expect_genesis_that_verifies, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ledger_append_when_records_expect_chain_of_canonical_lines, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ledger_append_when_record_has_reserved_key_expect_einval, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ledger_append_when_invalid_utf8_and_nan_expect_repaired_record, setup, teardown),
+		T(test_ledger_open_when_new_file_expect_genesis_that_verifies),
+		T(test_ledger_append_when_records_expect_chain_of_canonical_lines),
+		T(test_ledger_append_when_record_has_reserved_key_expect_einval),
+		T(test_ledger_append_when_invalid_utf8_and_nan_expect_repaired_record),
 		cmocka_unit_test(test_ledger_json_add_u64_when_above_2p53_expect_string),
-		cmocka_unit_test_setup_teardown(test_ledger_feed_when_periods_and_exit_expect_records_that_conserve_energy, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ledger_feed_when_exit_expect_record_written_before_period_end, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ledger_feed_when_writer_stalls_expect_no_block_and_nothing_lost, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ledger_verify_when_torn_tail_expect_torn_error, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ledger_open_when_tampered_expect_set_aside_and_new_chain, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ledger_rotate_when_size_limit_expect_gzip_series_that_verifies, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ledger_open_when_crash_left_only_rotated_segment_expect_new_segment_linked, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ledger_open_when_active_segment_empty_after_rotation_expect_chain_continues, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ledger_sign_when_key_expect_signed_chain_and_tamper_of_sig_detected, setup, teardown),
+		T(test_ledger_feed_when_periods_and_exit_expect_records_that_conserve_energy),
+		T(test_ledger_feed_when_exit_expect_record_written_before_period_end),
+		T(test_ledger_feed_when_writer_stalls_expect_no_block_and_nothing_lost),
+		T(test_ledger_verify_when_torn_tail_expect_torn_error),
+		T(test_ledger_open_when_tampered_expect_set_aside_and_new_chain),
+		T(test_ledger_rotate_when_size_limit_expect_gzip_series_that_verifies),
+		T(test_ledger_open_when_crash_left_only_rotated_segment_expect_new_segment_linked),
+		T(test_ledger_open_when_active_segment_empty_after_rotation_expect_chain_continues),
+		T(test_ledger_sign_when_key_expect_signed_chain_and_tamper_of_sig_detected),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

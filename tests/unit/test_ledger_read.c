@@ -223,17 +223,18 @@ static void test_foreach_when_many_bad_lines_expect_ebadmsg_and_the_good_ones(vo
 
 int main(void)
 {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_verify_when_gzip_intact_expect_ok, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_verify_when_gzip_crc_flipped_expect_bad_gzip_with_reason, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_verify_when_gzip_without_trailer_expect_bad_gzip, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_verify_when_gzip_has_junk_after_end_expect_bad_gzip, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_verify_when_gzip_cut_at_full_flush_point_expect_bad_gzip, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_verify_when_two_gzip_members_expect_both_decoded_as_one_file, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_verify_when_directory_expect_read_error_naming_it, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_verify_when_fifo_expect_prompt_read_error, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_read_lines_when_first_line_empty_expect_empty_line, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_foreach_when_many_bad_lines_expect_ebadmsg_and_the_good_ones, setup, teardown),
+		T(test_verify_when_gzip_intact_expect_ok),
+		T(test_verify_when_gzip_crc_flipped_expect_bad_gzip_with_reason),
+		T(test_verify_when_gzip_without_trailer_expect_bad_gzip),
+		T(test_verify_when_gzip_has_junk_after_end_expect_bad_gzip),
+		T(test_verify_when_gzip_cut_at_full_flush_point_expect_bad_gzip),
+		T(test_verify_when_two_gzip_members_expect_both_decoded_as_one_file),
+		T(test_verify_when_directory_expect_read_error_naming_it),
+		T(test_verify_when_fifo_expect_prompt_read_error),
+		T(test_read_lines_when_first_line_empty_expect_empty_line),
+		T(test_foreach_when_many_bad_lines_expect_ebadmsg_and_the_good_ones),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

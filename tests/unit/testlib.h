@@ -26,6 +26,9 @@
 
 #define TL_MAX_CHILDREN 64
 
+/* A test run with this fixture, for a file's table of tests. */
+#define TL_TEST(f) cmocka_unit_test_setup_teardown(f, tl_setup, tl_teardown)
+
 struct tl_state {
 	char dir[PATH_MAX];	/* private, under $TMPDIR (or /tmp); removed by the teardown */
 	char path[PATH_MAX];	/* tl_path()'s buffer */
