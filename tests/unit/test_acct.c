@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <cmocka.h>
 #include "joule/acct.h"
+#include "unit/testlib.h"
 
 static struct sample_task task(uint32_t pid, uint64_t start, const char *comm, uint64_t ns, uint64_t uj)
 {
@@ -160,17 +161,12 @@ static void test_acct_drop_exited_when_done_still_finds_the_live_ones(void **sta
 	acct_free(&a);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_acct_when_same_process_twice_sums_and_keeps_pid_order),
-		cmocka_unit_test(test_acct_drop_exited_keeps_live_processes_in_order),
-		cmocka_unit_test(test_acct_when_carbon_has_an_embodied_part_sums_both_parts),
-		cmocka_unit_test(test_acct_group_by_comm_when_names_repeat_counts_and_sums_them),
-		cmocka_unit_test(test_acct_when_added_out_of_order_keeps_pid_order_and_finds_each),
-		cmocka_unit_test(test_acct_when_pid_reused_keeps_the_two_processes_apart),
-		cmocka_unit_test(test_acct_drop_exited_when_done_still_finds_the_live_ones),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TL_MAIN(
+	cmocka_unit_test(test_acct_when_same_process_twice_sums_and_keeps_pid_order),
+	cmocka_unit_test(test_acct_drop_exited_keeps_live_processes_in_order),
+	cmocka_unit_test(test_acct_when_carbon_has_an_embodied_part_sums_both_parts),
+	cmocka_unit_test(test_acct_group_by_comm_when_names_repeat_counts_and_sums_them),
+	cmocka_unit_test(test_acct_when_added_out_of_order_keeps_pid_order_and_finds_each),
+	cmocka_unit_test(test_acct_when_pid_reused_keeps_the_two_processes_apart),
+	cmocka_unit_test(test_acct_drop_exited_when_done_still_finds_the_live_ones)
+)

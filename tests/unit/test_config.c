@@ -14,6 +14,7 @@
 #include "joule/config.h"
 #include "joule/netaddr.h"
 #include "joule/util.h"
+#include "unit/testlib.h"
 
 /* An assertion that names the key it failed for (cmocka's own take no message). */
 #define check(cond, key) do { if (!(cond)) fail_msg("key %s: %s", (key), #cond); } while (0)
@@ -359,26 +360,21 @@ static void test_config_ledger_opts_when_keys_set_maps_each_one(void **state)
 	config_free(&c);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_config_init_when_fresh_has_design_defaults),
-		cmocka_unit_test(test_config_set_when_valid_values_fills_fields),
-		cmocka_unit_test(test_config_set_when_bare_flags_sets_bool_and_counts_verbose),
-		cmocka_unit_test(test_config_set_when_bad_value_names_key_value_and_accepted),
-		cmocka_unit_test(test_config_set_when_filter_repeated_appends),
-		cmocka_unit_test(test_config_set_when_listen_empty_disables_tcp),
-		cmocka_unit_test(test_config_set_when_listen_accepted_the_server_parses_it_too),
-		cmocka_unit_test(test_config_set_when_filter_longer_than_comm_rejects),
-		cmocka_unit_test(test_config_load_file_when_valid_sets_every_key),
-		cmocka_unit_test(test_config_load_file_when_bad_value_names_file_and_line),
-		cmocka_unit_test(test_config_load_file_when_unknown_key_or_section_fails),
-		cmocka_unit_test(test_config_load_file_when_shipped_example_parses),
-		cmocka_unit_test(test_config_load_string_when_syntax_error_names_name_and_line),
-		cmocka_unit_test(test_config_key_doc_when_listed_every_key_has_help_scope_and_accepted),
-		cmocka_unit_test(test_config_key_doc_when_default_given_it_parses_as_a_value),
-		cmocka_unit_test(test_config_ledger_opts_when_keys_set_maps_each_one),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TL_MAIN(
+	cmocka_unit_test(test_config_init_when_fresh_has_design_defaults),
+	cmocka_unit_test(test_config_set_when_valid_values_fills_fields),
+	cmocka_unit_test(test_config_set_when_bare_flags_sets_bool_and_counts_verbose),
+	cmocka_unit_test(test_config_set_when_bad_value_names_key_value_and_accepted),
+	cmocka_unit_test(test_config_set_when_filter_repeated_appends),
+	cmocka_unit_test(test_config_set_when_listen_empty_disables_tcp),
+	cmocka_unit_test(test_config_set_when_listen_accepted_the_server_parses_it_too),
+	cmocka_unit_test(test_config_set_when_filter_longer_than_comm_rejects),
+	cmocka_unit_test(test_config_load_file_when_valid_sets_every_key),
+	cmocka_unit_test(test_config_load_file_when_bad_value_names_file_and_line),
+	cmocka_unit_test(test_config_load_file_when_unknown_key_or_section_fails),
+	cmocka_unit_test(test_config_load_file_when_shipped_example_parses),
+	cmocka_unit_test(test_config_load_string_when_syntax_error_names_name_and_line),
+	cmocka_unit_test(test_config_key_doc_when_listed_every_key_has_help_scope_and_accepted),
+	cmocka_unit_test(test_config_key_doc_when_default_given_it_parses_as_a_value),
+	cmocka_unit_test(test_config_ledger_opts_when_keys_set_maps_each_one)
+)

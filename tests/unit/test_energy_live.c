@@ -15,6 +15,7 @@
 #include "joule/topo.h"
 #include "joule/util.h"
 #include "energy_test_util.h"
+#include "unit/testlib.h"
 
 struct live {
 	char dir[256];
@@ -244,15 +245,10 @@ static void test_msr_live_fake_amd_matches_truth(void **state)
 	msr_live(*state, mode, 1, 2.0, 1);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_powercap_live_fake_rapl_wraps_matches_truth, live_setup,
-						live_teardown),
-		cmocka_unit_test_setup_teardown(test_msr_live_fake_intel_server_matches_truth, live_setup,
-						live_teardown),
-		cmocka_unit_test_setup_teardown(test_msr_live_fake_amd_matches_truth, live_setup, live_teardown),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TL_MAIN(
+	cmocka_unit_test_setup_teardown(test_powercap_live_fake_rapl_wraps_matches_truth, live_setup,
+					live_teardown),
+	cmocka_unit_test_setup_teardown(test_msr_live_fake_intel_server_matches_truth, live_setup,
+					live_teardown),
+	cmocka_unit_test_setup_teardown(test_msr_live_fake_amd_matches_truth, live_setup, live_teardown)
+)

@@ -8,6 +8,7 @@
 #include "joule/energy.h"
 #include "joule/util.h"
 #include "energy_test_util.h"
+#include "unit/testlib.h"
 
 #define FIX "tests/fixtures/energy"
 
@@ -131,14 +132,9 @@ static void test_msr_missing_device_names_modprobe(void **state)
 	assert_non_null(strstr(rd.why, "modprobe msr"));
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_msr_units_intel_amd_vectors),
-		TREE_TEST(test_msr_reader_intel_units_mask_and_wrap),
-		TREE_TEST(test_msr_reader_amd_package),
-		TREE_TEST(test_msr_missing_device_names_modprobe),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TL_MAIN(
+	cmocka_unit_test(test_msr_units_intel_amd_vectors),
+	TREE_TEST(test_msr_reader_intel_units_mask_and_wrap),
+	TREE_TEST(test_msr_reader_amd_package),
+	TREE_TEST(test_msr_missing_device_names_modprobe)
+)

@@ -10,6 +10,7 @@
 #include "joule/energy.h"
 #include "joule/util.h"
 #include "energy_test_util.h"
+#include "unit/testlib.h"
 
 
 static void test_powercap_reader_maps_domains_packages_and_wraps(void **state)
@@ -119,14 +120,9 @@ static void test_powercap_empty_root_explains(void **state)
 	assert_non_null(strstr(rd.why, "no RAPL zones"));
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		TREE_TEST(test_powercap_reader_maps_domains_packages_and_wraps),
-		TREE_TEST(test_powercap_reader_rejects_jump_above_plausible),
-		TREE_TEST(test_powercap_permission_denied_names_capability),
-		TREE_TEST(test_powercap_empty_root_explains),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TL_MAIN(
+	TREE_TEST(test_powercap_reader_maps_domains_packages_and_wraps),
+	TREE_TEST(test_powercap_reader_rejects_jump_above_plausible),
+	TREE_TEST(test_powercap_permission_denied_names_capability),
+	TREE_TEST(test_powercap_empty_root_explains)
+)

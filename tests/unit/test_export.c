@@ -11,6 +11,7 @@
 #include <cmocka.h>
 #include "joule/carbon.h"
 #include "joule/export.h"
+#include "unit/testlib.h"
 
 struct out {
 	char *p;
@@ -531,27 +532,22 @@ static void test_sci_when_functional_units_given_divides_operational_plus_embodi
 	free(out_close(&out));
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_codecarbon_header_when_compared_with_reference_has_same_columns_in_order),
-		cmocka_unit_test(test_codecarbon_row_when_cpu_only_has_kwh_kg_w_s_and_empty_ram),
-		cmocka_unit_test(test_codecarbon_row_when_dram_measured_sums_cpu_and_ram_energy),
-		cmocka_unit_test(test_csv_field_when_special_characters_quotes_per_rfc4180),
-		cmocka_unit_test(test_csv_table_when_two_processes_rows_sum_to_total_row),
-		cmocka_unit_test(test_label_parse_when_names_vary_accepts_only_prometheus_names),
-		cmocka_unit_test(test_push_path_when_values_need_escaping_uses_pushgateway_rules),
-		cmocka_unit_test(test_push_path_when_buffer_small_fails_with_enametoolong),
-		cmocka_unit_test(test_push_body_when_run_has_totals_prints_exact_gauges_in_base_units),
-		cmocka_unit_test(test_window_parse_when_forms_vary_gives_bounds_or_error),
-		cmocka_unit_test(test_builder_when_marked_processes_totals_them_and_keeps_host),
-		cmocka_unit_test(test_builder_when_no_marked_process_totals_every_process),
-		cmocka_unit_test(test_builder_when_member_has_wrong_type_rejects_record),
-		cmocka_unit_test(test_builder_when_only_run_record_without_split_derives_operational),
-		cmocka_unit_test(test_boamps_check_input_when_fields_missing_names_them),
-		cmocka_unit_test(test_boamps_quality_when_source_uncertainty_varies_maps_to_class),
-		cmocka_unit_test(test_sci_when_functional_units_given_divides_operational_plus_embodied),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TL_MAIN(
+	cmocka_unit_test(test_codecarbon_header_when_compared_with_reference_has_same_columns_in_order),
+	cmocka_unit_test(test_codecarbon_row_when_cpu_only_has_kwh_kg_w_s_and_empty_ram),
+	cmocka_unit_test(test_codecarbon_row_when_dram_measured_sums_cpu_and_ram_energy),
+	cmocka_unit_test(test_csv_field_when_special_characters_quotes_per_rfc4180),
+	cmocka_unit_test(test_csv_table_when_two_processes_rows_sum_to_total_row),
+	cmocka_unit_test(test_label_parse_when_names_vary_accepts_only_prometheus_names),
+	cmocka_unit_test(test_push_path_when_values_need_escaping_uses_pushgateway_rules),
+	cmocka_unit_test(test_push_path_when_buffer_small_fails_with_enametoolong),
+	cmocka_unit_test(test_push_body_when_run_has_totals_prints_exact_gauges_in_base_units),
+	cmocka_unit_test(test_window_parse_when_forms_vary_gives_bounds_or_error),
+	cmocka_unit_test(test_builder_when_marked_processes_totals_them_and_keeps_host),
+	cmocka_unit_test(test_builder_when_no_marked_process_totals_every_process),
+	cmocka_unit_test(test_builder_when_member_has_wrong_type_rejects_record),
+	cmocka_unit_test(test_builder_when_only_run_record_without_split_derives_operational),
+	cmocka_unit_test(test_boamps_check_input_when_fields_missing_names_them),
+	cmocka_unit_test(test_boamps_quality_when_source_uncertainty_varies_maps_to_class),
+	cmocka_unit_test(test_sci_when_functional_units_given_divides_operational_plus_embodied)
+)

@@ -357,24 +357,19 @@ static void test_host_identity_when_read_has_boot_id(void **state)
 
 #define W(t) cmocka_unit_test_setup_teardown(t, world_setup, world_teardown)
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_docker_config_when_parsed_gives_the_name_and_pod_it_holds),
-		cmocka_unit_test(test_storage_containers_when_podman_and_crio_gives_names),
-		cmocka_unit_test(test_storage_containers_when_absent_or_not_a_list_says_so),
-		cmocka_unit_test(test_pod_dir_when_kubelet_name_gives_namespace_and_pod),
-		cmocka_unit_test(test_container_log_when_kubelet_link_gives_container_name),
-		W(test_identity_when_docker_state_gives_container_name),
-		W(test_identity_when_podman_state_gives_container_name),
-		W(test_identity_when_kubelet_logs_give_pod_and_container),
-		W(test_identity_when_state_missing_keeps_id_and_warns_once),
-		W(test_identity_when_state_truncated_or_hostile_keeps_id),
-		W(test_identity_when_pod_logs_missing_keeps_pod_uid),
-		W(test_identity_when_slurm_job_gives_job_and_user),
-		W(test_identity_refresh_when_moved_relabels_once),
-		cmocka_unit_test(test_host_identity_when_read_has_boot_id),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TL_MAIN(
+	cmocka_unit_test(test_docker_config_when_parsed_gives_the_name_and_pod_it_holds),
+	cmocka_unit_test(test_storage_containers_when_podman_and_crio_gives_names),
+	cmocka_unit_test(test_storage_containers_when_absent_or_not_a_list_says_so),
+	cmocka_unit_test(test_pod_dir_when_kubelet_name_gives_namespace_and_pod),
+	cmocka_unit_test(test_container_log_when_kubelet_link_gives_container_name),
+	W(test_identity_when_docker_state_gives_container_name),
+	W(test_identity_when_podman_state_gives_container_name),
+	W(test_identity_when_kubelet_logs_give_pod_and_container),
+	W(test_identity_when_state_missing_keeps_id_and_warns_once),
+	W(test_identity_when_state_truncated_or_hostile_keeps_id),
+	W(test_identity_when_pod_logs_missing_keeps_pod_uid),
+	W(test_identity_when_slurm_job_gives_job_and_user),
+	W(test_identity_refresh_when_moved_relabels_once),
+	cmocka_unit_test(test_host_identity_when_read_has_boot_id)
+)

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "joule/jcs.h"
+#include "unit/testlib.h"
 
 static double from_bits(uint64_t bits)
 {
@@ -206,21 +207,16 @@ static void test_jcs_serialize_when_infinite_number_expect_edom(void **state)
 	cJSON_Delete(o);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_jcs_number_when_rfc8785_appendix_b_expect_exact_text),
-		cmocka_unit_test(test_jcs_number_when_nan_or_infinity_expect_edom),
-		cmocka_unit_test(test_jcs_number_when_integers_and_thresholds_expect_ecmascript_text),
-		cmocka_unit_test(test_jcs_number_when_random_doubles_expect_round_trip),
-		cmocka_unit_test(test_jcs_serialize_when_rfc8785_sample_expect_exact_bytes),
-		cmocka_unit_test(test_jcs_serialize_when_rfc8785_sorting_example_expect_utf16_order),
-		cmocka_unit_test(test_jcs_serialize_when_control_chars_expect_short_or_lowercase_u_escapes),
-		cmocka_unit_test(test_jcs_serialize_when_nested_and_empty_expect_no_whitespace),
-		cmocka_unit_test(test_jcs_serialize_when_duplicate_key_expect_eexist),
-		cmocka_unit_test(test_jcs_serialize_when_invalid_utf8_expect_eilseq),
-		cmocka_unit_test(test_jcs_serialize_when_infinite_number_expect_edom),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TL_MAIN(
+	cmocka_unit_test(test_jcs_number_when_rfc8785_appendix_b_expect_exact_text),
+	cmocka_unit_test(test_jcs_number_when_nan_or_infinity_expect_edom),
+	cmocka_unit_test(test_jcs_number_when_integers_and_thresholds_expect_ecmascript_text),
+	cmocka_unit_test(test_jcs_number_when_random_doubles_expect_round_trip),
+	cmocka_unit_test(test_jcs_serialize_when_rfc8785_sample_expect_exact_bytes),
+	cmocka_unit_test(test_jcs_serialize_when_rfc8785_sorting_example_expect_utf16_order),
+	cmocka_unit_test(test_jcs_serialize_when_control_chars_expect_short_or_lowercase_u_escapes),
+	cmocka_unit_test(test_jcs_serialize_when_nested_and_empty_expect_no_whitespace),
+	cmocka_unit_test(test_jcs_serialize_when_duplicate_key_expect_eexist),
+	cmocka_unit_test(test_jcs_serialize_when_invalid_utf8_expect_eilseq),
+	cmocka_unit_test(test_jcs_serialize_when_infinite_number_expect_edom)
+)

@@ -21,6 +21,7 @@
 #include "joule/ledger_verify.h"
 #include "joule/log.h"
 #include "joule/util.h"
+#include "unit/testlib.h"
 
 #define KILLS 50
 #define MAX_DELAY_US 120000	/* kill within 0..120 ms of fork: spans open/recovery and steady writing */
@@ -132,11 +133,6 @@ static void test_ledger_crash_when_killed_50_times_expect_verified_and_synced_re
 	assert_int_equal(system(cmd), 0);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_ledger_crash_when_killed_50_times_expect_verified_and_synced_records_kept),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TL_MAIN(
+	cmocka_unit_test(test_ledger_crash_when_killed_50_times_expect_verified_and_synced_records_kept)
+)

@@ -444,23 +444,18 @@ static void test_metrics_render_when_the_ledger_lost_records_shows_them(void **s
 
 #define M(t) cmocka_unit_test_setup_teardown(t, fx_setup, fx_teardown)
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		M(test_metrics_render_when_the_ledger_lost_records_shows_them),
-		M(test_metrics_render_when_top_process_has_exact_decimal_values),
-		M(test_metrics_render_when_group_of_comm_labels_group_and_comm),
-		M(test_metrics_render_when_many_processes_bounds_pid_series_to_top_n),
-		cmocka_unit_test(test_metrics_escape_when_quotes_backslash_newline_escapes),
-		M(test_metrics_render_when_churn_group_idle_other_sum_to_host_exactly),
-		M(test_metrics_render_when_process_exited_its_series_stops),
-		M(test_metrics_render_when_known_unit_gets_new_comm_its_start_stays_in_the_unit),
-		M(test_metrics_render_when_openmetrics_names_families_units_and_ends_with_eof),
-		cmocka_unit_test(test_metrics_negotiate_when_accept_names_openmetrics_picks_it),
-		M(test_metrics_render_when_jitter_has_catch_all_bound_prints_inf_only),
-		M(test_metrics_render_when_process_stats_given_exports_standard_process_metrics),
-		M(test_metrics_render_when_checked_by_promtool_is_clean),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TL_MAIN(
+	M(test_metrics_render_when_the_ledger_lost_records_shows_them),
+	M(test_metrics_render_when_top_process_has_exact_decimal_values),
+	M(test_metrics_render_when_group_of_comm_labels_group_and_comm),
+	M(test_metrics_render_when_many_processes_bounds_pid_series_to_top_n),
+	cmocka_unit_test(test_metrics_escape_when_quotes_backslash_newline_escapes),
+	M(test_metrics_render_when_churn_group_idle_other_sum_to_host_exactly),
+	M(test_metrics_render_when_process_exited_its_series_stops),
+	M(test_metrics_render_when_known_unit_gets_new_comm_its_start_stays_in_the_unit),
+	M(test_metrics_render_when_openmetrics_names_families_units_and_ends_with_eof),
+	cmocka_unit_test(test_metrics_negotiate_when_accept_names_openmetrics_picks_it),
+	M(test_metrics_render_when_jitter_has_catch_all_bound_prints_inf_only),
+	M(test_metrics_render_when_process_stats_given_exports_standard_process_metrics),
+	M(test_metrics_render_when_checked_by_promtool_is_clean)
+)

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "joule/plot_svg.h"
+#include "unit/testlib.h"
 
 #define S 1000000000ull
 #define T0 (1700000000ull * S)
@@ -213,22 +214,17 @@ static void test_plot_svg_render_when_series_colours_follows_the_palette(void **
 	free(svg);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_plot_name_hash_when_known_inputs_is_fnv1a),
-		cmocka_unit_test(test_plot_assign_colors_when_fewer_names_than_colours_gives_each_its_own),
-		cmocka_unit_test(test_plot_assign_colors_when_same_name_twice_gives_the_second_the_next_slot),
-		cmocka_unit_test(test_plot_svg_render_when_no_host_span_is_enodata),
-		cmocka_unit_test(test_plot_add_when_span_is_empty_is_einval),
-		cmocka_unit_test(test_plot_svg_render_when_more_series_than_top_n_groups_the_rest),
-		cmocka_unit_test(test_plot_svg_render_when_totals_given_states_them_in_title_and_metadata),
-		cmocka_unit_test(test_plot_svg_render_when_name_has_markup_and_bytes_escapes_them),
-		cmocka_unit_test(test_plot_svg_render_when_title_is_long_cuts_it_and_keeps_the_totals),
-		cmocka_unit_test(test_plot_svg_render_when_label_given_names_the_series_by_it),
-		cmocka_unit_test(test_plot_svg_render_when_source_is_model_says_it_is_estimated),
-		cmocka_unit_test(test_plot_svg_render_when_series_colours_follows_the_palette),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TL_MAIN(
+	cmocka_unit_test(test_plot_name_hash_when_known_inputs_is_fnv1a),
+	cmocka_unit_test(test_plot_assign_colors_when_fewer_names_than_colours_gives_each_its_own),
+	cmocka_unit_test(test_plot_assign_colors_when_same_name_twice_gives_the_second_the_next_slot),
+	cmocka_unit_test(test_plot_svg_render_when_no_host_span_is_enodata),
+	cmocka_unit_test(test_plot_add_when_span_is_empty_is_einval),
+	cmocka_unit_test(test_plot_svg_render_when_more_series_than_top_n_groups_the_rest),
+	cmocka_unit_test(test_plot_svg_render_when_totals_given_states_them_in_title_and_metadata),
+	cmocka_unit_test(test_plot_svg_render_when_name_has_markup_and_bytes_escapes_them),
+	cmocka_unit_test(test_plot_svg_render_when_title_is_long_cuts_it_and_keeps_the_totals),
+	cmocka_unit_test(test_plot_svg_render_when_label_given_names_the_series_by_it),
+	cmocka_unit_test(test_plot_svg_render_when_source_is_model_says_it_is_estimated),
+	cmocka_unit_test(test_plot_svg_render_when_series_colours_follows_the_palette)
+)

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "joule/span.h"
+#include "unit/testlib.h"
 
 #define MS 1000000ULL
 
@@ -274,20 +275,15 @@ static void test_span_tree_when_children_appear_counts_them_from_the_open_on(voi
 	span_table_free(t);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_span_name_check_when_names_vary_accepts_only_the_charset),
-		cmocka_unit_test(test_span_value_when_figures_are_large_is_exact_and_rounds_down),
-		cmocka_unit_test(test_span_process_when_ticks_and_close_read_its_clock_values_cpu_at_its_rate),
-		cmocka_unit_test(test_span_process_when_no_tick_falls_inside_uses_the_hosts_rate),
-		cmocka_unit_test(test_span_host_share_when_span_covers_part_of_a_tick_prorates_host_energy),
-		cmocka_unit_test(test_span_drain_when_process_exited_hands_it_over_as_exited),
-		cmocka_unit_test(test_span_open_when_a_uid_has_too_many_refuses_it_but_not_others),
-		cmocka_unit_test(test_span_close_when_another_uid_asks_is_not_found_but_root_may),
-		cmocka_unit_test(test_span_metrics_when_names_overflow_sum_the_rest_into_other),
-		cmocka_unit_test(test_span_tree_when_children_appear_counts_them_from_the_open_on),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TL_MAIN(
+	cmocka_unit_test(test_span_name_check_when_names_vary_accepts_only_the_charset),
+	cmocka_unit_test(test_span_value_when_figures_are_large_is_exact_and_rounds_down),
+	cmocka_unit_test(test_span_process_when_ticks_and_close_read_its_clock_values_cpu_at_its_rate),
+	cmocka_unit_test(test_span_process_when_no_tick_falls_inside_uses_the_hosts_rate),
+	cmocka_unit_test(test_span_host_share_when_span_covers_part_of_a_tick_prorates_host_energy),
+	cmocka_unit_test(test_span_drain_when_process_exited_hands_it_over_as_exited),
+	cmocka_unit_test(test_span_open_when_a_uid_has_too_many_refuses_it_but_not_others),
+	cmocka_unit_test(test_span_close_when_another_uid_asks_is_not_found_but_root_may),
+	cmocka_unit_test(test_span_metrics_when_names_overflow_sum_the_rest_into_other),
+	cmocka_unit_test(test_span_tree_when_children_appear_counts_them_from_the_open_on)
+)

@@ -26,6 +26,17 @@
 
 #define TL_MAX_CHILDREN 64
 
+/*
+ * A test file's main(): run the listed tests (cmocka_unit_test(f),
+ * TL_TEST(f), ...) and exit with the number that failed.
+ */
+#define TL_MAIN(...)                                                     \
+	int main(void)                                                   \
+	{                                                                \
+		const struct CMUnitTest tests[] = { __VA_ARGS__ };       \
+		return cmocka_run_group_tests(tests, NULL, NULL);        \
+	}
+
 /* A test run with this fixture, for a file's table of tests. */
 #define TL_TEST(f) cmocka_unit_test_setup_teardown(f, tl_setup, tl_teardown)
 
