@@ -24,6 +24,7 @@
 #include "joule/ledger_verify.h"
 #include "joule/log.h"
 #include "joule/util.h"
+#include "unit/testlib.h"
 
 static char dir[64];
 static char path[128], key[160], other[160];
@@ -188,25 +189,21 @@ static void test_open_when_holder_was_killed_expect_lock_free(void **state)
 {
 	struct ledger_opts o = { .path = path, .sync = LEDGER_SYNC_NEVER };
 	struct ledger *l = NULL;
-	int p[2], status;
+	int fd, status;
 	char c;
 	pid_t pid;
 
-	assert_int_equal(pipe(p), 0);
-	pid = fork();
-	assert_true(pid >= 0);
+	pid = tl_fork_reporting(&fd);
 	if (pid == 0) {
-		close(p[0]);
-		if (ledger_open(&l, &o) == 0 && write(p[1], "o", 1) == 1)
+		if (ledger_open(&l, &o) == 0 && write(fd, "o", 1) == 1)
 			pause();
 		_exit(1);
 	}
-	close(p[1]);
-	assert_int_equal(read(p[0], &c, 1), 1);
+	assert_int_equal(read(fd, &c, 1), 1);
 	assert_int_equal(ledger_open(&l, &o), -EBUSY);
 	kill(pid, SIGKILL);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
-	close(p[0]);
+	close(fd);
 	assert_int_equal(ledger_open(&l, &o), 0);
 	assert_int_equal(ledger_close(l), 0);
 }

@@ -125,4 +125,23 @@ static inline void tl_untrack_child(pid_t pid)
 	}
 }
 
+#ifdef cmocka_unit_test
+/*
+ * fork() a child that reports to the test through a pipe: in the child *fd
+ * is the write end, in the parent the read end (the other end closed in each).
+ */
+static inline pid_t tl_fork_reporting(int *fd)
+{
+	int p[2];
+	pid_t pid;
+
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	close(p[pid == 0 ? 0 : 1]);
+	*fd = p[pid == 0 ? 1 : 0];
+	return pid;
+}
+#endif /* cmocka_unit_test */
+
 #endif /* JOULE_TESTLIB_H */
