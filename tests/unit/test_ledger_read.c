@@ -20,6 +20,7 @@
 #include "joule/ledger_segment.h"
 #include "joule/ledger_verify.h"
 #include "joule/log.h"
+#include "unit/testlib.h"
 
 static char dir[64];
 static char path[128], gz[160];
@@ -31,7 +32,6 @@ static int setup(void **state)
 {
 	struct ledger_opts o = { .sync = LEDGER_SYNC_NEVER };
 	struct ledger *l = NULL;
-	FILE *f;
 
 	strcpy(dir, "/tmp/joule-lread-XXXXXX");
 	if (!mkdtemp(dir))
@@ -52,12 +52,9 @@ static int setup(void **state)
 	}
 	if (ledger_close(l) || ledger_gzip_file(path, gz))
 		return -1;
-	f = fopen(gz, "rb");
-	if (!f)
+	gzdata = tl_read_file(gz, 1 << 20, &gzlen);
+	if (!gzdata)
 		return -1;
-	gzdata = malloc(1 << 20);
-	gzlen = fread(gzdata, 1, 1 << 20, f);
-	fclose(f);
 	alarm(60);	/* a reader that blocks (a FIFO) fails the test instead of hanging the suite */
 	return 0;
 }

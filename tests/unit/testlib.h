@@ -125,6 +125,21 @@ static inline void tl_untrack_child(pid_t pid)
 	}
 }
 
+/* The first max bytes of a file in a malloc'd buffer, their count in *len; NULL when it cannot be read. */
+static inline void *tl_read_file(const char *path, size_t max, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	void *buf;
+
+	if (!f)
+		return NULL;
+	buf = malloc(max);
+	if (buf)
+		*len = fread(buf, 1, max, f);
+	fclose(f);
+	return buf;
+}
+
 #ifdef cmocka_unit_test
 /*
  * fork() a child that reports to the test through a pipe: in the child *fd
