@@ -53,6 +53,15 @@ static inline void t_write(const char *path, const char *fmt, ...)
 	fclose(f);
 }
 
+/* t_write of the plain text into dir/rel. */
+static inline void t_write_at(const char *dir, const char *rel, const char *text)
+{
+	char p[4200];
+
+	snprintf(p, sizeof(p), "%s/%s", dir, rel);
+	t_write(p, "%s", text);
+}
+
 static inline void t_rmrf(const char *path)
 {
 	char cmd[4200];

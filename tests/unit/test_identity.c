@@ -211,10 +211,8 @@ static void test_identity_when_docker_state_gives_container_name(void **state)
 {
 	struct world *w = *state;
 	struct proc_labels l;
-	char p[512];
 
-	snprintf(p, sizeof(p), "%s/containers/" CID "/config.v2.json", w->docker);
-	t_write(p, "{\"ID\":\"" CID "\",\"Name\":\"/web-1\"}");
+	t_write_at(w->docker, "containers/" CID "/config.v2.json", "{\"ID\":\"" CID "\",\"Name\":\"/web-1\"}");
 	proc_in(w, 100, "/system.slice/docker-" CID ".scope");
 	assert_int_equal(identity_label(w->id, 100, "worker", &l), 0);
 	assert_int_equal(l.kind, GROUP_CONTAINER);
@@ -228,10 +226,8 @@ static void test_identity_when_podman_state_gives_container_name(void **state)
 {
 	struct world *w = *state;
 	struct proc_labels l;
-	char p[512];
 
-	snprintf(p, sizeof(p), "%s/overlay-containers/containers.json", w->storage);
-	t_write(p, "[{\"id\":\"" CID "\",\"names\":[\"db\"]}]");
+	t_write_at(w->storage, "overlay-containers/containers.json", "[{\"id\":\"" CID "\",\"names\":[\"db\"]}]");
 	proc_in(w, 101, "/machine.slice/libpod-" CID ".scope/container");
 	assert_int_equal(identity_label(w->id, 101, "worker", &l), 0);
 	assert_int_equal(l.kind, GROUP_CONTAINER);
@@ -243,12 +239,9 @@ static void test_identity_when_kubelet_logs_give_pod_and_container(void **state)
 {
 	struct world *w = *state;
 	struct proc_labels l;
-	char p[512];
 
-	snprintf(p, sizeof(p), "%s/shop_cart-7d9f_" UID "/app/0.log", w->pods);
-	t_write(p, "log\n");
-	snprintf(p, sizeof(p), "%s/cart-7d9f_shop_app-" CID ".log", w->logs);
-	t_write(p, "link\n");
+	t_write_at(w->pods, "shop_cart-7d9f_" UID "/app/0.log", "log\n");
+	t_write_at(w->logs, "cart-7d9f_shop_app-" CID ".log", "link\n");
 	proc_in(w, 102, "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" UID_
 			".slice/cri-containerd-" CID ".scope");
 	assert_int_equal(identity_label(w->id, 102, "worker", &l), 0);
@@ -281,12 +274,9 @@ static void test_identity_when_state_truncated_or_hostile_keeps_id(void **state)
 {
 	struct world *w = *state;
 	struct proc_labels l;
-	char p[512];
 
-	snprintf(p, sizeof(p), "%s/containers/" CID "/config.v2.json", w->docker);
-	t_write(p, "{\"ID\":\"" CID "\",\"Na");
-	snprintf(p, sizeof(p), "%s/containers/" CID2 "/config.v2.json", w->docker);
-	t_write(p, "{\"Name\":\"/a\\\"b\\nc\"}");
+	t_write_at(w->docker, "containers/" CID "/config.v2.json", "{\"ID\":\"" CID "\",\"Na");
+	t_write_at(w->docker, "containers/" CID2 "/config.v2.json", "{\"Name\":\"/a\\\"b\\nc\"}");
 	proc_in(w, 105, "/system.slice/docker-" CID ".scope");
 	proc_in(w, 106, "/system.slice/docker-" CID2 ".scope");
 	assert_int_equal(identity_label(w->id, 105, "worker", &l), 0);
@@ -326,15 +316,13 @@ static void test_identity_refresh_when_moved_relabels_once(void **state)
 {
 	struct world *w = *state;
 	struct proc_labels l;
-	char p[512];
 
 	proc_in(w, 109, "/user.slice/user-0.slice/session-1.scope");
 	assert_int_equal(identity_label(w->id, 109, "bash", &l), 0);
 	assert_int_equal(l.kind, GROUP_COMM);
 	assert_string_equal(l.group, "bash");
 	assert_int_equal(identity_refresh(w->id, 109, "bash", &l), 0);
-	snprintf(p, sizeof(p), "%s/109/cgroup", w->proc);
-	t_write(p, "0::/system.slice/build.service\n");
+	t_write_at(w->proc, "109/cgroup", "0::/system.slice/build.service\n");
 	assert_int_equal(identity_refresh(w->id, 109, "bash", &l), 1);
 	assert_int_equal(l.kind, GROUP_UNIT);
 	assert_string_equal(l.group, "build.service");
