@@ -125,54 +125,76 @@ static void test_codecarbon_header_when_compared_with_reference_has_same_columns
 		fail_msg("joule writes %d columns, the reference has %d", n, i);
 }
 
+/* The CodeCarbon row of r (options o) split into its fields; their count. */
+static int codecarbon_fields(const struct export_run *r, const struct export_opts *o, char f[64][256])
+{
+	struct out out;
+	int n;
+
+	out_open(&out);
+	assert_int_equal(export_codecarbon_row(out.f, r, o), 0);
+	n = csv_split(out_close(&out), f, 64);
+	free(out.p);
+	return n;
+}
+
+/* A column of a row and the text it must hold. */
+struct field_want {
+	const char *column, *want;
+};
+
+static void assert_fields(char f[64][256], const struct field_want *w, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(f[column(w[i].column)], w[i].want) != 0)
+			fail_msg("column %s: '%s', want '%s'", w[i].column, f[column(w[i].column)], w[i].want);
+}
+
 static void test_codecarbon_row_when_cpu_only_has_kwh_kg_w_s_and_empty_ram(void **state)
 {
 	struct export_run r = sample_run();
 	struct export_opts o = { .project_name = "proj", .run_id = "r-1", .experiment_id = "e,1" };
-	struct out out;
+	static const struct field_want want[] = {
+		{ "timestamp", "2026-01-01T00:00:02" },
+		{ "experiment_id", "e,1" },
+		{ "duration", "2" },
+		{ "cpu_energy", "0.001" }, /* 3.6e9 µJ = 0.001 kWh */
+		{ "energy_consumed", "0.001" },
+		{ "emissions", "0.0005" }, /* 0.5 g operational, in kg; the embodied part is not in it */
+		{ "emissions_rate", "0.00025" },
+		{ "cpu_power", "1800" }, /* 3600 J / 2 s */
+		{ "ram_energy", "" }, /* no DRAM domain: unknown, not 0 */
+		{ "gpu_power", "" },
+		{ "country_name", "France" },
+		{ "country_iso_code", "" },
+		{ "cpu_count", "4" },
+		{ "cpu_model", "Intel(R) Xeon(R), 2 GHz" },
+		{ "tracking_mode", "process" },
+		{ "pue", "1" },
+	};
 	char f[64][256];
-	int n;
+	int n = codecarbon_fields(&r, &o, f);
 
-	out_open(&out);
-	assert_int_equal(export_codecarbon_row(out.f, &r, &o), 0);
-	n = csv_split(out_close(&out), f, 64);
 	if (n != 32)
 		fail_msg("row has %d fields, want 32", n);
-	assert_string_equal(f[column("timestamp")], "2026-01-01T00:00:02");
-	assert_string_equal(f[column("experiment_id")], "e,1");
-	assert_string_equal(f[column("duration")], "2");
-	assert_string_equal(f[column("cpu_energy")], "0.001");	/* 3.6e9 µJ = 0.001 kWh */
-	assert_string_equal(f[column("energy_consumed")], "0.001");
-	assert_string_equal(f[column("emissions")], "0.0005");	/* 0.5 g operational, in kg; the embodied part is not in it */
-	assert_string_equal(f[column("emissions_rate")], "0.00025");
-	assert_string_equal(f[column("cpu_power")], "1800");	/* 3600 J / 2 s */
-	assert_string_equal(f[column("ram_energy")], "");	/* no DRAM domain: unknown, not 0 */
-	assert_string_equal(f[column("gpu_power")], "");
-	assert_string_equal(f[column("country_name")], "France");
-	assert_string_equal(f[column("country_iso_code")], "");
-	assert_string_equal(f[column("cpu_count")], "4");
-	assert_string_equal(f[column("cpu_model")], "Intel(R) Xeon(R), 2 GHz");
-	assert_string_equal(f[column("tracking_mode")], "process");
-	assert_string_equal(f[column("pue")], "1");
-	free(out.p);
+	assert_fields(f, want, sizeof(want) / sizeof(want[0]));
 }
 
 static void test_codecarbon_row_when_dram_measured_sums_cpu_and_ram_energy(void **state)
 {
 	struct export_run r = sample_run();
-	struct out out;
+	static const struct field_want want[] = {
+		{ "ram_energy", "0.0005" },
+		{ "ram_power", "900" },
+		{ "energy_consumed", "0.0015" },
+		{ "project_name", "" },
+	};
 	char f[64][256];
 
 	r.domains |= 1u << ENERGY_DRAM;
 	r.total.mem_uj = 1800000000ull;
-	out_open(&out);
-	assert_int_equal(export_codecarbon_row(out.f, &r, NULL), 0);
-	csv_split(out_close(&out), f, 64);
-	assert_string_equal(f[column("ram_energy")], "0.0005");
-	assert_string_equal(f[column("ram_power")], "900");
-	assert_string_equal(f[column("energy_consumed")], "0.0015");
-	assert_string_equal(f[column("project_name")], "");
-	free(out.p);
+	codecarbon_fields(&r, NULL, f);
+	assert_fields(f, want, sizeof(want) / sizeof(want[0]));
 }
 
 static void test_csv_field_when_special_characters_quotes_per_rfc4180(void **state)
