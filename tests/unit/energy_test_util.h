@@ -107,12 +107,8 @@ static inline int tree_setup(void **state)
 	struct tree *t = calloc(1, sizeof(*t));
 	char p[512];
 
-	if (!t)
+	if (!t || tl_setup_into(t->dir, sizeof(t->dir)))
 		return -1;
-	if (tl_setup(NULL))
-		return -1;
-	if ((size_t)snprintf(t->dir, sizeof(t->dir), "%s", tl_dir()) >= sizeof(t->dir))
-		return -1; /* a $TMPDIR too long for the fixture */
 	snprintf(p, sizeof(p), "%s/cpu", t->dir);
 	t_topo_tree(p, 4, pkg_of);
 	if (topo_load(&t->topo, p))

@@ -130,12 +130,8 @@ static int world_setup(void **state)
 	struct world *w = calloc(1, sizeof(*w));
 	struct identity_opts o;
 
-	if (!w)
+	if (!w || tl_setup_into(w->dir, sizeof(w->dir)))
 		return -1;
-	if (tl_setup(NULL))
-		return -1;
-	if ((size_t)snprintf(w->dir, sizeof(w->dir), "%s", tl_dir()) >= sizeof(w->dir))
-		return -1; /* a $TMPDIR too long for the fixture */
 	snprintf(w->proc, sizeof(w->proc), "%s/proc", w->dir);
 	snprintf(w->docker, sizeof(w->docker), "%s/docker", w->dir);
 	snprintf(w->storage, sizeof(w->storage), "%s/storage", w->dir);

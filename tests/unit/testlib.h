@@ -65,6 +65,18 @@ static inline int tl_setup(void **state)
 	return 0;
 }
 
+/* tl_setup, the directory's name then copied into dir (a fixture's own buffer of len bytes); -1 when it does not fit. */
+static inline int tl_setup_into(char *dir, size_t len)
+{
+	if (tl_setup(NULL))
+		return -1;
+	if ((size_t)snprintf(dir, len, "%s", tl_cur.dir) >= len) {
+		fprintf(stderr, "testlib: $TMPDIR too long for the fixture: %s\n", tl_cur.dir);
+		return -1;
+	}
+	return 0;
+}
+
 static inline int tl_rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 {
 	(void)sb;
