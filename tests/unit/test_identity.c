@@ -203,6 +203,13 @@ static int warnings(struct world *w, const char *needle)
 	return n;
 }
 
+/* The labels chose group kind and name. */
+static void assert_group(const struct proc_labels *l, enum group_kind kind, const char *group)
+{
+	if (l->kind != kind || strcmp(l->group, group) != 0)
+		fail_msg("labelled %s '%s', want %s '%s'", group_kind_name(l->kind), l->group, group_kind_name(kind), group);
+}
+
 static void test_identity_when_docker_state_gives_container_name(void **state)
 {
 	struct world *w = *state;
@@ -211,8 +218,7 @@ static void test_identity_when_docker_state_gives_container_name(void **state)
 	t_write_at(w->docker, "containers/" CID "/config.v2.json", "{\"ID\":\"" CID "\",\"Name\":\"/web-1\"}");
 	proc_in(w, 100, "/system.slice/docker-" CID ".scope");
 	assert_int_equal(identity_label(w->id, 100, "worker", &l), 0);
-	assert_int_equal(l.kind, GROUP_CONTAINER);
-	assert_string_equal(l.group, "web-1");
+	assert_group(&l, GROUP_CONTAINER, "web-1");
 	assert_string_equal(l.container, CID);
 	assert_string_equal(l.runtime, "docker");
 	assert_int_equal(l.uid, 0);
@@ -226,8 +232,7 @@ static void test_identity_when_podman_state_gives_container_name(void **state)
 	t_write_at(w->storage, "overlay-containers/containers.json", "[{\"id\":\"" CID "\",\"names\":[\"db\"]}]");
 	proc_in(w, 101, "/machine.slice/libpod-" CID ".scope/container");
 	assert_int_equal(identity_label(w->id, 101, "worker", &l), 0);
-	assert_int_equal(l.kind, GROUP_CONTAINER);
-	assert_string_equal(l.group, "db");
+	assert_group(&l, GROUP_CONTAINER, "db");
 	assert_string_equal(l.runtime, "podman");
 }
 
@@ -241,8 +246,7 @@ static void test_identity_when_kubelet_logs_give_pod_and_container(void **state)
 	proc_in(w, 102, "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" UID_
 			".slice/cri-containerd-" CID ".scope");
 	assert_int_equal(identity_label(w->id, 102, "worker", &l), 0);
-	assert_int_equal(l.kind, GROUP_POD);
-	assert_string_equal(l.group, "shop/cart-7d9f/app");
+	assert_group(&l, GROUP_POD, "shop/cart-7d9f/app");
 	assert_string_equal(l.k8s_namespace, "shop");
 	assert_string_equal(l.pod, "cart-7d9f");
 	assert_string_equal(l.container_name, "app");
@@ -258,8 +262,7 @@ static void test_identity_when_state_missing_keeps_id_and_warns_once(void **stat
 	proc_in(w, 103, "/system.slice/docker-" CID ".scope");
 	proc_in(w, 104, "/system.slice/docker-" CID ".scope");
 	assert_int_equal(identity_label(w->id, 103, "worker", &l), 0);
-	assert_int_equal(l.kind, GROUP_CONTAINER);
-	assert_string_equal(l.group, CID);
+	assert_group(&l, GROUP_CONTAINER, CID);
 	assert_int_equal(identity_label(w->id, 104, "worker", &l), 0);
 	assert_string_equal(l.group, CID);
 	assert_int_equal(warnings(w, "labelled by what is known"), 1);
@@ -290,8 +293,7 @@ static void test_identity_when_pod_logs_missing_keeps_pod_uid(void **state)
 
 	proc_in(w, 107, "/kubepods/besteffort/pod" UID "/" CID);
 	assert_int_equal(identity_label(w->id, 107, "worker", &l), 0);
-	assert_int_equal(l.kind, GROUP_POD);
-	assert_string_equal(l.group, UID);
+	assert_group(&l, GROUP_POD, UID);
 	assert_int_equal(warnings(w, "labelled by what is known"), 1);
 }
 
@@ -302,8 +304,7 @@ static void test_identity_when_slurm_job_gives_job_and_user(void **state)
 
 	proc_in(w, 108, "/slurm/uid_0/job_4242/step_0");
 	assert_int_equal(identity_label(w->id, 108, "worker", &l), 0);
-	assert_int_equal(l.kind, GROUP_JOB);
-	assert_string_equal(l.group, "4242");
+	assert_group(&l, GROUP_JOB, "4242");
 	assert_string_equal(l.job_id, "4242");
 	assert_string_equal(l.job_user, "root"); /* uid 0 by name */
 }
@@ -315,13 +316,11 @@ static void test_identity_refresh_when_moved_relabels_once(void **state)
 
 	proc_in(w, 109, "/user.slice/user-0.slice/session-1.scope");
 	assert_int_equal(identity_label(w->id, 109, "bash", &l), 0);
-	assert_int_equal(l.kind, GROUP_COMM);
-	assert_string_equal(l.group, "bash");
+	assert_group(&l, GROUP_COMM, "bash");
 	assert_int_equal(identity_refresh(w->id, 109, "bash", &l), 0);
 	t_write_at(w->proc, "109/cgroup", "0::/system.slice/build.service\n");
 	assert_int_equal(identity_refresh(w->id, 109, "bash", &l), 1);
-	assert_int_equal(l.kind, GROUP_UNIT);
-	assert_string_equal(l.group, "build.service");
+	assert_group(&l, GROUP_UNIT, "build.service");
 	assert_int_equal(l.uid, 0);
 	assert_int_equal(identity_refresh(w->id, 109, "bash", &l), 0);
 	/* gone: nothing to refresh, labels stand */
