@@ -115,46 +115,79 @@ static void test_first_sight_when_thread_born_after_attach_charges_its_whole_cou
 	joule_test_bpf__destroy(skel);
 }
 
-static void test_charge_adds_the_growth_of_the_kernel_count_since_the_last_charge(void **state)
+/*
+ * A thread of process (100, 7), born after the attach with count 0, is
+ * charged step by step, and between charges the process's ns on a CPU are
+ * checked.
+ */
+struct charge_step {
+	bool expect;	/* false: a charge with count ns on cpu; true: the process holds ns on cpu */
+	uint64_t ns;
+	int cpu;
+};
+#define CHARGE(se_ns, cpu) { false, (se_ns), (cpu) }
+#define EXPECT(cpu, ns) { true, (ns), (cpu) }
+
+struct charge_case {
+	const char *name;
+	int min_cpus;
+	uint64_t want_charged_se_ns;	/* the thread's charged count at the end */
+	int nsteps;
+	struct charge_step steps[5];
+};
+
+/* The cases: each is a test of its own, under its name (CHARGE_TEST in main). */
+static const struct charge_case charge_cases[] = {
+	{ "test_charge_adds_the_growth_of_the_kernel_count_since_the_last_charge", 1, 4000, 4, {
+		CHARGE(1000, 0),
+		CHARGE(1500, 0),
+		CHARGE(4000, 0), /* a missed event changes nothing: the next charge holds the time */
+		EXPECT(0, 4000),
+	} },
+	{ "test_charge_when_count_behind_a_flush_estimate_waits_without_charging_twice", 1, 1200, 5, {
+		CHARGE(1000, 0), /* a flush credited up to 1000 */
+		CHARGE(900, 0),	 /* the kernel's count had only reached 900 */
+		EXPECT(0, 1000),
+		CHARGE(1200, 0),
+		EXPECT(0, 1200),
+	} },
+	{ "test_charge_goes_to_the_cpu_the_time_was_spent_on", 2, 1300, 4, {
+		CHARGE(1000, 1), /* ran 1000 ns on CPU 1, charged from CPU 0 (a migration, a snapshot) */
+		CHARGE(1300, 0),
+		EXPECT(1, 1000),
+		EXPECT(0, 300),
+	} },
+};
+
+static void run_charge_case(void **state)
 {
-	struct joule_test_bpf *skel = open_logic(0);
+	const struct charge_case *c = *state;
+	struct joule_test_bpf *skel;
 
-	first_sight(skel, 100, 7, 1, 0, 0);
-	charge(skel, 1000, 0);
-	charge(skel, 1500, 0);
-	/* a missed event changes nothing: the next charge holds the time */
-	charge(skel, 4000, 0);
-	assert_int_equal(proc_ns_on_cpu(skel, 100, 7, 0), 4000);
-	assert_int_equal(skel->bss->test_th.charged_se_ns, 4000);
-	joule_test_bpf__destroy(skel);
-}
-
-static void test_charge_when_count_behind_a_flush_estimate_waits_without_charging_twice(void **state)
-{
-	struct joule_test_bpf *skel = open_logic(0);
-
-	first_sight(skel, 100, 7, 1, 0, 0);
-	charge(skel, 1000, 0); /* a flush credited up to 1000 */
-	charge(skel, 900, 0);  /* the kernel's count had only reached 900 */
-	assert_int_equal(proc_ns_on_cpu(skel, 100, 7, 0), 1000);
-	charge(skel, 1200, 0);
-	assert_int_equal(proc_ns_on_cpu(skel, 100, 7, 0), 1200);
-	joule_test_bpf__destroy(skel);
-}
-
-static void test_charge_goes_to_the_cpu_the_time_was_spent_on(void **state)
-{
-	struct joule_test_bpf *skel = open_logic(0);
-
-	if (libbpf_num_possible_cpus() < 2)
+	if (libbpf_num_possible_cpus() < c->min_cpus)
 		skip();
+	skel = open_logic(0);
 	first_sight(skel, 100, 7, 1, 0, 0);
-	charge(skel, 1000, 1); /* ran 1000 ns on CPU 1, charged from CPU 0 (a migration, a snapshot) */
-	charge(skel, 1300, 0);
-	assert_int_equal(proc_ns_on_cpu(skel, 100, 7, 1), 1000);
-	assert_int_equal(proc_ns_on_cpu(skel, 100, 7, 0), 300);
+	for (int i = 0; i < c->nsteps; i++) {
+		const struct charge_step *st = &c->steps[i];
+		uint64_t got;
+
+		if (!st->expect) {
+			charge(skel, st->ns, st->cpu);
+			continue;
+		}
+		got = proc_ns_on_cpu(skel, 100, 7, st->cpu);
+		if (got != st->ns)
+			fail_msg("%s: at step %d CPU %d holds %llu ns, want %llu", c->name, i, st->cpu,
+				 (unsigned long long)got, (unsigned long long)st->ns);
+	}
+	if (skel->bss->test_th.charged_se_ns != c->want_charged_se_ns)
+		fail_msg("%s: charged count %llu, want %llu", c->name, (unsigned long long)skel->bss->test_th.charged_se_ns,
+			 (unsigned long long)c->want_charged_se_ns);
 	joule_test_bpf__destroy(skel);
 }
+
+#define CHARGE_TEST(i) { charge_cases[i].name, run_charge_case, NULL, NULL, (void *)&charge_cases[i] }
 
 static void test_charge_when_pid_reused_keeps_processes_apart(void **state)
 {
@@ -193,13 +226,19 @@ static void test_charge_when_map_full_sends_time_to_overflow(void **state)
 	joule_test_bpf__destroy(skel);
 }
 
+/* Run prog on CPU 0 at rq clock now_ns, the task's exec_start at exec_start_ns: the two clocks the logic compares. */
+static void run_at(struct joule_test_bpf *skel, struct bpf_program *prog, uint64_t now_ns, uint64_t exec_start_ns)
+{
+	skel->bss->test_in.now_ns = now_ns;
+	skel->bss->test_in.exec_start_ns = exec_start_ns;
+	run_on(prog, 0);
+}
+
 /* The idle task switches out (in = false) or in at now_ns with a task whose exec_start is exec_start_ns. */
 static void idle_edge(struct joule_test_bpf *skel, bool in, uint64_t now_ns, uint64_t exec_start_ns)
 {
 	skel->bss->test_in.dead = in;
-	skel->bss->test_in.now_ns = now_ns;
-	skel->bss->test_in.exec_start_ns = exec_start_ns;
-	run_on(skel->progs.test_idle, 0);
+	run_at(skel, skel->progs.test_idle, now_ns, exec_start_ns);
 }
 
 static void test_idle_counts_from_switch_in_to_switch_out_by_the_cpus_clock(void **state)
@@ -219,10 +258,8 @@ static void test_idle_counts_from_switch_in_to_switch_out_by_the_cpus_clock(void
 /* The flush's estimate of the running thread at now_ns (count se_ns, exec_start exec_start_ns). */
 static uint64_t running(struct joule_test_bpf *skel, uint64_t now_ns, uint64_t se_ns, uint64_t exec_start_ns)
 {
-	skel->bss->test_in.now_ns = now_ns;
 	skel->bss->test_in.se_ns = se_ns;
-	skel->bss->test_in.exec_start_ns = exec_start_ns;
-	run_on(skel->progs.test_running, 0);
+	run_at(skel, skel->progs.test_running, now_ns, exec_start_ns);
 	return skel->bss->test_running_ns;
 }
 
@@ -338,64 +375,77 @@ static bool lives_has(struct joule_test_bpf *skel, uint32_t tgid, uint64_t start
 	return bpf_map_lookup_elem(bpf_map__fd(skel->maps.lives), &k, &n) == 0;
 }
 
+/* The logic object, its events ring read into f. */
+struct final_watch {
+	struct joule_test_bpf *skel;
+	struct ring_buffer *rb;
+	struct finals f;
+};
+
+static void final_watch_open(struct final_watch *w)
+{
+	memset(w, 0, sizeof(*w));
+	w->skel = open_logic(0);
+	w->rb = ring_buffer__new(bpf_map__fd(w->skel->maps.events), on_event, &w->f, NULL);
+	assert_non_null(w->rb);
+}
+
+/* How many final events have come so far. */
+static int finals_so_far(struct final_watch *w)
+{
+	ring_buffer__consume(w->rb);
+	return w->f.n;
+}
+
+static void final_watch_close(struct final_watch *w)
+{
+	ring_buffer__free(w->rb);
+	joule_test_bpf__destroy(w->skel);
+}
+
 static void test_thread_end_when_last_counted_thread_ends_sends_final_with_its_generation(void **state)
 {
-	struct joule_test_bpf *skel = open_logic(0);
-	struct finals f = {};
-	struct ring_buffer *rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_event, &f, NULL);
+	struct final_watch w;
 
-	assert_non_null(rb);
-	clone_thread(skel, 71, 500);
-	clone_thread(skel, 71, 500);
-	thread_end(skel, 71, 500, true, true, 0); /* the leader ends first: a thread still runs */
-	ring_buffer__consume(rb);
-	assert_int_equal(f.n, 0);
-	thread_end(skel, 71, 500, false, true, 1);
-	ring_buffer__consume(rb);
-	assert_int_equal(f.n, 1);
-	assert_int_equal(f.last.tgid, 71);
-	assert_int_equal(f.last.start_ns, 500);
-	assert_int_equal(f.last.gen, 1);
-	assert_false(lives_has(skel, 71, 500));
-	ring_buffer__free(rb);
-	joule_test_bpf__destroy(skel);
+	final_watch_open(&w);
+	clone_thread(w.skel, 71, 500);
+	clone_thread(w.skel, 71, 500);
+	thread_end(w.skel, 71, 500, true, true, 0); /* the leader ends first: a thread still runs */
+	assert_int_equal(finals_so_far(&w), 0);
+	thread_end(w.skel, 71, 500, false, true, 1);
+	assert_int_equal(finals_so_far(&w), 1);
+	assert_int_equal(w.f.last.tgid, 71);
+	assert_int_equal(w.f.last.start_ns, 500);
+	assert_int_equal(w.f.last.gen, 1);
+	assert_false(lives_has(w.skel, 71, 500));
+	final_watch_close(&w);
 }
 
 static void test_thread_end_when_uncounted_leader_has_no_counted_thread_left_sends_final(void **state)
 {
-	struct joule_test_bpf *skel = open_logic(0);
-	struct finals f = {};
-	struct ring_buffer *rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_event, &f, NULL);
+	struct final_watch w;
 
-	assert_non_null(rb);
-	thread_end(skel, 72, 600, false, false, 0); /* an uncounted thread: says nothing */
-	ring_buffer__consume(rb);
-	assert_int_equal(f.n, 0);
-	thread_end(skel, 72, 600, true, false, 0);
-	ring_buffer__consume(rb);
-	assert_int_equal(f.n, 1);
-	assert_int_equal(f.last.tgid, 72);
-	ring_buffer__free(rb);
-	joule_test_bpf__destroy(skel);
+	final_watch_open(&w);
+	thread_end(w.skel, 72, 600, false, false, 0); /* an uncounted thread: says nothing */
+	assert_int_equal(finals_so_far(&w), 0);
+	thread_end(w.skel, 72, 600, true, false, 0);
+	assert_int_equal(finals_so_far(&w), 1);
+	assert_int_equal(w.f.last.tgid, 72);
+	final_watch_close(&w);
 }
 
 static void test_thread_end_when_counted_threads_remain_sends_nothing_for_an_uncounted_leader(void **state)
 {
-	struct joule_test_bpf *skel = open_logic(0);
-	struct finals f = {};
-	struct ring_buffer *rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_event, &f, NULL);
+	struct final_watch w;
 
-	assert_non_null(rb);
-	clone_thread(skel, 73, 700);
-	thread_end(skel, 73, 700, true, false, 0);
-	ring_buffer__consume(rb);
-	assert_int_equal(f.n, 0);
-	assert_true(lives_has(skel, 73, 700));
-	thread_end(skel, 73, 700, false, true, 0);
-	ring_buffer__consume(rb);
-	assert_int_equal(f.n, 1);
-	ring_buffer__free(rb);
-	joule_test_bpf__destroy(skel);
+	final_watch_open(&w);
+	clone_thread(w.skel, 73, 700);
+	thread_end(w.skel, 73, 700, true, false, 0);
+	assert_int_equal(finals_so_far(&w), 0);
+	assert_true(lives_has(w.skel, 73, 700));
+	thread_end(w.skel, 73, 700, false, true, 0);
+	assert_int_equal(finals_so_far(&w), 1);
+	final_watch_close(&w);
 }
 
 /* ---- attached: real workloads against the kernel's accounting ---- */
@@ -430,6 +480,13 @@ static struct tracer *open_attached(uint32_t max_tasks, bool raw)
 	assert_int_equal(tracer_open(&t, &o), 0);
 	return t;
 }
+
+/* Charged from the kernel's own count: within 0.1 % of it whatever the load (a macro: failures name the caller's line). */
+#define assert_within_0_1pct(joule_ns, kernel_ns)                        \
+	do {                                                             \
+		assert_true((joule_ns) * 1000 >= (kernel_ns) * 999);     \
+		assert_true((joule_ns) * 1000 <= (kernel_ns) * 1001);    \
+	} while (0)
 
 static uint64_t sum_for_pid(const struct tracer_delta *d, uint32_t pid)
 {
@@ -483,9 +540,7 @@ static void cpu_time_matches_schedstat(bool raw)
 			print_message("  row %u %s %llu ns\n", d.tasks[i].tgid, d.tasks[i].comm,
 				      (unsigned long long)d.tasks[i].total_ns);
 	assert_true(kernel_ns >= 290 * NSEC_PER_MSEC);
-	/* charged from the kernel's own count: within 0.1 % whatever the load */
-	assert_true(joule_ns * 1000 >= kernel_ns * 999);
-	assert_true(joule_ns * 1000 <= kernel_ns * 1001);
+	assert_within_0_1pct(joule_ns, kernel_ns);
 	tracer_delta_free(&d);
 	tracer_close(t);
 }
@@ -581,6 +636,17 @@ static void test_attached_snapshots_cover_every_cpu_interval(void **state)
 	tracer_close(t);
 }
 
+/* The ns of the rows marked by inheritance from parent: its descendants, not itself. */
+static uint64_t marked_descendants_ns(const struct tracer_delta *d, uint32_t parent)
+{
+	uint64_t s = 0;
+
+	for (size_t i = 0; i < d->ntasks; i++)
+		if (d->tasks[i].marked && d->tasks[i].tgid != parent)
+			s += d->tasks[i].total_ns;
+	return s;
+}
+
 static void test_attached_short_lived_children_captured(void **state)
 {
 	struct tracer *t = open_attached(0, false);
@@ -616,18 +682,14 @@ static void test_attached_short_lived_children_captured(void **state)
 	assert_int_equal(tracer_mark_pid(t, (uint32_t)pid), 0);
 	for (;;) {
 		assert_int_equal(tracer_snapshot(t, &d), 0);
-		for (size_t i = 0; i < d.ntasks; i++)
-			if (d.tasks[i].marked && d.tasks[i].tgid != (uint32_t)pid)
-				joule_ns += d.tasks[i].total_ns;
+		joule_ns += marked_descendants_ns(&d, (uint32_t)pid);
 		if (waitpid(pid, &status, WNOHANG) == pid)
 			break;
 		usleep(100000);
 	}
 	for (int i = 0; i < 2; i++) {
 		assert_int_equal(tracer_snapshot(t, &d), 0);
-		for (size_t k = 0; k < d.ntasks; k++)
-			if (d.tasks[k].marked && d.tasks[k].tgid != (uint32_t)pid)
-				joule_ns += d.tasks[k].total_ns;
+		joule_ns += marked_descendants_ns(&d, (uint32_t)pid);
 	}
 	assert_true(read(res[0], buf, sizeof(buf) - 1) > 0);
 	close(res[0]);
@@ -635,8 +697,7 @@ static void test_attached_short_lived_children_captured(void **state)
 	print_message("children: joule %llu ns, RUSAGE_CHILDREN %llu ns (%.2f%%)\n",
 		      (unsigned long long)joule_ns, (unsigned long long)kernel_ns, 100.0 * joule_ns / kernel_ns);
 	assert_true(kernel_ns >= 500 * NSEC_PER_MSEC);
-	assert_true(joule_ns * 1000 >= kernel_ns * 999);
-	assert_true(joule_ns * 1000 <= kernel_ns * 1001);
+	assert_within_0_1pct(joule_ns, kernel_ns);
 	tracer_delta_free(&d);
 	tracer_close(t);
 }
@@ -664,15 +725,60 @@ static double wait_budget_s(double quiet_s)
 	return quiet_s * (2 + 2 * load / (double)online);
 }
 
+/* What the snapshots said of a marked child, from its fork to its reaping. */
+struct child_end {
+	uint64_t joule_ns;	/* its rows' ns, summed */
+	uint64_t kernel_ns;	/* its rusage once reaped: user + system */
+	int status;
+	bool exited, after_exit, all_marked;
+};
+
+/*
+ * Snapshot every 100 ms until the child's exited row has come and the child
+ * is reaped (within wait_budget_s(quiet_s)), then settle snapshots more in
+ * which any row of it after the exited one would show.
+ */
+static void watch_child_end(struct tracer *t, struct tracer_delta *d, pid_t pid, double quiet_s, int settle,
+			    struct child_end *e)
+{
+	uint64_t deadline = now_mono_ns() + (uint64_t)(wait_budget_s(quiet_s) * NSEC_PER_SEC);
+	bool reaped = false;
+	struct rusage ru = {};
+
+	memset(e, 0, sizeof(*e));
+	e->all_marked = true;
+	assert_int_equal(tracer_mark_pid(t, (uint32_t)pid), 0);
+	while (!(e->exited && reaped) && now_mono_ns() < deadline) {
+		usleep(100000);
+		if (!reaped && wait4(pid, &e->status, WNOHANG, &ru) == pid)
+			reaped = true;
+		assert_int_equal(tracer_snapshot(t, d), 0);
+		for (size_t r = 0; r < d->ntasks; r++) {
+			if (d->tasks[r].tgid != (uint32_t)pid)
+				continue;
+			e->after_exit |= e->exited;
+			e->exited |= d->tasks[r].exited;
+			e->all_marked &= d->tasks[r].marked;
+			e->joule_ns += d->tasks[r].total_ns;
+		}
+	}
+	assert_true(reaped); /* before anything reads ru */
+	for (int i = 0; i < settle; i++) {
+		usleep(100000);
+		assert_int_equal(tracer_snapshot(t, d), 0);
+		for (size_t r = 0; r < d->ntasks; r++)
+			e->after_exit |= d->tasks[r].tgid == (uint32_t)pid;
+	}
+	e->kernel_ns = ((uint64_t)ru.ru_utime.tv_sec + (uint64_t)ru.ru_stime.tv_sec) * NSEC_PER_SEC +
+		       ((uint64_t)ru.ru_utime.tv_usec + (uint64_t)ru.ru_stime.tv_usec) * 1000;
+}
+
 static void test_attached_exit_teardown_stays_with_the_process(void **state)
 {
 	struct tracer *t = open_attached(0, false);
 	struct tracer_delta d = {};
-	uint64_t joule_ns = 0, kernel_ns, deadline;
-	bool all_marked = true, exited = false, after_exit = false, reaped = false;
-	struct rusage ru = {};
+	struct child_end e;
 	size_t len = teardown_bytes();
-	int status = 0;
 	pid_t pid;
 
 	/* touched, then exit: freeing it runs for 10s of ms after the exit tracepoint */
@@ -686,40 +792,15 @@ static void test_attached_exit_teardown_stays_with_the_process(void **state)
 		memset(m, 1, len);
 		_exit(0);
 	}
-	assert_int_equal(tracer_mark_pid(t, (uint32_t)pid), 0);
-	deadline = now_mono_ns() + (uint64_t)(wait_budget_s(10) * NSEC_PER_SEC);
-	while (!(exited && reaped) && now_mono_ns() < deadline) {
-		usleep(100000);
-		if (!reaped && wait4(pid, &status, WNOHANG, &ru) == pid)
-			reaped = true;
-		assert_int_equal(tracer_snapshot(t, &d), 0);
-		for (size_t r = 0; r < d.ntasks; r++) {
-			if (d.tasks[r].tgid != (uint32_t)pid)
-				continue;
-			after_exit |= exited;
-			exited |= d.tasks[r].exited;
-			all_marked &= d.tasks[r].marked;
-			joule_ns += d.tasks[r].total_ns;
-		}
-	}
-	assert_true(reaped); /* before anything reads ru */
-	for (int i = 0; i < 3; i++) { /* anything after the exited row would show here */
-		usleep(100000);
-		assert_int_equal(tracer_snapshot(t, &d), 0);
-		for (size_t r = 0; r < d.ntasks; r++)
-			after_exit |= d.tasks[r].tgid == (uint32_t)pid;
-	}
-	kernel_ns = ((uint64_t)ru.ru_utime.tv_sec + (uint64_t)ru.ru_stime.tv_sec) * NSEC_PER_SEC +
-		    ((uint64_t)ru.ru_utime.tv_usec + (uint64_t)ru.ru_stime.tv_usec) * 1000;
+	watch_child_end(t, &d, pid, 10, 3, &e);
 	print_message("%zu MiB child: joule %llu ns, rusage %llu ns (%.2f%%)\n", len >> 20,
-		      (unsigned long long)joule_ns, (unsigned long long)kernel_ns,
-		      100.0 * (double)joule_ns / (double)kernel_ns);
-	assert_int_equal(WEXITSTATUS(status), 0);
-	assert_true(exited);
-	assert_false(after_exit);
-	assert_true(all_marked);
-	assert_true(joule_ns * 1000 >= kernel_ns * 999);
-	assert_true(joule_ns * 1000 <= kernel_ns * 1001);
+		      (unsigned long long)e.joule_ns, (unsigned long long)e.kernel_ns,
+		      100.0 * (double)e.joule_ns / (double)e.kernel_ns);
+	assert_int_equal(WEXITSTATUS(e.status), 0);
+	assert_true(e.exited);
+	assert_false(e.after_exit);
+	assert_true(e.all_marked);
+	assert_within_0_1pct(e.joule_ns, e.kernel_ns);
 	tracer_delta_free(&d);
 	tracer_close(t);
 }
@@ -739,10 +820,7 @@ static void test_attached_thread_outliving_its_leader_ends_the_process(void **st
 {
 	struct tracer *t = open_attached(0, false);
 	struct tracer_delta d = {};
-	uint64_t joule_ns = 0, kernel_ns, deadline;
-	bool exited = false, after_exit = false, reaped = false;
-	struct rusage ru = {};
-	int status = 0;
+	struct child_end e;
 	pid_t pid;
 
 	pid = fork_child();
@@ -754,38 +832,14 @@ static void test_attached_thread_outliving_its_leader_ends_the_process(void **st
 			_exit(2);
 		pthread_exit(NULL); /* the leader goes; the process lives on in th */
 	}
-	assert_int_equal(tracer_mark_pid(t, (uint32_t)pid), 0);
-	deadline = now_mono_ns() + (uint64_t)(wait_budget_s(5) * NSEC_PER_SEC);
-	while (!(exited && reaped) && now_mono_ns() < deadline) {
-		usleep(100000);
-		if (!reaped && wait4(pid, &status, WNOHANG, &ru) == pid)
-			reaped = true;
-		assert_int_equal(tracer_snapshot(t, &d), 0);
-		for (size_t r = 0; r < d.ntasks; r++) {
-			if (d.tasks[r].tgid != (uint32_t)pid)
-				continue;
-			after_exit |= exited;
-			exited |= d.tasks[r].exited;
-			joule_ns += d.tasks[r].total_ns;
-		}
-	}
-	assert_true(reaped); /* before anything reads ru */
-	for (int i = 0; i < 2; i++) { /* anything after the exited row would show here */
-		usleep(100000);
-		assert_int_equal(tracer_snapshot(t, &d), 0);
-		for (size_t r = 0; r < d.ntasks; r++)
-			after_exit |= d.tasks[r].tgid == (uint32_t)pid;
-	}
-	kernel_ns = ((uint64_t)ru.ru_utime.tv_sec + (uint64_t)ru.ru_stime.tv_sec) * NSEC_PER_SEC +
-		    ((uint64_t)ru.ru_utime.tv_usec + (uint64_t)ru.ru_stime.tv_usec) * 1000;
-	print_message("thread outliving its leader: joule %llu ns, rusage %llu ns\n", (unsigned long long)joule_ns,
-		      (unsigned long long)kernel_ns);
-	assert_int_equal(WEXITSTATUS(status), 0);
-	assert_true(exited);
-	assert_false(after_exit);
-	assert_true(kernel_ns >= 300 * NSEC_PER_MSEC);
-	assert_true(joule_ns * 1000 >= kernel_ns * 999);
-	assert_true(joule_ns * 1000 <= kernel_ns * 1001);
+	watch_child_end(t, &d, pid, 5, 2, &e);
+	print_message("thread outliving its leader: joule %llu ns, rusage %llu ns\n", (unsigned long long)e.joule_ns,
+		      (unsigned long long)e.kernel_ns);
+	assert_int_equal(WEXITSTATUS(e.status), 0);
+	assert_true(e.exited);
+	assert_false(e.after_exit);
+	assert_true(e.kernel_ns >= 300 * NSEC_PER_MSEC);
+	assert_within_0_1pct(e.joule_ns, e.kernel_ns);
 	tracer_delta_free(&d);
 	tracer_close(t);
 }
@@ -838,9 +892,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_first_sight_when_thread_predates_attach_takes_its_count_as_baseline),
 		cmocka_unit_test(test_first_sight_when_thread_born_after_attach_charges_its_whole_count),
-		cmocka_unit_test(test_charge_adds_the_growth_of_the_kernel_count_since_the_last_charge),
-		cmocka_unit_test(test_charge_when_count_behind_a_flush_estimate_waits_without_charging_twice),
-		cmocka_unit_test(test_charge_goes_to_the_cpu_the_time_was_spent_on),
+		CHARGE_TEST(0),
+		CHARGE_TEST(1),
+		CHARGE_TEST(2),
 		cmocka_unit_test(test_charge_when_pid_reused_keeps_processes_apart),
 		cmocka_unit_test(test_charge_when_map_full_sends_time_to_overflow),
 		cmocka_unit_test(test_idle_counts_from_switch_in_to_switch_out_by_the_cpus_clock),

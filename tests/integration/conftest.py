@@ -16,10 +16,16 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "root: needs root (BPF)")
 
 
+def skip_unless_root():
+    """Skip the test (or the module fixture that calls it) when BPF programs cannot be loaded."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to load BPF programs")
+
+
 @pytest.fixture(autouse=True)
 def _needs_root(request):
-    if request.node.get_closest_marker("root") and os.geteuid() != 0:
-        pytest.skip("needs root to load BPF programs")
+    if request.node.get_closest_marker("root"):
+        skip_unless_root()
 
 
 def joule(*args, timeout=120, **kw):

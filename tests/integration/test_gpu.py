@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from conftest import BUILD, joule
+from conftest import BUILD, joule, skip_unless_root
 from daemon_util import Daemon, check_schema, metrics_text, response_schema, wait_for
 
 PY = "/usr/bin/python3"
@@ -111,8 +111,7 @@ THREE_GPUS = ("driver 550.54.15\n"
 
 @pytest.fixture(scope="module")
 def three_gpus(tmp_path_factory):
-    if os.geteuid() != 0:
-        pytest.skip("needs root to load BPF programs")
+    skip_unless_root()
     tmp = str(tmp_path_factory.mktemp("gpu3"))
     r = gpu_run(tmp, THREE_GPUS, n=4, extra=("--report", "codecarbon=" + os.path.join(tmp, "emissions.csv"),
                                              "--report", "boamps=" + os.path.join(tmp, "boamps.json"),
@@ -230,12 +229,17 @@ ONE_GPU = ("gpu 0 name=Fake_A100 uuid=GPU-a100-0 power_mw=200000 util=50\n"
            "proc 0 {0} sm=50\n")
 
 
-@root
-def test_gpu_driver_error_mid_run_is_reported_and_the_counter_carries_the_energy(tmp_path):
-    r = gpu_run(str(tmp_path), ONE_GPU, n=1, fault="fail")
+def faulted_run(tmp_path, fault):
+    """A run of ONE_GPU whose GPU 0 meets fault: (the process, its report, GPU 0's entry)."""
+    r = gpu_run(str(tmp_path), ONE_GPU, n=1, fault=fault)
     assert r.returncode == 0, r.stderr
     rep = report_of(r.stderr)
-    g = gpu(rep, 0)
+    return r, rep, gpu(rep, 0)
+
+
+@root
+def test_gpu_driver_error_mid_run_is_reported_and_the_counter_carries_the_energy(tmp_path):
+    r, rep, g = faulted_run(tmp_path, "fail")
     assert g["read_errors"] > 0 and g["status"] == "read_errors", f"the error is reported: {g}"
     assert "GPU 0 energy read failed" in r.stderr, "and logged"
     # the counter kept counting: the read after the error carries it, so GPU 0 (200 W) is
@@ -246,10 +250,7 @@ def test_gpu_driver_error_mid_run_is_reported_and_the_counter_carries_the_energy
 
 @root
 def test_gpu_that_disappears_is_reported_and_keeps_its_energy_and_cpu_data(tmp_path):
-    r = gpu_run(str(tmp_path), ONE_GPU, n=1, fault="lost")
-    assert r.returncode == 0, r.stderr
-    rep = report_of(r.stderr)
-    g = gpu(rep, 0)
+    _, rep, g = faulted_run(tmp_path, "lost")
     assert g["status"] == "lost" and g["nvml_error"] == 15, f"lost is reported: {g}"
     assert g["energy_uj"] > 0, "its energy before it went is kept"
     assert gpu(rep, 1)["status"] == "ok", "the other GPU is still read"

@@ -71,23 +71,28 @@ def test_verify_when_intact_expect_exit_0_and_summary(tmp_path):
     assert head in r.stdout
 
 
-def test_verify_when_one_character_edited_expect_exit_1_naming_that_line(tmp_path):
+def edited_ledger(tmp_path, edit):
+    """A fresh ledger (write_ledger) at tmp_path/run.jsonl, its lines then changed in place by edit(lines)."""
     p = tmp_path / "run.jsonl"
     write_ledger(p)
     lines = p.read_text(encoding="utf-8").splitlines(keepends=True)
-    lines[6] = lines[6].replace('"energy_uj":15000', '"energy_uj":15001')
+    edit(lines)
     p.write_text("".join(lines), encoding="utf-8")
+    return p
+
+
+def test_verify_when_one_character_edited_expect_exit_1_naming_that_line(tmp_path):
+    def edit(lines):
+        lines[6] = lines[6].replace('"energy_uj":15000', '"energy_uj":15001')
+
+    p = edited_ledger(tmp_path, edit)
     r = joule("ledger", "verify", str(p))
     assert r.returncode == 1, r.stdout
     assert r.stdout.startswith(f"{p}:7: hash mismatch"), r.stdout
 
 
 def test_verify_when_json_flag_expect_machine_readable_failure(tmp_path):
-    p = tmp_path / "run.jsonl"
-    write_ledger(p)
-    lines = p.read_text(encoding="utf-8").splitlines(keepends=True)
-    del lines[4]
-    p.write_text("".join(lines), encoding="utf-8")
+    p = edited_ledger(tmp_path, lambda lines: lines.pop(4))
     r = joule("ledger", "verify", "--json", str(p))
     assert r.returncode == 1
     out = json.loads(r.stdout)
@@ -111,11 +116,10 @@ def test_verify_when_gzip_and_expected_head_expect_ok_and_truncation_caught(tmp_
 
 
 def test_verify_when_not_canonical_expect_named(tmp_path):
-    p = tmp_path / "run.jsonl"
-    write_ledger(p)
-    lines = p.read_text(encoding="utf-8").splitlines(keepends=True)
-    lines[2] = lines[2].replace('"ppid":1,', '"ppid":1, ')
-    p.write_text("".join(lines), encoding="utf-8")
+    def edit(lines):
+        lines[2] = lines[2].replace('"ppid":1,', '"ppid":1, ')
+
+    p = edited_ledger(tmp_path, edit)
     r = joule("ledger", "verify", str(p))
     assert r.returncode == 1 and f"{p}:3: not canonical" in r.stdout, r.stdout
 

@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from conftest import FakeRapl, joule
+from conftest import FakeRapl, joule, skip_unless_root
 
 SVG = "{http://www.w3.org/2000/svg}"
 JOULE_NS = "{urn:joule:plot}"
@@ -25,8 +25,7 @@ WORKLOAD = ("import ctypes, sys, time\n"
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     """One `joule run --plot` of two named busy processes on a fake RAPL tree, with its JSON and ledger."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root to load BPF programs")
+    skip_unless_root()
     d = tmp_path_factory.mktemp("plot")
     fr = FakeRapl(d / "rapl")
     tag = "%d" % (os.getpid() % 100000)

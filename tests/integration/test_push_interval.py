@@ -1,14 +1,13 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 """joule run --push-interval: the totals so far reach a real prometheus-pushgateway while the command runs."""
 import json
-import os
 import shutil
 import subprocess
 import uuid
 
 import pytest
 
-from conftest import joule
+from conftest import joule, skip_unless_root
 from test_reports import Logged
 
 PY = "/usr/bin/python3"
@@ -17,8 +16,7 @@ PY = "/usr/bin/python3"
 @pytest.mark.root
 @pytest.mark.skipif(not shutil.which("prometheus-pushgateway"), reason="prometheus-pushgateway missing")
 def test_run_push_interval_when_command_runs_pushes_growing_totals_then_the_exit(tmp_path):
-    if os.geteuid() != 0:
-        pytest.skip("needs root to load BPF programs")
+    skip_unless_root()
     pg = Logged(["prometheus-pushgateway", "--web.listen-address=127.0.0.1:0",
                  "--persistence.file=" + str(tmp_path / "pg.data")], str(tmp_path / "pg.log"))
     job = "push-interval-" + uuid.uuid4().hex[:8]

@@ -12,7 +12,7 @@ import shutil
 
 import pytest
 
-from conftest import JOULE, joule
+from conftest import JOULE, joule, skip_unless_root
 from daemon_util import wait_for
 from prom_util import Logged, Prometheus, promql, promql_safe
 
@@ -30,8 +30,7 @@ def reference_columns():
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     """One real run with a ledger: (ledger path, the run's own --json object)."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root to load BPF programs")
+    skip_unless_root()
     d = tmp_path_factory.mktemp("run")
     led, out = str(d / "run.jsonl"), d / "run.json"
     r = joule("run", "--json", "-o", str(out), "--ledger", led, "--", "stress-ng", "--cpu", "1", "-t", "1", "-q")

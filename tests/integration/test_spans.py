@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from conftest import FakeRapl
+from conftest import FakeRapl, skip_unless_root
 from daemon_util import JOULE, REPO, Daemon, check_schema, metrics_text, response_schema, wait_for
 
 pytestmark = pytest.mark.root
@@ -83,8 +83,7 @@ class SpanDaemon:
 
 @pytest.fixture(scope="module")
 def sd():
-    if os.geteuid() != 0:
-        pytest.skip("needs root to load BPF programs")
+    skip_unless_root()
     d = SpanDaemon()
     yield d
     d.cleanup()

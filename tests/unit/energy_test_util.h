@@ -53,6 +53,15 @@ static inline void t_write(const char *path, const char *fmt, ...)
 	fclose(f);
 }
 
+/* t_write of the plain text into dir/rel. */
+static inline void t_write_at(const char *dir, const char *rel, const char *text)
+{
+	char p[4200];
+
+	snprintf(p, sizeof(p), "%s/%s", dir, rel);
+	t_write(p, "%s", text);
+}
+
 static inline void t_rmrf(const char *path)
 {
 	char cmd[4200];
@@ -89,18 +98,17 @@ struct tree {
 	struct topo topo;
 };
 
+/* A test run in a fresh reader world, for a file's table of tests. */
+#define TREE_TEST(f) cmocka_unit_test_setup_teardown(f, tree_setup, tree_teardown)
+
 static inline int tree_setup(void **state)
 {
 	static const int pkg_of[] = { 0, 0, 3, 3 };
 	struct tree *t = calloc(1, sizeof(*t));
 	char p[512];
 
-	if (!t)
+	if (!t || tl_setup_into(t->dir, sizeof(t->dir)))
 		return -1;
-	if (tl_setup(NULL))
-		return -1;
-	if ((size_t)snprintf(t->dir, sizeof(t->dir), "%s", tl_dir()) >= sizeof(t->dir))
-		return -1; /* a $TMPDIR too long for the fixture */
 	snprintf(p, sizeof(p), "%s/cpu", t->dir);
 	t_topo_tree(p, 4, pkg_of);
 	if (topo_load(&t->topo, p))
@@ -138,6 +146,28 @@ static inline void reader_init(struct reader *r, void **state, enum energy_kind 
 		r->o.powercap_root = r->root;
 	else if (kind == ENERGY_SRC_MSR)
 		r->o.msr_root = r->root;
+}
+
+/* The reader's source, opened: the open must succeed (its why on failure). */
+static inline struct energy_source *reader_open(struct reader *r)
+{
+	struct energy_source *s = NULL;
+	int rc = energy_open(&s, &r->o, r->why, sizeof(r->why));
+
+	if (rc != 0)
+		fail_msg("energy_open of %s: %d (%s)", r->root, rc, r->why);
+	return s;
+}
+
+/* The result of an open that must fail, its reason in r->why; a source that opened is closed again. */
+static inline int reader_open_err(struct reader *r)
+{
+	struct energy_source *s = NULL;
+	int rc = energy_open(&s, &r->o, r->why, sizeof(r->why));
+
+	if (rc == 0)
+		energy_close(s);
+	return rc;
 }
 
 /* The CPU the reader sees: /proc/cpuinfo text written beside its root. */

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <cmocka.h>
 #include "joule/acct.h"
+#include "unit/testlib.h"
 
 static struct sample_task task(uint32_t pid, uint64_t start, const char *comm, uint64_t ns, uint64_t uj)
 {
@@ -22,27 +23,38 @@ static struct sample_task task(uint32_t pid, uint64_t start, const char *comm, u
 	return t;
 }
 
-/* One interval of a process, added. */
-static void add(struct acct *a, uint32_t pid, uint64_t start, const char *comm, uint64_t uj)
+/* One interval of a process, added: ns of CPU time and uj of energy. */
+static void add_ns(struct acct *a, uint32_t pid, uint64_t start, const char *comm, uint64_t ns, uint64_t uj)
 {
-	struct sample_task t = task(pid, start, comm, 1, uj);
+	struct sample_task t = task(pid, start, comm, ns, uj);
 
 	assert_int_equal(acct_add(a, &t), 0);
+}
+
+static void add(struct acct *a, uint32_t pid, uint64_t start, const char *comm, uint64_t uj)
+{
+	add_ns(a, pid, start, comm, 1, uj);
+}
+
+/* Processes 1..n, started at 1, with pid uj each; the even ones have exited. */
+static void add_with_even_exited(struct acct *a, uint32_t n, const char *comm)
+{
+	for (uint32_t pid = 1; pid <= n; pid++) {
+		struct sample_task t = task(pid, 1, comm, 1, pid);
+
+		t.exited = pid % 2 == 0;
+		assert_int_equal(acct_add(a, &t), 0);
+	}
 }
 
 static void test_acct_when_same_process_twice_sums_and_keeps_pid_order(void **state)
 {
 	struct acct a = { 0 };
-	struct sample_task t;
 
-	t = task(30, 5, "c", 10, 100);
-	assert_int_equal(acct_add(&a, &t), 0);
-	t = task(10, 5, "a", 1, 10);
-	assert_int_equal(acct_add(&a, &t), 0);
-	t = task(30, 5, "c-renamed", 20, 200);
-	assert_int_equal(acct_add(&a, &t), 0);
-	t = task(30, 9, "c2", 5, 50); /* same pid, later start: another process */
-	assert_int_equal(acct_add(&a, &t), 0);
+	add_ns(&a, 30, 5, "c", 10, 100);
+	add_ns(&a, 10, 5, "a", 1, 10);
+	add_ns(&a, 30, 5, "c-renamed", 20, 200);
+	add_ns(&a, 30, 9, "c2", 5, 50); /* same pid, later start: another process */
 	assert_int_equal(a.n, 3);
 	assert_int_equal(a.v[0].pid, 10);
 	assert_int_equal(a.v[1].start_ns, 5);
@@ -59,13 +71,8 @@ static void test_acct_when_same_process_twice_sums_and_keeps_pid_order(void **st
 static void test_acct_drop_exited_keeps_live_processes_in_order(void **state)
 {
 	struct acct a = { 0 };
-	struct sample_task t;
 
-	for (uint32_t pid = 1; pid <= 5; pid++) {
-		t = task(pid, 1, "p", 1, 1);
-		t.exited = pid % 2 == 0;
-		assert_int_equal(acct_add(&a, &t), 0);
-	}
+	add_with_even_exited(&a, 5, "p");
 	acct_drop_exited(&a);
 	assert_int_equal(a.n, 3);
 	assert_int_equal(a.v[0].pid, 1);
@@ -93,14 +100,10 @@ static void test_acct_when_carbon_has_an_embodied_part_sums_both_parts(void **st
 static void test_acct_group_by_comm_when_names_repeat_counts_and_sums_them(void **state)
 {
 	struct acct a = { 0 };
-	struct sample_task t;
 
-	t = task(1, 1, "sh", 10, 100);
-	assert_int_equal(acct_add(&a, &t), 0);
-	t = task(2, 1, "make", 5, 50);
-	assert_int_equal(acct_add(&a, &t), 0);
-	t = task(3, 1, "sh", 20, 200);
-	assert_int_equal(acct_add(&a, &t), 0);
+	add_ns(&a, 1, 1, "sh", 10, 100);
+	add_ns(&a, 2, 1, "make", 5, 50);
+	add_ns(&a, 3, 1, "sh", 20, 200);
 	acct_group_by_comm(&a);
 	assert_int_equal(a.n, 2);
 	assert_string_equal(a.v[0].comm, "sh");
@@ -147,13 +150,8 @@ static void test_acct_when_pid_reused_keeps_the_two_processes_apart(void **state
 static void test_acct_drop_exited_when_done_still_finds_the_live_ones(void **state)
 {
 	struct acct a = { 0 };
-	struct sample_task t;
 
-	for (uint32_t p = 1; p <= 6; p++) {
-		t = task(p, 1, "x", 1, p);
-		t.exited = p % 2 == 0;
-		assert_int_equal(acct_add(&a, &t), 0);
-	}
+	add_with_even_exited(&a, 6, "x");
 	acct_drop_exited(&a);
 	assert_null(acct_find(&a, 2, 1));
 	assert_int_equal(acct_find(&a, 5, 1)->tot.cpu_uj, 5);
@@ -163,17 +161,12 @@ static void test_acct_drop_exited_when_done_still_finds_the_live_ones(void **sta
 	acct_free(&a);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_acct_when_same_process_twice_sums_and_keeps_pid_order),
-		cmocka_unit_test(test_acct_drop_exited_keeps_live_processes_in_order),
-		cmocka_unit_test(test_acct_when_carbon_has_an_embodied_part_sums_both_parts),
-		cmocka_unit_test(test_acct_group_by_comm_when_names_repeat_counts_and_sums_them),
-		cmocka_unit_test(test_acct_when_added_out_of_order_keeps_pid_order_and_finds_each),
-		cmocka_unit_test(test_acct_when_pid_reused_keeps_the_two_processes_apart),
-		cmocka_unit_test(test_acct_drop_exited_when_done_still_finds_the_live_ones),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TL_MAIN(
+	cmocka_unit_test(test_acct_when_same_process_twice_sums_and_keeps_pid_order),
+	cmocka_unit_test(test_acct_drop_exited_keeps_live_processes_in_order),
+	cmocka_unit_test(test_acct_when_carbon_has_an_embodied_part_sums_both_parts),
+	cmocka_unit_test(test_acct_group_by_comm_when_names_repeat_counts_and_sums_them),
+	cmocka_unit_test(test_acct_when_added_out_of_order_keeps_pid_order_and_finds_each),
+	cmocka_unit_test(test_acct_when_pid_reused_keeps_the_two_processes_apart),
+	cmocka_unit_test(test_acct_drop_exited_when_done_still_finds_the_live_ones)
+)

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <cmocka.h>
 #include "joule/attrib.h"
+#include "unit/testlib.h"
 
 #define CHECK(cond, ...)                          \
 	do {                                      \
@@ -405,25 +406,20 @@ static void test_attrib_when_10000_tasks_expect_fast(void **state)
 	free(tm);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_lr_split_when_exact_expect_no_rounding),
-		cmocka_unit_test(test_lr_split_when_tied_expect_lower_index_first),
-		cmocka_unit_test(test_lr_split_when_largest_remainder_expect_it_rounds_up),
-		cmocka_unit_test(test_lr_split_when_zero_weights_expect_edom),
-		cmocka_unit_test(test_lr_split_when_huge_values_expect_exact_sum),
-		cmocka_unit_test(test_idle_policy_parse_when_names_expect_roundtrip),
-		cmocka_unit_test(test_attrib_when_duty_cycle_3_to_1_expect_energy_3_to_1),
-		cmocka_unit_test(test_attrib_when_energy_without_time_expect_idle_bucket),
-		cmocka_unit_test(test_attrib_when_time_without_energy_expect_zero_shares),
-		cmocka_unit_test(test_attrib_when_task_exits_mid_interval_expect_its_share),
-		cmocka_unit_test(test_attrib_when_cpu_offline_expect_its_time_ignored),
-		cmocka_unit_test(test_attrib_when_no_tasks_expect_idle_and_overflow_only),
-		cmocka_unit_test(test_attrib_when_bad_input_expect_einval),
-		cmocka_unit_test(test_attrib_when_random_intervals_expect_exact_conservation),
-		cmocka_unit_test(test_attrib_when_10000_tasks_expect_fast),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TL_MAIN(
+	cmocka_unit_test(test_lr_split_when_exact_expect_no_rounding),
+	cmocka_unit_test(test_lr_split_when_tied_expect_lower_index_first),
+	cmocka_unit_test(test_lr_split_when_largest_remainder_expect_it_rounds_up),
+	cmocka_unit_test(test_lr_split_when_zero_weights_expect_edom),
+	cmocka_unit_test(test_lr_split_when_huge_values_expect_exact_sum),
+	cmocka_unit_test(test_idle_policy_parse_when_names_expect_roundtrip),
+	cmocka_unit_test(test_attrib_when_duty_cycle_3_to_1_expect_energy_3_to_1),
+	cmocka_unit_test(test_attrib_when_energy_without_time_expect_idle_bucket),
+	cmocka_unit_test(test_attrib_when_time_without_energy_expect_zero_shares),
+	cmocka_unit_test(test_attrib_when_task_exits_mid_interval_expect_its_share),
+	cmocka_unit_test(test_attrib_when_cpu_offline_expect_its_time_ignored),
+	cmocka_unit_test(test_attrib_when_no_tasks_expect_idle_and_overflow_only),
+	cmocka_unit_test(test_attrib_when_bad_input_expect_einval),
+	cmocka_unit_test(test_attrib_when_random_intervals_expect_exact_conservation),
+	cmocka_unit_test(test_attrib_when_10000_tasks_expect_fast)
+)

@@ -57,12 +57,32 @@ static const struct cli_command interleaved_cmd = {
 static const struct cli_command *const table[] = { &cmd_run_def, &cmd_trace_def, &cmd_top_def, &cmd_probe_def,
 						   &cmd_daemon_def, &test_cmd };
 
+/* The config each test parses into (fresh at every parse, freed by the teardown) and the operands' index. */
+static struct joule_config cfg;
+static int parsed_idx;
+
 static int setup(void **state)
 {
 	cli_register(table, ARRAY_SIZE(table));
 	seen_opt = seen_val = NULL;
 	seen_count = 0;
+	config_init(&cfg);
 	return tl_setup(state);
+}
+
+static int teardown(void **state)
+{
+	config_free(&cfg);
+	return tl_teardown(state);
+}
+
+/* cli_parse of argv into a fresh cfg; its result. */
+static int parse(const struct cli_command *cmd, int argc, char **argv, cli_opt_fn fn)
+{
+	config_free(&cfg);
+	config_init(&cfg);
+	parsed_idx = 0;
+	return cli_parse(cmd, argc, argv, &cfg, fn, NULL, &parsed_idx);
 }
 
 /* A config file in the test's private directory (removed by the teardown). */
@@ -80,44 +100,32 @@ static char *write_conf(const char *text)
 static void test_cli_parse_when_short_flags_combined_counts_each_v_and_stops_at_dashdash(void **state)
 {
 	char *argv[] = { "run", "-vvv", "--", "echo", "hi", NULL };
-	struct joule_config c;
-	int idx = 0;
 
-	config_init(&c);
-	assert_int_equal(cli_parse(&cmd_run_def, ARGC(argv), argv, &c, NULL, NULL, &idx), CLI_CONTINUE);
-	assert_int_equal(c.verbose, 3);
-	assert_int_equal(idx, 3); /* argv[3] is the command */
-	config_free(&c);
+	assert_int_equal(parse(&cmd_run_def, ARGC(argv), argv, NULL), CLI_CONTINUE);
+	assert_int_equal(cfg.verbose, 3);
+	assert_int_equal(parsed_idx, 3); /* argv[3] is the command */
 }
 
 static void test_cli_parse_when_equals_or_separate_value_both_set_the_key(void **state)
 {
 	char *argv[] = { "run", "--zone=FR", "--interval", "250ms", "echo", NULL };
-	struct joule_config c;
-	int idx = 0;
 
-	config_init(&c);
-	assert_int_equal(cli_parse(&cmd_run_def, ARGC(argv), argv, &c, NULL, NULL, &idx), CLI_CONTINUE);
-	assert_string_equal(c.zone, "FR");
-	assert_int_equal(c.interval_ns, 250 * NSEC_PER_MSEC);
-	assert_int_equal(idx, 4); /* the first operand ends the options, without "--" too */
-	config_free(&c);
+	assert_int_equal(parse(&cmd_run_def, ARGC(argv), argv, NULL), CLI_CONTINUE);
+	assert_string_equal(cfg.zone, "FR");
+	assert_int_equal(cfg.interval_ns, 250 * NSEC_PER_MSEC);
+	assert_int_equal(parsed_idx, 4); /* the first operand ends the options, without "--" too */
 }
 
 static void test_cli_parse_when_config_file_given_options_win_wherever_they_stand(void **state)
 {
 	char *path = write_conf("[joule]\nzone = FR\npue = 1.5\n");
-	struct joule_config c;
-	int idx = 0;
 
 	{
 		char *argv[] = { "run", "--zone", "DE", "--config", path, "--", "x", NULL };
 
-		config_init(&c);
-		assert_int_equal(cli_parse(&cmd_run_def, ARGC(argv), argv, &c, NULL, NULL, &idx), CLI_CONTINUE);
-		assert_string_equal(c.zone, "DE");	/* the option, given before --config */
-		assert_true(c.pue == 1.5);		/* the file */
-		config_free(&c);
+		assert_int_equal(parse(&cmd_run_def, ARGC(argv), argv, NULL), CLI_CONTINUE);
+		assert_string_equal(cfg.zone, "DE");	/* the option, given before --config */
+		assert_true(cfg.pue == 1.5);		/* the file */
 	}
 	free(path);
 }
@@ -125,51 +133,35 @@ static void test_cli_parse_when_config_file_given_options_win_wherever_they_stan
 static void test_cli_parse_when_key_of_another_command_is_a_usage_error(void **state)
 {
 	char *argv[] = { "run", "--top-n", "5", "--", "true", NULL };
-	struct joule_config c;
-	int idx = 0;
 
-	config_init(&c);
-	assert_int_equal(cli_parse(&cmd_run_def, ARGC(argv), argv, &c, NULL, NULL, &idx), EXIT_USAGE);
-	assert_int_equal(c.top_n, 20); /* untouched */
-	config_free(&c);
+	assert_int_equal(parse(&cmd_run_def, ARGC(argv), argv, NULL), EXIT_USAGE);
+	assert_int_equal(cfg.top_n, 20); /* untouched */
 }
 
 static void test_cli_parse_when_own_options_given_hands_them_to_the_command(void **state)
 {
 	char *argv[] = { "testcmd", "-vo", "out.json", "--group", NULL };
-	struct joule_config c;
-	int idx = 0;
 
-	config_init(&c);
-	assert_int_equal(cli_parse(&test_cmd, ARGC(argv), argv, &c, record_opt, NULL, &idx), CLI_CONTINUE);
+	assert_int_equal(parse(&test_cmd, ARGC(argv), argv, record_opt), CLI_CONTINUE);
 	assert_int_equal(seen_count, 2);
 	assert_string_equal(seen_opt, "group");
 	assert_null(seen_val);
-	assert_int_equal(c.verbose, 1); /* -v of the cluster -vo */
-	config_free(&c);
+	assert_int_equal(cfg.verbose, 1); /* -v of the cluster -vo */
 }
 
 static void test_cli_parse_when_value_missing_is_a_usage_error(void **state)
 {
 	char *argv[] = { "testcmd", "-o", NULL };
-	struct joule_config c;
-	int idx = 0;
 
-	config_init(&c);
-	assert_int_equal(cli_parse(&test_cmd, ARGC(argv), argv, &c, record_opt, NULL, &idx), EXIT_USAGE);
+	assert_int_equal(parse(&test_cmd, ARGC(argv), argv, record_opt), EXIT_USAGE);
 	assert_int_equal(seen_count, 0);
-	config_free(&c);
 }
 
 static void test_cli_parse_when_bad_value_is_a_usage_error(void **state)
 {
 	char *argv[] = { "run", "--interval", "soon", NULL };
-	struct joule_config c;
-	int idx = 0;
 
-	config_init(&c);
-	assert_int_equal(cli_parse(&cmd_run_def, ARGC(argv), argv, &c, NULL, NULL, &idx), EXIT_USAGE);
-	config_free(&c);
+	assert_int_equal(parse(&cmd_run_def, ARGC(argv), argv, NULL), EXIT_USAGE);
 }
 
 static void test_cli_parse_when_called_again_starts_a_fresh_scan(void **state)
@@ -178,51 +170,36 @@ static void test_cli_parse_when_called_again_starts_a_fresh_scan(void **state)
 	char *argv[] = { "daemon", "--top-n", "7", "-v", NULL };
 
 	for (int round = 0; round < 2; round++) {
-		struct joule_config c;
-		int idx = 0;
-
-		config_init(&c);
-		assert_int_equal(cli_parse(&cmd_daemon_def, ARGC(argv), argv, &c, NULL, NULL, &idx), CLI_CONTINUE);
-		assert_int_equal(c.top_n, 7);
-		assert_int_equal(c.verbose, 1);
-		config_free(&c);
+		assert_int_equal(parse(&cmd_daemon_def, ARGC(argv), argv, NULL), CLI_CONTINUE);
+		assert_int_equal(cfg.top_n, 7);
+		assert_int_equal(cfg.verbose, 1);
 	}
 }
 
 static void test_cli_parse_when_interleaved_takes_options_after_operands(void **state)
 {
 	char *argv[] = { "verify", "a.jsonl", "--group", "b.jsonl", NULL };
-	struct joule_config c;
-	int idx = 0;
 
-	config_init(&c);
-	assert_int_equal(cli_parse(&interleaved_cmd, ARGC(argv), argv, &c, record_opt, NULL, &idx), CLI_CONTINUE);
+	assert_int_equal(parse(&interleaved_cmd, ARGC(argv), argv, record_opt), CLI_CONTINUE);
 	assert_int_equal(seen_count, 1);
-	assert_int_equal(idx, 2); /* the operands, moved after the options */
+	assert_int_equal(parsed_idx, 2); /* the operands, moved after the options */
 	assert_string_equal(argv[2], "a.jsonl");
 	assert_string_equal(argv[3], "b.jsonl");
-	config_free(&c);
 }
 
 static void test_cli_parse_when_run_reads_a_config_it_leaves_the_files_ledger_alone(void **state)
 {
 	char *path = write_conf("ledger = /var/lib/joule/ledger.jsonl\nzone = FR\n");
-	struct joule_config c;
-	int idx = 0;
 
 	{
 		char *argv[] = { "run", "--config", path, "--", "x", NULL };
 		char *dargv[] = { "daemon", "--config", path, NULL };
 
-		config_init(&c);
-		assert_int_equal(cli_parse(&cmd_run_def, ARGC(argv), argv, &c, NULL, NULL, &idx), CLI_CONTINUE);
-		assert_null(c.ledger);			/* the daemon's ledger is not run's */
-		assert_string_equal(c.zone, "FR");	/* the rest of the file applies */
-		config_free(&c);
-		config_init(&c);
-		assert_int_equal(cli_parse(&cmd_daemon_def, ARGC(dargv), dargv, &c, NULL, NULL, &idx), CLI_CONTINUE);
-		assert_string_equal(c.ledger, "/var/lib/joule/ledger.jsonl");
-		config_free(&c);
+		assert_int_equal(parse(&cmd_run_def, ARGC(argv), argv, NULL), CLI_CONTINUE);
+		assert_null(cfg.ledger);			/* the daemon's ledger is not run's */
+		assert_string_equal(cfg.zone, "FR");	/* the rest of the file applies */
+		assert_int_equal(parse(&cmd_daemon_def, ARGC(dargv), dargv, NULL), CLI_CONTINUE);
+		assert_string_equal(cfg.ledger, "/var/lib/joule/ledger.jsonl");
 	}
 	free(path);
 }
@@ -327,7 +304,7 @@ static void test_report_cli_when_functional_unit_has_two_arguments_parses_on_aft
 
 int main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, tl_teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_cli_parse_when_short_flags_combined_counts_each_v_and_stops_at_dashdash),
 		T(test_cli_parse_when_equals_or_separate_value_both_set_the_key),

@@ -14,6 +14,7 @@
 #include "joule/config.h"
 #include "joule/netaddr.h"
 #include "joule/util.h"
+#include "unit/testlib.h"
 
 /* An assertion that names the key it failed for (cmocka's own take no message). */
 #define check(cond, key) do { if (!(cond)) fail_msg("key %s: %s", (key), #cond); } while (0)
@@ -27,6 +28,14 @@ static char *write_tmp(const char *text)
 	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
 	close(fd);
 	return path;
+}
+
+/* config_set with its message in set_err; config_set's result. */
+static char set_err[256];
+
+static int set(struct joule_config *c, const char *key, const char *value)
+{
+	return config_set(c, key, value, set_err, sizeof(set_err));
 }
 
 static void test_config_init_when_fresh_has_design_defaults(void **state)
@@ -46,37 +55,36 @@ static void test_config_init_when_fresh_has_design_defaults(void **state)
 static void test_config_set_when_valid_values_fills_fields(void **state)
 {
 	struct joule_config c;
-	char err[256];
 
 	config_init(&c);
-	assert_int_equal(config_set(&c, "source", "powercap", err, sizeof(err)), 0);
+	assert_int_equal(set(&c, "source", "powercap"), 0);
 	assert_int_equal(c.source, ENERGY_SRC_POWERCAP);
-	assert_int_equal(config_set(&c, "powercap-root", "/tmp/rapl", err, sizeof(err)), 0);
+	assert_int_equal(set(&c, "powercap-root", "/tmp/rapl"), 0);
 	assert_string_equal(c.powercap_root, "/tmp/rapl");
-	assert_int_equal(config_set(&c, "interval", "250ms", err, sizeof(err)), 0);
+	assert_int_equal(set(&c, "interval", "250ms"), 0);
 	assert_int_equal(c.interval_ns, 250 * NSEC_PER_MSEC);
-	assert_int_equal(config_set(&c, "intensity", "412.5", err, sizeof(err)), 0);
+	assert_int_equal(set(&c, "intensity", "412.5"), 0);
 	assert_true(c.intensity == 412.5);
-	assert_int_equal(config_set(&c, "embodied-kg", "1200", err, sizeof(err)), 0);
+	assert_int_equal(set(&c, "embodied-kg", "1200"), 0);
 	assert_true(c.embodied_g == 1200000.0);
-	assert_int_equal(config_set(&c, "lifetime-years", "4", err, sizeof(err)), 0);
+	assert_int_equal(set(&c, "lifetime-years", "4"), 0);
 	assert_true(c.lifetime_s == 4 * 365.25 * 86400.0);
-	assert_int_equal(config_set(&c, "idle", "proportional", err, sizeof(err)), 0);
+	assert_int_equal(set(&c, "idle", "proportional"), 0);
 	assert_int_equal(c.idle, IDLE_PROPORTIONAL);
-	assert_int_equal(config_set(&c, "uncertainty", "monte-carlo", err, sizeof(err)), 0);
+	assert_int_equal(set(&c, "uncertainty", "monte-carlo"), 0);
 	assert_int_equal(c.uncertainty, CARBON_MONTE_CARLO);
-	assert_int_equal(config_set(&c, "ledger-sync", "never", err, sizeof(err)), 0);
+	assert_int_equal(set(&c, "ledger-sync", "never"), 0);
 	assert_int_equal(c.ledger_sync, LEDGER_SYNC_NEVER);
-	assert_int_equal(config_set(&c, "listen", "127.0.0.1:0", err, sizeof(err)), 0);
+	assert_int_equal(set(&c, "listen", "127.0.0.1:0"), 0);
 	assert_string_equal(c.listen, "127.0.0.1:0");
-	assert_int_equal(config_set(&c, "listen", "[::1]:9940", err, sizeof(err)), 0);
-	assert_int_equal(config_set(&c, "socket-mode", "0640", err, sizeof(err)), 0);
+	assert_int_equal(set(&c, "listen", "[::1]:9940"), 0);
+	assert_int_equal(set(&c, "socket-mode", "0640"), 0);
 	assert_int_equal(c.socket_mode, 0640);
-	assert_int_equal(config_set(&c, "socket", "", err, sizeof(err)), 0);
+	assert_int_equal(set(&c, "socket", ""), 0);
 	assert_string_equal(c.socket_path, "");
-	assert_int_equal(config_set(&c, "model-curve", "linear", err, sizeof(err)), 0);
+	assert_int_equal(set(&c, "model-curve", "linear"), 0);
 	assert_true(c.model_linear);
-	assert_int_equal(config_set(&c, "top-n", "5", err, sizeof(err)), 0);
+	assert_int_equal(set(&c, "top-n", "5"), 0);
 	assert_int_equal(c.top_n, 5);
 	config_free(&c);
 }
@@ -84,49 +92,57 @@ static void test_config_set_when_valid_values_fills_fields(void **state)
 static void test_config_set_when_bare_flags_sets_bool_and_counts_verbose(void **state)
 {
 	struct joule_config c;
-	char err[256];
 
 	config_init(&c);
 	assert_int_equal(config_key_takes_value("json"), 0);
 	assert_int_equal(config_key_takes_value("verbose"), 0);
 	assert_int_equal(config_key_takes_value("listen"), 1);
 	assert_int_equal(config_key_takes_value("nope"), -ENOENT);
-	assert_int_equal(config_set(&c, "json", NULL, err, sizeof(err)), 0);
+	assert_int_equal(set(&c, "json", NULL), 0);
 	assert_true(c.json);
-	assert_int_equal(config_set(&c, "json", "off", err, sizeof(err)), 0);
+	assert_int_equal(set(&c, "json", "off"), 0);
 	assert_false(c.json);
-	config_set(&c, "verbose", NULL, err, sizeof(err));
-	config_set(&c, "verbose", NULL, err, sizeof(err));
+	set(&c, "verbose", NULL);
+	set(&c, "verbose", NULL);
 	assert_int_equal(c.verbose, 2);
 	config_free(&c);
 }
 
 static void test_config_set_when_bad_value_names_key_value_and_accepted(void **state)
 {
+	/* each refused with its error, the message holding every err_has string */
+	static const struct {
+		const char *key, *value;
+		int want;
+		const char *err_has[3];
+	} cases[] = {
+		{ "interval", "fast", -EINVAL, { "interval", "'fast'", "accepted:" } },
+		{ "source", "rapl", -EINVAL, { "powercap, msr, perf, model" } },
+		{ "pue", "0.5", -EINVAL, { 0 } },
+		{ "intensity", "-3", -EINVAL, { 0 } },
+		{ "interval", "1ms", -EINVAL, { 0 } },
+		{ "listen", "9940", -EINVAL, { 0 } },
+		{ "listen", "1.2.3.4:70000", -EINVAL, { 0 } },
+		{ "socket-mode", "rw", -EINVAL, { 0 } },
+		{ "socket-mode", "4755", -EINVAL, { 0 } },
+		{ "top-n", "ten", -EINVAL, { 0 } },
+		{ "json", "maybe", -EINVAL, { 0 } },
+		{ "powercap-root", "", -EINVAL, { 0 } },
+		{ "listen", NULL, -EINVAL, { "needs a value" } },
+		{ "colour", "red", -ENOENT, { "colour" } },
+	};
 	struct joule_config c;
-	char err[256];
 
 	config_init(&c);
-	assert_int_equal(config_set(&c, "interval", "fast", err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "interval"));
-	assert_non_null(strstr(err, "'fast'"));
-	assert_non_null(strstr(err, "accepted:"));
-	assert_int_equal(config_set(&c, "source", "rapl", err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "powercap, msr, perf, model"));
-	assert_int_equal(config_set(&c, "pue", "0.5", err, sizeof(err)), -EINVAL);
-	assert_int_equal(config_set(&c, "intensity", "-3", err, sizeof(err)), -EINVAL);
-	assert_int_equal(config_set(&c, "interval", "1ms", err, sizeof(err)), -EINVAL);
-	assert_int_equal(config_set(&c, "listen", "9940", err, sizeof(err)), -EINVAL);
-	assert_int_equal(config_set(&c, "listen", "1.2.3.4:70000", err, sizeof(err)), -EINVAL);
-	assert_int_equal(config_set(&c, "socket-mode", "rw", err, sizeof(err)), -EINVAL);
-	assert_int_equal(config_set(&c, "socket-mode", "4755", err, sizeof(err)), -EINVAL);
-	assert_int_equal(config_set(&c, "top-n", "ten", err, sizeof(err)), -EINVAL);
-	assert_int_equal(config_set(&c, "json", "maybe", err, sizeof(err)), -EINVAL);
-	assert_int_equal(config_set(&c, "powercap-root", "", err, sizeof(err)), -EINVAL);
-	assert_int_equal(config_set(&c, "listen", NULL, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "needs a value"));
-	assert_int_equal(config_set(&c, "colour", "red", err, sizeof(err)), -ENOENT);
-	assert_non_null(strstr(err, "colour"));
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		int rc = set(&c, cases[i].key, cases[i].value);
+
+		check(rc == cases[i].want, cases[i].key);
+		for (size_t k = 0; k < 3 && cases[i].err_has[k]; k++)
+			if (!strstr(set_err, cases[i].err_has[k]))
+				fail_msg("key %s = %s: message '%s' lacks '%s'", cases[i].key,
+					 cases[i].value ? cases[i].value : "(none)", set_err, cases[i].err_has[k]);
+	}
 	/* a rejected value leaves the default in place */
 	assert_int_equal(c.interval_ns, 100 * NSEC_PER_MSEC);
 	config_free(&c);
@@ -135,11 +151,10 @@ static void test_config_set_when_bad_value_names_key_value_and_accepted(void **s
 static void test_config_set_when_filter_repeated_appends(void **state)
 {
 	struct joule_config c;
-	char err[256];
 
 	config_init(&c);
-	assert_int_equal(config_set(&c, "filter", "postgres", err, sizeof(err)), 0);
-	assert_int_equal(config_set(&c, "filter", "nginx", err, sizeof(err)), 0);
+	assert_int_equal(set(&c, "filter", "postgres"), 0);
+	assert_int_equal(set(&c, "filter", "nginx"), 0);
 	assert_int_equal(c.nfilters, 2);
 	assert_string_equal(c.filters[1], "nginx");
 	config_free(&c);
@@ -149,10 +164,9 @@ static void test_config_set_when_filter_repeated_appends(void **state)
 static void test_config_set_when_listen_empty_disables_tcp(void **state)
 {
 	struct joule_config c;
-	char err[256] = "";
 
 	config_init(&c);
-	assert_int_equal(config_set(&c, "listen", "", err, sizeof(err)), 0);
+	assert_int_equal(set(&c, "listen", ""), 0);
 	assert_non_null(c.listen);
 	assert_string_equal(c.listen, "");
 	config_free(&c);
@@ -166,15 +180,14 @@ static void test_config_set_when_listen_accepted_the_server_parses_it_too(void *
 	struct sockaddr_storage ss;
 	socklen_t len;
 	struct joule_config c;
-	char err[256];
 
 	config_init(&c);
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
-		assert_int_equal(config_set(&c, "listen", ok[i], err, sizeof(err)), 0);
+		assert_int_equal(set(&c, "listen", ok[i]), 0);
 		assert_int_equal(netaddr_parse_listen(ok[i], &ss, &len), 0);
 	}
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_int_equal(config_set(&c, "listen", bad[i], err, sizeof(err)), -EINVAL);
+		assert_int_equal(set(&c, "listen", bad[i]), -EINVAL);
 		assert_int_equal(netaddr_parse_listen(bad[i], &ss, &len), -EINVAL);
 	}
 	assert_int_equal(netaddr_parse_listen("localhost:9940", &ss, &len), 0);
@@ -189,12 +202,11 @@ static void test_config_set_when_listen_accepted_the_server_parses_it_too(void *
 static void test_config_set_when_filter_longer_than_comm_rejects(void **state)
 {
 	struct joule_config c;
-	char err[256] = "";
 
 	config_init(&c);
-	assert_int_equal(config_set(&c, "filter", "fifteen-chars-x", err, sizeof(err)), 0);
-	assert_int_equal(config_set(&c, "filter", "sixteen-chars-xy", err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "at most 15 characters"));
+	assert_int_equal(set(&c, "filter", "fifteen-chars-x"), 0);
+	assert_int_equal(set(&c, "filter", "sixteen-chars-xy"), -EINVAL);
+	assert_non_null(strstr(set_err, "at most 15 characters"));
 	assert_int_equal(c.nfilters, 1);
 	config_free(&c);
 }
@@ -311,7 +323,7 @@ static void test_config_key_doc_when_default_given_it_parses_as_a_value(void **s
 	for (size_t i = 0; i < config_key_count(); i++) {
 		struct joule_config a, b;
 		struct config_key_doc k;
-		char err[256], v[64];
+		char v[64];
 
 		config_key_doc(i, &k);
 		if (!k.dflt || !k.takes_value || strchr(k.dflt, ' ') || !strcmp(k.name, "embodied-kg"))
@@ -319,7 +331,7 @@ static void test_config_key_doc_when_default_given_it_parses_as_a_value(void **s
 		snprintf(v, sizeof(v), "%s", k.dflt);
 		config_init(&a);
 		config_init(&b);
-		check(config_set(&b, k.name, v, err, sizeof(err)) == 0, k.name);
+		check(set(&b, k.name, v) == 0, k.name);
 		check(a.interval_ns == b.interval_ns && a.pue == b.pue && a.idle == b.idle &&
 					a.ledger_sync == b.ledger_sync && a.ledger_period_ns == b.ledger_period_ns &&
 					a.socket_mode == b.socket_mode && a.top_n == b.top_n && a.grace_ns == b.grace_ns &&
@@ -334,13 +346,12 @@ static void test_config_ledger_opts_when_keys_set_maps_each_one(void **state)
 {
 	struct joule_config c;
 	struct ledger_opts o;
-	char err[256];
 
 	config_init(&c);
-	assert_int_equal(config_set(&c, "ledger", "/tmp/l.jsonl", err, sizeof(err)), 0);
-	assert_int_equal(config_set(&c, "ledger-sync", "always", err, sizeof(err)), 0);
-	assert_int_equal(config_set(&c, "ledger-period", "5s", err, sizeof(err)), 0);
-	assert_int_equal(config_set(&c, "ledger-key", "/tmp/k", err, sizeof(err)), 0);
+	assert_int_equal(set(&c, "ledger", "/tmp/l.jsonl"), 0);
+	assert_int_equal(set(&c, "ledger-sync", "always"), 0);
+	assert_int_equal(set(&c, "ledger-period", "5s"), 0);
+	assert_int_equal(set(&c, "ledger-key", "/tmp/k"), 0);
 	config_ledger_opts(&c, &o);
 	assert_string_equal(o.path, "/tmp/l.jsonl");
 	assert_int_equal(o.sync, LEDGER_SYNC_ALWAYS);
@@ -349,26 +360,21 @@ static void test_config_ledger_opts_when_keys_set_maps_each_one(void **state)
 	config_free(&c);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_config_init_when_fresh_has_design_defaults),
-		cmocka_unit_test(test_config_set_when_valid_values_fills_fields),
-		cmocka_unit_test(test_config_set_when_bare_flags_sets_bool_and_counts_verbose),
-		cmocka_unit_test(test_config_set_when_bad_value_names_key_value_and_accepted),
-		cmocka_unit_test(test_config_set_when_filter_repeated_appends),
-		cmocka_unit_test(test_config_set_when_listen_empty_disables_tcp),
-		cmocka_unit_test(test_config_set_when_listen_accepted_the_server_parses_it_too),
-		cmocka_unit_test(test_config_set_when_filter_longer_than_comm_rejects),
-		cmocka_unit_test(test_config_load_file_when_valid_sets_every_key),
-		cmocka_unit_test(test_config_load_file_when_bad_value_names_file_and_line),
-		cmocka_unit_test(test_config_load_file_when_unknown_key_or_section_fails),
-		cmocka_unit_test(test_config_load_file_when_shipped_example_parses),
-		cmocka_unit_test(test_config_load_string_when_syntax_error_names_name_and_line),
-		cmocka_unit_test(test_config_key_doc_when_listed_every_key_has_help_scope_and_accepted),
-		cmocka_unit_test(test_config_key_doc_when_default_given_it_parses_as_a_value),
-		cmocka_unit_test(test_config_ledger_opts_when_keys_set_maps_each_one),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TL_MAIN(
+	cmocka_unit_test(test_config_init_when_fresh_has_design_defaults),
+	cmocka_unit_test(test_config_set_when_valid_values_fills_fields),
+	cmocka_unit_test(test_config_set_when_bare_flags_sets_bool_and_counts_verbose),
+	cmocka_unit_test(test_config_set_when_bad_value_names_key_value_and_accepted),
+	cmocka_unit_test(test_config_set_when_filter_repeated_appends),
+	cmocka_unit_test(test_config_set_when_listen_empty_disables_tcp),
+	cmocka_unit_test(test_config_set_when_listen_accepted_the_server_parses_it_too),
+	cmocka_unit_test(test_config_set_when_filter_longer_than_comm_rejects),
+	cmocka_unit_test(test_config_load_file_when_valid_sets_every_key),
+	cmocka_unit_test(test_config_load_file_when_bad_value_names_file_and_line),
+	cmocka_unit_test(test_config_load_file_when_unknown_key_or_section_fails),
+	cmocka_unit_test(test_config_load_file_when_shipped_example_parses),
+	cmocka_unit_test(test_config_load_string_when_syntax_error_names_name_and_line),
+	cmocka_unit_test(test_config_key_doc_when_listed_every_key_has_help_scope_and_accepted),
+	cmocka_unit_test(test_config_key_doc_when_default_given_it_parses_as_a_value),
+	cmocka_unit_test(test_config_ledger_opts_when_keys_set_maps_each_one)
+)

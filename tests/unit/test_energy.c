@@ -8,6 +8,7 @@
 #include "joule/energy.h"
 #include "joule/util.h"
 #include "energy_test_util.h"
+#include "unit/testlib.h"
 
 #define FIX "tests/fixtures/energy"
 
@@ -54,12 +55,7 @@ static void test_auto_falls_through_to_model_and_probe_explains(void **state)
 	assert_non_null(strstr(pr[3].detail, "model"));
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_kind_and_domain_names_round_trip),
-		cmocka_unit_test_setup_teardown(test_auto_falls_through_to_model_and_probe_explains, tree_setup, tree_teardown),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TL_MAIN(
+	cmocka_unit_test(test_kind_and_domain_names_round_trip),
+	TREE_TEST(test_auto_falls_through_to_model_and_probe_explains)
+)

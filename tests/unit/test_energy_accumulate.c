@@ -9,6 +9,7 @@
 #include "joule/energy.h"
 #include "joule/util.h"
 #include "energy_test_util.h"
+#include "unit/testlib.h"
 static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
 
 static uint64_t rng(void)
@@ -129,16 +130,11 @@ static void test_cpu_uj_prefers_package_never_sums_psys(void **state)
 	assert_int_equal(energy_host_uj(&r), 100 + 7 + 50);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_acc_msr32_random_steps_exact),
-		cmocka_unit_test(test_acc_powercap_range_random_steps_exact),
-		cmocka_unit_test(test_acc_64bit_random_steps_exact),
-		cmocka_unit_test(test_acc_implausible_jump_rejected_and_counted),
-		cmocka_unit_test(test_acc_value_out_of_range_ignored),
-		cmocka_unit_test(test_cpu_uj_prefers_package_never_sums_psys),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TL_MAIN(
+	cmocka_unit_test(test_acc_msr32_random_steps_exact),
+	cmocka_unit_test(test_acc_powercap_range_random_steps_exact),
+	cmocka_unit_test(test_acc_64bit_random_steps_exact),
+	cmocka_unit_test(test_acc_implausible_jump_rejected_and_counted),
+	cmocka_unit_test(test_acc_value_out_of_range_ignored),
+	cmocka_unit_test(test_cpu_uj_prefers_package_never_sums_psys)
+)

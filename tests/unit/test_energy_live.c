@@ -15,6 +15,7 @@
 #include "joule/topo.h"
 #include "joule/util.h"
 #include "energy_test_util.h"
+#include "unit/testlib.h"
 
 struct live {
 	char dir[256];
@@ -37,10 +38,8 @@ static int live_setup(void **state)
 {
 	struct live *l = calloc(1, sizeof(*l));
 
-	if (!l || tl_setup(NULL))
+	if (!l || tl_setup_into(l->dir, sizeof(l->dir)))
 		return -1;
-	if ((size_t)snprintf(l->dir, sizeof(l->dir), "%s", tl_dir()) >= sizeof(l->dir))
-		return -1; /* a $TMPDIR too long for the fixture */
 	fake_path(l->fake, sizeof(l->fake));
 	*state = l;
 	return 0;
@@ -244,15 +243,10 @@ static void test_msr_live_fake_amd_matches_truth(void **state)
 	msr_live(*state, mode, 1, 2.0, 1);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_powercap_live_fake_rapl_wraps_matches_truth, live_setup,
-						live_teardown),
-		cmocka_unit_test_setup_teardown(test_msr_live_fake_intel_server_matches_truth, live_setup,
-						live_teardown),
-		cmocka_unit_test_setup_teardown(test_msr_live_fake_amd_matches_truth, live_setup, live_teardown),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TL_MAIN(
+	cmocka_unit_test_setup_teardown(test_powercap_live_fake_rapl_wraps_matches_truth, live_setup,
+					live_teardown),
+	cmocka_unit_test_setup_teardown(test_msr_live_fake_intel_server_matches_truth, live_setup,
+					live_teardown),
+	cmocka_unit_test_setup_teardown(test_msr_live_fake_amd_matches_truth, live_setup, live_teardown)
+)

@@ -9,6 +9,7 @@
 #include "joule/energy.h"
 #include "joule/util.h"
 #include "energy_test_util.h"
+#include "unit/testlib.h"
 
 #define FIX "tests/fixtures/energy"
 
@@ -163,16 +164,11 @@ static void test_model_default_coefficients_and_proc_stat(void **state)
 	energy_close(s);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_cpuinfo_fixtures_identify_and_match_rows),
-		cmocka_unit_test(test_model_curve_monotone_and_bounded),
-		cmocka_unit_test(test_model_integrate_carries_remainder_no_drift),
-		cmocka_unit_test(test_proc_stat_parse_busy_total),
-		cmocka_unit_test_setup_teardown(test_model_with_util_integrates_power_and_labels, tree_setup, tree_teardown),
-		cmocka_unit_test_setup_teardown(test_model_default_coefficients_and_proc_stat, tree_setup, tree_teardown),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TL_MAIN(
+	cmocka_unit_test(test_cpuinfo_fixtures_identify_and_match_rows),
+	cmocka_unit_test(test_model_curve_monotone_and_bounded),
+	cmocka_unit_test(test_model_integrate_carries_remainder_no_drift),
+	cmocka_unit_test(test_proc_stat_parse_busy_total),
+	TREE_TEST(test_model_with_util_integrates_power_and_labels),
+	TREE_TEST(test_model_default_coefficients_and_proc_stat)
+)

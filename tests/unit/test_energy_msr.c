@@ -8,6 +8,7 @@
 #include "joule/energy.h"
 #include "joule/util.h"
 #include "energy_test_util.h"
+#include "unit/testlib.h"
 
 #define FIX "tests/fixtures/energy"
 
@@ -49,7 +50,7 @@ static void test_msr_units_intel_amd_vectors(void **state)
 
 static void test_msr_reader_intel_units_mask_and_wrap(void **state)
 {
-	struct energy_source *s = NULL;
+	struct energy_source *s;
 	struct energy_reading r;
 	struct energy_stats st;
 	struct reader rd;
@@ -79,7 +80,7 @@ static void test_msr_reader_intel_units_mask_and_wrap(void **state)
 		put_msr(m, 0x639, 0); /* zero: absent, as the kernel treats it */
 	}
 	put_msr(m0, 0x64D, 0); /* sparse file: reads as zero → absent */
-	assert_int_equal(energy_open(&s, &rd.o, rd.why, sizeof(rd.why)), 0);
+	s = reader_open(&rd);
 	put_msr(m0, 0x611, 0x0000000000001000ULL); /* wrapped: +8192 ticks = 0.5 J */
 	put_msr(m2, 0x611, 0xDEAD0000FFFFF000ULL + (1 << 14)); /* carries into bit 32: also a wrap */
 	put_msr(m0, 0x619, 1100); /* +1000 ticks of 15.3 µJ (Skylake-SP) */
@@ -96,7 +97,7 @@ static void test_msr_reader_intel_units_mask_and_wrap(void **state)
 
 static void test_msr_reader_amd_package(void **state)
 {
-	struct energy_source *s = NULL;
+	struct energy_source *s;
 	struct energy_reading r;
 	struct reader rd;
 	const char *root = rd.root;
@@ -111,7 +112,7 @@ static void test_msr_reader_amd_package(void **state)
 		put_msr(m, 0xC0010299, 0x000A1003);
 		put_msr(m, 0xC001029B, 1000);
 	}
-	assert_int_equal(energy_open(&s, &rd.o, rd.why, sizeof(rd.why)), 0);
+	s = reader_open(&rd);
 	snprintf(m, sizeof(m), "%s/2/msr", root);
 	put_msr(m, 0xC001029B, 1000 + 65536 * 3);
 	assert_int_equal(energy_read(s, NULL, &r), 0);
@@ -123,23 +124,17 @@ static void test_msr_reader_amd_package(void **state)
 
 static void test_msr_missing_device_names_modprobe(void **state)
 {
-	struct energy_source *s = NULL;
 	struct reader rd;
 
 	reader_init(&rd, state, ENERGY_SRC_MSR, "no-msr");
 	rd.o.cpuinfo_path = FIX "/cpuinfo-intel-cascadelake";
-	assert_true(energy_open(&s, &rd.o, rd.why, sizeof(rd.why)) < 0);
+	assert_true(reader_open_err(&rd) < 0);
 	assert_non_null(strstr(rd.why, "modprobe msr"));
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_msr_units_intel_amd_vectors),
-		cmocka_unit_test_setup_teardown(test_msr_reader_intel_units_mask_and_wrap, tree_setup, tree_teardown),
-		cmocka_unit_test_setup_teardown(test_msr_reader_amd_package, tree_setup, tree_teardown),
-		cmocka_unit_test_setup_teardown(test_msr_missing_device_names_modprobe, tree_setup, tree_teardown),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TL_MAIN(
+	cmocka_unit_test(test_msr_units_intel_amd_vectors),
+	TREE_TEST(test_msr_reader_intel_units_mask_and_wrap),
+	TREE_TEST(test_msr_reader_amd_package),
+	TREE_TEST(test_msr_missing_device_names_modprobe)
+)

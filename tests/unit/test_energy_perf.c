@@ -9,6 +9,7 @@
 #include "joule/energy.h"
 #include "joule/util.h"
 #include "energy_test_util.h"
+#include "unit/testlib.h"
 
 #define FIX "tests/fixtures/energy"
 
@@ -76,13 +77,8 @@ static void test_perf_fixture_root_cannot_open_explains(void **state)
 	assert_true(strlen(why) > 0);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_perf_parse_fixture_intel_values),
-		cmocka_unit_test(test_perf_parse_bad_inputs_rejected),
-		cmocka_unit_test_setup_teardown(test_perf_fixture_root_cannot_open_explains, tree_setup, tree_teardown),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TL_MAIN(
+	cmocka_unit_test(test_perf_parse_fixture_intel_values),
+	cmocka_unit_test(test_perf_parse_bad_inputs_rejected),
+	TREE_TEST(test_perf_fixture_root_cannot_open_explains)
+)

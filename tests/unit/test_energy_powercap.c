@@ -10,11 +10,12 @@
 #include "joule/energy.h"
 #include "joule/util.h"
 #include "energy_test_util.h"
+#include "unit/testlib.h"
 
 
 static void test_powercap_reader_maps_domains_packages_and_wraps(void **state)
 {
-	struct energy_source *s = NULL;
+	struct energy_source *s;
 	struct energy_reading r;
 	struct energy_stats st;
 	struct reader rd;
@@ -31,7 +32,7 @@ static void test_powercap_reader_maps_domains_packages_and_wraps(void **state)
 	zone(root, "intel-rapl-mmio:0", "package-0", 999999, 42);
 	zone(root, "intel-rapl:3", "package-7", 999999, 42); /* no online CPU: skipped */
 
-	assert_int_equal(energy_open(&s, &rd.o, rd.why, sizeof(rd.why)), 0);
+	s = reader_open(&rd);
 	assert_int_equal(energy_source_kind(s), ENERGY_SRC_POWERCAP);
 	set_uj(root, "intel-rapl:0", 3000);
 	set_uj(root, "intel-rapl:0/intel-rapl:0:0", 1500);
@@ -59,7 +60,7 @@ static void test_powercap_reader_maps_domains_packages_and_wraps(void **state)
 
 static void test_powercap_reader_rejects_jump_above_plausible(void **state)
 {
-	struct energy_source *s = NULL;
+	struct energy_source *s;
 	struct energy_reading r;
 	struct energy_stats st;
 	struct reader rd;
@@ -67,7 +68,7 @@ static void test_powercap_reader_rejects_jump_above_plausible(void **state)
 
 	reader_init(&rd, state, ENERGY_SRC_POWERCAP, "pc-jump");
 	zone(root, "intel-rapl:0", "package-0", 262143328850ULL, 1000);
-	assert_int_equal(energy_open(&s, &rd.o, rd.why, sizeof(rd.why)), 0);
+	s = reader_open(&rd);
 	/* 200 kJ within milliseconds: far above 1 kW × dt */
 	set_uj(root, "intel-rapl:0", 200001000ULL * 1000);
 	assert_int_equal(energy_read(s, NULL, &r), 0);
@@ -97,7 +98,7 @@ static void test_powercap_permission_denied_names_capability(void **state)
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		struct energy_source *s = NULL;
+		struct energy_source *s;
 		int err;
 
 		if (geteuid() == 0 && (setgid(65534) || setuid(65534)))
@@ -112,22 +113,16 @@ static void test_powercap_permission_denied_names_capability(void **state)
 
 static void test_powercap_empty_root_explains(void **state)
 {
-	struct energy_source *s = NULL;
 	struct reader rd;
 
 	reader_init(&rd, state, ENERGY_SRC_POWERCAP, "no-such-powercap");
-	assert_int_equal(energy_open(&s, &rd.o, rd.why, sizeof(rd.why)), -ENODEV);
+	assert_int_equal(reader_open_err(&rd), -ENODEV);
 	assert_non_null(strstr(rd.why, "no RAPL zones"));
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_powercap_reader_maps_domains_packages_and_wraps, tree_setup, tree_teardown),
-		cmocka_unit_test_setup_teardown(test_powercap_reader_rejects_jump_above_plausible, tree_setup, tree_teardown),
-		cmocka_unit_test_setup_teardown(test_powercap_permission_denied_names_capability, tree_setup, tree_teardown),
-		cmocka_unit_test_setup_teardown(test_powercap_empty_root_explains, tree_setup, tree_teardown),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TL_MAIN(
+	TREE_TEST(test_powercap_reader_maps_domains_packages_and_wraps),
+	TREE_TEST(test_powercap_reader_rejects_jump_above_plausible),
+	TREE_TEST(test_powercap_permission_denied_names_capability),
+	TREE_TEST(test_powercap_empty_root_explains)
+)

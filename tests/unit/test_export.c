@@ -11,6 +11,7 @@
 #include <cmocka.h>
 #include "joule/carbon.h"
 #include "joule/export.h"
+#include "unit/testlib.h"
 
 struct out {
 	char *p;
@@ -124,54 +125,76 @@ static void test_codecarbon_header_when_compared_with_reference_has_same_columns
 		fail_msg("joule writes %d columns, the reference has %d", n, i);
 }
 
+/* The CodeCarbon row of r (options o) split into its fields; their count. */
+static int codecarbon_fields(const struct export_run *r, const struct export_opts *o, char f[64][256])
+{
+	struct out out;
+	int n;
+
+	out_open(&out);
+	assert_int_equal(export_codecarbon_row(out.f, r, o), 0);
+	n = csv_split(out_close(&out), f, 64);
+	free(out.p);
+	return n;
+}
+
+/* A column of a row and the text it must hold. */
+struct field_want {
+	const char *column, *want;
+};
+
+static void assert_fields(char f[64][256], const struct field_want *w, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(f[column(w[i].column)], w[i].want) != 0)
+			fail_msg("column %s: '%s', want '%s'", w[i].column, f[column(w[i].column)], w[i].want);
+}
+
 static void test_codecarbon_row_when_cpu_only_has_kwh_kg_w_s_and_empty_ram(void **state)
 {
 	struct export_run r = sample_run();
 	struct export_opts o = { .project_name = "proj", .run_id = "r-1", .experiment_id = "e,1" };
-	struct out out;
+	static const struct field_want want[] = {
+		{ "timestamp", "2026-01-01T00:00:02" },
+		{ "experiment_id", "e,1" },
+		{ "duration", "2" },
+		{ "cpu_energy", "0.001" }, /* 3.6e9 µJ = 0.001 kWh */
+		{ "energy_consumed", "0.001" },
+		{ "emissions", "0.0005" }, /* 0.5 g operational, in kg; the embodied part is not in it */
+		{ "emissions_rate", "0.00025" },
+		{ "cpu_power", "1800" }, /* 3600 J / 2 s */
+		{ "ram_energy", "" }, /* no DRAM domain: unknown, not 0 */
+		{ "gpu_power", "" },
+		{ "country_name", "France" },
+		{ "country_iso_code", "" },
+		{ "cpu_count", "4" },
+		{ "cpu_model", "Intel(R) Xeon(R), 2 GHz" },
+		{ "tracking_mode", "process" },
+		{ "pue", "1" },
+	};
 	char f[64][256];
-	int n;
+	int n = codecarbon_fields(&r, &o, f);
 
-	out_open(&out);
-	assert_int_equal(export_codecarbon_row(out.f, &r, &o), 0);
-	n = csv_split(out_close(&out), f, 64);
 	if (n != 32)
 		fail_msg("row has %d fields, want 32", n);
-	assert_string_equal(f[column("timestamp")], "2026-01-01T00:00:02");
-	assert_string_equal(f[column("experiment_id")], "e,1");
-	assert_string_equal(f[column("duration")], "2");
-	assert_string_equal(f[column("cpu_energy")], "0.001");	/* 3.6e9 µJ = 0.001 kWh */
-	assert_string_equal(f[column("energy_consumed")], "0.001");
-	assert_string_equal(f[column("emissions")], "0.0005");	/* 0.5 g operational, in kg; the embodied part is not in it */
-	assert_string_equal(f[column("emissions_rate")], "0.00025");
-	assert_string_equal(f[column("cpu_power")], "1800");	/* 3600 J / 2 s */
-	assert_string_equal(f[column("ram_energy")], "");	/* no DRAM domain: unknown, not 0 */
-	assert_string_equal(f[column("gpu_power")], "");
-	assert_string_equal(f[column("country_name")], "France");
-	assert_string_equal(f[column("country_iso_code")], "");
-	assert_string_equal(f[column("cpu_count")], "4");
-	assert_string_equal(f[column("cpu_model")], "Intel(R) Xeon(R), 2 GHz");
-	assert_string_equal(f[column("tracking_mode")], "process");
-	assert_string_equal(f[column("pue")], "1");
-	free(out.p);
+	assert_fields(f, want, sizeof(want) / sizeof(want[0]));
 }
 
 static void test_codecarbon_row_when_dram_measured_sums_cpu_and_ram_energy(void **state)
 {
 	struct export_run r = sample_run();
-	struct out out;
+	static const struct field_want want[] = {
+		{ "ram_energy", "0.0005" },
+		{ "ram_power", "900" },
+		{ "energy_consumed", "0.0015" },
+		{ "project_name", "" },
+	};
 	char f[64][256];
 
 	r.domains |= 1u << ENERGY_DRAM;
 	r.total.mem_uj = 1800000000ull;
-	out_open(&out);
-	assert_int_equal(export_codecarbon_row(out.f, &r, NULL), 0);
-	csv_split(out_close(&out), f, 64);
-	assert_string_equal(f[column("ram_energy")], "0.0005");
-	assert_string_equal(f[column("ram_power")], "900");
-	assert_string_equal(f[column("energy_consumed")], "0.0015");
-	assert_string_equal(f[column("project_name")], "");
-	free(out.p);
+	codecarbon_fields(&r, NULL, f);
+	assert_fields(f, want, sizeof(want) / sizeof(want[0]));
 }
 
 static void test_csv_field_when_special_characters_quotes_per_rfc4180(void **state)
@@ -531,27 +554,22 @@ static void test_sci_when_functional_units_given_divides_operational_plus_embodi
 	free(out_close(&out));
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_codecarbon_header_when_compared_with_reference_has_same_columns_in_order),
-		cmocka_unit_test(test_codecarbon_row_when_cpu_only_has_kwh_kg_w_s_and_empty_ram),
-		cmocka_unit_test(test_codecarbon_row_when_dram_measured_sums_cpu_and_ram_energy),
-		cmocka_unit_test(test_csv_field_when_special_characters_quotes_per_rfc4180),
-		cmocka_unit_test(test_csv_table_when_two_processes_rows_sum_to_total_row),
-		cmocka_unit_test(test_label_parse_when_names_vary_accepts_only_prometheus_names),
-		cmocka_unit_test(test_push_path_when_values_need_escaping_uses_pushgateway_rules),
-		cmocka_unit_test(test_push_path_when_buffer_small_fails_with_enametoolong),
-		cmocka_unit_test(test_push_body_when_run_has_totals_prints_exact_gauges_in_base_units),
-		cmocka_unit_test(test_window_parse_when_forms_vary_gives_bounds_or_error),
-		cmocka_unit_test(test_builder_when_marked_processes_totals_them_and_keeps_host),
-		cmocka_unit_test(test_builder_when_no_marked_process_totals_every_process),
-		cmocka_unit_test(test_builder_when_member_has_wrong_type_rejects_record),
-		cmocka_unit_test(test_builder_when_only_run_record_without_split_derives_operational),
-		cmocka_unit_test(test_boamps_check_input_when_fields_missing_names_them),
-		cmocka_unit_test(test_boamps_quality_when_source_uncertainty_varies_maps_to_class),
-		cmocka_unit_test(test_sci_when_functional_units_given_divides_operational_plus_embodied),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TL_MAIN(
+	cmocka_unit_test(test_codecarbon_header_when_compared_with_reference_has_same_columns_in_order),
+	cmocka_unit_test(test_codecarbon_row_when_cpu_only_has_kwh_kg_w_s_and_empty_ram),
+	cmocka_unit_test(test_codecarbon_row_when_dram_measured_sums_cpu_and_ram_energy),
+	cmocka_unit_test(test_csv_field_when_special_characters_quotes_per_rfc4180),
+	cmocka_unit_test(test_csv_table_when_two_processes_rows_sum_to_total_row),
+	cmocka_unit_test(test_label_parse_when_names_vary_accepts_only_prometheus_names),
+	cmocka_unit_test(test_push_path_when_values_need_escaping_uses_pushgateway_rules),
+	cmocka_unit_test(test_push_path_when_buffer_small_fails_with_enametoolong),
+	cmocka_unit_test(test_push_body_when_run_has_totals_prints_exact_gauges_in_base_units),
+	cmocka_unit_test(test_window_parse_when_forms_vary_gives_bounds_or_error),
+	cmocka_unit_test(test_builder_when_marked_processes_totals_them_and_keeps_host),
+	cmocka_unit_test(test_builder_when_no_marked_process_totals_every_process),
+	cmocka_unit_test(test_builder_when_member_has_wrong_type_rejects_record),
+	cmocka_unit_test(test_builder_when_only_run_record_without_split_derives_operational),
+	cmocka_unit_test(test_boamps_check_input_when_fields_missing_names_them),
+	cmocka_unit_test(test_boamps_quality_when_source_uncertainty_varies_maps_to_class),
+	cmocka_unit_test(test_sci_when_functional_units_given_divides_operational_plus_embodied)
+)

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "joule/export.h"
+#include "unit/testlib.h"
 
 static const char host_json[] =
 	"{\"source\":\"powercap\",\"intensity\":{\"g_per_kwh\":250,\"rel_sd\":0.1,\"kind\":\"zone\",\"zone\":\"FR\","
@@ -59,12 +60,7 @@ static void test_export_run_from_api_when_energy_has_no_totals_is_einval_saying_
 	cJSON_Delete(e);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_export_run_from_api_when_answers_are_whole_gives_integer_figures_and_the_table),
-		cmocka_unit_test(test_export_run_from_api_when_energy_has_no_totals_is_einval_saying_so),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TL_MAIN(
+	cmocka_unit_test(test_export_run_from_api_when_answers_are_whole_gives_integer_figures_and_the_table),
+	cmocka_unit_test(test_export_run_from_api_when_energy_has_no_totals_is_einval_saying_so)
+)

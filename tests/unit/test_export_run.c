@@ -12,6 +12,7 @@
 #include "joule/carbon.h"
 #include "joule/export.h"
 #include "joule/report_set.h"
+#include "unit/testlib.h"
 
 /* The shape of joule run --json (DESIGN.md): no "kind", no "ts_end", no operational/embodied split yet. */
 static const char run_json[] =
@@ -71,12 +72,7 @@ static void test_run_from_json_when_split_present_uses_it(void **state)
 	cJSON_Delete(root);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_run_from_json_when_run_object_given_keeps_its_figures_and_intervals),
-		cmocka_unit_test(test_run_from_json_when_split_present_uses_it),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TL_MAIN(
+	cmocka_unit_test(test_run_from_json_when_run_object_given_keeps_its_figures_and_intervals),
+	cmocka_unit_test(test_run_from_json_when_split_present_uses_it)
+)

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "joule/gpu_attrib.h"
+#include "unit/testlib.h"
 
 #define CHECK(cond, ...)                          \
 	do {                                      \
@@ -123,14 +124,9 @@ static void test_gpu_split_name_when_out_of_range_expect_unknown(void **state)
 	CHECK(strcmp(gpu_split_name(GPU_NSPLIT), "unknown") == 0, "out of range named unknown");
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_gpu_split_when_table_cases_expect_shares_idle_and_method),
-		cmocka_unit_test(test_gpu_split_when_many_random_intervals_expect_exact_conservation),
-		cmocka_unit_test(test_gpu_split_when_too_many_processes_expect_einval),
-		cmocka_unit_test(test_gpu_split_name_when_out_of_range_expect_unknown),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TL_MAIN(
+	cmocka_unit_test(test_gpu_split_when_table_cases_expect_shares_idle_and_method),
+	cmocka_unit_test(test_gpu_split_when_many_random_intervals_expect_exact_conservation),
+	cmocka_unit_test(test_gpu_split_when_too_many_processes_expect_einval),
+	cmocka_unit_test(test_gpu_split_name_when_out_of_range_expect_unknown)
+)

@@ -85,13 +85,22 @@ static cJSON *get(struct store *st, const char *url, unsigned *status, char *err
 	return o;
 }
 
+/* A GET that must answer 200 with a JSON body: the body. */
+static cJSON *get_ok(struct store *st, const char *url)
+{
+	char err[256] = "";
+	unsigned status;
+	cJSON *o = get(st, url, &status, err, sizeof(err));
+
+	if (status != 200 || !o)
+		fail_msg("GET %s: status %u, %s", url, status, o ? "a body" : err);
+	return o;
+}
+
 static void test_api_processes_when_sorted_by_energy_gives_largest_first(void **state)
 {
-	char err[256];
-	unsigned status;
-	cJSON *o = get(*state, "/api/v1/processes", &status, err, sizeof(err)), *arr;
+	cJSON *o = get_ok(*state, "/api/v1/processes"), *arr;
 
-	assert_int_equal(status, 200);
 	arr = cJSON_GetObjectItem(o, "processes");
 	assert_int_equal(cJSON_GetArraySize(arr), 3); /* every process */
 	assert_int_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(arr, 0), "pid")->valueint, 4243); /* make, 500 uJ, first */
@@ -101,11 +110,8 @@ static void test_api_processes_when_sorted_by_energy_gives_largest_first(void **
 
 static void test_api_processes_when_comm_and_limit_gives_matched_and_at_most_limit(void **state)
 {
-	char err[256];
-	unsigned status;
-	cJSON *o = get(*state, "/api/v1/processes?comm=bash&limit=1", &status, err, sizeof(err));
+	cJSON *o = get_ok(*state, "/api/v1/processes?comm=bash&limit=1");
 
-	assert_int_equal(status, 200);
 	assert_int_equal(cJSON_GetObjectItem(o, "matched")->valueint, 2); /* both bash processes match */
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "processes")), 1); /* limit=1 shows one */
 	cJSON_Delete(o);
@@ -114,11 +120,8 @@ static void test_api_processes_when_comm_and_limit_gives_matched_and_at_most_lim
 /* Issue 18 item 8: no match used to reach qsort_r(NULL, 0), undefined behaviour that UBSan reports. */
 static void test_api_processes_when_comm_matches_nothing_gives_empty_list(void **state)
 {
-	char err[256];
-	unsigned status;
-	cJSON *o = get(*state, "/api/v1/processes?comm=\xe2\x98\x83", &status, err, sizeof(err));
+	cJSON *o = get_ok(*state, "/api/v1/processes?comm=\xe2\x98\x83");
 
-	assert_int_equal(status, 200);
 	assert_int_equal(cJSON_GetObjectItem(o, "matched")->valueint, 0); /* nothing matched */
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "processes")), 0); /* an empty list */
 	cJSON_Delete(o);
@@ -137,11 +140,8 @@ static void test_api_process_when_pid_unknown_gives_404_naming_it(void **state)
 
 static void test_api_host_when_one_sample_gives_its_energy(void **state)
 {
-	char err[256];
-	unsigned status;
-	cJSON *o = get(*state, "/api/v1/host", &status, err, sizeof(err));
+	cJSON *o = get_ok(*state, "/api/v1/host");
 
-	assert_int_equal(status, 200);
 	assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "totals"), "energy_uj")->valueint, 900); /* host uJ */
 	assert_int_equal(cJSON_GetObjectItem(o, "samples")->valueint, 1); /* one sample */
 	cJSON_Delete(o);
@@ -149,11 +149,8 @@ static void test_api_host_when_one_sample_gives_its_energy(void **state)
 
 static void test_api_apps_when_two_comms_gives_one_group_each(void **state)
 {
-	char err[256];
-	unsigned status;
-	cJSON *o = get(*state, "/api/v1/apps", &status, err, sizeof(err)), *first;
+	cJSON *o = get_ok(*state, "/api/v1/apps"), *first;
 
-	assert_int_equal(status, 200);
 	first = cJSON_GetArrayItem(cJSON_GetObjectItem(o, "apps"), 0);
 	assert_string_equal(cJSON_GetObjectItem(first, "name")->valuestring, "make"); /* largest energy first */
 	assert_int_equal(cJSON_GetObjectItem(first, "energy_uj")->valueint, 500); /* make's energy */
@@ -191,14 +188,15 @@ static void test_disclose_when_viewer_varies_follows_proc(void **state)
 
 int main(void)
 {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_api_processes_when_sorted_by_energy_gives_largest_first, setup, teardown),
+		T(test_api_processes_when_sorted_by_energy_gives_largest_first),
 		cmocka_unit_test_setup_teardown(test_api_processes_when_comm_and_limit_gives_matched_and_at_most_limit, setup,
 						teardown),
-		cmocka_unit_test_setup_teardown(test_api_processes_when_comm_matches_nothing_gives_empty_list, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_api_process_when_pid_unknown_gives_404_naming_it, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_api_host_when_one_sample_gives_its_energy, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_api_apps_when_two_comms_gives_one_group_each, setup, teardown),
+		T(test_api_processes_when_comm_matches_nothing_gives_empty_list),
+		T(test_api_process_when_pid_unknown_gives_404_naming_it),
+		T(test_api_host_when_one_sample_gives_its_energy),
+		T(test_api_apps_when_two_comms_gives_one_group_each),
 		cmocka_unit_test(test_disclose_when_viewer_varies_follows_proc),
 	};
 

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 #include "joule/http_conn.h"
 #include "joule/util.h"
+#include "unit/testlib.h"
 
 static struct http_limits lim(void)
 {
@@ -77,16 +78,11 @@ static void test_deadline_when_phase_varies_applies_to_requests_not_answers(void
 	assert_false(http_deadline_passed(&l, HTTP_PHASE_HEADERS, false, t0, t0 - 1)); /* clock before start */
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_limits_default_when_fds_plenty_keeps_what_was_asked),
-		cmocka_unit_test(test_limits_default_when_fds_scarce_fits_two_listeners),
-		cmocka_unit_test(test_admit_when_below_limit_gives_normal),
-		cmocka_unit_test(test_admit_when_full_gives_reserve_then_refuses),
-		cmocka_unit_test(test_admit_when_client_over_its_share_refuses_even_the_reserve),
-		cmocka_unit_test(test_deadline_when_phase_varies_applies_to_requests_not_answers),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TL_MAIN(
+	cmocka_unit_test(test_limits_default_when_fds_plenty_keeps_what_was_asked),
+	cmocka_unit_test(test_limits_default_when_fds_scarce_fits_two_listeners),
+	cmocka_unit_test(test_admit_when_below_limit_gives_normal),
+	cmocka_unit_test(test_admit_when_full_gives_reserve_then_refuses),
+	cmocka_unit_test(test_admit_when_client_over_its_share_refuses_even_the_reserve),
+	cmocka_unit_test(test_deadline_when_phase_varies_applies_to_requests_not_answers)
+)

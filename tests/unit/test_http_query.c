@@ -8,6 +8,7 @@
 #include <cmocka.h>
 #include "joule/http_query.h"
 #include "joule/util.h"
+#include "unit/testlib.h"
 
 static void test_route_when_known_paths_routes_them(void **state)
 {
@@ -209,22 +210,17 @@ static void test_content_lengths_when_they_differ_disagree(void **state)
 	assert_false(http_content_lengths_agree(junk, 1));	/* not a number */
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_route_when_known_paths_routes_them),
-		cmocka_unit_test(test_route_when_unknown_or_bad_pid_gives_404),
-		cmocka_unit_test(test_route_when_wrong_method_gives_405_with_allow),
-		cmocka_unit_test(test_param_when_valid_sets_fields),
-		cmocka_unit_test(test_param_when_bad_values_gives_400_naming_parameter),
-		cmocka_unit_test(test_params_check_when_step_does_not_fit_gives_400),
-		cmocka_unit_test(test_error_json_when_message_has_quotes_escapes),
-		cmocka_unit_test(test_accepts_gzip_when_weights_and_spaces_follows_rfc9110),
-		cmocka_unit_test(test_parse_intensity_when_member_duplicated_gives_400_naming_it),
-		cmocka_unit_test(test_parse_intensity_when_text_after_object_or_nul_gives_400),
-		cmocka_unit_test(test_has_nul_escape_when_percent00_anywhere_is_true),
-		cmocka_unit_test(test_content_lengths_when_they_differ_disagree),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TL_MAIN(
+	cmocka_unit_test(test_route_when_known_paths_routes_them),
+	cmocka_unit_test(test_route_when_unknown_or_bad_pid_gives_404),
+	cmocka_unit_test(test_route_when_wrong_method_gives_405_with_allow),
+	cmocka_unit_test(test_param_when_valid_sets_fields),
+	cmocka_unit_test(test_param_when_bad_values_gives_400_naming_parameter),
+	cmocka_unit_test(test_params_check_when_step_does_not_fit_gives_400),
+	cmocka_unit_test(test_error_json_when_message_has_quotes_escapes),
+	cmocka_unit_test(test_accepts_gzip_when_weights_and_spaces_follows_rfc9110),
+	cmocka_unit_test(test_parse_intensity_when_member_duplicated_gives_400_naming_it),
+	cmocka_unit_test(test_parse_intensity_when_text_after_object_or_nul_gives_400),
+	cmocka_unit_test(test_has_nul_escape_when_percent00_anywhere_is_true),
+	cmocka_unit_test(test_content_lengths_when_they_differ_disagree)
+)

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "joule/http_webcfg.h"
+#include "unit/testlib.h"
 
 /* A real $2b$ hash of "pw" at cost 4 (the cheapest bcrypt), made by libcrypt itself. */
 static const char *hash_of(const char *pw)
@@ -100,14 +101,9 @@ static void test_webcfg_password_when_checked_accepts_only_the_right_one(void **
 	http_webcfg_free(&w);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_webcfg_when_full_example_reads_every_field),
-		cmocka_unit_test(test_webcfg_when_invalid_gives_einval_naming_why),
-		cmocka_unit_test(test_webcfg_when_empty_configures_nothing),
-		cmocka_unit_test(test_webcfg_password_when_checked_accepts_only_the_right_one),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TL_MAIN(
+	cmocka_unit_test(test_webcfg_when_full_example_reads_every_field),
+	cmocka_unit_test(test_webcfg_when_invalid_gives_einval_naming_why),
+	cmocka_unit_test(test_webcfg_when_empty_configures_nothing),
+	cmocka_unit_test(test_webcfg_password_when_checked_accepts_only_the_right_one)
+)

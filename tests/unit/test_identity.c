@@ -130,12 +130,8 @@ static int world_setup(void **state)
 	struct world *w = calloc(1, sizeof(*w));
 	struct identity_opts o;
 
-	if (!w)
+	if (!w || tl_setup_into(w->dir, sizeof(w->dir)))
 		return -1;
-	if (tl_setup(NULL))
-		return -1;
-	if ((size_t)snprintf(w->dir, sizeof(w->dir), "%s", tl_dir()) >= sizeof(w->dir))
-		return -1; /* a $TMPDIR too long for the fixture */
 	snprintf(w->proc, sizeof(w->proc), "%s/proc", w->dir);
 	snprintf(w->docker, sizeof(w->docker), "%s/docker", w->dir);
 	snprintf(w->storage, sizeof(w->storage), "%s/storage", w->dir);
@@ -207,18 +203,22 @@ static int warnings(struct world *w, const char *needle)
 	return n;
 }
 
+/* The labels chose group kind and name. */
+static void assert_group(const struct proc_labels *l, enum group_kind kind, const char *group)
+{
+	if (l->kind != kind || strcmp(l->group, group) != 0)
+		fail_msg("labelled %s '%s', want %s '%s'", group_kind_name(l->kind), l->group, group_kind_name(kind), group);
+}
+
 static void test_identity_when_docker_state_gives_container_name(void **state)
 {
 	struct world *w = *state;
 	struct proc_labels l;
-	char p[512];
 
-	snprintf(p, sizeof(p), "%s/containers/" CID "/config.v2.json", w->docker);
-	t_write(p, "{\"ID\":\"" CID "\",\"Name\":\"/web-1\"}");
+	t_write_at(w->docker, "containers/" CID "/config.v2.json", "{\"ID\":\"" CID "\",\"Name\":\"/web-1\"}");
 	proc_in(w, 100, "/system.slice/docker-" CID ".scope");
 	assert_int_equal(identity_label(w->id, 100, "worker", &l), 0);
-	assert_int_equal(l.kind, GROUP_CONTAINER);
-	assert_string_equal(l.group, "web-1");
+	assert_group(&l, GROUP_CONTAINER, "web-1");
 	assert_string_equal(l.container, CID);
 	assert_string_equal(l.runtime, "docker");
 	assert_int_equal(l.uid, 0);
@@ -228,14 +228,11 @@ static void test_identity_when_podman_state_gives_container_name(void **state)
 {
 	struct world *w = *state;
 	struct proc_labels l;
-	char p[512];
 
-	snprintf(p, sizeof(p), "%s/overlay-containers/containers.json", w->storage);
-	t_write(p, "[{\"id\":\"" CID "\",\"names\":[\"db\"]}]");
+	t_write_at(w->storage, "overlay-containers/containers.json", "[{\"id\":\"" CID "\",\"names\":[\"db\"]}]");
 	proc_in(w, 101, "/machine.slice/libpod-" CID ".scope/container");
 	assert_int_equal(identity_label(w->id, 101, "worker", &l), 0);
-	assert_int_equal(l.kind, GROUP_CONTAINER);
-	assert_string_equal(l.group, "db");
+	assert_group(&l, GROUP_CONTAINER, "db");
 	assert_string_equal(l.runtime, "podman");
 }
 
@@ -243,17 +240,13 @@ static void test_identity_when_kubelet_logs_give_pod_and_container(void **state)
 {
 	struct world *w = *state;
 	struct proc_labels l;
-	char p[512];
 
-	snprintf(p, sizeof(p), "%s/shop_cart-7d9f_" UID "/app/0.log", w->pods);
-	t_write(p, "log\n");
-	snprintf(p, sizeof(p), "%s/cart-7d9f_shop_app-" CID ".log", w->logs);
-	t_write(p, "link\n");
+	t_write_at(w->pods, "shop_cart-7d9f_" UID "/app/0.log", "log\n");
+	t_write_at(w->logs, "cart-7d9f_shop_app-" CID ".log", "link\n");
 	proc_in(w, 102, "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" UID_
 			".slice/cri-containerd-" CID ".scope");
 	assert_int_equal(identity_label(w->id, 102, "worker", &l), 0);
-	assert_int_equal(l.kind, GROUP_POD);
-	assert_string_equal(l.group, "shop/cart-7d9f/app");
+	assert_group(&l, GROUP_POD, "shop/cart-7d9f/app");
 	assert_string_equal(l.k8s_namespace, "shop");
 	assert_string_equal(l.pod, "cart-7d9f");
 	assert_string_equal(l.container_name, "app");
@@ -269,8 +262,7 @@ static void test_identity_when_state_missing_keeps_id_and_warns_once(void **stat
 	proc_in(w, 103, "/system.slice/docker-" CID ".scope");
 	proc_in(w, 104, "/system.slice/docker-" CID ".scope");
 	assert_int_equal(identity_label(w->id, 103, "worker", &l), 0);
-	assert_int_equal(l.kind, GROUP_CONTAINER);
-	assert_string_equal(l.group, CID);
+	assert_group(&l, GROUP_CONTAINER, CID);
 	assert_int_equal(identity_label(w->id, 104, "worker", &l), 0);
 	assert_string_equal(l.group, CID);
 	assert_int_equal(warnings(w, "labelled by what is known"), 1);
@@ -320,12 +312,9 @@ static void test_identity_when_state_truncated_or_hostile_keeps_id(void **state)
 {
 	struct world *w = *state;
 	struct proc_labels l;
-	char p[512];
 
-	snprintf(p, sizeof(p), "%s/containers/" CID "/config.v2.json", w->docker);
-	t_write(p, "{\"ID\":\"" CID "\",\"Na");
-	snprintf(p, sizeof(p), "%s/containers/" CID2 "/config.v2.json", w->docker);
-	t_write(p, "{\"Name\":\"/a\\\"b\\nc\"}");
+	t_write_at(w->docker, "containers/" CID "/config.v2.json", "{\"ID\":\"" CID "\",\"Na");
+	t_write_at(w->docker, "containers/" CID2 "/config.v2.json", "{\"Name\":\"/a\\\"b\\nc\"}");
 	proc_in(w, 105, "/system.slice/docker-" CID ".scope");
 	proc_in(w, 106, "/system.slice/docker-" CID2 ".scope");
 	assert_int_equal(identity_label(w->id, 105, "worker", &l), 0);
@@ -343,8 +332,7 @@ static void test_identity_when_pod_logs_missing_keeps_pod_uid(void **state)
 
 	proc_in(w, 107, "/kubepods/besteffort/pod" UID "/" CID);
 	assert_int_equal(identity_label(w->id, 107, "worker", &l), 0);
-	assert_int_equal(l.kind, GROUP_POD);
-	assert_string_equal(l.group, UID);
+	assert_group(&l, GROUP_POD, UID);
 	assert_int_equal(warnings(w, "labelled by what is known"), 1);
 }
 
@@ -355,8 +343,7 @@ static void test_identity_when_slurm_job_gives_job_and_user(void **state)
 
 	proc_in(w, 108, "/slurm/uid_0/job_4242/step_0");
 	assert_int_equal(identity_label(w->id, 108, "worker", &l), 0);
-	assert_int_equal(l.kind, GROUP_JOB);
-	assert_string_equal(l.group, "4242");
+	assert_group(&l, GROUP_JOB, "4242");
 	assert_string_equal(l.job_id, "4242");
 	assert_string_equal(l.job_user, "root"); /* uid 0 by name */
 }
@@ -365,18 +352,14 @@ static void test_identity_refresh_when_moved_relabels_once(void **state)
 {
 	struct world *w = *state;
 	struct proc_labels l;
-	char p[512];
 
 	proc_in(w, 109, "/user.slice/user-0.slice/session-1.scope");
 	assert_int_equal(identity_label(w->id, 109, "bash", &l), 0);
-	assert_int_equal(l.kind, GROUP_COMM);
-	assert_string_equal(l.group, "bash");
+	assert_group(&l, GROUP_COMM, "bash");
 	assert_int_equal(identity_refresh(w->id, 109, "bash", &l), 0);
-	snprintf(p, sizeof(p), "%s/109/cgroup", w->proc);
-	t_write(p, "0::/system.slice/build.service\n");
+	t_write_at(w->proc, "109/cgroup", "0::/system.slice/build.service\n");
 	assert_int_equal(identity_refresh(w->id, 109, "bash", &l), 1);
-	assert_int_equal(l.kind, GROUP_UNIT);
-	assert_string_equal(l.group, "build.service");
+	assert_group(&l, GROUP_UNIT, "build.service");
 	assert_int_equal(l.uid, 0);
 	assert_int_equal(identity_refresh(w->id, 109, "bash", &l), 0);
 	/* gone: nothing to refresh, labels stand */
@@ -396,25 +379,20 @@ static void test_host_identity_when_read_has_boot_id(void **state)
 
 #define W(t) cmocka_unit_test_setup_teardown(t, world_setup, world_teardown)
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_docker_config_when_parsed_gives_the_name_and_pod_it_holds),
-		cmocka_unit_test(test_storage_containers_when_podman_and_crio_gives_names),
-		cmocka_unit_test(test_storage_containers_when_absent_or_not_a_list_says_so),
-		cmocka_unit_test(test_pod_dir_when_kubelet_name_gives_namespace_and_pod),
-		cmocka_unit_test(test_container_log_when_kubelet_link_gives_container_name),
-		W(test_identity_when_docker_state_gives_container_name),
-		W(test_identity_when_podman_state_gives_container_name),
-		W(test_identity_when_kubelet_logs_give_pod_and_container),
-		W(test_identity_when_state_missing_keeps_id_and_warns_once),
-		W(test_identity_when_state_truncated_or_hostile_keeps_id),
-		W(test_identity_when_pod_logs_missing_keeps_pod_uid),
-		W(test_identity_when_many_containers_lack_state_warns_once_each),
-		W(test_identity_when_slurm_job_gives_job_and_user),
-		W(test_identity_refresh_when_moved_relabels_once),
-		cmocka_unit_test(test_host_identity_when_read_has_boot_id),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TL_MAIN(
+	cmocka_unit_test(test_docker_config_when_parsed_gives_the_name_and_pod_it_holds),
+	cmocka_unit_test(test_storage_containers_when_podman_and_crio_gives_names),
+	cmocka_unit_test(test_storage_containers_when_absent_or_not_a_list_says_so),
+	cmocka_unit_test(test_pod_dir_when_kubelet_name_gives_namespace_and_pod),
+	cmocka_unit_test(test_container_log_when_kubelet_link_gives_container_name),
+	W(test_identity_when_docker_state_gives_container_name),
+	W(test_identity_when_podman_state_gives_container_name),
+	W(test_identity_when_kubelet_logs_give_pod_and_container),
+	W(test_identity_when_state_missing_keeps_id_and_warns_once),
+	W(test_identity_when_state_truncated_or_hostile_keeps_id),
+	W(test_identity_when_pod_logs_missing_keeps_pod_uid),
+	W(test_identity_when_many_containers_lack_state_warns_once_each),
+	W(test_identity_when_slurm_job_gives_job_and_user),
+	W(test_identity_refresh_when_moved_relabels_once),
+	cmocka_unit_test(test_host_identity_when_read_has_boot_id)
+)

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "joule/jcs.h"
+#include "unit/testlib.h"
 
 static double from_bits(uint64_t bits)
 {
@@ -121,6 +122,17 @@ static char *canon(const char *json, int *err)
 	return out;
 }
 
+/* json canonicalises without error to want. */
+static void assert_canon(const char *json, const char *want)
+{
+	int err;
+	char *out = canon(json, &err);
+
+	if (err != 0 || !out || strcmp(out, want) != 0)
+		fail_msg("canonical form of %s: error %d, got %s, want %s", json, err, out ? out : "(none)", want);
+	free(out);
+}
+
 /* RFC 8785 §3.2.2: the combined sample, as the RFC prints it. */
 static void test_jcs_serialize_when_rfc8785_sample_expect_exact_bytes(void **state)
 {
@@ -131,12 +143,8 @@ static void test_jcs_serialize_when_rfc8785_sample_expect_exact_bytes(void **sta
 	const char *want =
 		"{\"literals\":[null,true,false],\"numbers\":[333333333.3333333,1e+30,4.5,0.002,1e-27],"
 		"\"string\":\"\xe2\x82\xac$\\u000f\\nA'B\\\"\\\\\\\\\\\"/\"}";
-	int err;
-	char *out = canon(in, &err);
 
-	assert_int_equal(err, 0);
-	assert_string_equal(out, want);
-	free(out);
+	assert_canon(in, want);
 }
 
 /* RFC 8785 §3.2.3: member order by UTF-16 code units (the emoji's surrogates sort before U+FB33). */
@@ -150,32 +158,20 @@ static void test_jcs_serialize_when_rfc8785_sorting_example_expect_utf16_order(v
 			   "\"\xc3\xb6\":\"Latin Small Letter O With Diaeresis\","
 			   "\"\xe2\x82\xac\":\"Euro Sign\",\"\xf0\x9f\x98\x80\":\"Emoji: Grinning Face\","
 			   "\"\xef\xac\xb3\":\"Hebrew Letter Dalet With Dagesh\"}";
-	int err;
-	char *out = canon(in, &err);
 
-	assert_int_equal(err, 0);
-	assert_string_equal(out, want);
-	free(out);
+	assert_canon(in, want);
 }
 
 static void test_jcs_serialize_when_control_chars_expect_short_or_lowercase_u_escapes(void **state)
 {
-	int err;
-	char *out = canon("[\"\\u0001\\b\\t\\n\\f\\r\\u001f\\u007f/\\u00e9\"]", &err);
-
-	assert_int_equal(err, 0);
-	assert_string_equal(out, "[\"\\u0001\\b\\t\\n\\f\\r\\u001f\x7f/\xc3\xa9\"]");
-	free(out);
+	assert_canon("[\"\\u0001\\b\\t\\n\\f\\r\\u001f\\u007f/\\u00e9\"]",
+		     "[\"\\u0001\\b\\t\\n\\f\\r\\u001f\x7f/\xc3\xa9\"]");
 }
 
 static void test_jcs_serialize_when_nested_and_empty_expect_no_whitespace(void **state)
 {
-	int err;
-	char *out = canon(" { \"b\" : [ ] , \"a\" : { } , \"c\" : [ { \"z\":1, \"y\":-0.0 } ] } ", &err);
-
-	assert_int_equal(err, 0);
-	assert_string_equal(out, "{\"a\":{},\"b\":[],\"c\":[{\"y\":0,\"z\":1}]}");
-	free(out);
+	assert_canon(" { \"b\" : [ ] , \"a\" : { } , \"c\" : [ { \"z\":1, \"y\":-0.0 } ] } ",
+		     "{\"a\":{},\"b\":[],\"c\":[{\"y\":0,\"z\":1}]}");
 }
 
 static void test_jcs_serialize_when_duplicate_key_expect_eexist(void **state)
@@ -211,21 +207,16 @@ static void test_jcs_serialize_when_infinite_number_expect_edom(void **state)
 	cJSON_Delete(o);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_jcs_number_when_rfc8785_appendix_b_expect_exact_text),
-		cmocka_unit_test(test_jcs_number_when_nan_or_infinity_expect_edom),
-		cmocka_unit_test(test_jcs_number_when_integers_and_thresholds_expect_ecmascript_text),
-		cmocka_unit_test(test_jcs_number_when_random_doubles_expect_round_trip),
-		cmocka_unit_test(test_jcs_serialize_when_rfc8785_sample_expect_exact_bytes),
-		cmocka_unit_test(test_jcs_serialize_when_rfc8785_sorting_example_expect_utf16_order),
-		cmocka_unit_test(test_jcs_serialize_when_control_chars_expect_short_or_lowercase_u_escapes),
-		cmocka_unit_test(test_jcs_serialize_when_nested_and_empty_expect_no_whitespace),
-		cmocka_unit_test(test_jcs_serialize_when_duplicate_key_expect_eexist),
-		cmocka_unit_test(test_jcs_serialize_when_invalid_utf8_expect_eilseq),
-		cmocka_unit_test(test_jcs_serialize_when_infinite_number_expect_edom),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TL_MAIN(
+	cmocka_unit_test(test_jcs_number_when_rfc8785_appendix_b_expect_exact_text),
+	cmocka_unit_test(test_jcs_number_when_nan_or_infinity_expect_edom),
+	cmocka_unit_test(test_jcs_number_when_integers_and_thresholds_expect_ecmascript_text),
+	cmocka_unit_test(test_jcs_number_when_random_doubles_expect_round_trip),
+	cmocka_unit_test(test_jcs_serialize_when_rfc8785_sample_expect_exact_bytes),
+	cmocka_unit_test(test_jcs_serialize_when_rfc8785_sorting_example_expect_utf16_order),
+	cmocka_unit_test(test_jcs_serialize_when_control_chars_expect_short_or_lowercase_u_escapes),
+	cmocka_unit_test(test_jcs_serialize_when_nested_and_empty_expect_no_whitespace),
+	cmocka_unit_test(test_jcs_serialize_when_duplicate_key_expect_eexist),
+	cmocka_unit_test(test_jcs_serialize_when_invalid_utf8_expect_eilseq),
+	cmocka_unit_test(test_jcs_serialize_when_infinite_number_expect_edom)
+)

@@ -392,34 +392,50 @@ static void test_ledger_open_when_tampered_expect_set_aside_and_new_chain(void *
 	assert_int_equal(access(buf, F_OK), 0);
 }
 
+/* A ledger's series of segments: the rotated ones, oldest first, then the active file. */
+struct segments {
+	char names[8][160];
+	const char *files[9];
+	int n;
+};
+
+/*
+ * Append nruns to l and close it, having rotated at least min_rotations
+ * times: its segments (path.N<suffix>, each one there, at most max of them).
+ */
+static void close_rotated(struct ledger *l, int nruns, uint64_t min_rotations, const char *suffix, int max,
+			  struct segments *sg)
+{
+	struct ledger_stats st;
+
+	append_runs(l, nruns);
+	assert_int_equal(ledger_flush(l), 0);
+	ledger_get_stats(l, &st);
+	assert_true(st.rotations >= min_rotations);
+	assert_int_equal(ledger_close(l), 0);
+	sg->n = 0;
+	for (int i = 1; i <= (int)st.rotations && sg->n < max; i++) {
+		snprintf(sg->names[sg->n], sizeof(sg->names[0]), "%s.%d%s", path, i, suffix);
+		assert_int_equal(access(sg->names[sg->n], F_OK), 0);
+		sg->files[sg->n] = sg->names[sg->n];
+		sg->n++;
+	}
+	sg->files[sg->n++] = path;
+}
+
 static void test_ledger_rotate_when_size_limit_expect_gzip_series_that_verifies(void **state)
 {
 	struct ledger_opts o = { .sync = LEDGER_SYNC_INTERVAL, .rotate_bytes = 2000, .compress = true };
-	struct ledger *l = open_ledger(&o);
-	struct ledger_stats st;
-	char names[8][160];
-	const char *files[8];
-	int n = 0;
+	struct segments sg;
 	struct collect c;
 
-	append_runs(l, 30);
-	assert_int_equal(ledger_flush(l), 0);
-	ledger_get_stats(l, &st);
-	assert_true(st.rotations >= 2);
-	assert_int_equal(ledger_close(l), 0);
-	for (int i = 1; i <= (int)st.rotations && n < 7; i++) {
-		snprintf(names[n], sizeof(names[n]), "%s.%d.gz", path, i);
-		assert_int_equal(access(names[n], F_OK), 0);
-		files[n] = names[n];
-		n++;
-	}
-	files[n++] = path;
-	verify_ok(files, n, 0);
-	collect(files[0], &c);
+	close_rotated(open_ledger(&o), 30, 2, ".gz", 7, &sg);
+	verify_ok(sg.files, sg.n, 0);
+	collect(sg.files[0], &c);
 	assert_int_equal(c.rotate, 1);
 	/* Out of order, the link check fails. */
-	if (n >= 3) {
-		const char *swapped[] = { files[1], files[0] };
+	if (sg.n >= 3) {
+		const char *swapped[] = { sg.files[1], sg.files[0] };
 		struct ledger_verify_result r;
 
 		assert_int_equal(ledger_verify_files(swapped, 2, NULL, &r), -EBADMSG);
@@ -447,29 +463,16 @@ static void test_ledger_open_when_crash_left_only_rotated_segment_expect_new_seg
 static void test_ledger_open_when_active_segment_empty_after_rotation_expect_chain_continues(void **state)
 {
 	struct ledger_opts o = { .sync = LEDGER_SYNC_ALWAYS, .rotate_bytes = 1500 };
-	struct ledger *l = open_ledger(&o);
-	struct ledger_stats st;
-	char names[8][160];
-	const char *files[9];
-	int n = 0;
+	struct ledger *l;
+	struct segments sg;
 
-	append_runs(l, 20);
-	assert_int_equal(ledger_flush(l), 0);
-	ledger_get_stats(l, &st);
-	assert_true(st.rotations >= 3);
-	assert_int_equal(ledger_close(l), 0);
-	for (int i = 1; i <= (int)st.rotations && n < 8; i++) {
-		snprintf(names[n], sizeof(names[n]), "%s.%d", path, i);
-		files[n] = names[n];
-		n++;
-	}
-	files[n++] = path;
+	close_rotated(open_ledger(&o), 20, 3, "", 8, &sg);
 	/* As if the rotation crashed after creating the new segment, before its genesis was on disk. */
 	assert_int_equal(truncate(path, 0), 0);
 	l = open_ledger(&o);
 	append_runs(l, 2);
 	assert_int_equal(ledger_close(l), 0);
-	verify_ok(files, n, 0);
+	verify_ok(sg.files, sg.n, 0);
 }
 
 static void test_ledger_sign_when_key_expect_signed_chain_and_tamper_of_sig_detected(void **state)
@@ -514,21 +517,22 @@ static void test_ledger_sign_when_key_expect_signed_chain_and_tamper_of_sig_dete
 
 int main(void)
 {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_ledger_open_when_new_file_expect_genesis_that_verifies, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ledger_append_when_records_expect_chain_of_canonical_lines, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ledger_append_when_record_has_reserved_key_expect_einval, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ledger_append_when_invalid_utf8_and_nan_expect_repaired_record, setup, teardown),
+		T(test_ledger_open_when_new_file_expect_genesis_that_verifies),
+		T(test_ledger_append_when_records_expect_chain_of_canonical_lines),
+		T(test_ledger_append_when_record_has_reserved_key_expect_einval),
+		T(test_ledger_append_when_invalid_utf8_and_nan_expect_repaired_record),
 		cmocka_unit_test(test_ledger_json_add_u64_when_above_2p53_expect_string),
-		cmocka_unit_test_setup_teardown(test_ledger_feed_when_periods_and_exit_expect_records_that_conserve_energy, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ledger_feed_when_exit_expect_record_written_before_period_end, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ledger_feed_when_writer_stalls_expect_no_block_and_nothing_lost, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ledger_verify_when_torn_tail_expect_torn_error, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ledger_open_when_tampered_expect_set_aside_and_new_chain, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ledger_rotate_when_size_limit_expect_gzip_series_that_verifies, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ledger_open_when_crash_left_only_rotated_segment_expect_new_segment_linked, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ledger_open_when_active_segment_empty_after_rotation_expect_chain_continues, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ledger_sign_when_key_expect_signed_chain_and_tamper_of_sig_detected, setup, teardown),
+		T(test_ledger_feed_when_periods_and_exit_expect_records_that_conserve_energy),
+		T(test_ledger_feed_when_exit_expect_record_written_before_period_end),
+		T(test_ledger_feed_when_writer_stalls_expect_no_block_and_nothing_lost),
+		T(test_ledger_verify_when_torn_tail_expect_torn_error),
+		T(test_ledger_open_when_tampered_expect_set_aside_and_new_chain),
+		T(test_ledger_rotate_when_size_limit_expect_gzip_series_that_verifies),
+		T(test_ledger_open_when_crash_left_only_rotated_segment_expect_new_segment_linked),
+		T(test_ledger_open_when_active_segment_empty_after_rotation_expect_chain_continues),
+		T(test_ledger_sign_when_key_expect_signed_chain_and_tamper_of_sig_detected),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

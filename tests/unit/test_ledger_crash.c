@@ -21,6 +21,7 @@
 #include "joule/ledger_verify.h"
 #include "joule/log.h"
 #include "joule/util.h"
+#include "unit/testlib.h"
 
 #define KILLS 50
 #define MAX_DELAY_US 120000	/* kill within 0..120 ms of fork: spans open/recovery and steady writing */
@@ -80,26 +81,22 @@ static void test_ledger_crash_when_killed_50_times_expect_verified_and_synced_re
 		struct ledger *l;
 		uint64_t seq, max_synced = 0;
 		bool any = false;
-		int p[2], status;
+		int fd, status;
 		pid_t pid;
 
-		assert_int_equal(pipe(p), 0);
-		pid = fork();
-		assert_true(pid >= 0);
+		pid = tl_fork_reporting(&fd);
 		if (pid == 0) {
-			close(p[0]);
-			sync_fd = p[1];
+			sync_fd = fd;
 			writer_child(path);
 			_exit(0);
 		}
-		close(p[1]);
 		usleep((useconds_t)(random() % MAX_DELAY_US));
 		kill(pid, SIGKILL);
-		while (read(p[0], &seq, sizeof(seq)) == (ssize_t)sizeof(seq)) {
+		while (read(fd, &seq, sizeof(seq)) == (ssize_t)sizeof(seq)) {
 			max_synced = seq;
 			any = true;
 		}
-		close(p[0]);
+		close(fd);
 		assert_int_equal(waitpid(pid, &status, 0), pid);
 		assert_true(WIFSIGNALED(status));
 
@@ -132,11 +129,6 @@ static void test_ledger_crash_when_killed_50_times_expect_verified_and_synced_re
 	assert_int_equal(system(cmd), 0);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_ledger_crash_when_killed_50_times_expect_verified_and_synced_records_kept),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TL_MAIN(
+	cmocka_unit_test(test_ledger_crash_when_killed_50_times_expect_verified_and_synced_records_kept)
+)

@@ -20,6 +20,7 @@
 #include "joule/ledger_verify.h"
 #include "joule/log.h"
 #include "joule/util.h"
+#include "unit/testlib.h"
 
 static char dir[64];
 static char path[128];
@@ -256,13 +257,8 @@ static void test_ledger_close_when_disk_full_and_queue_long_expect_prompt_return
 	assert_true(took_ms < 6000);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_ledger_rotate_when_new_segment_cannot_be_created_expect_recovery_once_space_is_freed, setup_inodes, teardown),
-		cmocka_unit_test_setup_teardown(test_ledger_write_when_disk_full_expect_one_deadline_losses_counted_and_gap_record, setup_blocks, teardown),
-		cmocka_unit_test_setup_teardown(test_ledger_close_when_disk_full_and_queue_long_expect_prompt_return, setup_blocks, teardown),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TL_MAIN(
+	cmocka_unit_test_setup_teardown(test_ledger_rotate_when_new_segment_cannot_be_created_expect_recovery_once_space_is_freed, setup_inodes, teardown),
+	cmocka_unit_test_setup_teardown(test_ledger_write_when_disk_full_expect_one_deadline_losses_counted_and_gap_record, setup_blocks, teardown),
+	cmocka_unit_test_setup_teardown(test_ledger_close_when_disk_full_and_queue_long_expect_prompt_return, setup_blocks, teardown)
+)

@@ -20,6 +20,7 @@
 #include "joule/ledger_segment.h"
 #include "joule/ledger_verify.h"
 #include "joule/log.h"
+#include "unit/testlib.h"
 
 static char dir[64];
 static char path[128], gz[160];
@@ -31,7 +32,6 @@ static int setup(void **state)
 {
 	struct ledger_opts o = { .sync = LEDGER_SYNC_NEVER };
 	struct ledger *l = NULL;
-	FILE *f;
 
 	strcpy(dir, "/tmp/joule-lread-XXXXXX");
 	if (!mkdtemp(dir))
@@ -52,12 +52,9 @@ static int setup(void **state)
 	}
 	if (ledger_close(l) || ledger_gzip_file(path, gz))
 		return -1;
-	f = fopen(gz, "rb");
-	if (!f)
+	gzdata = tl_read_file(gz, 1 << 20, &gzlen);
+	if (!gzdata)
 		return -1;
-	gzdata = malloc(1 << 20);
-	gzlen = fread(gzdata, 1, 1 << 20, f);
-	fclose(f);
 	alarm(60);	/* a reader that blocks (a FIFO) fails the test instead of hanging the suite */
 	return 0;
 }
@@ -223,17 +220,18 @@ static void test_foreach_when_many_bad_lines_expect_ebadmsg_and_the_good_ones(vo
 
 int main(void)
 {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_verify_when_gzip_intact_expect_ok, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_verify_when_gzip_crc_flipped_expect_bad_gzip_with_reason, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_verify_when_gzip_without_trailer_expect_bad_gzip, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_verify_when_gzip_has_junk_after_end_expect_bad_gzip, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_verify_when_gzip_cut_at_full_flush_point_expect_bad_gzip, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_verify_when_two_gzip_members_expect_both_decoded_as_one_file, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_verify_when_directory_expect_read_error_naming_it, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_verify_when_fifo_expect_prompt_read_error, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_read_lines_when_first_line_empty_expect_empty_line, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_foreach_when_many_bad_lines_expect_ebadmsg_and_the_good_ones, setup, teardown),
+		T(test_verify_when_gzip_intact_expect_ok),
+		T(test_verify_when_gzip_crc_flipped_expect_bad_gzip_with_reason),
+		T(test_verify_when_gzip_without_trailer_expect_bad_gzip),
+		T(test_verify_when_gzip_has_junk_after_end_expect_bad_gzip),
+		T(test_verify_when_gzip_cut_at_full_flush_point_expect_bad_gzip),
+		T(test_verify_when_two_gzip_members_expect_both_decoded_as_one_file),
+		T(test_verify_when_directory_expect_read_error_naming_it),
+		T(test_verify_when_fifo_expect_prompt_read_error),
+		T(test_read_lines_when_first_line_empty_expect_empty_line),
+		T(test_foreach_when_many_bad_lines_expect_ebadmsg_and_the_good_ones),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,6 +16,7 @@
 #include "joule/ledger_read.h"
 #include "joule/ledger_verify.h"
 #include "joule/log.h"
+#include "unit/testlib.h"
 
 #define NLINES 50
 
@@ -39,7 +40,6 @@ static int setup(void **state)
 	struct ledger_verify_result r;
 	const char *files[1];
 	struct ledger *l;
-	FILE *f;
 	int n = 0;
 
 	log_level = LOG_LVL_ERR;
@@ -64,12 +64,9 @@ static int setup(void **state)
 	}
 	if (ledger_close(l))
 		return -1;
-	f = fopen(path, "rb");
-	if (!f)
+	orig = tl_read_file(path, 1 << 20, &orig_len);
+	if (!orig)
 		return -1;
-	orig = malloc(1 << 20);
-	orig_len = fread(orig, 1, 1 << 20, f);
-	fclose(f);
 	for (size_t i = 0; i < orig_len; i++)
 		if (i == 0 || orig[i - 1] == '\n')
 			line_start[n++] = i;

@@ -24,6 +24,7 @@
 #include "joule/ledger_verify.h"
 #include "joule/log.h"
 #include "joule/util.h"
+#include "unit/testlib.h"
 
 static char dir[64];
 static char path[128], key[160], other[160];
@@ -188,25 +189,21 @@ static void test_open_when_holder_was_killed_expect_lock_free(void **state)
 {
 	struct ledger_opts o = { .path = path, .sync = LEDGER_SYNC_NEVER };
 	struct ledger *l = NULL;
-	int p[2], status;
+	int fd, status;
 	char c;
 	pid_t pid;
 
-	assert_int_equal(pipe(p), 0);
-	pid = fork();
-	assert_true(pid >= 0);
+	pid = tl_fork_reporting(&fd);
 	if (pid == 0) {
-		close(p[0]);
-		if (ledger_open(&l, &o) == 0 && write(p[1], "o", 1) == 1)
+		if (ledger_open(&l, &o) == 0 && write(fd, "o", 1) == 1)
 			pause();
 		_exit(1);
 	}
-	close(p[1]);
-	assert_int_equal(read(p[0], &c, 1), 1);
+	assert_int_equal(read(fd, &c, 1), 1);
 	assert_int_equal(ledger_open(&l, &o), -EBUSY);
 	kill(pid, SIGKILL);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
-	close(p[0]);
+	close(fd);
 	assert_int_equal(ledger_open(&l, &o), 0);
 	assert_int_equal(ledger_close(l), 0);
 }
@@ -307,17 +304,18 @@ static void test_series_expand_when_files_of_two_ledgers_expect_order_kept(void 
 
 int main(void)
 {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_verify_when_pinned_key_signed_it_expect_ok, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_verify_when_other_key_signed_it_expect_signature_error, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_verify_when_unsigned_and_signatures_required_expect_signature_error, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_checkpoint_when_signed_and_parsed_expect_same_record_and_signer, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_checkpoint_when_unsigned_and_key_pinned_expect_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_verify_when_checkpoint_seq_not_in_ledger_expect_missing_records, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_open_when_ledger_already_open_expect_ebusy, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_open_when_holder_was_killed_expect_lock_free, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_open_when_chain_resumed_expect_start_record_naming_last_seq, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_verify_when_start_record_names_a_later_seq_expect_bad_record, setup, teardown),
+		T(test_verify_when_pinned_key_signed_it_expect_ok),
+		T(test_verify_when_other_key_signed_it_expect_signature_error),
+		T(test_verify_when_unsigned_and_signatures_required_expect_signature_error),
+		T(test_checkpoint_when_signed_and_parsed_expect_same_record_and_signer),
+		T(test_checkpoint_when_unsigned_and_key_pinned_expect_refused),
+		T(test_verify_when_checkpoint_seq_not_in_ledger_expect_missing_records),
+		T(test_open_when_ledger_already_open_expect_ebusy),
+		T(test_open_when_holder_was_killed_expect_lock_free),
+		T(test_open_when_chain_resumed_expect_start_record_naming_last_seq),
+		T(test_verify_when_start_record_names_a_later_seq_expect_bad_record),
 		cmocka_unit_test(test_records_lost_when_null_ledger_expect_zero),
 		cmocka_unit_test(test_series_expand_when_glob_order_expect_chain_order),
 		cmocka_unit_test(test_series_expand_when_files_of_two_ledgers_expect_order_kept),

@@ -26,6 +26,14 @@ static struct sample_task task(uint32_t pid, const char *comm, uint64_t uj)
 	return t;
 }
 
+/* The sample of the next 100 ms tick. */
+static void next_tick(struct sample *s)
+{
+	s->seq++;
+	s->mono_end_ns += 100000000;
+	s->real_end_ns += 100000000;
+}
+
 static struct store *filled(uint32_t top_n, size_t ntasks)
 {
 	struct store_cfg cfg = { .top_n = top_n };
@@ -55,9 +63,7 @@ static struct store *filled(uint32_t top_n, size_t ntasks)
 	assert_int_equal(store_open(&st, &cfg), 0);
 	/* Twice: ranking follows the first sample, so the top process's own series holds the second. */
 	assert_int_equal(store_add_sample(st, &s), 0);
-	s.seq = 2;
-	s.mono_end_ns += 100000000;
-	s.real_end_ns += 100000000;
+	next_tick(&s);
 	assert_int_equal(store_add_sample(st, &s), 0);
 	return st;
 }
@@ -86,6 +92,12 @@ static int fx_teardown(void **state)
 		store_close(f->st);
 	free(f);
 	return tl_teardown(NULL);
+}
+
+/* One scrape of the text exposition into f->b. */
+static void scrape(struct metrics_fx *f)
+{
+	assert_int_equal(metrics_render(f->st, NULL, METRICS_TEXT, &f->b), 0);
 }
 
 static size_t count(const char *text, const char *needle)
@@ -145,7 +157,7 @@ static void test_metrics_render_when_group_of_comm_labels_group_and_comm(void **
 
 	f->st = filled(1, 3);
 	add_after_exposition(f->st, 3);
-	assert_int_equal(metrics_render(f->st, NULL, METRICS_TEXT, &f->b), 0);
+	scrape(f);
 	assert_null(strstr(f->b.p, "pid=\"101\""));
 	/* the series shows what came after the first exposition: one interval */
 	assert_non_null(strstr(f->b.p, "joule_group_energy_joules_total{group=\"c1\",group_kind=\"comm\",comm=\"c1\","
@@ -161,7 +173,7 @@ static void test_metrics_render_when_many_processes_bounds_pid_series_to_top_n(v
 	struct metrics_fx *f = *state;
 
 	f->st = filled(5, 64);
-	assert_int_equal(metrics_render(f->st, NULL, METRICS_TEXT, &f->b), 0);
+	scrape(f);
 	assert_int_equal(count(f->b.p, "joule_process_cpu_seconds_total{pid="), 5);
 }
 
@@ -255,7 +267,7 @@ static void test_metrics_render_when_churn_group_idle_other_sum_to_host_exactly(
 	struct metrics_fx *f = *state;
 
 	f->st = churned(&host_uj);
-	assert_int_equal(metrics_render(f->st, NULL, METRICS_TEXT, &f->b), 0);
+	scrape(f);
 	sum = family_sum(f->b.p, "joule_group_energy_joules_total", "", 6) +
 	      family_sum(f->b.p, "joule_idle_energy_joules_total", "", 6) +
 	      family_sum(f->b.p, "joule_other_energy_joules_total", "", 6);
@@ -263,6 +275,20 @@ static void test_metrics_render_when_churn_group_idle_other_sum_to_host_exactly(
 	assert_int_equal(family_sum(f->b.p, "joule_host_attributed_energy_joules_total", "", 6), host_uj);
 	/* 6 names, 4 slots, none idle long enough to forget: the rest went to other */
 	assert_true(family_sum(f->b.p, "joule_other_energy_joules_total", "reason=\"group_table_full\"", 6) > 0);
+}
+
+/* The series the group tests read: comm w's group, other before the first exposition, u.service's comms. */
+#define W_CPU "joule_group_energy_joules_total{group=\"w\",group_kind=\"comm\",comm=\"w\",domain=\"cpu\"} "
+#define OTHER_BEFORE_FIRST_CPU "joule_other_energy_joules_total{reason=\"before_first_exposition\",domain=\"cpu\"} "
+#define UNIT_CPU(comm) \
+	"joule_group_energy_joules_total{group=\"u.service\",group_kind=\"unit\",comm=\"" comm "\",domain=\"cpu\"} "
+
+/* A store of cfg with sample s in it, scraped once. */
+static void first_scrape(struct metrics_fx *f, const struct store_cfg *cfg, const struct sample *s)
+{
+	assert_int_equal(store_open(&f->st, cfg), 0);
+	store_add_sample(f->st, s);
+	scrape(f);
 }
 
 static void test_metrics_render_when_process_exited_its_series_stops(void **state)
@@ -273,29 +299,20 @@ static void test_metrics_render_when_process_exited_its_series_stops(void **stat
 			    .ntasks = 1, .tasks = &t };
 	struct metrics_fx *f = *state;
 
-	assert_int_equal(store_open(&f->st, &cfg), 0);
-	store_add_sample(f->st, &s);
-	assert_int_equal(metrics_render(f->st, NULL, METRICS_TEXT, &f->b), 0);
+	first_scrape(f, &cfg, &s);
 	assert_non_null(strstr(f->b.p, "joule_process_energy_joules_total{pid=\"1\""));
 	/* its group was new at that exposition: it starts at zero there, the first 500 µJ are other's */
-	assert_non_null(strstr(f->b.p, "joule_group_energy_joules_total{group=\"w\",group_kind=\"comm\",comm=\"w\","
-				    "domain=\"cpu\"} 0.000000\n"));
-	assert_non_null(strstr(f->b.p, "joule_other_energy_joules_total{reason=\"before_first_exposition\",domain=\"cpu\"} "
-				    "0.000500\n"));
-	assert_int_equal(metrics_render(f->st, NULL, METRICS_TEXT, &f->b), 0); /* a second scraper: still zero for it */
-	assert_non_null(strstr(f->b.p, "joule_group_energy_joules_total{group=\"w\",group_kind=\"comm\",comm=\"w\","
-				    "domain=\"cpu\"} 0.000000\n"));
+	assert_non_null(strstr(f->b.p, W_CPU "0.000000\n"));
+	assert_non_null(strstr(f->b.p, OTHER_BEFORE_FIRST_CPU "0.000500\n"));
+	scrape(f); /* a second scraper: still zero for it */
+	assert_non_null(strstr(f->b.p, W_CPU "0.000000\n"));
 	t.exited = true;
-	s.seq = 2;
-	s.mono_end_ns += 100000000;
-	s.real_end_ns += 100000000;
+	next_tick(&s);
 	store_add_sample(f->st, &s);
-	assert_int_equal(metrics_render(f->st, NULL, METRICS_TEXT, &f->b), 0);
+	scrape(f);
 	assert_null(strstr(f->b.p, "joule_process_energy_joules_total{pid=\"1\""));
-	assert_non_null(strstr(f->b.p, "joule_group_energy_joules_total{group=\"w\",group_kind=\"comm\",comm=\"w\","
-				    "domain=\"cpu\"} 0.000500\n"));
-	assert_non_null(strstr(f->b.p, "joule_other_energy_joules_total{reason=\"before_first_exposition\",domain=\"cpu\"} "
-				    "0.000500\n"));
+	assert_non_null(strstr(f->b.p, W_CPU "0.000500\n"));
+	assert_non_null(strstr(f->b.p, OTHER_BEFORE_FIRST_CPU "0.000500\n"));
 }
 
 static void test_metrics_render_when_known_unit_gets_new_comm_its_start_stays_in_the_unit(void **state)
@@ -306,21 +323,15 @@ static void test_metrics_render_when_known_unit_gets_new_comm_its_start_stays_in
 			    .ntasks = 1, .tasks = t };
 	struct metrics_fx *f = *state;
 
-	assert_int_equal(store_open(&f->st, &cfg), 0);
-	store_add_sample(f->st, &s);
-	assert_int_equal(metrics_render(f->st, NULL, METRICS_TEXT, &f->b), 0);
-	assert_int_equal(metrics_render(f->st, NULL, METRICS_TEXT, &f->b), 0);
-	s.seq = 2;
+	first_scrape(f, &cfg, &s);
+	scrape(f);
+	next_tick(&s);
 	s.ntasks = 2;
-	s.mono_end_ns += 100000000;
-	s.real_end_ns += 100000000;
 	store_add_sample(f->st, &s);
-	assert_int_equal(metrics_render(f->st, NULL, METRICS_TEXT, &f->b), 0);
+	scrape(f);
 	/* cc1's first 40 µJ are shown in the unit's make entry, so the unit's sum misses nothing */
-	assert_non_null(strstr(f->b.p, "joule_group_energy_joules_total{group=\"u.service\",group_kind=\"unit\",comm=\"make\","
-				    "domain=\"cpu\"} 0.000140\n"));
-	assert_non_null(strstr(f->b.p, "joule_group_energy_joules_total{group=\"u.service\",group_kind=\"unit\",comm=\"cc1\","
-				    "domain=\"cpu\"} 0.000000\n"));
+	assert_non_null(strstr(f->b.p, UNIT_CPU("make") "0.000140\n"));
+	assert_non_null(strstr(f->b.p, UNIT_CPU("cc1") "0.000000\n"));
 }
 
 static void test_metrics_render_when_openmetrics_names_families_units_and_ends_with_eof(void **state)
@@ -433,23 +444,18 @@ static void test_metrics_render_when_the_ledger_lost_records_shows_them(void **s
 
 #define M(t) cmocka_unit_test_setup_teardown(t, fx_setup, fx_teardown)
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		M(test_metrics_render_when_the_ledger_lost_records_shows_them),
-		M(test_metrics_render_when_top_process_has_exact_decimal_values),
-		M(test_metrics_render_when_group_of_comm_labels_group_and_comm),
-		M(test_metrics_render_when_many_processes_bounds_pid_series_to_top_n),
-		cmocka_unit_test(test_metrics_escape_when_quotes_backslash_newline_escapes),
-		M(test_metrics_render_when_churn_group_idle_other_sum_to_host_exactly),
-		M(test_metrics_render_when_process_exited_its_series_stops),
-		M(test_metrics_render_when_known_unit_gets_new_comm_its_start_stays_in_the_unit),
-		M(test_metrics_render_when_openmetrics_names_families_units_and_ends_with_eof),
-		cmocka_unit_test(test_metrics_negotiate_when_accept_names_openmetrics_picks_it),
-		M(test_metrics_render_when_jitter_has_catch_all_bound_prints_inf_only),
-		M(test_metrics_render_when_process_stats_given_exports_standard_process_metrics),
-		M(test_metrics_render_when_checked_by_promtool_is_clean),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TL_MAIN(
+	M(test_metrics_render_when_the_ledger_lost_records_shows_them),
+	M(test_metrics_render_when_top_process_has_exact_decimal_values),
+	M(test_metrics_render_when_group_of_comm_labels_group_and_comm),
+	M(test_metrics_render_when_many_processes_bounds_pid_series_to_top_n),
+	cmocka_unit_test(test_metrics_escape_when_quotes_backslash_newline_escapes),
+	M(test_metrics_render_when_churn_group_idle_other_sum_to_host_exactly),
+	M(test_metrics_render_when_process_exited_its_series_stops),
+	M(test_metrics_render_when_known_unit_gets_new_comm_its_start_stays_in_the_unit),
+	M(test_metrics_render_when_openmetrics_names_families_units_and_ends_with_eof),
+	cmocka_unit_test(test_metrics_negotiate_when_accept_names_openmetrics_picks_it),
+	M(test_metrics_render_when_jitter_has_catch_all_bound_prints_inf_only),
+	M(test_metrics_render_when_process_stats_given_exports_standard_process_metrics),
+	M(test_metrics_render_when_checked_by_promtool_is_clean)
+)

@@ -11,6 +11,7 @@
 #include "joule/metrics.h"
 #include "joule/store.h"
 #include "joule/util.h"
+#include "unit/testlib.h"
 
 #define UID "1b2c3d4e-1111-2222-3333-444455556666"
 
@@ -121,14 +122,9 @@ static void test_host_info_when_not_given_is_absent(void **state)
 	store_close(s);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_group_series_when_pod_named_carry_namespace_pod_container),
-		cmocka_unit_test(test_host_info_when_given_is_one_series_with_every_label),
-		cmocka_unit_test(test_host_info_when_hostname_hostile_is_escaped),
-		cmocka_unit_test(test_host_info_when_not_given_is_absent),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TL_MAIN(
+	cmocka_unit_test(test_group_series_when_pod_named_carry_namespace_pod_container),
+	cmocka_unit_test(test_host_info_when_given_is_one_series_with_every_label),
+	cmocka_unit_test(test_host_info_when_hostname_hostile_is_escaped),
+	cmocka_unit_test(test_host_info_when_not_given_is_absent)
+)

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "joule/plot_svg.h"
+#include "unit/testlib.h"
 
 #define S 1000000000ull
 #define T0 (1700000000ull * S)
@@ -40,6 +41,26 @@ static struct plot *plot_of(size_t nkeys, const char *const *names)
 		}
 	}
 	return p;
+}
+
+/* p rendered with o, then freed: the SVG, which the caller frees. */
+static char *render(struct plot *p, const struct plot_opts *o)
+{
+	char *svg = NULL;
+	size_t len = 0;
+
+	assert_int_equal(plot_svg_render(p, o, &svg, &len), 0);
+	assert_int_equal(strlen(svg), len);
+	plot_free(p);
+	return svg;
+}
+
+/* plot_of() one series called name, rendered with o. */
+static char *render_one(const char *name, const struct plot_opts *o)
+{
+	const char *names[] = { name };
+
+	return render(plot_of(1, names), o);
 }
 
 static void test_plot_name_hash_when_known_inputs_is_fnv1a(void **state)
@@ -110,13 +131,9 @@ static void test_plot_add_when_span_is_empty_is_einval(void **state)
 static void test_plot_svg_render_when_more_series_than_top_n_groups_the_rest(void **state)
 {
 	const char *names[] = { "a", "b", "c", "d", "e" };
-	struct plot *p = plot_of(5, names);
 	struct plot_opts o = { .title = "joule run: x", .energy_uj = 15000000, .carbon_ug = 1234567, .top_n = 3 };
-	char *svg = NULL;
-	size_t len;
+	char *svg = render(plot_of(5, names), &o);
 
-	assert_int_equal(plot_svg_render(p, &o, &svg, &len), 0);
-	assert_int_equal(strlen(svg), len);
 	assert_int_equal(count(svg, "<path class=\"series\""), 3);
 	assert_int_equal(count(svg, "<path class=\"rest\""), 1);
 	assert_int_equal(count(svg, "<path class=\"idle\""), 1);
@@ -126,119 +143,88 @@ static void test_plot_svg_render_when_more_series_than_top_n_groups_the_rest(voi
 	assert_null(strstr(svg, "data-key=\"100\""));
 	assert_non_null(strstr(svg, "rest (3 J)"));
 	free(svg);
-	plot_free(p);
 }
 
 static void test_plot_svg_render_when_totals_given_states_them_in_title_and_metadata(void **state)
 {
-	const char *names[] = { "a" };
-	struct plot *p = plot_of(1, names);
 	struct plot_opts o = { .title = "joule run: x", .energy_uj = 1500000, .carbon_ug = 2500000 };
-	char *svg = NULL;
-	size_t len;
+	char *svg = render_one("a", &o);
 
-	assert_int_equal(plot_svg_render(p, &o, &svg, &len), 0);
 	assert_non_null(strstr(svg, "joule run: x: 1.5 J, 2.5 g CO2e</text>"));
 	assert_non_null(strstr(svg, "energy_uj=\"1500000\" carbon_ug=\"2500000\" host_energy_uj=\"100000000\""));
 	free(svg);
-	plot_free(p);
 }
 
 static void test_plot_svg_render_when_name_has_markup_and_bytes_escapes_them(void **state)
 {
-	const char *names[] = { "<a&\"b'>\x1b\xff" };
-	struct plot *p = plot_of(1, names);
 	struct plot_opts o = { .title = "t<&>" };
-	char *svg = NULL;
-	size_t len;
+	char *svg = render_one("<a&\"b'>\x1b\xff", &o);
 
-	assert_int_equal(plot_svg_render(p, &o, &svg, &len), 0);
 	assert_non_null(strstr(svg, "&lt;a&amp;&quot;b&apos;&gt;??"));
 	assert_non_null(strstr(svg, "t&lt;&amp;&gt;"));
 	assert_null(strstr(svg, "<a&"));
 	free(svg);
-	plot_free(p);
 }
 
 static void test_plot_svg_render_when_title_is_long_cuts_it_and_keeps_the_totals(void **state)
 {
-	const char *names[] = { "a" };
-	struct plot *p = plot_of(1, names);
 	char title[300];
 	struct plot_opts o = { .title = title, .energy_uj = 1500000, .carbon_ug = 2500000 };
-	char *svg = NULL;
-	size_t len;
+	char *svg;
 
 	memset(title, 'x', sizeof(title) - 1);
 	title[sizeof(title) - 1] = '\0';
-	assert_int_equal(plot_svg_render(p, &o, &svg, &len), 0);
+	svg = render_one("a", &o);
 	assert_non_null(strstr(svg, "x...: 1.5 J, 2.5 g CO2e</text>"));
 	assert_null(strstr(svg, title));
 	free(svg);
-	plot_free(p);
 }
 
 static void test_plot_svg_render_when_label_given_names_the_series_by_it(void **state)
 {
 	struct plot *p = NULL;
 	struct plot_opts o = { .title = "t" };
-	char *svg = NULL;
-	size_t len;
+	char *svg;
 
 	assert_int_equal(plot_new(&p), 0);
 	assert_int_equal(plot_add_host(p, T0, T0 + S, 10, 0), 0);
 	assert_int_equal(plot_add(p, "42:7", "sh", "sh [42]", T0, T0 + S, 5), 0);
-	assert_int_equal(plot_svg_render(p, &o, &svg, &len), 0);
+	svg = render(p, &o);
 	assert_non_null(strstr(svg, "<title>sh [42]</title>"));
 	free(svg);
-	plot_free(p);
 }
 
 static void test_plot_svg_render_when_source_is_model_says_it_is_estimated(void **state)
 {
-	const char *names[] = { "a" };
-	struct plot *p = plot_of(1, names);
 	struct plot_opts o = { .title = "t", .source = "model" };
-	char *svg = NULL;
-	size_t len;
+	char *svg = render_one("a", &o);
 
-	assert_int_equal(plot_svg_render(p, &o, &svg, &len), 0);
 	assert_non_null(strstr(svg, "source model (estimated from CPU use, not measured)"));
 	free(svg);
-	plot_free(p);
 }
 
 static void test_plot_svg_render_when_series_colours_follows_the_palette(void **state)
 {
-	const char *names[] = { "stress-ng" };
-	struct plot *p = plot_of(1, names);
 	struct plot_opts o = { .title = "t" };
-	char *svg = NULL, want[64];
-	size_t len;
+	char want[64];
+	char *svg = render_one("stress-ng", &o);
 
-	assert_int_equal(plot_svg_render(p, &o, &svg, &len), 0);
 	snprintf(want, sizeof(want), "fill=\"%s\"", plot_palette[plot_name_hash("stress-ng") % PLOT_PALETTE_LEN]);
 	assert_non_null(strstr(svg, want));
 	free(svg);
-	plot_free(p);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_plot_name_hash_when_known_inputs_is_fnv1a),
-		cmocka_unit_test(test_plot_assign_colors_when_fewer_names_than_colours_gives_each_its_own),
-		cmocka_unit_test(test_plot_assign_colors_when_same_name_twice_gives_the_second_the_next_slot),
-		cmocka_unit_test(test_plot_svg_render_when_no_host_span_is_enodata),
-		cmocka_unit_test(test_plot_add_when_span_is_empty_is_einval),
-		cmocka_unit_test(test_plot_svg_render_when_more_series_than_top_n_groups_the_rest),
-		cmocka_unit_test(test_plot_svg_render_when_totals_given_states_them_in_title_and_metadata),
-		cmocka_unit_test(test_plot_svg_render_when_name_has_markup_and_bytes_escapes_them),
-		cmocka_unit_test(test_plot_svg_render_when_title_is_long_cuts_it_and_keeps_the_totals),
-		cmocka_unit_test(test_plot_svg_render_when_label_given_names_the_series_by_it),
-		cmocka_unit_test(test_plot_svg_render_when_source_is_model_says_it_is_estimated),
-		cmocka_unit_test(test_plot_svg_render_when_series_colours_follows_the_palette),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TL_MAIN(
+	cmocka_unit_test(test_plot_name_hash_when_known_inputs_is_fnv1a),
+	cmocka_unit_test(test_plot_assign_colors_when_fewer_names_than_colours_gives_each_its_own),
+	cmocka_unit_test(test_plot_assign_colors_when_same_name_twice_gives_the_second_the_next_slot),
+	cmocka_unit_test(test_plot_svg_render_when_no_host_span_is_enodata),
+	cmocka_unit_test(test_plot_add_when_span_is_empty_is_einval),
+	cmocka_unit_test(test_plot_svg_render_when_more_series_than_top_n_groups_the_rest),
+	cmocka_unit_test(test_plot_svg_render_when_totals_given_states_them_in_title_and_metadata),
+	cmocka_unit_test(test_plot_svg_render_when_name_has_markup_and_bytes_escapes_them),
+	cmocka_unit_test(test_plot_svg_render_when_title_is_long_cuts_it_and_keeps_the_totals),
+	cmocka_unit_test(test_plot_svg_render_when_label_given_names_the_series_by_it),
+	cmocka_unit_test(test_plot_svg_render_when_source_is_model_says_it_is_estimated),
+	cmocka_unit_test(test_plot_svg_render_when_series_colours_follows_the_palette)
+)

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include "joule/procinfo.h"
+#include "unit/testlib.h"
 
 #define CID "4e1b2c3d4e5f60718293a4b5c6d7e8f90123456789abcdef0123456789abcdef"
 #define UID "1b2c3d4e-1111-2222-3333-444455556666"
@@ -168,16 +169,11 @@ static void test_procinfo_read_when_self_reads_comm_and_uid(void **state)
 	assert_int_equal(procinfo_read(NULL, 0x7ffffff0u, &pi), -ENOENT);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_cgroup_when_runtime_shapes_gives_labels),
-		cmocka_unit_test(test_cgroup_when_path_buffer_given_copies_v2_path),
-		cmocka_unit_test(test_labels_when_pod_named_groups_by_namespace_pod_and_container),
-		cmocka_unit_test(test_labels_when_container_named_groups_by_name),
-		cmocka_unit_test(test_labels_moved_when_comm_to_comm_is_no_move),
-		cmocka_unit_test(test_procinfo_read_when_self_reads_comm_and_uid),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TL_MAIN(
+	cmocka_unit_test(test_cgroup_when_runtime_shapes_gives_labels),
+	cmocka_unit_test(test_cgroup_when_path_buffer_given_copies_v2_path),
+	cmocka_unit_test(test_labels_when_pod_named_groups_by_namespace_pod_and_container),
+	cmocka_unit_test(test_labels_when_container_named_groups_by_name),
+	cmocka_unit_test(test_labels_moved_when_comm_to_comm_is_no_move),
+	cmocka_unit_test(test_procinfo_read_when_self_reads_comm_and_uid)
+)

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "joule/proctab.h"
+#include "unit/testlib.h"
 
 /* Keys that look like a busy host's: pids near each other, start times that differ per pid. */
 static uint32_t key_pid(size_t i)
@@ -203,18 +204,13 @@ static void test_proctab_clear_when_full_forgets_entries_and_keeps_capacity(void
 	proctab_free(&t);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_proctab_when_entries_added_grows_and_finds_each),
-		cmocka_unit_test(test_proctab_when_expected_size_given_does_not_grow),
-		cmocka_unit_test(test_proctab_when_key_present_put_replaces_its_value),
-		cmocka_unit_test(test_proctab_when_pid_reused_keeps_each_process_apart),
-		cmocka_unit_test(test_proctab_when_churning_reuses_tombstones_without_growing),
-		cmocka_unit_test(test_proctab_remove_when_absent_returns_enoent),
-		cmocka_unit_test(test_proctab_when_removing_while_iterating_visits_each_entry_once),
-		cmocka_unit_test(test_proctab_clear_when_full_forgets_entries_and_keeps_capacity),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TL_MAIN(
+	cmocka_unit_test(test_proctab_when_entries_added_grows_and_finds_each),
+	cmocka_unit_test(test_proctab_when_expected_size_given_does_not_grow),
+	cmocka_unit_test(test_proctab_when_key_present_put_replaces_its_value),
+	cmocka_unit_test(test_proctab_when_pid_reused_keeps_each_process_apart),
+	cmocka_unit_test(test_proctab_when_churning_reuses_tombstones_without_growing),
+	cmocka_unit_test(test_proctab_remove_when_absent_returns_enoent),
+	cmocka_unit_test(test_proctab_when_removing_while_iterating_visits_each_entry_once),
+	cmocka_unit_test(test_proctab_clear_when_full_forgets_entries_and_keeps_capacity)
+)

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "joule/span.h"
+#include "unit/testlib.h"
 
 #define MS 1000000ULL
 
@@ -61,6 +62,20 @@ static uint64_t open_at(struct span_table *t, const char *name, enum span_scope 
 	return id;
 }
 
+/* Close span id as uid with the process clock at cum_ns, at mono_ms (real time the same); span_close's result. */
+static int close_at(struct span_table *t, uint64_t id, uint32_t uid, uint64_t cum_ns, uint64_t mono_ms, struct span *out)
+{
+	return span_close(t, id, uid, cum_ns, true, mono_ms * MS, mono_ms * MS, out);
+}
+
+static struct span_table *new_table(void)
+{
+	struct span_table *t = NULL;
+
+	assert_int_equal(span_table_new(&t), 0);
+	return t;
+}
+
 static void test_span_name_check_when_names_vary_accepts_only_the_charset(void **state)
 {
 	static const struct {
@@ -101,63 +116,66 @@ static void test_span_value_when_figures_are_large_is_exact_and_rounds_down(void
 	assert_int_equal(out.carbon_ug, 4);
 }
 
-static void test_span_process_when_ticks_and_close_read_its_clock_values_cpu_at_its_rate(void **state)
+/* A process span of uid 1000 around one tick [0, 100] ms: when it opens and closes, and pid 10's clock at the tick. */
+struct tick_span {
+	uint32_t pid;
+	uint64_t clock_ns;	/* pid 10's CPU clock when the tick reads it (0: gone) */
+	uint64_t open_cum_ns, open_ms;
+	uint64_t close_cum_ns, close_ms;
+};
+
+/* The span as closed, the tick taken where it falls in time: after the open, or before it. */
+static struct span span_around_tick(struct sample_task *tasks, size_t n, const struct tick_span *sp)
 {
-	struct span_table *t;
-	struct sample_task tasks[1] = { task(10, 1, 100 * MS, 1000) }; /* 10 uJ per ms of CPU */
-	struct clocks c = { .pid = { 10 }, .ns = { 50 * MS } };
-	struct sample s = tick(tasks, 1, 0, 100);
-	struct span out;
+	struct span_table *t = new_table();
+	struct clocks c = { .pid = { 10 }, .ns = { sp->clock_ns } };
+	struct sample s = tick(tasks, n, 0, 100);
+	struct span out = { 0 };
 	uint64_t id;
 
-	assert_int_equal(span_table_new(&t), 0);
-	id = open_at(t, "step", SPAN_SCOPE_PROCESS, 10, 1000, 20 * MS, 40);
-	span_tick(t, &s, clock_of, &c);
+	if (sp->open_ms >= 100)
+		span_tick(t, &s, clock_of, &c);
+	id = open_at(t, "step", SPAN_SCOPE_PROCESS, sp->pid, 1000, sp->open_cum_ns, sp->open_ms);
+	if (sp->open_ms < 100)
+		span_tick(t, &s, clock_of, &c);
+	assert_int_equal(close_at(t, id, 1000, sp->close_cum_ns, sp->close_ms, &out), 0);
+	span_table_free(t);
+	return out;
+}
+
+static void test_span_process_when_ticks_and_close_read_its_clock_values_cpu_at_its_rate(void **state)
+{
+	struct sample_task tasks[1] = { task(10, 1, 100 * MS, 1000) }; /* 10 uJ per ms of CPU */
 	/* closed at 120 ms with the clock at 57 ms: 37 ms of CPU in all, exactly */
-	assert_int_equal(span_close(t, id, 1000, 57 * MS, true, 120 * MS, 120 * MS, &out), 0);
+	struct span out = span_around_tick(tasks, 1, &(struct tick_span){ .pid = 10, .clock_ns = 50 * MS,
+						.open_cum_ns = 20 * MS, .open_ms = 40, .close_cum_ns = 57 * MS, .close_ms = 120 });
+
 	assert_int_equal(out.state, SPAN_CLOSED);
 	assert_true(out.tot.cpu_ns == 37 * MS);
 	assert_int_equal(out.tot.cpu_uj, 370);
 	assert_int_equal(out.tot.operational_ug, 37);
-	span_table_free(t);
 }
 
 static void test_span_process_when_no_tick_falls_inside_uses_the_hosts_rate(void **state)
 {
-	struct span_table *t;
 	struct sample_task tasks[2] = { task(1, 0, 10 * MS, 100), task(2, 0, 30 * MS, 300) }; /* 10 uJ/ms */
-	struct clocks c = { 0 };
-	struct sample s = tick(tasks, 2, 0, 100);
-	struct span out;
-	uint64_t id;
-
-	assert_int_equal(span_table_new(&t), 0);
-	span_tick(t, &s, clock_of, &c);
 	/* a 20 ms span of another process, opened and closed between two ticks */
-	id = open_at(t, "short", SPAN_SCOPE_PROCESS, 77, 1000, 5 * MS, 110);
-	assert_int_equal(span_close(t, id, 1000, 25 * MS, true, 130 * MS, 130 * MS, &out), 0);
+	struct span out = span_around_tick(tasks, 2, &(struct tick_span){ .pid = 77, .open_cum_ns = 5 * MS,
+						.open_ms = 110, .close_cum_ns = 25 * MS, .close_ms = 130 });
+
 	assert_true(out.tot.cpu_ns == 20 * MS);
 	assert_int_equal(out.tot.cpu_uj, 200);
 	assert_true(out.close_mono_ns - out.open_mono_ns == 20 * MS);
-	span_table_free(t);
 }
 
 static void test_span_host_share_when_span_covers_part_of_a_tick_prorates_host_energy(void **state)
 {
-	struct span_table *t;
 	struct sample_task tasks[1] = { task(10, 1, 100 * MS, 1000) };	/* host: 2000 uJ over 100 ms */
-	struct clocks c = { .pid = { 10 }, .ns = { 60 * MS } };
-	struct sample s = tick(tasks, 1, 0, 100);
-	struct span out;
-	uint64_t id;
-
-	assert_int_equal(span_table_new(&t), 0);
-	id = open_at(t, "half", SPAN_SCOPE_PROCESS, 10, 1000, 10 * MS, 50);
-	span_tick(t, &s, clock_of, &c);
 	/* 25 ms past the tick at the tick's host power: 500 uJ more */
-	assert_int_equal(span_close(t, id, 1000, 60 * MS, true, 125 * MS, 125 * MS, &out), 0);
+	struct span out = span_around_tick(tasks, 1, &(struct tick_span){ .pid = 10, .clock_ns = 60 * MS,
+						.open_cum_ns = 10 * MS, .open_ms = 50, .close_cum_ns = 60 * MS, .close_ms = 125 });
+
 	assert_int_equal(out.host_uj, 1000 + 500);
-	span_table_free(t);
 }
 
 static void keep(void *ctx, const struct span *sp)
@@ -167,14 +185,13 @@ static void keep(void *ctx, const struct span *sp)
 
 static void test_span_drain_when_process_exited_hands_it_over_as_exited(void **state)
 {
-	struct span_table *t;
+	struct span_table *t = new_table();
 	struct sample_task t1[1] = { task(10, 1, 40 * MS, 400) };
 	struct clocks c = { .pid = { 10 }, .ns = { 100 * MS } };
 	struct sample s1 = tick(t1, 1, 0, 100);
 	struct span got = { 0 };
 
 	t1[0].exited = true;
-	assert_int_equal(span_table_new(&t), 0);
 	open_at(t, "doomed", SPAN_SCOPE_PROCESS, 10, 1000, 0, 0);
 	span_tick(t, &s1, clock_of, &c);
 	span_drain(t, keep, &got);
@@ -187,11 +204,10 @@ static void test_span_drain_when_process_exited_hands_it_over_as_exited(void **s
 
 static void test_span_open_when_a_uid_has_too_many_refuses_it_but_not_others(void **state)
 {
-	struct span_table *t;
+	struct span_table *t = new_table();
 	struct span_open_req r = { .name = "n", .pid = 5, .uid = 1000 };
 	uint64_t id;
 
-	assert_int_equal(span_table_new(&t), 0);
 	for (int i = 0; i < SPAN_MAX_PER_UID; i++)
 		assert_int_equal(span_open(t, &r, &id), 0);
 	assert_int_equal(span_open(t, &r, &id), -EDQUOT);
@@ -204,35 +220,31 @@ static void test_span_open_when_a_uid_has_too_many_refuses_it_but_not_others(voi
 
 static void test_span_close_when_another_uid_asks_is_not_found_but_root_may(void **state)
 {
-	struct span_table *t;
+	struct span_table *t = new_table();
 	struct span out;
 	uint64_t id;
 
-	assert_int_equal(span_table_new(&t), 0);
 	id = open_at(t, "mine", SPAN_SCOPE_PROCESS, 10, 1000, 0, 0);
-	assert_int_equal(span_close(t, id, 1001, 0, true, MS, MS, &out), -ENOENT);
-	assert_int_equal(span_close(t, id + 1, 1000, 0, true, MS, MS, &out), -ENOENT);
-	assert_int_equal(span_close(t, id, 0, 0, true, MS, MS, &out), 0);
-	assert_int_equal(span_close(t, id, 0, 0, true, MS, MS, &out), -ENOENT);
+	assert_int_equal(close_at(t, id, 1001, 0, 1, &out), -ENOENT);
+	assert_int_equal(close_at(t, id + 1, 1000, 0, 1, &out), -ENOENT);
+	assert_int_equal(close_at(t, id, 0, 0, 1, &out), 0);
+	assert_int_equal(close_at(t, id, 0, 0, 1, &out), -ENOENT);
 	span_table_free(t);
 }
 
 static void test_span_metrics_when_names_overflow_sum_the_rest_into_other(void **state)
 {
-	struct span_table *t;
+	struct span_table *t = new_table();
 	struct span_metrics m;
 	struct span out;
 	char name[16];
 
-	assert_int_equal(span_table_new(&t), 0);
 	for (int i = 0; i < SPAN_METRIC_NAMES + 3; i++) {
 		snprintf(name, sizeof(name), "n%d", i);
-		assert_int_equal(span_close(t, open_at(t, name, SPAN_SCOPE_PROCESS, 10, 1000, 0, 0), 1000, MS, true,
-					    MS, MS, &out), 0);
+		assert_int_equal(close_at(t, open_at(t, name, SPAN_SCOPE_PROCESS, 10, 1000, 0, 0), 1000, MS, 1, &out), 0);
 	}
 	/* a name seen before keeps its own series */
-	assert_int_equal(span_close(t, open_at(t, "n0", SPAN_SCOPE_PROCESS, 10, 1000, 0, 0), 1000, MS, true, MS, MS,
-				    &out), 0);
+	assert_int_equal(close_at(t, open_at(t, "n0", SPAN_SCOPE_PROCESS, 10, 1000, 0, 0), 1000, MS, 1, &out), 0);
 	span_get_metrics(t, &m);
 	assert_int_equal(m.n, SPAN_METRIC_NAMES);
 	assert_int_equal(m.names[0].count, 2);
@@ -245,7 +257,7 @@ static void test_span_metrics_when_names_overflow_sum_the_rest_into_other(void *
 
 static void test_span_tree_when_children_appear_counts_them_from_the_open_on(void **state)
 {
-	struct span_table *t;
+	struct span_table *t = new_table();
 	/* grandchild listed before its parent; 300 is not in the tree */
 	struct sample_task t1[4] = { task(21, 20, 10 * MS, 100), task(20, 10, 20 * MS, 200), task(10, 1, 10 * MS, 100),
 				     task(300, 1, 50 * MS, 500) };
@@ -254,30 +266,24 @@ static void test_span_tree_when_children_appear_counts_them_from_the_open_on(voi
 	struct span out;
 	uint64_t id;
 
-	assert_int_equal(span_table_new(&t), 0);
 	/* opened half-way through the tick: half of the tree's charge in it */
 	id = open_at(t, "build", SPAN_SCOPE_TREE, 10, 1000, 0, 50);
 	span_tick(t, &s1, clock_of, &c);
-	assert_int_equal(span_close(t, id, 1000, 0, true, 100 * MS, 100 * MS, &out), 0);
+	assert_int_equal(close_at(t, id, 1000, 0, 100, &out), 0);
 	assert_true(out.tot.cpu_ns == 20 * MS);
 	assert_int_equal(out.tot.cpu_uj, 200);
 	span_table_free(t);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_span_name_check_when_names_vary_accepts_only_the_charset),
-		cmocka_unit_test(test_span_value_when_figures_are_large_is_exact_and_rounds_down),
-		cmocka_unit_test(test_span_process_when_ticks_and_close_read_its_clock_values_cpu_at_its_rate),
-		cmocka_unit_test(test_span_process_when_no_tick_falls_inside_uses_the_hosts_rate),
-		cmocka_unit_test(test_span_host_share_when_span_covers_part_of_a_tick_prorates_host_energy),
-		cmocka_unit_test(test_span_drain_when_process_exited_hands_it_over_as_exited),
-		cmocka_unit_test(test_span_open_when_a_uid_has_too_many_refuses_it_but_not_others),
-		cmocka_unit_test(test_span_close_when_another_uid_asks_is_not_found_but_root_may),
-		cmocka_unit_test(test_span_metrics_when_names_overflow_sum_the_rest_into_other),
-		cmocka_unit_test(test_span_tree_when_children_appear_counts_them_from_the_open_on),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TL_MAIN(
+	cmocka_unit_test(test_span_name_check_when_names_vary_accepts_only_the_charset),
+	cmocka_unit_test(test_span_value_when_figures_are_large_is_exact_and_rounds_down),
+	cmocka_unit_test(test_span_process_when_ticks_and_close_read_its_clock_values_cpu_at_its_rate),
+	cmocka_unit_test(test_span_process_when_no_tick_falls_inside_uses_the_hosts_rate),
+	cmocka_unit_test(test_span_host_share_when_span_covers_part_of_a_tick_prorates_host_energy),
+	cmocka_unit_test(test_span_drain_when_process_exited_hands_it_over_as_exited),
+	cmocka_unit_test(test_span_open_when_a_uid_has_too_many_refuses_it_but_not_others),
+	cmocka_unit_test(test_span_close_when_another_uid_asks_is_not_found_but_root_may),
+	cmocka_unit_test(test_span_metrics_when_names_overflow_sum_the_rest_into_other),
+	cmocka_unit_test(test_span_tree_when_children_appear_counts_them_from_the_open_on)
+)

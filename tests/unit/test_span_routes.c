@@ -8,6 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "joule/http_query.h"
+#include "unit/testlib.h"
 
 static void test_span_routes_when_method_and_path_vary_route_or_refuse(void **state)
 {
@@ -49,11 +50,6 @@ static void test_span_routes_when_method_and_path_vary_route_or_refuse(void **st
 	}
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_span_routes_when_method_and_path_vary_route_or_refuse),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TL_MAIN(
+	cmocka_unit_test(test_span_routes_when_method_and_path_vary_route_or_refuse)
+)

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 #include "joule/store.h"
 #include "joule/util.h"
+#include "unit/testlib.h"
 
 #define T0_REAL (1700000000ULL * NSEC_PER_SEC)
 #define TICK (100 * NSEC_PER_MSEC)
@@ -448,24 +449,19 @@ static void test_store_query_when_window_steps_sums_host_energy(void **state)
 	store_close(s);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_store_add_when_two_samples_sums_process_group_host),
-		cmocka_unit_test(test_store_carbon_when_summed_keeps_operational_and_embodied_apart),
-		cmocka_unit_test(test_store_filter_when_comm_matches_gets_own_series),
-		cmocka_unit_test(test_store_top_n_when_ranked_selects_highest_energy),
-		cmocka_unit_test(test_store_live_when_process_exits_drops_at_exit_not_at_forget),
-		cmocka_unit_test(test_store_exited_when_grace_passes_is_forgotten_and_group_keeps_it),
-		cmocka_unit_test(test_store_group_when_unit_runs_two_comms_keeps_one_entry_per_comm),
-		cmocka_unit_test(test_store_group_when_idle_past_limit_is_not_exposed_and_resumes_without_reset),
-		cmocka_unit_test(test_store_bounds_when_tables_full_keeps_totals_exact_via_other),
-		cmocka_unit_test(test_store_bounds_when_full_and_an_entry_idle_forgets_it_for_a_new_one),
-		cmocka_unit_test(test_store_rename_when_exec_changes_comm_charges_new_name_from_then_on),
-		cmocka_unit_test(test_store_add_when_group_alloc_fails_returns_enomem_and_frees_process),
-		cmocka_unit_test(test_store_recent_when_ring_wraps_returns_newest_oldest_first),
-		cmocka_unit_test(test_store_query_when_window_steps_sums_host_energy),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TL_MAIN(
+	cmocka_unit_test(test_store_add_when_two_samples_sums_process_group_host),
+	cmocka_unit_test(test_store_carbon_when_summed_keeps_operational_and_embodied_apart),
+	cmocka_unit_test(test_store_filter_when_comm_matches_gets_own_series),
+	cmocka_unit_test(test_store_top_n_when_ranked_selects_highest_energy),
+	cmocka_unit_test(test_store_live_when_process_exits_drops_at_exit_not_at_forget),
+	cmocka_unit_test(test_store_exited_when_grace_passes_is_forgotten_and_group_keeps_it),
+	cmocka_unit_test(test_store_group_when_unit_runs_two_comms_keeps_one_entry_per_comm),
+	cmocka_unit_test(test_store_group_when_idle_past_limit_is_not_exposed_and_resumes_without_reset),
+	cmocka_unit_test(test_store_bounds_when_tables_full_keeps_totals_exact_via_other),
+	cmocka_unit_test(test_store_bounds_when_full_and_an_entry_idle_forgets_it_for_a_new_one),
+	cmocka_unit_test(test_store_rename_when_exec_changes_comm_charges_new_name_from_then_on),
+	cmocka_unit_test(test_store_add_when_group_alloc_fails_returns_enomem_and_frees_process),
+	cmocka_unit_test(test_store_recent_when_ring_wraps_returns_newest_oldest_first),
+	cmocka_unit_test(test_store_query_when_window_steps_sums_host_energy)
+)

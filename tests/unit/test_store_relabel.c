@@ -10,6 +10,7 @@
 #include <cmocka.h>
 #include "joule/store.h"
 #include "joule/util.h"
+#include "unit/testlib.h"
 
 #define TICK (100 * NSEC_PER_MSEC)
 #define NPID 200
@@ -182,13 +183,8 @@ static void test_store_when_few_tasks_rechecks_every_one_every_sample(void **sta
 	free(w);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_store_when_process_moves_new_group_gets_energy_from_that_sample),
-		cmocka_unit_test(test_store_when_many_tasks_rechecks_a_bounded_round_robin),
-		cmocka_unit_test(test_store_when_few_tasks_rechecks_every_one_every_sample),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TL_MAIN(
+	cmocka_unit_test(test_store_when_process_moves_new_group_gets_energy_from_that_sample),
+	cmocka_unit_test(test_store_when_many_tasks_rechecks_a_bounded_round_robin),
+	cmocka_unit_test(test_store_when_few_tasks_rechecks_every_one_every_sample)
+)

@@ -82,14 +82,9 @@ static void test_topo_load_when_root_missing_returns_errno(void **state)
 	assert_int_equal(topo_load(&t, "/nonexistent/joule"), -ENOENT);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_cpulist_when_ranges_and_singles_sets_mask, tl_setup, tl_teardown),
-		cmocka_unit_test_setup_teardown(test_cpulist_when_malformed_or_out_of_range_fails, tl_setup, tl_teardown),
-		cmocka_unit_test_setup_teardown(test_topo_load_when_two_packages_and_offline_cpu_maps_them, tl_setup, tl_teardown),
-		cmocka_unit_test_setup_teardown(test_topo_load_when_root_missing_returns_errno, tl_setup, tl_teardown),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TL_MAIN(
+	TL_TEST(test_cpulist_when_ranges_and_singles_sets_mask),
+	TL_TEST(test_cpulist_when_malformed_or_out_of_range_fails),
+	TL_TEST(test_topo_load_when_two_packages_and_offline_cpu_maps_them),
+	TL_TEST(test_topo_load_when_root_missing_returns_errno)
+)

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <cmocka.h>
 #include "joule/util.h"
+#include "unit/testlib.h"
 
 static void test_parse_duration_when_units_given_converts_to_ns(void **state)
 {
@@ -54,13 +55,8 @@ static void test_parse_u64_when_not_all_digits_is_rejected(void **state)
 	assert_int_equal(parse_u64("", &v), -EINVAL);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_duration_when_units_given_converts_to_ns),
-		cmocka_unit_test(test_parse_duration_when_malformed_is_rejected),
-		cmocka_unit_test(test_parse_u64_when_not_all_digits_is_rejected),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TL_MAIN(
+	cmocka_unit_test(test_parse_duration_when_units_given_converts_to_ns),
+	cmocka_unit_test(test_parse_duration_when_malformed_is_rejected),
+	cmocka_unit_test(test_parse_u64_when_not_all_digits_is_rejected)
+)

@@ -26,6 +26,20 @@
 
 #define TL_MAX_CHILDREN 64
 
+/*
+ * A test file's main(): run the listed tests (cmocka_unit_test(f),
+ * TL_TEST(f), ...) and exit with the number that failed.
+ */
+#define TL_MAIN(...)                                                     \
+	int main(void)                                                   \
+	{                                                                \
+		const struct CMUnitTest tests[] = { __VA_ARGS__ };       \
+		return cmocka_run_group_tests(tests, NULL, NULL);        \
+	}
+
+/* A test run with this fixture, for a file's table of tests. */
+#define TL_TEST(f) cmocka_unit_test_setup_teardown(f, tl_setup, tl_teardown)
+
 struct tl_state {
 	char dir[PATH_MAX];	/* private, under $TMPDIR (or /tmp); removed by the teardown */
 	char path[PATH_MAX];	/* tl_path()'s buffer */
@@ -48,6 +62,18 @@ static inline int tl_setup(void **state)
 	}
 	if (state)
 		*state = &tl_cur;
+	return 0;
+}
+
+/* tl_setup, the directory's name then copied into dir (a fixture's own buffer of len bytes); -1 when it does not fit. */
+static inline int tl_setup_into(char *dir, size_t len)
+{
+	if (tl_setup(NULL))
+		return -1;
+	if ((size_t)snprintf(dir, len, "%s", tl_cur.dir) >= len) {
+		fprintf(stderr, "testlib: $TMPDIR too long for the fixture: %s\n", tl_cur.dir);
+		return -1;
+	}
 	return 0;
 }
 
@@ -110,5 +136,39 @@ static inline void tl_untrack_child(pid_t pid)
 			tl_cur.children[i] = 0;
 	}
 }
+
+/* The first max bytes of a file in a malloc'd buffer, their count in *len; NULL when it cannot be read. */
+static inline void *tl_read_file(const char *path, size_t max, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	void *buf;
+
+	if (!f)
+		return NULL;
+	buf = malloc(max);
+	if (buf)
+		*len = fread(buf, 1, max, f);
+	fclose(f);
+	return buf;
+}
+
+#ifdef cmocka_unit_test
+/*
+ * fork() a child that reports to the test through a pipe: in the child *fd
+ * is the write end, in the parent the read end (the other end closed in each).
+ */
+static inline pid_t tl_fork_reporting(int *fd)
+{
+	int p[2];
+	pid_t pid;
+
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	close(p[pid == 0 ? 0 : 1]);
+	*fd = p[pid == 0 ? 1 : 0];
+	return pid;
+}
+#endif /* cmocka_unit_test */
 
 #endif /* JOULE_TESTLIB_H */
