@@ -29,6 +29,9 @@ int read_file(const char *path, char *buf, size_t len);
 int read_text_file(const char *path, char *buf, size_t len);
 int read_u64_file(const char *path, uint64_t *out);
 
+/* Format a message into buf when one is given (buf NULL or len 0: nothing): how the pure modules and the energy sources say what failed. */
+void format_msg(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Format ns since the epoch as RFC 3339 UTC with milliseconds. */
 void format_rfc3339(uint64_t real_ns, char *buf, size_t len);
 

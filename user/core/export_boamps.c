@@ -251,7 +251,6 @@ int export_boamps(FILE *f, const struct export_run *r, const struct export_opts 
 {
 	struct export_opts none = { 0 };
 	cJSON *root, *comps, *env;
-	char *txt;
 	int rc;
 
 	o = o ? o : &none;
@@ -280,12 +279,5 @@ int export_boamps(FILE *f, const struct export_run *r, const struct export_opts 
 		cJSON_Delete(root);
 		return rc;
 	}
-	txt = cJSON_Print(root);
-	cJSON_Delete(root);
-	if (!txt)
-		return -ENOMEM;
-	if (fprintf(f, "%s\n", txt) < 0 || ferror(f))
-		rc = -EIO;
-	free(txt);
-	return rc;
+	return export_print_json(f, root, true);
 }
