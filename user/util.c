@@ -156,3 +156,25 @@ void format_msg(char *buf, size_t len, const char *fmt, ...)
 	vsnprintf(buf, len, fmt, ap);
 	va_end(ap);
 }
+
+int array_reserve(void *array, size_t *cap, size_t need, size_t elem_size, size_t first_cap)
+{
+	size_t c = *cap ? *cap : first_cap;
+	void *old, *n;
+
+	if (need <= *cap)
+		return 0;
+	while (c < need) {
+		if (c > SIZE_MAX / 2)
+			return -ENOMEM;
+		c *= 2;
+	}
+	/* through memcpy: array is a T **, not a void ** */
+	memcpy(&old, array, sizeof(old));
+	n = reallocarray(old, c, elem_size);
+	if (!n)
+		return -ENOMEM;
+	memcpy(array, &n, sizeof(n));
+	*cap = c;
+	return 0;
+}

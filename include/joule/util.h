@@ -32,6 +32,13 @@ int read_u64_file(const char *path, uint64_t *out);
 /* Format a message into buf when one is given (buf NULL or len 0: nothing): how the pure modules and the energy sources say what failed. */
 void format_msg(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/*
+ * Room for need elements of elem_size bytes in the malloc'd array whose
+ * address is array (a T ** passed as void *), of *cap elements: doubles from
+ * first_cap. 0, or -ENOMEM with the array and *cap unchanged.
+ */
+int array_reserve(void *array, size_t *cap, size_t need, size_t elem_size, size_t first_cap);
+
 /* Format ns since the epoch as RFC 3339 UTC with milliseconds. */
 void format_rfc3339(uint64_t real_ns, char *buf, size_t len);
 

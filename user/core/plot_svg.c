@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 #include "joule/plot_svg.h"
+#include "joule/util.h"
 
 const char *const plot_palette[PLOT_PALETTE_LEN] = {
 	"#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00",
@@ -95,15 +96,10 @@ void plot_free(struct plot *p)
 
 static int push_span(struct plot *p, const struct plot_span *s)
 {
-	if (p->nspans == p->capspans) {
-		size_t cap = p->capspans ? p->capspans * 2 : 256;
-		struct plot_span *v = realloc(p->spans, cap * sizeof(*v));
+	int err = array_reserve(&p->spans, &p->capspans, p->nspans + 1, sizeof(*p->spans), 256);
 
-		if (!v)
-			return -ENOMEM;
-		p->spans = v;
-		p->capspans = cap;
-	}
+	if (err)
+		return err;
 	p->spans[p->nspans++] = *s;
 	return 0;
 }
@@ -141,15 +137,8 @@ static int find_key(struct plot *p, const char *key, const char *name, const cha
 		}
 		key = name = label = "(more)";
 	}
-	if (p->nkeys == p->capkeys) {
-		size_t cap = p->capkeys ? p->capkeys * 2 : 64;
-		struct plot_key *v = realloc(p->keys, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		p->keys = v;
-		p->capkeys = cap;
-	}
+	if (array_reserve(&p->keys, &p->capkeys, p->nkeys + 1, sizeof(*p->keys), 64))
+		return -ENOMEM;
 	memset(&p->keys[p->nkeys], 0, sizeof(p->keys[0]));
 	snprintf(p->keys[p->nkeys].key, PLOT_NAME_LEN, "%s", key);
 	snprintf(p->keys[p->nkeys].name, PLOT_NAME_LEN, "%s", name);

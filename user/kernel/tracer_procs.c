@@ -38,11 +38,9 @@ static struct proc *proc_find(struct tracer *t, const struct joule_task_key *k)
 
 int tracer_procs_init(struct tracer *t)
 {
-	t->procs = calloc(PROCS_INIT, sizeof(*t->procs));
-	if (!t->procs)
-		return -ENOMEM;
-	t->procs_cap = PROCS_INIT;
-	return proctab_init(&t->index, PROCS_INIT);
+	int err = array_reserve(&t->procs, &t->procs_cap, PROCS_INIT, sizeof(*t->procs), PROCS_INIT);
+
+	return err ? err : proctab_init(&t->index, PROCS_INIT);
 }
 
 void tracer_procs_free(struct tracer *t)
@@ -57,14 +55,8 @@ struct proc *tracer_proc_add(struct tracer *t, const struct joule_task_key *k)
 
 	if (p)
 		return p;
-	if (t->nprocs == t->procs_cap) {
-		struct proc *n = reallocarray(t->procs, t->procs_cap * 2, sizeof(*n));
-
-		if (!n)
-			return NULL;
-		t->procs = n;
-		t->procs_cap *= 2;
-	}
+	if (array_reserve(&t->procs, &t->procs_cap, t->nprocs + 1, sizeof(*t->procs), PROCS_INIT))
+		return NULL;
 	if (proctab_put(&t->index, k->tgid, k->start_ns, t->nprocs))
 		return NULL;
 	p = &t->procs[t->nprocs++];
