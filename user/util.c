@@ -178,3 +178,46 @@ int array_reserve(void *array, size_t *cap, size_t need, size_t elem_size, size_
 	*cap = c;
 	return 0;
 }
+
+void textbuf_vprintf(struct textbuf *b, const char *fmt, va_list ap)
+{
+	if (b->oom)
+		return;
+	for (;;) {
+		size_t room = b->cap - b->len;
+		va_list again;
+		int n;
+
+		va_copy(again, ap);
+		n = vsnprintf(b->p ? b->p + b->len : NULL, room, fmt, again);
+		va_end(again);
+		if (n < 0) {
+			b->oom = true;
+			return;
+		}
+		if ((size_t)n < room) {
+			b->len += (size_t)n;
+			return;
+		}
+		/* 4 KiB first: an exposition or a plot is tens of kB, one doubling per few appends */
+		if (array_reserve(&b->p, &b->cap, b->len + (size_t)n + 1, 1, 4096)) {
+			b->oom = true;
+			return;
+		}
+	}
+}
+
+void textbuf_printf(struct textbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	textbuf_vprintf(b, fmt, ap);
+	va_end(ap);
+}
+
+void textbuf_free(struct textbuf *b)
+{
+	free(b->p);
+	memset(b, 0, sizeof(*b));
+}

@@ -3,6 +3,8 @@
 #ifndef JOULE_UTIL_H
 #define JOULE_UTIL_H
 
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,6 +40,21 @@ void format_msg(char *buf, size_t len, const char *fmt, ...) __attribute__((form
  * first_cap. 0, or -ENOMEM with the array and *cap unchanged.
  */
 int array_reserve(void *array, size_t *cap, size_t need, size_t elem_size, size_t first_cap);
+
+/*
+ * A text buffer that grows as printf appends to it. Out of memory sets oom
+ * and stops the appends, so a writer checks once at the end. All zeros is
+ * empty; p is NUL-terminated once anything was appended.
+ */
+struct textbuf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+void textbuf_printf(struct textbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void textbuf_vprintf(struct textbuf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+void textbuf_free(struct textbuf *b);
 
 /* Format ns since the epoch as RFC 3339 UTC with milliseconds. */
 void format_rfc3339(uint64_t real_ns, char *buf, size_t len);
