@@ -221,3 +221,14 @@ void textbuf_free(struct textbuf *b)
 	free(b->p);
 	memset(b, 0, sizeof(*b));
 }
+
+int name_value_find(const struct name_value *tab, const char *name, int *out)
+{
+	for (; tab->name; tab++) {
+		if (!strcmp(tab->name, name)) {
+			*out = tab->value;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}

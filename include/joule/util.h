@@ -56,6 +56,15 @@ void textbuf_printf(struct textbuf *b, const char *fmt, ...) __attribute__((form
 void textbuf_vprintf(struct textbuf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 void textbuf_free(struct textbuf *b);
 
+/* One accepted word of a closed set and what it means: tables end with { NULL }. */
+struct name_value {
+	const char *name;
+	int value;
+};
+
+/* *out the value of name in tab: 0, or -EINVAL (*out unchanged) when name is not one of them. */
+int name_value_find(const struct name_value *tab, const char *name, int *out);
+
 /* Format ns since the epoch as RFC 3339 UTC with milliseconds. */
 void format_rfc3339(uint64_t real_ns, char *buf, size_t len);
 

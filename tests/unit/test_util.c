@@ -89,6 +89,20 @@ static void test_array_reserve_when_too_large_fails_and_keeps_the_array(void **s
 	free(v);
 }
 
+static void test_name_value_find_when_name_is_in_the_table_gives_its_value_else_einval(void **state)
+{
+	static const struct name_value tab[] = { { "linear", 1 }, { "specpower", 0 }, { NULL } };
+	int v = -1;
+
+	assert_int_equal(name_value_find(tab, "specpower", &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(name_value_find(tab, "linear", &v), 0);
+	assert_int_equal(v, 1);
+	assert_int_equal(name_value_find(tab, "Linear", &v), -EINVAL);
+	assert_int_equal(name_value_find(tab, "", &v), -EINVAL);
+	assert_int_equal(v, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -97,6 +111,7 @@ int main(void)
 		cmocka_unit_test(test_parse_u64_when_not_all_digits_is_rejected),
 		cmocka_unit_test(test_array_reserve_when_more_is_needed_doubles_from_first_cap_and_keeps_contents),
 		cmocka_unit_test(test_array_reserve_when_too_large_fails_and_keeps_the_array),
+		cmocka_unit_test(test_name_value_find_when_name_is_in_the_table_gives_its_value_else_einval),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
