@@ -44,61 +44,30 @@ int BPF_PROG(handle_migrate, struct task_struct *p, int dest_cpu)
  * split between CPUs (packages) does not.
  */
 
-SEC("tp_btf/sched_process_fork")
-int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
-{
-	do_fork(parent, child);
-	return 0;
-}
+/*
+ * A hook whose logic reads its arguments the same way whether they are BTF
+ * pointers or not: one body, as a tp_btf program and as its raw_tp twin
+ * (name_raw), which the loader uses where tp_btf is not supported.
+ */
+#define JOULE_TWIN(tp, name, call, ...)			\
+	SEC("tp_btf/" #tp)					\
+	int BPF_PROG(name, __VA_ARGS__)				\
+	{							\
+		call;						\
+		return 0;					\
+	}							\
+	SEC("raw_tp/" #tp)					\
+	int BPF_PROG(name##_raw, __VA_ARGS__)			\
+	{							\
+		call;						\
+		return 0;					\
+	}
 
-SEC("raw_tp/sched_process_fork")
-int BPF_PROG(handle_fork_raw, struct task_struct *parent, struct task_struct *child)
-{
-	do_fork(parent, child);
-	return 0;
-}
-
-SEC("tp_btf/sched_process_exec")
-int BPF_PROG(handle_exec, struct task_struct *p)
-{
-	emit(JOULE_EV_EXEC, p, NULL, 0, NULL);
-	return 0;
-}
-
-SEC("raw_tp/sched_process_exec")
-int BPF_PROG(handle_exec_raw, struct task_struct *p)
-{
-	emit(JOULE_EV_EXEC, p, NULL, 0, NULL);
-	return 0;
-}
-
-SEC("tp_btf/sched_process_exit")
-int BPF_PROG(handle_exit, struct task_struct *p)
-{
-	do_exit(p);
-	return 0;
-}
-
-SEC("raw_tp/sched_process_exit")
-int BPF_PROG(handle_exit_raw, struct task_struct *p)
-{
-	do_exit(p);
-	return 0;
-}
-
-SEC("tp_btf/task_rename")
-int BPF_PROG(handle_rename, struct task_struct *t, const char *comm)
-{
-	do_rename(t, comm);
-	return 0;
-}
-
-SEC("raw_tp/task_rename")
-int BPF_PROG(handle_rename_raw, struct task_struct *t, const char *comm)
-{
-	do_rename(t, comm);
-	return 0;
-}
+JOULE_TWIN(sched_process_fork, handle_fork, do_fork(parent, child), struct task_struct *parent,
+	   struct task_struct *child)
+JOULE_TWIN(sched_process_exec, handle_exec, emit(JOULE_EV_EXEC, p, NULL, 0, NULL), struct task_struct *p)
+JOULE_TWIN(sched_process_exit, handle_exit, do_exit(p), struct task_struct *p)
+JOULE_TWIN(task_rename, handle_rename, do_rename(t, comm), struct task_struct *t, const char *comm)
 
 /* Run by userspace on each CPU before every snapshot (see do_flush). */
 SEC("raw_tp")

@@ -184,12 +184,12 @@ int cfg_set_source(struct joule_config *c, const struct config_key *k, const cha
 int cfg_set_model_curve(struct joule_config *c, const struct config_key *k, const char *v, char *err,
 			   size_t errlen)
 {
-	if (strcmp(v, "linear") == 0)
-		c->model_linear = true;
-	else if (strcmp(v, "specpower") == 0)
-		c->model_linear = false;
-	else
+	static const struct name_value curves[] = { { "linear", true }, { "specpower", false }, { NULL } };
+	int linear;
+
+	if (name_value_find(curves, v, &linear))
 		return fail(err, errlen, k, v, "unknown curve");
+	c->model_linear = linear;
 	return 0;
 }
 
@@ -211,14 +211,15 @@ int cfg_set_uncertainty(struct joule_config *c, const struct config_key *k, cons
 int cfg_set_ledger_sync(struct joule_config *c, const struct config_key *k, const char *v, char *err,
 			   size_t errlen)
 {
-	if (strcmp(v, "always") == 0)
-		c->ledger_sync = LEDGER_SYNC_ALWAYS;
-	else if (strcmp(v, "interval") == 0)
-		c->ledger_sync = LEDGER_SYNC_INTERVAL;
-	else if (strcmp(v, "never") == 0)
-		c->ledger_sync = LEDGER_SYNC_NEVER;
-	else
+	static const struct name_value modes[] = {
+		{ "always", LEDGER_SYNC_ALWAYS }, { "interval", LEDGER_SYNC_INTERVAL }, { "never", LEDGER_SYNC_NEVER },
+		{ NULL },
+	};
+	int mode;
+
+	if (name_value_find(modes, v, &mode))
 		return fail(err, errlen, k, v, "unknown sync mode");
+	c->ledger_sync = mode;
 	return 0;
 }
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,4 +144,91 @@ void format_rfc3339(uint64_t real_ns, char *buf, size_t len)
 	gmtime_r(&sec, &tm);
 	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(buf, len, "%s.%03uZ", base, (unsigned)(real_ns % NSEC_PER_SEC / NSEC_PER_MSEC));
+}
+
+void format_msg(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!buf || !len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+}
+
+int array_reserve(void *array, size_t *cap, size_t need, size_t elem_size, size_t first_cap)
+{
+	size_t c = *cap ? *cap : first_cap;
+	void *old, *n;
+
+	if (need <= *cap)
+		return 0;
+	while (c < need) {
+		if (c > SIZE_MAX / 2)
+			return -ENOMEM;
+		c *= 2;
+	}
+	/* through memcpy: array is a T **, not a void ** */
+	memcpy(&old, array, sizeof(old));
+	n = reallocarray(old, c, elem_size);
+	if (!n)
+		return -ENOMEM;
+	memcpy(array, &n, sizeof(n));
+	*cap = c;
+	return 0;
+}
+
+void textbuf_vprintf(struct textbuf *b, const char *fmt, va_list ap)
+{
+	if (b->oom)
+		return;
+	for (;;) {
+		size_t room = b->cap - b->len;
+		va_list again;
+		int n;
+
+		va_copy(again, ap);
+		n = vsnprintf(b->p ? b->p + b->len : NULL, room, fmt, again);
+		va_end(again);
+		if (n < 0) {
+			b->oom = true;
+			return;
+		}
+		if ((size_t)n < room) {
+			b->len += (size_t)n;
+			return;
+		}
+		/* 4 KiB first: an exposition or a plot is tens of kB, one doubling per few appends */
+		if (array_reserve(&b->p, &b->cap, b->len + (size_t)n + 1, 1, 4096)) {
+			b->oom = true;
+			return;
+		}
+	}
+}
+
+void textbuf_printf(struct textbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	textbuf_vprintf(b, fmt, ap);
+	va_end(ap);
+}
+
+void textbuf_free(struct textbuf *b)
+{
+	free(b->p);
+	memset(b, 0, sizeof(*b));
+}
+
+int name_value_find(const struct name_value *tab, const char *name, int *out)
+{
+	for (; tab->name; tab++) {
+		if (!strcmp(tab->name, name)) {
+			*out = tab->value;
+			return 0;
+		}
+	}
+	return -EINVAL;
 }

@@ -31,9 +31,6 @@ struct carbon_ctx {
 	unsigned npush;
 };
 
-/* Format a message into err (when given): the one way the carbon files report what failed. */
-void carbon_set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
 /* µg as an integer, rounded; 0 for nothing or NaN, saturating at UINT64_MAX. */
 static inline uint64_t carbon_round_ug(long double v)
 {

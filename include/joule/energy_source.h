@@ -93,7 +93,6 @@ struct energy_counter *energy_add_counter(struct energy_source *s, enum energy_d
 					  bool own_fd, struct energy_unit unit, uint64_t range, uint64_t raw,
 					  const char *name);
 
-void energy_set_why(char *why, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* A whole (small) file as a malloc'd string, or NULL with errno set. */
 char *energy_slurp(const char *path);
 /* The CPU identity from o->cpuinfo_path (default /proc/cpuinfo); 0 or -errno. */

@@ -182,5 +182,7 @@ void export_format_utc(char *buf, size_t len, uint64_t real_ns, char sep); /* "Y
 void export_csv_field(FILE *f, const char *s);	/* RFC 4180 quoting when needed */
 uint64_t export_energy_uj(const struct export_figures *x);
 uint64_t export_carbon_ug(const struct export_figures *x);
+/* Print root as one line (or indented, pretty) and a newline, and delete it. 0, -ENOMEM (root NULL too), -EIO. */
+int export_print_json(FILE *f, cJSON *root, bool pretty);
 
 #endif /* JOULE_EXPORT_H */

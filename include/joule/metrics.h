@@ -9,6 +9,7 @@
 #include "joule/sample.h"
 #include "joule/store.h"
 #include "joule/span.h"
+#include "joule/util.h"
 
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 #define METRICS_OPENMETRICS_CONTENT_TYPE "application/openmetrics-text; version=1.0.0; charset=utf-8"
@@ -41,12 +42,6 @@ struct metrics_self {
 	struct span_metrics spans;		/* energy spans: per-name totals of closed spans */
 };
 
-struct metrics_buf {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-
 /*
  * Render everything. The caller holds the store's read lock (the store
  * counts the exposition: see store_begin_exposition). The group,
@@ -55,14 +50,13 @@ struct metrics_buf {
  * processes with own_series, while they live. 0 or -ENOMEM.
  */
 int metrics_render(struct store *s, const struct metrics_self *self, enum metrics_format fmt,
-		   struct metrics_buf *out);
+		   struct textbuf *out);
 
 /* The format an Accept header asks for: OpenMetrics when it names application/openmetrics-text. */
 enum metrics_format metrics_negotiate(const char *accept);
-void metrics_buf_free(struct metrics_buf *b);
 
 /* joule_host_info{hostname,machine_id,boot_id,source} 1: the series a fleet joins on. */
-void metrics_host_info(struct metrics_buf *b, const struct host_identity *host, const char *source);
+void metrics_host_info(struct textbuf *b, const struct host_identity *host, const char *source);
 
 /* Escape a label value per the text format (\\, \", \n) into out; always terminated. */
 void metrics_escape_label(const char *in, char *out, size_t outlen);

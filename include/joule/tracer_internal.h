@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "joule/joule_bpf.h"
+#include "joule/proctab.h"
 #include "joule/tracer.h"
 
 /* Keys read per batch call: bounds the buffers whatever the map size or CPU count. */
@@ -22,7 +23,7 @@
 struct proc {
 	struct joule_task_key key;
 	uint32_t ppid;
-	bool used, marked, exited, filled;
+	bool marked, exited, filled;
 	int exit_code;
 	uint64_t exit_snap;	/* snapshot at which its exit (or final) event was drained */
 	uint64_t close_snap;	/* snapshot that reads its last ns (its final switch's generation); 0: not known */
@@ -45,9 +46,10 @@ struct tracer {
 	bool draining;			/* events are drained inside a snapshot, after the flip */
 	uint32_t retired;		/* ... and this generation is the one being read */
 
-	/* open-addressing table of processes, linear probing, power-of-two size */
+	/* the processes, dense ([0, nprocs) all live), and their index by (tgid, start_ns) */
 	struct proc *procs;
-	size_t nprocs, cap;
+	size_t nprocs, procs_cap;
+	struct proctab index;
 
 	struct joule_cpu_state *states;	/* [ncpu] scratch for per-CPU reads */
 	uint64_t *prev_idle, *prev_overflow, *prev_flush;
@@ -59,6 +61,7 @@ struct tracer {
 
 /* tracer_procs.c: the process table and each process's lifecycle. */
 int tracer_procs_init(struct tracer *t);
+void tracer_procs_free(struct tracer *t);
 struct proc *tracer_proc_add(struct tracer *t, const struct joule_task_key *k);
 void tracer_proc_fill_from_procfs(struct proc *p);
 int tracer_handle_event(void *ctx, void *data, size_t len);

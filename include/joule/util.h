@@ -3,6 +3,8 @@
 #ifndef JOULE_UTIL_H
 #define JOULE_UTIL_H
 
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,6 +30,40 @@ int read_file(const char *path, char *buf, size_t len);
  */
 int read_text_file(const char *path, char *buf, size_t len);
 int read_u64_file(const char *path, uint64_t *out);
+
+/* Format a message into buf when one is given (buf NULL or len 0: nothing): how the pure modules and the energy sources say what failed. */
+void format_msg(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/*
+ * Room for need elements of elem_size bytes in the malloc'd array whose
+ * address is array (a T ** passed as void *), of *cap elements: doubles from
+ * first_cap. 0, or -ENOMEM with the array and *cap unchanged.
+ */
+int array_reserve(void *array, size_t *cap, size_t need, size_t elem_size, size_t first_cap);
+
+/*
+ * A text buffer that grows as printf appends to it. Out of memory sets oom
+ * and stops the appends, so a writer checks once at the end. All zeros is
+ * empty; p is NUL-terminated once anything was appended.
+ */
+struct textbuf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+void textbuf_printf(struct textbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void textbuf_vprintf(struct textbuf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+void textbuf_free(struct textbuf *b);
+
+/* One accepted word of a closed set and what it means: tables end with { NULL }. */
+struct name_value {
+	const char *name;
+	int value;
+};
+
+/* *out the value of name in tab: 0, or -EINVAL (*out unchanged) when name is not one of them. */
+int name_value_find(const struct name_value *tab, const char *name, int *out);
 
 /* Format ns since the epoch as RFC 3339 UTC with milliseconds. */
 void format_rfc3339(uint64_t real_ns, char *buf, size_t len);

@@ -72,7 +72,7 @@ static struct store *filled(uint32_t top_n, size_t ntasks)
  * when an assertion fails. */
 struct metrics_fx {
 	struct store *st;
-	struct metrics_buf b;
+	struct textbuf b;
 };
 
 static int fx_setup(void **state)
@@ -87,7 +87,7 @@ static int fx_teardown(void **state)
 {
 	struct metrics_fx *f = *state;
 
-	metrics_buf_free(&f->b);
+	textbuf_free(&f->b);
 	if (f->st)
 		store_close(f->st);
 	free(f);
@@ -135,7 +135,7 @@ static void test_metrics_render_when_top_process_has_exact_decimal_values(void *
 /* One more interval like filled()'s, after two expositions have shown the groups (SEEN_AFTER). */
 static void add_after_exposition(struct store *st, size_t ntasks)
 {
-	struct metrics_buf b = { 0 };
+	struct textbuf b = { 0 };
 	struct sample_task t[64];
 	struct sample s = { .seq = 3, .mono_end_ns = 300000000, .real_end_ns = 1700000000200000000ULL,
 			    .source = ENERGY_SRC_POWERCAP, .ntasks = ntasks, .tasks = t };
@@ -143,7 +143,7 @@ static void add_after_exposition(struct store *st, size_t ntasks)
 
 	assert_int_equal(metrics_render(st, NULL, METRICS_TEXT, &b), 0);
 	assert_int_equal(metrics_render(st, NULL, METRICS_TEXT, &b), 0);
-	metrics_buf_free(&b);
+	textbuf_free(&b);
 	for (size_t i = 0; i < ntasks; i++) {
 		snprintf(comm, sizeof(comm), i == 0 ? "we\"ird\\" : "c%zu", i);
 		t[i] = task(100 + (uint32_t)i, comm, 1000000 * (i + 1) + 234567);
@@ -386,7 +386,7 @@ static void test_metrics_render_when_process_stats_given_exports_standard_proces
 }
 
 /* promtool check metrics on one rendering; "" when clean, else its complaint. */
-static void promtool_check(const struct metrics_buf *b, char *out, size_t outlen, int *rc)
+static void promtool_check(const struct textbuf *b, char *out, size_t outlen, int *rc)
 {
 	char path[PATH_MAX], cmd[PATH_MAX + 64];
 	int fd;

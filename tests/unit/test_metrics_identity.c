@@ -32,12 +32,12 @@ static int pod_labeler(void *ctx, uint32_t pid, const char *comm, struct proc_la
 
 static char *render(struct store *s, const struct metrics_self *self)
 {
-	struct metrics_buf b = { 0 };
+	struct textbuf b = { 0 };
 	char *text;
 
 	assert_int_equal(metrics_render(s, self, METRICS_TEXT, &b), 0);
 	text = strndup(b.p, b.len);
-	metrics_buf_free(&b);
+	textbuf_free(&b);
 	return text;
 }
 
@@ -100,7 +100,7 @@ static void test_host_info_when_given_is_one_series_with_every_label(void **stat
 static void test_host_info_when_hostname_hostile_is_escaped(void **state)
 {
 	struct host_identity h = { .hostname = "a\"b\\c\nd" };
-	struct metrics_buf b = { 0 };
+	struct textbuf b = { 0 };
 	char *text;
 
 	(void)state;
@@ -108,7 +108,7 @@ static void test_host_info_when_hostname_hostile_is_escaped(void **state)
 	text = strndup(b.p, b.len);
 	assert_non_null(strstr(text, "hostname=\"a\\\"b\\\\c\\nd\""));
 	free(text);
-	metrics_buf_free(&b);
+	textbuf_free(&b);
 }
 
 static void test_host_info_when_not_given_is_absent(void **state)

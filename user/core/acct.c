@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "joule/acct.h"
+#include "joule/util.h"
 
 static int cmp_key(uint32_t pid, uint64_t start, const struct acct_entry *e)
 {
@@ -53,15 +54,8 @@ static int insert(struct acct *a, const struct sample_task *t, size_t *at)
 {
 	size_t i;
 
-	if (a->n == a->cap) {
-		size_t cap = a->cap ? a->cap * 2 : 64;
-		void *p = realloc(a->v, cap * sizeof(*a->v));
-
-		if (!p)
-			return -ENOMEM;
-		a->v = p;
-		a->cap = cap;
-	}
+	if (array_reserve(&a->v, &a->cap, a->n + 1, sizeof(*a->v), 64))
+		return -ENOMEM;
 	/* pids mostly grow, so a new process is mostly the last one: no search, nothing moves */
 	i = a->n && cmp_key(t->pid, t->start_ns, &a->v[a->n - 1]) < 0 ? lower_bound(a, t->pid, t->start_ns) : a->n;
 	if (proctab_put(&a->index, t->pid, t->start_ns, i))

@@ -3,27 +3,16 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include "joule/carbon.h"
 #include "joule/carbon_internal.h"
+#include "joule/util.h"
 
 /* 1 kWh = 3.6e12 µJ and 1 g = 1e6 µg, so µg = µJ · g/kWh · PUE / 3.6e6. */
 #define UJ_PER_KWH_OVER_UG_PER_G 3.6e6L
 
 #define MAX_MC_DRAWS 10000000u
-
-void carbon_set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 const char *carbon_method_name(enum carbon_method m)
 {
@@ -59,13 +48,13 @@ int carbon_open(struct carbon_ctx **out, const struct carbon_cfg *cfg, char *err
 	pthread_mutex_init(&c->lock, NULL);
 
 	if (!(cfg->intensity_g_per_kwh >= 0)) {
-		carbon_set_err(err, errlen, "bad intensity %g: must be >= 0 gCO2e/kWh", cfg->intensity_g_per_kwh);
+		format_msg(err, errlen, "bad intensity %g: must be >= 0 gCO2e/kWh", cfg->intensity_g_per_kwh);
 		goto fail;
 	}
 	c->fixed = cfg->intensity_g_per_kwh;
 	/* An explicit --zone and --intensity contradict each other: refuse rather than ignore one. */
 	if (cfg->zone && c->fixed > 0) {
-		carbon_set_err(err, errlen,
+		format_msg(err, errlen,
 			"both --zone %s and --intensity %g given: use one (--intensity replaces the "
 			"default zone " CARBON_DEFAULT_ZONE ")",
 			cfg->zone, c->fixed);
@@ -76,7 +65,7 @@ int carbon_open(struct carbon_ctx **out, const struct carbon_cfg *cfg, char *err
 
 		c->zone = carbon_zone_find(z);
 		if (!c->zone) {
-			carbon_set_err(err, errlen,
+			format_msg(err, errlen,
 				"unknown zone '%s': 'joule run --zone list' prints the %zu known zones", z,
 				carbon_nzones);
 			goto fail;
@@ -85,24 +74,24 @@ int carbon_open(struct carbon_ctx **out, const struct carbon_cfg *cfg, char *err
 
 	c->pue = cfg->pue == 0 ? 1.0 : cfg->pue;
 	if (!(c->pue >= 1.0 && c->pue < 10.0)) {
-		carbon_set_err(err, errlen, "bad PUE %g: must be between 1.0 and 10", cfg->pue);
+		format_msg(err, errlen, "bad PUE %g: must be between 1.0 and 10", cfg->pue);
 		goto fail;
 	}
 	if (isnan(cfg->embodied_g) || isinf(cfg->embodied_g)) {
-		carbon_set_err(err, errlen, "bad embodied carbon %g g", cfg->embodied_g);
+		format_msg(err, errlen, "bad embodied carbon %g g", cfg->embodied_g);
 		goto fail;
 	}
 	c->embodied_g = cfg->embodied_g == 0 ? CARBON_DEFAULT_EMBODIED_G : cfg->embodied_g;
 	c->embodied_share = cfg->embodied_share == 0 ? 1.0 : cfg->embodied_share;
 	if (!(c->embodied_share > 0 && c->embodied_share <= 1)) {
-		carbon_set_err(err, errlen, "bad embodied share %g: must be more than 0 and at most 1", cfg->embodied_share);
+		format_msg(err, errlen, "bad embodied share %g: must be more than 0 and at most 1", cfg->embodied_share);
 		goto fail;
 	}
 	snprintf(c->embodied_basis, sizeof(c->embodied_basis), "%s",
 		 cfg->embodied_basis ? cfg->embodied_basis : "configured");
 	c->lifetime_s = cfg->lifetime_s == 0 ? CARBON_DEFAULT_LIFETIME_S : cfg->lifetime_s;
 	if (!(c->lifetime_s > 0) || isinf(c->lifetime_s)) {
-		carbon_set_err(err, errlen, "bad host lifetime %g s: must be > 0", cfg->lifetime_s);
+		format_msg(err, errlen, "bad host lifetime %g s: must be > 0", cfg->lifetime_s);
 		goto fail;
 	}
 
@@ -110,7 +99,7 @@ int carbon_open(struct carbon_ctx **out, const struct carbon_cfg *cfg, char *err
 	c->seed = cfg->mc_seed;
 	c->draws = cfg->mc_draws ? cfg->mc_draws : CARBON_DEFAULT_MC_DRAWS;
 	if (c->draws < 100 || c->draws > MAX_MC_DRAWS) {
-		carbon_set_err(err, errlen, "bad Monte Carlo draw count %u: must be 100..%u", c->draws,
+		format_msg(err, errlen, "bad Monte Carlo draw count %u: must be 100..%u", c->draws,
 			MAX_MC_DRAWS);
 		goto fail;
 	}
@@ -118,7 +107,7 @@ int carbon_open(struct carbon_ctx **out, const struct carbon_cfg *cfg, char *err
 		c->mc_buf = malloc(c->draws * sizeof(double));
 		if (!c->mc_buf) {
 			ret = -ENOMEM;
-			carbon_set_err(err, errlen, "out of memory for %u Monte Carlo draws", c->draws);
+			format_msg(err, errlen, "out of memory for %u Monte Carlo draws", c->draws);
 			goto fail;
 		}
 	}

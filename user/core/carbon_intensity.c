@@ -9,6 +9,7 @@
 #include <strings.h>
 #include "joule/carbon.h"
 #include "joule/carbon_internal.h"
+#include "joule/util.h"
 
 /*
  * Relative 1-sigma uncertainty of each intensity kind; docs/CARBON.md gives
@@ -291,7 +292,7 @@ int carbon_parse_intensity_csv(const char *buf, size_t len, const char *name,
 			for (k = 0; k < n; k++)
 				fields += l[k] == ',';
 			ret = -EINVAL;
-			carbon_set_err(err, errlen, "%s:%zu: expected 2 fields (timestamp,gco2_per_kwh), found %zu",
+			format_msg(err, errlen, "%s:%zu: expected 2 fields (timestamp,gco2_per_kwh), found %zu",
 				name, line, fields);
 			goto fail;
 		}
@@ -307,7 +308,7 @@ int carbon_parse_intensity_csv(const char *buf, size_t len, const char *name,
 		if (!field_copy(l, n1, f, sizeof(f)) || !parse_timestamp(f, &ts)) {
 			printable(l, n1, q, sizeof(q));
 			ret = -EINVAL;
-			carbon_set_err(err, errlen,
+			format_msg(err, errlen,
 				"%s:%zu: bad timestamp '%s' (expected ISO-8601 with Z or a UTC offset, e.g. "
 				"2026-01-01T00:00:00Z, or epoch seconds)",
 				name, line, q);
@@ -316,19 +317,19 @@ int carbon_parse_intensity_csv(const char *buf, size_t len, const char *name,
 		if (!field_copy(f2, n2, f, sizeof(f)) || !parse_value(f, &g)) {
 			printable(f2, n2, q, sizeof(q));
 			ret = -EINVAL;
-			carbon_set_err(err, errlen, "%s:%zu: bad number '%s' (expected gCO2e/kWh, e.g. 412.5)",
+			format_msg(err, errlen, "%s:%zu: bad number '%s' (expected gCO2e/kWh, e.g. 412.5)",
 				name, line, q);
 			goto fail;
 		}
 		if (g < 0) {
 			ret = -EINVAL;
-			carbon_set_err(err, errlen, "%s:%zu: negative value %s (intensity must be >= 0 gCO2e/kWh)",
+			format_msg(err, errlen, "%s:%zu: negative value %s (intensity must be >= 0 gCO2e/kWh)",
 				name, line, f);
 			goto fail;
 		}
 		if (s.n && ts <= s.ts_ns[s.n - 1]) {
 			ret = -EINVAL;
-			carbon_set_err(err, errlen,
+			format_msg(err, errlen,
 				"%s:%zu: not sorted: timestamp is not after the one on line %zu "
 				"(rows must be strictly ascending)",
 				name, line, prev_line);
@@ -336,13 +337,13 @@ int carbon_parse_intensity_csv(const char *buf, size_t len, const char *name,
 		}
 		ret = series_push(&s, &cap, ts, g);
 		if (ret) {
-			carbon_set_err(err, errlen, "%s: out of memory", name);
+			format_msg(err, errlen, "%s: out of memory", name);
 			goto fail;
 		}
 		prev_line = line;
 	}
 	if (!s.n) {
-		carbon_set_err(err, errlen, "%s: empty file: no data rows (expected lines timestamp,gco2_per_kwh)",
+		format_msg(err, errlen, "%s: empty file: no data rows (expected lines timestamp,gco2_per_kwh)",
 			name);
 		return -EINVAL;
 	}
@@ -353,7 +354,7 @@ fail:
 	return ret;
 }
 
-static int read_file(const char *path, char **buf, size_t *len, char *err, size_t errlen)
+static int read_intensity_file(const char *path, char **buf, size_t *len, char *err, size_t errlen)
 {
 	size_t cap = 65536, n = 0;
 	char *b = NULL, *nb;
@@ -363,7 +364,7 @@ static int read_file(const char *path, char **buf, size_t *len, char *err, size_
 	f = fopen(path, "r");
 	if (!f) {
 		ret = -errno;
-		carbon_set_err(err, errlen, "cannot open intensity file %s: %s", path, strerror(errno));
+		format_msg(err, errlen, "cannot open intensity file %s: %s", path, strerror(errno));
 		return ret;
 	}
 	for (;;) {
@@ -373,14 +374,14 @@ static int read_file(const char *path, char **buf, size_t *len, char *err, size_
 			if (b)
 				cap *= 2;
 			if (cap > MAX_FILE_BYTES) {
-				carbon_set_err(err, errlen, "%s: intensity file larger than %u MiB", path,
+				format_msg(err, errlen, "%s: intensity file larger than %u MiB", path,
 					MAX_FILE_BYTES >> 20);
 				ret = -EINVAL;
 				goto fail;
 			}
 			nb = realloc(b, cap);
 			if (!nb) {
-				carbon_set_err(err, errlen, "%s: out of memory", path);
+				format_msg(err, errlen, "%s: out of memory", path);
 				ret = -ENOMEM;
 				goto fail;
 			}
@@ -393,7 +394,7 @@ static int read_file(const char *path, char **buf, size_t *len, char *err, size_
 	}
 	if (ferror(f)) {
 		ret = -EIO;
-		carbon_set_err(err, errlen, "cannot read intensity file %s", path);
+		format_msg(err, errlen, "cannot read intensity file %s", path);
 		goto fail;
 	}
 	fclose(f);
@@ -411,7 +412,7 @@ int carbon_load_intensity_file(struct carbon_ctx *c, const char *path, char *err
 	size_t len = 0;
 	int ret;
 
-	ret = read_file(path, &buf, &len, err, errlen);
+	ret = read_intensity_file(path, &buf, &len, err, errlen);
 	if (ret)
 		return ret;
 	ret = carbon_parse_intensity_csv(buf, len, path, &c->series, err, errlen);

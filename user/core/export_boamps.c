@@ -165,6 +165,21 @@ static double clamp01(double v)
 	return v < 0 ? 0 : v > 1 ? 1 : v;
 }
 
+/* A cpu or gpu component: model (when known), count, and the task's share when the host's energy is known. */
+static void add_processor(cJSON *comps, const char *type, const char *model, uint32_t count, uint64_t task_uj,
+			  uint64_t host_uj)
+{
+	cJSON *c = cJSON_CreateObject();
+
+	if (model[0])
+		cJSON_AddStringToObject(c, "componentName", model);
+	cJSON_AddStringToObject(c, "componentType", type);
+	cJSON_AddNumberToObject(c, "nbComponent", count);
+	if (host_uj)
+		cJSON_AddNumberToObject(c, "share", clamp01((double)task_uj / (double)host_uj));
+	cJSON_AddItemToArray(comps, c);
+}
+
 static cJSON *build(const struct export_run *r, const struct export_opts *o)
 {
 	cJSON *root = cJSON_CreateObject(), *hdr, *ms, *m, *sys, *infra, *comps, *c, *env;
@@ -206,27 +221,11 @@ static cJSON *build(const struct export_run *r, const struct export_opts *o)
 
 	infra = cJSON_AddObjectToObject(root, "infrastructure");
 	comps = cJSON_AddArrayToObject(infra, "components");
-	if (r->cpu_count) {
-		c = cJSON_CreateObject();
-		if (r->cpu_model[0])
-			cJSON_AddStringToObject(c, "componentName", r->cpu_model);
-		cJSON_AddStringToObject(c, "componentType", "cpu");
-		cJSON_AddNumberToObject(c, "nbComponent", r->cpu_count);
-		/* the task's share of the host's energy: joule's allocation ratio */
-		if (host)
-			cJSON_AddNumberToObject(c, "share", clamp01((double)e_uj / (double)host));
-		cJSON_AddItemToArray(comps, c);
-	}
-	if (r->gpu_count) {
-		c = cJSON_CreateObject();
-		if (r->gpu_model[0])
-			cJSON_AddStringToObject(c, "componentName", r->gpu_model);
-		cJSON_AddStringToObject(c, "componentType", "gpu");
-		cJSON_AddNumberToObject(c, "nbComponent", r->gpu_count);
-		if (r->host_gpu_uj)
-			cJSON_AddNumberToObject(c, "share", clamp01((double)r->total.gpu_uj / (double)r->host_gpu_uj));
-		cJSON_AddItemToArray(comps, c);
-	}
+	/* the share: the task's part of the host's energy, joule's allocation ratio */
+	if (r->cpu_count)
+		add_processor(comps, "cpu", r->cpu_model, r->cpu_count, e_uj, host);
+	if (r->gpu_count)
+		add_processor(comps, "gpu", r->gpu_model, r->gpu_count, r->total.gpu_uj, r->host_gpu_uj);
 	if (r->ram_total_gb > 0) {
 		c = cJSON_CreateObject();
 		cJSON_AddStringToObject(c, "componentType", "ram");
@@ -251,7 +250,6 @@ int export_boamps(FILE *f, const struct export_run *r, const struct export_opts 
 {
 	struct export_opts none = { 0 };
 	cJSON *root, *comps, *env;
-	char *txt;
 	int rc;
 
 	o = o ? o : &none;
@@ -280,12 +278,5 @@ int export_boamps(FILE *f, const struct export_run *r, const struct export_opts 
 		cJSON_Delete(root);
 		return rc;
 	}
-	txt = cJSON_Print(root);
-	cJSON_Delete(root);
-	if (!txt)
-		return -ENOMEM;
-	if (fprintf(f, "%s\n", txt) < 0 || ferror(f))
-		rc = -EIO;
-	free(txt);
-	return rc;
+	return export_print_json(f, root, true);
 }

@@ -11,8 +11,6 @@ int export_sci(FILE *f, const struct export_run *r, const struct export_opts *o,
 {
 	cJSON *root, *fu, *ci;
 	double n, op_g, emb_g;
-	char *txt;
-	int rc = 0;
 
 	if (!o || !o->functional_units || !o->functional_unit || !o->functional_unit[0]) {
 		snprintf(err, errlen, "sci needs the functional unit: --functional-unit N NAME (e.g. 1000 request)");
@@ -43,12 +41,5 @@ int export_sci(FILE *f, const struct export_run *r, const struct export_opts *o,
 	cJSON_AddNumberToObject(root, "wall_s", (double)r->wall_ns / 1e9);
 	if (r->command[0])
 		cJSON_AddStringToObject(root, "command", r->command);
-	txt = cJSON_PrintUnformatted(root);
-	cJSON_Delete(root);
-	if (!txt)
-		return -ENOMEM;
-	if (fprintf(f, "%s\n", txt) < 0 || ferror(f))
-		rc = -EIO;
-	free(txt);
-	return rc;
+	return export_print_json(f, root, false);
 }

@@ -184,22 +184,26 @@ static cJSON *run_json(const struct export_run *r)
 	return o;
 }
 
-int export_json(FILE *f, const struct export_run *r)
+int export_print_json(FILE *f, cJSON *root, bool pretty)
 {
-	cJSON *o = run_json(r);
 	char *txt;
 	int err = 0;
 
-	if (!o)
+	if (!root)
 		return -ENOMEM;
-	txt = cJSON_PrintUnformatted(o);
+	txt = pretty ? cJSON_Print(root) : cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
 	if (!txt)
-		err = -ENOMEM;
-	else if (fprintf(f, "%s\n", txt) < 0 || ferror(f))
+		return -ENOMEM;
+	if (fprintf(f, "%s\n", txt) < 0 || ferror(f))
 		err = -EIO;
 	free(txt);
-	cJSON_Delete(o);
 	return err;
+}
+
+int export_json(FILE *f, const struct export_run *r)
+{
+	return export_print_json(f, run_json(r), false);
 }
 
 int export_write(FILE *f, enum export_format fmt, const struct export_run *r, const struct export_opts *o,

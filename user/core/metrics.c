@@ -1,54 +1,11 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Prometheus exposition of the store (text 0.0.4, OpenMetrics 1.0): base units, exact decimals, bounded label sets. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "joule/metrics.h"
 #include "joule/util.h"
-
-static void emit(struct metrics_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void emit(struct metrics_buf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (b->oom)
-		return;
-	for (;;) {
-		size_t room = b->cap - b->len;
-
-		va_start(ap, fmt);
-		n = vsnprintf(b->p ? b->p + b->len : NULL, room, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			b->oom = true;
-			return;
-		}
-		if ((size_t)n < room) {
-			b->len += (size_t)n;
-			return;
-		}
-		size_t cap = b->cap ? b->cap * 2 : 16384;
-		while (cap - b->len <= (size_t)n)
-			cap *= 2;
-		char *p = realloc(b->p, cap);
-		if (!p) {
-			b->oom = true;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-}
-
-void metrics_buf_free(struct metrics_buf *b)
-{
-	free(b->p);
-	memset(b, 0, sizeof(*b));
-}
 
 void metrics_escape_label(const char *in, char *out, size_t outlen)
 {
@@ -85,7 +42,7 @@ static const char *nano(uint64_t v, char *buf)
 
 struct render {
 	const struct store *s;
-	struct metrics_buf *b;
+	struct textbuf *b;
 	bool om;		/* OpenMetrics 1.0 rather than text 0.0.4 */
 	uint32_t exported;	/* group entries exported this time */
 	enum { F_ENERGY, F_CPU, F_CARBON } family;
@@ -101,13 +58,13 @@ static void head(struct render *r, const char *family, const char *type, const c
 	bool counter = strcmp(type, "counter") == 0;
 
 	if (r->om) {
-		emit(r->b, "# TYPE %s %s\n", family, type);
+		textbuf_printf(r->b, "# TYPE %s %s\n", family, type);
 		if (unit)
-			emit(r->b, "# UNIT %s %s\n", family, unit);
-		emit(r->b, "# HELP %s %s\n", family, help);
+			textbuf_printf(r->b, "# UNIT %s %s\n", family, unit);
+		textbuf_printf(r->b, "# HELP %s %s\n", family, help);
 	} else {
-		emit(r->b, "# HELP %s%s %s\n# TYPE %s%s %s\n", family, counter ? "_total" : "", help, family,
-		     counter ? "_total" : "", type);
+		textbuf_printf(r->b, "# HELP %s%s %s\n# TYPE %s%s %s\n", family, counter ? "_total" : "", help, family,
+			       counter ? "_total" : "", type);
 	}
 }
 
@@ -154,7 +111,7 @@ static void identity_labels(const struct proc_labels *l, char *out, size_t len)
 	}
 }
 
-void metrics_host_info(struct metrics_buf *b, const struct host_identity *host, const char *source)
+void metrics_host_info(struct textbuf *b, const struct host_identity *host, const char *source)
 {
 	char hn[2 * sizeof(host->hostname)], mid[96], bid[96], src[64];
 
@@ -163,9 +120,9 @@ void metrics_host_info(struct metrics_buf *b, const struct host_identity *host, 
 	metrics_escape_label(host->boot_id, bid, sizeof(bid));
 	metrics_escape_label(source ? source : "", src, sizeof(src));
 	/* a gauge: its header reads the same in text 0.0.4 and OpenMetrics */
-	emit(b, "# HELP joule_host_info This host's identity and energy source; always 1.\n# TYPE joule_host_info gauge\n");
-	emit(b, "joule_host_info{hostname=\"%s\",machine_id=\"%s\",boot_id=\"%s\",source=\"%s\"} 1\n", hn, mid,
-	     bid, src);
+	textbuf_printf(b, "# HELP joule_host_info This host's identity and energy source; always 1.\n# TYPE joule_host_info gauge\n");
+	textbuf_printf(b, "joule_host_info{hostname=\"%s\",machine_id=\"%s\",boot_id=\"%s\",source=\"%s\"} 1\n", hn, mid,
+		       bid, src);
 }
 
 
@@ -177,20 +134,20 @@ static void totals_lines(struct render *r, const char *name, const char *labels,
 
 	switch (r->family) {
 	case F_ENERGY:
-		emit(r->b, "%s{%s%sdomain=\"cpu\"} %s\n", name, labels, sep, micro(t->cpu_uj, v));
-		emit(r->b, "%s{%s%sdomain=\"memory\"} %s\n", name, labels, sep, micro(t->mem_uj, v));
+		textbuf_printf(r->b, "%s{%s%sdomain=\"cpu\"} %s\n", name, labels, sep, micro(t->cpu_uj, v));
+		textbuf_printf(r->b, "%s{%s%sdomain=\"memory\"} %s\n", name, labels, sep, micro(t->mem_uj, v));
 		if (r->gpu) /* only on a host with a GPU: no new series elsewhere */
-			emit(r->b, "%s{%s%sdomain=\"gpu\"} %s\n", name, labels, sep, micro(t->gpu_uj, v));
+			textbuf_printf(r->b, "%s{%s%sdomain=\"gpu\"} %s\n", name, labels, sep, micro(t->gpu_uj, v));
 		break;
 	case F_CPU:
 		if (labels[0])
-			emit(r->b, "%s{%s} %s\n", name, labels, nano(t->cpu_ns, v));
+			textbuf_printf(r->b, "%s{%s} %s\n", name, labels, nano(t->cpu_ns, v));
 		else
-			emit(r->b, "%s %s\n", name, nano(t->cpu_ns, v));
+			textbuf_printf(r->b, "%s %s\n", name, nano(t->cpu_ns, v));
 		break;
 	case F_CARBON:
-		emit(r->b, "%s{%s%skind=\"operational\"} %s\n", name, labels, sep, micro(t->operational_ug, v));
-		emit(r->b, "%s{%s%skind=\"embodied\"} %s\n", name, labels, sep, micro(t->embodied_ug, v));
+		textbuf_printf(r->b, "%s{%s%skind=\"operational\"} %s\n", name, labels, sep, micro(t->operational_ug, v));
+		textbuf_printf(r->b, "%s{%s%skind=\"embodied\"} %s\n", name, labels, sep, micro(t->embodied_ug, v));
 		break;
 	}
 }
@@ -259,7 +216,7 @@ static void other_lines(struct render *r, const struct store_host *h)
 
 		cpu_side.gpu_uj = 0;
 		totals_lines(r, name, "reason=\"task_map_full\"", &cpu_side);
-		emit(r->b, "%s{reason=\"gpu_process_unknown\",domain=\"gpu\"} %s\n", name, micro(h->overflow.gpu_uj, v));
+		textbuf_printf(r->b, "%s{reason=\"gpu_process_unknown\",domain=\"gpu\"} %s\n", name, micro(h->overflow.gpu_uj, v));
 	} else {
 		totals_lines(r, name, "reason=\"task_map_full\"", &h->overflow);
 	}
@@ -279,20 +236,20 @@ static void gpu_lines(struct render *r, const struct store_host *h)
 	for (int i = 0; i < h->ngpu; i++) {
 		metrics_escape_label(h->gpus[i].uuid, uuid, sizeof(uuid));
 		metrics_escape_label(h->gpus[i].name, name, sizeof(name));
-		emit(r->b, "joule_gpu_energy_joules_total{gpu=\"%u\",uuid=\"%s\",name=\"%s\",source=\"%s\"} %s\n",
-		     h->gpus[i].index, uuid, name, h->gpus[i].has_counter ? "energy_counter" : "power_integrated",
-		     micro(h->gpus[i].energy_uj, v));
+		textbuf_printf(r->b, "joule_gpu_energy_joules_total{gpu=\"%u\",uuid=\"%s\",name=\"%s\",source=\"%s\"} %s\n",
+			       h->gpus[i].index, uuid, name, h->gpus[i].has_counter ? "energy_counter" : "power_integrated",
+			       micro(h->gpus[i].energy_uj, v));
 	}
 	head(r, "joule_gpu_idle_energy_joules", "counter", "joules", "The part of each GPU's energy no process used.");
 	for (int i = 0; i < h->ngpu; i++) {
 		metrics_escape_label(h->gpus[i].uuid, uuid, sizeof(uuid));
-		emit(r->b, "joule_gpu_idle_energy_joules_total{gpu=\"%u\",uuid=\"%s\"} %s\n", h->gpus[i].index, uuid,
-		     micro(h->gpus[i].idle_uj, v));
+		textbuf_printf(r->b, "joule_gpu_idle_energy_joules_total{gpu=\"%u\",uuid=\"%s\"} %s\n", h->gpus[i].index, uuid,
+			       micro(h->gpus[i].idle_uj, v));
 	}
 	head(r, "joule_gpu_up", "gauge", NULL, "1 while the GPU is read, 0 once it is lost (its energy so far stays).");
 	for (int i = 0; i < h->ngpu; i++) {
 		metrics_escape_label(h->gpus[i].uuid, uuid, sizeof(uuid));
-		emit(r->b, "joule_gpu_up{gpu=\"%u\",uuid=\"%s\"} %d\n", h->gpus[i].index, uuid, !h->gpus[i].lost);
+		textbuf_printf(r->b, "joule_gpu_up{gpu=\"%u\",uuid=\"%s\"} %d\n", h->gpus[i].index, uuid, !h->gpus[i].lost);
 	}
 }
 
@@ -301,7 +258,7 @@ static void self_u64(struct render *r, const char *family, const char *type, con
 		     uint64_t v)
 {
 	head(r, family, type, unit, help);
-	emit(r->b, "%s%s %llu\n", family, strcmp(type, "counter") == 0 ? "_total" : "", (unsigned long long)v);
+	textbuf_printf(r->b, "%s%s %llu\n", family, strcmp(type, "counter") == 0 ? "_total" : "", (unsigned long long)v);
 }
 
 /* Closed spans by name: a bounded set of names, the rest summed into name="_other". */
@@ -309,7 +266,7 @@ static void span_lines(struct render *r, const char *family, const struct span_n
 {
 	char v[40];
 
-	emit(r->b, "%s{name=\"%s\"} %s\n", family, t->name, energy ? micro(t->energy_uj, v) : nano(t->cpu_ns, v));
+	textbuf_printf(r->b, "%s{name=\"%s\"} %s\n", family, t->name, energy ? micro(t->energy_uj, v) : nano(t->cpu_ns, v));
 }
 
 static void span_metrics(struct render *r, const struct span_metrics *m)
@@ -328,14 +285,14 @@ static void span_metrics(struct render *r, const struct span_metrics *m)
 		span_lines(r, "joule_span_cpu_seconds_total", &m->other, false);
 	head(r, "joule_spans", "counter", NULL, "Energy spans closed, by how they ended (closed by the caller, or at "
 	     "their process's exit).");
-	emit(r->b, "joule_spans_total{end=\"closed\"} %llu\n", (unsigned long long)m->closed);
-	emit(r->b, "joule_spans_total{end=\"exited\"} %llu\n", (unsigned long long)m->exited);
+	textbuf_printf(r->b, "joule_spans_total{end=\"closed\"} %llu\n", (unsigned long long)m->closed);
+	textbuf_printf(r->b, "joule_spans_total{end=\"exited\"} %llu\n", (unsigned long long)m->exited);
 	self_u64(r, "joule_spans_open", "gauge", NULL, "Energy spans open now.", m->open);
 }
 
 static void self_metrics(struct render *r, const struct store_host *h, const struct metrics_self *m)
 {
-	struct metrics_buf *b = r->b;
+	struct textbuf *b = r->b;
 	char v[40];
 
 	self_u64(r, "joule_self_samples", "counter", NULL, "Samples taken since start.", h->samples);
@@ -348,7 +305,7 @@ static void self_metrics(struct render *r, const struct store_host *h, const str
 		 "Group entries with series in this exposition (active within the idle limit).", r->exported);
 	head(r, "joule_self_group_idle_limit_seconds", "gauge", "seconds",
 	     "A group entry with no energy for this long has no series here.");
-	emit(b, "joule_self_group_idle_limit_seconds %s\n", nano(store_group_idle_ns(r->s), v));
+	textbuf_printf(b, "joule_self_group_idle_limit_seconds %s\n", nano(store_group_idle_ns(r->s), v));
 	self_u64(r, "joule_self_groups_evicted", "counter", NULL, "Idle group entries forgotten to make room for new ones.",
 		 h->groups_evicted);
 	if (m->have_sampler) {
@@ -360,13 +317,13 @@ static void self_metrics(struct render *r, const struct store_host *h, const str
 		/* finite bounds only: the last slot catches everything and is +Inf */
 		for (int i = 0; i < SAMPLER_JITTER_BUCKETS; i++)
 			if (st->jitter_le_ns[i] && st->jitter_le_ns[i] != UINT64_MAX)
-				emit(b, "joule_self_tick_jitter_seconds_bucket{le=\"%s\"} %llu\n",
-				     nano(st->jitter_le_ns[i], v), (unsigned long long)st->jitter_count[i]);
-		emit(b, "joule_self_tick_jitter_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)st->ticks);
-		emit(b, "joule_self_tick_jitter_seconds_sum %s\n", nano(st->jitter_sum_ns, v));
-		emit(b, "joule_self_tick_jitter_seconds_count %llu\n", (unsigned long long)st->ticks);
+				textbuf_printf(b, "joule_self_tick_jitter_seconds_bucket{le=\"%s\"} %llu\n",
+					       nano(st->jitter_le_ns[i], v), (unsigned long long)st->jitter_count[i]);
+		textbuf_printf(b, "joule_self_tick_jitter_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)st->ticks);
+		textbuf_printf(b, "joule_self_tick_jitter_seconds_sum %s\n", nano(st->jitter_sum_ns, v));
+		textbuf_printf(b, "joule_self_tick_jitter_seconds_count %llu\n", (unsigned long long)st->ticks);
 		head(r, "joule_self_tick_work_seconds", "counter", "seconds", "Time spent working inside ticks.");
-		emit(b, "joule_self_tick_work_seconds_total %s\n", nano(st->work_sum_ns, v));
+		textbuf_printf(b, "joule_self_tick_work_seconds_total %s\n", nano(st->work_sum_ns, v));
 		self_u64(r, "joule_self_bpf_overflow_events", "counter", NULL,
 			 "Times the BPF task map was full and time went to the overflow bucket.", st->overflow_events);
 		self_u64(r, "joule_self_bpf_lost_events", "counter", NULL, "Ring buffer records the kernel dropped.",
@@ -385,29 +342,29 @@ static void self_metrics(struct render *r, const struct store_host *h, const str
 	if (m->have_spans)
 		span_metrics(r, &m->spans);
 	head(r, "joule_self_scrape_duration_seconds", "gauge", "seconds", "Time the previous /metrics rendering took.");
-	emit(b, "joule_self_scrape_duration_seconds %s\n", nano(m->last_scrape_ns, v));
+	textbuf_printf(b, "joule_self_scrape_duration_seconds %s\n", nano(m->last_scrape_ns, v));
 	if (m->have_process) {
 		/* the names every Prometheus client library exports, so standard dashboards work */
 		head(r, "process_cpu_seconds", "counter", "seconds", "Total user and system CPU time spent in seconds.");
-		emit(b, "process_cpu_seconds_total %s\n", nano(m->process.cpu_ns, v));
+		textbuf_printf(b, "process_cpu_seconds_total %s\n", nano(m->process.cpu_ns, v));
 		head(r, "process_resident_memory_bytes", "gauge", "bytes", "Resident memory size in bytes.");
-		emit(b, "process_resident_memory_bytes %llu\n", (unsigned long long)m->process.rss_bytes);
+		textbuf_printf(b, "process_resident_memory_bytes %llu\n", (unsigned long long)m->process.rss_bytes);
 		head(r, "process_virtual_memory_bytes", "gauge", "bytes", "Virtual memory size in bytes.");
-		emit(b, "process_virtual_memory_bytes %llu\n", (unsigned long long)m->process.vsize_bytes);
+		textbuf_printf(b, "process_virtual_memory_bytes %llu\n", (unsigned long long)m->process.vsize_bytes);
 		head(r, "process_open_fds", "gauge", NULL, "Number of open file descriptors.");
-		emit(b, "process_open_fds %llu\n", (unsigned long long)m->process.open_fds);
+		textbuf_printf(b, "process_open_fds %llu\n", (unsigned long long)m->process.open_fds);
 		if (m->process.max_fds) {
 			head(r, "process_max_fds", "gauge", NULL, "Maximum number of open file descriptors.");
-			emit(b, "process_max_fds %llu\n", (unsigned long long)m->process.max_fds);
+			textbuf_printf(b, "process_max_fds %llu\n", (unsigned long long)m->process.max_fds);
 		}
 		head(r, "process_start_time_seconds", "gauge", "seconds",
 		     "Start time of the process since unix epoch in seconds.");
-		emit(b, "process_start_time_seconds %s\n", nano(m->process.start_real_ns, v));
+		textbuf_printf(b, "process_start_time_seconds %s\n", nano(m->process.start_real_ns, v));
 	}
 }
 
 int metrics_render(struct store *s, const struct metrics_self *self, enum metrics_format fmt,
-		   struct metrics_buf *b)
+		   struct textbuf *b)
 {
 	const struct metrics_self none = { 0 };
 	struct store_host h;
@@ -423,7 +380,7 @@ int metrics_render(struct store *s, const struct metrics_self *self, enum metric
 	r.gpu = h.ngpu > 0;
 
 	head(&r, "joule_build_info", "gauge", NULL, "joule's version; always 1.");
-	emit(b, "joule_build_info{version=\"%s\"} 1\n", self->version ? self->version : "unknown");
+	textbuf_printf(b, "joule_build_info{version=\"%s\"} 1\n", self->version ? self->version : "unknown");
 	if (self->host)
 		metrics_host_info(b, self->host, h.samples ? energy_kind_name(h.source) : "");
 
@@ -444,10 +401,10 @@ int metrics_render(struct store *s, const struct metrics_self *self, enum metric
 	other_lines(&r, &h);
 	head(&r, "joule_host_attributed_energy_joules", "counter", "joules",
 	     "The host energy that is split over processes (CPU side and DRAM): group + idle + other.");
-	emit(b, "joule_host_attributed_energy_joules_total{domain=\"cpu\"} %s\n", micro(h.cpu_uj, v));
-	emit(b, "joule_host_attributed_energy_joules_total{domain=\"memory\"} %s\n", micro(h.mem_uj, v));
+	textbuf_printf(b, "joule_host_attributed_energy_joules_total{domain=\"cpu\"} %s\n", micro(h.cpu_uj, v));
+	textbuf_printf(b, "joule_host_attributed_energy_joules_total{domain=\"memory\"} %s\n", micro(h.mem_uj, v));
 	if (r.gpu)
-		emit(b, "joule_host_attributed_energy_joules_total{domain=\"gpu\"} %s\n", micro(h.gpu_uj, v));
+		textbuf_printf(b, "joule_host_attributed_energy_joules_total{domain=\"gpu\"} %s\n", micro(h.gpu_uj, v));
 
 	r.family = F_CPU;
 	head(&r, "joule_group_cpu_seconds", "counter", "seconds", "On-CPU time of every process of a group ever, by comm.");
@@ -455,8 +412,8 @@ int metrics_render(struct store *s, const struct metrics_self *self, enum metric
 	head(&r, "joule_cpu_unaccounted_seconds", "counter", "seconds",
 	     "CPU time the CPUs' clocks saw that no process and no idle was charged with (IRQ or steal time, clock "
 	     "skew); its energy is in joule_idle_energy_joules_total. Held at its highest value: never goes down.");
-	emit(b, "joule_cpu_unaccounted_seconds_total %s\n",
-	     nano(h.cpu_unaccounted_hwm_ns > 0 ? (uint64_t)h.cpu_unaccounted_hwm_ns : 0, v));
+	textbuf_printf(b, "joule_cpu_unaccounted_seconds_total %s\n",
+		       nano(h.cpu_unaccounted_hwm_ns > 0 ? (uint64_t)h.cpu_unaccounted_hwm_ns : 0, v));
 
 	r.family = F_CARBON;
 	head(&r, "joule_group_carbon_grams", "counter", "grams",
@@ -468,8 +425,8 @@ int metrics_render(struct store *s, const struct metrics_self *self, enum metric
 	head(&r, "joule_other_carbon_grams", "counter", "grams", "Carbon (gCO2e) of the other energy, by kind.");
 	other_lines(&r, &h);
 	head(&r, "joule_host_carbon_grams", "counter", "grams", "Carbon (gCO2e) of the host, by kind.");
-	emit(b, "joule_host_carbon_grams_total{kind=\"operational\"} %s\n", micro(h.operational_ug, v));
-	emit(b, "joule_host_carbon_grams_total{kind=\"embodied\"} %s\n", micro(h.embodied_ug, v));
+	textbuf_printf(b, "joule_host_carbon_grams_total{kind=\"operational\"} %s\n", micro(h.operational_ug, v));
+	textbuf_printf(b, "joule_host_carbon_grams_total{kind=\"embodied\"} %s\n", micro(h.embodied_ug, v));
 
 	/* Drill-down: processes with their own series, lifetime totals, while they live. Do not add to groups. */
 	r.family = F_ENERGY;
@@ -492,20 +449,20 @@ int metrics_render(struct store *s, const struct metrics_self *self, enum metric
 		     "Energy the host's counters measured, per domain (overlapping domains included: do not sum).");
 		for (int d = 0; d < ENERGY_NDOMAINS; d++)
 			if (h.domains & (1u << d))
-				emit(b, "joule_host_energy_joules_total{package=\"all\",domain=\"%s\",source=\"%s\"} %s\n",
-				     energy_domain_name((enum energy_domain)d), src, micro(h.domain_uj[d], v));
+				textbuf_printf(b, "joule_host_energy_joules_total{package=\"all\",domain=\"%s\",source=\"%s\"} %s\n",
+					       energy_domain_name((enum energy_domain)d), src, micro(h.domain_uj[d], v));
 		head(&r, "joule_grid_intensity_grams_per_kwh", "gauge", NULL, "Grid carbon intensity in use (gCO2e/kWh).");
 		metrics_escape_label(h.intensity.kind ? h.intensity.kind : "", esc, sizeof(esc));
 		metrics_escape_label(h.intensity.zone ? h.intensity.zone : "", esc2, sizeof(esc2));
-		emit(b, "joule_grid_intensity_grams_per_kwh{kind=\"%s\",zone=\"%s\"} %.6g\n", esc, esc2,
-		     h.intensity.g_per_kwh);
+		textbuf_printf(b, "joule_grid_intensity_grams_per_kwh{kind=\"%s\",zone=\"%s\"} %.6g\n", esc, esc2,
+			       h.intensity.g_per_kwh);
 		head(&r, "joule_pue_ratio", "gauge", "ratio", "Power usage effectiveness applied to operational carbon.");
-		emit(b, "joule_pue_ratio %.6g\n", h.pue);
+		textbuf_printf(b, "joule_pue_ratio %.6g\n", h.pue);
 	}
 	gpu_lines(&r, &h);
 	self_metrics(&r, &h, self);
 	if (r.om)
-		emit(b, "# EOF\n");
+		textbuf_printf(b, "# EOF\n");
 	return b->oom ? -ENOMEM : 0;
 }
 

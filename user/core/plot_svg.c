@@ -2,12 +2,12 @@
 /* A stacked power-over-time picture as SVG: spans of energy binned in time, top N series, rest, idle, host behind. */
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "joule/plot_svg.h"
+#include "joule/util.h"
 
 const char *const plot_palette[PLOT_PALETTE_LEN] = {
 	"#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00",
@@ -95,15 +95,10 @@ void plot_free(struct plot *p)
 
 static int push_span(struct plot *p, const struct plot_span *s)
 {
-	if (p->nspans == p->capspans) {
-		size_t cap = p->capspans ? p->capspans * 2 : 256;
-		struct plot_span *v = realloc(p->spans, cap * sizeof(*v));
+	int err = array_reserve(&p->spans, &p->capspans, p->nspans + 1, sizeof(*p->spans), 256);
 
-		if (!v)
-			return -ENOMEM;
-		p->spans = v;
-		p->capspans = cap;
-	}
+	if (err)
+		return err;
 	p->spans[p->nspans++] = *s;
 	return 0;
 }
@@ -141,15 +136,8 @@ static int find_key(struct plot *p, const char *key, const char *name, const cha
 		}
 		key = name = label = "(more)";
 	}
-	if (p->nkeys == p->capkeys) {
-		size_t cap = p->capkeys ? p->capkeys * 2 : 64;
-		struct plot_key *v = realloc(p->keys, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		p->keys = v;
-		p->capkeys = cap;
-	}
+	if (array_reserve(&p->keys, &p->capkeys, p->nkeys + 1, sizeof(*p->keys), 64))
+		return -ENOMEM;
 	memset(&p->keys[p->nkeys], 0, sizeof(p->keys[0]));
 	snprintf(p->keys[p->nkeys].key, PLOT_NAME_LEN, "%s", key);
 	snprintf(p->keys[p->nkeys].name, PLOT_NAME_LEN, "%s", name);
@@ -182,58 +170,21 @@ int plot_add(struct plot *p, const char *key, const char *name, const char *labe
 }
 
 /* An output buffer that remembers running out of memory, so the writers need not check each call. */
-struct out {
-	char *buf;
-	size_t len, cap;
-	bool oom;
-};
-
-__attribute__((format(printf, 2, 3))) static void put(struct out *o, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (o->oom)
-		return;
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			o->oom = true;
-			return;
-		}
-		if ((size_t)n < o->cap - o->len) {
-			o->len += (size_t)n;
-			return;
-		}
-		size_t cap = (o->cap + (size_t)n + 1) * 2;
-		char *b = realloc(o->buf, cap);
-
-		if (!b) {
-			o->oom = true;
-			return;
-		}
-		o->buf = b;
-		o->cap = cap;
-	}
-}
-
 /*
  * Text for XML: the five specials escaped, and every byte that could make the
  * document ill-formed (controls, bytes above ASCII: a comm is any 15 bytes,
  * not UTF-8) shown as '?'.
  */
-static void put_text(struct out *o, const char *s)
+static void put_text(struct textbuf *o, const char *s)
 {
 	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
 		switch (*c) {
-		case '&': put(o, "&amp;"); break;
-		case '<': put(o, "&lt;"); break;
-		case '>': put(o, "&gt;"); break;
-		case '"': put(o, "&quot;"); break;
-		case '\'': put(o, "&apos;"); break;
-		default: put(o, "%c", *c < 0x20 || *c >= 0x7f ? '?' : *c); break;
+		case '&': textbuf_printf(o, "&amp;"); break;
+		case '<': textbuf_printf(o, "&lt;"); break;
+		case '>': textbuf_printf(o, "&gt;"); break;
+		case '"': textbuf_printf(o, "&quot;"); break;
+		case '\'': textbuf_printf(o, "&apos;"); break;
+		default: textbuf_printf(o, "%c", *c < 0x20 || *c >= 0x7f ? '?' : *c); break;
 		}
 	}
 }
@@ -325,31 +276,31 @@ static double fy(const struct frame *f, double watts)
 }
 
 /* One stacked layer: a step outline over base+w, back along base. */
-static void put_area(struct out *o, const struct frame *f, const struct layer *l, const double *base)
+static void put_area(struct textbuf *o, const struct frame *f, const struct layer *l, const double *base)
 {
-	put(o, "<path class=\"%s\" data-key=\"", l->cls);
+	textbuf_printf(o, "<path class=\"%s\" data-key=\"", l->cls);
 	put_text(o, l->key);
-	put(o, "\" fill=\"%s\" stroke=\"none\" d=\"M%.1f %.1f", l->color, fx(f, 0), fy(f, base[0]));
+	textbuf_printf(o, "\" fill=\"%s\" stroke=\"none\" d=\"M%.1f %.1f", l->color, fx(f, 0), fy(f, base[0]));
 	for (size_t i = 0; i < f->nbins; i++)
-		put(o, "L%.1f %.1fL%.1f %.1f", fx(f, i), fy(f, base[i] + l->w[i]), fx(f, i + 1),
-		    fy(f, base[i] + l->w[i]));
+		textbuf_printf(o, "L%.1f %.1fL%.1f %.1f", fx(f, i), fy(f, base[i] + l->w[i]), fx(f, i + 1),
+			       fy(f, base[i] + l->w[i]));
 	for (size_t i = f->nbins; i-- > 0;)
-		put(o, "L%.1f %.1fL%.1f %.1f", fx(f, i + 1), fy(f, base[i]), fx(f, i), fy(f, base[i]));
-	put(o, "Z\"><title>");
+		textbuf_printf(o, "L%.1f %.1fL%.1f %.1f", fx(f, i + 1), fy(f, base[i]), fx(f, i), fy(f, base[i]));
+	textbuf_printf(o, "Z\"><title>");
 	put_text(o, l->label);
-	put(o, "</title></path>\n");
+	textbuf_printf(o, "</title></path>\n");
 }
 
-static void put_axes(struct out *o, const struct frame *f, uint64_t span_ns)
+static void put_axes(struct textbuf *o, const struct frame *f, uint64_t span_ns)
 {
 	double ys = nice_step(f->ymax), secs = (double)span_ns / 1e9, div = 1, xs;
 	const char *unit = "s";
 
-	put(o, "<g class=\"axes\" font-size=\"11\" fill=\"#404040\">\n");
+	textbuf_printf(o, "<g class=\"axes\" font-size=\"11\" fill=\"#404040\">\n");
 	for (double v = 0; v <= f->ymax + 1e-9; v += ys)
-		put(o, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e0e0e0\"/>"
-		       "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%g W</text>\n",
-		    f->x0, fy(f, v), f->x0 + f->w, fy(f, v), f->x0 - 6, fy(f, v) + 4, v);
+		textbuf_printf(o, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e0e0e0\"/>"
+			       "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%g W</text>\n",
+			       f->x0, fy(f, v), f->x0 + f->w, fy(f, v), f->x0 - 6, fy(f, v) + 4, v);
 	if (secs >= 7200) {
 		div = 3600;
 		unit = "h";
@@ -361,32 +312,32 @@ static void put_axes(struct out *o, const struct frame *f, uint64_t span_ns)
 	for (double v = 0; v <= secs / div + 1e-9; v += xs) {
 		double x = f->x0 + f->w * v * div / secs;
 
-		put(o, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#404040\"/>"
-		       "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%g %s</text>\n",
-		    x, f->y0 + f->h, x, f->y0 + f->h + 4, x, f->y0 + f->h + 17, v, unit);
+		textbuf_printf(o, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#404040\"/>"
+			       "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%g %s</text>\n",
+			       x, f->y0 + f->h, x, f->y0 + f->h + 4, x, f->y0 + f->h + 17, v, unit);
 	}
-	put(o, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#404040\"/>\n", f->x0, f->y0 + f->h,
-	    f->x0 + f->w, f->y0 + f->h);
-	put(o, "</g>\n");
+	textbuf_printf(o, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#404040\"/>\n", f->x0, f->y0 + f->h,
+		       f->x0 + f->w, f->y0 + f->h);
+	textbuf_printf(o, "</g>\n");
 }
 
-static void put_legend(struct out *o, const struct frame *f, const struct layer *ls, size_t n)
+static void put_legend(struct textbuf *o, const struct frame *f, const struct layer *ls, size_t n)
 {
 	double x = f->x0 + f->w + 16, y = f->y0 + 4;
 
-	put(o, "<g class=\"legend\" font-size=\"12\" fill=\"#202020\">\n");
+	textbuf_printf(o, "<g class=\"legend\" font-size=\"12\" fill=\"#202020\">\n");
 	/* top of the stack first, as the eye reads the picture */
 	for (size_t i = n; i-- > 0; y += 20) {
 		char e[32];
 
 		fmt_energy(e, sizeof(e), ls[i].total_uj);
-		put(o, "<rect x=\"%.1f\" y=\"%.1f\" width=\"12\" height=\"12\" fill=\"%s\" stroke=\"%s\"/>"
-		       "<text x=\"%.1f\" y=\"%.1f\">",
-		    x, y, ls[i].color, !strcmp(ls[i].cls, "host") ? PLOT_COLOR_HOST_LINE : "none", x + 18, y + 10);
+		textbuf_printf(o, "<rect x=\"%.1f\" y=\"%.1f\" width=\"12\" height=\"12\" fill=\"%s\" stroke=\"%s\"/>"
+			       "<text x=\"%.1f\" y=\"%.1f\">",
+			       x, y, ls[i].color, !strcmp(ls[i].cls, "host") ? PLOT_COLOR_HOST_LINE : "none", x + 18, y + 10);
 		put_text(o, ls[i].label);
-		put(o, " (%s)</text>\n", e);
+		textbuf_printf(o, " (%s)</text>\n", e);
 	}
-	put(o, "</g>\n");
+	textbuf_printf(o, "</g>\n");
 }
 
 int plot_svg_render(const struct plot *p, const struct plot_opts *o, char **out, size_t *len)
@@ -401,7 +352,7 @@ int plot_svg_render(const struct plot *p, const struct plot_opts *o, char **out,
 	const char **names = NULL;
 	unsigned *colors = NULL;
 	size_t ntop, nl = 0;
-	struct out b = { 0 };
+	struct textbuf b = { 0 };
 	char e[32], c[40];
 	int err = -ENOMEM;
 
@@ -491,17 +442,17 @@ int plot_svg_render(const struct plot *p, const struct plot_opts *o, char **out,
 
 	fmt_energy(e, sizeof(e), o->energy_uj);
 	fmt_carbon(c, sizeof(c), o->carbon_ug);
-	put(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-		"<svg xmlns=\"http://www.w3.org/2000/svg\" xmlns:joule=\"urn:joule:plot\" version=\"1.1\" "
-		"width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" font-family=\"DejaVu Sans, sans-serif\">\n",
-	    W, H, W, H);
-	put(&b, "<metadata><joule:totals energy_uj=\"%llu\" carbon_ug=\"%llu\" host_energy_uj=\"%llu\" "
-		"start_ns=\"%llu\" end_ns=\"%llu\"/></metadata>\n",
-	    (unsigned long long)o->energy_uj, (unsigned long long)o->carbon_ug, (unsigned long long)host_uj,
-	    (unsigned long long)t0, (unsigned long long)t1);
-	put(&b, "<rect width=\"100%%\" height=\"100%%\" fill=\"#ffffff\"/>\n");
-	put(&b, "<text class=\"title\" x=\"%.1f\" y=\"24\" font-size=\"16\" font-weight=\"bold\" fill=\"#202020\">",
-	    f.x0);
+	textbuf_printf(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+		       "<svg xmlns=\"http://www.w3.org/2000/svg\" xmlns:joule=\"urn:joule:plot\" version=\"1.1\" "
+		       "width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" font-family=\"DejaVu Sans, sans-serif\">\n",
+		       W, H, W, H);
+	textbuf_printf(&b, "<metadata><joule:totals energy_uj=\"%llu\" carbon_ug=\"%llu\" host_energy_uj=\"%llu\" "
+		       "start_ns=\"%llu\" end_ns=\"%llu\"/></metadata>\n",
+		       (unsigned long long)o->energy_uj, (unsigned long long)o->carbon_ug, (unsigned long long)host_uj,
+		       (unsigned long long)t0, (unsigned long long)t1);
+	textbuf_printf(&b, "<rect width=\"100%%\" height=\"100%%\" fill=\"#ffffff\"/>\n");
+	textbuf_printf(&b, "<text class=\"title\" x=\"%.1f\" y=\"24\" font-size=\"16\" font-weight=\"bold\" fill=\"#202020\">",
+		       f.x0);
 	{
 		/* a long command is cut, never the totals: about 0.6 em a character at 16 px */
 		size_t room = (size_t)((W - f.x0 - 8) / 9.6), tail = strlen(e) + strlen(c) + 4;
@@ -512,7 +463,7 @@ int plot_svg_render(const struct plot *p, const struct plot_opts *o, char **out,
 		if (room > tail + 8 && strlen(cut) > room - tail)
 			snprintf(cut + room - tail - 3, sizeof(cut) - (room - tail - 3), "...");
 		put_text(&b, cut);
-		put(&b, ": %s, %s</text>\n", e, c);
+		textbuf_printf(&b, ": %s, %s</text>\n", e, c);
 	}
 	{
 		char start[32];
@@ -522,24 +473,24 @@ int plot_svg_render(const struct plot *p, const struct plot_opts *o, char **out,
 		gmtime_r(&ts, &tm);
 		strftime(start, sizeof(start), "%Y-%m-%dT%H:%M:%SZ", &tm);
 		fmt_energy(e, sizeof(e), host_uj);
-		put(&b, "<text class=\"subtitle\" x=\"%.1f\" y=\"44\" font-size=\"12\" fill=\"#505050\">"
-			"power stacked by process from %s over %.1f s; host %s (line)",
-		    f.x0, start, (double)(t1 - t0) / 1e9, e);
+		textbuf_printf(&b, "<text class=\"subtitle\" x=\"%.1f\" y=\"44\" font-size=\"12\" fill=\"#505050\">"
+			       "power stacked by process from %s over %.1f s; host %s (line)",
+			       f.x0, start, (double)(t1 - t0) / 1e9, e);
 		if (o->source) {
-			put(&b, "; source ");
+			textbuf_printf(&b, "; source ");
 			put_text(&b, o->source);
 			if (!strcmp(o->source, "model"))
-				put(&b, " (estimated from CPU use, not measured)");
+				textbuf_printf(&b, " (estimated from CPU use, not measured)");
 		}
-		put(&b, "</text>\n");
+		textbuf_printf(&b, "</text>\n");
 	}
 	put_axes(&b, &f, t1 - t0);
 	/* host behind: its whole area pale, its outline dark; the gap above the stack is other processes */
-	put(&b, "<path class=\"host\" fill=\"%s\" stroke=\"%s\" stroke-width=\"1.5\" d=\"M%.1f %.1f", PLOT_COLOR_HOST,
-	    PLOT_COLOR_HOST_LINE, fx(&f, 0), fy(&f, 0));
+	textbuf_printf(&b, "<path class=\"host\" fill=\"%s\" stroke=\"%s\" stroke-width=\"1.5\" d=\"M%.1f %.1f", PLOT_COLOR_HOST,
+		       PLOT_COLOR_HOST_LINE, fx(&f, 0), fy(&f, 0));
 	for (size_t i = 0; i < f.nbins; i++)
-		put(&b, "L%.1f %.1fL%.1f %.1f", fx(&f, i), fy(&f, host[i]), fx(&f, i + 1), fy(&f, host[i]));
-	put(&b, "L%.1f %.1fZ\"><title>host</title></path>\n", fx(&f, f.nbins), fy(&f, 0));
+		textbuf_printf(&b, "L%.1f %.1fL%.1f %.1f", fx(&f, i), fy(&f, host[i]), fx(&f, i + 1), fy(&f, host[i]));
+	textbuf_printf(&b, "L%.1f %.1fZ\"><title>host</title></path>\n", fx(&f, f.nbins), fy(&f, 0));
 	for (size_t l = 0; l < nl; l++) {
 		put_area(&b, &f, &ls[l], base);
 		for (size_t i = 0; i < f.nbins; i++)
@@ -548,15 +499,15 @@ int plot_svg_render(const struct plot *p, const struct plot_opts *o, char **out,
 	ls[nl] = (struct layer){ .label = "host", .color = PLOT_COLOR_HOST, .cls = "host", .key = "host",
 				 .total_uj = host_uj };
 	put_legend(&b, &f, ls, nl + 1);
-	put(&b, "</svg>\n");
+	textbuf_printf(&b, "</svg>\n");
 	if (b.oom)
 		goto out;
-	*out = b.buf;
+	*out = b.p;
 	*len = b.len;
-	b.buf = NULL;
+	b.p = NULL;
 	err = 0;
 out:
-	free(b.buf);
+	free(b.p);
 	free(order);
 	free(ls);
 	free(mem);

@@ -2,7 +2,6 @@
 /* Energy source selection and the one read loop: open the first usable source, read its counters, probe all. */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,17 +22,6 @@ static const struct energy_source_ops *const sources[] = {
 	&energy_perf_ops,
 	&energy_model_ops,
 };
-
-void energy_set_why(char *why, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!why || !len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, len, fmt, ap);
-	va_end(ap);
-}
 
 /* /proc/cpuinfo can be tens of kB: grow the buffer as needed. */
 char *energy_slurp(const char *path)
@@ -198,7 +186,7 @@ int energy_open(struct energy_source **out, const struct energy_opts *o, char *w
 
 	*out = NULL;
 	if (!o || !o->topo || o->topo->npkg <= 0) {
-		energy_set_why(why, whylen, "energy: no CPU topology");
+		format_msg(why, whylen, "energy: no CPU topology");
 		return -EINVAL;
 	}
 	if (o->kind != ENERGY_SRC_AUTO)
@@ -211,7 +199,7 @@ int energy_open(struct energy_source **out, const struct energy_opts *o, char *w
 			return 0;
 		}
 		log_info("energy source %s unusable: %s", energy_kind_name(sources[i]->kind), msg);
-		energy_set_why(why, whylen, "%s", msg);
+		format_msg(why, whylen, "%s", msg);
 	}
 	return err;
 }

@@ -6,6 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include "joule/energy.h"
+#include "joule/util.h"
+
+/* /proc/cpuinfo's vendor_id values; any other leaves the vendor unknown. */
+static const struct name_value vendors[] = {
+	{ "GenuineIntel", ENERGY_VENDOR_INTEL }, { "AuthenticAMD", ENERGY_VENDOR_AMD },
+	{ "HygonGenuine", ENERGY_VENDOR_HYGON }, { NULL },
+};
 
 /* Value of "key<spaces/tabs>: value" on the line at p, if the key matches; else NULL. */
 static const char *field(const char *line, const char *key)
@@ -53,13 +60,11 @@ int energy_cpuinfo_parse(const char *text, struct energy_cpuid *out)
 		memcpy(buf, line, len);
 		buf[len] = '\0';
 		if ((v = field(buf, "vendor_id"))) {
+			int vendor;
+
 			seen = true;
-			if (!strcmp(v, "GenuineIntel"))
-				out->vendor = ENERGY_VENDOR_INTEL;
-			else if (!strcmp(v, "AuthenticAMD"))
-				out->vendor = ENERGY_VENDOR_AMD;
-			else if (!strcmp(v, "HygonGenuine"))
-				out->vendor = ENERGY_VENDOR_HYGON;
+			if (!name_value_find(vendors, v, &vendor))
+				out->vendor = vendor;
 		} else if ((v = field(buf, "cpu family"))) {
 			seen = true;
 			out->family = parse_uint_any(v);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "joule/energy_source.h"
+#include "joule/util.h"
 
 #define PROC_STAT "/proc/stat"
 
@@ -82,7 +83,7 @@ static int open_model(struct energy_source *s, const struct energy_opts *o, char
 		online = 1;
 	if (o->model_idle_w > 0 || o->model_max_w > 0) {
 		if (!(o->model_idle_w >= 0) || !(o->model_max_w > o->model_idle_w) || o->model_max_w > 1e6) {
-			energy_set_why(why, wl, "model: need 0 <= idle W < max W (got %.3g and %.3g)", o->model_idle_w,
+			format_msg(why, wl, "model: need 0 <= idle W < max W (got %.3g and %.3g)", o->model_idle_w,
 				o->model_max_w);
 			return -EINVAL;
 		}

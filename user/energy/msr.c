@@ -99,12 +99,12 @@ static int open_msr(struct energy_source *s, const struct energy_opts *o, char *
 	int err = energy_read_cpuid(o, &id);
 
 	if (err) {
-		energy_set_why(why, wl, "cannot identify the CPU from %s: %s",
+		format_msg(why, wl, "cannot identify the CPU from %s: %s",
 			o->cpuinfo_path ? o->cpuinfo_path : "/proc/cpuinfo", strerror(-err));
 		return err;
 	}
 	if (id.vendor != ENERGY_VENDOR_INTEL && id.vendor != ENERGY_VENDOR_AMD && id.vendor != ENERGY_VENDOR_HYGON) {
-		energy_set_why(why, wl, "CPU vendor has no RAPL MSRs (Intel, AMD and Hygon only)");
+		format_msg(why, wl, "CPU vendor has no RAPL MSRs (Intel, AMD and Hygon only)");
 		return -ENODEV;
 	}
 	for (int p = 0; p < o->topo->npkg && p < ENERGY_MAX_PKG; p++) {
@@ -119,21 +119,21 @@ static int open_msr(struct energy_source *s, const struct energy_opts *o, char *
 		if (fd < 0) {
 			err = -errno;
 			if (err == -EACCES || err == -EPERM)
-				energy_set_why(why, wl, "permission denied opening %s: reading MSRs needs root with CAP_SYS_RAWIO",
+				format_msg(why, wl, "permission denied opening %s: reading MSRs needs root with CAP_SYS_RAWIO",
 					path);
 			else if (err == -ENOENT || err == -ENXIO || err == -ENODEV)
-				energy_set_why(why, wl, "%s is missing: load the msr driver (modprobe msr, as root)", path);
+				format_msg(why, wl, "%s is missing: load the msr driver (modprobe msr, as root)", path);
 			else
-				energy_set_why(why, wl, "cannot open %s: %s", path, strerror(-err));
+				format_msg(why, wl, "cannot open %s: %s", path, strerror(-err));
 			return err;
 		}
 		err = msr_read(fd, is_intel ? MSR_INTEL_UNIT : MSR_AMD_UNIT, &unit_msr);
 		if (err) {
 			close(fd);
 			if (err == -EACCES || err == -EPERM)
-				energy_set_why(why, wl, "permission denied reading %s: needs CAP_SYS_RAWIO", path);
+				format_msg(why, wl, "permission denied reading %s: needs CAP_SYS_RAWIO", path);
 			else
-				energy_set_why(why, wl, "RAPL unit MSR 0x%llx unreadable on CPU %d (%s): no RAPL here",
+				format_msg(why, wl, "RAPL unit MSR 0x%llx unreadable on CPU %d (%s): no RAPL here",
 					is_intel ? 0x606ULL : 0xC0010299ULL, cpu, strerror(-err));
 			return err == -EACCES || err == -EPERM ? err : -ENODEV;
 		}
@@ -164,7 +164,7 @@ static int open_msr(struct energy_source *s, const struct energy_opts *o, char *
 			close(fd);
 	}
 	if (!s->nc) {
-		energy_set_why(why, wl, "no nonzero RAPL energy MSR under %s (a VM usually hides them)", root);
+		format_msg(why, wl, "no nonzero RAPL energy MSR under %s (a VM usually hides them)", root);
 		return -ENODEV;
 	}
 	return 0;

@@ -107,7 +107,7 @@ static int open_perf(struct energy_source *s, const struct energy_opts *o, char 
 	snprintf(path, sizeof(path), "%s/type", root);
 	err = read_u64_file(path, &type);
 	if (err) {
-		energy_set_why(why, wl, "no power PMU at %s (kernel without RAPL perf events, or a VM)", root);
+		format_msg(why, wl, "no power PMU at %s (kernel without RAPL perf events, or a VM)", root);
 		return -ENODEV;
 	}
 	for (int d = 0; d < ENERGY_NDOMAINS; d++) {
@@ -167,12 +167,12 @@ static int open_perf(struct energy_source *s, const struct energy_opts *o, char 
 	}
 	if (!s->nc) {
 		if (denied) {
-			energy_set_why(why, wl,
+			format_msg(why, wl,
 				"perf_event_open on the power PMU denied: needs CAP_PERFMON (or root), "
 				"or kernel.perf_event_paranoid <= 0");
 			return denied;
 		}
-		energy_set_why(why, wl, "no power PMU event could be opened under %s", root);
+		format_msg(why, wl, "no power PMU event could be opened under %s", root);
 		return -ENODEV;
 	}
 	return 0;

@@ -180,12 +180,12 @@ static int open_powercap(struct energy_source *s, const struct energy_opts *o, c
 	err = list_zones(root, &z, &nz);
 	if (err == -ENOENT || (!err && nz == 0)) {
 		free(z);
-		energy_set_why(why, wl, "no RAPL zones under %s (no intel_rapl/amd RAPL driver, or a VM without RAPL)",
+		format_msg(why, wl, "no RAPL zones under %s (no intel_rapl/amd RAPL driver, or a VM without RAPL)",
 			root);
 		return -ENODEV;
 	}
 	if (err) {
-		energy_set_why(why, wl, "cannot list %s: %s", root, strerror(-err));
+		format_msg(why, wl, "cannot list %s: %s", root, strerror(-err));
 		return err;
 	}
 	for (int i = 0; i < nz; i++) {
@@ -243,7 +243,7 @@ static int open_powercap(struct energy_source *s, const struct energy_opts *o, c
 		if (fd < 0) {
 			err = -errno;
 			if (err == -EACCES || err == -EPERM) {
-				energy_set_why(why, wl,
+				format_msg(why, wl,
 					"permission denied reading %s: RAPL energy is root-only since CVE-2020-8694 "
 					"(Platypus); run as root or grant CAP_DAC_READ_SEARCH",
 					path);
@@ -257,7 +257,7 @@ static int open_powercap(struct energy_source *s, const struct energy_opts *o, c
 		if (err) {
 			close(fd);
 			if (err == -EACCES || err == -EPERM) {
-				energy_set_why(why, wl,
+				format_msg(why, wl,
 					"permission denied reading %s: run as root or grant CAP_DAC_READ_SEARCH", path);
 				free(z);
 				return -EACCES;
@@ -276,7 +276,7 @@ static int open_powercap(struct energy_source *s, const struct energy_opts *o, c
 	}
 	free(z);
 	if (!s->nc) {
-		energy_set_why(why, wl, "no readable RAPL zone under %s", root);
+		format_msg(why, wl, "no readable RAPL zone under %s", root);
 		return -ENODEV;
 	}
 	return 0;

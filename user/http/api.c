@@ -247,16 +247,9 @@ static int pick_proc(const struct store_proc *sp, void *ctx)
 		return 0;
 	if (k->p->group[0] && strcmp(sp->labels.group, k->p->group) != 0)
 		return 0;
-	if (k->n == k->cap) {
-		size_t cap = k->cap ? k->cap * 2 : 256;
-		struct store_proc *v = realloc(k->v, cap * sizeof(*v));
-
-		if (!v) {
-			k->oom = true;
-			return 1;
-		}
-		k->v = v;
-		k->cap = cap;
+	if (array_reserve(&k->v, &k->cap, k->n + 1, sizeof(*k->v), 256)) {
+		k->oom = true;
+		return 1;
 	}
 	k->v[k->n++] = *sp;
 	return 0;
@@ -364,16 +357,9 @@ static int pick_group(const struct store_group *g, void *ctx)
 {
 	struct group_pick *k = ctx;
 
-	if (k->n == k->cap) {
-		size_t cap = k->cap ? k->cap * 2 : 128;
-		struct store_group *v = realloc(k->v, cap * sizeof(*v));
-
-		if (!v) {
-			k->oom = true;
-			return 1;
-		}
-		k->v = v;
-		k->cap = cap;
+	if (array_reserve(&k->v, &k->cap, k->n + 1, sizeof(*k->v), 128)) {
+		k->oom = true;
+		return 1;
 	}
 	k->v[k->n++] = *g;
 	return 0;

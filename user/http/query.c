@@ -154,16 +154,15 @@ int http_param(struct http_request_params *p, const char *key, const char *value
 			return bad(err, errlen, key, value, "a unit, container id, pod uid or comm");
 		snprintf(p->group, sizeof(p->group), "%s", value);
 	} else if (!strcmp(key, "sort")) {
-		if (!strcmp(value, "energy"))
-			p->sort = SORT_ENERGY;
-		else if (!strcmp(value, "cpu"))
-			p->sort = SORT_CPU;
-		else if (!strcmp(value, "carbon"))
-			p->sort = SORT_CARBON;
-		else if (!strcmp(value, "pid"))
-			p->sort = SORT_PID;
-		else
+		static const struct name_value sorts[] = {
+			{ "energy", SORT_ENERGY }, { "cpu", SORT_CPU }, { "carbon", SORT_CARBON }, { "pid", SORT_PID },
+			{ NULL },
+		};
+		int sort;
+
+		if (name_value_find(sorts, value, &sort))
 			return bad(err, errlen, key, value, "energy, cpu, carbon, pid");
+		p->sort = sort;
 	} else if (!strcmp(key, "limit")) {
 		uint32_t max = p->route == R_SAMPLES_CSV ? HTTP_MAX_SAMPLES : HTTP_MAX_LIMIT;
 		char acc[48];

@@ -110,7 +110,7 @@ static enum MHD_Result queue_json(struct http_server *h, struct MHD_Connection *
 static enum MHD_Result h_metrics(struct http_server *h, struct MHD_Connection *c)
 {
 	struct metrics_self self = { 0 };
-	struct metrics_buf b = { 0 };
+	struct textbuf b = { 0 };
 	uint64_t t0 = now_mono_ns();
 	enum metrics_format fmt;
 	const char *ctype;
@@ -129,7 +129,7 @@ static enum MHD_Result h_metrics(struct http_server *h, struct MHD_Connection *c
 	err = metrics_render(h->st->store, &self, fmt, &b);
 	store_unlock(h->st->store);
 	if (err) {
-		metrics_buf_free(&b);
+		textbuf_free(&b);
 		return queue_error(h, c, 500, "out of memory rendering metrics", NULL);
 	}
 	if (http_client_accepts_gzip(c)) {
@@ -137,7 +137,7 @@ static enum MHD_Result h_metrics(struct http_server *h, struct MHD_Connection *c
 		char *z = http_gzip(b.p, b.len, &zlen);
 
 		if (z) {
-			metrics_buf_free(&b);
+			textbuf_free(&b);
 			atomic_store(&h->last_scrape_ns, now_mono_ns() - t0);
 			return queue(h, c, 200, ctype, z, zlen, MHD_RESPMEM_MUST_FREE, "gzip");
 		}

@@ -37,6 +37,14 @@ static char *resolve(const char *dir, const char *path)
 	return out;
 }
 
+/* The exporter-toolkit's names of the client certificate policies. */
+static const struct name_value client_auth_types[] = {
+	{ "NoClientCert", HTTP_CLIENT_CERT_NONE },
+	{ "VerifyClientCertIfGiven", HTTP_CLIENT_CERT_VERIFY_IF_GIVEN },
+	{ "RequireAndVerifyClientCert", HTTP_CLIENT_CERT_REQUIRE_VERIFY },
+	{ NULL },
+};
+
 static int parse_tls(yaml_document_t *doc, yaml_node_t *m, const char *dir, struct http_webcfg *w, char *err,
 		     size_t errlen)
 {
@@ -71,17 +79,14 @@ static int parse_tls(yaml_document_t *doc, yaml_node_t *m, const char *dir, stru
 			if (v[0] && !*dst)
 				return -ENOMEM;
 		} else if (!strcmp(k, "client_auth_type")) {
+			int mode;
+
 			auth_given = true;
-			if (!strcmp(v, "NoClientCert"))
-				w->client_auth = HTTP_CLIENT_CERT_NONE;
-			else if (!strcmp(v, "VerifyClientCertIfGiven"))
-				w->client_auth = HTTP_CLIENT_CERT_VERIFY_IF_GIVEN;
-			else if (!strcmp(v, "RequireAndVerifyClientCert"))
-				w->client_auth = HTTP_CLIENT_CERT_REQUIRE_VERIFY;
-			else
+			if (name_value_find(client_auth_types, v, &mode))
 				return bad(err, errlen,
 					   "tls_server_config.client_auth_type: '%.64s' (accepted: NoClientCert, "
 					   "VerifyClientCertIfGiven, RequireAndVerifyClientCert)", v);
+			w->client_auth = mode;
 		} else if (!strcmp(k, "min_version")) {
 			if (strcmp(v, "TLS12") && strcmp(v, "TLS13"))
 				return bad(err, errlen, "tls_server_config.min_version: '%.64s' (accepted: TLS12, TLS13)", v);

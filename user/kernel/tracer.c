@@ -364,7 +364,7 @@ void tracer_close(struct tracer *t)
 	ring_buffer__free(t->rb);
 	bpf_link__destroy(t->collect);
 	joule_bpf__destroy(t->skel);
-	free(t->procs);
+	tracer_procs_free(t);
 	free(t->states);
 	free(t->prev_idle);
 	free(t->prev_overflow);
@@ -372,31 +372,6 @@ void tracer_close(struct tracer *t)
 	free(t->keys);
 	free(t->vals);
 	free(t);
-}
-
-static int find_pid(const struct tracer *t, uint32_t pid, struct tracer_task *out)
-{
-	/* a scan, not a hash lookup: the table is keyed by (tgid, start time) and NVML gives pids only */
-	for (size_t i = 0; i < t->cap; i++) {
-		const struct proc *p = &t->procs[i];
-
-		if (!p->used || p->exited || p->key.tgid != pid)
-			continue;
-		*out = (struct tracer_task){ .tgid = pid, .ppid = p->ppid, .start_ns = p->key.start_ns,
-					     .marked = p->marked, .exit_code = p->exit_code };
-		memcpy(out->comm, p->comm, sizeof(p->comm));
-		return 0;
-	}
-	return -ENOENT;
-}
-
-int tracer_find_pid(struct tracer *t, uint32_t pid, struct tracer_task *out)
-{
-	if (!find_pid(t, pid, out))
-		return 0;
-	/* forked since the snapshot drained the ring buffer: its fork event is still there */
-	tracer_poll_events(t);
-	return find_pid(t, pid, out);
 }
 
 int tracer_ncpu(const struct tracer *t)

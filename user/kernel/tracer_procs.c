@@ -7,6 +7,7 @@
 #include <string.h>
 #include <bpf/bpf.h>
 #include "joule/joule_bpf.h"
+#include "joule/proctab.h"
 #include "joule/tracer.h"
 #include "joule/tracer_internal.h"
 #include "joule/util.h"
@@ -25,107 +26,56 @@
  */
 #define LATE_CLOSE_SNAPS 50
 
-static uint64_t key_hash(const struct joule_task_key *k)
-{
-	uint64_t x = ((uint64_t)k->tgid << 32) ^ k->start_ns;
-
-	/* splitmix64 finaliser: PIDs and start times are far from uniform */
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebULL;
-	return x ^ (x >> 31);
-}
-
-static bool key_eq(const struct joule_task_key *a, const struct joule_task_key *b)
-{
-	return a->tgid == b->tgid && a->start_ns == b->start_ns;
-}
+/* Room for this many processes before the first growth: a host runs hundreds. */
+#define PROCS_INIT 1024
 
 static struct proc *proc_find(struct tracer *t, const struct joule_task_key *k)
 {
-	size_t mask = t->cap - 1;
+	size_t i;
 
-	for (size_t i = key_hash(k) & mask;; i = (i + 1) & mask) {
-		if (!t->procs[i].used)
-			return NULL;
-		if (key_eq(&t->procs[i].key, k))
-			return &t->procs[i];
-	}
-}
-
-static int proc_grow(struct tracer *t)
-{
-	size_t old_cap = t->cap, cap = old_cap ? old_cap * 2 : 1024;
-	struct proc *old = t->procs, *n;
-
-	n = calloc(cap, sizeof(*n));
-	if (!n)
-		return -ENOMEM;
-	for (size_t i = 0; i < old_cap; i++) {
-		size_t j;
-
-		if (!old[i].used)
-			continue;
-		for (j = key_hash(&old[i].key) & (cap - 1); n[j].used; j = (j + 1) & (cap - 1))
-			;
-		n[j] = old[i];
-	}
-	free(old);
-	t->procs = n;
-	t->cap = cap;
-	return 0;
+	return proctab_find(&t->index, k->tgid, k->start_ns, &i) ? &t->procs[i] : NULL;
 }
 
 int tracer_procs_init(struct tracer *t)
 {
-	return proc_grow(t);
+	int err = array_reserve(&t->procs, &t->procs_cap, PROCS_INIT, sizeof(*t->procs), PROCS_INIT);
+
+	return err ? err : proctab_init(&t->index, PROCS_INIT);
+}
+
+void tracer_procs_free(struct tracer *t)
+{
+	free(t->procs);
+	proctab_free(&t->index);
 }
 
 struct proc *tracer_proc_add(struct tracer *t, const struct joule_task_key *k)
 {
 	struct proc *p = proc_find(t, k);
-	size_t mask;
 
 	if (p)
 		return p;
-	/* keep the load factor under 1/2 so probes stay short */
-	if ((t->nprocs + 1) * 2 > t->cap && proc_grow(t))
+	if (array_reserve(&t->procs, &t->procs_cap, t->nprocs + 1, sizeof(*t->procs), PROCS_INIT))
 		return NULL;
-	mask = t->cap - 1;
-	for (size_t i = key_hash(k) & mask;; i = (i + 1) & mask) {
-		if (t->procs[i].used)
-			continue;
-		p = &t->procs[i];
-		memset(p, 0, sizeof(*p));
-		p->used = true;
-		p->key = *k;
-		t->nprocs++;
-		return p;
-	}
+	if (proctab_put(&t->index, k->tgid, k->start_ns, t->nprocs))
+		return NULL;
+	p = &t->procs[t->nprocs++];
+	memset(p, 0, sizeof(*p));
+	p->key = *k;
+	return p;
 }
 
-/* Backward-shift deletion: no tombstones, so lookups never slow down. */
-static void proc_del(struct tracer *t, struct proc *p)
+/* The last entry moves into the hole, so the array stays dense and a scan touches only live entries. */
+static void proc_del(struct tracer *t, size_t i)
 {
-	size_t mask = t->cap - 1, i = (size_t)(p - t->procs), j = i;
+	size_t last = --t->nprocs;
 
-	p->used = false;
-	t->nprocs--;
-	for (;;) {
-		size_t home;
-
-		j = (j + 1) & mask;
-		if (!t->procs[j].used)
-			return;
-		home = key_hash(&t->procs[j].key) & mask;
-		/* can entry j move to the hole at i? only if its home is not in (i, j] */
-		if ((j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j))) {
-			t->procs[i] = t->procs[j];
-			t->procs[j].used = false;
-			i = j;
-		}
-	}
+	proctab_remove(&t->index, t->procs[i].key.tgid, t->procs[i].key.start_ns);
+	if (i == last)
+		return;
+	t->procs[i] = t->procs[last];
+	/* the key is in the table already: a value update, which cannot fail */
+	proctab_put(&t->index, t->procs[i].key.tgid, t->procs[i].key.start_ns, i);
 }
 
 /* A process that existed before joule attached: its parent and name come from /proc. */
@@ -213,13 +163,15 @@ int tracer_handle_event(void *ctx, void *data, size_t len)
 
 int tracer_mark_pid(struct tracer *t, uint32_t pid)
 {
+	struct proctab_ent e;
+	size_t cur = 0;
 	int found = -ENOENT;
 
 	tracer_poll_events(t);
-	for (size_t i = 0; i < t->cap; i++) {
-		struct proc *p = &t->procs[i];
+	while (proctab_next_pid(&t->index, pid, &cur, &e)) {
+		struct proc *p = &t->procs[e.val];
 
-		if (p->used && p->key.tgid == pid && !p->exited) {
+		if (!p->exited) {
 			p->marked = true;
 			found = 0;
 		}
@@ -230,10 +182,10 @@ int tracer_mark_pid(struct tracer *t, uint32_t pid)
 /* Idle entries whose process is gone (its exit event was lost) are treated as exited now. */
 void tracer_collect_lost_exits(struct tracer *t)
 {
-	for (size_t i = 0; i < t->cap; i++) {
+	for (size_t i = 0; i < t->nprocs; i++) {
 		struct proc *p = &t->procs[i];
 
-		if (!p->used || p->exited || p->active_snap + TRACER_GC_EVERY > t->snap)
+		if (p->exited || p->active_snap + TRACER_GC_EVERY > t->snap)
 			continue;
 		if (kill((pid_t)p->key.tgid, 0) == 0 || errno != ESRCH)
 			continue;
@@ -247,11 +199,11 @@ void tracer_collect_lost_exits(struct tracer *t)
 /* Finished processes are forgotten once their tombstone time is over. */
 void tracer_reap(struct tracer *t)
 {
-	for (size_t i = 0; i < t->cap;) {
+	for (size_t i = 0; i < t->nprocs;) {
 		struct proc *p = &t->procs[i];
 
-		if (p->used && p->final_snap && p->final_snap + TOMBSTONE_SNAPS < t->snap)
-			proc_del(t, p); /* shifts a later entry into slot i: look again */
+		if (p->final_snap && p->final_snap + TOMBSTONE_SNAPS < t->snap)
+			proc_del(t, i); /* moves the last entry into slot i: look again */
 		else
 			i++;
 	}
@@ -267,12 +219,12 @@ void tracer_reap(struct tracer *t)
  */
 int tracer_finish_exited(struct tracer *t, struct tracer_delta *d)
 {
-	for (size_t i = 0; i < t->cap; i++) {
+	for (size_t i = 0; i < t->nprocs; i++) {
 		struct proc *p = &t->procs[i];
 		bool due, late;
 		int err;
 
-		if (!p->used || p->final_snap)
+		if (p->final_snap)
 			continue;
 		due = p->close_snap && p->close_snap <= t->snap;
 		late = !due && p->exited && p->exit_snap + LATE_CLOSE_SNAPS <= t->snap && p->row_snap != t->snap;
@@ -301,4 +253,32 @@ int tracer_finish_exited(struct tracer *t, struct tracer_delta *d)
 		d->ntasks++;
 	}
 	return 0;
+}
+
+/* The live process of a pid, from the pid's probe run in the index (NVML gives pids only). */
+static int find_pid(struct tracer *t, uint32_t pid, struct tracer_task *out)
+{
+	struct proctab_ent e;
+	size_t cur = 0;
+
+	while (proctab_next_pid(&t->index, pid, &cur, &e)) {
+		const struct proc *p = &t->procs[e.val];
+
+		if (p->exited)
+			continue;
+		*out = (struct tracer_task){ .tgid = pid, .ppid = p->ppid, .start_ns = p->key.start_ns,
+					     .marked = p->marked, .exit_code = p->exit_code };
+		memcpy(out->comm, p->comm, sizeof(p->comm));
+		return 0;
+	}
+	return -ENOENT;
+}
+
+int tracer_find_pid(struct tracer *t, uint32_t pid, struct tracer_task *out)
+{
+	if (!find_pid(t, pid, out))
+		return 0;
+	/* forked since the snapshot drained the ring buffer: its fork event is still there */
+	tracer_poll_events(t);
+	return find_pid(t, pid, out);
 }
