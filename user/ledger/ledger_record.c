@@ -298,6 +298,9 @@ static int acc_label(struct ledger_acc *l, struct ledger_proc_acc *p, const stru
 	/* unknown now (the store no longer tracks it) is no move: the record keeps what was known */
 	if (!l->labeler || l->labeler(l->labeler_ctx, t, &now) != 0)
 		return 0;
+	/* the common case, every tick of every process: the same labels as last tick, byte for byte */
+	if (p->has_labels && memcmp(&p->labels, &now, sizeof(now)) == 0)
+		return 0;
 	if (p->has_labels && p->intervals && labels_differ(&p->labels, &now)) {
 		int err = acc_split(l, p, ts_start_ns);
 
