@@ -243,6 +243,8 @@ int export_run_from_api(const cJSON *host, const cJSON *energy, const struct car
 void export_format_utc(char *buf, size_t len, uint64_t real_ns, char sep); /* "YYYY-MM-DD<sep>HH:MM:SS" */
 void export_csv_field(FILE *f, const char *s);	/* RFC 4180 quoting when needed */
 uint64_t export_energy_uj(const struct export_figures *x);
+/* a += b, the figures that add (not the interval, which is recomputed for a sum) */
+void export_figures_add(struct export_figures *a, const struct export_figures *b);
 uint64_t export_carbon_ug(const struct export_figures *x);
 
 #endif /* JOULE_EXPORT_H */

@@ -141,12 +141,7 @@ int export_grouping_add(struct export_grouping *g, const struct proc_labels *l, 
 		g->last_proc[i] = proc;
 		row->processes++;
 	}
-	row->f.cpu_ns += f->cpu_ns;
-	row->f.cpu_uj += f->cpu_uj;
-	row->f.mem_uj += f->mem_uj;
-	row->f.gpu_uj += f->gpu_uj;
-	row->f.carbon_op_ug += f->carbon_op_ug;
-	row->f.carbon_emb_ug += f->carbon_emb_ug;
+	export_figures_add(&row->f, f);
 	return 0;
 }
 

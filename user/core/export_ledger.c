@@ -270,21 +270,31 @@ uint64_t export_record_ts_end(const cJSON *rec)
 	return get_u64(rec, "ts_end", &v, NULL) ? 0 : v;
 }
 
+/* Array v of *cap elements with room for element n (doubling), or NULL with v still valid and unchanged. */
+static void *room_for_one(void *v, size_t *cap, size_t n, size_t elem)
+{
+	size_t ncap = *cap ? *cap * 2 : 64;
+	void *nv;
+
+	if (n < *cap)
+		return v;
+	nv = realloc(v, ncap * elem);
+	if (nv)
+		*cap = ncap;
+	return nv;
+}
+
 static struct bproc *proc_get(struct export_builder *b, uint32_t pid, uint64_t start_ns)
 {
+	struct bproc *v;
 	size_t i;
 
 	if (proctab_find(&b->index, pid, start_ns, &i))
 		return &b->v[i];
-	if (b->n == b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 64;
-		struct bproc *v = realloc(b->v, cap * sizeof(*v));
-
-		if (!v)
-			return NULL;
-		b->v = v;
-		b->cap = cap;
-	}
+	v = room_for_one(b->v, &b->cap, b->n, sizeof(*v));
+	if (!v)
+		return NULL;
+	b->v = v;
 	if (proctab_put(&b->index, pid, start_ns, b->n))
 		return NULL;
 	memset(&b->v[b->n], 0, sizeof(b->v[b->n]));
@@ -346,6 +356,7 @@ static uint64_t lset_hash(const struct proc_labels *l)
 static int lset_intern(struct export_builder *b, const struct proc_labels *l, size_t *out)
 {
 	uint64_t h = lset_hash(l);
+	struct proc_labels *v;
 	uint32_t probe = 0;
 	size_t i;
 
@@ -354,15 +365,10 @@ static int lset_intern(struct export_builder *b, const struct proc_labels *l, si
 			*out = i;
 			return 0;
 		}
-	if (b->nlsets == b->caplsets) {
-		size_t cap = b->caplsets ? b->caplsets * 2 : 16;
-		struct proc_labels *v = realloc(b->lsets, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		b->lsets = v;
-		b->caplsets = cap;
-	}
+	v = room_for_one(b->lsets, &b->caplsets, b->nlsets, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	b->lsets = v;
 	if (proctab_put(&b->lset_index, probe, h, b->nlsets))
 		return -ENOMEM;
 	b->lsets[b->nlsets] = *l;
@@ -379,15 +385,11 @@ static int part_add(struct export_builder *b, struct bproc *e, size_t ls, const 
 	for (i = e->part; i != SIZE_MAX && b->parts[i].lset != ls; i = b->parts[i].next)
 		;
 	if (i == SIZE_MAX) {
-		if (b->nparts == b->capparts) {
-			size_t cap = b->capparts ? b->capparts * 2 : 64;
-			struct bpart *v = realloc(b->parts, cap * sizeof(*v));
+		struct bpart *v = room_for_one(b->parts, &b->capparts, b->nparts, sizeof(*v));
 
-			if (!v)
-				return -ENOMEM;
-			b->parts = v;
-			b->capparts = cap;
-		}
+		if (!v)
+			return -ENOMEM;
+		b->parts = v;
 		i = b->nparts++;
 		memset(&b->parts[i], 0, sizeof(b->parts[i]));
 		b->parts[i].lset = ls;
@@ -395,11 +397,7 @@ static int part_add(struct export_builder *b, struct bproc *e, size_t ls, const 
 		e->part = i;
 	}
 	p = &b->parts[i];
-	p->f.cpu_ns += f->cpu_ns;
-	p->f.cpu_uj += f->cpu_uj;
-	p->f.mem_uj += f->mem_uj;
-	p->f.carbon_op_ug += f->carbon_op_ug;
-	p->f.carbon_emb_ug += f->carbon_emb_ug;
+	export_figures_add(&p->f, f);
 	return 0;
 }
 
@@ -470,11 +468,7 @@ static int add_process(struct export_builder *b, const cJSON *rec, char *err, si
 		e->lset = ls;
 		e->lset_ts = ts_end;
 	}
-	e->p.f.cpu_ns += cpu_ns;
-	e->p.f.cpu_uj += cpu_uj;
-	e->p.f.mem_uj += mem_uj;
-	e->p.f.carbon_op_ug += add.carbon_op_ug;
-	e->p.f.carbon_emb_ug += add.carbon_emb_ug;
+	export_figures_add(&e->p.f, &add);
 	if (cJSON_IsTrue(marked)) {
 		e->marked = true;
 		b->any_marked = true;
@@ -832,11 +826,7 @@ int export_builder_finish(struct export_builder *b, const struct carbon_ctx *c, 
 		}
 		interval(c, r, &b->out[r->nprocs].f);
 		r->nprocs++;
-		t->cpu_ns += e->p.f.cpu_ns;
-		t->cpu_uj += e->p.f.cpu_uj;
-		t->mem_uj += e->p.f.mem_uj;
-		t->carbon_op_ug += e->p.f.carbon_op_ug;
-		t->carbon_emb_ug += e->p.f.carbon_emb_ug;
+		export_figures_add(t, &e->p.f);
 	}
 	interval(c, r, &r->total);
 	r->procs = b->out;

@@ -32,6 +32,16 @@ uint64_t export_energy_uj(const struct export_figures *x)
 	return x->cpu_uj + x->mem_uj;
 }
 
+void export_figures_add(struct export_figures *a, const struct export_figures *b)
+{
+	a->cpu_ns += b->cpu_ns;
+	a->cpu_uj += b->cpu_uj;
+	a->mem_uj += b->mem_uj;
+	a->gpu_uj += b->gpu_uj;
+	a->carbon_op_ug += b->carbon_op_ug;
+	a->carbon_emb_ug += b->carbon_emb_ug;
+}
+
 uint64_t export_carbon_ug(const struct export_figures *x)
 {
 	return x->carbon_op_ug + x->carbon_emb_ug;
