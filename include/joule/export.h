@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <cjson/cJSON.h>
 #include "joule/domain.h"
+#include "joule/labels.h"
+#include "joule/proctab.h"
 
 struct carbon_ctx;
 
@@ -30,8 +32,63 @@ struct export_proc {
 	uint32_t pid, ppid;
 	uint64_t start_ns;		/* identity with pid (CLOCK_MONOTONIC at start); 0 unknown */
 	char comm[EXPORT_COMM_LEN];
+	bool has_labels;		/* its records named its workload: labels are those of its newest record */
+	struct proc_labels labels;
 	struct export_figures f;
 };
+
+/*
+ * What a report's table has one row for: each process, or each workload
+ * or value of one label (docs/REPORTS.md "--by"). Processes whose records
+ * lack the label are summed in one row whose key is empty.
+ */
+enum export_by {
+	EXPORT_BY_PROCESS,
+	EXPORT_BY_WORKLOAD,	/* group_kind, group: what /api/v1/apps and /metrics group by */
+	EXPORT_BY_UNIT,
+	EXPORT_BY_SLICE,
+	EXPORT_BY_CONTAINER,	/* runtime, container_id, container_name */
+	EXPORT_BY_POD,		/* namespace, pod, pod_uid */
+	EXPORT_BY_NAMESPACE,
+	EXPORT_BY_JOB,		/* job_id, job_user */
+	EXPORT_BY_COMM,
+	EXPORT_BY_N,
+};
+
+int export_by_parse(const char *name, enum export_by *out); /* 0 or -EINVAL */
+const char *export_by_name(enum export_by by);
+/* The columns a row is keyed by, NULL-terminated (none for process); names as in the ledger's records. */
+const char *const *export_by_columns(enum export_by by);
+/* A column's value: group, group_kind, comm or an identity name (labels_identity's json); "" unknown (l NULL). */
+const char *export_label_value(const struct proc_labels *l, const char *comm, const char *col);
+
+/* One row of a grouped table. */
+struct export_group {
+	bool has_labels;
+	struct proc_labels labels;	/* the key columns' values (workload: its identity, from its first process) */
+	char comm[EXPORT_COMM_LEN];	/* by comm */
+	uint64_t processes;		/* processes with energy in it (a moved process counts in each of its groups) */
+	struct export_figures f;
+};
+
+/* Rows being summed from parts of processes (export_builder_finish fills one). Zero it, set by. */
+struct export_grouping {
+	enum export_by by;
+	struct export_group *v;
+	size_t n, cap;
+	struct proctab index;	/* (probe, hash of the key columns) -> row */
+	size_t *last_proc;	/* per row: the last process counted in it */
+};
+
+/*
+ * Add one part of process proc (its figures under labels l; NULL: its
+ * records had none) to the row of its key. 0 or -ENOMEM.
+ */
+int export_grouping_add(struct export_grouping *g, const struct proc_labels *l, const char *comm, size_t proc,
+			const struct export_figures *f);
+/* Hand the rows over, largest energy first (the caller frees *out); g is empty after. */
+void export_grouping_take(struct export_grouping *g, struct export_group **out, size_t *n);
+void export_grouping_free(struct export_grouping *g);
 
 /*
  * A run summary: what every report is made from. Strings are "" and
@@ -52,6 +109,9 @@ struct export_run {
 	struct export_figures total;	/* the command and its descendants (or every process of the window) */
 	struct export_proc *procs;	/* the per-process table, owned by whoever filled it */
 	size_t nprocs;
+	enum export_by by;		/* process: the table is procs; else groups */
+	struct export_group *groups;	/* by energy, largest first; owned by whoever filled it */
+	size_t ngroups;
 	double intensity_g_per_kwh, intensity_rel_sd;
 	char intensity_kind[16], zone[32], intensity_source[64];
 	int intensity_year;
@@ -160,6 +220,8 @@ uint64_t export_record_ts_end(const cJSON *rec);
  * are computed with c (NULL: none). -ENODATA when nothing was added.
  * r->procs points into b: keep b until r is no longer used.
  */
+/* Rows per process (the default) or per workload or label: r->by and r->groups. */
+void export_builder_set_by(struct export_builder *b, enum export_by by);
 int export_builder_finish(struct export_builder *b, const struct carbon_ctx *c, struct export_run *r);
 /* The genesis record's host_id, "" when none was seen. */
 const char *export_builder_host_id(const struct export_builder *b);
@@ -181,6 +243,8 @@ int export_run_from_api(const cJSON *host, const cJSON *energy, const struct car
 void export_format_utc(char *buf, size_t len, uint64_t real_ns, char sep); /* "YYYY-MM-DD<sep>HH:MM:SS" */
 void export_csv_field(FILE *f, const char *s);	/* RFC 4180 quoting when needed */
 uint64_t export_energy_uj(const struct export_figures *x);
+/* a += b, the figures that add (not the interval, which is recomputed for a sum) */
+void export_figures_add(struct export_figures *a, const struct export_figures *b);
 uint64_t export_carbon_ug(const struct export_figures *x);
 /* Print root as one line (or indented, pretty) and a newline, and delete it. 0, -ENOMEM (root NULL too), -EIO. */
 int export_print_json(FILE *f, cJSON *root, bool pretty);

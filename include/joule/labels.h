@@ -40,6 +40,7 @@ struct host_identity {
 };
 
 const char *group_kind_name(enum group_kind k); /* "comm", "unit", "container", "pod", "job" */
+int group_kind_parse(const char *name, enum group_kind *out); /* its inverse: 0 or -EINVAL */
 /* The labels of a process known only by its comm: kind comm, unknown uid. */
 void labels_from_comm(const char *comm, struct proc_labels *out);
 /*
@@ -56,6 +57,8 @@ struct labels_field {
 #define LABELS_NIDENTITY 10
 /* The identity's names in one order for every output (metrics, API); fills out and returns LABELS_NIDENTITY. */
 int labels_identity(const struct proc_labels *l, struct labels_field out[LABELS_NIDENTITY]);
+/* Set the name labels_identity calls json (its "json" member), cut to its field; 0 or -ENOENT (no such name). */
+int labels_set_identity(struct proc_labels *l, const char *json, const char *value);
 
 /* True when a and b name different groups, i.e. the process moved (kind comm to kind comm is no move). */
 bool labels_moved(const struct proc_labels *a, const struct proc_labels *b);

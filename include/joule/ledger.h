@@ -16,6 +16,15 @@
  */
 
 struct sample;
+struct sample_task;
+struct proc_labels;
+
+/*
+ * The workload labels of a process in the sample being fed (the daemon's
+ * store, resolved once per cgroup and updated when the process moves): 0
+ * with *out filled, or -ENOENT when unknown (the record then has no labels).
+ */
+typedef int (*ledger_labeler)(void *ctx, const struct sample_task *t, struct proc_labels *out);
 
 #define LEDGER_FORMAT 1		/* "format" in genesis: bump on incompatible schema changes */
 
@@ -41,6 +50,9 @@ struct ledger_opts {
 	 */
 	void (*on_sync)(void *arg, uint64_t synced_seq);
 	void *on_sync_arg;
+	/* Labels for `process` records (docs/LEDGER.md "workload"), called on the feeder's thread; NULL: none. */
+	ledger_labeler labeler;
+	void *labeler_ctx;
 };
 
 /* Writer health, for logs and joule_self_ledger_* metrics. */

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cjson/cJSON.h>
+#include "joule/labels.h"
+#include "joule/ledger.h"
 #include "joule/proctab.h"
 #include "joule/sample.h"
 
@@ -30,6 +32,8 @@ struct ledger_proc_acc {
 	uint32_t intervals;
 	bool coalesced;
 	struct ledger_ctx_snap ctx;
+	bool has_labels;		/* the labeler knew the process: labels go into the record */
+	struct proc_labels labels;
 };
 
 struct ledger_host_acc {
@@ -72,9 +76,22 @@ struct ledger_acc {
 	bool period_open;
 	uint64_t period_start_mono_ns;	/* CLOCK_MONOTONIC: a wall-clock step must not end a period */
 	uint64_t host_cum_uj;
+	ledger_labeler labeler;		/* NULL: records without workload labels */
+	void *labeler_ctx;
+	/*
+	 * Records closed mid-period because their process moved to another
+	 * workload: they go out with the period's batch, so the period's
+	 * records still sum to its host record.
+	 */
+	struct ledger_item_list moved;
 };
 
-/* Add one sampler interval. 0 or -ENOMEM (what was added so far stays). */
+/*
+ * Add one sampler interval. A process whose labels changed (it moved
+ * cgroup) has its record so far closed and a new one opened from this
+ * interval, so each record's labels are true of all its energy. 0 or
+ * -ENOMEM (what was added so far stays).
+ */
 int ledger_acc_add(struct ledger_acc *a, const struct sample *s);
 
 /* Mark every open record as spanning more than one period (the queue was full). */

@@ -351,6 +351,26 @@ static void record_span(void *ctx, const struct span *sp)
 		log_warn("ledger: failed to queue span %llu", (unsigned long long)sp->id);
 }
 
+/*
+ * A ledger record's workload labels: the store's for this process, which
+ * on_sample fed this tick first, so a move shows in both from the same tick.
+ */
+static int ledger_labels(void *ctx, const struct sample_task *t, struct proc_labels *out)
+{
+	struct store *st = ctx;
+	const struct store_proc *p;
+	int err = -ENOENT;
+
+	store_rdlock(st);
+	p = store_find_proc(st, t->pid);
+	if (p && p->start_ns == t->start_ns) {
+		*out = p->labels;
+		err = 0;
+	}
+	store_unlock(st);
+	return err;
+}
+
 static void on_sample(struct daemon *d, const struct sample *s)
 {
 	int err = store_add_sample(d->store, s);
@@ -464,6 +484,8 @@ int cmd_daemon(int argc, char **argv)
 		struct ledger_opts lo;
 
 		config_ledger_opts(&d.cfg, &lo);
+		lo.labeler = ledger_labels;
+		lo.labeler_ctx = d.store;
 		/* ledger_open logs why it failed (e.g. another daemon holds the ledger): not again here. */
 		err = ledger_open(&d.led, &lo);
 		if (err)

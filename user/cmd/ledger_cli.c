@@ -26,7 +26,7 @@ static void usage(FILE *f)
 		"usage: joule ledger verify [--json] [--head HASH] [--checkpoint CP] [--pubkey FILE.pub]\n"
 		"                           [--require-signatures] FILE...|DIR\n"
 		"       joule ledger head [--key KEY] [--pubkey FILE.pub] [-o CP] FILE...|DIR\n"
-		"       joule ledger show [--json] [--pid N] [--comm NAME] [--kind KIND]\n"
+		"       joule ledger show [--json] [--pid N] [--comm NAME] [--group NAME] [--kind KIND]\n"
 		"                         [--since T] [--until T] FILE...|DIR\n"
 		"       joule ledger keygen FILE\n"
 		"\n"
@@ -444,7 +444,7 @@ static int cmd_head(int argc, char **argv)
 struct show_filter {
 	bool json, any_pid;
 	uint32_t pid;
-	const char *comm, *kind;
+	const char *comm, *kind, *group;
 	uint64_t since, until;
 	const char *file;
 	uint64_t shown, unshowable;
@@ -462,11 +462,22 @@ static uint64_t num_field(const cJSON *rec, const char *key)
 	return v;
 }
 
+/* A comm or a group name is whatever a process or a cgroup chose: keep control characters off the terminal. */
+static void terminal_text(const char *s, char *out, size_t len)
+{
+	size_t i;
+
+	for (i = 0; s && s[i] && i < len - 1; i++)
+		out[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+	out[i] = '\0';
+}
+
 static int show_cb(const cJSON *rec, uint64_t line, void *arg)
 {
 	struct show_filter *f = arg;
 	const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec, "kind"));
 	const char *comm = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec, "comm"));
+	const char *group = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec, "group"));
 	const cJSON *pid = cJSON_GetObjectItemCaseSensitive(rec, "pid");
 	uint64_t t0 = num_field(rec, "ts_start"), t1 = num_field(rec, "ts_end");
 	char when[40];
@@ -476,6 +487,8 @@ static int show_cb(const cJSON *rec, uint64_t line, void *arg)
 	if (f->any_pid && (!cJSON_IsNumber(pid) || (uint32_t)pid->valuedouble != f->pid))
 		return 0;
 	if (f->comm && (!comm || strcmp(comm, f->comm) != 0))
+		return 0;
+	if (f->group && (!group || strcmp(group, f->group) != 0))
 		return 0;
 	if ((f->since && t1 < f->since) || (f->until && t0 > f->until))
 		return 0;
@@ -499,18 +512,22 @@ static int show_cb(const cJSON *rec, uint64_t line, void *arg)
 	printf("%8" PRIu64 "  %-8s %-24s ", num_field(rec, "seq"), kind ? kind : "?", when);
 	if (cJSON_IsNumber(pid)) {
 		char shown[64];
-		size_t i;
 
-		/* A comm is whatever the process chose: keep control characters off the terminal. */
-		for (i = 0; comm && comm[i] && i < sizeof(shown) - 1; i++)
-			shown[i] = (unsigned char)comm[i] < 0x20 || comm[i] == 0x7f ? '?' : comm[i];
-		shown[i] = '\0';
+		terminal_text(comm, shown, sizeof(shown));
 		printf("%8" PRIu64 "  %-16s ", num_field(rec, "pid"), shown);
 	}
 	else
 		printf("%8s  %-16s ", "-", "");
-	printf("%12.3f %14.3f %12.3f\n", (double)num_field(rec, "cpu_ns") / 1e9,
+	printf("%12.3f %14.3f %12.3f", (double)num_field(rec, "cpu_ns") / 1e9,
 	       (double)num_field(rec, "energy_uj") / 1e6, (double)num_field(rec, "carbon_ug") / 1e6);
+	if (group) {
+		char shown[256]; /* a record from another writer may hold a longer name: cut for the table */
+		const char *gk = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec, "group_kind"));
+
+		terminal_text(group, shown, sizeof(shown));
+		printf("  %s %s", gk ? gk : "?", shown);
+	}
+	putchar('\n');
 	return 0;
 }
 
@@ -519,6 +536,9 @@ static const struct cli_opt show_opts[] = {
 	{ .name = "pid", .short_opt = 'p', .takes_value = true, .metavar = "N", .help = "only this process's records" },
 	{ .name = "comm", .short_opt = 'c', .takes_value = true, .metavar = "NAME",
 	  .help = "only the records of this command name" },
+	{ .name = "group", .short_opt = 'g', .takes_value = true, .metavar = "NAME",
+	  .help = "only the process records of this workload (a unit, container, namespace/pod/container, job id "
+		  "or comm: the group /api/v1/apps names)" },
 	{ .name = "kind", .short_opt = 'k', .takes_value = true, .metavar = "KIND",
 	  .help = "only records of this kind", .accepted = "genesis, process, host, run, start, rotate, gap" },
 	{ .name = "since", .short_opt = 's', .takes_value = true, .metavar = "T",
@@ -554,6 +574,7 @@ static int show_opt(void *ctx, const struct cli_opt *o, const char *val)
 		f->pid = (uint32_t)v;
 		break;
 	case 'c': f->comm = val; break;
+	case 'g': f->group = val; break;
 	case 'k': f->kind = val; break;
 	case 's':
 	case 'u':
@@ -583,8 +604,8 @@ static int cmd_show(int argc, char **argv)
 		return 2;
 	}
 	if (!f.json)
-		printf("%8s  %-8s %-24s %8s  %-16s %12s %14s %12s\n", "SEQ", "KIND", "END (UTC)", "PID",
-		       "COMM", "CPU_S", "ENERGY_J", "CARBON_G");
+		printf("%8s  %-8s %-24s %8s  %-16s %12s %14s %12s  %s\n", "SEQ", "KIND", "END (UTC)", "PID",
+		       "COMM", "CPU_S", "ENERGY_J", "CARBON_G", "WORKLOAD");
 	/* A file or line that cannot be shown is named on stderr; the rest is still shown; exit 1. */
 	/* A directory or a glob of one ledger's segments is shown in chain order, as verify reads it. */
 	if (ledger_series_expand(argv + idx, argc - idx, &paths, &npaths, why, sizeof(why))) {

@@ -127,6 +127,10 @@ static const struct cli_opt report_opts[] = {
 	  .help = "records ending in START..END (either side may be empty; epoch seconds or RFC 3339 "
 		  "2026-01-31T12:00:00Z) or in the LAST duration (90s, 10m, 2h, 1d) up to the newest record",
 	  .dflt = "everything" },
+	{ .name = "by", .takes_value = true, .metavar = "KEY",
+	  .help = "rows of the csv and json tables: one per process, or per workload (what /api/v1/apps groups by) "
+		  "or label value, from the records' workload labels (a moved process in each group it was in)",
+	  .accepted = "process, workload, unit, slice, container, pod, namespace, job, comm", .dflt = "process" },
 	{ .name = "format", .takes_value = true, .metavar = "FORMAT", .help = "write the report in FORMAT to -o FILE",
 	  .accepted = "codecarbon, boamps, csv, json, sci", .dflt = "json to standard output without --report or --push" },
 	{ .name = "output", .short_opt = 'o', .takes_value = true, .metavar = "FILE",
@@ -168,6 +172,7 @@ struct report_args {
 	const char *ledgers[MAX_LEDGERS];
 	size_t nledgers;
 	const char *window, *format, *out, *api, *plot;
+	enum export_by by;
 	struct carbon_cfg ccfg;
 	const char *unit_n;	/* --functional-unit N with its NAME still to come (the next argument) */
 	char unit[256];		/* "N NAME" once it came: the report set keeps pointing into it */
@@ -189,6 +194,12 @@ static int report_opt(void *ctx, const struct cli_opt *o, const char *val)
 		a->api = val;
 	} else if (!strcmp(o->name, "window")) {
 		a->window = val;
+	} else if (!strcmp(o->name, "by")) {
+		if (export_by_parse(val, &a->by)) {
+			fprintf(stderr, "joule: --by is process, workload, unit, slice, container, pod, namespace, job or "
+					"comm, not '%s'\n", val);
+			return -EINVAL;
+		}
 	} else if (!strcmp(o->name, "format")) {
 		a->format = val;
 	} else if (!strcmp(o->name, "output")) {
@@ -339,6 +350,10 @@ int cmd_report(int argc, char **argv)
 	}
 	if (report_set_empty(a.s) && !a.plot && report_add_target(a.s, EXPORT_JSON, "-"))
 		goto out;
+	if (a.by != EXPORT_BY_PROCESS && a.api) {
+		fprintf(stderr, "joule: --by groups a ledger's records (--from-ledger); the API has /api/v1/apps\n");
+		goto out;
+	}
 	if (a.plot && a.api) {
 		fprintf(stderr, "joule: --plot draws a ledger's window (--from-ledger), not --from-api\n");
 		goto out;
@@ -383,6 +398,7 @@ int cmd_report(int argc, char **argv)
 	}
 	if (export_builder_new(&pass.b))
 		goto out;
+	export_builder_set_by(pass.b, a.by);
 	for (size_t i = 0; i < a.nledgers; i++)
 		if (ledger_pass(a.ledgers[i], &pass))
 			goto out;

@@ -153,9 +153,22 @@ int export_window_parse(const char *s, struct export_window *w, char *err, size_
 
 /* ------------------------------------------------------------ records */
 
+/*
+ * A process's figures under one label set: a process that moved has one
+ * part per workload it was in, so a grouped table charges each its share.
+ */
+struct bpart {
+	size_t lset;		/* into export_builder.lsets; SIZE_MAX: records without labels */
+	size_t next;		/* the process's next part; SIZE_MAX: none */
+	struct export_figures f;
+};
+
 struct bproc {
 	struct export_proc p;
 	bool marked;
+	size_t part;		/* first of its parts */
+	size_t lset;		/* labels of its newest labelled record; SIZE_MAX: none */
+	uint64_t lset_ts;
 };
 
 struct export_builder {
@@ -173,6 +186,14 @@ struct export_builder {
 	uint64_t last_host_ts;
 	cJSON *run;
 	char host_id[64];
+	/* every distinct label set of the records, once: a day of records has few */
+	struct proc_labels *lsets;
+	size_t nlsets, caplsets;
+	struct proctab lset_index;	/* (probe, hash of the set) -> lsets */
+	struct bpart *parts;
+	size_t nparts, capparts;
+	enum export_by by;
+	struct export_group *groups;
 };
 
 int export_builder_new(struct export_builder **out)
@@ -189,7 +210,16 @@ void export_builder_free(struct export_builder *b)
 	proctab_free(&b->index);
 	free(b->out);
 	cJSON_Delete(b->run);
+	free(b->lsets);
+	proctab_free(&b->lset_index);
+	free(b->parts);
+	free(b->groups);
 	free(b);
+}
+
+void export_builder_set_by(struct export_builder *b, enum export_by by)
+{
+	b->by = by;
 }
 
 const char *export_builder_host_id(const struct export_builder *b)
@@ -240,27 +270,135 @@ uint64_t export_record_ts_end(const cJSON *rec)
 	return get_u64(rec, "ts_end", &v, NULL) ? 0 : v;
 }
 
+/* Array v of *cap elements with room for element n (doubling), or NULL with v still valid and unchanged. */
+static void *room_for_one(void *v, size_t *cap, size_t n, size_t elem)
+{
+	size_t ncap = *cap ? *cap * 2 : 64;
+	void *nv;
+
+	if (n < *cap)
+		return v;
+	nv = realloc(v, ncap * elem);
+	if (nv)
+		*cap = ncap;
+	return nv;
+}
+
 static struct bproc *proc_get(struct export_builder *b, uint32_t pid, uint64_t start_ns)
 {
+	struct bproc *v;
 	size_t i;
 
 	if (proctab_find(&b->index, pid, start_ns, &i))
 		return &b->v[i];
-	if (b->n == b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 64;
-		struct bproc *v = realloc(b->v, cap * sizeof(*v));
-
-		if (!v)
-			return NULL;
-		b->v = v;
-		b->cap = cap;
-	}
+	v = room_for_one(b->v, &b->cap, b->n, sizeof(*v));
+	if (!v)
+		return NULL;
+	b->v = v;
 	if (proctab_put(&b->index, pid, start_ns, b->n))
 		return NULL;
 	memset(&b->v[b->n], 0, sizeof(b->v[b->n]));
 	b->v[b->n].p.pid = pid;
 	b->v[b->n].p.start_ns = start_ns;
+	b->v[b->n].part = SIZE_MAX;
+	b->v[b->n].lset = SIZE_MAX;
 	return &b->v[b->n++];
+}
+
+/*
+ * The workload labels of a process record (docs/LEDGER.md): 1 with *l
+ * filled, 0 for a record without them (ledgers before them, joule run's),
+ * -EINVAL for labels of the wrong type.
+ */
+static int get_labels(const cJSON *rec, struct proc_labels *l)
+{
+	const cJSON *gk = cJSON_GetObjectItemCaseSensitive(rec, "group_kind"), *g, *v;
+	struct labels_field f[LABELS_NIDENTITY];
+	uint64_t uid;
+	bool has_uid;
+
+	if (!gk)
+		return 0;
+	/* zeroed whole: label sets are compared and hashed as bytes */
+	memset(l, 0, sizeof(*l));
+	if (!cJSON_IsString(gk) || group_kind_parse(gk->valuestring, &l->kind))
+		return -EINVAL;
+	g = cJSON_GetObjectItemCaseSensitive(rec, "group");
+	if (g && !cJSON_IsString(g))
+		return -EINVAL;
+	if (g)
+		snprintf(l->group, sizeof(l->group), "%s", g->valuestring);
+	labels_identity(l, f);
+	for (int i = 0; i < LABELS_NIDENTITY; i++) {
+		v = cJSON_GetObjectItemCaseSensitive(rec, f[i].json);
+		if (v && !cJSON_IsString(v))
+			return -EINVAL;
+		if (v)
+			labels_set_identity(l, f[i].json, v->valuestring);
+	}
+	if (get_u64(rec, "uid", &uid, &has_uid) || uid > UINT32_MAX)
+		return -EINVAL;
+	l->uid = has_uid ? (uint32_t)uid : UINT32_MAX;
+	return 1;
+}
+
+static uint64_t lset_hash(const struct proc_labels *l)
+{
+	const unsigned char *p = (const unsigned char *)l;
+	uint64_t h = 14695981039346656037ull;
+
+	for (size_t i = 0; i < sizeof(*l); i++)
+		h = (h ^ p[i]) * 1099511628211ull;
+	return h;
+}
+
+/* The index of this label set in b->lsets, added if new. 0 or -ENOMEM. */
+static int lset_intern(struct export_builder *b, const struct proc_labels *l, size_t *out)
+{
+	uint64_t h = lset_hash(l);
+	struct proc_labels *v;
+	uint32_t probe = 0;
+	size_t i;
+
+	for (; proctab_find(&b->lset_index, probe, h, &i); probe++)
+		if (memcmp(&b->lsets[i], l, sizeof(*l)) == 0) {
+			*out = i;
+			return 0;
+		}
+	v = room_for_one(b->lsets, &b->caplsets, b->nlsets, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	b->lsets = v;
+	if (proctab_put(&b->lset_index, probe, h, b->nlsets))
+		return -ENOMEM;
+	b->lsets[b->nlsets] = *l;
+	*out = b->nlsets++;
+	return 0;
+}
+
+/* Add a record's figures to the part of process e under label set ls. 0 or -ENOMEM. */
+static int part_add(struct export_builder *b, struct bproc *e, size_t ls, const struct export_figures *f)
+{
+	struct bpart *p;
+	size_t i;
+
+	for (i = e->part; i != SIZE_MAX && b->parts[i].lset != ls; i = b->parts[i].next)
+		;
+	if (i == SIZE_MAX) {
+		struct bpart *v = room_for_one(b->parts, &b->capparts, b->nparts, sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		b->parts = v;
+		i = b->nparts++;
+		memset(&b->parts[i], 0, sizeof(b->parts[i]));
+		b->parts[i].lset = ls;
+		b->parts[i].next = e->part;
+		e->part = i;
+	}
+	p = &b->parts[i];
+	export_figures_add(&p->f, f);
+	return 0;
 }
 
 /* Operational and embodied from carbon_ug (their sum) and the embodied part, when recorded. */
@@ -289,6 +427,10 @@ static int add_process(struct export_builder *b, const cJSON *rec, char *err, si
 	const cJSON *marked = cJSON_GetObjectItemCaseSensitive(rec, "marked");
 	struct bproc *e;
 	struct export_figures add = { 0 };
+	struct proc_labels l;
+	size_t ls = SIZE_MAX;
+	uint64_t ts_end = export_record_ts_end(rec);
+	int has_labels;
 
 	if (get_u64(rec, "pid", &pid, NULL) || get_u64(rec, "ppid", &ppid, NULL) ||
 	    get_u64(rec, "start_ns", &start, NULL) || get_u64(rec, "cpu_ns", &cpu_ns, NULL) ||
@@ -303,6 +445,14 @@ static int add_process(struct export_builder *b, const cJSON *rec, char *err, si
 		snprintf(err, errlen, "process record with a member that is not a non-negative integer");
 		return -EINVAL;
 	}
+	has_labels = get_labels(rec, &l);
+	if (has_labels < 0) {
+		snprintf(err, errlen, "process record with a workload label of the wrong type (group_kind one of comm, "
+				      "unit, container, pod, job; names strings; uid an integer)");
+		return -EINVAL;
+	}
+	if (has_labels && lset_intern(b, &l, &ls))
+		return -ENOMEM;
 	e = proc_get(b, (uint32_t)pid, start);
 	if (!e)
 		return -ENOMEM;
@@ -311,11 +461,14 @@ static int add_process(struct export_builder *b, const cJSON *rec, char *err, si
 	add.cpu_uj = cpu_uj;
 	add.mem_uj = mem_uj;
 	split_carbon(&add, carbon, has_emb, emb, get_num(rec, "intensity_g_per_kwh"), get_num(rec, "pue"));
-	e->p.f.cpu_ns += cpu_ns;
-	e->p.f.cpu_uj += cpu_uj;
-	e->p.f.mem_uj += mem_uj;
-	e->p.f.carbon_op_ug += add.carbon_op_ug;
-	e->p.f.carbon_emb_ug += add.carbon_emb_ug;
+	add.cpu_ns = cpu_ns;
+	if (part_add(b, e, ls, &add))
+		return -ENOMEM;
+	if (has_labels && (e->lset == SIZE_MAX || ts_end >= e->lset_ts)) {
+		e->lset = ls;
+		e->lset_ts = ts_end;
+	}
+	export_figures_add(&e->p.f, &add);
 	if (cJSON_IsTrue(marked)) {
 		e->marked = true;
 		b->any_marked = true;
@@ -564,6 +717,38 @@ static int figures_from_run(struct export_builder *b, const cJSON *run, struct e
 	return 0;
 }
 
+/* The table per workload or label: every part of every process in the total, summed per key. */
+static int group_parts(struct export_builder *b, const struct carbon_ctx *c, struct export_run *r)
+{
+	struct export_grouping g = { .by = b->by };
+	int err = 0;
+
+	for (size_t i = 0; !err && i < b->n; i++) {
+		const struct bproc *e = &b->v[i];
+
+		if (b->any_marked && !e->marked)
+			continue;
+		for (size_t k = e->part; !err && k != SIZE_MAX; k = b->parts[k].next) {
+			const struct bpart *pt = &b->parts[k];
+
+			err = export_grouping_add(&g, pt->lset == SIZE_MAX ? NULL : &b->lsets[pt->lset], e->p.comm, i,
+						  &pt->f);
+		}
+	}
+	free(b->groups);
+	b->groups = NULL;
+	if (!err)
+		export_grouping_take(&g, &b->groups, &r->ngroups);
+	export_grouping_free(&g);
+	if (err)
+		return err;
+	for (size_t i = 0; i < r->ngroups; i++)
+		interval(c, r, &b->groups[i].f);
+	r->by = b->by;
+	r->groups = b->groups;
+	return 0;
+}
+
 int export_builder_finish(struct export_builder *b, const struct carbon_ctx *c, struct export_run *r)
 {
 	const cJSON *run = b->nruns == 1 ? b->run : NULL;
@@ -635,16 +820,22 @@ int export_builder_finish(struct export_builder *b, const struct carbon_ctx *c, 
 		if (b->any_marked && !e->marked)
 			continue;
 		b->out[r->nprocs] = e->p;
+		if (e->lset != SIZE_MAX) {
+			b->out[r->nprocs].has_labels = true;
+			b->out[r->nprocs].labels = b->lsets[e->lset];
+		}
 		interval(c, r, &b->out[r->nprocs].f);
 		r->nprocs++;
-		t->cpu_ns += e->p.f.cpu_ns;
-		t->cpu_uj += e->p.f.cpu_uj;
-		t->mem_uj += e->p.f.mem_uj;
-		t->carbon_op_ug += e->p.f.carbon_op_ug;
-		t->carbon_emb_ug += e->p.f.carbon_emb_ug;
+		export_figures_add(t, &e->p.f);
 	}
 	interval(c, r, &r->total);
 	r->procs = b->out;
+	if (b->by != EXPORT_BY_PROCESS) {
+		int err = group_parts(b, c, r);
+
+		if (err)
+			return err;
+	}
 	if (run && run_end) {
 		r->end_real_ns = run_end;
 		r->start_real_ns = run_end > r->wall_ns ? run_end - r->wall_ns : 0;

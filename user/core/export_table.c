@@ -32,6 +32,16 @@ uint64_t export_energy_uj(const struct export_figures *x)
 	return x->cpu_uj + x->mem_uj;
 }
 
+void export_figures_add(struct export_figures *a, const struct export_figures *b)
+{
+	a->cpu_ns += b->cpu_ns;
+	a->cpu_uj += b->cpu_uj;
+	a->mem_uj += b->mem_uj;
+	a->gpu_uj += b->gpu_uj;
+	a->carbon_op_ug += b->carbon_op_ug;
+	a->carbon_emb_ug += b->carbon_emb_ug;
+}
+
 uint64_t export_carbon_ug(const struct export_figures *x)
 {
 	return x->carbon_op_ug + x->carbon_emb_ug;
@@ -76,12 +86,9 @@ static uint64_t host_uj(const struct export_run *r)
 	return r->host_cpu_uj + r->host_mem_uj;
 }
 
-static void csv_row(FILE *f, const char *pid, const char *ppid, const char *comm, const struct export_figures *x,
-		    const struct export_run *r)
+static void csv_figures(FILE *f, const struct export_figures *x, const struct export_run *r)
 {
-	fprintf(f, "%s,%s,", pid, ppid);
-	export_csv_field(f, comm);
-	fprintf(f, ",%llu,%llu,%llu,%llu,%llu,%llu,%llu,", (unsigned long long)x->cpu_ns,
+	fprintf(f, "%llu,%llu,%llu,%llu,%llu,%llu,%llu,", (unsigned long long)x->cpu_ns,
 		(unsigned long long)export_energy_uj(x), (unsigned long long)x->cpu_uj, (unsigned long long)x->mem_uj,
 		(unsigned long long)export_carbon_ug(x), (unsigned long long)x->carbon_op_ug,
 		(unsigned long long)x->carbon_emb_ug);
@@ -89,23 +96,107 @@ static void csv_row(FILE *f, const char *pid, const char *ppid, const char *comm
 		fprintf(f, "%llu,%llu,", (unsigned long long)x->ci_lo_ug, (unsigned long long)x->ci_hi_ug);
 	else
 		fputs(",,", f);
-	fprintf(f, "%.6f\n", ratio(export_energy_uj(x), host_uj(r)));
+	fprintf(f, "%.6f", ratio(export_energy_uj(x), host_uj(r)));
+}
+
+static void csv_row(FILE *f, const char *pid, const char *ppid, const char *comm, const struct export_figures *x,
+		    const struct export_run *r)
+{
+	fprintf(f, "%s,%s,", pid, ppid);
+	export_csv_field(f, comm);
+	fputc(',', f);
+	csv_figures(f, x, r);
+}
+
+#define FIGURE_COLUMNS "cpu_ns,energy_uj,cpu_energy_uj,memory_energy_uj,carbon_ug,carbon_operational_ug," \
+		       "carbon_embodied_ug,carbon_ci_lo_ug,carbon_ci_hi_ug,allocation_ratio"
+
+/* The workload columns of a process row, in the ledger's names: group, group_kind, then the identity. */
+static void csv_labels_header(FILE *f)
+{
+	struct labels_field id[LABELS_NIDENTITY];
+	struct proc_labels none = { 0 };
+
+	fputs(",group,group_kind", f);
+	for (int i = 0, n = labels_identity(&none, id); i < n; i++)
+		fprintf(f, ",%s", id[i].json);
+}
+
+static void csv_labels(FILE *f, const struct proc_labels *l)
+{
+	struct labels_field id[LABELS_NIDENTITY];
+
+	fputc(',', f);
+	export_csv_field(f, l ? l->group : "");
+	fputc(',', f);
+	export_csv_field(f, l ? group_kind_name(l->kind) : "");
+	for (int i = 0, n = labels_identity(l ? l : &(struct proc_labels){ 0 }, id); i < n; i++) {
+		fputc(',', f);
+		export_csv_field(f, id[i].value);
+	}
+}
+
+/* One row per group: its key columns (workload: and its identity), the processes, the figures. No total row. */
+static int csv_groups(FILE *f, const struct export_run *r)
+{
+	const char *const *cols = export_by_columns(r->by);
+
+	for (const char *const *c = cols; *c; c++)
+		fprintf(f, "%s%s", c == cols ? "" : ",", *c);
+	if (r->by == EXPORT_BY_WORKLOAD) {
+		struct labels_field id[LABELS_NIDENTITY];
+		struct proc_labels none = { 0 };
+
+		for (int i = 0, n = labels_identity(&none, id); i < n; i++)
+			fprintf(f, ",%s", id[i].json);
+	}
+	fputs(",processes," FIGURE_COLUMNS "\n", f);
+	for (size_t i = 0; i < r->ngroups; i++) {
+		const struct export_group *g = &r->groups[i];
+		const struct proc_labels *l = g->has_labels ? &g->labels : NULL;
+
+		for (const char *const *c = cols; *c; c++) {
+			if (c != cols)
+				fputc(',', f);
+			export_csv_field(f, export_label_value(l, g->comm, *c));
+		}
+		if (r->by == EXPORT_BY_WORKLOAD) {
+			struct labels_field id[LABELS_NIDENTITY];
+
+			for (int k = 0, n = labels_identity(l ? l : &(struct proc_labels){ 0 }, id); k < n; k++) {
+				fputc(',', f);
+				export_csv_field(f, id[k].value);
+			}
+		}
+		fprintf(f, ",%llu,", (unsigned long long)g->processes);
+		csv_figures(f, &g->f, r);
+		fputc('\n', f);
+	}
+	return ferror(f) ? -EIO : 0;
 }
 
 int export_csv(FILE *f, const struct export_run *r)
 {
 	char pid[16], ppid[16];
 
-	fputs("pid,ppid,comm,cpu_ns,energy_uj,cpu_energy_uj,memory_energy_uj,carbon_ug,carbon_operational_ug,"
-	      "carbon_embodied_ug,carbon_ci_lo_ug,carbon_ci_hi_ug,allocation_ratio\n",
-	      f);
+	if (r->by != EXPORT_BY_PROCESS)
+		return csv_groups(f, r);
+	fputs("pid,ppid,comm," FIGURE_COLUMNS, f);
+	csv_labels_header(f);
+	fputc('\n', f);
 	for (size_t i = 0; i < r->nprocs; i++) {
-		snprintf(pid, sizeof(pid), "%u", r->procs[i].pid);
-		snprintf(ppid, sizeof(ppid), "%u", r->procs[i].ppid);
-		csv_row(f, pid, ppid, r->procs[i].comm, &r->procs[i].f, r);
+		const struct export_proc *p = &r->procs[i];
+
+		snprintf(pid, sizeof(pid), "%u", p->pid);
+		snprintf(ppid, sizeof(ppid), "%u", p->ppid);
+		csv_row(f, pid, ppid, p->comm, &p->f, r);
+		csv_labels(f, p->has_labels ? &p->labels : NULL);
+		fputc('\n', f);
 	}
 	/* the sum has no pid: a reader that sums the rows skips it by its empty pid */
 	csv_row(f, "", "", "total", &r->total, r);
+	csv_labels(f, NULL);
+	fputc('\n', f);
 	return ferror(f) ? -EIO : 0;
 }
 
@@ -132,6 +223,42 @@ static void add_figures(cJSON *o, const struct export_figures *x, const struct e
 	}
 }
 
+/* The workload identity of a row, under the ledger's (and /api/v1/processes') names: only what is known. */
+static void add_labels(cJSON *o, const struct proc_labels *l)
+{
+	struct labels_field id[LABELS_NIDENTITY];
+
+	if (l->group[0])
+		cJSON_AddStringToObject(o, "group", l->group);
+	cJSON_AddStringToObject(o, "group_kind", group_kind_name(l->kind));
+	for (int i = 0, n = labels_identity(l, id); i < n; i++)
+		if (id[i].value[0])
+			cJSON_AddStringToObject(o, id[i].json, id[i].value);
+}
+
+static cJSON *group_json(const struct export_run *r, const struct export_group *g)
+{
+	cJSON *o = cJSON_CreateObject();
+	const struct proc_labels *l = g->has_labels ? &g->labels : NULL;
+
+	if (!o)
+		return NULL;
+	if (r->by == EXPORT_BY_WORKLOAD && l) {
+		add_labels(o, l);
+	} else {
+		/* a row of processes without the label has no key members: never an invented value */
+		for (const char *const *c = export_by_columns(r->by); *c; c++) {
+			const char *v = export_label_value(l, g->comm, *c);
+
+			if (v[0])
+				cJSON_AddStringToObject(o, *c, v);
+		}
+	}
+	add_u64(o, "processes", g->processes);
+	add_figures(o, &g->f, r);
+	return o;
+}
+
 static cJSON *run_json(const struct export_run *r)
 {
 	cJSON *o = cJSON_CreateObject(), *arr, *t, *h, *d, *c;
@@ -149,13 +276,25 @@ static cJSON *run_json(const struct export_run *r)
 	export_format_utc(ts, sizeof(ts), r->end_real_ns, 'T');
 	cJSON_AddStringToObject(o, "end", strcat(ts, "Z"));
 	cJSON_AddStringToObject(o, "source", energy_kind_name(r->source));
-	arr = cJSON_AddArrayToObject(o, "processes");
-	for (size_t i = 0; i < r->nprocs; i++) {
+	if (r->by != EXPORT_BY_PROCESS) {
+		cJSON_AddStringToObject(o, "by", export_by_name(r->by));
+		arr = cJSON_AddArrayToObject(o, "groups");
+		for (size_t i = 0; i < r->ngroups; i++)
+			cJSON_AddItemToArray(arr, group_json(r, &r->groups[i]));
+	} else {
+		arr = cJSON_AddArrayToObject(o, "processes");
+	}
+	for (size_t i = 0; r->by == EXPORT_BY_PROCESS && i < r->nprocs; i++) {
 		cJSON *p = cJSON_CreateObject();
 
 		cJSON_AddNumberToObject(p, "pid", r->procs[i].pid);
 		cJSON_AddNumberToObject(p, "ppid", r->procs[i].ppid);
 		cJSON_AddStringToObject(p, "comm", r->procs[i].comm);
+		if (r->procs[i].has_labels) {
+			add_labels(p, &r->procs[i].labels);
+			if (r->procs[i].labels.uid != UINT32_MAX)
+				add_u64(p, "uid", r->procs[i].labels.uid);
+		}
 		add_figures(p, &r->procs[i].f, r);
 		cJSON_AddItemToArray(arr, p);
 	}

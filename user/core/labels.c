@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Group kinds by name, the comm-only labels every process falls back to, and the group chosen from an identity. */
+#include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,6 +17,18 @@ const char *group_kind_name(enum group_kind k)
 	case GROUP_JOB: return "job";
 	default: return "comm";
 	}
+}
+
+int group_kind_parse(const char *name, enum group_kind *out)
+{
+	static const enum group_kind all[] = { GROUP_COMM, GROUP_UNIT, GROUP_CONTAINER, GROUP_POD, GROUP_JOB };
+
+	for (size_t i = 0; name && i < sizeof(all) / sizeof(all[0]); i++)
+		if (strcmp(group_kind_name(all[i]), name) == 0) {
+			*out = all[i];
+			return 0;
+		}
+	return -EINVAL;
 }
 
 void labels_from_comm(const char *comm, struct proc_labels *out)
@@ -75,22 +89,38 @@ bool labels_moved(const struct proc_labels *a, const struct proc_labels *b)
 	return a->kind != b->kind || strcmp(a->group, b->group) != 0;
 }
 
+/* "container" is the container's name on /metrics (Kubernetes' own label); in JSON it was the id first. */
+#define FIELD(m) offsetof(struct proc_labels, m), sizeof(((struct proc_labels *)0)->m)
+static const struct {
+	const char *metric, *json;
+	size_t off, size;
+} identity_tab[LABELS_NIDENTITY] = {
+	{ "namespace", "namespace", FIELD(k8s_namespace) },
+	{ "pod", "pod", FIELD(pod) },
+	{ "pod_uid", "pod_uid", FIELD(pod_uid) },
+	{ "container", "container_name", FIELD(container_name) },
+	{ "container_id", "container_id", FIELD(container) },
+	{ "runtime", "runtime", FIELD(runtime) },
+	{ "unit", "unit", FIELD(unit) },
+	{ "slice", "slice", FIELD(slice) },
+	{ "job_id", "job_id", FIELD(job_id) },
+	{ "job_user", "job_user", FIELD(job_user) },
+};
+
 int labels_identity(const struct proc_labels *l, struct labels_field out[LABELS_NIDENTITY])
 {
-	/* "container" is the container's name on /metrics (Kubernetes' own label); in JSON it was the id first. */
-	const struct labels_field f[LABELS_NIDENTITY] = {
-		{ "namespace", "namespace", l->k8s_namespace },
-		{ "pod", "pod", l->pod },
-		{ "pod_uid", "pod_uid", l->pod_uid },
-		{ "container", "container_name", l->container_name },
-		{ "container_id", "container_id", l->container },
-		{ "runtime", "runtime", l->runtime },
-		{ "unit", "unit", l->unit },
-		{ "slice", "slice", l->slice },
-		{ "job_id", "job_id", l->job_id },
-		{ "job_user", "job_user", l->job_user },
-	};
-
-	memcpy(out, f, sizeof(f));
+	for (int i = 0; i < LABELS_NIDENTITY; i++)
+		out[i] = (struct labels_field){ identity_tab[i].metric, identity_tab[i].json,
+						(const char *)l + identity_tab[i].off };
 	return LABELS_NIDENTITY;
+}
+
+int labels_set_identity(struct proc_labels *l, const char *json, const char *value)
+{
+	for (int i = 0; i < LABELS_NIDENTITY; i++)
+		if (strcmp(identity_tab[i].json, json) == 0) {
+			snprintf((char *)l + identity_tab[i].off, identity_tab[i].size, "%s", value);
+			return 0;
+		}
+	return -ENOENT;
 }

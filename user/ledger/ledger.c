@@ -72,6 +72,8 @@ int ledger_open(struct ledger **out, const struct ledger_opts *o)
 		l->o.queue_limit = DEFAULT_QUEUE_LIMIT;
 	l->o.path = l->path;
 	l->o.key_path = NULL;
+	l->acc.labeler = o->labeler;
+	l->acc.labeler_ctx = o->labeler_ctx;
 	pthread_mutex_init(&l->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -183,7 +185,7 @@ int ledger_feed_sample(struct ledger *l, const struct sample *s)
 	}
 	if (l->deferred) {
 		pthread_mutex_lock(&l->mu);
-		l->st.coalesced += l->acc.nacc + 1;
+		l->st.coalesced += l->acc.nacc + l->acc.moved.n + 1;
 		pthread_mutex_unlock(&l->mu);
 		l->deferred = false;
 	}

@@ -13,6 +13,19 @@
 #include "joule/ledger_record.h"
 #include "joule/util.h"
 
+/* A record of this kind spanning [t0, t1]: the members every kind has before the chain adds seq and hashes. */
+static cJSON *record_new(const char *kind, uint64_t t0_ns, uint64_t t1_ns)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o)
+		return NULL;
+	cJSON_AddStringToObject(o, "kind", kind);
+	ledger_json_add_ns(o, "ts_start", t0_ns);
+	ledger_json_add_ns(o, "ts_end", t1_ns);
+	return o;
+}
+
 static void snap_ctx(struct ledger_ctx_snap *c, const struct sample *s)
 {
 	c->source = s->source;
@@ -55,17 +68,33 @@ static void add_carbon(cJSON *o, const struct sample_totals *t)
 	ledger_json_add_u64(o, "carbon_embodied_ug", t->embodied_ug);
 }
 
+/*
+ * The workload identity, flat, under the names /api/v1/processes uses:
+ * group and group_kind, then only the names known (docs/LEDGER.md).
+ */
+static void add_labels(cJSON *o, const struct proc_labels *l)
+{
+	struct labels_field f[LABELS_NIDENTITY];
+	int n = labels_identity(l, f);
+
+	if (l->group[0])
+		cJSON_AddStringToObject(o, "group", l->group);
+	cJSON_AddStringToObject(o, "group_kind", group_kind_name(l->kind));
+	for (int i = 0; i < n; i++)
+		if (f[i].value[0])
+			cJSON_AddStringToObject(o, f[i].json, f[i].value);
+	if (l->uid != UINT32_MAX)
+		ledger_json_add_u64(o, "uid", l->uid);
+}
+
 static cJSON *proc_to_json(const struct ledger_proc_acc *p)
 {
-	cJSON *o = cJSON_CreateObject();
 	uint64_t energy = sample_totals_energy_uj(&p->tot), host = p->host_uj_end - p->host_uj_start;
+	cJSON *o = record_new("process", p->ts_start_ns, p->ts_end_ns);
 	char buf[24];
 
 	if (!o)
 		return NULL;
-	cJSON_AddStringToObject(o, "kind", "process");
-	ledger_json_add_ns(o, "ts_start", p->ts_start_ns);
-	ledger_json_add_ns(o, "ts_end", p->ts_end_ns);
 	ledger_json_add_u64(o, "pid", p->pid);
 	ledger_json_add_u64(o, "ppid", p->ppid);
 	snprintf(buf, sizeof(buf), "%" PRIu64, p->start_ns);
@@ -86,6 +115,8 @@ static cJSON *proc_to_json(const struct ledger_proc_acc *p)
 	ledger_json_add_u64(o, "intervals", p->intervals);
 	if (p->coalesced)
 		cJSON_AddBoolToObject(o, "coalesced", true);
+	if (p->has_labels)
+		add_labels(o, &p->labels);
 	ctx_to_json(o, &p->ctx, false);
 	return o;
 }
@@ -105,13 +136,10 @@ static void bucket_to_json(cJSON *o, const char *name, const struct sample_total
 
 static cJSON *host_to_json(const struct ledger_host_acc *h)
 {
-	cJSON *o = cJSON_CreateObject(), *d;
+	cJSON *o = record_new("host", h->ts_start_ns, h->ts_end_ns), *d;
 
 	if (!o)
 		return NULL;
-	cJSON_AddStringToObject(o, "kind", "host");
-	ledger_json_add_ns(o, "ts_start", h->ts_start_ns);
-	ledger_json_add_ns(o, "ts_end", h->ts_end_ns);
 	ledger_json_add_u64(o, "energy_uj", sample_totals_energy_uj(&h->tot));
 	ledger_json_add_u64(o, "cpu_energy_uj", h->tot.cpu_uj);
 	ledger_json_add_u64(o, "memory_energy_uj", h->tot.mem_uj);
@@ -179,6 +207,11 @@ int ledger_acc_take(struct ledger_acc *l, bool all, uint64_t ts_end_ns, struct l
 	size_t cur = 0;
 	int err = 0;
 
+	/* the records closed by a move belong to this period, before their processes' later records */
+	if (all && l->moved.first) {
+		li = l->moved;
+		memset(&l->moved, 0, sizeof(l->moved));
+	}
 	/* removing the entry in hand is safe while iterating (proctab.h) */
 	while (proctab_next(&l->procs, &cur, &e)) {
 		struct ledger_proc_acc *p = acc_of(e.val);
@@ -220,6 +253,65 @@ int ledger_acc_take(struct ledger_acc *l, bool all, uint64_t ts_end_ns, struct l
 	return err;
 }
 
+/* Whether two known label sets name different workloads; an exec (comm to comm) is no move. */
+static bool labels_differ(const struct proc_labels *a, const struct proc_labels *b)
+{
+	struct labels_field fa[LABELS_NIDENTITY], fb[LABELS_NIDENTITY];
+	int n = labels_identity(a, fa);
+
+	if (labels_moved(a, b) || a->uid != b->uid)
+		return true;
+	labels_identity(b, fb);
+	for (int i = 0; i < n; i++)
+		if (strcmp(fa[i].value, fb[i].value) != 0)
+			return true;
+	return false;
+}
+
+/*
+ * Close p's record so far (it goes out with the period) and start p again
+ * from this interval: the energy before a move keeps the old labels.
+ */
+static int acc_split(struct ledger_acc *l, struct ledger_proc_acc *p, uint64_t ts_start_ns)
+{
+	struct ledger_item *it = calloc(1, sizeof(*it));
+
+	if (!it)
+		return -ENOMEM;
+	it->type = LEDGER_ITEM_PROC;
+	it->u.p = *p;
+	ledger_item_list_append(&l->moved, it);
+	memset(&p->tot, 0, sizeof(p->tot));
+	p->ts_start_ns = ts_start_ns;
+	p->host_uj_start = l->host_cum_uj;
+	p->intervals = 0;
+	p->coalesced = false;
+	return 0;
+}
+
+/* Take this interval's labels of p, closing its record first when they name another workload. */
+static int acc_label(struct ledger_acc *l, struct ledger_proc_acc *p, const struct sample_task *t,
+		     uint64_t ts_start_ns)
+{
+	struct proc_labels now;
+
+	/* unknown now (the store no longer tracks it) is no move: the record keeps what was known */
+	if (!l->labeler || l->labeler(l->labeler_ctx, t, &now) != 0)
+		return 0;
+	/* the common case, every tick of every process: the same labels as last tick, byte for byte */
+	if (p->has_labels && memcmp(&p->labels, &now, sizeof(now)) == 0)
+		return 0;
+	if (p->has_labels && p->intervals && labels_differ(&p->labels, &now)) {
+		int err = acc_split(l, p, ts_start_ns);
+
+		if (err)
+			return err;
+	}
+	p->labels = now;
+	p->has_labels = true;
+	return 0;
+}
+
 int ledger_acc_add(struct ledger_acc *l, const struct sample *s)
 {
 	uint64_t host_uj = s->host_cpu_uj + s->host_mem_uj;
@@ -233,7 +325,7 @@ int ledger_acc_add(struct ledger_acc *l, const struct sample *s)
 		const struct sample_task *t = &s->tasks[i];
 		struct ledger_proc_acc *p = acc_get(l, t, s->real_start_ns);
 
-		if (!p)
+		if (!p || acc_label(l, p, t, s->real_start_ns))
 			return -ENOMEM;
 		p->ppid = t->ppid;
 		memcpy(p->comm, t->comm, JOULE_COMM_LEN);
@@ -275,6 +367,8 @@ void ledger_acc_mark_coalesced(struct ledger_acc *a)
 	a->host.coalesced = true;
 	while (proctab_next(&a->procs, &cur, &e))
 		acc_of(e.val)->coalesced = true;
+	for (struct ledger_item *it = a->moved.first; it; it = it->next)
+		it->u.p.coalesced = true;
 }
 
 void ledger_acc_free(struct ledger_acc *a)
@@ -285,6 +379,13 @@ void ledger_acc_free(struct ledger_acc *a)
 	while (proctab_next(&a->procs, &cur, &e))
 		free(acc_of(e.val));
 	proctab_free(&a->procs);
+	while (a->moved.first) {
+		struct ledger_item *it = a->moved.first;
+
+		a->moved.first = it->next;
+		ledger_item_free(it);
+	}
+	memset(&a->moved, 0, sizeof(a->moved));
 	a->nacc = a->nexited = 0;
 }
 
@@ -319,22 +420,19 @@ cJSON *ledger_genesis_json(uint64_t now_ns, uint64_t period_ns, const char *vers
 			   const char *broken, const char *broken_why, const struct ledger_key *key)
 {
 	char machine[64], boot[64], host[256] = "";
-	cJSON *g = cJSON_CreateObject();
+	cJSON *g = record_new("genesis", now_ns, now_ns);
 
 	if (!g)
 		return NULL;
 	read_id("/etc/machine-id", machine, sizeof(machine));
 	read_id("/proc/sys/kernel/random/boot_id", boot, sizeof(boot));
 	gethostname(host, sizeof(host) - 1);
-	cJSON_AddStringToObject(g, "kind", "genesis");
 	cJSON_AddNumberToObject(g, "format", LEDGER_FORMAT);
 	cJSON_AddStringToObject(g, "joule_version", version);
 	cJSON_AddStringToObject(g, "host_id", machine);
 	cJSON_AddStringToObject(g, "boot_id", boot);
 	cJSON_AddStringToObject(g, "hostname", host);
 	ledger_json_add_u64(g, "period_ns", period_ns);
-	ledger_json_add_ns(g, "ts_start", now_ns);
-	ledger_json_add_ns(g, "ts_end", now_ns);
 	if (prev_segment)
 		cJSON_AddStringToObject(g, "prev_segment", prev_segment);
 	if (broken) {
@@ -355,12 +453,11 @@ cJSON *ledger_start_json(uint64_t now_ns, const char *version, uint64_t last_seq
 			 uint64_t torn_bytes_cut)
 {
 	char boot[64];
-	cJSON *o = cJSON_CreateObject();
+	cJSON *o = record_new("start", now_ns, now_ns);
 
 	if (!o)
 		return NULL;
 	read_id("/proc/sys/kernel/random/boot_id", boot, sizeof(boot));
-	cJSON_AddStringToObject(o, "kind", "start");
 	cJSON_AddStringToObject(o, "boot_id", boot);
 	ledger_json_add_u64(o, "pid", (uint64_t)getpid());
 	cJSON_AddStringToObject(o, "joule_version", version);
@@ -368,37 +465,29 @@ cJSON *ledger_start_json(uint64_t now_ns, const char *version, uint64_t last_seq
 	ledger_json_add_ns(o, "last_ts_end", last_ts_end_ns);
 	if (torn_bytes_cut)
 		ledger_json_add_u64(o, "torn_bytes_cut", torn_bytes_cut);
-	ledger_json_add_ns(o, "ts_start", now_ns);
-	ledger_json_add_ns(o, "ts_end", now_ns);
 	return o;
 }
 
 cJSON *ledger_rotate_json(const char *reason, uint64_t segment_records, uint64_t segment_bytes,
 			  uint64_t seg_start_ns, uint64_t now_ns)
 {
-	cJSON *r = cJSON_CreateObject();
+	cJSON *r = record_new("rotate", seg_start_ns, now_ns);
 
 	if (!r)
 		return NULL;
-	cJSON_AddStringToObject(r, "kind", "rotate");
 	cJSON_AddStringToObject(r, "reason", reason);
 	ledger_json_add_u64(r, "segment_records", segment_records);
 	ledger_json_add_u64(r, "segment_bytes", segment_bytes);
-	ledger_json_add_ns(r, "ts_start", seg_start_ns);
-	ledger_json_add_ns(r, "ts_end", now_ns);
 	return r;
 }
 
 cJSON *ledger_gap_json(uint64_t lost, const char *reason, uint64_t t0_ns, uint64_t t1_ns)
 {
-	cJSON *g = cJSON_CreateObject();
+	cJSON *g = record_new("gap", t0_ns, t1_ns);
 
 	if (!g)
 		return NULL;
-	cJSON_AddStringToObject(g, "kind", "gap");
 	ledger_json_add_u64(g, "lost_records", lost);
 	cJSON_AddStringToObject(g, "reason", reason);
-	ledger_json_add_ns(g, "ts_start", t0_ns);
-	ledger_json_add_ns(g, "ts_end", t1_ns);
 	return g;
 }
