@@ -25,6 +25,10 @@ RUN = os.urandom(3).hex()
 HOSTS = ["fleet-%s-%s" % (RUN, x) for x in "abc"]
 APP = "flt%s" % RUN                       # the workload's comm: a link to dash named after this run
 HOSTILE = 'q"{%s}\\=~.*' % RUN[:3]         # quotes, braces, a backslash and regex characters: 14 bytes, < 16
+UNIFIED = "/sys/fs/cgroup/unified"
+UNIT = "flt%s.service" % RUN             # a systemd-shaped unit cgroup of this run: kind unit, with unit and slice
+# a tenth of a second of CPU, then asleep: the unit's group exists on every daemon and costs the machine nothing
+UNIT_PROC = "import time\nt = time.monotonic() + 0.1\nwhile time.monotonic() < t: pass\ntime.sleep(600)\n"
 
 
 def write_targets(path, addrs):
@@ -32,6 +36,17 @@ def write_targets(path, addrs):
     with open(tmp, "w") as f:
         json.dump([{"targets": addrs, "labels": {"fleet": RUN}}], f)
     os.rename(tmp, path)  # file SD rereads a whole file, never a half-written one
+
+
+def rmdir(path):
+    """True once path is gone: a killed process leaves its cgroup a moment after wait() returns."""
+    try:
+        os.rmdir(path)
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return False
+    return True
 
 
 def in_parallel(*fns):
@@ -65,6 +80,7 @@ class Fleet:
     def __init__(self):
         self.tmp = tempfile.mkdtemp(prefix="joule-fleet-test-")
         self.daemons, self.proms, self.servers = [], [], []
+        self.unit_proc, self.unit_root = None, None
         self.targets = os.path.join(self.tmp, "targets.json")
         write_targets(self.targets, [])
         # the receiver's address goes into the scraper's config, so it starts first; the daemons meanwhile
@@ -145,7 +161,26 @@ class Fleet:
         apps = d.get_json("/api/v1/apps?limit=1000")["apps"]
         return sum(a["energy_uj"] for a in apps if a["name"] == name)
 
+    def start_unit(self):
+        """A process in <run's subtree>/system.slice/UNIT of the cgroup v2 hierarchy, as systemd shapes a service."""
+        if not os.path.exists(os.path.join(UNIFIED, "cgroup.procs")):
+            return
+        self.unit_root = os.path.join(UNIFIED, "joule-fleet-%s" % RUN)
+        d = os.path.join(self.unit_root, "system.slice", UNIT)
+        os.makedirs(d)
+        self.unit_proc = subprocess.Popen(["sh", "-c", 'echo $$ > "$1/cgroup.procs" && exec /usr/bin/python3 -c "$2"',
+                                           "sh", d, UNIT_PROC])
+
+    def stop_unit(self):
+        if self.unit_proc:
+            self.unit_proc.kill()
+            self.unit_proc.wait()
+        if self.unit_root:
+            for sub in (os.path.join("system.slice", UNIT), "system.slice", ""):
+                wait_for(lambda p=os.path.join(self.unit_root, sub): rmdir(p), 10, "%s removed" % sub)
+
     def cleanup(self):
+        self.stop_unit()
         for x in self.servers + self.daemons:
             x.cleanup()
         for p in reversed(self.proms):  # the scraper first: it must not wait to flush to a receiver gone
@@ -159,6 +194,7 @@ def fleet():
     try:
         wait_for(lambda: (lambda r: r and len(r) == 3 and all(x["value"][1] == "1" for x in r))(
             promql_safe(f.prom.port, 'up{job="joule"}')), 30, "three targets up through file SD")
+        f.start_unit()
         f.run_workload()
         yield f
     finally:
@@ -190,6 +226,23 @@ def test_fleet_apps_when_three_hosts_run_an_app_equals_the_sum_of_the_daemons(fl
         assert close(per_host[h], mine), "%s: fleet %d, daemon %d" % (h, per_host[h], mine)
     assert sorted(h["host"] for h in body["hosts"] if h["up"]) == sorted(HOSTS), "hosts up: %r" % body["hosts"]
     assert body["missing_hosts"] == [], "missing hosts while all are up: %r" % body["missing_hosts"]
+
+
+IDENTITY_KEYS = ("namespace", "pod", "pod_uid", "container_name", "container_id", "runtime", "unit", "slice", "job_id",
+                 "job_user")
+
+
+def test_fleet_apps_when_a_unit_runs_on_every_host_carry_the_daemons_kind_and_names(fleet):
+    if not fleet.unit_proc:
+        pytest.skip("no cgroup v2 hierarchy at %s" % UNIFIED)
+    own = [wait_for(lambda d=d: [a for a in d.get_json("/api/v1/apps?limit=1000")["apps"] if a["name"] == UNIT], 15,
+                    "the unit in a daemon's /api/v1/apps")[0] for d in fleet.daemons]
+    names = [{k: a[k] for k in IDENTITY_KEYS if k in a} for a in own]
+    assert all(n == names[0] for n in names) and names[0].get("unit") == UNIT, "the daemons' names: %r" % names
+    app = app_of(fleet.fleet.get_json("/api/v1/apps?window=60s&limit=1000"), UNIT)
+    assert app["kind"] == own[0]["kind"] == "unit", "kind: fleet %r, daemon %r" % (app["kind"], own[0]["kind"])
+    assert {k: app[k] for k in IDENTITY_KEYS if k in app} == names[0], "names: fleet %r, daemons %r" % (app, names[0])
+    assert app_of(fleet.fleet.get_json("/api/v1/apps?window=60s&limit=1000"), APP)["kind"] == "comm", "the comm app"
 
 
 def test_fleet_energy_when_asked_per_step_matches_the_daemons_window_figures(fleet):

@@ -251,7 +251,7 @@ static const char index_text[] =
 	"joule fleet: the daemon's API over every host Prometheus scrapes\n"
 	"/api/v1/apps?window=&limit=&breakdown=\n/api/v1/energy?group=&window=&step=&breakdown=\n/api/v1/hosts\n"
 	"/api/apps  /api/apps/run-engine?sampling=&app=&emission_breakdown=\n"
-	"/nodes.csv?limit=&step=  /pods.csv?limit=&step=  /stream.csv?step=\n";
+	"/nodes.csv?limit=&step=  /pods.csv?limit=&step=  /stream.csv?step=\n/api/v1/openapi.json\n";
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 				  const char *version, const char *upload, size_t *upload_size, void **con_cls)
@@ -288,6 +288,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return send_text(c, 200, "text/plain; charset=utf-8", strdup(index_text), strlen(index_text), NULL);
 	if (cr.r.route == FLEET_HEALTHZ)
 		return send_text(c, 200, "application/json", strdup("{\"status\":\"ok\"}"), 15, NULL);
+	if (cr.r.route == FLEET_OPENAPI) {
+		size_t n;
+		const char *doc = fleet_openapi(&n);
+		char *copy = malloc(n);
+
+		if (copy)
+			memcpy(copy, doc, n);
+		return send_text(c, 200, "application/json", copy, n, NULL);
+	}
 	if (cr.r.route == FLEET_STREAM_CSV)
 		return start_stream(f, c, &cr.r);
 	cr.r.now_s = now_real_ns() / NSEC_PER_SEC;
@@ -415,9 +424,16 @@ static int query_one(struct fleet *f, const char *target)
 	if (qs)
 		*qs++ = '\0';
 	rc = fleet_route("GET", copy, &r, &allow);
+	if (!rc && r.route == FLEET_OPENAPI) {
+		size_t n;
+		const char *doc = fleet_openapi(&n);
+
+		free(copy);
+		return fwrite(doc, 1, n, stdout) != n || fflush(stdout) ? 1 : 0;
+	}
 	if (rc || r.route == FLEET_STREAM_CSV || r.route == FLEET_ROOT || r.route == FLEET_HEALTHZ) {
 		fprintf(stderr, "joule: fleet query: no endpoint '%s' (one of /api/v1/apps, /api/v1/energy, "
-				"/api/v1/hosts, /api/apps, /api/apps/run-engine, /nodes.csv, /pods.csv)\n", copy);
+				"/api/v1/hosts, /api/apps, /api/apps/run-engine, /nodes.csv, /pods.csv, /api/v1/openapi.json)\n", copy);
 		free(copy);
 		return EXIT_USAGE;
 	}
