@@ -358,6 +358,18 @@ static void test_fleet_build_when_prometheus_unreachable_gives_502(void **state)
 	assert_non_null(strstr(msg, "unreachable: Couldn't connect to server"));
 }
 
+static void test_fleet_build_when_tls_with_prometheus_fails_gives_502_with_curls_reason(void **state)
+{
+	struct fleet_answer tls = { .err = -EPROTO,
+				    .message = "SSL certificate problem: unable to get local issuer certificate" };
+	char msg[512];
+
+	(void)state;
+	assert_int_equal(build_err("/api/v1/hosts", tls, 0, msg, sizeof(msg)), 502);
+	assert_string_equal(msg, "TLS with prometheus failed: SSL certificate problem: unable to get local issuer "
+				 "certificate");
+}
+
 static void test_fleet_build_when_prometheus_answers_bad_data_gives_502_with_its_message(void **state)
 {
 	struct fleet_answer bad = { .http_status = 400, .body = rec_bad_data, .len = sizeof(rec_bad_data) - 1 };
@@ -427,6 +439,7 @@ int main(void)
 		cmocka_unit_test(test_fleet_build_energy_when_recorded_matrix_places_points_in_their_steps),
 		cmocka_unit_test(test_fleet_build_when_prometheus_timed_out_gives_504),
 		cmocka_unit_test(test_fleet_build_when_prometheus_unreachable_gives_502),
+		cmocka_unit_test(test_fleet_build_when_tls_with_prometheus_fails_gives_502_with_curls_reason),
 		cmocka_unit_test(test_fleet_build_when_prometheus_answers_bad_data_gives_502_with_its_message),
 		cmocka_unit_test(test_fleet_build_when_answer_is_not_the_query_api_gives_502),
 		cmocka_unit_test(test_fleet_build_nodes_csv_when_recorded_matrices_gives_one_row_per_host_and_step),

@@ -622,8 +622,9 @@ int cmd_fleet(int argc, char **argv)
 	}
 	rc = promclient_set_auth(&f.prom, &a.auth, err, sizeof(err));
 	if (rc) {
-		fprintf(stderr, "joule: fleet: %s\n", err);
-		return rc == -EINVAL ? EXIT_USAGE : 1;
+		/* a file an option names that is missing or holds no secret is the command line's fault */
+		fprintf(stderr, "joule: fleet: %s\n", rc == -ENOMEM ? strerror(ENOMEM) : err);
+		return rc == -ENOMEM ? 1 : EXIT_USAGE;
 	}
 	rc = def == &serve_def ? serve(&f, a.listen, a.ready) : query_one(&f, argv[idx]);
 	promclient_free(&f.prom);

@@ -22,6 +22,10 @@ static unsigned take(const struct fleet_answer *a, bool range, struct fleet_pars
 		snprintf(err, errlen, "prometheus did not answer in time: %s", a->message ? a->message : "timeout");
 		return 504;
 	}
+	if (a->err == -EPROTO) {
+		snprintf(err, errlen, "TLS with prometheus failed: %s", a->message ? a->message : "");
+		return 502;
+	}
 	if (a->err || !a->http_status) {
 		snprintf(err, errlen, "prometheus is unreachable: %s", a->message && a->message[0] ? a->message : "no answer");
 		return 502;
