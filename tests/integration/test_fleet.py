@@ -403,6 +403,17 @@ def test_fleet_host_when_its_daemon_stops_shows_missing_with_its_energy_kept(fle
     assert close(app["energy_uj"], before["energy_uj"]), "the fleet total changed when a host stopped"
 
 
+def test_fleet_openapi_when_fetched_is_the_shipped_document_and_every_path_answers(fleet):
+    spec = fleet.fleet.get_json("/api/v1/openapi.json")
+    with open(os.path.join(REPO, "user/fleet/openapi.json")) as f:
+        assert spec == json.load(f), "the served document is not user/fleet/openapi.json"
+    for path in spec["paths"]:
+        if path == "/stream.csv":
+            continue  # it streams until the client leaves (test_fleet_stream_when_followed_...)
+        st, _, body = fleet.fleet.get(path + ("?window=10s&step=5s" if path.startswith("/api/v1/energy") else ""))
+        assert st == 200, "%s (in openapi.json): %d %r" % (path, st, body[:200])
+
+
 def test_fleet_shipped_prometheus_files_when_checked_by_promtool_pass():
     d = os.path.join(REPO, "dist/prometheus")
     tmp = tempfile.mkdtemp(prefix="joule-promfleet-")
