@@ -17,7 +17,7 @@ import urllib.parse
 
 import pytest
 
-from daemon_util import JOULE, REPO, Daemon, wait_for
+from daemon_util import JOULE, REPO, Daemon, check_schema, response_schema, wait_for
 from fleet_util import FleetServer
 from prom_util import Prometheus, promql_safe
 
@@ -407,11 +407,14 @@ def test_fleet_openapi_when_fetched_is_the_shipped_document_and_every_path_answe
     spec = fleet.fleet.get_json("/api/v1/openapi.json")
     with open(os.path.join(REPO, "user/fleet/openapi.json")) as f:
         assert spec == json.load(f), "the served document is not user/fleet/openapi.json"
-    for path in spec["paths"]:
+    for path, op in spec["paths"].items():
         if path == "/stream.csv":
             continue  # it streams until the client leaves (test_fleet_stream_when_followed_...)
-        st, _, body = fleet.fleet.get(path + ("?window=10s&step=5s" if path.startswith("/api/v1/energy") else ""))
+        st, ctype, body = fleet.fleet.get(path + ("?window=10s&step=5s" if path.startswith("/api/v1/energy") else ""))
         assert st == 200, "%s (in openapi.json): %d %r" % (path, st, body[:200])
+        if "application/json" in op["get"]["responses"]["200"].get("content", {}):
+            errs = check_schema(json.loads(body), response_schema(spec, path), spec)
+            assert not errs, "%s does not answer its schema: %s" % (path, errs[:5])
 
 
 def test_fleet_shipped_prometheus_files_when_checked_by_promtool_pass():
