@@ -108,17 +108,25 @@ $(BUILD)/obj/%.o: user/%.c | $(DEPS_STAMP)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
-# The OpenAPI document is a real file (user/http/openapi.json), embedded as bytes at build time.
+# The OpenAPI documents are real files (user/http/openapi.json, user/fleet/openapi.json), embedded as bytes
+# at build time: $(call embed_bytes,NAME) writes $< as `static const unsigned char NAME[]` and NAME_len.
+embed_bytes = { echo '/* generated from $< by the Makefile */'; \
+	  echo 'static const unsigned char $(1)[] = {'; \
+	  od -An -v -tx1 $< | sed 's/ *\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	  echo '};'; \
+	  echo 'static const size_t $(1)_len = sizeof($(1));'; } > $@
 OPENAPI_H := $(BUILD)/http_openapi.h
 $(OPENAPI_H): user/http/openapi.json
 	$(call msg,GEN,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q){ echo '/* generated from $< by the Makefile */'; \
-	  echo 'static const unsigned char http_openapi_json[] = {'; \
-	  od -An -v -tx1 $< | sed 's/ *\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
-	  echo '};'; \
-	  echo 'static const size_t http_openapi_json_len = sizeof(http_openapi_json);'; } > $@
+	$(Q)$(call embed_bytes,http_openapi_json)
 $(BUILD)/obj/http/server.o $(BUILD)/fuzz/obj/http/server.o: $(OPENAPI_H)
+FLEET_OPENAPI_H := $(BUILD)/fleet_openapi.h
+$(FLEET_OPENAPI_H): user/fleet/openapi.json
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(call embed_bytes,fleet_openapi_json)
+$(BUILD)/obj/fleet/fleet_openapi.o $(BUILD)/fuzz/obj/fleet/fleet_openapi.o: $(FLEET_OPENAPI_H)
 
 # The live page (web/) and the vendored uPlot, embedded the same way: one array per file, named by its
 # path under web/. The build needs no network: web/vendor/ is committed (make vendor-web refreshes it).

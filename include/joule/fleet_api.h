@@ -21,6 +21,7 @@ enum fleet_route {
 	FLEET_NODES_CSV,	/* /nodes.csv: the last N measurements per node */
 	FLEET_PODS_CSV,		/* /pods.csv: the last N measurements per pod */
 	FLEET_STREAM_CSV,	/* /stream.csv: per-node rows, one set per step, chunked, until the client leaves */
+	FLEET_OPENAPI,		/* /api/v1/openapi.json: user/fleet/openapi.json, as the daemon serves its own */
 };
 
 /* A checked request; the limits are the daemon's (http_param, http_params_check). */
@@ -29,6 +30,11 @@ struct fleet_req {
 	struct http_request_params p;	/* group, window_ns, step_ns, breakdown, limit */
 	uint64_t now_s;			/* evaluation time (the server's clock, whole seconds) */
 };
+
+/* The i-th path the fleet answers (its route table, in order), NULL past the last. */
+const char *fleet_route_path(size_t i);
+/* The OpenAPI document of the fleet API (user/fleet/openapi.json, embedded at build time), and its length. */
+const char *fleet_openapi(size_t *len);
 
 /* Route a path (no query string). 0, 404, or 405 with allow set. */
 int fleet_route(const char *method, const char *path, struct fleet_req *r, const char **allow);

@@ -14,6 +14,24 @@ struct fleet_parsed {
 	cJSON *result;		/* data.result */
 };
 
+/* The queries of an /api/v1/apps plan, in order (fleet_plan makes them, b_apps reads them). */
+enum fleet_apps_query {
+	FA_ENERGY,	/* by group, group_kind, domain */
+	FA_CARBON,	/* by group, group_kind, kind */
+	FA_CPU,		/* by group, group_kind */
+	FA_UP,
+	FA_NAMES,	/* the hosts' names */
+	FA_IDENTITY,	/* the workload names of each group: label sets only */
+	FA_BREAKDOWN,	/* breakdown=true: energy by group, group_kind, instance */
+};
+
+/*
+ * The element of a growing array of structs whose first member is a
+ * char[keylen] key: the one holding key, else a new zeroed one appended
+ * with it. NULL when out of memory.
+ */
+void *fleet_slot(void **v, size_t *n, size_t size, size_t keylen, const char *key);
+
 /* A series' label, "" when it has none. */
 const char *fleet_label(const cJSON *series, const char *name);
 /* One [ts, "value"] pair; false for anything else, or NaN/Inf (no counter sum is either). */

@@ -66,6 +66,14 @@ int promql_up(char *out, size_t outlen, const char *matchers);
  */
 int promql_host_names(char *out, size_t outlen, const char *matchers, uint64_t window_s);
 
+/*
+ * group by (BY) (last_over_time(M{S}[Ws])): the label sets of the series
+ * seen in the window, values ignored (the workload names of each group).
+ * 0 or -ENAMETOOLONG.
+ */
+int promql_group_labels(char *out, size_t outlen, const char *metric, const char *matchers, const char *by,
+			uint64_t window_s);
+
 /* group by (namespace) (M{S,namespace!=""}): the namespaces seen (Carmen's /api/apps). */
 int promql_namespaces(char *out, size_t outlen, const char *matchers);
 

@@ -17,7 +17,7 @@ import urllib.parse
 
 import pytest
 
-from daemon_util import JOULE, REPO, Daemon, wait_for
+from daemon_util import JOULE, REPO, Daemon, check_schema, response_schema, wait_for
 from fleet_util import FleetServer
 from prom_util import Prometheus, promql_safe
 
@@ -26,6 +26,10 @@ HOSTS = ["fleet-%s-%s" % (RUN, x) for x in "abc"]
 APP = "flt%s" % RUN                       # the workload's comm: a link to dash named after this run
 HOSTILE = 'q"{%s}\\=~.*' % RUN[:3]         # quotes, braces, a backslash and regex characters: 14 bytes, < 16
 LEAD_S = 4  # how far a window reaches back before t0: up to 3 s of delay before the fleet evaluates it
+UNIFIED = "/sys/fs/cgroup/unified"
+UNIT = "flt%s.service" % RUN             # a systemd-shaped unit cgroup of this run: kind unit, with unit and slice
+# a tenth of a second of CPU, then asleep: the unit's group exists on every daemon and costs the machine nothing
+UNIT_PROC = "import time\nt = time.monotonic() + 0.1\nwhile time.monotonic() < t: pass\ntime.sleep(600)\n"
 
 
 def write_targets(path, addrs):
@@ -33,6 +37,17 @@ def write_targets(path, addrs):
     with open(tmp, "w") as f:
         json.dump([{"targets": addrs, "labels": {"fleet": RUN}}], f)
     os.rename(tmp, path)  # file SD rereads a whole file, never a half-written one
+
+
+def rmdir(path):
+    """True once path is gone: a killed process leaves its cgroup a moment after wait() returns."""
+    try:
+        os.rmdir(path)
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return False
+    return True
 
 
 def in_parallel(*fns):
@@ -66,6 +81,7 @@ class Fleet:
     def __init__(self):
         self.tmp = tempfile.mkdtemp(prefix="joule-fleet-test-")
         self.daemons, self.proms, self.servers = [], [], []
+        self.unit_proc, self.unit_root = None, None
         self.targets = os.path.join(self.tmp, "targets.json")
         write_targets(self.targets, [])
         # the receiver's address goes into the scraper's config, so it starts first; the daemons meanwhile
@@ -148,7 +164,26 @@ class Fleet:
         apps = d.get_json("/api/v1/apps?limit=1000")["apps"]
         return sum(a["energy_uj"] for a in apps if a["name"] == name)
 
+    def start_unit(self):
+        """A process in <run's subtree>/system.slice/UNIT of the cgroup v2 hierarchy, as systemd shapes a service."""
+        if not os.path.exists(os.path.join(UNIFIED, "cgroup.procs")):
+            return
+        self.unit_root = os.path.join(UNIFIED, "joule-fleet-%s" % RUN)
+        d = os.path.join(self.unit_root, "system.slice", UNIT)
+        os.makedirs(d)
+        self.unit_proc = subprocess.Popen(["sh", "-c", 'echo $$ > "$1/cgroup.procs" && exec /usr/bin/python3 -c "$2"',
+                                           "sh", d, UNIT_PROC])
+
+    def stop_unit(self):
+        if self.unit_proc:
+            self.unit_proc.kill()
+            self.unit_proc.wait()
+        if self.unit_root:
+            for sub in (os.path.join("system.slice", UNIT), "system.slice", ""):
+                wait_for(lambda p=os.path.join(self.unit_root, sub): rmdir(p), 10, "%s removed" % sub)
+
     def cleanup(self):
+        self.stop_unit()
         for x in self.servers + self.daemons:
             x.cleanup()
         for p in reversed(self.proms):  # the scraper first: it must not wait to flush to a receiver gone
@@ -162,6 +197,7 @@ def fleet():
     try:
         wait_for(lambda: (lambda r: r and len(r) == 3 and all(x["value"][1] == "1" for x in r))(
             promql_safe(f.prom.port, 'up{job="joule"}')), 30, "three targets up through file SD")
+        f.start_unit()
         f.run_workload()
         yield f
     finally:
@@ -193,6 +229,23 @@ def test_fleet_apps_when_three_hosts_run_an_app_equals_the_sum_of_the_daemons(fl
         assert close(per_host[h], mine), "%s: fleet %d, daemon %d" % (h, per_host[h], mine)
     assert sorted(h["host"] for h in body["hosts"] if h["up"]) == sorted(HOSTS), "hosts up: %r" % body["hosts"]
     assert body["missing_hosts"] == [], "missing hosts while all are up: %r" % body["missing_hosts"]
+
+
+IDENTITY_KEYS = ("namespace", "pod", "pod_uid", "container_name", "container_id", "runtime", "unit", "slice", "job_id",
+                 "job_user")
+
+
+def test_fleet_apps_when_a_unit_runs_on_every_host_carry_the_daemons_kind_and_names(fleet):
+    if not fleet.unit_proc:
+        pytest.skip("no cgroup v2 hierarchy at %s" % UNIFIED)
+    own = [wait_for(lambda d=d: [a for a in d.get_json("/api/v1/apps?limit=1000")["apps"] if a["name"] == UNIT], 15,
+                    "the unit in a daemon's /api/v1/apps")[0] for d in fleet.daemons]
+    names = [{k: a[k] for k in IDENTITY_KEYS if k in a} for a in own]
+    assert all(n == names[0] for n in names) and names[0].get("unit") == UNIT, "the daemons' names: %r" % names
+    app = app_of(fleet.fleet.get_json("/api/v1/apps?window=60s&limit=1000"), UNIT)
+    assert app["kind"] == own[0]["kind"] == "unit", "kind: fleet %r, daemon %r" % (app["kind"], own[0]["kind"])
+    assert {k: app[k] for k in IDENTITY_KEYS if k in app} == names[0], "names: fleet %r, daemons %r" % (app, names[0])
+    assert app_of(fleet.fleet.get_json("/api/v1/apps?window=60s&limit=1000"), APP)["kind"] == "comm", "the comm app"
 
 
 def test_fleet_energy_when_asked_per_step_matches_the_daemons_window_figures(fleet):
@@ -351,6 +404,20 @@ def test_fleet_host_when_its_daemon_stops_shows_missing_with_its_energy_kept(fle
     assert kept.get(gone, 0) > 0, "the stopped host's energy became zero: %r" % kept
     assert close(kept[gone], was[gone]), "the stopped host's energy changed: %d -> %d" % (was[gone], kept[gone])
     assert close(app["energy_uj"], before["energy_uj"]), "the fleet total changed when a host stopped"
+
+
+def test_fleet_openapi_when_fetched_is_the_shipped_document_and_every_path_answers(fleet):
+    spec = fleet.fleet.get_json("/api/v1/openapi.json")
+    with open(os.path.join(REPO, "user/fleet/openapi.json")) as f:
+        assert spec == json.load(f), "the served document is not user/fleet/openapi.json"
+    for path, op in spec["paths"].items():
+        if path == "/stream.csv":
+            continue  # it streams until the client leaves (test_fleet_stream_when_followed_...)
+        st, ctype, body = fleet.fleet.get(path + ("?window=10s&step=5s" if path.startswith("/api/v1/energy") else ""))
+        assert st == 200, "%s (in openapi.json): %d %r" % (path, st, body[:200])
+        if "application/json" in op["get"]["responses"]["200"].get("content", {}):
+            errs = check_schema(json.loads(body), response_schema(spec, path), spec)
+            assert not errs, "%s does not answer its schema: %s" % (path, errs[:5])
 
 
 def test_fleet_shipped_prometheus_files_when_checked_by_promtool_pass():

@@ -34,6 +34,10 @@ static const char rec_hosts[] =
 	"{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[{\"metric\":{\"hostname\":\"rec-host\","
 	"\"instance\":\"127.0.0.1:46233\"},\"value\":[1796170102,\"1\"]},{\"metric\":{\"hostname\":\"gone-host\","
 	"\"instance\":\"127.0.0.1:46234\"},\"value\":[1796170102,\"1\"]}]}}";
+/* group by (group, group_kind, <the identity labels>): a comm group carries none */
+static const char rec_identity[] =
+	"{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[{\"metric\":{\"group\":\"joule\","
+	"\"group_kind\":\"comm\"},\"value\":[1796170102,\"1\"]}]}}";
 static const char rec_matrix[] =
 	"{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":[{\"metric\":{\"domain\":\"cpu\"},"
 	"\"values\":[[1796170101,\"0\"],[1796170102,\"0.051141129032258065\"]]},{\"metric\":{\"domain\":\"memory\"},"
@@ -117,6 +121,32 @@ static void test_fleet_route_when_paths_known_or_not_routes_404_405(void **state
 	assert_string_equal(allow, "GET");
 }
 
+static void test_fleet_openapi_when_compared_to_the_routes_lists_every_path_and_no_other(void **state)
+{
+	size_t len, nroutes = 0;
+	const char *doc = fleet_openapi(&len);
+	cJSON *o = cJSON_ParseWithLength(doc, len), *paths, *p;
+	struct fleet_req r;
+	const char *allow;
+
+	(void)state;
+	assert_non_null(o);
+	assert_string_equal(cJSON_GetObjectItem(o, "openapi")->valuestring, "3.0.3");
+	paths = cJSON_GetObjectItem(o, "paths");
+	for (const char *path; (path = fleet_route_path(nroutes)); nroutes++) {
+		if (!cJSON_GetObjectItemCaseSensitive(paths, path))
+			fail_msg("the fleet answers %s, which openapi.json lacks", path);
+	}
+	cJSON_ArrayForEach(p, paths) {
+		if (fleet_route("GET", p->string, &r, &allow) != 0)
+			fail_msg("openapi.json lists %s, which the fleet does not answer", p->string);
+		if (!cJSON_GetObjectItem(p, "get"))
+			fail_msg("openapi.json: %s has no GET", p->string);
+	}
+	assert_int_equal(cJSON_GetArraySize(paths), nroutes);
+	cJSON_Delete(o);
+}
+
 static void test_fleet_param_when_out_of_the_daemons_limits_gives_400(void **state)
 {
 	struct fleet_req r;
@@ -139,17 +169,27 @@ static void test_fleet_param_when_out_of_the_daemons_limits_gives_400(void **sta
 	assert_int_equal(fleet_check(&r, err, sizeof(err)), 400);
 }
 
-static void test_fleet_plan_when_group_is_hostile_quotes_it_in_every_query(void **state)
+/* The plan of a routed request, for job "joule" (the caller frees it). */
+static struct fleet_plan *plan_for(const struct fleet_req *r)
 {
-	struct fleet_req r;
 	struct fleet_plan *pl = calloc(1, sizeof(*pl));
 	char err[256];
 
-	(void)state;
 	assert_non_null(pl);
+	assert_int_equal(fleet_plan(r, "joule", pl, err, sizeof(err)), 0);
+	return pl;
+}
+
+static void test_fleet_plan_when_group_is_hostile_quotes_it_in_every_query(void **state)
+{
+	struct fleet_req r;
+	struct fleet_plan *pl;
+	char err[256];
+
+	(void)state;
 	route(&r, "/api/v1/energy");
 	assert_int_equal(fleet_param(&r, "group", "a\"b{c}\\d=~.*", err, sizeof(err)), 0);
-	assert_int_equal(fleet_plan(&r, "joule", pl, err, sizeof(err)), 0);
+	pl = plan_for(&r);
 	assert_int_equal(pl->n, 4);
 	assert_non_null(strstr(pl->q[0].expr, "group=\"a\\\"b{c}\\\\d=~.*\""));
 	assert_null(strstr(pl->q[0].expr, "=~"  "\"")); /* never a regex matcher */
@@ -175,15 +215,22 @@ static cJSON *build_ok(struct fleet_req *r, struct fleet_answer *ans)
 	return o;
 }
 
-static void test_fleet_build_apps_when_recorded_answers_gives_the_daemons_keys_and_hosts(void **state)
+/* /api/v1/apps from the plan's answers: these three figures and names, the recorded hosts. */
+static cJSON *build_apps(const char *energy, const char *carbon, const char *cpu, const char *identity)
 {
 	struct fleet_req r;
-	struct fleet_answer ans[] = { ok(rec_energy), ok(rec_carbon), ok(rec_cpu), ok(rec_up), ok(rec_hosts) };
+	struct fleet_answer ans[] = { ok(energy), ok(carbon), ok(cpu), ok(rec_up), ok(rec_hosts), ok(identity) };
+
+	route(&r, "/api/v1/apps");
+	return build_ok(&r, ans);
+}
+
+static void test_fleet_build_apps_when_recorded_answers_gives_the_daemons_keys_and_hosts(void **state)
+{
 	cJSON *o, *app, *miss;
 
 	(void)state;
-	route(&r, "/api/v1/apps");
-	o = build_ok(&r, ans);
+	o = build_apps(rec_energy, rec_carbon, rec_cpu, rec_identity);
 	assert_int_equal(cJSON_GetObjectItem(o, "matched")->valuedouble, 1);
 	app = cJSON_GetArrayItem(cJSON_GetObjectItem(o, "apps"), 0);
 	assert_string_equal(cJSON_GetObjectItem(app, "name")->valuestring, "joule");
@@ -198,6 +245,63 @@ static void test_fleet_build_apps_when_recorded_answers_gives_the_daemons_keys_a
 	assert_int_equal(cJSON_GetArraySize(miss), 1);
 	assert_string_equal(cJSON_GetArrayItem(miss, 0)->valuestring, "gone-host");
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "hosts")), 2);
+	cJSON_Delete(o);
+}
+
+static void test_fleet_plan_when_apps_asks_the_identity_labels_by_group(void **state)
+{
+	struct fleet_req r;
+	struct fleet_plan *pl;
+
+	(void)state;
+	route(&r, "/api/v1/apps");
+	pl = plan_for(&r);
+	assert_int_equal(pl->n, 6);
+	assert_non_null(strstr(pl->q[5].expr, "group by (group, group_kind, namespace, pod, pod_uid, container, "
+					      "container_id, runtime, unit, slice, job_id, job_user) (last_over_time("
+					      "joule_group_energy_joules_total{job=\"joule\"}[3600s]))"));
+	free(pl);
+}
+
+/* Two hosts run web.service (same unit, different slices) and one runs a pod's container. */
+static const char two_host_energy[] =
+	"{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":["
+	"{\"metric\":{\"domain\":\"cpu\",\"group\":\"web.service\",\"group_kind\":\"unit\"},\"value\":[1796170102,\"2\"]},"
+	"{\"metric\":{\"domain\":\"cpu\",\"group\":\"shop/cart/app\",\"group_kind\":\"pod\"},"
+	"\"value\":[1796170102,\"1\"]}]}}";
+static const char two_host_identity[] =
+	"{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":["
+	"{\"metric\":{\"group\":\"web.service\",\"group_kind\":\"unit\",\"unit\":\"web.service\",\"slice\":"
+	"\"system.slice\"},\"value\":[1796170102,\"1\"]},"
+	"{\"metric\":{\"group\":\"web.service\",\"group_kind\":\"unit\",\"unit\":\"web.service\",\"slice\":"
+	"\"web.slice\"},\"value\":[1796170102,\"1\"]},"
+	"{\"metric\":{\"group\":\"shop/cart/app\",\"group_kind\":\"pod\",\"namespace\":\"shop\",\"pod\":\"cart\","
+	"\"pod_uid\":\"5f1c\",\"container\":\"app\",\"container_id\":\"ab12\",\"runtime\":\"containerd\"},"
+	"\"value\":[1796170102,\"1\"]}]}}";
+static const char empty_vector[] = "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[]}}";
+
+static void test_fleet_build_apps_when_series_carry_workload_names_gives_the_daemons_members(void **state)
+{
+	cJSON *o, *unit, *pod;
+
+	(void)state;
+	o = build_apps(two_host_energy, empty_vector, empty_vector, two_host_identity);
+	unit = cJSON_GetArrayItem(cJSON_GetObjectItem(o, "apps"), 0);
+	pod = cJSON_GetArrayItem(cJSON_GetObjectItem(o, "apps"), 1);
+	assert_string_equal(cJSON_GetObjectItem(unit, "kind")->valuestring, "unit");
+	assert_string_equal(cJSON_GetObjectItem(unit, "unit")->valuestring, "web.service");
+	assert_null(cJSON_GetObjectItem(unit, "slice")); /* the hosts disagree: true of neither the whole app */
+	assert_string_equal(cJSON_GetObjectItem(pod, "kind")->valuestring, "pod");
+	assert_string_equal(cJSON_GetObjectItem(pod, "namespace")->valuestring, "shop");
+	assert_string_equal(cJSON_GetObjectItem(pod, "pod")->valuestring, "cart");
+	assert_string_equal(cJSON_GetObjectItem(pod, "pod_uid")->valuestring, "5f1c");
+	/* the API's member names, not the metric's: container_name is the name, container_id the id */
+	assert_string_equal(cJSON_GetObjectItem(pod, "container_name")->valuestring, "app");
+	assert_string_equal(cJSON_GetObjectItem(pod, "container_id")->valuestring, "ab12");
+	assert_string_equal(cJSON_GetObjectItem(pod, "runtime")->valuestring, "containerd");
+	assert_null(cJSON_GetObjectItem(pod, "container"));
+	assert_null(cJSON_GetObjectItem(pod, "unit"));
+	assert_int_equal(cJSON_GetObjectItem(pod, "cpu_energy_uj")->valuedouble, 1000000);
 	cJSON_Delete(o);
 }
 
@@ -244,24 +348,35 @@ static unsigned build_err(const char *path, struct fleet_answer bad, size_t at, 
 	return out.status;
 }
 
-static void test_fleet_build_when_prometheus_timed_out_gives_504(void **state)
+/* A transport failure at any query of the plan is the answer, with curl's reason in it. */
+static void test_fleet_build_when_the_transport_fails_gives_504_or_502_with_the_reason(void **state)
 {
-	struct fleet_answer slow = { .err = -ETIMEDOUT, .message = "Timeout was reached" };
-	char msg[512];
+	static const struct {
+		const char *path;
+		size_t at;
+		int err;
+		const char *reason;
+		unsigned status;
+		const char *want;
+	} cases[] = {
+		{ "/api/v1/apps", 2, -ETIMEDOUT, "Timeout was reached", 504,
+		  "prometheus did not answer in time: Timeout was reached" },
+		{ "/api/v1/hosts", 0, -ECONNREFUSED, "Couldn't connect to server", 502,
+		  "prometheus is unreachable: Couldn't connect to server" },
+		{ "/api/v1/hosts", 1, -EPROTO, "SSL certificate problem: unable to get local issuer certificate", 502,
+		  "TLS with prometheus failed: SSL certificate problem: unable to get local issuer certificate" },
+	};
 
 	(void)state;
-	assert_int_equal(build_err("/api/v1/apps", slow, 2, msg, sizeof(msg)), 504);
-	assert_non_null(strstr(msg, "Timeout was reached"));
-}
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct fleet_answer a = { .err = cases[i].err, .message = cases[i].reason };
+		char msg[512];
+		unsigned st = build_err(cases[i].path, a, cases[i].at, msg, sizeof(msg));
 
-static void test_fleet_build_when_prometheus_unreachable_gives_502(void **state)
-{
-	struct fleet_answer gone = { .err = -ECONNREFUSED, .message = "Couldn't connect to server" };
-	char msg[512];
-
-	(void)state;
-	assert_int_equal(build_err("/api/v1/hosts", gone, 0, msg, sizeof(msg)), 502);
-	assert_non_null(strstr(msg, "unreachable: Couldn't connect to server"));
+		if (st != cases[i].status || strcmp(msg, cases[i].want))
+			fail_msg("%s, err %d: %u '%s', want %u '%s'", cases[i].path, cases[i].err, st, msg,
+				 cases[i].status, cases[i].want);
+	}
 }
 
 static void test_fleet_build_when_prometheus_answers_bad_data_gives_502_with_its_message(void **state)
@@ -324,12 +439,14 @@ int main(void)
 		cmocka_unit_test(test_promql_add_matcher_when_value_is_hostile_keeps_it_one_exact_matcher),
 		cmocka_unit_test(test_promql_window_sum_when_grouped_is_the_exact_delta_with_increase_for_resets),
 		cmocka_unit_test(test_fleet_route_when_paths_known_or_not_routes_404_405),
+		cmocka_unit_test(test_fleet_openapi_when_compared_to_the_routes_lists_every_path_and_no_other),
 		cmocka_unit_test(test_fleet_param_when_out_of_the_daemons_limits_gives_400),
 		cmocka_unit_test(test_fleet_plan_when_group_is_hostile_quotes_it_in_every_query),
 		cmocka_unit_test(test_fleet_build_apps_when_recorded_answers_gives_the_daemons_keys_and_hosts),
+		cmocka_unit_test(test_fleet_plan_when_apps_asks_the_identity_labels_by_group),
+		cmocka_unit_test(test_fleet_build_apps_when_series_carry_workload_names_gives_the_daemons_members),
 		cmocka_unit_test(test_fleet_build_energy_when_recorded_matrix_places_points_in_their_steps),
-		cmocka_unit_test(test_fleet_build_when_prometheus_timed_out_gives_504),
-		cmocka_unit_test(test_fleet_build_when_prometheus_unreachable_gives_502),
+		cmocka_unit_test(test_fleet_build_when_the_transport_fails_gives_504_or_502_with_the_reason),
 		cmocka_unit_test(test_fleet_build_when_prometheus_answers_bad_data_gives_502_with_its_message),
 		cmocka_unit_test(test_fleet_build_when_answer_is_not_the_query_api_gives_502),
 		cmocka_unit_test(test_fleet_build_nodes_csv_when_recorded_matrices_gives_one_row_per_host_and_step),

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* `joule fleet serve` (the fleet API on HTTP) and `joule fleet query` (one answer on stdout), both over Prometheus. */
 #include <errno.h>
-#include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -14,11 +13,13 @@
 #include <sys/socket.h>
 #include <microhttpd.h>
 #include "joule/cli.h"
+#include "joule/config.h"
 #include "joule/daemon.h"
 #include "joule/fleet.h"
 #include "joule/fleet_api.h"
 #include "joule/http_query.h"
 #include "joule/log.h"
+#include "joule/netcurl.h"
 #include "joule/netaddr.h"
 #include "joule/promclient.h"
 #include "joule/util.h"
@@ -250,7 +251,7 @@ static const char index_text[] =
 	"joule fleet: the daemon's API over every host Prometheus scrapes\n"
 	"/api/v1/apps?window=&limit=&breakdown=\n/api/v1/energy?group=&window=&step=&breakdown=\n/api/v1/hosts\n"
 	"/api/apps  /api/apps/run-engine?sampling=&app=&emission_breakdown=\n"
-	"/nodes.csv?limit=&step=  /pods.csv?limit=&step=  /stream.csv?step=\n";
+	"/nodes.csv?limit=&step=  /pods.csv?limit=&step=  /stream.csv?step=\n/api/v1/openapi.json\n";
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 				  const char *version, const char *upload, size_t *upload_size, void **con_cls)
@@ -287,6 +288,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return send_text(c, 200, "text/plain; charset=utf-8", strdup(index_text), strlen(index_text), NULL);
 	if (cr.r.route == FLEET_HEALTHZ)
 		return send_text(c, 200, "application/json", strdup("{\"status\":\"ok\"}"), 15, NULL);
+	if (cr.r.route == FLEET_OPENAPI) {
+		size_t n;
+		const char *doc = fleet_openapi(&n);
+		char *copy = malloc(n);
+
+		if (copy)
+			memcpy(copy, doc, n);
+		return send_text(c, 200, "application/json", copy, n, NULL);
+	}
 	if (cr.r.route == FLEET_STREAM_CSV)
 		return start_stream(f, c, &cr.r);
 	cr.r.now_s = now_real_ns() / NSEC_PER_SEC;
@@ -414,9 +424,16 @@ static int query_one(struct fleet *f, const char *target)
 	if (qs)
 		*qs++ = '\0';
 	rc = fleet_route("GET", copy, &r, &allow);
+	if (!rc && r.route == FLEET_OPENAPI) {
+		size_t n;
+		const char *doc = fleet_openapi(&n);
+
+		free(copy);
+		return fwrite(doc, 1, n, stdout) != n || fflush(stdout) ? 1 : 0;
+	}
 	if (rc || r.route == FLEET_STREAM_CSV || r.route == FLEET_ROOT || r.route == FLEET_HEALTHZ) {
 		fprintf(stderr, "joule: fleet query: no endpoint '%s' (one of /api/v1/apps, /api/v1/energy, "
-				"/api/v1/hosts, /api/apps, /api/apps/run-engine, /nodes.csv, /pods.csv)\n", copy);
+				"/api/v1/hosts, /api/apps, /api/apps/run-engine, /nodes.csv, /pods.csv, /api/v1/openapi.json)\n", copy);
 		free(copy);
 		return EXIT_USAGE;
 	}
@@ -451,95 +468,167 @@ static int query_one(struct fleet *f, const char *target)
 	return fflush(stdout) ? 1 : 0;
 }
 
-static const char usage[] =
-	"usage: joule fleet serve --prometheus URL [--listen ADDR:PORT] [--ready-file F] [--job NAME] [--timeout D] [-v]\n"
-	"       joule fleet query --prometheus URL [--job NAME] [--timeout D] PATH[?PARAMS]\n"
-	"  --prometheus URL   the Prometheus (or Thanos, Mimir, VictoriaMetrics) query API base URL\n"
-	"  --listen ADDR:PORT where serve answers (default " FLEET_DEFAULT_LISTEN "; port 0 = any free port)\n"
-	"  --ready-file F     written with the bound address once serving\n"
-	"  --job NAME         the scrape job of the joule targets (default joule; \"\" = any job)\n"
-	"  --timeout D        per Prometheus query (default 10s): slower is 504\n"
-	"  PATH               /api/v1/apps, /api/v1/energy, /api/v1/hosts, /api/apps, /api/apps/run-engine,\n"
-	"                     /nodes.csv, /pods.csv (see docs/FLEET.md)\n";
+/* ---- options: serve takes them all, query the ones from O_PROMETHEUS on */
+
+enum {
+	O_LISTEN,
+	O_READY,
+	O_PROMETHEUS,
+	O_JOB,
+	O_TIMEOUT,
+	O_CA,
+	O_CERT,
+	O_KEY,
+	O_BEARER,
+	O_BASIC_USER,
+	O_BASIC_PASSWORD,
+	O_VERBOSE,
+	O_N,
+};
+
+static const struct cli_opt fleet_opts[O_N + 1] = {
+	[O_LISTEN] = { .name = "listen", .takes_value = true, .metavar = "ADDR:PORT", .dflt = FLEET_DEFAULT_LISTEN,
+		       .help = "where serve answers (port 0: any free port)" },
+	[O_READY] = { .name = "ready-file", .takes_value = true, .metavar = "FILE",
+		      .help = "written with the bound address once serving, removed at exit" },
+	[O_PROMETHEUS] = { .name = "prometheus", .takes_value = true, .metavar = "URL",
+			   .help = "the Prometheus (or Thanos, Mimir, VictoriaMetrics) query API base URL (required)" },
+	[O_JOB] = { .name = "job", .takes_value = true, .metavar = "NAME", .dflt = "joule",
+		    .help = "the scrape job of the joule targets (\"\": any job)" },
+	[O_TIMEOUT] = { .name = "timeout", .takes_value = true, .metavar = "DURATION", .dflt = "10s",
+			.help = "per Prometheus query, 1ms to 10m: slower is 504" },
+	[O_CA] = { .name = "ca-file", .takes_value = true, .metavar = "FILE",
+		   .help = "CA certificates (PEM) to verify an https:// Prometheus with (default: the system's)" },
+	[O_CERT] = { .name = "cert-file", .takes_value = true, .metavar = "FILE",
+		     .help = "client certificate (PEM) shown to Prometheus; with --key-file" },
+	[O_KEY] = { .name = "key-file", .takes_value = true, .metavar = "FILE", .help = "the client certificate's key (PEM)" },
+	[O_BEARER] = { .name = "bearer-token-file", .takes_value = true, .metavar = "FILE",
+		       .help = "send 'Authorization: Bearer' with the token this file holds" },
+	[O_BASIC_USER] = { .name = "basic-auth-user", .takes_value = true, .metavar = "NAME",
+			   .help = "basic auth user name; with --basic-auth-password-file" },
+	[O_BASIC_PASSWORD] = { .name = "basic-auth-password-file", .takes_value = true, .metavar = "FILE",
+			       .help = "the basic auth password, read from this file (never on the command line)" },
+	[O_VERBOSE] = { .name = "verbose", .short_opt = 'v', .repeatable = true,
+			.help = "log requests; twice: every PromQL query with its HTTP status" },
+	{ 0 },
+};
+
+struct fleet_args {
+	const char *prom, *listen, *ready;
+	struct netcurl_auth auth;
+	struct fleet *f;
+	uint64_t timeout_ns;
+	int verbose;
+};
+
+static int fleet_opt(void *ctx, const struct cli_opt *o, const char *val)
+{
+	struct fleet_args *a = ctx;
+
+	switch (o - fleet_opts) {
+	case O_LISTEN: a->listen = val; break;
+	case O_READY: a->ready = val; break;
+	case O_PROMETHEUS: a->prom = val; break;
+	case O_JOB: a->f->job = val; break;
+	case O_CA: a->auth.ca_file = val; break;
+	case O_CERT: a->auth.cert_file = val; break;
+	case O_KEY: a->auth.key_file = val; break;
+	case O_BEARER: a->auth.bearer_token_file = val; break;
+	case O_BASIC_USER: a->auth.basic_user = val; break;
+	case O_BASIC_PASSWORD: a->auth.basic_password_file = val; break;
+	case O_VERBOSE: a->verbose++; break;
+	case O_TIMEOUT:
+		if (parse_duration_ns(val, &a->timeout_ns) || a->timeout_ns < NSEC_PER_MSEC ||
+		    a->timeout_ns > 600 * NSEC_PER_SEC) {
+			fprintf(stderr, "joule: fleet: invalid --timeout '%s' (1ms to 10m, e.g. 10s)\n", val);
+			return -EINVAL;
+		}
+		break;
+	}
+	return 0;
+}
+
+static const struct cli_command serve_def = {
+	.name = "fleet serve",
+	.synopsis = "--prometheus URL [OPTIONS]",
+	.summary = "the fleet API on HTTP",
+	.description = "Answers the daemon's /api/v1/apps and /api/v1/energy, Carmen's /api/apps and "
+		       "/api/apps/run-engine, per-node and per-pod CSV and /api/v1/openapi.json for every host a "
+		       "Prometheus scrapes. Prometheus does every sum; one that is unreachable, slow or answers an "
+		       "error is a 502 or 504, never an empty answer. Secrets are read from files. docs/FLEET.md.",
+	.opts = fleet_opts,
+};
+
+static const struct cli_command query_def = {
+	.name = "fleet query",
+	.synopsis = "--prometheus URL [OPTIONS] PATH[?PARAMS]",
+	.summary = "one fleet API answer on stdout",
+	.description = "PATH is one of /api/v1/apps, /api/v1/energy, /api/v1/hosts, /api/apps, "
+		       "/api/apps/run-engine, /nodes.csv, /pods.csv with the parameters serve takes. Exit 0 with the "
+		       "answer, 2 for a bad path or parameter, 1 when Prometheus failed (502 or 504 and its reason "
+		       "on stderr).",
+	.opts = &fleet_opts[O_PROMETHEUS],
+	.interleaved = true,
+};
+
+static void fleet_usage(FILE *f)
+{
+	fputs("usage: joule fleet serve --prometheus URL [OPTIONS]      (joule fleet serve --help)\n"
+	      "       joule fleet query --prometheus URL [OPTIONS] PATH (joule fleet query --help)\n", f);
+}
 
 int cmd_fleet(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "prometheus", required_argument, NULL, 'p' }, { "listen", required_argument, NULL, 'l' },
-		{ "ready-file", required_argument, NULL, 'r' }, { "job", required_argument, NULL, 'j' },
-		{ "timeout", required_argument, NULL, 't' },	 { "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },		 { 0 },
-	};
-	const char *prom = NULL, *listen_addr = FLEET_DEFAULT_LISTEN, *ready = NULL, *sub;
 	struct fleet f = { .job = "joule" };
-	uint64_t timeout_ns = 10 * NSEC_PER_SEC;
-	char err[256];
-	int c, verbose = 0;
+	struct fleet_args a = { .listen = FLEET_DEFAULT_LISTEN, .f = &f, .timeout_ns = 10 * NSEC_PER_SEC };
+	const struct cli_command *def;
+	struct joule_config cfg;
+	char err[512];
+	int rc, idx = 0;
 
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		fputs(usage, argc < 2 ? stderr : stdout);
+		fleet_usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? EXIT_USAGE : 0;
 	}
-	sub = argv[1];
-	if (strcmp(sub, "serve") && strcmp(sub, "query")) {
-		fprintf(stderr, "joule: fleet: no subcommand '%s' (serve or query)\n", sub);
+	def = !strcmp(argv[1], "serve") ? &serve_def : !strcmp(argv[1], "query") ? &query_def : NULL;
+	if (!def) {
+		fprintf(stderr, "joule: fleet: no subcommand '%s' (serve or query)\n", argv[1]);
 		return EXIT_USAGE;
 	}
-	optind = 1;
-	while ((c = getopt_long(argc - 1, argv + 1, "+vh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			prom = optarg;
-			break;
-		case 'l':
-			listen_addr = optarg;
-			break;
-		case 'r':
-			ready = optarg;
-			break;
-		case 'j':
-			f.job = optarg;
-			break;
-		case 't':
-			if (parse_duration_ns(optarg, &timeout_ns) || timeout_ns < NSEC_PER_MSEC ||
-			    timeout_ns > 600 * NSEC_PER_SEC) {
-				fprintf(stderr, "joule: fleet: invalid --timeout '%s' (1ms to 10m, e.g. 10s)\n", optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'v':
-			verbose++;
-			break;
-		case 'h':
-			fputs(usage, stdout);
-			return 0;
-		default:
-			return EXIT_USAGE;
-		}
-	}
-	if (verbose)
-		log_level = verbose > 1 ? LOG_LVL_DEBUG : LOG_LVL_INFO;
-	if (!prom) {
-		fprintf(stderr, "joule: fleet %s needs --prometheus URL\n", sub);
+	config_init(&cfg);
+	rc = cli_parse(def, argc - 1, argv + 1, &cfg, fleet_opt, &a, &idx);
+	config_free(&cfg);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	idx++; /* back to argv's numbering: the parse ran on argv + 1 */
+	/* after cli_parse, which sets the level from the config keys this command has none of */
+	if (a.verbose)
+		log_level = a.verbose > 1 ? LOG_LVL_DEBUG : LOG_LVL_INFO;
+	if (!a.prom) {
+		fprintf(stderr, "joule: %s needs --prometheus URL\n", def->name);
 		return EXIT_USAGE;
 	}
-	if (promclient_init(&f.prom, prom, (long)(timeout_ns / NSEC_PER_MSEC), err, sizeof(err))) {
-		fprintf(stderr, "joule: fleet: %s\n", err);
+	if (def == &serve_def && idx < argc) {
+		fprintf(stderr, "joule: fleet serve takes no operand ('%s')\n", argv[idx]);
 		return EXIT_USAGE;
 	}
-	optind++; /* back to argv's numbering: getopt ran on argv + 1 */
-	if (!strcmp(sub, "serve")) {
-		if (optind < argc) {
-			fprintf(stderr, "joule: fleet serve takes no operand ('%s')\n", argv[optind]);
-			return EXIT_USAGE;
-		}
-		return serve(&f, listen_addr, ready);
-	}
-	if (optind != argc - 1) {
+	if (def == &query_def && idx != argc - 1) {
 		fprintf(stderr, "joule: fleet query needs one PATH[?PARAMS], e.g. '/api/v1/apps?window=1h'\n");
 		return EXIT_USAGE;
 	}
-	return query_one(&f, argv[optind]);
+	if (promclient_init(&f.prom, a.prom, (long)(a.timeout_ns / NSEC_PER_MSEC), err, sizeof(err))) {
+		fprintf(stderr, "joule: fleet: %s\n", err);
+		return EXIT_USAGE;
+	}
+	rc = promclient_set_auth(&f.prom, &a.auth, err, sizeof(err));
+	if (rc) {
+		/* a file an option names that is missing or holds no secret is the command line's fault */
+		fprintf(stderr, "joule: fleet: %s\n", rc == -ENOMEM ? strerror(ENOMEM) : err);
+		return rc == -ENOMEM ? 1 : EXIT_USAGE;
+	}
+	rc = def == &serve_def ? serve(&f, a.listen, a.ready) : query_one(&f, argv[idx]);
+	promclient_free(&f.prom);
+	return rc;
 }
 
 static const struct cli_example fleet_examples[] = {
@@ -547,13 +636,16 @@ static const struct cli_example fleet_examples[] = {
 	  "the daemon's /api/v1/apps and /api/v1/energy, over every host that Prometheus scrapes" },
 	{ "joule fleet query --prometheus http://prometheus:9090 '/api/v1/apps?window=1h&breakdown=true'",
 	  "energy and carbon per app across the fleet in the last hour, and per host" },
+	{ "joule fleet serve --prometheus https://prom:9090 --ca-file ca.crt --basic-auth-user joule "
+	  "--basic-auth-password-file /etc/joule/prom.pw",
+	  "the same over a Prometheus that wants TLS and a password" },
 	{ 0 },
 };
 
 const struct cli_command cmd_fleet_def = {
 	.name = "fleet",
 	.synopsis = "serve|query --prometheus URL [OPTIONS] [PATH]",
-	.summary = "energy and carbon per app and per host over a fleet, by PromQL (joule fleet --help)",
+	.summary = "energy and carbon per app and per host over a fleet, by PromQL (joule fleet serve --help)",
 	.description = "Answers the daemon's /api/v1/apps and /api/v1/energy, Carmen's /api/apps and "
 		       "/api/apps/run-engine and per-node and per-pod CSV for every host a Prometheus scrapes. "
 		       "Prometheus does every sum; a Prometheus that is unreachable, slow or answers an error is "

@@ -2,12 +2,14 @@
 /* Prometheus answers to the fleet API's JSON without I/O: the upstream's errors, hosts, /api/v1/apps, /api/v1/hosts and Carmen's app list. */
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cjson/cJSON.h>
 #include "joule/fleet_api.h"
 #include "joule/fleet_internal.h"
+#include "joule/labels.h"
 #include "joule/util.h"
 
 /* The upstream's failure as the API's error, or 0 with p->result the vector or matrix asked for. */
@@ -19,6 +21,10 @@ static unsigned take(const struct fleet_answer *a, bool range, struct fleet_pars
 	if (a->err == -ETIMEDOUT) {
 		snprintf(err, errlen, "prometheus did not answer in time: %s", a->message ? a->message : "timeout");
 		return 504;
+	}
+	if (a->err == -EPROTO) {
+		snprintf(err, errlen, "TLS with prometheus failed: %s", a->message ? a->message : "");
+		return 502;
 	}
 	if (a->err || !a->http_status) {
 		snprintf(err, errlen, "prometheus is unreachable: %s", a->message && a->message[0] ? a->message : "no answer");
@@ -89,20 +95,25 @@ static double u(double x, double scale)
 
 /* ---- hosts: up{} and joule_host_info joined by instance (labels, not samples) */
 
-static struct fleet_host *host_get(struct fleet_hosts *h, const char *instance)
+void *fleet_slot(void **v, size_t *n, size_t size, size_t keylen, const char *key)
 {
-	struct fleet_host *nv;
+	char *base = *v, *nv;
 
-	for (size_t i = 0; i < h->n; i++)
-		if (!strcmp(h->v[i].instance, instance))
-			return &h->v[i];
-	nv = realloc(h->v, (h->n + 1) * sizeof(*nv));
+	for (size_t i = 0; i < *n; i++)
+		if (!strcmp(base + i * size, key))
+			return base + i * size;
+	nv = realloc(base, (*n + 1) * size);
 	if (!nv)
 		return NULL;
-	h->v = nv;
-	memset(&h->v[h->n], 0, sizeof(*nv));
-	snprintf(h->v[h->n].instance, sizeof(nv->instance), "%s", instance);
-	return &h->v[h->n++];
+	*v = nv;
+	memset(nv + *n * size, 0, size);
+	snprintf(nv + *n * size, keylen, "%s", key);
+	return nv + (*n)++ * size;
+}
+
+static struct fleet_host *host_get(struct fleet_hosts *h, const char *instance)
+{
+	return fleet_slot((void **)&h->v, &h->n, sizeof(*h->v), sizeof(h->v->instance), instance);
 }
 
 static int cmp_host(const void *a, const void *b)
@@ -181,8 +192,11 @@ void fleet_add_num(cJSON *o, const char *k, double v)
 /* ---- /api/v1/apps */
 
 struct app {
+	char key[320];		/* "kind/name": a kind has no '/' */
 	char name[256], kind[32];
 	double cpu_j, mem_j, op_g, emb_g, cpu_s;
+	char id[LABELS_NIDENTITY][256];	/* the workload's names, as the series' labels carry them */
+	unsigned id_mixed;	/* bit k: the series disagree on name k (hosts differ), so it is left out */
 	cJSON *hosts;
 };
 
@@ -194,19 +208,16 @@ struct apps {
 static struct app *app_get(struct apps *a, const cJSON *s)
 {
 	const char *name = fleet_label(s, "group"), *kind = fleet_label(s, "group_kind");
-	struct app *nv;
+	char key[sizeof(a->v->key)];
+	struct app *x;
 
-	for (size_t i = 0; i < a->n; i++)
-		if (!strcmp(a->v[i].name, name) && !strcmp(a->v[i].kind, kind))
-			return &a->v[i];
-	nv = realloc(a->v, (a->n + 1) * sizeof(*nv));
-	if (!nv)
-		return NULL;
-	a->v = nv;
-	memset(&a->v[a->n], 0, sizeof(*nv));
-	snprintf(a->v[a->n].name, sizeof(nv->name), "%s", name);
-	snprintf(a->v[a->n].kind, sizeof(nv->kind), "%s", kind);
-	return &a->v[a->n++];
+	snprintf(key, sizeof(key), "%s/%s", kind, name);
+	x = fleet_slot((void **)&a->v, &a->n, sizeof(*a->v), sizeof(a->v->key), key);
+	if (x && !x->name[0] && !x->kind[0]) {
+		snprintf(x->name, sizeof(x->name), "%s", name);
+		snprintf(x->kind, sizeof(x->kind), "%s", kind);
+	}
+	return x;
 }
 
 static int cmp_app(const void *x, const void *y)
@@ -219,63 +230,105 @@ static int cmp_app(const void *x, const void *y)
 	return strcmp(a->name, b->name);
 }
 
+/* Which figure of an app each of the first answers fills: `second` when label's value is `is`, else `first`. */
+static const struct {
+	const char *label, *is;
+	size_t first, second;
+} app_figures[] = {
+	[FA_ENERGY] = { "domain", "memory", offsetof(struct app, cpu_j), offsetof(struct app, mem_j) },
+	[FA_CARBON] = { "kind", "embodied", offsetof(struct app, op_g), offsetof(struct app, emb_g) },
+	[FA_CPU] = { NULL, NULL, offsetof(struct app, cpu_s), 0 },
+};
+
+/* One series' workload names into its app: a name two series disagree on is true of no single workload. */
+static void app_identity(struct app *x, const cJSON *s, const struct labels_field *f)
+{
+	for (int k = 0; k < LABELS_NIDENTITY; k++) {
+		const char *v = fleet_label(s, f[k].metric);
+
+		if (!v[0])
+			continue;
+		if (!x->id[k][0])
+			snprintf(x->id[k], sizeof(x->id[k]), "%s", v);
+		else if (strcmp(x->id[k], v))
+			x->id_mixed |= 1u << k;
+	}
+}
+
+static void app_host(struct app *x, const cJSON *s, const struct fleet_hosts *h, double v)
+{
+	cJSON *e = cJSON_CreateObject();
+
+	if (!x->hosts)
+		x->hosts = cJSON_CreateArray();
+	cJSON_AddStringToObject(e, "instance", fleet_label(s, "instance"));
+	cJSON_AddStringToObject(e, "host", fleet_host_name(h, fleet_label(s, "instance")));
+	fleet_add_num(e, "energy_uj", u(v, 1e6));
+	cJSON_AddItemToArray(x->hosts, e);
+}
+
+/* The app as the daemon spells it; its per-host list moves into the answer. */
+static cJSON *app_json(struct app *x, const struct labels_field *f, bool breakdown)
+{
+	cJSON *g = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(g, "name", x->name);
+	cJSON_AddStringToObject(g, "kind", x->kind);
+	/* the daemon's member names (container_name, not the metric's container), only those known */
+	for (int k = 0; k < LABELS_NIDENTITY; k++)
+		if (x->id[k][0] && !(x->id_mixed & (1u << k)))
+			cJSON_AddStringToObject(g, f[k].json, x->id[k]);
+	fleet_add_num(g, "cpu_ns", u(x->cpu_s, 1e9));
+	fleet_add_num(g, "energy_uj", u(x->cpu_j, 1e6) + u(x->mem_j, 1e6));
+	fleet_add_num(g, "cpu_energy_uj", u(x->cpu_j, 1e6));
+	fleet_add_num(g, "memory_energy_uj", u(x->mem_j, 1e6));
+	fleet_add_num(g, "carbon_ug", u(x->op_g, 1e6) + u(x->emb_g, 1e6));
+	fleet_add_num(g, "carbon_operational_ug", u(x->op_g, 1e6));
+	fleet_add_num(g, "carbon_embodied_ug", u(x->emb_g, 1e6));
+	if (breakdown) {
+		cJSON_AddItemToObject(g, "hosts", x->hosts ? x->hosts : cJSON_CreateArray());
+		x->hosts = NULL;
+	}
+	return g;
+}
+
 static unsigned b_apps(const struct fleet_req *r, struct fleet_parsed *ps, size_t n, struct fleet_reply *out)
 {
+	struct labels_field f[LABELS_NIDENTITY];
+	struct proc_labels none = { 0 };
 	struct apps a = { 0 };
 	struct fleet_hosts h = { 0 };
-	const cJSON *s;
+	const cJSON *s, *ids = n > FA_IDENTITY ? ps[FA_IDENTITY].result : NULL;
+	const cJSON *per_host = n > FA_BREAKDOWN ? ps[FA_BREAKDOWN].result : NULL;
 	cJSON *o, *arr;
 	double v;
-	bool oom = fleet_hosts_fill(&h, ps[3].result, ps[4].result) != 0;
+	bool oom = fleet_hosts_fill(&h, ps[FA_UP].result, ps[FA_NAMES].result) != 0;
 
-	cJSON_ArrayForEach(s, ps[0].result) {
-		struct app *x = app_get(&a, s);
-
-		if (!x || !sample(s, &v)) {
-			oom |= !x;
-			continue;
-		}
-		if (!strcmp(fleet_label(s, "domain"), "memory"))
-			x->mem_j = v;
-		else
-			x->cpu_j = v;
-	}
-	cJSON_ArrayForEach(s, ps[1].result) {
-		struct app *x = app_get(&a, s);
-
-		if (!x || !sample(s, &v)) {
-			oom |= !x;
-			continue;
-		}
-		if (!strcmp(fleet_label(s, "kind"), "embodied"))
-			x->emb_g = v;
-		else
-			x->op_g = v;
-	}
-	cJSON_ArrayForEach(s, ps[2].result) {
-		struct app *x = app_get(&a, s);
-
-		if (x && sample(s, &v))
-			x->cpu_s = v;
-		oom |= !x;
-	}
-	if (n > 5) {
-		cJSON_ArrayForEach(s, ps[5].result) {
+	labels_identity(&none, f); /* the names only */
+	for (size_t q = 0; q < ARRAY_SIZE(app_figures); q++) {
+		cJSON_ArrayForEach(s, ps[q].result) {
 			struct app *x = app_get(&a, s);
-			cJSON *e;
+			const char *lv = app_figures[q].label ? fleet_label(s, app_figures[q].label) : NULL;
+			size_t at = lv && !strcmp(lv, app_figures[q].is) ? app_figures[q].second : app_figures[q].first;
 
-			if (!x || !sample(s, &v)) {
-				oom |= !x;
-				continue;
-			}
-			if (!x->hosts)
-				x->hosts = cJSON_CreateArray();
-			e = cJSON_CreateObject();
-			cJSON_AddStringToObject(e, "instance", fleet_label(s, "instance"));
-			cJSON_AddStringToObject(e, "host", fleet_host_name(&h, fleet_label(s, "instance")));
-			fleet_add_num(e, "energy_uj", u(v, 1e6));
-			cJSON_AddItemToArray(x->hosts, e);
+			oom |= !x;
+			if (x && sample(s, &v))
+				*(double *)((char *)x + at) = v;
 		}
+	}
+	cJSON_ArrayForEach(s, ids) {
+		struct app *x = app_get(&a, s);
+
+		oom |= !x;
+		if (x)
+			app_identity(x, s, f);
+	}
+	cJSON_ArrayForEach(s, per_host) {
+		struct app *x = app_get(&a, s);
+
+		oom |= !x;
+		if (x && sample(s, &v))
+			app_host(x, s, &h, v);
 	}
 	if (a.n)
 		qsort(a.v, a.n, sizeof(*a.v), cmp_app);
@@ -285,26 +338,9 @@ static unsigned b_apps(const struct fleet_req *r, struct fleet_parsed *ps, size_
 	fleet_add_num(o, "matched", (double)a.n);
 	arr = cJSON_AddArrayToObject(o, "apps");
 	for (size_t i = 0; i < a.n; i++) {
-		struct app *x = &a.v[i];
-		cJSON *g;
-
-		if (i >= r->p.limit) {
-			cJSON_Delete(x->hosts);
-			continue;
-		}
-		g = cJSON_CreateObject();
-		cJSON_AddStringToObject(g, "name", x->name);
-		cJSON_AddStringToObject(g, "kind", x->kind);
-		fleet_add_num(g, "cpu_ns", u(x->cpu_s, 1e9));
-		fleet_add_num(g, "energy_uj", u(x->cpu_j, 1e6) + u(x->mem_j, 1e6));
-		fleet_add_num(g, "cpu_energy_uj", u(x->cpu_j, 1e6));
-		fleet_add_num(g, "memory_energy_uj", u(x->mem_j, 1e6));
-		fleet_add_num(g, "carbon_ug", u(x->op_g, 1e6) + u(x->emb_g, 1e6));
-		fleet_add_num(g, "carbon_operational_ug", u(x->op_g, 1e6));
-		fleet_add_num(g, "carbon_embodied_ug", u(x->emb_g, 1e6));
-		if (r->p.breakdown)
-			cJSON_AddItemToObject(g, "hosts", x->hosts ? x->hosts : cJSON_CreateArray());
-		cJSON_AddItemToArray(arr, g);
+		if (i < r->p.limit)
+			cJSON_AddItemToArray(arr, app_json(&a.v[i], f, r->p.breakdown));
+		cJSON_Delete(a.v[i].hosts);
 	}
 	fleet_add_hosts(o, &h);
 	free(a.v);

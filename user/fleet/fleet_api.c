@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 #include "joule/fleet_api.h"
+#include "joule/fleet_internal.h"
+#include "joule/labels.h"
 #include "joule/util.h"
 
 #define MAX_CSV_ROWS 1000	/* nodes.csv / pods.csv ?limit= : measurements per node or pod */
@@ -23,7 +25,13 @@ static const struct {
 	{ "/nodes.csv", FLEET_NODES_CSV },
 	{ "/pods.csv", FLEET_PODS_CSV },
 	{ "/stream.csv", FLEET_STREAM_CSV },
+	{ "/api/v1/openapi.json", FLEET_OPENAPI },	/* the daemon's path for its own */
 };
+
+const char *fleet_route_path(size_t i)
+{
+	return i < ARRAY_SIZE(routes) ? routes[i].path : NULL;
+}
 
 int fleet_route(const char *method, const char *path, struct fleet_req *r, const char **allow)
 {
@@ -165,11 +173,51 @@ static void range_of(const struct fleet_req *r, struct fleet_query *q)
 	q->step_s = s;
 }
 
+static const char *const family[] = { PROMQL_GROUP_ENERGY, PROMQL_GROUP_CARBON, PROMQL_GROUP_CPU };
+
+/* up{} and the hosts' names, the two queries every JSON answer's "hosts" comes from. */
+static int add_hosts(struct fleet_plan *pl, const char *base, uint64_t w)
+{
+	int rc = promql_up(add_q(pl)->expr, sizeof(pl->q[0].expr), base);
+
+	return rc | promql_host_names(add_q(pl)->expr, sizeof(pl->q[0].expr), base, w);
+}
+
+/* Energy by domain and carbon by kind per step of the window (and per `who` if given): two range queries. */
+static int add_steps(struct fleet_plan *pl, const struct fleet_req *r, const char *sel, const char *who)
+{
+	static const char *const part[] = { "domain", "kind" };
+	uint64_t s = r->p.step_ns / NSEC_PER_SEC;
+	int rc = 0;
+
+	for (int k = 0; k < 2; k++) {
+		struct fleet_query *q = add_q(pl);
+		char by[64];
+
+		snprintf(by, sizeof(by), "%s%s%s", who ? who : "", who ? ", " : "", part[k]);
+		range_of(r, q);
+		rc |= promql_window_sum(q->expr, sizeof(q->expr), family[k], sel, by, s);
+	}
+	return rc;
+}
+
+/* "group, group_kind" and every workload name's label (docs/identity.md): the label sets of each group. */
+static void identity_by(char *out, size_t len)
+{
+	struct labels_field f[LABELS_NIDENTITY];
+	struct proc_labels none = { 0 };
+	size_t off = (size_t)snprintf(out, len, "group, group_kind");
+
+	labels_identity(&none, f);
+	for (int k = 0; k < LABELS_NIDENTITY && off < len; k++)
+		off += (size_t)snprintf(out + off, len - off, ", %s", f[k].metric);
+}
+
 int fleet_plan(const struct fleet_req *r, const char *job, struct fleet_plan *pl, char *err, size_t errlen)
 {
 	char base[PROMQL_MAX / 8] = "", sel[PROMQL_MAX / 8], podsel[PROMQL_MAX / 8];
 	uint64_t w = r->p.window_ns / NSEC_PER_SEC, s = r->p.step_ns / NSEC_PER_SEC;
-	const char *by_e, *by_c;
+	char ident[512];
 	struct fleet_query *q;
 	int rc = 0;
 
@@ -185,16 +233,18 @@ int fleet_plan(const struct fleet_req *r, const char *job, struct fleet_plan *pl
 	}
 	switch (r->route) {
 	case FLEET_APPS:
+		/* in enum fleet_apps_query's order */
+		for (int k = 0; k < 3; k++) {
+			static const char *const by[] = { "group, group_kind, domain", "group, group_kind, kind",
+							  "group, group_kind" };
+
+			q = add_q(pl);
+			rc |= promql_window_sum(q->expr, sizeof(q->expr), family[k], sel, by[k], w);
+		}
+		rc |= add_hosts(pl, base, w);
 		q = add_q(pl);
-		rc |= promql_window_sum(q->expr, sizeof(q->expr), PROMQL_GROUP_ENERGY, sel, "group, group_kind, domain", w);
-		q = add_q(pl);
-		rc |= promql_window_sum(q->expr, sizeof(q->expr), PROMQL_GROUP_CARBON, sel, "group, group_kind, kind", w);
-		q = add_q(pl);
-		rc |= promql_window_sum(q->expr, sizeof(q->expr), PROMQL_GROUP_CPU, sel, "group, group_kind", w);
-		q = add_q(pl);
-		rc |= promql_up(q->expr, sizeof(q->expr), base);
-		q = add_q(pl);
-		rc |= promql_host_names(q->expr, sizeof(q->expr), base, w);
+		identity_by(ident, sizeof(ident));
+		rc |= promql_group_labels(q->expr, sizeof(q->expr), PROMQL_GROUP_ENERGY, sel, ident, w);
 		if (r->p.breakdown) {
 			q = add_q(pl);
 			rc |= promql_window_sum(q->expr, sizeof(q->expr), PROMQL_GROUP_ENERGY, sel,
@@ -204,37 +254,13 @@ int fleet_plan(const struct fleet_req *r, const char *job, struct fleet_plan *pl
 	case FLEET_ENERGY:
 	case FLEET_CARMEN_RUN:
 		/* per step: the window sum over one step, so the steps tile the window exactly */
-		by_e = "domain";
-		by_c = "kind";
-		q = add_q(pl);
-		range_of(r, q);
-		rc |= promql_window_sum(q->expr, sizeof(q->expr), PROMQL_GROUP_ENERGY, sel, by_e, s);
-		q = add_q(pl);
-		range_of(r, q);
-		rc |= promql_window_sum(q->expr, sizeof(q->expr), PROMQL_GROUP_CARBON, sel, by_c, s);
-		q = add_q(pl);
-		rc |= promql_up(q->expr, sizeof(q->expr), base);
-		q = add_q(pl);
-		rc |= promql_host_names(q->expr, sizeof(q->expr), base, w);
-		if (r->p.breakdown) {
-			const char *who = r->route == FLEET_ENERGY ? "instance" : "group";
-			char be[64], bc[64];
-
-			snprintf(be, sizeof(be), "%s, domain", who);
-			snprintf(bc, sizeof(bc), "%s, kind", who);
-			q = add_q(pl);
-			range_of(r, q);
-			rc |= promql_window_sum(q->expr, sizeof(q->expr), PROMQL_GROUP_ENERGY, sel, be, s);
-			q = add_q(pl);
-			range_of(r, q);
-			rc |= promql_window_sum(q->expr, sizeof(q->expr), PROMQL_GROUP_CARBON, sel, bc, s);
-		}
+		rc |= add_steps(pl, r, sel, NULL);
+		rc |= add_hosts(pl, base, w);
+		if (r->p.breakdown)
+			rc |= add_steps(pl, r, sel, r->route == FLEET_ENERGY ? "instance" : "group");
 		break;
 	case FLEET_HOSTS:
-		q = add_q(pl);
-		rc |= promql_up(q->expr, sizeof(q->expr), base);
-		q = add_q(pl);
-		rc |= promql_host_names(q->expr, sizeof(q->expr), base, w);
+		rc |= add_hosts(pl, base, w);
 		break;
 	case FLEET_CARMEN_APPS:
 		q = add_q(pl);

@@ -30,25 +30,15 @@ struct stepset {
 
 static struct steps *steps_get(struct stepset *ss, const char *who)
 {
-	struct steps *nv;
+	struct steps *x = fleet_slot((void **)&ss->v, &ss->n, sizeof(*ss->v), sizeof(ss->v->who), who);
 
-	for (size_t i = 0; i < ss->n; i++)
-		if (!strcmp(ss->v[i].who, who))
-			return &ss->v[i];
-	nv = realloc(ss->v, (ss->n + 1) * sizeof(*nv));
-	if (!nv)
-		return NULL;
-	ss->v = nv;
-	memset(&ss->v[ss->n], 0, sizeof(*nv));
-	snprintf(ss->v[ss->n].who, sizeof(nv->who), "%s", who);
-	for (int k = 0; k < S_N; k++) {
-		ss->v[ss->n].v[k] = calloc(ss->nsteps ? ss->nsteps : 1, sizeof(double));
-		if (!ss->v[ss->n].v[k]) {
-			ss->n++;
-			return NULL;
-		}
+	for (int k = 0; x && k < S_N; k++) {
+		if (!x->v[k])
+			x->v[k] = calloc(ss->nsteps ? ss->nsteps : 1, sizeof(double));
+		if (!x->v[k])
+			return NULL;	/* stepset_free frees what was had */
 	}
-	return &ss->v[ss->n++];
+	return x;
 }
 
 static void stepset_free(struct stepset *ss)

@@ -1,12 +1,11 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* The Prometheus query API over libcurl: one GET per query, its whole answer kept, failures told apart (slow, unreachable). */
+/* The Prometheus query API over libcurl: one GET per query, its whole answer kept, failures told apart (slow, unreachable, TLS). */
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <curl/curl.h>
+#include "joule/netcurl.h"
 #include "joule/promclient.h"
 
 /* An answer larger than this is not one the fleet asked for (thousands of groups are a few MB). */
@@ -14,54 +13,27 @@
 
 int promclient_init(struct promclient *c, const char *url, long timeout_ms, char *err, size_t errlen)
 {
-	size_t n;
+	int rc;
 
 	memset(c, 0, sizeof(*c));
-	if (!url || (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0)) {
-		snprintf(err, errlen, "--prometheus URL '%s' must start with http:// or https://", url ? url : "");
-		return -EINVAL;
-	}
-	n = strlen(url);
-	if (n >= sizeof(c->base)) {
-		snprintf(err, errlen, "--prometheus URL is too long (%zu bytes, at most %zu)", n, sizeof(c->base) - 1);
-		return -EINVAL;
-	}
-	if (strpbrk(url, " \t\r\n?#")) {
-		snprintf(err, errlen, "--prometheus URL '%s' must be a plain base URL (no spaces, query or fragment)",
-			 url);
-		return -EINVAL;
-	}
-	memcpy(c->base, url, n + 1);
-	while (n > 0 && c->base[n - 1] == '/')
-		c->base[--n] = '\0';
+	rc = netcurl_base_url(url, "--prometheus URL", c->base, sizeof(c->base), err, errlen);
+	if (rc)
+		return rc;
 	c->timeout_ms = timeout_ms > 0 ? timeout_ms : 10000;
 	return 0;
 }
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc;
-
-static void curl_init(void)
+int promclient_set_auth(struct promclient *c, const struct netcurl_auth *auth, char *err, size_t errlen)
 {
-	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+	netcurl_auth_free(&c->auth);
+	c->auth = *auth;
+	c->auth.bearer_token = c->auth.basic_password = NULL;
+	return netcurl_auth_load(&c->auth, err, errlen);
 }
 
-static size_t on_data(char *p, size_t size, size_t nmemb, void *ctx)
+void promclient_free(struct promclient *c)
 {
-	struct prom_answer *a = ctx;
-	size_t len = size * nmemb;
-	char *nb;
-
-	if (a->len + len > MAX_ANSWER)
-		return 0; /* curl fails the transfer: CURLE_WRITE_ERROR */
-	nb = realloc(a->body, a->len + len + 1);
-	if (!nb)
-		return 0;
-	a->body = nb;
-	memcpy(a->body + a->len, p, len);
-	a->len += len;
-	a->body[a->len] = '\0';
-	return len;
+	netcurl_auth_free(&c->auth);
 }
 
 static int map_curl(CURLcode cc)
@@ -76,6 +48,12 @@ static int map_curl(CURLcode cc)
 		return -EHOSTUNREACH;
 	case CURLE_OUT_OF_MEMORY:
 		return -ENOMEM;
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+		return -EPROTO;
 	default:
 		return -EIO;
 	}
@@ -85,15 +63,16 @@ static int map_curl(CURLcode cc)
 static int get(const struct promclient *c, const char *path, const char *const *kv, size_t nkv,
 	       struct prom_answer *a)
 {
-	char *url = NULL;
+	struct netcurl_body b = { .max = MAX_ANSWER };
+	char *url = NULL, why[CURL_ERROR_SIZE] = "";
 	size_t ulen = 0;
 	FILE *m;
 	CURL *h;
 	CURLcode cc;
 
 	memset(a, 0, sizeof(*a));
-	pthread_once(&curl_once, curl_init);
-	if (curl_init_rc != CURLE_OK || !(h = curl_easy_init())) {
+	h = netcurl_easy("joule-fleet/" JOULE_VERSION, c->timeout_ms, &c->auth);
+	if (!h) {
 		snprintf(a->message, sizeof(a->message), "libcurl did not initialise");
 		return a->err = -EIO;
 	}
@@ -115,22 +94,23 @@ static int get(const struct promclient *c, const char *path, const char *const *
 		return a->err = -ENOMEM;
 	}
 	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, a);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, netcurl_on_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->timeout_ms);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "joule-fleet/" JOULE_VERSION);
+	/* curl's own words for a TLS failure ("unable to get local issuer certificate") say more than its code's */
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, why);
 	cc = curl_easy_perform(h);
 	if (cc == CURLE_OK) {
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &a->http_status);
 	} else {
 		a->err = map_curl(cc);
-		snprintf(a->message, sizeof(a->message), "%s", curl_easy_strerror(cc));
+		snprintf(a->message, sizeof(a->message), "%s", b.too_big ? "answer over 64 MiB"
+							       : why[0] ? why : curl_easy_strerror(cc));
 		a->http_status = 0;
 	}
+	a->body = b.p;
+	a->len = b.len;
 	curl_easy_cleanup(h);
 	free(url);
 	return a->err;

@@ -112,3 +112,10 @@ int promql_namespaces(char *out, size_t outlen, const char *matchers)
 	return put(out, outlen, "group by (namespace) (%s{%s%snamespace!=\"\"})", PROMQL_GROUP_ENERGY, matchers,
 		   matchers[0] ? "," : "");
 }
+
+int promql_group_labels(char *out, size_t outlen, const char *metric, const char *matchers, const char *by,
+			uint64_t window_s)
+{
+	return put(out, outlen, "group by (%s) (last_over_time(%s{%s}[%llus]))", by, metric, matchers,
+		   (unsigned long long)window_s);
+}

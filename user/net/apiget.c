@@ -1,47 +1,21 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* GET one JSON document from a joule daemon's API over libcurl: its Unix socket or an http(s) base URL. */
 #include <errno.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <curl/curl.h>
 #include "joule/apiget.h"
 #include "joule/log.h"
+#include "joule/netcurl.h"
 
 /* /api/v1/energy with a breakdown is the largest answer: 1000 steps x a few series x 100 processes */
 #define BODY_MAX (64u << 20)
 
-struct body {
-	char *p;
-	size_t len;
-	bool too_big;
-};
-
-static size_t on_data(char *data, size_t size, size_t n, void *ctx)
-{
-	struct body *b = ctx;
-	size_t add = size * n;
-	char *q;
-
-	if (b->len + add > BODY_MAX) {
-		b->too_big = true;
-		return 0;
-	}
-	q = realloc(b->p, b->len + add + 1);
-	if (!q)
-		return 0;
-	b->p = q;
-	memcpy(b->p + b->len, data, add);
-	b->len += add;
-	b->p[b->len] = '\0';
-	return add;
-}
-
 int apiget_json(const char *where, const char *path, cJSON **doc)
 {
 	const char *sock = !strncmp(where, "unix:", 5) ? where + 5 : where[0] == '/' ? where : NULL;
-	struct body b = { 0 };
+	struct netcurl_body b = { .max = BODY_MAX };
 	char url[2048];
 	long status = 0;
 	CURLcode cc;
@@ -57,16 +31,14 @@ int apiget_json(const char *where, const char *path, cJSON **doc)
 	/* "http://host:9940/" + "/api/..." */
 	if (!sock && strlen(where) > 0 && where[strlen(where) - 1] == '/')
 		snprintf(url, sizeof(url), "%.*s%s", (int)strlen(where) - 1, where, path);
-	c = curl_easy_init();
+	c = netcurl_easy("joule/" JOULE_VERSION, 30000L, NULL);
 	if (!c)
 		return -ENOMEM;
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	if (sock)
 		curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, sock);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, netcurl_on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	cc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	curl_easy_cleanup(c);

@@ -1,36 +1,22 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* The Pushgateway client: one PUT of the run's totals per grouping key, over libcurl, retried a few times. */
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <curl/curl.h>
 #include "joule/log.h"
+#include "joule/netcurl.h"
 #include "joule/pushgw.h"
 
 int pushgw_init(struct pushgw_target *t, const char *url, char *err, size_t errlen)
 {
-	size_t n;
+	int rc;
 
 	memset(t, 0, sizeof(*t));
-	if (!url || (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0)) {
-		snprintf(err, errlen, "push URL '%s' must start with http:// or https://", url ? url : "");
-		return -EINVAL;
-	}
-	n = strlen(url);
-	if (n >= sizeof(t->url)) {
-		snprintf(err, errlen, "push URL is too long (%zu bytes, at most %zu)", n, sizeof(t->url) - 1);
-		return -EINVAL;
-	}
-	if (strpbrk(url, " \t\r\n?#")) {
-		snprintf(err, errlen, "push URL '%s' must be a plain base URL (no spaces, query or fragment)", url);
-		return -EINVAL;
-	}
-	memcpy(t->url, url, n + 1);
-	while (n > 0 && t->url[n - 1] == '/')
-		t->url[--n] = '\0';
+	rc = netcurl_base_url(url, "push URL", t->url, sizeof(t->url), err, errlen);
+	if (rc)
+		return rc;
 	snprintf(t->job, sizeof(t->job), "%s", PUSHGW_DEFAULT_JOB);
 	return 0;
 }
@@ -64,14 +50,6 @@ int pushgw_add_grouping(struct pushgw_target *t, const char *kv, char *err, size
 	}
 	t->labels[t->nlabels++] = l;
 	return 0;
-}
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc;
-
-static void curl_init(void)
-{
-	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
 struct reply {
@@ -135,8 +113,8 @@ int pushgw_push(const struct pushgw_target *t, const struct export_run *r)
 		free(body);
 		return -ENOMEM;
 	}
-	pthread_once(&curl_once, curl_init);
-	if (curl_init_rc != CURLE_OK || !(h = curl_easy_init())) {
+	h = netcurl_easy("joule/" JOULE_VERSION, t->timeout_ms > 0 ? t->timeout_ms : 5000L, NULL);
+	if (!h) {
 		log_err("failed to push to %s: libcurl did not initialise", url);
 		rc = -EIO;
 		goto out;
@@ -148,10 +126,6 @@ int pushgw_push(const struct pushgw_target *t, const struct export_run *r)
 	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)body_len);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, t->timeout_ms > 0 ? t->timeout_ms : 5000L);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "joule/" JOULE_VERSION);
 	rc = -EIO;
 	for (int i = 1; i <= attempts; i++) {
 		struct reply reply = { .n = 0 };
