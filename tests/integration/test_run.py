@@ -171,10 +171,11 @@ def test_run_captures_500_short_lived_processes():
 
 @root
 def test_run_powercap_energy_matches_fake_rapl_ground_truth(fake_rapl, tmp_path):
-    # A 16 J counter range at 10-30 W wraps every 0.53-1.6 s: at least three wraps in
-    # the 6 s run, and a read may come half a second late (a busy machine) without
-    # missing one; an 8 J range lost a wrap whenever a tick came 0.27 s late.
-    fr = fake_rapl("--max-range-uj", "16000000", "--idle-w", "10", "--max-w", "30")
+    # A 24 J counter range at a constant 20 W wraps every 1.2 s whatever the machine
+    # does: five wraps in the 6 s run, and a read may come a second late without missing
+    # one. At 10-30 W with 16 J (a wrap every 0.53 s when busy) one wrap was missed under
+    # load even at real-time priority; an 8 J range whenever a tick came 0.27 s late.
+    fr = fake_rapl("--max-range-uj", "24000000", "--idle-w", "20", "--max-w", "20")
     # What is tested is the wrap arithmetic, not the scheduler: a reader starved for longer
     # than range/power misses a wrap on real hardware too. At real-time priority neither the
     # fake's counter nor joule's reads wait behind a busy machine's normal-priority work.
@@ -201,7 +202,7 @@ def test_run_powercap_energy_matches_fake_rapl_ground_truth(fake_rapl, tmp_path)
     got = rep["host"]["domains"]
     print(f"package: joule {got['package']} µJ, truth {truth_pkg} µJ; dram: {got['dram']} vs {truth_dram}")
     assert rep["source"] == "powercap"
-    assert truth_pkg > 3 * 16_000_000, "the counter wrapped several times"
+    assert truth_pkg > 3 * 24_000_000, "the counter wrapped several times"
     assert abs(got["package"] - truth_pkg) <= 0.005 * truth_pkg
     assert abs(got["dram"] - truth_dram) <= 0.005 * truth_dram
     assert rep["host"]["energy_uj"] == got["package"] + got["dram"]

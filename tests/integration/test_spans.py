@@ -113,7 +113,11 @@ def test_spans_when_two_spans_burn_3_to_1_report_energy_in_that_ratio_and_never_
         ratio = heavy / light
         print("3:1 spans: energy %d/%d uJ = %.4f, cpu %d/%d ns = %.4f" % (heavy, light, ratio, cpu_h, cpu_l,
                                                                          cpu_h / cpu_l))
-        assert abs(ratio / 3 - 1) <= 0.03, "energy ratio %.4f is not 3 +-3 %% (cpu ratio %.4f)" % (ratio, cpu_h / cpu_l)
+        # The spans' CPU is 3:1 but for each span's own cost (its two requests), a few ms more on a busy
+        # machine: that is the load's. Energy in the CPU's ratio is the contract.
+        assert abs(cpu_h / cpu_l / 3 - 1) <= 0.06, "cpu ratio %.4f is not 3 +-6 %%" % (cpu_h / cpu_l)
+        assert abs(ratio / (cpu_h / cpu_l) - 1) <= 0.02, "energy ratio %.4f is not the cpu ratio %.4f +-2 %%" % (
+            ratio, cpu_h / cpu_l)
         for s in out["spans"]["heavy"] + out["spans"]["light"]:
             assert s["state"] == "closed" and s["pid"] == out["pid"], "span not closed by its own process: %r" % s
             assert s["energy_uj"] == s["cpu_energy_uj"] + s["memory_energy_uj"], "energy parts do not add up: %r" % s
