@@ -11,6 +11,7 @@ import socket
 import ssl
 import subprocess
 import tempfile
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -147,3 +148,31 @@ def test_fleet_auth_when_a_secret_file_is_empty_or_options_half_given_exits_2_na
         r = subprocess.run([JOULE, "fleet", "query", "--prometheus", "https://127.0.0.1:9", *args, "/api/v1/hosts"],
                            capture_output=True, text=True, timeout=30)
         assert r.returncode == 2 and what in r.stderr, "%r: rc %d, %s" % (args, r.returncode, r.stderr)
+
+
+def test_fleet_serve_when_given_a_web_config_serves_tls_and_asks_for_its_password(tls_prom, right, tmp_path):
+    web = tmp_path / "web.yml"
+    web.write_text("tls_server_config:\n  cert_file: %s\n  key_file: %s\nbasic_auth_users:\n  viewer: %s\n"
+                   % (os.path.join(os.path.dirname(tls_prom.files["ca.crt"]), "server.crt"),
+                      os.path.join(os.path.dirname(tls_prom.files["ca.crt"]), "server.key"), bcrypt("v1ew")))
+    srv = FleetServer(tls_prom.url, *tls_prom.args(), "--web-config-file", str(web))
+    ctx = ssl.create_default_context(cafile=tls_prom.files["ca.crt"])
+
+    def get(auth):
+        req = urllib.request.Request("https://%s/api/v1/hosts" % srv.addr)
+        if auth:
+            req.add_header("Authorization", "Basic " + base64.b64encode(auth.encode()).decode())
+        try:
+            with urllib.request.urlopen(req, timeout=15, context=ctx) as r:
+                return r.status, r.headers.get("WWW-Authenticate"), json.load(r)
+        except urllib.error.HTTPError as e:
+            return e.code, e.headers.get("WWW-Authenticate"), json.load(e)
+    try:
+        st, _, body = get("viewer:v1ew")
+        assert st == 200 and body == right.get_json("/api/v1/hosts"), "over TLS with the password: %d %r" % (st, body)
+        for auth in (None, "viewer:wrong"):
+            st, challenge, body = get(auth)
+            assert st == 401 and body["error"]["code"] == 401, "%r: %d %r" % (auth, st, body)
+            assert challenge and challenge.startswith("Basic"), "%r: no Basic challenge (%r)" % (auth, challenge)
+    finally:
+        srv.cleanup()

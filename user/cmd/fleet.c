@@ -17,6 +17,7 @@
 #include "joule/daemon.h"
 #include "joule/fleet.h"
 #include "joule/fleet_api.h"
+#include "joule/http_auth.h"
 #include "joule/http_query.h"
 #include "joule/log.h"
 #include "joule/netcurl.h"
@@ -32,6 +33,7 @@
 
 struct fleet {
 	struct promclient prom;
+	struct http_auth *auth;	/* --web-config-file: TLS and basic auth of the listener (NULL: plain, anyone) */
 	const char *job;
 	atomic_int streams;
 	volatile sig_atomic_t stopping;
@@ -148,6 +150,8 @@ static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, cons
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	if (allow)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+	if (status == 401) /* the only 401 is the basic auth challenge */
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Basic realm=\"joule fleet\"");
 	ret = MHD_queue_response(c, status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -268,6 +272,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		*con_cls = f; /* headers seen; answer on the next call (no body is accepted) */
 		return MHD_YES;
 	}
+	if (f->auth) {
+		enum http_auth_result a = http_auth_check(f->auth, c);
+
+		if (a == HTTP_AUTH_NEED_PASSWORD)
+			return send_error(c, 401, "a user and password of the web config are required", NULL);
+		if (a == HTTP_AUTH_BAD_CERT)
+			return send_error(c, 403, "a client certificate signed by the configured CA is required", NULL);
+	}
 	if (*upload_size) {
 		*upload_size = 0;
 		return send_error(c, 413, "no request body is accepted", NULL);
@@ -344,6 +356,26 @@ static int open_listener(const char *listen_addr, char *bound, size_t boundlen)
 	return fd;
 }
 
+static struct MHD_Daemon *start_mhd(struct fleet *f, int fd)
+{
+	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	struct MHD_OptionItem opts[10] = {
+		{ MHD_OPTION_LISTEN_SOCKET, fd, NULL },
+		{ MHD_OPTION_CONNECTION_LIMIT, FLEET_MAX_CONNECTIONS, NULL },
+		{ MHD_OPTION_CONNECTION_TIMEOUT, FLEET_CONN_TIMEOUT_S, NULL },
+		{ MHD_OPTION_CONNECTION_MEMORY_LIMIT, 32768, NULL },
+	};
+	size_t n = 4;
+
+	/* the daemon's web config (exporter-toolkit format) and its checks, for the fleet's own listener */
+	if (f->auth && http_auth_tls(f->auth)) {
+		flags |= MHD_USE_TLS;
+		http_auth_mhd_options(f->auth, opts, &n);
+	}
+	opts[n] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+	return MHD_start_daemon(flags, 0, NULL, NULL, on_request, f, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+}
+
 static int serve(struct fleet *f, const char *listen_addr, const char *ready_file)
 {
 	struct MHD_Daemon *d;
@@ -360,17 +392,13 @@ static int serve(struct fleet *f, const char *listen_addr, const char *ready_fil
 	fd = open_listener(listen_addr, bound, sizeof(bound));
 	if (fd < 0)
 		return 1;
-	d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0,
-			     NULL, NULL, on_request, f, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
-			     (unsigned)FLEET_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
-			     (unsigned)FLEET_CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768,
-			     MHD_OPTION_END);
+	d = start_mhd(f, fd);
 	if (!d) {
 		log_err("failed to start the HTTP server on %s", bound);
 		close(fd);
 		return 1;
 	}
-	log_info("fleet API on %s over %s", bound, f->prom.base);
+	log_info("fleet API on %s%s over %s", f->auth && http_auth_tls(f->auth) ? "https://" : "", bound, f->prom.base);
 	if (ready_file && daemon_write_ready_file(ready_file, bound)) {
 		MHD_stop_daemon(d);
 		close(fd);
@@ -473,6 +501,7 @@ static int query_one(struct fleet *f, const char *target)
 enum {
 	O_LISTEN,
 	O_READY,
+	O_WEB_CONFIG,
 	O_PROMETHEUS,
 	O_JOB,
 	O_TIMEOUT,
@@ -491,6 +520,8 @@ static const struct cli_opt fleet_opts[O_N + 1] = {
 		       .help = "where serve answers (port 0: any free port)" },
 	[O_READY] = { .name = "ready-file", .takes_value = true, .metavar = "FILE",
 		      .help = "written with the bound address once serving, removed at exit" },
+	[O_WEB_CONFIG] = { .name = "web-config-file", .takes_value = true, .metavar = "FILE",
+			   .help = "TLS and basic auth of the listener, as the daemon's (exporter-toolkit format)" },
 	[O_PROMETHEUS] = { .name = "prometheus", .takes_value = true, .metavar = "URL",
 			   .help = "the Prometheus (or Thanos, Mimir, VictoriaMetrics) query API base URL (required)" },
 	[O_JOB] = { .name = "job", .takes_value = true, .metavar = "NAME", .dflt = "joule",
@@ -514,7 +545,7 @@ static const struct cli_opt fleet_opts[O_N + 1] = {
 };
 
 struct fleet_args {
-	const char *prom, *listen, *ready;
+	const char *prom, *listen, *ready, *web_config;
 	struct netcurl_auth auth;
 	struct fleet *f;
 	uint64_t timeout_ns;
@@ -528,6 +559,7 @@ static int fleet_opt(void *ctx, const struct cli_opt *o, const char *val)
 	switch (o - fleet_opts) {
 	case O_LISTEN: a->listen = val; break;
 	case O_READY: a->ready = val; break;
+	case O_WEB_CONFIG: a->web_config = val; break;
 	case O_PROMETHEUS: a->prom = val; break;
 	case O_JOB: a->f->job = val; break;
 	case O_CA: a->auth.ca_file = val; break;
@@ -626,7 +658,12 @@ int cmd_fleet(int argc, char **argv)
 		fprintf(stderr, "joule: fleet: %s\n", rc == -ENOMEM ? strerror(ENOMEM) : err);
 		return rc == -ENOMEM ? 1 : EXIT_USAGE;
 	}
+	if (a.web_config && http_auth_new(&f.auth, a.web_config)) {
+		promclient_free(&f.prom);
+		return 1; /* logged, as the daemon's is */
+	}
 	rc = def == &serve_def ? serve(&f, a.listen, a.ready) : query_one(&f, argv[idx]);
+	http_auth_free(f.auth);
 	promclient_free(&f.prom);
 	return rc;
 }
