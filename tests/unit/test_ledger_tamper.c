@@ -35,7 +35,7 @@ static struct ledger_verifier snap[NLINES + 1];
 /* Build the ledger with the real writer, then keep its bytes. */
 static int setup(void **state)
 {
-	char dir[] = "/tmp/joule-tamper-XXXXXX", path[96], cmd[128];
+	char path[PATH_MAX];
 	struct ledger_opts o = { .sync = LEDGER_SYNC_NEVER };
 	struct ledger_verify_result r;
 	const char *files[1];
@@ -43,9 +43,10 @@ static int setup(void **state)
 	int n = 0;
 
 	log_level = LOG_LVL_ERR;
-	if (!mkdtemp(dir))
+	if (tl_setup(NULL)) /* under $TMPDIR, removed by the teardown even when setup fails half-way */
 		return -1;
-	snprintf(path, sizeof(path), "%s/t.jsonl", dir);
+	if ((size_t)snprintf(path, sizeof(path), "%s/t.jsonl", tl_dir()) >= sizeof(path))
+		return -1;
 	o.path = path;
 	if (ledger_open(&l, &o))
 		return -1;
@@ -81,14 +82,13 @@ static int setup(void **state)
 		if (ledger_verifier_buf(&snap[k], orig + line_start[k - 1], line_start[k] - line_start[k - 1]))
 			return -1;
 	}
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd);
+	return 0;
 }
 
 static int teardown(void **state)
 {
 	free(orig);
-	return 0;
+	return tl_teardown(NULL);
 }
 
 static int line_of(size_t off)
