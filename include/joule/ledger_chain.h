@@ -55,5 +55,7 @@ int ledger_json_add_u64(cJSON *obj, const char *key, uint64_t v);
 int ledger_json_add_ns(cJSON *obj, const char *key, uint64_t ns);
 /* A decimal ns string back to its value. */
 bool ledger_json_get_ns(const cJSON *it, uint64_t *out);
+/* A JSON number that is an integer >= min and below 2^53 (where doubles stop being exact): seq, counts. */
+bool ledger_json_is_uint(const cJSON *it, uint64_t min);
 
 #endif /* JOULE_LEDGER_CHAIN_H */

@@ -41,6 +41,12 @@ int ledger_json_add_ns(cJSON *obj, const char *key, uint64_t ns)
 	return cJSON_AddStringToObject(obj, key, buf) ? 0 : -ENOMEM;
 }
 
+bool ledger_json_is_uint(const cJSON *it, uint64_t min)
+{
+	return cJSON_IsNumber(it) && it->valuedouble >= (double)min && it->valuedouble < (double)JCS_MAX_SAFE_INT &&
+	       it->valuedouble == (double)(uint64_t)it->valuedouble;
+}
+
 bool ledger_json_get_ns(const cJSON *it, uint64_t *out)
 {
 	return cJSON_IsString(it) && parse_u64(it->valuestring, out) == 0;

@@ -92,8 +92,7 @@ int ledger_checkpoint_parse(const char *text, size_t len, const unsigned char *p
 	pk = cJSON_GetObjectItemCaseSensitive(o, "pubkey");
 	if (!cJSON_IsString(kind) || strcmp(kind->valuestring, "checkpoint") != 0)
 		err = bad(why, whylen, "\"kind\" is not \"checkpoint\"");
-	else if (!cJSON_IsNumber(seq) || seq->valuedouble < 0 || seq->valuedouble >= (double)JCS_MAX_SAFE_INT ||
-		 seq->valuedouble != (double)(uint64_t)seq->valuedouble)
+	else if (!ledger_json_is_uint(seq, 0))
 		err = bad(why, whylen, "\"seq\" missing or not a non-negative integer");
 	else if (!cJSON_IsString(hash) || !ledger_is_hex(hash->valuestring, LEDGER_HASH_HEX))
 		err = bad(why, whylen, "\"hash\" missing or not 64 lowercase hex digits");

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <sodium.h>
+#include "joule/ledger_chain.h"
 #include "joule/ledger_keys.h"
 #include "joule/log.h"
 #include "joule/util.h"
@@ -146,21 +147,11 @@ void ledger_key_sign_hex(const struct ledger_key *k, const void *msg, size_t len
 	sodium_bin2hex(sig, LEDGER_SIG_HEX + 1, s, sizeof(s));
 }
 
-static bool lower_hex(const char *s, size_t n)
-{
-	if (strlen(s) != n)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return false;
-	return true;
-}
-
 bool ledger_sig_verify_hex(const unsigned char pk[32], const char *sig_hex, const void *msg, size_t len)
 {
 	unsigned char s[crypto_sign_BYTES];
 
-	if (!sig_hex || !lower_hex(sig_hex, LEDGER_SIG_HEX) ||
+	if (!sig_hex || !ledger_is_hex(sig_hex, LEDGER_SIG_HEX) ||
 	    sodium_hex2bin(s, sizeof(s), sig_hex, LEDGER_SIG_HEX, NULL, NULL, NULL) != 0)
 		return false;
 	return crypto_sign_verify_detached(s, msg, len, pk) == 0;
@@ -168,7 +159,7 @@ bool ledger_sig_verify_hex(const unsigned char pk[32], const char *sig_hex, cons
 
 int ledger_pubkey_from_hex(const char *hex, unsigned char pk[32])
 {
-	if (!hex || !lower_hex(hex, LEDGER_PUBKEY_HEX) ||
+	if (!hex || !ledger_is_hex(hex, LEDGER_PUBKEY_HEX) ||
 	    sodium_hex2bin(pk, 32, hex, LEDGER_PUBKEY_HEX, NULL, NULL, NULL) != 0)
 		return -EINVAL;
 	return 0;

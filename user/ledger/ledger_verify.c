@@ -134,9 +134,7 @@ static int verify_record(struct ledger_verifier *v, cJSON *obj, const char *line
 	ts1 = cJSON_GetObjectItemCaseSensitive(obj, "ts_end");
 	if (!cJSON_IsString(kind) || strlen(kind->valuestring) >= sizeof(v->last_kind))
 		return vfail(v, LEDGER_E_SCHEMA, "\"kind\" missing or not a short string");
-	if (!cJSON_IsNumber(seq_it) || seq_it->valuedouble < 0 ||
-	    seq_it->valuedouble >= (double)JCS_MAX_SAFE_INT ||
-	    seq_it->valuedouble != (double)(uint64_t)seq_it->valuedouble)
+	if (!ledger_json_is_uint(seq_it, 0))
 		return vfail(v, LEDGER_E_SCHEMA, "\"seq\" missing or not a non-negative integer");
 	seq = (uint64_t)seq_it->valuedouble;
 	if (!cJSON_IsString(prev) || !ledger_is_hex(prev->valuestring, LEDGER_HASH_HEX))
@@ -186,8 +184,7 @@ static int verify_record(struct ledger_verifier *v, cJSON *obj, const char *line
 		cJSON *n = cJSON_GetObjectItemCaseSensitive(obj, "lost_records");
 		cJSON *why = cJSON_GetObjectItemCaseSensitive(obj, "reason");
 
-		if (!cJSON_IsNumber(n) || n->valuedouble < 1 || n->valuedouble >= (double)JCS_MAX_SAFE_INT ||
-		    n->valuedouble != (double)(uint64_t)n->valuedouble || !cJSON_IsString(why))
+		if (!ledger_json_is_uint(n, 1) || !cJSON_IsString(why))
 			err = vfail(v, LEDGER_E_SCHEMA, "gap record without a positive \"lost_records\" and a \"reason\"");
 		else {
 			if (v->gaps++ == 0) {
