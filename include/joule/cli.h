@@ -53,6 +53,8 @@ struct cli_command {
 	const struct cli_example *examples; /* NULL-cmd terminated (may be NULL) */
 	int (*main)(int argc, char **argv); /* argv[0] is the command's name */
 	bool own_parser;		/* parses its own argv (ledger): help is its synopsis only */
+	const struct cli_command *const *subs; /* own_parser with subcommands (ledger verify...): NULL-terminated,
+						* each with its own options, for the man page and completion */
 	bool interleaved;		/* options may follow operands (verify FILE --json); no "--" needed */
 };
 

@@ -12,4 +12,8 @@ extern const struct cli_command cmd_probe_def;	/* probe.c */
 extern const struct cli_command cmd_daemon_def;	/* daemon.c */
 extern const struct cli_command cmd_span_def;	/* span_cli.c */
 
+/* joule ledger (ledger_cli.c): its entry point, and verify, head, show and keygen for the help. */
+int cmd_ledger(int argc, char **argv);
+extern const struct cli_command *const ledger_subcommands[];
+
 #endif /* JOULE_COMMANDS_H */

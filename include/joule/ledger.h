@@ -125,7 +125,4 @@ void ledger_get_stats(struct ledger *l, struct ledger_stats *out);
  */
 uint64_t ledger_records_lost(struct ledger *l);
 
-/* `joule ledger verify|show|keygen ...`; main.c dispatches "ledger" here. Returns the exit code. */
-int cmd_ledger(int argc, char **argv);
-
 #endif /* JOULE_LEDGER_H */

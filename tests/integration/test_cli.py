@@ -71,6 +71,18 @@ def test_help_of_a_command_equals_its_help_option():
     assert joule("help", "run").stdout == joule("run", "--help").stdout
 
 
+def test_subcommand_help_has_its_synopsis_and_every_option_of_the_table():
+    subs = [s for c in options_table()["commands"] for s in c.get("subcommands", [])]
+    assert subs, "ledger and fleet have subcommands in the table"
+    for sub in subs:
+        r = joule(*sub["name"].split(), "--help")
+        assert r.returncode == 0 and r.stdout.startswith(f"usage: joule {sub['name']} "), \
+            f"joule {sub['name']} --help: {r.stdout[:200]} {r.stderr}"
+        flat = " ".join(r.stdout.split())
+        for o in sub["options"]:
+            assert f"--{o['long']}" in flat, f"--{o['long']} in joule {sub['name']} --help"
+
+
 def test_help_of_ledger_shows_its_subcommands():
     r = joule("help", "ledger")
     assert r.returncode == 0 and "joule ledger verify" in r.stdout, r.stdout + r.stderr
@@ -221,7 +233,11 @@ def man_text():
 def test_man_page_has_a_section_per_command_and_every_option():
     text = man_text()
     flat = " ".join(text.split())
-    for c in options_table()["commands"]:
+    cmds = options_table()["commands"]
+    subs = [s for c in cmds for s in c.get("subcommands", [])]
+    assert {"ledger verify", "ledger head", "ledger show", "ledger keygen", "fleet serve", "fleet query"} <= \
+        {s["name"] for s in subs}, "the subcommands are in the table: %r" % [s["name"] for s in subs]
+    for c in cmds + subs:
         assert f"joule {c['name']} " in text, f"a section for joule {c['name']}"
         for o in c["options"]:
             assert f"--{o['long']}" in flat, f"--{o['long']} of {c['name']} in the man page"
@@ -253,6 +269,17 @@ def test_completion_completes_commands():
 def test_completion_completes_a_commands_own_options_only():
     assert complete("joule", "daemon", "--top") == {"--top-n"}
     assert complete("joule", "run", "--top") == set(), "run has no --top-n"
+
+
+def test_completion_completes_subcommands_then_their_own_options_and_files(tmp_path):
+    assert complete("joule", "ledger", "") == {"verify", "head", "show", "keygen", "--help"}, "ledger's subcommands"
+    assert complete("joule", "fleet", "") == {"serve", "query", "--help"}, "fleet's subcommands"
+    assert complete("joule", "ledger", "verify", "--pub") == {"--pubkey"}, "verify's own option"
+    assert complete("joule", "ledger", "show", "--pub") == set(), "show has no --pubkey"
+    assert complete("joule", "fleet", "serve", "--basic") == {"--basic-auth-user", "--basic-auth-password-file"}
+    (tmp_path / "ledger.jsonl").write_text("")
+    assert complete("joule", "ledger", "verify", str(tmp_path / "led")) == {str(tmp_path / "ledger.jsonl")}, \
+        "an operand of verify is a file"
 
 
 def test_completion_offers_the_accepted_values():

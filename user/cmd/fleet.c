@@ -679,6 +679,8 @@ static const struct cli_example fleet_examples[] = {
 	{ 0 },
 };
 
+static const struct cli_command *const fleet_subcommands[] = { &serve_def, &query_def, NULL };
+
 const struct cli_command cmd_fleet_def = {
 	.name = "fleet",
 	.synopsis = "serve|query --prometheus URL [OPTIONS] [PATH]",
@@ -690,4 +692,5 @@ const struct cli_command cmd_fleet_def = {
 	.examples = fleet_examples,
 	.main = cmd_fleet,
 	.own_parser = true,
+	.subs = fleet_subcommands,
 };

@@ -169,6 +169,9 @@ static void man_command(FILE *f, const struct cli_command *cmd)
 			fprintf(f, "\n");
 		}
 	}
+	/* after the command's own examples, so none of them reads as its last subcommand's */
+	for (const struct cli_command *const *sub = cmd->subs; sub && *sub; sub++)
+		man_command(f, *sub);
 }
 
 void cli_print_man(FILE *f, const char *version)
@@ -256,6 +259,44 @@ static void bash_value_case(FILE *f, const struct cli_optlist *l)
 	fprintf(f, "\t\tesac\n");
 }
 
+/*
+ * The value cases and the option words of cmd, at indent. With files (the
+ * operands of ledger verify, show...), a word not starting with '-' is a file.
+ */
+static void bash_options(FILE *f, const struct cli_command *cmd, const char *indent, bool files)
+{
+	struct cli_optlist l;
+
+	if (cli_opts_build(cmd, &l))
+		return;
+	bash_value_case(f, &l);
+	if (files)
+		fprintf(f, "%sif [[ \"$cur\" != -* ]]; then\n%s\tCOMPREPLY=($(compgen -f -- \"$cur\"))\n%s\treturn\n%sfi\n",
+			indent, indent, indent, indent);
+	fprintf(f, "%sCOMPREPLY=($(compgen -W '", indent);
+	for (size_t j = 0; j < l.n; j++)
+		fprintf(f, "--%s ", l.v[j].name);
+	fprintf(f, "' -- \"$cur\"))\n");
+	cli_opts_free(&l);
+}
+
+/* "ledger verify": the word after the command is a subcommand; after it, that subcommand's options. */
+static void bash_subcommands(FILE *f, const struct cli_command *cmd)
+{
+	size_t skip = strlen(cmd->name) + 1;
+
+	fprintf(f, "\t\tif [ \"$COMP_CWORD\" -eq 2 ]; then\n\t\t\tCOMPREPLY=($(compgen -W '");
+	for (const struct cli_command *const *sub = cmd->subs; *sub; sub++)
+		fprintf(f, "%s ", (*sub)->name + skip);
+	fprintf(f, "--help' -- \"$cur\"))\n\t\t\treturn\n\t\tfi\n\t\tcase \"${COMP_WORDS[2]}\" in\n");
+	for (const struct cli_command *const *sub = cmd->subs; *sub; sub++) {
+		fprintf(f, "\t\t%s)\n", (*sub)->name + skip);
+		bash_options(f, *sub, "\t\t\t", true);
+		fprintf(f, "\t\t\t;;\n");
+	}
+	fprintf(f, "\t\tesac\n\t\t;;\n");
+}
+
 void cli_print_bash_completion(FILE *f)
 {
 	size_t n;
@@ -277,23 +318,17 @@ void cli_print_bash_completion(FILE *f)
 		   "\t\t\telse\n\t\t\t\tCOMPREPLY=($(compgen -f -- \"$cur\"))\n\t\t\tfi\n\t\t\treturn\n\t\tfi\n\tdone\n"
 		   "\tcase \"${COMP_WORDS[1]}\" in\n");
 	for (size_t i = 0; i < n; i++) {
-		struct cli_optlist l;
-
 		fprintf(f, "\t%s)\n", t[i]->name);
-		if (t[i]->own_parser) {
-			fprintf(f, "\t\tif [ \"$COMP_CWORD\" -eq 2 ]; then\n"
-				   "\t\t\tCOMPREPLY=($(compgen -W 'verify show keygen --help' -- \"$cur\"))\n"
-				   "\t\telse\n\t\t\tCOMPREPLY=($(compgen -f -- \"$cur\"))\n\t\tfi\n\t\t;;\n");
+		if (t[i]->subs) {
+			bash_subcommands(f, t[i]);
 			continue;
 		}
-		if (cli_opts_build(t[i], &l))
+		if (t[i]->own_parser) {
+			fprintf(f, "\t\tCOMPREPLY=($(compgen -f -- \"$cur\"))\n\t\t;;\n");
 			continue;
-		bash_value_case(f, &l);
-		fprintf(f, "\t\tCOMPREPLY=($(compgen -W '");
-		for (size_t j = 0; j < l.n; j++)
-			fprintf(f, "--%s ", l.v[j].name);
-		fprintf(f, "' -- \"$cur\"))\n\t\t;;\n");
-		cli_opts_free(&l);
+		}
+		bash_options(f, t[i], "\t\t", false);
+		fprintf(f, "\t\t;;\n");
 	}
 	fprintf(f, "\thelp)\n\t\tCOMPREPLY=($(compgen -W '");
 	for (size_t i = 0; i < n; i++)
@@ -311,6 +346,41 @@ static void add_str(cJSON *o, const char *k, const char *v)
 		cJSON_AddNullToObject(o, k);
 }
 
+/* One command as JSON: its name, synopsis and options, and its subcommands', each the same. */
+static cJSON *command_json(const struct cli_command *cmd)
+{
+	cJSON *c = cJSON_CreateObject(), *opts;
+	struct cli_optlist l;
+
+	cJSON_AddStringToObject(c, "name", cmd->name);
+	cJSON_AddStringToObject(c, "synopsis", cmd->synopsis);
+	cJSON_AddBoolToObject(c, "own_parser", cmd->own_parser);
+	opts = cJSON_AddArrayToObject(c, "options");
+	if (!cmd->own_parser && cli_opts_build(cmd, &l) == 0) {
+		for (size_t j = 0; j < l.n; j++) {
+			cJSON *o = cJSON_CreateObject();
+			char s[2] = { l.v[j].short_opt, 0 };
+
+			cJSON_AddStringToObject(o, "long", l.v[j].name);
+			add_str(o, "short", s[0] ? s : NULL);
+			cJSON_AddBoolToObject(o, "takes_value", l.v[j].takes_value);
+			add_str(o, "metavar", l.v[j].metavar);
+			add_str(o, "default", l.v[j].dflt);
+			add_str(o, "unit", l.v[j].unit);
+			cJSON_AddBoolToObject(o, "config_key", l.v[j].is_key);
+			cJSON_AddItemToArray(opts, o);
+		}
+		cli_opts_free(&l);
+	}
+	if (cmd->subs) {
+		cJSON *subs = cJSON_AddArrayToObject(c, "subcommands");
+
+		for (const struct cli_command *const *sub = cmd->subs; *sub; sub++)
+			cJSON_AddItemToArray(subs, command_json(*sub));
+	}
+	return c;
+}
+
 void cli_print_options_json(FILE *f)
 {
 	size_t n;
@@ -319,32 +389,8 @@ void cli_print_options_json(FILE *f)
 	cJSON *keys = cJSON_AddArrayToObject(root, "config_keys");
 	char *txt;
 
-	for (size_t i = 0; i < n; i++) {
-		cJSON *c = cJSON_CreateObject(), *opts;
-		struct cli_optlist l;
-
-		cJSON_AddStringToObject(c, "name", t[i]->name);
-		cJSON_AddStringToObject(c, "synopsis", t[i]->synopsis);
-		cJSON_AddBoolToObject(c, "own_parser", t[i]->own_parser);
-		opts = cJSON_AddArrayToObject(c, "options");
-		if (!t[i]->own_parser && cli_opts_build(t[i], &l) == 0) {
-			for (size_t j = 0; j < l.n; j++) {
-				cJSON *o = cJSON_CreateObject();
-				char s[2] = { l.v[j].short_opt, 0 };
-
-				cJSON_AddStringToObject(o, "long", l.v[j].name);
-				add_str(o, "short", s[0] ? s : NULL);
-				cJSON_AddBoolToObject(o, "takes_value", l.v[j].takes_value);
-				add_str(o, "metavar", l.v[j].metavar);
-				add_str(o, "default", l.v[j].dflt);
-				add_str(o, "unit", l.v[j].unit);
-				cJSON_AddBoolToObject(o, "config_key", l.v[j].is_key);
-				cJSON_AddItemToArray(opts, o);
-			}
-			cli_opts_free(&l);
-		}
-		cJSON_AddItemToArray(cmds, c);
-	}
+	for (size_t i = 0; i < n; i++)
+		cJSON_AddItemToArray(cmds, command_json(t[i]));
 	for (size_t i = 0; i < config_key_count(); i++) {
 		struct config_key_doc k;
 		cJSON *o = cJSON_CreateObject();

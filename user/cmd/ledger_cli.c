@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "joule/cli.h"
+#include "joule/commands.h"
 #include "joule/jcs.h"
 #include "joule/ledger.h"
 #include "joule/ledger_checkpoint.h"
@@ -651,6 +652,8 @@ static int cmd_keygen(int argc, char **argv)
 	printf("wrote %s (mode 0600) and %s.pub; public key %s\n", argv[idx], argv[idx], pk);
 	return 0;
 }
+
+const struct cli_command *const ledger_subcommands[] = { &verify_def, &head_def, &show_def, &keygen_def, NULL };
 
 int cmd_ledger(int argc, char **argv)
 {

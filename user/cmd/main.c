@@ -19,7 +19,7 @@ static const struct cli_example ledger_examples[] = {
 /* The ledger's subcommands parse their own options (ledger_cli.c); the table carries its synopsis. */
 static const struct cli_command cmd_ledger_def = {
 	.name = "ledger",
-	.synopsis = "verify|show|keygen [OPTIONS] FILE...",
+	.synopsis = "verify|head|show|keygen [OPTIONS] FILE...",
 	.summary = "verify, read or sign a hash-chained ledger (joule ledger --help)",
 	.description = "verify checks canonical form, hashes, chain links and signatures of a ledger (a rotated "
 		       "series oldest first, plain or .gz) and names the first bad line; show prints its records "
@@ -28,6 +28,7 @@ static const struct cli_command cmd_ledger_def = {
 	.examples = ledger_examples,
 	.main = cmd_ledger,
 	.own_parser = true,
+	.subs = ledger_subcommands,
 };
 
 static const struct cli_example report_examples[] = {
