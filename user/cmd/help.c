@@ -59,6 +59,12 @@ static void wrap(FILE *f, const char *text, int col, int indent)
 	fputc('\n', f);
 }
 
+/* Options to document: a command the shared parser reads, or one that parses its own argv with a table it names. */
+static bool documented(const struct cli_command *cmd)
+{
+	return !cmd->own_parser || cmd->opts;
+}
+
 void cli_print_help(FILE *f, const struct cli_command *cmd)
 {
 	struct cli_optlist l;
@@ -66,7 +72,7 @@ void cli_print_help(FILE *f, const struct cli_command *cmd)
 
 	fprintf(f, "usage: joule %s %s\n\n", cmd->name, cmd->synopsis);
 	wrap(f, cmd->description, 0, 0);
-	if (!cmd->own_parser && cli_opts_build(cmd, &l) == 0) {
+	if (documented(cmd) && cli_opts_build(cmd, &l) == 0) {
 		fprintf(f, "\noptions:\n");
 		for (size_t i = 0; i < l.n; i++) {
 			option_label(&l.v[i], label, sizeof(label), true);
@@ -137,7 +143,7 @@ static void man_command(FILE *f, const struct cli_command *cmd)
 	fprintf(f, "\"\n");
 	roff(f, cmd->description);
 	fprintf(f, "\n");
-	if (!cmd->own_parser && cli_opts_build(cmd, &l) == 0) {
+	if (documented(cmd) && cli_opts_build(cmd, &l) == 0) {
 		for (size_t i = 0; i < l.n; i++) {
 			const struct cli_optent *e = &l.v[i];
 
@@ -323,7 +329,7 @@ void cli_print_bash_completion(FILE *f)
 			bash_subcommands(f, t[i]);
 			continue;
 		}
-		if (t[i]->own_parser) {
+		if (!documented(t[i])) {
 			fprintf(f, "\t\tCOMPREPLY=($(compgen -f -- \"$cur\"))\n\t\t;;\n");
 			continue;
 		}
@@ -356,7 +362,7 @@ static cJSON *command_json(const struct cli_command *cmd)
 	cJSON_AddStringToObject(c, "synopsis", cmd->synopsis);
 	cJSON_AddBoolToObject(c, "own_parser", cmd->own_parser);
 	opts = cJSON_AddArrayToObject(c, "options");
-	if (!cmd->own_parser && cli_opts_build(cmd, &l) == 0) {
+	if (documented(cmd) && cli_opts_build(cmd, &l) == 0) {
 		for (size_t j = 0; j < l.n; j++) {
 			cJSON *o = cJSON_CreateObject();
 			char s[2] = { l.v[j].short_opt, 0 };

@@ -46,6 +46,7 @@ static const struct cli_command cmd_report_def = {
 	.description = "Builds a run summary from the records of a ledger (a joule run --ledger file or the daemon's) "
 		       "over a window and writes it in one of the report formats, or pushes it to a Pushgateway. "
 		       "'joule report --help' lists its options; docs/REPORTS.md shows every format.",
+	.opts = report_cli_opts,
 	.examples = report_examples,
 	.main = cmd_report,
 	.own_parser = true,

@@ -116,7 +116,7 @@ static bool same_host(const char *host_id)
 
 #define MAX_LEDGERS 64
 
-static const struct cli_opt report_opts[] = {
+const struct cli_opt report_cli_opts[] = {
 	{ .name = "from-ledger", .takes_value = true, .metavar = "FILE", .repeatable = true,
 	  .help = "a ledger segment (plain or .gz); several are read oldest first, at most 64" },
 	{ .name = "from-api", .takes_value = true, .metavar = "SOCKET|URL",
@@ -230,7 +230,7 @@ static int parse_report_args(int argc, char **argv, struct report_args *a)
 	struct cli_command def = reg ? *reg : report_def_fallback;
 	int rc, idx;
 
-	def.opts = report_opts;
+	def.opts = report_cli_opts;
 	def.own_parser = false;
 	for (;;) {
 		rc = cli_parse(&def, argc, argv, a->cfg, report_opt, a, &idx);
