@@ -17,7 +17,7 @@ import urllib.parse
 
 import pytest
 
-from daemon_util import JOULE, REPO, Daemon, check_schema, response_schema, wait_for
+from daemon_util import JOULE, REPO, Daemon, check_schema, metrics_text, response_schema, wait_for
 from fleet_util import FleetServer
 from prom_util import Prometheus, promql_safe
 
@@ -126,6 +126,7 @@ class Fleet:
         self.settle(APP, HOSTILE, quiet=1.0)
         time.sleep(LEAD_S + 1)
         self.base = {n: [self.app_uj(d, n) for d in self.daemons] for n in (APP, HOSTILE)}
+        self.mbase = {n: [self.series_uj(d, n) for d in self.daemons] for n in (APP, HOSTILE)}
         self.t0 = time.time()
         procs = [subprocess.Popen([link, "-c", "while :; do :; done"]) for link in links]
         time.sleep(1.5)
@@ -134,9 +135,13 @@ class Fleet:
             p.wait()
         self.settle(APP, HOSTILE)
         settled = time.time()
-        # Prometheus has a scrape of every daemon after the app's last tick
-        wait_for(lambda: (lambda r: r and len(r) == 3 and all(float(x["value"][1]) > settled + 0.1 for x in r))(
-            promql_safe(self.prom.port, 'timestamp(up{job="joule"})')), 20, "a scrape of every daemon after the app")
+        # Prometheus holds a sample of each app's series from every daemon taken after the app's last tick.
+        # Not `up`'s timestamp: a scrape that times out (1 s, on a busy machine) writes up=0 with a new
+        # timestamp but no sample of the series, which then ends a tick short (the fleet 2-5 % low).
+        ts = 'timestamp(joule_group_energy_joules_total{group="%s",domain="cpu"})'
+        wait_for(lambda: all((lambda r: r and len(r) == 3 and all(float(x["value"][1]) > settled + 0.1 for x in r))(
+            promql_safe(self.prom.port, ts % n.replace("\\", "\\\\").replace('"', '\\"'))) for n in (APP, HOSTILE)),
+            30, "a sample of both apps' series from every daemon after their last tick", step=0.2)
 
     def settle(self, *names, quiet=0.3):
         """Wait until every daemon's total of the apps stops changing (their last ticks are in)."""
@@ -158,6 +163,16 @@ class Fleet:
         later than ours by the request's time: on a busy machine that was over a second, and a window whose
         start fell after t0 then missed the app's first ticks (the fleet 5 % short). LEAD_S covers that."""
         return "window=%ds" % int(time.time() - self.t0 + LEAD_S)
+
+    def own_series(self, name):
+        """Each daemon's growth of its own exposed group series since t0 (µJ): what a scraper can see."""
+        return [self.series_uj(d, name) - b for d, b in zip(self.daemons, self.mbase[name])]
+
+    @staticmethod
+    def series_uj(d, name):
+        lab = 'group="%s"' % name.replace("\\", "\\\\").replace('"', '\\"')
+        return sum(round(float(ln.rsplit(" ", 1)[1]) * 1e6) for ln in metrics_text(d).splitlines()
+                   if ln.startswith("joule_group_energy_joules_total{") and lab in ln)
 
     @staticmethod
     def app_uj(d, name):
@@ -219,7 +234,8 @@ def test_fleet_apps_when_three_hosts_run_an_app_equals_the_sum_of_the_daemons(fl
     body = fleet.fleet.get_json("/api/v1/apps?%s&limit=1000&breakdown=true" % fleet.window())
     app = app_of(body, APP)
     assert all(x > 0 for x in own), "a daemon saw none of the app: %r" % own
-    assert close(app["energy_uj"], sum(own)), "fleet %d uJ, daemons %r (sum %d)" % (app["energy_uj"], own, sum(own))
+    assert close(app["energy_uj"], sum(own)), "fleet %d uJ, daemons %r (sum %d); fleet per host %r; series %r" % (
+        app["energy_uj"], own, sum(own), {h["host"][-1]: h["energy_uj"] for h in app["hosts"]}, fleet.own_series(APP))
     assert app["energy_uj"] == app["cpu_energy_uj"] + app["memory_energy_uj"], "energy is not cpu + memory: %r" % app
     assert app["carbon_ug"] == app["carbon_operational_ug"] + app["carbon_embodied_ug"], "carbon parts: %r" % app
     assert app["carbon_operational_ug"] > 0 and app["kind"] == "comm", "no operational carbon or kind: %r" % app
