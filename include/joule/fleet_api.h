@@ -28,7 +28,7 @@ enum fleet_route {
 struct fleet_req {
 	enum fleet_route route;
 	struct http_request_params p;	/* group, window_ns, step_ns, breakdown, limit */
-	uint64_t now_s;			/* evaluation time (the server's clock, whole seconds) */
+	uint64_t now_ms;		/* evaluation time, the server's clock in ms: a whole second would miss the newest samples */
 };
 
 /* The i-th path the fleet answers (its route table, in order), NULL past the last. */
@@ -52,8 +52,8 @@ int fleet_check(const struct fleet_req *r, char *err, size_t errlen);
 #define FLEET_MAX_QUERIES 8
 
 struct fleet_query {
-	bool range;			/* query_range from start_s to end_s every step_s; else an instant at time_s */
-	uint64_t time_s, start_s, end_s, step_s;
+	bool range;			/* query_range from start_ms to end_ms every step_s; else an instant at time_ms */
+	uint64_t time_ms, start_ms, end_ms, step_s;
 	char expr[PROMQL_MAX];
 };
 

@@ -33,10 +33,10 @@ int promclient_set_auth(struct promclient *c, const struct netcurl_auth *auth, c
 /* Free what promclient_set_auth loaded. */
 void promclient_free(struct promclient *c);
 
-/* GET /api/v1/query?query=Q&time=T. Returns a->err (the answer is set either way; free it with prom_answer_free). */
-int promclient_query(const struct promclient *c, const char *query, uint64_t time_s, struct prom_answer *a);
-/* GET /api/v1/query_range?query=Q&start=&end=&step=. As promclient_query. */
-int promclient_query_range(const struct promclient *c, const char *query, uint64_t start_s, uint64_t end_s,
+/* GET /api/v1/query?query=Q&time=T (T in ms since the epoch, sent as seconds with 3 decimals; 0: Prometheus' now). Returns a->err (the answer is set either way; free it with prom_answer_free). */
+int promclient_query(const struct promclient *c, const char *query, uint64_t time_ms, struct prom_answer *a);
+/* GET /api/v1/query_range?query=Q&start=&end=&step= (start, end in ms). As promclient_query. */
+int promclient_query_range(const struct promclient *c, const char *query, uint64_t start_ms, uint64_t end_ms,
 			   uint64_t step_s, struct prom_answer *a);
 void prom_answer_free(struct prom_answer *a);
 

@@ -459,7 +459,8 @@ def test_top_fits_the_terminal_follows_a_resize_sorts_and_quits_with_q(tmp_path)
     sock = tmp_path / "tmux.sock"
     done = tmp_path / "done"
     tmux(sock, "-f", "/dev/null", "new-session", "-d", "-s", "t", "-x", "120", "-y", "30",
-         f"{JOULE} top --every 300ms; echo exit=$? > {done}; sleep 60")
+         # written whole, then renamed: the shell creates the target of `>` before echo fills it
+         f"{JOULE} top --every 300ms; echo exit=$? > {done}.tmp; mv {done}.tmp {done}; sleep 60")
     try:
         screen = wait_for_screen(sock, lambda s: s.startswith("joule top") and "PID" in s, "top drew its table")
         check_fits(screen, 120, 30)

@@ -139,9 +139,9 @@ class Fleet:
         # Not `up`'s timestamp: a scrape that times out (1 s, on a busy machine) writes up=0 with a new
         # timestamp but no sample of the series, which then ends a tick short (the fleet 2-5 % low).
         ts = 'timestamp(joule_group_energy_joules_total{group="%s",domain="cpu"})'
-        # + 1.1 s: fleet serve evaluates at now truncated to the whole second (user/cmd/fleet.c now_s), so a
-        # sample less than a second old is not yet in its window.
-        wait_for(lambda: all((lambda r: r and len(r) == 3 and all(float(x["value"][1]) > settled + 1.1 for x in r))(
+        # fleet serve evaluates at its clock to the ms, so a sample taken just before the request is in its
+        # window (it once truncated to the whole second, and a younger sample was left out: one tick short).
+        wait_for(lambda: all((lambda r: r and len(r) == 3 and all(float(x["value"][1]) > settled for x in r))(
             promql_safe(self.prom.port, ts % n.replace("\\", "\\\\").replace('"', '\\"'))) for n in (APP, HOSTILE)),
             30, "a sample of both apps' series from every daemon after their last tick", step=0.2)
 

@@ -59,7 +59,7 @@ static void route(struct fleet_req *r, const char *path)
 	const char *allow;
 
 	assert_int_equal(fleet_route("GET", path, r, &allow), 0);
-	r->now_s = 1796170102;
+	r->now_ms = 1796170102000;
 }
 
 static void test_promql_escape_when_name_has_quotes_braces_backslash_escapes_them(void **state)
@@ -194,7 +194,7 @@ static void test_fleet_plan_when_group_is_hostile_quotes_it_in_every_query(void 
 	assert_non_null(strstr(pl->q[0].expr, "group=\"a\\\"b{c}\\\\d=~.*\""));
 	assert_null(strstr(pl->q[0].expr, "=~"  "\"")); /* never a regex matcher */
 	assert_true(pl->q[0].range);
-	assert_int_equal(pl->q[0].end_s - pl->q[0].start_s, 3600 - 60);
+	assert_int_equal(pl->q[0].end_ms - pl->q[0].start_ms, (3600 - 60) * 1000);
 	free(pl);
 }
 
@@ -327,6 +327,39 @@ static void test_fleet_build_energy_when_recorded_matrix_places_points_in_their_
 	cJSON_Delete(o);
 }
 
+/* The newest scrape can be younger than a second: a plan at the whole second before now would leave it out. */
+static void test_fleet_plan_when_now_is_between_seconds_evaluates_at_the_ms(void **state)
+{
+	static const char frac_matrix[] =
+		"{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":[{\"metric\":{\"domain\":\"cpu\"},"
+		"\"values\":[[1796170101.75,\"1\"],[1796170102.75,\"2\"]]}]}}";
+	struct fleet_answer ans[] = { ok(frac_matrix), ok(rec_carbon_matrix), ok(rec_up), ok(rec_hosts) };
+	struct fleet_req r;
+	struct fleet_plan *pl;
+	cJSON *o, *e, *tp;
+	char err[256];
+
+	(void)state;
+	route(&r, "/api/v1/energy");
+	assert_int_equal(fleet_param(&r, "window", "2s", err, sizeof(err)), 0);
+	assert_int_equal(fleet_param(&r, "step", "1s", err, sizeof(err)), 0);
+	r.now_ms = 1796170102750;
+	pl = plan_for(&r);
+	assert_int_equal(pl->q[0].end_ms, 1796170102750);
+	assert_int_equal(pl->q[0].start_ms, 1796170101750);
+	for (size_t i = 0; i < pl->n; i++)
+		if (!pl->q[i].range)
+			assert_int_equal(pl->q[i].time_ms, 1796170102750);
+	free(pl);
+	o = build_ok(&r, ans);
+	e = cJSON_GetObjectItem(o, "energy_consumed");
+	tp = cJSON_GetObjectItem(o, "time_points");
+	assert_true(cJSON_GetArrayItem(e, 0)->valuedouble == 1);
+	assert_true(cJSON_GetArrayItem(e, 1)->valuedouble == 2);
+	assert_true(cJSON_GetArrayItem(tp, 1)->valuedouble == 1796170101.75);
+	cJSON_Delete(o);
+}
+
 static unsigned build_err(const char *path, struct fleet_answer bad, size_t at, char *msg, size_t msglen)
 {
 	struct fleet_req r;
@@ -422,7 +455,7 @@ static void test_fleet_build_nodes_csv_when_recorded_matrices_gives_one_row_per_
 	route(&r, "/nodes.csv");
 	assert_int_equal(fleet_param(&r, "limit", "2", err, sizeof(err)), 0);
 	assert_int_equal(fleet_plan(&r, "joule", pl, err, sizeof(err)), 0);
-	assert_int_equal(pl->q[0].end_s - pl->q[0].start_s, 60);
+	assert_int_equal(pl->q[0].end_ms - pl->q[0].start_ms, 60 * 1000);
 	assert_int_equal(fleet_build(&r, pl, ans, &out), 200);
 	assert_string_equal(out.body, "instance,host,collection_time,observation_time,cpu_usage,wattage\n"
 				      "127.0.0.1:46233,rec-host,2026-12-02T00:08:22.000Z,2026-12-02T00:07:22.000Z,,12.500000\n"
@@ -446,6 +479,7 @@ int main(void)
 		cmocka_unit_test(test_fleet_plan_when_apps_asks_the_identity_labels_by_group),
 		cmocka_unit_test(test_fleet_build_apps_when_series_carry_workload_names_gives_the_daemons_members),
 		cmocka_unit_test(test_fleet_build_energy_when_recorded_matrix_places_points_in_their_steps),
+		cmocka_unit_test(test_fleet_plan_when_now_is_between_seconds_evaluates_at_the_ms),
 		cmocka_unit_test(test_fleet_build_when_the_transport_fails_gives_504_or_502_with_the_reason),
 		cmocka_unit_test(test_fleet_build_when_prometheus_answers_bad_data_gives_502_with_its_message),
 		cmocka_unit_test(test_fleet_build_when_answer_is_not_the_query_api_gives_502),

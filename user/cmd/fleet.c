@@ -50,9 +50,9 @@ static void *run_one(void *arg)
 	struct one_query *o = arg;
 
 	if (o->q->range)
-		promclient_query_range(&o->f->prom, o->q->expr, o->q->start_s, o->q->end_s, o->q->step_s, o->a);
+		promclient_query_range(&o->f->prom, o->q->expr, o->q->start_ms, o->q->end_ms, o->q->step_s, o->a);
 	else
-		promclient_query(&o->f->prom, o->q->expr, o->q->time_s, o->a);
+		promclient_query(&o->f->prom, o->q->expr, o->q->time_ms, o->a);
 	log_debug("promql %s: HTTP %ld %s", o->q->expr, o->a->http_status, o->a->message);
 	return NULL;
 }
@@ -197,7 +197,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
 		/* one step between sets; sleep in short naps so a stop is not held up */
 		for (uint64_t ms = 0; ms < s->r.p.step_ns / 1000000 && !s->f->stopping; ms += 100)
 			usleep(100000);
-		s->r.now_s = now_real_ns() / NSEC_PER_SEC;
+		s->r.now_ms = now_real_ns() / 1000000;
 		if (answer(s->f, &s->r, &rep) != 200) {
 			log_info("fleet stream ends: %s", rep.err);
 			free(rep.body);
@@ -311,7 +311,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	}
 	if (cr.r.route == FLEET_STREAM_CSV)
 		return start_stream(f, c, &cr.r);
-	cr.r.now_s = now_real_ns() / NSEC_PER_SEC;
+	cr.r.now_ms = now_real_ns() / 1000000;
 	if (answer(f, &cr.r, &rep) != 200) {
 		log_debug("%s %s: %u %s", method, url, rep.status, rep.err);
 		return send_error(c, rep.status, rep.err, NULL);
@@ -484,7 +484,7 @@ static int query_one(struct fleet *f, const char *target)
 		fprintf(stderr, "joule: fleet query: %s\n", err);
 		return EXIT_USAGE;
 	}
-	r.now_s = now_real_ns() / NSEC_PER_SEC;
+	r.now_ms = now_real_ns() / 1000000;
 	if (answer(f, &r, &rep) != 200) {
 		fprintf(stderr, "joule: fleet query: %s (%u)\n", rep.err, rep.status);
 		return rep.status < 500 ? EXIT_USAGE : 1;

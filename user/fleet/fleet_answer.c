@@ -334,7 +334,7 @@ static unsigned b_apps(const struct fleet_req *r, struct fleet_parsed *ps, size_
 		qsort(a.v, a.n, sizeof(*a.v), cmp_app);
 	o = cJSON_CreateObject();
 	fleet_add_num(o, "window_s", (double)(r->p.window_ns / NSEC_PER_SEC));
-	fleet_add_num(o, "time", (double)r->now_s);
+	fleet_add_num(o, "time", (double)r->now_ms / 1000.0);
 	fleet_add_num(o, "matched", (double)a.n);
 	arr = cJSON_AddArrayToObject(o, "apps");
 	for (size_t i = 0; i < a.n; i++) {

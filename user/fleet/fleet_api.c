@@ -168,8 +168,8 @@ static void range_of(const struct fleet_req *r, struct fleet_query *q)
 	uint64_t w = r->p.window_ns / NSEC_PER_SEC, s = r->p.step_ns / NSEC_PER_SEC;
 
 	q->range = true;
-	q->end_s = r->now_s;
-	q->start_s = r->now_s - w + s;
+	q->end_ms = r->now_ms;
+	q->start_ms = r->now_ms - (w - s) * 1000;
 	q->step_s = s;
 }
 
@@ -279,8 +279,8 @@ int fleet_plan(const struct fleet_req *r, const char *job, struct fleet_plan *pl
 		for (int k = 0; k < 2; k++) {
 			q = add_q(pl);
 			q->range = true;
-			q->end_s = r->now_s;
-			q->start_s = r->now_s - (n - 1) * s;
+			q->end_ms = r->now_ms;
+			q->start_ms = r->now_ms - (n - 1) * s * 1000;
 			q->step_s = s;
 			rc |= promql_rate_sum(q->expr, sizeof(q->expr), k ? PROMQL_GROUP_CPU : PROMQL_GROUP_ENERGY,
 					      r->route == FLEET_PODS_CSV ? podsel : base, by, s);
@@ -294,7 +294,7 @@ int fleet_plan(const struct fleet_req *r, const char *job, struct fleet_plan *pl
 	}
 	for (size_t i = 0; i < pl->n; i++)
 		if (!pl->q[i].range)
-			pl->q[i].time_s = r->now_s;
+			pl->q[i].time_ms = r->now_ms;
 	if (rc) {
 		snprintf(err, errlen, "the query does not fit in %d bytes", PROMQL_MAX);
 		return 400;

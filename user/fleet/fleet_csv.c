@@ -59,7 +59,7 @@ unsigned fleet_build_csv(const struct fleet_req *r, struct fleet_parsed *ps, str
 		snprintf(out->err, sizeof(out->err), "out of memory");
 		return out->status = 500;
 	}
-	format_rfc3339(r->now_s * NSEC_PER_SEC, now, sizeof(now));
+	format_rfc3339(r->now_ms * 1000000, now, sizeof(now));
 	if (r->route != FLEET_STREAM_CSV)
 		fputs(pods ? pods_csv_header : fleet_nodes_csv_header, f);
 	cJSON_ArrayForEach(s, ps[0].result) {

@@ -25,7 +25,7 @@ struct steps {
 struct stepset {
 	struct steps *v;
 	size_t n, nsteps;
-	uint64_t start_s, step_s;
+	uint64_t start_ms, step_s;	/* the first evaluation (ms since the epoch) and the step */
 };
 
 static struct steps *steps_get(struct stepset *ss, const char *who)
@@ -39,6 +39,12 @@ static struct steps *steps_get(struct stepset *ss, const char *who)
 			return NULL;	/* stepset_free frees what was had */
 	}
 	return x;
+}
+
+/* Step i's start in seconds: its evaluation sums the step before it. */
+static double step_start_s(const struct stepset *ss, size_t i)
+{
+	return ((double)ss->start_ms + ((double)i - 1.0) * (double)ss->step_s * 1000.0) / 1000.0;
 }
 
 static void stepset_free(struct stepset *ss)
@@ -66,9 +72,10 @@ static int fill_steps(struct stepset *ss, const cJSON *matrix, const char *who_l
 			double ts, v;
 			long long i;
 
-			if (!fleet_pair(pv, &ts, &v) || ts < (double)ss->start_s)
+			if (!fleet_pair(pv, &ts, &v))
 				continue;
-			i = llround((ts - (double)ss->start_s) / (double)ss->step_s);
+			/* in ms: Prometheus prints the evaluation times it was given, to the ms */
+			i = llround((ts * 1000.0 - (double)ss->start_ms) / ((double)ss->step_s * 1000.0));
 			if (i < 0 || (size_t)i >= ss->nsteps)
 				continue;
 			x->v[k1][i] += v;	/* one series per (who, part): this is a placement, not a sum of samples */
@@ -115,7 +122,7 @@ unsigned fleet_build_energy(const struct fleet_req *r, const struct fleet_plan *
 	int rc;
 
 	all.nsteps = per.nsteps = (size_t)(r->p.window_ns / r->p.step_ns);
-	all.start_s = per.start_s = pl->q[0].start_s;
+	all.start_ms = per.start_ms = pl->q[0].start_ms;
 	all.step_s = per.step_s = pl->q[0].step_s;
 	rc = fleet_hosts_fill(&h, ps[2].result, ps[3].result);
 	if (!rc && !steps_get(&all, ""))
@@ -148,7 +155,7 @@ unsigned fleet_build_energy(const struct fleet_req *r, const struct fleet_plan *
 		cJSON_AddStringToObject(o, "carbon_unit", "gCO2e");
 		tp = cJSON_AddArrayToObject(o, "time_points");
 		for (size_t i = 0; i < all.nsteps; i++)	/* each step's start, as the daemon gives them */
-			cJSON_AddItemToArray(tp, cJSON_CreateNumber((double)(all.start_s + i * all.step_s - all.step_s)));
+			cJSON_AddItemToArray(tp, cJSON_CreateNumber(step_start_s(&all, i)));
 		add_steps(o, &all.v[0], all.nsteps, 1, NULL);
 		if (r->p.breakdown) {
 			cJSON *arr = cJSON_AddArrayToObject(o, "hosts_breakdown");
@@ -183,7 +190,7 @@ unsigned fleet_build_energy(const struct fleet_req *r, const struct fleet_plan *
 			tp = cJSON_AddArrayToObject(e, "time_points");
 			for (size_t i = 0; i < all.nsteps; i++) {
 				char buf[40];
-				time_t t = (time_t)(all.start_s + i * all.step_s - all.step_s);
+				time_t t = (time_t)step_start_s(&all, i);
 				struct tm tm;
 
 				gmtime_r(&t, &tm);

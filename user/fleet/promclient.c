@@ -116,23 +116,29 @@ static int get(const struct promclient *c, const char *path, const char *const *
 	return a->err;
 }
 
-int promclient_query(const struct promclient *c, const char *query, uint64_t time_s, struct prom_answer *a)
+/* Prometheus takes a time as seconds with a fraction; ms keeps the newest scrape inside the window */
+static void format_ms(char *buf, size_t len, uint64_t ms)
+{
+	snprintf(buf, len, "%llu.%03llu", (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000));
+}
+
+int promclient_query(const struct promclient *c, const char *query, uint64_t time_ms, struct prom_answer *a)
 {
 	char t[32];
 	const char *kv[] = { "query", query, "time", t };
 
-	snprintf(t, sizeof(t), "%llu", (unsigned long long)time_s);
-	return get(c, "/api/v1/query", kv, time_s ? 4 : 2, a);
+	format_ms(t, sizeof(t), time_ms);
+	return get(c, "/api/v1/query", kv, time_ms ? 4 : 2, a);
 }
 
-int promclient_query_range(const struct promclient *c, const char *query, uint64_t start_s, uint64_t end_s,
+int promclient_query_range(const struct promclient *c, const char *query, uint64_t start_ms, uint64_t end_ms,
 			   uint64_t step_s, struct prom_answer *a)
 {
 	char s[32], e[32], st[32];
 	const char *kv[] = { "query", query, "start", s, "end", e, "step", st };
 
-	snprintf(s, sizeof(s), "%llu", (unsigned long long)start_s);
-	snprintf(e, sizeof(e), "%llu", (unsigned long long)end_s);
+	format_ms(s, sizeof(s), start_ms);
+	format_ms(e, sizeof(e), end_ms);
 	snprintf(st, sizeof(st), "%llu", (unsigned long long)step_s);
 	return get(c, "/api/v1/query_range", kv, 8, a);
 }
