@@ -11,9 +11,10 @@
     def preprocess(batch): ...
 
 The daemon knows the caller by the socket's peer credentials (SO_PEERCRED):
-a span measures the process that opened it (scope "process") or it and its
-descendants (scope "tree"). Every failure raises JouleError; nothing is ever
-reported as a silent zero.
+a span measures the process that opened it (scope "process"), it and its
+descendants (scope "tree"), or every process in its cgroup v2 and below,
+whoever started them (scope "cgroup": a container's or a service's work).
+Every failure raises JouleError; nothing is ever reported as a silent zero.
 """
 import functools
 import http.client

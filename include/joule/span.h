@@ -24,8 +24,18 @@
 /* Processes followed by one tree span (a parallel build); later descendants are not counted. */
 #define SPAN_TREE_MAX 65536
 
-enum span_scope { SPAN_SCOPE_PROCESS, SPAN_SCOPE_TREE };
-enum span_state { SPAN_OPEN, SPAN_CLOSED, SPAN_EXITED };
+/* A cgroup v2 path, as /proc/PID/cgroup gives it (procinfo's limit). */
+#define SPAN_CGROUP_MAX 512
+
+/*
+ * process: the caller's own process, from its CPU clock; tree: it and the
+ * descendants seen from its tick on; cgroup: every process in the caller's
+ * cgroup v2 (and the cgroups below it), from the kernel's cgroup.procs at
+ * each tick: a container's or a unit's work, whoever started it.
+ */
+enum span_scope { SPAN_SCOPE_PROCESS, SPAN_SCOPE_TREE, SPAN_SCOPE_CGROUP, SPAN_SCOPE_N };
+/* stopped: still open when the daemon stopped, closed then and recorded as such */
+enum span_state { SPAN_OPEN, SPAN_CLOSED, SPAN_EXITED, SPAN_STOPPED, SPAN_STATE_N };
 
 struct span {
 	uint64_t id;
@@ -37,15 +47,16 @@ struct span {
 	uint64_t close_mono_ns, close_real_ns;	/* 0 while open */
 	struct sample_totals tot;	/* valued so far (all of it once closed) */
 	uint64_t host_uj;		/* host energy over the span's wall time, valued so far */
-	/* how it is valued: the process's own CPU clock at the boundaries (process scope), or ticks (tree) */
+	char cgroup[SPAN_CGROUP_MAX];	/* cgroup scope: the cgroup v2 path measured ("" otherwise) */
+	/* how it is valued: the process's own CPU clock at the boundaries (process scope), or ticks (tree, cgroup) */
 	uint64_t last_cum_ns;		/* process scope: the process's cumulative CPU ns when last read */
-	uint64_t valued_mono_ns;	/* tree scope: wall time valued up to */
+	uint64_t valued_mono_ns;	/* tree and cgroup scope: wall time valued up to */
 	struct sample_totals ref;	/* valuation rate per ref.cpu_ns: its process's recent charges (tree: the latest tick's) */
 	struct sample_totals hist[SPAN_RATE_TICKS];	/* process scope: its process's charges in its recent ticks */
 	unsigned nhist, hist_next;
-	uint64_t ref_wall_ns;		/* tree scope: the wall length of ref's tick */
+	uint64_t ref_wall_ns;		/* tree and cgroup scope: the wall length of ref's tick */
 	double energy_rel_sd, intensity_rel_sd;	/* in force at the latest tick, for the 95 % interval */
-	uint32_t *members;		/* tree scope: pids followed (the root first) */
+	uint32_t *members;		/* tree scope: pids followed (the root first); cgroup: the latest cgroup.procs, sorted */
 	size_t nmembers, cap;
 };
 
@@ -70,9 +81,9 @@ void span_table_free(struct span_table *t);
 
 /* Whether name is 1..SPAN_NAME_MAX bytes of [A-Za-z0-9_.:-]. 0, or -EINVAL with the reason in err. */
 int span_name_check(const char *name, char *err, size_t errlen);
-const char *span_scope_name(enum span_scope s);	/* "process", "tree" */
+const char *span_scope_name(enum span_scope s);	/* "process", "tree", "cgroup" */
 int span_scope_parse(const char *s, enum span_scope *out);	/* 0 or -EINVAL */
-const char *span_state_name(enum span_state s);	/* "open", "closed", "exited" */
+const char *span_state_name(enum span_state s);	/* "open", "closed", "exited", "stopped" */
 
 struct span_open_req {
 	const char *name;
@@ -80,8 +91,9 @@ struct span_open_req {
 	uint32_t pid, uid;
 	uint64_t cum_ns;	/* the process's cumulative CPU ns read at mono_ns (process scope) */
 	uint64_t mono_ns, real_ns;
-	const uint32_t *children;	/* tree scope: descendants alive at open */
+	const uint32_t *children;	/* tree scope: descendants alive at open; cgroup scope: its processes at open */
 	size_t nchildren;
+	const char *cgroup;		/* cgroup scope: the cgroup v2 path (< SPAN_CGROUP_MAX bytes) */
 };
 
 /*
@@ -119,12 +131,35 @@ size_t span_list(struct span_table *t, uint32_t uid, struct span *out, size_t ma
 typedef bool (*span_cum_fn)(void *ctx, uint32_t pid, uint64_t *cum_ns);
 
 /*
- * Value one tick: each open span takes its process's (or tree's) charge
- * from s; a process-scope span's CPU is its process's own clock (cum)
- * since the previous reading, valued at the process's rate in s. A span
- * whose process exited in s is closed as exited, at s's end.
+ * Reads the pids in a cgroup and below it now, into a malloc'd array the
+ * caller frees. 0, or -ENOENT when the cgroup is gone, or -errno. Called
+ * under the table's lock, once per open cgroup-scope span per tick.
  */
-void span_tick(struct span_table *t, const struct sample *s, span_cum_fn cum, void *ctx);
+typedef int (*span_members_fn)(void *ctx, const char *cgroup, uint32_t **pids, size_t *n);
+
+/* The readers a tick uses (members may be NULL: a cgroup span then keeps its members). */
+struct span_io {
+	span_cum_fn cum;
+	span_members_fn members;
+	void *ctx;
+};
+
+/*
+ * Value one tick: each open span takes its process's (or tree's, or
+ * cgroup's) charge from s; a process-scope span's CPU is its process's own
+ * clock (io->cum) since the previous reading, valued at the process's rate
+ * in s; a cgroup span's members are what io->members reads now, and the
+ * tick counts the tasks that were members before it or are now (one that
+ * exited or moved out in the tick ran in it as a member). A span whose
+ * process exited in s (or whose cgroup is gone) is closed as exited, at s's end.
+ */
+void span_tick(struct span_table *t, const struct sample *s, const struct span_io *io);
+
+/*
+ * Close every open span as stopped at mono/real ns (the daemon is
+ * stopping): valued like span_close, then queued for span_drain.
+ */
+void span_close_all(struct span_table *t, const struct span_io *io, uint64_t mono_ns, uint64_t real_ns);
 
 /* Hand every span closed since the previous call to fn (in order of closing), then forget them. */
 void span_drain(struct span_table *t, void (*fn)(void *ctx, const struct span *sp), void *ctx);

@@ -312,3 +312,102 @@ def test_report_from_api_when_no_daemon_answers_fails_saying_so(tmp_path):
     r = subprocess.run([JOULE, "report", "--from-api", str(tmp_path / "none.sock")], capture_output=True, text=True,
                        timeout=60)
     assert r.returncode == 1 and "failed to get /api/v1/host" in r.stderr, "exit %d: %s" % (r.returncode, r.stderr)
+
+
+UNIFIED = "/sys/fs/cgroup/unified"
+
+
+def in_cgroup(cgdir, code, **kw):
+    """A Python program that moves itself into cgdir before it starts (so all of its CPU time is charged there)."""
+    return subprocess.Popen(["sh", "-c", 'echo $$ > "$1/cgroup.procs" && exec "$2" -c "$3"', "sh", cgdir, PY,
+                             BURN + textwrap.dedent(code)], text=True, **kw)
+
+
+def remove_cgroups(*dirs):
+    """Remove cgroups, innermost first: one goes once its last process is reaped (EBUSY until then)."""
+    def gone(d):
+        try:
+            os.rmdir(d)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            return False
+        return True
+
+    for d in dirs:
+        wait_for(lambda: gone(d), 10, "cgroup %s removed" % d)
+
+
+def test_spans_when_scope_is_cgroup_counts_every_process_in_it_not_only_descendants(sd):
+    if not os.path.exists(os.path.join(UNIFIED, "cgroup.procs")):
+        pytest.skip("no cgroup v2 hierarchy at %s" % UNIFIED)
+    cg = os.path.join(UNIFIED, "joule-spans-%s" % os.urandom(6).hex())
+    work = os.path.join(cg, "work")
+    os.makedirs(work)
+    env = dict(os.environ, JOULE_SOCKET=sd.socket, PYTHONPATH=sd.dir)
+    procs = []
+    try:
+        opener = in_cgroup(cg, """
+            c = joule_client.Client()
+            s = c.open_span("service", scope="cgroup")
+            print(json.dumps(s), flush=True)
+            sys.stdin.readline()
+            print(json.dumps(c.close_span(s["id"])), flush=True)
+        """, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=sd.dir)
+        procs.append(opener)
+        opened = json.loads(opener.stdout.readline())
+        assert opened["scope"] == "cgroup" and opened["cgroup"] == "/" + os.path.basename(cg), "span: %r" % opened
+        n = sd.samples()
+        wait_for(lambda: sd.samples() >= n + 2, 20, "two ticks after the open")
+        # not the opener's children: one started into the cgroup below it, one outside it
+        burn = 'burn(0.3)\nprint(time.process_time_ns(), flush=True)\n'
+        inside = in_cgroup(work, burn, stdout=subprocess.PIPE, env=env)
+        outside = subprocess.Popen([PY, "-c", BURN + burn], stdout=subprocess.PIPE, text=True, env=env)
+        procs += [inside, outside]
+        in_ns, out_ns = (int(p.communicate(timeout=60)[0].split()[-1]) for p in (inside, outside))
+        n = sd.samples()
+        wait_for(lambda: sd.samples() >= n + 2, 20, "two ticks after the burners ended")
+        opener.stdin.write("\n")
+        opener.stdin.flush()
+        closed = json.loads(opener.stdout.readline())
+        print("cgroup span: %d ns; inside %d ns, outside %d ns" % (closed["cpu_ns"], in_ns, out_ns))
+        assert closed["state"] == "closed", "span: %r" % closed
+        # the kernel's own CPU time of the process inside (issue 11): all of it, none of the outside one's
+        assert closed["cpu_ns"] >= in_ns * 0.99, "cgroup span %d ns missed the process inside (%d ns)" % (
+            closed["cpu_ns"], in_ns)
+        assert closed["cpu_ns"] < in_ns + out_ns // 2, "cgroup span %d ns counted the process outside (%d ns)" % (
+            closed["cpu_ns"], out_ns)
+        assert closed["energy_uj"] == closed["cpu_energy_uj"] + closed["memory_energy_uj"] > 0, "span: %r" % closed
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        remove_cgroups(work, cg)
+
+
+def test_spans_when_the_daemon_stops_records_the_open_ones_as_stopped():
+    skip_unless_root()
+    d = SpanDaemon()
+    p = None
+    try:
+        p = subprocess.Popen([PY, "-c", BURN + textwrap.dedent("""
+            s = joule_client.Client().open_span("unfinished")
+            print(json.dumps(s), flush=True)
+            burn(0.05)
+            sys.stdin.readline()
+        """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=d.dir,
+            env=dict(os.environ, JOULE_SOCKET=d.socket, PYTHONPATH=d.dir))
+        opened = json.loads(p.stdout.readline())
+        n = d.samples()
+        wait_for(lambda: d.samples() >= n + 1, 20, "a tick with the span open")
+        assert d.d.stop() == 0, "the daemon did not stop cleanly"
+        with open(d.ledger) as f:
+            recs = [o for o in map(json.loads, f) if o.get("kind") == "span" and o.get("id") == opened["id"]]
+        assert len(recs) == 1 and recs[0]["state"] == "stopped", "span records: %r" % recs
+        assert recs[0]["cpu_ns"] > 0 and recs[0]["ts_end"] >= recs[0]["ts_start"], "record: %r" % recs[0]
+    finally:
+        if p:
+            p.kill()
+            p.wait()
+        d.cleanup()

@@ -134,10 +134,10 @@ static struct span span_around_tick(struct sample_task *tasks, size_t n, const s
 	uint64_t id;
 
 	if (sp->open_ms >= 100)
-		span_tick(t, &s, clock_of, &c);
+		span_tick(t, &s, &(struct span_io){ .cum = clock_of, .ctx = &c });
 	id = open_at(t, "step", SPAN_SCOPE_PROCESS, sp->pid, 1000, sp->open_cum_ns, sp->open_ms);
 	if (sp->open_ms < 100)
-		span_tick(t, &s, clock_of, &c);
+		span_tick(t, &s, &(struct span_io){ .cum = clock_of, .ctx = &c });
 	assert_int_equal(close_at(t, id, 1000, sp->close_cum_ns, sp->close_ms, &out), 0);
 	span_table_free(t);
 	return out;
@@ -178,9 +178,18 @@ static void test_span_host_share_when_span_covers_part_of_a_tick_prorates_host_e
 	assert_int_equal(out.host_uj, 1000 + 500);
 }
 
-static void keep(void *ctx, const struct span *sp)
+/* Every span a drain hands over, in order. */
+struct drained {
+	struct span v[4];
+	size_t n;
+};
+
+static void keep_all(void *ctx, const struct span *sp)
 {
-	*(struct span *)ctx = *sp;
+	struct drained *d = ctx;
+
+	if (d->n < 4)
+		d->v[d->n++] = *sp;
 }
 
 static void test_span_drain_when_process_exited_hands_it_over_as_exited(void **state)
@@ -189,16 +198,17 @@ static void test_span_drain_when_process_exited_hands_it_over_as_exited(void **s
 	struct sample_task t1[1] = { task(10, 1, 40 * MS, 400) };
 	struct clocks c = { .pid = { 10 }, .ns = { 100 * MS } };
 	struct sample s1 = tick(t1, 1, 0, 100);
-	struct span got = { 0 };
+	struct drained got = { 0 };
 
 	t1[0].exited = true;
 	open_at(t, "doomed", SPAN_SCOPE_PROCESS, 10, 1000, 0, 0);
-	span_tick(t, &s1, clock_of, &c);
-	span_drain(t, keep, &got);
-	assert_int_equal(got.state, SPAN_EXITED);
-	assert_true(got.tot.cpu_ns == 40 * MS);
-	assert_int_equal(got.tot.cpu_uj, 400);
-	assert_true(got.close_mono_ns == 100 * MS);
+	span_tick(t, &s1, &(struct span_io){ .cum = clock_of, .ctx = &c });
+	span_drain(t, keep_all, &got);
+	assert_int_equal(got.n, 1);
+	assert_int_equal(got.v[0].state, SPAN_EXITED);
+	assert_true(got.v[0].tot.cpu_ns == 40 * MS);
+	assert_int_equal(got.v[0].tot.cpu_uj, 400);
+	assert_true(got.v[0].close_mono_ns == 100 * MS);
 	span_table_free(t);
 }
 
@@ -268,10 +278,120 @@ static void test_span_tree_when_children_appear_counts_them_from_the_open_on(voi
 
 	/* opened half-way through the tick: half of the tree's charge in it */
 	id = open_at(t, "build", SPAN_SCOPE_TREE, 10, 1000, 0, 50);
-	span_tick(t, &s1, clock_of, &c);
+	span_tick(t, &s1, &(struct span_io){ .cum = clock_of, .ctx = &c });
 	assert_int_equal(close_at(t, id, 1000, 0, 100, &out), 0);
 	assert_true(out.tot.cpu_ns == 20 * MS);
 	assert_int_equal(out.tot.cpu_uj, 200);
+	span_table_free(t);
+}
+
+/* The cgroup a tick reads: what cgroup.procs lists now (gone: the cgroup was removed). */
+struct cgroup_now {
+	uint32_t pids[4];
+	size_t n;
+	bool gone;
+	char seen[64];	/* the path the span asked for */
+};
+
+static int members_of(void *ctx, const char *cgroup, uint32_t **pids, size_t *n)
+{
+	struct cgroup_now *c = ctx;
+
+	snprintf(c->seen, sizeof(c->seen), "%s", cgroup);
+	*n = 0;
+	*pids = NULL;
+	if (c->gone)
+		return -ENOENT;
+	*pids = malloc(sizeof(c->pids));
+	if (!*pids)
+		return -ENOMEM;
+	memcpy(*pids, c->pids, sizeof(c->pids));
+	*n = c->n;
+	return 0;
+}
+
+static uint64_t open_cgroup(struct span_table *t, uint32_t pid, const uint32_t *procs, size_t n, uint64_t mono_ms)
+{
+	struct span_open_req r = { .name = "svc", .scope = SPAN_SCOPE_CGROUP, .pid = pid, .uid = 1000,
+				   .mono_ns = mono_ms * MS, .real_ns = mono_ms * MS, .children = procs, .nchildren = n,
+				   .cgroup = "/system.slice/app.service" };
+	uint64_t id = 0;
+
+	assert_int_equal(span_open(t, &r, &id), 0);
+	return id;
+}
+
+static void test_span_cgroup_when_processes_join_and_leave_counts_each_while_a_member(void **state)
+{
+	struct span_table *t = new_table();
+	/* tick 1: 10 (the opener) and 30 are in the cgroup, 30 moves out during it, 40 joins; 99 never a member */
+	struct sample_task t1[4] = { task(10, 1, 10 * MS, 100), task(30, 1, 20 * MS, 200), task(40, 1, 30 * MS, 300),
+				     task(99, 1, 50 * MS, 500) };
+	/* tick 2: 30 runs outside now, 40 inside */
+	struct sample_task t2[3] = { task(10, 1, 10 * MS, 100), task(30, 1, 20 * MS, 200), task(40, 1, 30 * MS, 300) };
+	struct sample s1 = tick(t1, 4, 0, 100), s2 = tick(t2, 3, 100, 200);
+	const uint32_t at_open[] = { 10, 30 };
+	struct cgroup_now cg = { .pids = { 40, 10 }, .n = 2 };
+	struct span_io io = { .cum = clock_of, .members = members_of, .ctx = &cg };
+	struct span out;
+	uint64_t id = open_cgroup(t, 10, at_open, 2, 0);
+
+	span_tick(t, &s1, &io);
+	assert_string_equal(cg.seen, "/system.slice/app.service");
+	span_tick(t, &s2, &io);
+	assert_int_equal(close_at(t, id, 1000, 0, 200, &out), 0);
+	assert_string_equal(out.cgroup, "/system.slice/app.service");
+	/* tick 1: 10 + 30 (a member when the tick began) + 40 (a member at its end); tick 2: 10 + 40 */
+	if (out.tot.cpu_uj != (100 + 200 + 300) + (100 + 300))
+		fail_msg("cgroup span: %llu uJ, want 1000", (unsigned long long)out.tot.cpu_uj);
+	assert_true(out.tot.cpu_ns == 100 * MS);
+	assert_int_equal(out.state, SPAN_CLOSED);
+	span_table_free(t);
+}
+
+static void test_span_cgroup_when_the_cgroup_is_removed_closes_it_as_exited(void **state)
+{
+	struct span_table *t = new_table();
+	struct sample_task t1[1] = { task(10, 1, 10 * MS, 100) };
+	struct sample s1 = tick(t1, 1, 0, 100);
+	const uint32_t at_open[] = { 10 };
+	struct cgroup_now cg = { .gone = true };
+	struct span_io io = { .cum = clock_of, .members = members_of, .ctx = &cg };
+	struct drained got = { 0 };
+
+	open_cgroup(t, 10, at_open, 1, 0);
+	span_tick(t, &s1, &io);
+	span_drain(t, keep_all, &got);
+	assert_int_equal(got.n, 1);
+	assert_int_equal(got.v[0].state, SPAN_EXITED);
+	assert_int_equal(got.v[0].tot.cpu_uj, 100);	/* what its members ran before it went is counted */
+	span_table_free(t);
+}
+
+static void test_span_close_all_when_the_daemon_stops_records_open_spans_as_stopped(void **state)
+{
+	struct span_table *t = new_table();
+	struct sample_task t1[1] = { task(10, 1, 10 * MS, 100) };
+	struct sample s1 = tick(t1, 1, 0, 100);
+	struct clocks c = { .pid = { 10 }, .ns = { 10 * MS } };
+	struct span_io io = { .cum = clock_of, .ctx = &c };
+	struct drained got = { 0 };
+
+	open_at(t, "step", SPAN_SCOPE_PROCESS, 10, 1000, 0, 0);
+	open_at(t, "build", SPAN_SCOPE_TREE, 10, 1000, 0, 0);
+	span_tick(t, &s1, &io);
+	c.ns[0] = 15 * MS;	/* 5 ms more on its clock by the time the daemon stops */
+	span_close_all(t, &io, 150 * MS, 150 * MS);
+	span_drain(t, keep_all, &got);
+	assert_int_equal(got.n, 2);
+	for (size_t i = 0; i < got.n; i++) {
+		assert_int_equal(got.v[i].state, SPAN_STOPPED);
+		assert_true(got.v[i].close_mono_ns == 150 * MS);
+	}
+	assert_true(got.v[0].tot.cpu_ns == 15 * MS);	/* process scope: its clock to the stop */
+	assert_true(got.v[1].tot.cpu_ns == 15 * MS);	/* tree: the tick, and half a tick more at its rate */
+	assert_string_equal(span_state_name(SPAN_STOPPED), "stopped");
+	assert_string_equal(span_scope_name(SPAN_SCOPE_CGROUP), "cgroup");
 	span_table_free(t);
 }
 
@@ -285,5 +405,8 @@ TL_MAIN(
 	cmocka_unit_test(test_span_open_when_a_uid_has_too_many_refuses_it_but_not_others),
 	cmocka_unit_test(test_span_close_when_another_uid_asks_is_not_found_but_root_may),
 	cmocka_unit_test(test_span_metrics_when_names_overflow_sum_the_rest_into_other),
-	cmocka_unit_test(test_span_tree_when_children_appear_counts_them_from_the_open_on)
+	cmocka_unit_test(test_span_tree_when_children_appear_counts_them_from_the_open_on),
+	cmocka_unit_test(test_span_cgroup_when_processes_join_and_leave_counts_each_while_a_member),
+	cmocka_unit_test(test_span_cgroup_when_the_cgroup_is_removed_closes_it_as_exited),
+	cmocka_unit_test(test_span_close_all_when_the_daemon_stops_records_open_spans_as_stopped)
 )

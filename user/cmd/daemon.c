@@ -576,19 +576,21 @@ int cmd_daemon(int argc, char **argv)
 	notify("STOPPING=1");
 	rc = 0;
 out:
-	/* HTTP first (no reader left), then the ledger's last records and fdatasync, then BPF */
+	/* HTTP first (no reader left), the spans still open (recorded as stopped), then the ledger's last
+	 * records and fdatasync, then BPF */
 	http_stop(d.http);
+	if (d.spans) {
+		spans_http_stop(d.spans);
+		span_drain(d.spans, record_span, &d);
+		span_table_free(d.spans);
+		d.spans = NULL;
+	}
 	if (d.led && ledger_close(d.led)) {
 		log_err("failed to flush the ledger %s", d.cfg.ledger);
 		rc = 1;
 	}
 	if (rc == 0 && d.cfg.ready_file)
 		unlink(d.cfg.ready_file);
-	if (d.spans) {
-		/* spans still open at shutdown are not recorded: their end is unknown */
-		span_drain(d.spans, record_span, &d);
-		span_table_free(d.spans);
-	}
 	store_close(d.store);
 	identity_close(d.ident);
 	if (have_p)

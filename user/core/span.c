@@ -23,17 +23,21 @@ struct span_table {
 	struct span_metrics m;
 };
 
-static const char *const scope_names[] = { [SPAN_SCOPE_PROCESS] = "process", [SPAN_SCOPE_TREE] = "tree" };
-static const char *const state_names[] = { [SPAN_OPEN] = "open", [SPAN_CLOSED] = "closed", [SPAN_EXITED] = "exited" };
+static const char *const scope_names[SPAN_SCOPE_N] = {
+	[SPAN_SCOPE_PROCESS] = "process", [SPAN_SCOPE_TREE] = "tree", [SPAN_SCOPE_CGROUP] = "cgroup",
+};
+static const char *const state_names[SPAN_STATE_N] = {
+	[SPAN_OPEN] = "open", [SPAN_CLOSED] = "closed", [SPAN_EXITED] = "exited", [SPAN_STOPPED] = "stopped",
+};
 
 const char *span_scope_name(enum span_scope s)
 {
-	return (unsigned)s < 2 ? scope_names[s] : "?";
+	return (unsigned)s < SPAN_SCOPE_N ? scope_names[s] : "?";
 }
 
 int span_scope_parse(const char *s, enum span_scope *out)
 {
-	for (unsigned i = 0; i < 2; i++)
+	for (unsigned i = 0; i < SPAN_SCOPE_N; i++)
 		if (s && !strcmp(s, scope_names[i])) {
 			*out = (enum span_scope)i;
 			return 0;
@@ -43,7 +47,7 @@ int span_scope_parse(const char *s, enum span_scope *out)
 
 const char *span_state_name(enum span_state s)
 {
-	return (unsigned)s < 3 ? state_names[s] : "?";
+	return (unsigned)s < SPAN_STATE_N ? state_names[s] : "?";
 }
 
 int span_name_check(const char *name, char *err, size_t errlen)
@@ -152,6 +156,28 @@ static bool is_member(const struct span *sp, uint32_t pid)
 	return false;
 }
 
+static int cmp_pid(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static bool in_sorted(const uint32_t *v, size_t n, uint32_t pid)
+{
+	return n && bsearch(&pid, v, n, sizeof(*v), cmp_pid);
+}
+
+/* A cgroup span's members become pids (taken over, sorted). */
+static void set_members(struct span *sp, uint32_t *pids, size_t n)
+{
+	if (n)
+		qsort(pids, n, sizeof(*pids), cmp_pid);
+	free(sp->members);
+	sp->members = pids;
+	sp->nmembers = sp->cap = n;
+}
+
 int span_open(struct span_table *t, const struct span_open_req *r, uint64_t *id)
 {
 	struct span *sp;
@@ -190,6 +216,18 @@ int span_open(struct span_table *t, const struct span_open_req *r, uint64_t *id)
 		sp->ref = t->host_ref;
 	sp->energy_rel_sd = t->energy_rel_sd;
 	sp->intensity_rel_sd = t->intensity_rel_sd;
+	if (r->scope == SPAN_SCOPE_CGROUP) {
+		uint32_t *pids = r->nchildren ? malloc(r->nchildren * sizeof(*pids)) : NULL;
+
+		if (r->nchildren && !pids) {
+			pthread_mutex_unlock(&t->lock);
+			return -ENOMEM;
+		}
+		if (r->nchildren)
+			memcpy(pids, r->children, r->nchildren * sizeof(*pids));
+		set_members(sp, pids, r->nchildren);
+		snprintf(sp->cgroup, sizeof(sp->cgroup), "%s", r->cgroup ? r->cgroup : "");
+	}
 	if (r->scope == SPAN_SCOPE_TREE) {
 		rc = add_member(sp, r->pid);
 		for (size_t i = 0; !rc && i < r->nchildren; i++)
@@ -294,7 +332,7 @@ static void value_tail(struct span_table *t, struct span *sp, uint64_t to)
 	uint64_t tail = to > sp->valued_mono_ns ? to - sp->valued_mono_ns : 0;
 
 	sp->host_uj += muldiv(t->host_uj, tail, t->host_wall_ns);
-	if (sp->scope == SPAN_SCOPE_TREE)
+	if (sp->scope != SPAN_SCOPE_PROCESS)
 		span_value(&sp->tot, &sp->ref, tail, sp->ref_wall_ns);
 	sp->valued_mono_ns = to > sp->valued_mono_ns ? to : sp->valued_mono_ns;
 }
@@ -342,6 +380,20 @@ static void ring_push(struct sample_totals *ring, unsigned *n, unsigned *next, c
 		sample_totals_add(sum, &ring[i]);
 }
 
+/* Value a tree or cgroup span's share of tick s from sum, its members' charge in s. */
+static void value_tick(struct span *sp, const struct sample *s, const struct sample_totals *sum)
+{
+	uint64_t num, den;
+
+	overlap(s, sp->valued_mono_ns, &num, &den);
+	span_value(&sp->tot, sum, num, den);
+	sp->host_uj += muldiv(s->host_cpu_uj + s->host_mem_uj, num, den);
+	sp->ref = *sum;
+	sp->ref_wall_ns = den;
+	if (s->mono_end_ns > sp->valued_mono_ns)
+		sp->valued_mono_ns = s->mono_end_ns;
+}
+
 /* Returns true if the span closed (its process exited in s). */
 static bool tick_process(struct span_table *t, size_t i, const struct sample *s, span_cum_fn cum, void *ctx)
 {
@@ -381,7 +433,6 @@ static bool tick_tree(struct span_table *t, size_t i, const struct sample *s)
 	struct span *sp = &t->open[i];
 	struct sample_totals sum = { 0 };
 	bool added = true, root_exited = false;
-	uint64_t num, den;
 
 	/* a child and its own child can both be new in one tick, listed in any order: repeat until no pid joins */
 	for (int pass = 0; added && pass < 8; pass++) {
@@ -396,13 +447,7 @@ static bool tick_tree(struct span_table *t, size_t i, const struct sample *s)
 			sample_totals_add(&sum, &s->tasks[k].tot);
 			root_exited |= s->tasks[k].pid == sp->pid && s->tasks[k].exited;
 		}
-	overlap(s, sp->valued_mono_ns, &num, &den);
-	span_value(&sp->tot, &sum, num, den);
-	sp->host_uj += muldiv(s->host_cpu_uj + s->host_mem_uj, num, den);
-	sp->ref = sum;
-	sp->ref_wall_ns = den;
-	if (s->mono_end_ns > sp->valued_mono_ns)
-		sp->valued_mono_ns = s->mono_end_ns;
+	value_tick(sp, s, &sum);
 	if (root_exited) {
 		finish(t, i, SPAN_EXITED, s->mono_end_ns, s->real_end_ns, NULL);
 		return true;
@@ -410,7 +455,40 @@ static bool tick_tree(struct span_table *t, size_t i, const struct sample *s)
 	return false;
 }
 
-void span_tick(struct span_table *t, const struct sample *s, span_cum_fn cum, void *ctx)
+/* Returns true if the span closed (the opener exited in s, or the cgroup is gone). */
+static bool tick_cgroup(struct span_table *t, size_t i, const struct sample *s, const struct span_io *io)
+{
+	struct span *sp = &t->open[i];
+	struct sample_totals sum = { 0 };
+	uint32_t *now = NULL;
+	size_t nnow = 0;
+	bool opener_exited = false;
+	int rc = io && io->members ? io->members(io->ctx, sp->cgroup, &now, &nnow) : -EAGAIN;
+
+	if (rc == -EAGAIN || (rc && rc != -ENOENT))
+		nnow = 0;	/* unread: the members of the previous tick stand */
+	if (nnow)
+		qsort(now, nnow, sizeof(*now), cmp_pid);
+	for (size_t k = 0; k < s->ntasks; k++) {
+		uint32_t pid = s->tasks[k].pid;
+
+		if (in_sorted(sp->members, sp->nmembers, pid) || in_sorted(now, nnow, pid))
+			sample_totals_add(&sum, &s->tasks[k].tot);
+		opener_exited |= pid == sp->pid && s->tasks[k].exited;
+	}
+	value_tick(sp, s, &sum);
+	if (!rc)
+		set_members(sp, now, nnow);
+	else
+		free(now);
+	if (opener_exited || rc == -ENOENT) {
+		finish(t, i, SPAN_EXITED, s->mono_end_ns, s->real_end_ns, NULL);
+		return true;
+	}
+	return false;
+}
+
+void span_tick(struct span_table *t, const struct sample *s, const struct span_io *io)
 {
 	struct sample_totals all = { 0 };
 
@@ -428,9 +506,37 @@ void span_tick(struct span_table *t, const struct sample *s, span_cum_fn cum, vo
 
 		t->open[i].energy_rel_sd = s->energy_rel_sd;
 		t->open[i].intensity_rel_sd = s->intensity.rel_sd;
-		gone = t->open[i].scope == SPAN_SCOPE_TREE ? tick_tree(t, i, s) : tick_process(t, i, s, cum, ctx);
+		switch (t->open[i].scope) {
+		case SPAN_SCOPE_TREE:
+			gone = tick_tree(t, i, s);
+			break;
+		case SPAN_SCOPE_CGROUP:
+			gone = tick_cgroup(t, i, s, io);
+			break;
+		default:
+			gone = tick_process(t, i, s, io ? io->cum : NULL, io ? io->ctx : NULL);
+			break;
+		}
 		if (!gone)
 			i++;
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+void span_close_all(struct span_table *t, const struct span_io *io, uint64_t mono_ns, uint64_t real_ns)
+{
+	pthread_mutex_lock(&t->lock);
+	while (t->nopen) {
+		struct span *sp = &t->open[0];
+		uint64_t cum;
+
+		if (sp->scope == SPAN_SCOPE_PROCESS && io && io->cum && io->cum(io->ctx, sp->pid, &cum) &&
+		    cum > sp->last_cum_ns) {
+			value_cpu(sp, cum - sp->last_cum_ns);
+			sp->last_cum_ns = cum;
+		}
+		value_tail(t, sp, mono_ns);
+		finish(t, 0, SPAN_STOPPED, mono_ns, real_ns, NULL);
 	}
 	pthread_mutex_unlock(&t->lock);
 }

@@ -1,11 +1,16 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* The energy-span endpoints over the Unix socket: who asks comes from SO_PEERCRED, never from the request; spans valued from the process's own CPU clock. */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <cjson/cJSON.h>
 #include "joule/carbon.h"
 #include "joule/http_query.h"
@@ -34,9 +39,149 @@ static bool cum_cb(void *ctx, uint32_t pid, uint64_t *cum_ns)
 	return spans_process_cpu_ns(pid, cum_ns);
 }
 
+int spans_process_cgroup(uint32_t pid, char *path, size_t len)
+{
+	char file[64], *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	FILE *f;
+	int rc = -EOPNOTSUPP;
+
+	snprintf(file, sizeof(file), "/proc/%u/cgroup", pid);
+	f = fopen(file, "re");
+	if (!f)
+		return -errno;
+	/* "0::/path" is the unified hierarchy's line; a v1-only host has none */
+	while ((n = getline(&line, &cap, f)) > 0) {
+		if (line[n - 1] == '\n')
+			line[--n] = '\0';
+		if (strncmp(line, "0::/", 4) != 0)
+			continue;
+		rc = (size_t)n - 3 < len ? 0 : -ENAMETOOLONG;
+		if (!rc)
+			memcpy(path, line + 3, (size_t)n - 2);
+		break;
+	}
+	free(line);
+	fclose(f);
+	return rc;
+}
+
+/* Where the unified hierarchy is mounted, and which of its paths is that mount's root; read once. */
+static struct {
+	pthread_once_t once;
+	char dir[PATH_MAX], root[PATH_MAX];
+	bool found;
+} v2 = { .once = PTHREAD_ONCE_INIT };
+
+static void find_v2_mount(void)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[2 * PATH_MAX], root[PATH_MAX], dir[PATH_MAX];
+
+	/* "36 25 0:30 / /sys/fs/cgroup/unified rw,... - cgroup2 cgroup2 rw" */
+	while (f && !v2.found && fgets(line, sizeof(line), f)) {
+		const char *dash = strstr(line, " - cgroup2 ");
+
+		if (dash && sscanf(line, "%*s %*s %*s %4095s %4095s", root, dir) == 2) {
+			snprintf(v2.root, sizeof(v2.root), "%s", strcmp(root, "/") ? root : "");
+			snprintf(v2.dir, sizeof(v2.dir), "%s", dir);
+			v2.found = true;
+		}
+	}
+	if (f)
+		fclose(f);
+}
+
+/* Append the pids of dir/cgroup.procs and of every cgroup below dir to *v; depth bounds a deep tree. */
+static int read_procs(int dirfd, int depth, uint32_t **v, size_t *n, size_t *cap)
+{
+	int fd = openat(dirfd, "cgroup.procs", O_RDONLY | O_CLOEXEC);
+	FILE *f = fd >= 0 ? fdopen(fd, "re") : NULL;
+	unsigned long pid;
+	DIR *d;
+	struct dirent *e;
+	int rc = 0;
+
+	if (!f) {
+		rc = -errno;
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	while (!rc && fscanf(f, "%lu", &pid) == 1)
+		if (*n < SPAN_TREE_MAX && !array_reserve(v, cap, *n + 1, sizeof(**v), 64))
+			(*v)[(*n)++] = (uint32_t)pid;
+	fclose(f);
+	if (depth >= 32)
+		return 0;
+	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	while ((e = readdir(d)))
+		if (e->d_type == DT_DIR && e->d_name[0] != '.') {
+			int sub = openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+			/* a child cgroup removed meanwhile is simply not counted */
+			if (sub >= 0) {
+				read_procs(sub, depth + 1, v, n, cap);
+				close(sub);
+			}
+		}
+	closedir(d);
+	return 0;
+}
+
+int spans_cgroup_pids(const char *cgroup, uint32_t **pids, size_t *n)
+{
+	char dir[2 * PATH_MAX];
+	size_t cap = 0, rl;
+	int fd, rc;
+
+	pthread_once(&v2.once, find_v2_mount);
+	*pids = NULL;
+	*n = 0;
+	if (!v2.found)
+		return -EOPNOTSUPP;
+	/* a path outside this mount's root (another cgroup namespace) is not ours to read */
+	rl = strlen(v2.root);
+	if (strncmp(cgroup, v2.root, rl) != 0 || (cgroup[rl] != '/' && cgroup[rl] != '\0') || strstr(cgroup, "/.."))
+		return -EACCES;
+	snprintf(dir, sizeof(dir), "%s%s", v2.dir, cgroup + rl);
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT || errno == ENOTDIR ? -ENOENT : -errno;
+	rc = read_procs(fd, 0, pids, n, &cap);
+	close(fd);
+	if (rc) {
+		free(*pids);
+		*pids = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
+static int members_cb(void *ctx, const char *cgroup, uint32_t **pids, size_t *n)
+{
+	return spans_cgroup_pids(cgroup, pids, n);
+}
+
+static const struct span_io span_io = { .cum = cum_cb, .members = members_cb };
+
 void spans_http_tick(struct span_table *t, const struct sample *s)
 {
-	span_tick(t, s, cum_cb, NULL);
+	span_tick(t, s, &span_io);
+}
+
+void spans_http_stop(struct span_table *t)
+{
+	uint64_t real = now_real_ns();
+
+	span_close_all(t, &span_io, now_mono_ns(), real);
 }
 
 static void add_u64(cJSON *o, const char *k, uint64_t v)
@@ -56,6 +201,8 @@ cJSON *spans_http_json(const struct span *sp, struct carbon_ctx *carbon)
 	add_u64(o, "id", sp->id);
 	cJSON_AddStringToObject(o, "name", sp->name);
 	cJSON_AddStringToObject(o, "scope", span_scope_name(sp->scope));
+	if (sp->scope == SPAN_SCOPE_CGROUP)
+		cJSON_AddStringToObject(o, "cgroup", sp->cgroup);
 	cJSON_AddStringToObject(o, "state", span_state_name(sp->state));
 	add_u64(o, "pid", sp->pid);
 	add_u64(o, "uid", sp->uid);
@@ -111,7 +258,7 @@ static unsigned reply(struct http_reply *out, unsigned status, cJSON *o)
 	return status;
 }
 
-/* {"name": "...", "scope": "process"|"tree", "pid": N}: every member checked, none unknown. */
+/* {"name": "...", "scope": "process"|"tree"|"cgroup", "pid": N}: every member checked, none unknown. */
 static unsigned parse_open(const struct spans_request *rq, char *name, size_t namelen, enum span_scope *scope,
 			   uint32_t *pid, struct http_reply *out)
 {
@@ -132,10 +279,8 @@ static unsigned parse_open(const struct spans_request *rq, char *name, size_t na
 			else
 				snprintf(name, namelen, "%s", it->valuestring);
 		} else if (!strcmp(it->string, "scope") && cJSON_IsString(it)) {
-			if (!strcmp(it->valuestring, "cgroup"))
-				st = fail(out, 400, "scope cgroup is not supported yet (process or tree)%s", NULL);
-			else if (span_scope_parse(it->valuestring, scope))
-				st = fail(out, 400, "scope must be process or tree, not '%.32s'", it->valuestring);
+			if (span_scope_parse(it->valuestring, scope))
+				st = fail(out, 400, "scope must be process, tree or cgroup, not '%.32s'", it->valuestring);
 		} else if (!strcmp(it->string, "pid") && cJSON_IsNumber(it)) {
 			if (it->valuedouble < 1 || it->valuedouble > 4194304 || it->valuedouble != (double)(int)it->valuedouble)
 				st = fail(out, 400, "pid must be a process id%s", NULL);
@@ -160,7 +305,8 @@ static unsigned h_open(struct span_table *t, struct carbon_ctx *carbon, const st
 		       struct http_reply *out)
 {
 	struct span_open_req r = { 0 };
-	char name[SPAN_NAME_MAX + 1];
+	char name[SPAN_NAME_MAX + 1], cgroup[SPAN_CGROUP_MAX];
+	uint32_t *pids = NULL;
 	struct span sp;
 	uint64_t id;
 	int err;
@@ -185,7 +331,23 @@ static unsigned h_open(struct span_table *t, struct carbon_ctx *carbon, const st
 		snprintf(msg, sizeof(msg), "%u", r.pid);
 		return fail(out, 404, "no process %s", msg);
 	}
+	if (r.scope == SPAN_SCOPE_CGROUP) {
+		/* the cgroup the process is in now, and its processes now: the span counts them from this instant */
+		err = spans_process_cgroup(r.pid, cgroup, sizeof(cgroup));
+		if (!err)
+			err = spans_cgroup_pids(cgroup, &pids, &r.nchildren);
+		if (err == -EOPNOTSUPP)
+			return fail(out, 400, "scope cgroup needs the cgroup v2 (unified) hierarchy, which this host has not%s",
+				    NULL);
+		if (err == -ENAMETOOLONG)
+			return fail(out, 400, "the process's cgroup path is too long for a span%s", NULL);
+		if (err)
+			return fail(out, 404, "cannot read the process's cgroup: %s", strerror(-err));
+		r.cgroup = cgroup;
+		r.children = pids;
+	}
 	err = span_open(t, &r, &id);
+	free(pids);
 	if (err == -EDQUOT) {
 		char msg[32];
 
