@@ -163,6 +163,8 @@ bool store_group_exposed(const struct store *s, const struct store_group *g);
 uint64_t store_group_idle_ns(const struct store *s);
 /* The newest live (else newest) process with this pid, or NULL. */
 const struct store_proc *store_find_proc(const struct store *s, uint32_t pid);
+/* The process (pid, start_ns), or NULL: one lookup in the store's index. */
+const struct store_proc *store_proc_at(const struct store *s, uint32_t pid, uint64_t start_ns);
 /* Copy up to max most recent samples, oldest first; returns the count. */
 size_t store_recent(const struct store *s, struct store_recent *out, size_t max);
 /* Sequence number of the newest sample (0: none yet); for SSE followers. */

@@ -354,21 +354,17 @@ static void record_span(void *ctx, const struct span *sp)
 /*
  * A ledger record's workload labels: the store's for this process, which
  * on_sample fed this tick first, so a move shows in both from the same tick.
+ * Called from ledger_feed_sample, under the read lock on_sample holds for
+ * the whole tick (one lock a tick, not one a process).
  */
 static int ledger_labels(void *ctx, const struct sample_task *t, struct proc_labels *out)
 {
-	struct store *st = ctx;
-	const struct store_proc *p;
-	int err = -ENOENT;
+	const struct store_proc *p = store_proc_at(ctx, t->pid, t->start_ns);
 
-	store_rdlock(st);
-	p = store_find_proc(st, t->pid);
-	if (p && p->start_ns == t->start_ns) {
-		*out = p->labels;
-		err = 0;
-	}
-	store_unlock(st);
-	return err;
+	if (!p)
+		return -ENOENT;
+	*out = p->labels;
+	return 0;
 }
 
 static void on_sample(struct daemon *d, const struct sample *s)
@@ -377,8 +373,11 @@ static void on_sample(struct daemon *d, const struct sample *s)
 
 	if (err)
 		log_warn("store: %s (sample %llu)", strerror(-err), (unsigned long long)s->seq);
-	if (d->led)
+	if (d->led) {
+		store_rdlock(d->store);
 		ledger_feed_sample(d->led, s);
+		store_unlock(d->store);
+	}
 	/* after the sample, so a span that exited in it is recorded after its process's last tick */
 	spans_http_tick(d->spans, s);
 	span_drain(d->spans, record_span, d);

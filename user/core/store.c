@@ -635,6 +635,13 @@ uint64_t store_group_idle_ns(const struct store *s)
 	return s->cfg.group_idle_ns;
 }
 
+const struct store_proc *store_proc_at(const struct store *s, uint32_t pid, uint64_t start_ns)
+{
+	size_t i;
+
+	return proctab_find(&s->proc_index, pid, start_ns, &i) ? &s->procs[i].v : NULL;
+}
+
 const struct store_proc *store_find_proc(const struct store *s, uint32_t pid)
 {
 	const struct store_proc *best = NULL;
