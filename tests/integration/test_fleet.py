@@ -307,6 +307,10 @@ def test_fleet_carmen_shapes_when_asked_carry_the_seed_keys(fleet):
     assert close(r["total_energy_consumed"] * 3.6e6 * 1e6, sum(fleet.own(APP))), "kWh %r vs the daemons' uJ" % r
     assert close(r["total_carbon_emitted"], r["total_carbon_operational"] + r["total_carbon_embodied"], 1e-9), "totals"
     assert all("T" in t for t in r["time_points"]), "time points are ISO times: %r" % r["time_points"]
+    step_h = int(w.rstrip("s")) / 3600
+    assert close(r["cpu_power"][0] * step_h, r["cpu_energy"][0], 1e-9), "cpu_power is not the step's kWh per hour: %r" % r
+    for k in ("requested_cpu", "requested_memory", "cpu_util", "storage_capacity", "network_io"):
+        assert r[k] == [], "%s: joule cannot know it, so it is empty: %r" % (k, r[k])
     per = fleet.fleet.get_json("/api/apps/run-engine?sampling=%s&window=%s&emission_breakdown=true" % (w, w))
     assert APP in [x["name"] for x in per], "breakdown per app lacks the app: %r" % [x["name"] for x in per][:20]
 

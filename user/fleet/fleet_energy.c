@@ -17,6 +17,10 @@ enum { S_ENERGY, S_CPU, S_MEM, S_OP, S_EMB, S_CARBON, S_N };
 static const char *const series_keys[S_N] = { "energy_consumed", "cpu_energy", "memory_energy",
 					       "carbon_operational", "carbon_embodied", "carbon_emitted" };
 
+/* Carmen's run-engine keys joule has no series of: present as empty arrays, as Carmen gives storage and network */
+static const char *const carmen_unknown[] = { "requested_cpu", "requested_memory", "cpu_util", "storage_capacity",
+					      "network_io" };
+
 struct steps {
 	char who[256];		/* instance or group, "" for the whole */
 	double *v[S_N];
@@ -187,6 +191,14 @@ unsigned fleet_build_energy(const struct fleet_req *r, const struct fleet_plan *
 			cJSON_AddStringToObject(e, "id", id);
 			cJSON_AddStringToObject(e, "name", r->p.breakdown ? x->who : r->p.group[0] ? r->p.group : "fleet");
 			add_steps(e, x, all.nsteps, J_PER_KWH, "total_");
+			/* Carmen's cpu_power: each step's mean CPU power in kW (its kWh over its hours) */
+			tp = cJSON_AddArrayToObject(e, "cpu_power");
+			for (size_t i = 0; i < all.nsteps; i++)
+				cJSON_AddItemToArray(tp, cJSON_CreateNumber(x->v[S_CPU][i] / J_PER_KWH /
+									    ((double)all.step_s / 3600.0)));
+			/* what a fleet of joule daemons cannot know (Kubernetes requests, disks, network): empty, not invented */
+			for (size_t k = 0; k < sizeof(carmen_unknown) / sizeof(carmen_unknown[0]); k++)
+				cJSON_AddArrayToObject(e, carmen_unknown[k]);
 			tp = cJSON_AddArrayToObject(e, "time_points");
 			for (size_t i = 0; i < all.nsteps; i++) {
 				char buf[40];
