@@ -115,18 +115,14 @@ embed_bytes = { echo '/* generated from $< by the Makefile */'; \
 	  od -An -v -tx1 $< | sed 's/ *\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
 	  echo '};'; \
 	  echo 'static const size_t $(1)_len = sizeof($(1));'; } > $@
-OPENAPI_H := $(BUILD)/http_openapi.h
-$(OPENAPI_H): user/http/openapi.json
+# user/X/openapi.json becomes $(BUILD)/X_openapi.h, the array X_openapi_json (a static pattern rule, as
+# the -MP stubs in the .d files would shadow a plain pattern rule).
+$(BUILD)/http_openapi.h $(BUILD)/fleet_openapi.h: $(BUILD)/%_openapi.h: user/%/openapi.json
 	$(call msg,GEN,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(call embed_bytes,http_openapi_json)
-$(BUILD)/obj/http/server.o $(BUILD)/fuzz/obj/http/server.o: $(OPENAPI_H)
-FLEET_OPENAPI_H := $(BUILD)/fleet_openapi.h
-$(FLEET_OPENAPI_H): user/fleet/openapi.json
-	$(call msg,GEN,$@)
-	$(Q)mkdir -p $(@D)
-	$(Q)$(call embed_bytes,fleet_openapi_json)
-$(BUILD)/obj/fleet/fleet_openapi.o $(BUILD)/fuzz/obj/fleet/fleet_openapi.o: $(FLEET_OPENAPI_H)
+	$(Q)$(call embed_bytes,$*_openapi_json)
+$(BUILD)/obj/http/server.o $(BUILD)/fuzz/obj/http/server.o: $(BUILD)/http_openapi.h
+$(BUILD)/obj/fleet/fleet_openapi.o $(BUILD)/fuzz/obj/fleet/fleet_openapi.o: $(BUILD)/fleet_openapi.h
 
 # The live page (web/) and the vendored uPlot, embedded the same way: one array per file, named by its
 # path under web/. The build needs no network: web/vendor/ is committed (make vendor-web refreshes it).

@@ -213,77 +213,63 @@ int nvmlDeviceGetHandleByIndex_v2(unsigned i, void **h)
 	return i < (unsigned)ngpu ? 0 : 2;
 }
 
-static int do_str(void *h, char *buf, unsigned len, int uuid)
-{
-	int c;
-	struct fgpu *g = dev(h, &c);
+/*
+ * expr run under the lock on g, the device behind handle h: the handle's own
+ * error (see dev) when there is none, so the readers below start at a device.
+ */
+#define ON_DEV(h, expr) LOCKED(({ int _c; struct fgpu *g = dev(h, &_c); g ? (expr) : _c; }))
 
-	if (g)
-		snprintf(buf, len, "%s", uuid ? g->uuid : g->name);
-	return c;
+/* A read of a GPU told fail=CODE answers CODE, and says so in the .failed file. */
+static int injected_failure(const struct fgpu *g)
+{
+	note_failure();
+	return g->fail;
 }
-int nvmlDeviceGetName(void *h, char *b, unsigned l) { return LOCKED(do_str(h, b, l, 0)); }
-int nvmlDeviceGetUUID(void *h, char *b, unsigned l) { return LOCKED(do_str(h, b, l, 1)); }
 
-static int do_energy(void *h, unsigned long long *mj)
+static int do_str(struct fgpu *g, char *buf, unsigned len, int uuid)
 {
-	int c;
-	struct fgpu *g = dev(h, &c);
+	snprintf(buf, len, "%s", uuid ? g->uuid : g->name);
+	return 0;
+}
+int nvmlDeviceGetName(void *h, char *b, unsigned l) { return ON_DEV(h, do_str(g, b, l, 0)); }
+int nvmlDeviceGetUUID(void *h, char *b, unsigned l) { return ON_DEV(h, do_str(g, b, l, 1)); }
 
-	if (!g)
-		return c;
+static int do_energy(struct fgpu *g, unsigned long long *mj)
+{
 	if (!g->counter)
 		return 3;
-	if (g->fail) {
-		note_failure();
-		return g->fail;
-	}
+	if (g->fail)
+		return injected_failure(g);
 	*mj = g->mj;
 	return 0;
 }
-int nvmlDeviceGetTotalEnergyConsumption(void *h, unsigned long long *mj) { return LOCKED(do_energy(h, mj)); }
+int nvmlDeviceGetTotalEnergyConsumption(void *h, unsigned long long *mj) { return ON_DEV(h, do_energy(g, mj)); }
 
-static int do_power(void *h, unsigned *mw)
+static int do_power(struct fgpu *g, unsigned *mw)
 {
-	int c;
-	struct fgpu *g = dev(h, &c);
-
-	if (!g)
-		return c;
-	if (g->fail) {
-		note_failure();
-		return g->fail;
-	}
+	if (g->fail)
+		return injected_failure(g);
 	*mw = g->power_mw;
 	return 0;
 }
-int nvmlDeviceGetPowerUsage(void *h, unsigned *mw) { return LOCKED(do_power(h, mw)); }
+int nvmlDeviceGetPowerUsage(void *h, unsigned *mw) { return ON_DEV(h, do_power(g, mw)); }
 
-static int do_util(void *h, util_t *u)
+static int do_util(struct fgpu *g, util_t *u)
 {
-	int c;
-	struct fgpu *g = dev(h, &c);
-
-	if (!g)
-		return c;
 	if (g->util < 0)
 		return 3;
 	u->gpu = (unsigned)g->util;
 	u->memory = 0;
 	return 0;
 }
-int nvmlDeviceGetUtilizationRates(void *h, util_t *u) { return LOCKED(do_util(h, u)); }
+int nvmlDeviceGetUtilizationRates(void *h, util_t *u) { return ON_DEV(h, do_util(g, u)); }
 
-static int do_putil(void *h, psample_t *s, unsigned *n, unsigned long long last)
+static int do_putil(struct fgpu *g, psample_t *s, unsigned *n, unsigned long long last)
 {
 	struct timespec ts;
 	unsigned long long us;
 	unsigned k = 0;
-	int c;
-	struct fgpu *g = dev(h, &c);
 
-	if (!g)
-		return c;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	us = (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000;
 	for (int i = 0; i < nproc; i++) {
@@ -298,17 +284,13 @@ static int do_putil(void *h, psample_t *s, unsigned *n, unsigned long long last)
 }
 int nvmlDeviceGetProcessUtilization(void *h, psample_t *s, unsigned *n, unsigned long long last)
 {
-	return LOCKED(do_putil(h, s, n, last));
+	return ON_DEV(h, do_putil(g, s, n, last));
 }
 
-static int do_procs(void *h, unsigned *n, pinfo_t *p)
+static int do_procs(struct fgpu *g, unsigned *n, pinfo_t *p)
 {
 	unsigned k = 0;
-	int c;
-	struct fgpu *g = dev(h, &c);
 
-	if (!g)
-		return c;
 	for (int i = 0; i < nproc; i++) {
 		if (procs[i].gpu != g - gpus)
 			continue;
@@ -319,21 +301,16 @@ static int do_procs(void *h, unsigned *n, pinfo_t *p)
 	*n = k;
 	return 0;
 }
-int nvmlDeviceGetComputeRunningProcesses_v3(void *h, unsigned *n, pinfo_t *p) { return LOCKED(do_procs(h, n, p)); }
+int nvmlDeviceGetComputeRunningProcesses_v3(void *h, unsigned *n, pinfo_t *p) { return ON_DEV(h, do_procs(g, n, p)); }
 
-static int do_migmax(void *h, unsigned *n)
+static int do_migmax(struct fgpu *g, unsigned *n)
 {
-	int c;
-	struct fgpu *g = dev(h, &c);
-
-	if (!g)
-		return c;
 	if (!g->mig)
 		return 3;
 	*n = (unsigned)g->mig;
 	return 0;
 }
-int nvmlDeviceGetMaxMigDeviceCount(void *h, unsigned *n) { return LOCKED(do_migmax(h, n)); }
+int nvmlDeviceGetMaxMigDeviceCount(void *h, unsigned *n) { return ON_DEV(h, do_migmax(g, n)); }
 
 int nvmlDeviceGetMigDeviceHandleByIndex(void *h, unsigned i, void **m)
 {

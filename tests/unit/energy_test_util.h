@@ -91,11 +91,12 @@ static inline void t_topo_tree(const char *root, int ncpu, const int *pkg_of)
  * A reader test's world, built fresh for each test (cmocka setup/teardown):
  * two packages with physical ids 0 and 3 (dense 0 and 1), CPUs 0-1 and 2-3,
  * under a private temporary directory that teardown removes even when an
- * assertion fails.
+ * assertion fails; it closes the reader's source then too.
  */
 struct tree {
 	char dir[256];
 	struct topo topo;
+	struct energy_source *src; /* reader_open's, closed by the teardown */
 };
 
 /* A test run in a fresh reader world, for a file's table of tests. */
@@ -121,15 +122,20 @@ static inline int tree_teardown(void **state)
 {
 	struct tree *t = *state;
 
+	if (t->src)
+		energy_close(t->src);
 	topo_free(&t->topo);
 	free(t);
 	return tl_teardown(NULL);
 }
 
-/* One reader under test: its options, with the source's root at <tree>/<sub>. */
+/* One reader under test: its options, with the source's root at <tree>/<sub>; its source and last reading. */
 struct reader {
 	struct tree *t;
 	struct energy_opts o;
+	struct energy_source *s;  /* reader_open's */
+	struct energy_reading r;  /* reader_read's */
+	struct energy_stats st;   /* the source's stats after that reading */
 	char root[512];
 	char cpuinfo[600];
 	char why[256];
@@ -148,15 +154,24 @@ static inline void reader_init(struct reader *r, void **state, enum energy_kind 
 		r->o.msr_root = r->root;
 }
 
-/* The reader's source, opened: the open must succeed (its why on failure). */
-static inline struct energy_source *reader_open(struct reader *r)
+/* The reader's source opened into r->s (the tree's teardown closes it): the open must succeed (its why on failure). */
+static inline void reader_open(struct reader *r)
 {
-	struct energy_source *s = NULL;
-	int rc = energy_open(&s, &r->o, r->why, sizeof(r->why));
+	int rc = energy_open(&r->s, &r->o, r->why, sizeof(r->why));
 
 	if (rc != 0)
 		fail_msg("energy_open of %s: %d (%s)", r->root, rc, r->why);
-	return s;
+	r->t->src = r->s;
+}
+
+/* One reading of the source into r->r, which must succeed, and the source's stats after it into r->st. */
+static inline void reader_read(struct reader *r)
+{
+	int rc = energy_read(r->s, NULL, &r->r);
+
+	if (rc != 0)
+		fail_msg("energy_read of %s: %d", r->root, rc);
+	energy_get_stats(r->s, &r->st);
 }
 
 /* The result of an open that must fail, its reason in r->why; a source that opened is closed again. */

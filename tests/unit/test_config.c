@@ -30,6 +30,26 @@ static char *write_tmp(const char *text)
 	return path;
 }
 
+/*
+ * The config a test works on (CFG_TEST): fresh from config_init, freed by the
+ * teardown even when an assertion fails.
+ */
+static struct joule_config c;
+
+static int cfg_setup(void **state)
+{
+	config_init(&c);
+	return tl_setup(state);
+}
+
+static int cfg_teardown(void **state)
+{
+	config_free(&c);
+	return tl_teardown(state);
+}
+
+#define CFG_TEST(f) cmocka_unit_test_setup_teardown(f, cfg_setup, cfg_teardown)
+
 /* config_set with its message in set_err; config_set's result. */
 static char set_err[256];
 
@@ -40,23 +60,16 @@ static int set(struct joule_config *c, const char *key, const char *value)
 
 static void test_config_init_when_fresh_has_design_defaults(void **state)
 {
-	struct joule_config c;
-
-	config_init(&c);
 	assert_int_equal(c.source, ENERGY_SRC_AUTO);
 	assert_int_equal(c.interval_ns, 100 * NSEC_PER_MSEC);
 	assert_true(c.pue == 1.0);
 	assert_int_equal(c.idle, IDLE_SEPARATE);
 	assert_int_equal(c.socket_mode, 0660);
 	assert_int_equal(c.grace_ns, 300 * NSEC_PER_SEC);
-	config_free(&c);
 }
 
 static void test_config_set_when_valid_values_fills_fields(void **state)
 {
-	struct joule_config c;
-
-	config_init(&c);
 	assert_int_equal(set(&c, "source", "powercap"), 0);
 	assert_int_equal(c.source, ENERGY_SRC_POWERCAP);
 	assert_int_equal(set(&c, "powercap-root", "/tmp/rapl"), 0);
@@ -86,14 +99,10 @@ static void test_config_set_when_valid_values_fills_fields(void **state)
 	assert_true(c.model_linear);
 	assert_int_equal(set(&c, "top-n", "5"), 0);
 	assert_int_equal(c.top_n, 5);
-	config_free(&c);
 }
 
 static void test_config_set_when_bare_flags_sets_bool_and_counts_verbose(void **state)
 {
-	struct joule_config c;
-
-	config_init(&c);
 	assert_int_equal(config_key_takes_value("json"), 0);
 	assert_int_equal(config_key_takes_value("verbose"), 0);
 	assert_int_equal(config_key_takes_value("listen"), 1);
@@ -105,7 +114,6 @@ static void test_config_set_when_bare_flags_sets_bool_and_counts_verbose(void **
 	set(&c, "verbose", NULL);
 	set(&c, "verbose", NULL);
 	assert_int_equal(c.verbose, 2);
-	config_free(&c);
 }
 
 static void test_config_set_when_bad_value_names_key_value_and_accepted(void **state)
@@ -131,9 +139,7 @@ static void test_config_set_when_bad_value_names_key_value_and_accepted(void **s
 		{ "listen", NULL, -EINVAL, { "needs a value" } },
 		{ "colour", "red", -ENOENT, { "colour" } },
 	};
-	struct joule_config c;
 
-	config_init(&c);
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		int rc = set(&c, cases[i].key, cases[i].value);
 
@@ -145,14 +151,10 @@ static void test_config_set_when_bad_value_names_key_value_and_accepted(void **s
 	}
 	/* a rejected value leaves the default in place */
 	assert_int_equal(c.interval_ns, 100 * NSEC_PER_MSEC);
-	config_free(&c);
 }
 
 static void test_config_set_when_filter_repeated_appends(void **state)
 {
-	struct joule_config c;
-
-	config_init(&c);
 	assert_int_equal(set(&c, "filter", "postgres"), 0);
 	assert_int_equal(set(&c, "filter", "nginx"), 0);
 	assert_int_equal(c.nfilters, 2);
@@ -163,13 +165,9 @@ static void test_config_set_when_filter_repeated_appends(void **state)
 
 static void test_config_set_when_listen_empty_disables_tcp(void **state)
 {
-	struct joule_config c;
-
-	config_init(&c);
 	assert_int_equal(set(&c, "listen", ""), 0);
 	assert_non_null(c.listen);
 	assert_string_equal(c.listen, "");
-	config_free(&c);
 }
 
 static void test_config_set_when_listen_accepted_the_server_parses_it_too(void **state)
@@ -179,9 +177,7 @@ static void test_config_set_when_listen_accepted_the_server_parses_it_too(void *
 				     "*:65536", "local-host:1", "127.0.0.1:-1" };
 	struct sockaddr_storage ss;
 	socklen_t len;
-	struct joule_config c;
 
-	config_init(&c);
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		assert_int_equal(set(&c, "listen", ok[i]), 0);
 		assert_int_equal(netaddr_parse_listen(ok[i], &ss, &len), 0);
@@ -196,19 +192,14 @@ static void test_config_set_when_listen_accepted_the_server_parses_it_too(void *
 	assert_int_equal(ntohs(((struct sockaddr_in *)&ss)->sin_port), 9940);
 	assert_int_equal(netaddr_parse_listen("*:1", &ss, &len), 0);
 	assert_int_equal(((struct sockaddr_in *)&ss)->sin_addr.s_addr, htonl(INADDR_ANY));
-	config_free(&c);
 }
 
 static void test_config_set_when_filter_longer_than_comm_rejects(void **state)
 {
-	struct joule_config c;
-
-	config_init(&c);
 	assert_int_equal(set(&c, "filter", "fifteen-chars-x"), 0);
 	assert_int_equal(set(&c, "filter", "sixteen-chars-xy"), -EINVAL);
 	assert_non_null(strstr(set_err, "at most 15 characters"));
 	assert_int_equal(c.nfilters, 1);
-	config_free(&c);
 }
 
 static void test_config_load_file_when_valid_sets_every_key(void **state)
@@ -216,10 +207,8 @@ static void test_config_load_file_when_valid_sets_every_key(void **state)
 	char *path = write_tmp("; joule daemon\n[joule]\nsource = model\ninterval = 200ms\n"
 			       "listen = 127.0.0.1:0 ; inline comment\nfilter = a\nfilter = b\njson = yes\n"
 			       "exited-grace = 2m\n");
-	struct joule_config c;
 	char err[256];
 
-	config_init(&c);
 	assert_int_equal(config_load_file(&c, path, err, sizeof(err)), 0);
 	assert_int_equal(c.source, ENERGY_SRC_MODEL);
 	assert_int_equal(c.interval_ns, 200 * NSEC_PER_MSEC);
@@ -227,7 +216,6 @@ static void test_config_load_file_when_valid_sets_every_key(void **state)
 	assert_int_equal(c.nfilters, 2);
 	assert_true(c.json);
 	assert_int_equal(c.grace_ns, 120 * NSEC_PER_SEC);
-	config_free(&c);
 	unlink(path);
 	free(path);
 }
@@ -235,15 +223,12 @@ static void test_config_load_file_when_valid_sets_every_key(void **state)
 static void test_config_load_file_when_bad_value_names_file_and_line(void **state)
 {
 	char *path = write_tmp("[joule]\nsource = model\npue = high\n");
-	struct joule_config c;
 	char err[256], want[300];
 
-	config_init(&c);
 	assert_int_equal(config_load_file(&c, path, err, sizeof(err)), -EINVAL);
 	snprintf(want, sizeof(want), "%s:3:", path);
 	assert_non_null(strstr(err, want));
 	assert_non_null(strstr(err, "pue"));
-	config_free(&c);
 	unlink(path);
 	free(path);
 }
@@ -253,10 +238,8 @@ static void test_config_load_file_when_unknown_key_or_section_fails(void **state
 	char *p1 = write_tmp("colour = red\n");
 	char *p2 = write_tmp("[other]\nsource = model\n");
 	char *p3 = write_tmp("just text\n");
-	struct joule_config c;
 	char err[256];
 
-	config_init(&c);
 	assert_int_equal(config_load_file(&c, p1, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "unknown key 'colour'"));
 	assert_int_equal(config_load_file(&c, p2, err, sizeof(err)), -EINVAL);
@@ -265,7 +248,6 @@ static void test_config_load_file_when_unknown_key_or_section_fails(void **state
 	assert_non_null(strstr(err, ":1:"));
 	assert_int_equal(config_load_file(&c, "/nonexistent/joule.conf", err, sizeof(err)), -ENOENT);
 	assert_non_null(strstr(err, "/nonexistent/joule.conf"));
-	config_free(&c);
 	unlink(p1);
 	unlink(p2);
 	unlink(p3);
@@ -276,27 +258,21 @@ static void test_config_load_file_when_unknown_key_or_section_fails(void **state
 
 static void test_config_load_file_when_shipped_example_parses(void **state)
 {
-	struct joule_config c;
 	char err[256];
 
 	if (access("dist/joule.conf", R_OK) != 0)
 		skip();
-	config_init(&c);
 	assert_int_equal(config_load_file(&c, "dist/joule.conf", err, sizeof(err)), 0);
-	config_free(&c);
 }
 
 static void test_config_load_string_when_syntax_error_names_name_and_line(void **state)
 {
-	struct joule_config c;
 	char err[256] = "";
 
-	config_init(&c);
 	assert_int_equal(config_load_string(&c, "[joule]\nzone = DE\nthis line has no equals sign\n", "x.conf",
 					     err, sizeof(err)), -EINVAL);
 	assert_string_equal(err, "x.conf:3: syntax error (expected key = value or [section])");
 	assert_string_equal(c.zone, "DE");
-	config_free(&c);
 }
 
 static void test_config_key_doc_when_listed_every_key_has_help_scope_and_accepted(void **state)
@@ -344,10 +320,8 @@ static void test_config_key_doc_when_default_given_it_parses_as_a_value(void **s
 
 static void test_config_ledger_opts_when_keys_set_maps_each_one(void **state)
 {
-	struct joule_config c;
 	struct ledger_opts o;
 
-	config_init(&c);
 	assert_int_equal(set(&c, "ledger", "/tmp/l.jsonl"), 0);
 	assert_int_equal(set(&c, "ledger-sync", "always"), 0);
 	assert_int_equal(set(&c, "ledger-period", "5s"), 0);
@@ -357,24 +331,23 @@ static void test_config_ledger_opts_when_keys_set_maps_each_one(void **state)
 	assert_int_equal(o.sync, LEDGER_SYNC_ALWAYS);
 	assert_int_equal(o.period_ns, 5 * NSEC_PER_SEC);
 	assert_string_equal(o.key_path, "/tmp/k");
-	config_free(&c);
 }
 
 TL_MAIN(
-	cmocka_unit_test(test_config_init_when_fresh_has_design_defaults),
-	cmocka_unit_test(test_config_set_when_valid_values_fills_fields),
-	cmocka_unit_test(test_config_set_when_bare_flags_sets_bool_and_counts_verbose),
-	cmocka_unit_test(test_config_set_when_bad_value_names_key_value_and_accepted),
-	cmocka_unit_test(test_config_set_when_filter_repeated_appends),
-	cmocka_unit_test(test_config_set_when_listen_empty_disables_tcp),
-	cmocka_unit_test(test_config_set_when_listen_accepted_the_server_parses_it_too),
-	cmocka_unit_test(test_config_set_when_filter_longer_than_comm_rejects),
-	cmocka_unit_test(test_config_load_file_when_valid_sets_every_key),
-	cmocka_unit_test(test_config_load_file_when_bad_value_names_file_and_line),
-	cmocka_unit_test(test_config_load_file_when_unknown_key_or_section_fails),
-	cmocka_unit_test(test_config_load_file_when_shipped_example_parses),
-	cmocka_unit_test(test_config_load_string_when_syntax_error_names_name_and_line),
+	CFG_TEST(test_config_init_when_fresh_has_design_defaults),
+	CFG_TEST(test_config_set_when_valid_values_fills_fields),
+	CFG_TEST(test_config_set_when_bare_flags_sets_bool_and_counts_verbose),
+	CFG_TEST(test_config_set_when_bad_value_names_key_value_and_accepted),
+	CFG_TEST(test_config_set_when_filter_repeated_appends),
+	CFG_TEST(test_config_set_when_listen_empty_disables_tcp),
+	CFG_TEST(test_config_set_when_listen_accepted_the_server_parses_it_too),
+	CFG_TEST(test_config_set_when_filter_longer_than_comm_rejects),
+	CFG_TEST(test_config_load_file_when_valid_sets_every_key),
+	CFG_TEST(test_config_load_file_when_bad_value_names_file_and_line),
+	CFG_TEST(test_config_load_file_when_unknown_key_or_section_fails),
+	CFG_TEST(test_config_load_file_when_shipped_example_parses),
+	CFG_TEST(test_config_load_string_when_syntax_error_names_name_and_line),
 	cmocka_unit_test(test_config_key_doc_when_listed_every_key_has_help_scope_and_accepted),
 	cmocka_unit_test(test_config_key_doc_when_default_given_it_parses_as_a_value),
-	cmocka_unit_test(test_config_ledger_opts_when_keys_set_maps_each_one)
+	CFG_TEST(test_config_ledger_opts_when_keys_set_maps_each_one)
 )

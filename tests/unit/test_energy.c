@@ -18,10 +18,7 @@ static void test_kind_and_domain_names_round_trip(void **state)
 	enum energy_kind k;
 
 	(void)state;
-	for (int i = 0; i < ENERGY_SRC_NKINDS; i++) {
-		assert_int_equal(energy_kind_parse(energy_kind_name((enum energy_kind)i), &k), 0);
-		assert_int_equal(k, i);
-	}
+	tl_assert_names_round_trip(enum energy_kind, ENERGY_SRC_NKINDS, energy_kind_name, energy_kind_parse);
 	assert_int_equal(energy_kind_parse("rapl", &k), -EINVAL);
 	assert_string_equal(energy_domain_name(ENERGY_DRAM), "dram");
 	assert_string_equal(energy_domain_name(ENERGY_PSYS), "psys");

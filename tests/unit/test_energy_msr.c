@@ -50,9 +50,6 @@ static void test_msr_units_intel_amd_vectors(void **state)
 
 static void test_msr_reader_intel_units_mask_and_wrap(void **state)
 {
-	struct energy_source *s;
-	struct energy_reading r;
-	struct energy_stats st;
 	struct reader rd;
 	const char *root = rd.root;
 	char m0[600], m2[600];
@@ -80,25 +77,21 @@ static void test_msr_reader_intel_units_mask_and_wrap(void **state)
 		put_msr(m, 0x639, 0); /* zero: absent, as the kernel treats it */
 	}
 	put_msr(m0, 0x64D, 0); /* sparse file: reads as zero → absent */
-	s = reader_open(&rd);
+	reader_open(&rd);
 	put_msr(m0, 0x611, 0x0000000000001000ULL); /* wrapped: +8192 ticks = 0.5 J */
 	put_msr(m2, 0x611, 0xDEAD0000FFFFF000ULL + (1 << 14)); /* carries into bit 32: also a wrap */
 	put_msr(m0, 0x619, 1100); /* +1000 ticks of 15.3 µJ (Skylake-SP) */
-	assert_int_equal(energy_read(s, NULL, &r), 0);
-	assert_int_equal(r.domains, 1u << ENERGY_PACKAGE | 1u << ENERGY_DRAM);
-	assert_int_equal(r.uj[0][ENERGY_PACKAGE], 500000);
-	assert_int_equal(r.uj[1][ENERGY_PACKAGE], 1000000);
-	assert_int_equal(r.uj[0][ENERGY_DRAM], 15300);
-	assert_int_equal(r.uj[1][ENERGY_DRAM], 0);
-	energy_get_stats(s, &st);
-	assert_int_equal(st.wraps, 2);
-	energy_close(s);
+	reader_read(&rd);
+	assert_int_equal(rd.r.domains, 1u << ENERGY_PACKAGE | 1u << ENERGY_DRAM);
+	assert_int_equal(rd.r.uj[0][ENERGY_PACKAGE], 500000);
+	assert_int_equal(rd.r.uj[1][ENERGY_PACKAGE], 1000000);
+	assert_int_equal(rd.r.uj[0][ENERGY_DRAM], 15300);
+	assert_int_equal(rd.r.uj[1][ENERGY_DRAM], 0);
+	assert_int_equal(rd.st.wraps, 2);
 }
 
 static void test_msr_reader_amd_package(void **state)
 {
-	struct energy_source *s;
-	struct energy_reading r;
 	struct reader rd;
 	const char *root = rd.root;
 	char m[600];
@@ -112,14 +105,13 @@ static void test_msr_reader_amd_package(void **state)
 		put_msr(m, 0xC0010299, 0x000A1003);
 		put_msr(m, 0xC001029B, 1000);
 	}
-	s = reader_open(&rd);
+	reader_open(&rd);
 	snprintf(m, sizeof(m), "%s/2/msr", root);
 	put_msr(m, 0xC001029B, 1000 + 65536 * 3);
-	assert_int_equal(energy_read(s, NULL, &r), 0);
-	assert_int_equal(r.domains, 1u << ENERGY_PACKAGE);
-	assert_int_equal(r.uj[0][ENERGY_PACKAGE], 0);
-	assert_int_equal(r.uj[1][ENERGY_PACKAGE], 3000000);
-	energy_close(s);
+	reader_read(&rd);
+	assert_int_equal(rd.r.domains, 1u << ENERGY_PACKAGE);
+	assert_int_equal(rd.r.uj[0][ENERGY_PACKAGE], 0);
+	assert_int_equal(rd.r.uj[1][ENERGY_PACKAGE], 3000000);
 }
 
 static void test_msr_missing_device_names_modprobe(void **state)

@@ -15,9 +15,6 @@
 
 static void test_powercap_reader_maps_domains_packages_and_wraps(void **state)
 {
-	struct energy_source *s;
-	struct energy_reading r;
-	struct energy_stats st;
 	struct reader rd;
 	const char *root = rd.root;
 
@@ -32,53 +29,46 @@ static void test_powercap_reader_maps_domains_packages_and_wraps(void **state)
 	zone(root, "intel-rapl-mmio:0", "package-0", 999999, 42);
 	zone(root, "intel-rapl:3", "package-7", 999999, 42); /* no online CPU: skipped */
 
-	s = reader_open(&rd);
-	assert_int_equal(energy_source_kind(s), ENERGY_SRC_POWERCAP);
+	reader_open(&rd);
+	assert_int_equal(energy_source_kind(rd.s), ENERGY_SRC_POWERCAP);
 	set_uj(root, "intel-rapl:0", 3000);
 	set_uj(root, "intel-rapl:0/intel-rapl:0:0", 1500);
 	set_uj(root, "intel-rapl:0/intel-rapl:0:1", 30);
 	set_uj(root, "intel-rapl:1", 1000); /* wrapped: 999000 → 1000 over a range of 10^6 */
 	set_uj(root, "intel-rapl:1:0", 77);
 	set_uj(root, "intel-rapl:2", 9005);
-	assert_int_equal(energy_read(s, NULL, &r), 0);
-	assert_int_equal(r.npkg, 2);
-	assert_int_equal(r.domains, 1u << ENERGY_PACKAGE | 1u << ENERGY_CORE | 1u << ENERGY_DRAM | 1u << ENERGY_PSYS);
-	assert_int_equal(r.uj[0][ENERGY_PACKAGE], 2000);
-	assert_int_equal(r.uj[0][ENERGY_CORE], 1000);
-	assert_int_equal(r.uj[0][ENERGY_DRAM], 20);
-	assert_int_equal(r.uj[1][ENERGY_PACKAGE], 2000);
-	assert_int_equal(r.uj[1][ENERGY_DRAM], 77);
-	assert_int_equal(r.uj[0][ENERGY_PSYS], 9000);
-	assert_int_equal(energy_cpu_uj(&r, 1), 2000);
-	energy_get_stats(s, &st);
-	assert_int_equal(st.wraps, 1);
-	assert_int_equal(st.rejected, 0);
-	assert_true(energy_rel_uncertainty(s) < 0.1);
-	assert_string_equal(energy_model_basis(s), "");
-	energy_close(s);
+	reader_read(&rd);
+	assert_int_equal(rd.r.npkg, 2);
+	assert_int_equal(rd.r.domains, 1u << ENERGY_PACKAGE | 1u << ENERGY_CORE | 1u << ENERGY_DRAM | 1u << ENERGY_PSYS);
+	assert_int_equal(rd.r.uj[0][ENERGY_PACKAGE], 2000);
+	assert_int_equal(rd.r.uj[0][ENERGY_CORE], 1000);
+	assert_int_equal(rd.r.uj[0][ENERGY_DRAM], 20);
+	assert_int_equal(rd.r.uj[1][ENERGY_PACKAGE], 2000);
+	assert_int_equal(rd.r.uj[1][ENERGY_DRAM], 77);
+	assert_int_equal(rd.r.uj[0][ENERGY_PSYS], 9000);
+	assert_int_equal(energy_cpu_uj(&rd.r, 1), 2000);
+	assert_int_equal(rd.st.wraps, 1);
+	assert_int_equal(rd.st.rejected, 0);
+	assert_true(energy_rel_uncertainty(rd.s) < 0.1);
+	assert_string_equal(energy_model_basis(rd.s), "");
 }
 
 static void test_powercap_reader_rejects_jump_above_plausible(void **state)
 {
-	struct energy_source *s;
-	struct energy_reading r;
-	struct energy_stats st;
 	struct reader rd;
 	const char *root = rd.root;
 
 	reader_init(&rd, state, ENERGY_SRC_POWERCAP, "pc-jump");
 	zone(root, "intel-rapl:0", "package-0", 262143328850ULL, 1000);
-	s = reader_open(&rd);
+	reader_open(&rd);
 	/* 200 kJ within milliseconds: far above 1 kW × dt */
 	set_uj(root, "intel-rapl:0", 200001000ULL * 1000);
-	assert_int_equal(energy_read(s, NULL, &r), 0);
-	energy_get_stats(s, &st);
-	assert_int_equal(st.rejected, 1);
-	assert_int_equal(r.uj[0][ENERGY_PACKAGE], 0);
+	reader_read(&rd);
+	assert_int_equal(rd.st.rejected, 1);
+	assert_int_equal(rd.r.uj[0][ENERGY_PACKAGE], 0);
 	set_uj(root, "intel-rapl:0", 200001000ULL * 1000 + 5);
-	assert_int_equal(energy_read(s, NULL, &r), 0);
-	assert_int_equal(r.uj[0][ENERGY_PACKAGE], 5);
-	energy_close(s);
+	reader_read(&rd);
+	assert_int_equal(rd.r.uj[0][ENERGY_PACKAGE], 5);
 }
 
 static void test_powercap_permission_denied_names_capability(void **state)

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "joule/export.h"
+#include "testlib.h"
 
 /* A process record: pid, ts_end (s after an epoch), energy, and the labels as JSON members (or ""). */
 static cJSON *proc_rec(unsigned pid, unsigned t_s, unsigned energy_uj, const char *labels)
@@ -206,25 +207,17 @@ static void test_by_names_when_parsed_round_trip(void **state)
 	enum export_by by;
 
 	(void)state;
-	for (int i = 0; i < EXPORT_BY_N; i++) {
-		assert_int_equal(export_by_parse(export_by_name((enum export_by)i), &by), 0);
-		assert_int_equal(by, i);
-	}
+	tl_assert_names_round_trip(enum export_by, EXPORT_BY_N, export_by_name, export_by_parse);
 	assert_int_equal(export_by_parse("host", &by), -EINVAL);
 	assert_null(export_by_columns(EXPORT_BY_PROCESS)[0]);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_by_workload_when_process_moved_charges_each_group_its_part),
-		cmocka_unit_test(test_process_table_when_process_moved_has_its_newest_labels),
-		cmocka_unit_test(test_by_unit_when_some_unlabelled_sums_them_in_one_empty_row),
-		cmocka_unit_test(test_by_pod_when_two_namespaces_share_a_pod_name_keeps_two_rows),
-		cmocka_unit_test(test_builder_when_label_has_wrong_type_refuses_record),
-		cmocka_unit_test(test_csv_when_by_workload_quotes_hostile_group_and_has_no_total_row),
-		cmocka_unit_test(test_by_names_when_parsed_round_trip),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TL_MAIN(
+	cmocka_unit_test(test_by_workload_when_process_moved_charges_each_group_its_part),
+	cmocka_unit_test(test_process_table_when_process_moved_has_its_newest_labels),
+	cmocka_unit_test(test_by_unit_when_some_unlabelled_sums_them_in_one_empty_row),
+	cmocka_unit_test(test_by_pod_when_two_namespaces_share_a_pod_name_keeps_two_rows),
+	cmocka_unit_test(test_builder_when_label_has_wrong_type_refuses_record),
+	cmocka_unit_test(test_csv_when_by_workload_quotes_hostile_group_and_has_no_total_row),
+	cmocka_unit_test(test_by_names_when_parsed_round_trip)
+)

@@ -203,6 +203,13 @@ static int warnings(struct world *w, const char *needle)
 	return n;
 }
 
+/* A process of the fake /proc in this cgroup, labelled into l (the labelling must succeed). */
+static void label_in(struct world *w, unsigned pid, const char *cgroup, struct proc_labels *l)
+{
+	proc_in(w, pid, cgroup);
+	assert_int_equal(identity_label(w->id, pid, "worker", l), 0);
+}
+
 /* The labels chose group kind and name. */
 static void assert_group(const struct proc_labels *l, enum group_kind kind, const char *group)
 {
@@ -216,8 +223,7 @@ static void test_identity_when_docker_state_gives_container_name(void **state)
 	struct proc_labels l;
 
 	t_write_at(w->docker, "containers/" CID "/config.v2.json", "{\"ID\":\"" CID "\",\"Name\":\"/web-1\"}");
-	proc_in(w, 100, "/system.slice/docker-" CID ".scope");
-	assert_int_equal(identity_label(w->id, 100, "worker", &l), 0);
+	label_in(w, 100, "/system.slice/docker-" CID ".scope", &l);
 	assert_group(&l, GROUP_CONTAINER, "web-1");
 	assert_string_equal(l.container, CID);
 	assert_string_equal(l.runtime, "docker");
@@ -230,8 +236,7 @@ static void test_identity_when_podman_state_gives_container_name(void **state)
 	struct proc_labels l;
 
 	t_write_at(w->storage, "overlay-containers/containers.json", "[{\"id\":\"" CID "\",\"names\":[\"db\"]}]");
-	proc_in(w, 101, "/machine.slice/libpod-" CID ".scope/container");
-	assert_int_equal(identity_label(w->id, 101, "worker", &l), 0);
+	label_in(w, 101, "/machine.slice/libpod-" CID ".scope/container", &l);
 	assert_group(&l, GROUP_CONTAINER, "db");
 	assert_string_equal(l.runtime, "podman");
 }
@@ -243,9 +248,8 @@ static void test_identity_when_kubelet_logs_give_pod_and_container(void **state)
 
 	t_write_at(w->pods, "shop_cart-7d9f_" UID "/app/0.log", "log\n");
 	t_write_at(w->logs, "cart-7d9f_shop_app-" CID ".log", "link\n");
-	proc_in(w, 102, "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" UID_
-			".slice/cri-containerd-" CID ".scope");
-	assert_int_equal(identity_label(w->id, 102, "worker", &l), 0);
+	label_in(w, 102, "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" UID_
+			".slice/cri-containerd-" CID ".scope", &l);
 	assert_group(&l, GROUP_POD, "shop/cart-7d9f/app");
 	assert_string_equal(l.k8s_namespace, "shop");
 	assert_string_equal(l.pod, "cart-7d9f");
@@ -330,8 +334,7 @@ static void test_identity_when_pod_logs_missing_keeps_pod_uid(void **state)
 	struct world *w = *state;
 	struct proc_labels l;
 
-	proc_in(w, 107, "/kubepods/besteffort/pod" UID "/" CID);
-	assert_int_equal(identity_label(w->id, 107, "worker", &l), 0);
+	label_in(w, 107, "/kubepods/besteffort/pod" UID "/" CID, &l);
 	assert_group(&l, GROUP_POD, UID);
 	assert_int_equal(warnings(w, "labelled by what is known"), 1);
 }
@@ -341,8 +344,7 @@ static void test_identity_when_slurm_job_gives_job_and_user(void **state)
 	struct world *w = *state;
 	struct proc_labels l;
 
-	proc_in(w, 108, "/slurm/uid_0/job_4242/step_0");
-	assert_int_equal(identity_label(w->id, 108, "worker", &l), 0);
+	label_in(w, 108, "/slurm/uid_0/job_4242/step_0", &l);
 	assert_group(&l, GROUP_JOB, "4242");
 	assert_string_equal(l.job_id, "4242");
 	assert_string_equal(l.job_user, "root"); /* uid 0 by name */

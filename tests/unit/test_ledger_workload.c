@@ -15,6 +15,7 @@
 #include "joule/ledger_record.h"
 #include "joule/ledger_verify.h"
 #include "joule/log.h"
+#include "joule/util.h"
 #include "testlib.h"
 
 #define TICK_NS 100000000ull
@@ -78,23 +79,6 @@ static void make_sample(struct sample *s, struct sample_task *t, int i)
 	s->pue = 1.0;
 }
 
-/* Feed ticks [0, n) to an accumulator with the fake labeler and take the whole period. */
-static void accumulate(struct ledger_acc *a, struct fake_labeler *f, int n, struct ledger_item_list *out)
-{
-	struct sample s;
-	struct sample_task t;
-
-	memset(a, 0, sizeof(*a));
-	a->labeler = fake_label;
-	a->labeler_ctx = f;
-	for (int i = 0; i < n; i++) {
-		f->tick = i;
-		make_sample(&s, &t, i);
-		assert_int_equal(ledger_acc_add(a, &s), 0);
-	}
-	assert_int_equal(ledger_acc_take(a, true, REAL0_NS + (uint64_t)n * TICK_NS, out), 0);
-}
-
 static void free_items(struct ledger_item_list *li)
 {
 	while (li->first) {
@@ -110,141 +94,175 @@ static const char *str_member(const cJSON *o, const char *key)
 	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
 }
 
-static void test_process_record_when_labels_known_carries_group_and_identity(void **state)
+static double num_member(const cJSON *o, const char *key)
 {
-	struct fake_labeler f = { .known = true };
+	return cJSON_GetObjectItemCaseSensitive(o, key)->valuedouble;
+}
+
+/*
+ * A period's world (PERIOD_TEST): the fake labeler, the accumulator it labels
+ * for, the items taken from it and those items as JSON records. The teardown
+ * frees them all, so a failed assertion leaks nothing.
+ */
+struct period {
+	struct fake_labeler f;
 	struct ledger_acc a;
 	struct ledger_item_list li;
-	cJSON *o;
+	cJSON *rec[4]; /* li's first items as JSON, in order (take) */
+};
 
-	(void)state;
-	unit_labels(&f.before, "web.service");
-	accumulate(&a, &f, 3, &li);
-	assert_int_equal(li.n, 2); /* the process, then the host */
-	o = ledger_item_json(li.first);
-	assert_non_null(o);
+static struct period the_period;
+
+static int period_setup(void **state)
+{
+	struct period *p = &the_period;
+
+	memset(p, 0, sizeof(*p));
+	p->a.labeler = fake_label;
+	p->a.labeler_ctx = &p->f;
+	log_level = LOG_LVL_ERR;
+	*state = p;
+	return 0;
+}
+
+static int period_teardown(void **state)
+{
+	struct period *p = *state;
+
+	for (size_t i = 0; i < ARRAY_SIZE(p->rec); i++)
+		cJSON_Delete(p->rec[i]);
+	free_items(&p->li);
+	ledger_acc_free(&p->a);
+	return 0;
+}
+
+#define PERIOD_TEST(f) cmocka_unit_test_setup_teardown(f, period_setup, period_teardown)
+
+/* Feed ticks [0, n) to the accumulator, the fake labeler told each tick. */
+static void feed(struct period *p, int n)
+{
+	struct sample s;
+	struct sample_task t;
+
+	for (int i = 0; i < n; i++) {
+		p->f.tick = i;
+		make_sample(&s, &t, i);
+		assert_int_equal(ledger_acc_add(&p->a, &s), 0);
+	}
+}
+
+/* Take the whole period, which ended with tick n - 1, and its first items as JSON into rec[]. */
+static void take(struct period *p, int n)
+{
+	size_t i = 0;
+
+	assert_int_equal(ledger_acc_take(&p->a, true, REAL0_NS + (uint64_t)n * TICK_NS, &p->li), 0);
+	for (struct ledger_item *it = p->li.first; it && i < ARRAY_SIZE(p->rec); it = it->next, i++) {
+		p->rec[i] = ledger_item_json(it);
+		assert_non_null(p->rec[i]);
+	}
+}
+
+/* Ticks [0, n) and the whole period taken. */
+static void accumulate(struct period *p, int n)
+{
+	feed(p, n);
+	take(p, n);
+}
+
+static void test_process_record_when_labels_known_carries_group_and_identity(void **state)
+{
+	struct period *p = *state;
+	const cJSON *o;
+
+	p->f.known = true;
+	unit_labels(&p->f.before, "web.service");
+	accumulate(p, 3);
+	assert_int_equal(p->li.n, 2); /* the process, then the host */
+	o = p->rec[0];
 	assert_string_equal(str_member(o, "kind"), "process");
 	assert_string_equal(str_member(o, "group"), "web.service");
 	assert_string_equal(str_member(o, "group_kind"), "unit");
 	assert_string_equal(str_member(o, "unit"), "web.service");
 	assert_string_equal(str_member(o, "slice"), "system.slice");
-	assert_int_equal(cJSON_GetObjectItemCaseSensitive(o, "uid")->valuedouble, 0);
+	assert_int_equal(num_member(o, "uid"), 0);
 	/* names not known are absent, not empty */
 	assert_null(cJSON_GetObjectItemCaseSensitive(o, "pod"));
 	assert_null(cJSON_GetObjectItemCaseSensitive(o, "container_id"));
 	assert_null(cJSON_GetObjectItemCaseSensitive(o, "job_id"));
-	cJSON_Delete(o);
-	free_items(&li);
-	ledger_acc_free(&a);
 }
 
 static void test_process_record_when_labeler_knows_nothing_has_no_workload_keys(void **state)
 {
-	struct fake_labeler f = { .known = false };
-	struct ledger_acc a;
-	struct ledger_item_list li;
+	struct period *p = *state;
 	const char *keys[] = { "group", "group_kind", "unit", "slice", "uid" };
-	cJSON *o;
 
-	(void)state;
-	accumulate(&a, &f, 3, &li);
-	o = ledger_item_json(li.first);
-	assert_non_null(o);
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		if (cJSON_GetObjectItemCaseSensitive(o, keys[i]))
+	p->f.known = false;
+	accumulate(p, 3);
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+		if (cJSON_GetObjectItemCaseSensitive(p->rec[0], keys[i]))
 			fail_msg("unknown labels must leave %s out of the record", keys[i]);
-	assert_string_equal(str_member(o, "comm"), "burn");
-	cJSON_Delete(o);
-	free_items(&li);
-	ledger_acc_free(&a);
+	assert_string_equal(str_member(p->rec[0], "comm"), "burn");
 }
 
 static void test_acc_when_process_moves_mid_period_splits_record_at_that_tick(void **state)
 {
-	struct fake_labeler f = { .known = true, .move_at = 4 };
-	struct ledger_acc a;
-	struct ledger_item_list li;
-	cJSON *before, *after, *host;
+	struct period *p = *state;
+	const cJSON *before, *after, *host;
 	uint64_t e_before, e_after, e_host, e_idle;
 
-	(void)state;
-	unit_labels(&f.before, "before.service");
-	unit_labels(&f.after, "after.service");
-	accumulate(&a, &f, 10, &li);
-	assert_int_equal(li.n, 3); /* the record closed by the move, the one after it, the host */
-	before = ledger_item_json(li.first);
-	after = ledger_item_json(li.first->next);
-	host = ledger_item_json(li.last);
+	p->f = (struct fake_labeler){ .known = true, .move_at = 4 };
+	unit_labels(&p->f.before, "before.service");
+	unit_labels(&p->f.after, "after.service");
+	accumulate(p, 10);
+	assert_int_equal(p->li.n, 3); /* the record closed by the move, the one after it, the host */
+	before = p->rec[0];
+	after = p->rec[1];
+	host = p->rec[2];
 	assert_string_equal(str_member(before, "group"), "before.service");
 	assert_string_equal(str_member(after, "group"), "after.service");
-	assert_int_equal(cJSON_GetObjectItemCaseSensitive(before, "intervals")->valuedouble, 4);
-	assert_int_equal(cJSON_GetObjectItemCaseSensitive(after, "intervals")->valuedouble, 6);
+	assert_int_equal(num_member(before, "intervals"), 4);
+	assert_int_equal(num_member(after, "intervals"), 6);
 	/* the record after the move starts where the one before it ended: the tick it moved */
 	assert_string_equal(str_member(before, "ts_end"), str_member(after, "ts_start"));
-	e_before = (uint64_t)cJSON_GetObjectItemCaseSensitive(before, "energy_uj")->valuedouble;
-	e_after = (uint64_t)cJSON_GetObjectItemCaseSensitive(after, "energy_uj")->valuedouble;
-	e_host = (uint64_t)cJSON_GetObjectItemCaseSensitive(host, "energy_uj")->valuedouble;
-	e_idle = (uint64_t)cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(host, "idle"),
-							   "energy_uj")->valuedouble;
+	e_before = (uint64_t)num_member(before, "energy_uj");
+	e_after = (uint64_t)num_member(after, "energy_uj");
+	e_host = (uint64_t)num_member(host, "energy_uj");
+	e_idle = (uint64_t)num_member(cJSON_GetObjectItemCaseSensitive(host, "idle"), "energy_uj");
 	assert_int_equal(e_before, 4000);
 	assert_int_equal(e_after, 6000);
 	if (e_before + e_after + e_idle != e_host)
 		fail_msg("the period's records must still sum to the host: %lu + %lu + %lu != %lu",
 			 (unsigned long)e_before, (unsigned long)e_after, (unsigned long)e_idle, (unsigned long)e_host);
-	assert_int_equal(cJSON_GetObjectItemCaseSensitive(host, "processes")->valuedouble, 2);
-	cJSON_Delete(before);
-	cJSON_Delete(after);
-	cJSON_Delete(host);
-	free_items(&li);
-	ledger_acc_free(&a);
+	assert_int_equal(num_member(host, "processes"), 2);
 }
 
 static void test_acc_when_comm_group_changes_by_exec_keeps_one_record(void **state)
 {
-	struct fake_labeler f = { .known = true, .move_at = 2 };
-	struct ledger_acc a;
-	struct ledger_item_list li;
-	cJSON *o;
+	struct period *p = *state;
 
-	(void)state;
-	labels_from_comm("sh", &f.before);
-	labels_from_comm("burn", &f.after);
-	accumulate(&a, &f, 5, &li);
-	assert_int_equal(li.n, 2); /* an exec is no move: one process record, and the host */
-	o = ledger_item_json(li.first);
-	assert_string_equal(str_member(o, "group_kind"), "comm");
-	assert_string_equal(str_member(o, "group"), "burn");
-	assert_int_equal(cJSON_GetObjectItemCaseSensitive(o, "intervals")->valuedouble, 5);
-	cJSON_Delete(o);
-	free_items(&li);
-	ledger_acc_free(&a);
+	p->f = (struct fake_labeler){ .known = true, .move_at = 2 };
+	labels_from_comm("sh", &p->f.before);
+	labels_from_comm("burn", &p->f.after);
+	accumulate(p, 5);
+	assert_int_equal(p->li.n, 2); /* an exec is no move: one process record, and the host */
+	assert_string_equal(str_member(p->rec[0], "group_kind"), "comm");
+	assert_string_equal(str_member(p->rec[0], "group"), "burn");
+	assert_int_equal(num_member(p->rec[0], "intervals"), 5);
 }
 
 static void test_acc_when_queue_full_marks_moved_records_coalesced(void **state)
 {
-	struct fake_labeler f = { .known = true, .move_at = 1 };
-	struct ledger_acc a = { .labeler = fake_label, .labeler_ctx = &f };
-	struct ledger_item_list li;
-	struct sample s;
-	struct sample_task t;
-	cJSON *o;
+	struct period *p = *state;
 
-	(void)state;
-	unit_labels(&f.before, "a.service");
-	unit_labels(&f.after, "b.service");
-	for (int i = 0; i < 3; i++) {
-		f.tick = i;
-		make_sample(&s, &t, i);
-		assert_int_equal(ledger_acc_add(&a, &s), 0);
-	}
-	ledger_acc_mark_coalesced(&a);
-	assert_int_equal(ledger_acc_take(&a, true, REAL0_NS + 3 * TICK_NS, &li), 0);
-	o = ledger_item_json(li.first);
-	assert_string_equal(str_member(o, "group"), "a.service");
-	assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "coalesced")));
-	cJSON_Delete(o);
-	free_items(&li);
-	ledger_acc_free(&a);
+	p->f = (struct fake_labeler){ .known = true, .move_at = 1 };
+	unit_labels(&p->f.before, "a.service");
+	unit_labels(&p->f.after, "b.service");
+	feed(p, 3);
+	ledger_acc_mark_coalesced(&p->a);
+	take(p, 3);
+	assert_string_equal(str_member(p->rec[0], "group"), "a.service");
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p->rec[0], "coalesced")));
 }
 
 /* ---- through the real writer and verifier */
@@ -281,6 +299,15 @@ static void write_ledger(const char *path, struct fake_labeler *f, int n)
 	}
 	assert_int_equal(ledger_close(l), 0);
 }
+
+/* The ledger logs errors only, as in the other ledger tests, so the output holds the tests' own messages. */
+static int ledger_setup(void **state)
+{
+	log_level = LOG_LVL_ERR;
+	return tl_setup(state);
+}
+
+#define LEDGER_TEST(f) cmocka_unit_test_setup_teardown(f, ledger_setup, tl_teardown)
 
 static void verify_ok(const char *path)
 {
@@ -361,20 +388,13 @@ static void test_ledger_when_written_before_labels_is_reported_without_them(void
 	export_builder_free(b);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_process_record_when_labels_known_carries_group_and_identity),
-		cmocka_unit_test(test_process_record_when_labeler_knows_nothing_has_no_workload_keys),
-		cmocka_unit_test(test_acc_when_process_moves_mid_period_splits_record_at_that_tick),
-		cmocka_unit_test(test_acc_when_comm_group_changes_by_exec_keeps_one_record),
-		cmocka_unit_test(test_acc_when_queue_full_marks_moved_records_coalesced),
-		cmocka_unit_test_setup_teardown(test_ledger_when_labels_hostile_escapes_them_and_verifies, tl_setup,
-						tl_teardown),
-		cmocka_unit_test(test_ledger_when_written_before_labels_still_verifies),
-		cmocka_unit_test(test_ledger_when_written_before_labels_is_reported_without_them),
-	};
-
-	log_level = LOG_LVL_ERR;
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TL_MAIN(
+	PERIOD_TEST(test_process_record_when_labels_known_carries_group_and_identity),
+	PERIOD_TEST(test_process_record_when_labeler_knows_nothing_has_no_workload_keys),
+	PERIOD_TEST(test_acc_when_process_moves_mid_period_splits_record_at_that_tick),
+	PERIOD_TEST(test_acc_when_comm_group_changes_by_exec_keeps_one_record),
+	PERIOD_TEST(test_acc_when_queue_full_marks_moved_records_coalesced),
+	LEDGER_TEST(test_ledger_when_labels_hostile_escapes_them_and_verifies),
+	LEDGER_TEST(test_ledger_when_written_before_labels_still_verifies),
+	LEDGER_TEST(test_ledger_when_written_before_labels_is_reported_without_them)
+)

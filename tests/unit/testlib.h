@@ -169,6 +169,16 @@ static inline pid_t tl_fork_reporting(int *fd)
 	*fd = p[pid == 0 ? 1 : 0];
 	return pid;
 }
+
+/* Each of an enum's n values has a name that parses back to it: parse(name(v), &out) == 0 and out == v. */
+#define tl_assert_names_round_trip(type, n, name, parse)                                                  \
+	do {                                                                                              \
+		for (int v_ = 0; v_ < (int)(n); v_++) {                                                   \
+			type out_;                                                                        \
+			if (parse(name((type)v_), &out_) != 0 || (int)out_ != v_)                         \
+				fail_msg("%s(%s(%d)) does not give %d back", #parse, #name, v_, v_);        \
+		}                                                                                         \
+	} while (0)
 #endif /* cmocka_unit_test */
 
 #endif /* JOULE_TESTLIB_H */
