@@ -5,9 +5,9 @@
 
 #include "joule/cli.h"
 
-extern const struct cli_command cmd_fleet_def;
-
 /* argv[0] is "fleet". 0 ok, 1 runtime or upstream failure, 2 usage error. */
 int cmd_fleet(int argc, char **argv);
+/* serve and query, for the command table's help, man page and completion. */
+extern const struct cli_command *const fleet_subcommands[];
 
 #endif /* JOULE_FLEET_H */

@@ -65,7 +65,7 @@ static void set_log_level(int verbose)
 	log_level = verbose >= 2 ? LOG_LVL_DEBUG : verbose == 1 ? LOG_LVL_INFO : LOG_LVL_WARN;
 }
 
-static const struct cli_opt daemon_opts[] = {
+const struct cli_opt daemon_cli_opts[] = {
 	{ .name = "check", .help = "read the config file and the options, say whether they are valid, and exit" },
 	{ 0 },
 };
@@ -602,26 +602,3 @@ out:
 	config_free(&d.cfg);
 	return rc;
 }
-
-static const struct cli_example daemon_examples[] = {
-	{ "sudo joule daemon --config /etc/joule/joule.conf", "as the systemd unit runs it" },
-	{ "joule daemon --config /etc/joule/joule.conf --check", "validate an edited config before a reload" },
-	{ "sudo joule daemon --listen 127.0.0.1:0 --socket '' --ready-file /tmp/ready",
-	  "any free port, no Unix socket; the bound address is written to /tmp/ready" },
-	{ "curl -s localhost:9940/metrics | grep joule_group_energy", "what Prometheus scrapes" },
-	{ 0 },
-};
-
-const struct cli_command cmd_daemon_def = {
-	.name = "daemon",
-	.synopsis = "[--config FILE] [OPTIONS]",
-	.summary = "sample continuously; ledger, Prometheus /metrics and the JSON API over TCP and a Unix socket",
-	.description = "Sample the whole host ten times a second, keep per-process and per-group totals, write "
-		       "them to the ledger, and serve /metrics, /api/v1 and /healthz, /readyz. Every option is also "
-		       "a key of the config file; options win over the file. SIGHUP rereads intensity, verbose and "
-		       "filter; SIGTERM and SIGINT flush the ledger and exit 0.",
-	.scope = CONFIG_DAEMON,
-	.opts = daemon_opts,
-	.examples = daemon_examples,
-	.main = cmd_daemon,
-};

@@ -668,29 +668,4 @@ int cmd_fleet(int argc, char **argv)
 	return rc;
 }
 
-static const struct cli_example fleet_examples[] = {
-	{ "joule fleet serve --prometheus http://prometheus:9090 --listen 127.0.0.1:9941",
-	  "the daemon's /api/v1/apps and /api/v1/energy, over every host that Prometheus scrapes" },
-	{ "joule fleet query --prometheus http://prometheus:9090 '/api/v1/apps?window=1h&breakdown=true'",
-	  "energy and carbon per app across the fleet in the last hour, and per host" },
-	{ "joule fleet serve --prometheus https://prom:9090 --ca-file ca.crt --basic-auth-user joule "
-	  "--basic-auth-password-file /etc/joule/prom.pw",
-	  "the same over a Prometheus that wants TLS and a password" },
-	{ 0 },
-};
-
-static const struct cli_command *const fleet_subcommands[] = { &serve_def, &query_def, NULL };
-
-const struct cli_command cmd_fleet_def = {
-	.name = "fleet",
-	.synopsis = "serve|query --prometheus URL [OPTIONS] [PATH]",
-	.summary = "energy and carbon per app and per host over a fleet, by PromQL (joule fleet serve --help)",
-	.description = "Answers the daemon's /api/v1/apps and /api/v1/energy, Carmen's /api/apps and "
-		       "/api/apps/run-engine and per-node and per-pod CSV for every host a Prometheus scrapes. "
-		       "Prometheus does every sum; a Prometheus that is unreachable, slow or answers an error is "
-		       "a 502 or 504, never an empty answer. docs/FLEET.md lists the queries.",
-	.examples = fleet_examples,
-	.main = cmd_fleet,
-	.own_parser = true,
-	.subs = fleet_subcommands,
-};
+const struct cli_command *const fleet_subcommands[] = { &serve_def, &query_def, NULL };

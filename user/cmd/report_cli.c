@@ -7,6 +7,7 @@
 #include "joule/apiget.h"
 #include "joule/carbon.h"
 #include "joule/cli.h"
+#include "joule/commands.h"
 #include "joule/export.h"
 #include "joule/log.h"
 #include "joule/report_cli.h"
@@ -157,15 +158,6 @@ const struct cli_opt report_cli_opts[] = {
 	{ 0 },
 };
 
-/* Used when no command table is registered (the unit tests call cmd_report directly). */
-static const struct cli_command report_def_fallback = {
-	.name = "report",
-	.synopsis = "--from-ledger FILE|--from-api SOCKET|URL [--window W] --format FORMAT [-o FILE] [--push URL ...]",
-	.summary = "reports from a ledger",
-	.description = "Builds a run summary from the records of a ledger over a window and writes it in one of the "
-		       "report formats, or pushes it to a Pushgateway.",
-};
-
 struct report_args {
 	struct report_set *s;
 	struct joule_config *cfg;
@@ -226,11 +218,9 @@ static int report_opt(void *ctx, const struct cli_opt *o, const char *val)
  */
 static int parse_report_args(int argc, char **argv, struct report_args *a)
 {
-	const struct cli_command *reg = cli_find("report");
-	struct cli_command def = reg ? *reg : report_def_fallback;
+	struct cli_command def = cmd_report_def;
 	int rc, idx;
 
-	def.opts = report_cli_opts;
 	def.own_parser = false;
 	for (;;) {
 		rc = cli_parse(&def, argc, argv, a->cfg, report_opt, a, &idx);

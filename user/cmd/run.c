@@ -50,7 +50,7 @@ struct run {
 	uint64_t t0, t1;
 };
 
-static const struct cli_opt run_opts[] = {
+const struct cli_opt run_cli_opts[] = {
 	{ .name = "output", .short_opt = 'o', .takes_value = true, .metavar = "FILE",
 	  .help = "write the report to FILE instead of standard error (the command's own output is never mixed "
 		  "with it)",
@@ -455,7 +455,7 @@ static int run_close(struct run *r, int rc)
 	return rc;
 }
 
-static int cmd_run(int argc, char **argv)
+int cmd_run(int argc, char **argv)
 {
 	struct run r = { .sfd = -1 };
 	int rc;
@@ -478,28 +478,3 @@ static int cmd_run(int argc, char **argv)
 	}
 	return run_close(&r, rc);
 }
-
-static const struct cli_example run_examples[] = {
-	{ "sudo joule run -- make -j8", "energy, power and carbon of a build and every process it starts" },
-	{ "sudo joule run --json -o report.json -- ./train.py", "the report as one JSON object in report.json" },
-	{ "sudo joule run --zone FR --embodied-kg none -- sleep 5", "French grid intensity, operational carbon only" },
-	{ "sudo joule run --report codecarbon=emissions.csv --push http://localhost:9091 -- ./train.py",
-	  "a CodeCarbon row and a Pushgateway record of a batch job" },
-	{ "sudo joule run --plot build.svg -- make -j8", "a picture of the build's power, stacked by process" },
-	{ 0 },
-};
-
-const struct cli_command cmd_run_def = {
-	.name = "run",
-	.synopsis = "[OPTIONS] [--] CMD [ARGS...]",
-	.summary = "run CMD and report the energy and carbon of it and its descendants",
-	.description = "Run CMD, held until the BPF tracer follows it, and report CPU time, energy, mean power, "
-		       "share of the host and carbon (operational and embodied, with a 95 % interval) for it, each "
-		       "descendant, the rest of the host and idle. Like perf stat, the report goes to standard error "
-		       "(or to -o FILE), so CMD's standard output stays its own; --json makes it one JSON object. "
-		       "joule run exits with CMD's status.",
-	.scope = CONFIG_RUN,
-	.opts = run_opts,
-	.examples = run_examples,
-	.main = cmd_run,
-};

@@ -24,7 +24,7 @@ struct span_args {
 	bool json;
 };
 
-static const struct cli_opt span_opts[] = {
+const struct cli_opt span_cli_opts[] = {
 	{ .name = "name", .short_opt = 'n', .takes_value = true, .metavar = "NAME",
 	  .help = "the span's name (1-64 bytes of A-Z a-z 0-9 _ . : -)", .dflt = "the command's name" },
 	{ .name = "socket", .short_opt = 'S', .takes_value = true, .metavar = "PATH",
@@ -149,7 +149,7 @@ static int child_code(int status)
 	return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1;
 }
 
-static int cmd_span(int argc, char **argv)
+int cmd_span(int argc, char **argv)
 {
 	struct span_args a = { 0 };
 	struct joule_config cfg;
@@ -254,24 +254,3 @@ done:
 		fclose(out);
 	return rc;
 }
-
-static const struct cli_example span_examples[] = {
-	{ "joule span --name nightly-etl -- ./etl.sh", "energy and carbon of a script and everything it starts" },
-	{ "joule span --json -o span.json -- make -j8", "the span as JSON in a file" },
-	{ 0 },
-};
-
-const struct cli_command cmd_span_def = {
-	.name = "span",
-	.synopsis = "[--name NAME] [--socket PATH] [--json] [-o FILE] -- CMD [ARGS...]",
-	.summary = "energy and carbon of a command's process tree from the running daemon (an energy span)",
-	.description = "Opens an energy span on the daemon's Unix socket for this process and its descendants "
-		       "(scope tree), runs CMD, closes the span when CMD exits and prints its wall and CPU time, "
-		       "energy (CPU, memory), carbon with its 95 % interval and its share of the host. Needs "
-		       "access to the socket (group joule), not root. Exits with CMD's status; if no span can be "
-		       "opened (no daemon, no permission) CMD is not run and the exit status is 1.",
-	.scope = 0,
-	.opts = span_opts,
-	.examples = span_examples,
-	.main = cmd_span,
-};
