@@ -50,39 +50,6 @@ struct run {
 	uint64_t t0, t1;
 };
 
-const struct cli_opt run_cli_opts[] = {
-	{ .name = "output", .short_opt = 'o', .takes_value = true, .metavar = "FILE",
-	  .help = "write the report to FILE instead of standard error (the command's own output is never mixed "
-		  "with it)",
-	  .dflt = "standard error" },
-	{ .name = "report", .takes_value = true, .metavar = "FORMAT=FILE", .repeatable = true,
-	  .help = "also write the run as FORMAT to FILE ('-' standard output): codecarbon (a row appended to an "
-		  "emissions.csv), boamps, csv, json or sci; checked before CMD starts",
-	  .accepted = "codecarbon=, boamps=, csv=, json=, sci=" },
-	{ .name = "project-name", .takes_value = true, .metavar = "NAME",
-	  .help = "codecarbon: the project_name column" },
-	{ .name = "experiment-id", .takes_value = true, .metavar = "ID", .help = "codecarbon: the experiment_id column" },
-	{ .name = "run-id", .takes_value = true, .metavar = "ID", .help = "codecarbon: the run_id column",
-	  .dflt = "a random UUID" },
-	{ .name = "boamps-input", .takes_value = true, .metavar = "FILE",
-	  .help = "boamps: the task, algorithm and dataset fields only you know (docs/REPORTS.md)" },
-	{ .name = "functional-unit", .takes_value = true, .metavar = "N:NAME",
-	  .help = "sci: carbon per functional unit, e.g. 1000:request" },
-	{ .name = "push", .takes_value = true, .metavar = "URL",
-	  .help = "push the run's totals to a Prometheus Pushgateway when CMD ends (a failure is printed and never "
-		  "changes the exit status)" },
-	{ .name = "push-interval", .takes_value = true, .metavar = "DURATION",
-	  .help = "push: also push the totals so far every DURATION (at least 1s) while CMD runs; the push at the end "
-		  "adds the exit status and end time" },
-	{ .name = "job", .takes_value = true, .metavar = "NAME", .help = "push: the job label", .dflt = "joule" },
-	{ .name = "grouping", .takes_value = true, .metavar = "K=V", .repeatable = true,
-	  .help = "push: one more grouping label" },
-	{ .name = "plot", .takes_value = true, .metavar = "FILE.svg",
-	  .help = "also draw the run as an SVG: power over time stacked by process (top 8, the rest grouped), host "
-		  "power and idle behind, the energy and carbon totals in the title" },
-	{ 0 },
-};
-
 static int run_opt(void *ctx, const struct cli_opt *o, const char *val)
 {
 	struct run *r = ctx;

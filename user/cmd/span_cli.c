@@ -12,27 +12,16 @@
 #include <cjson/cJSON.h>
 #include "joule/cli.h"
 #include "joule/commands.h"
+#include "joule/daemon.h"
 #include "joule/log.h"
 #include "joule/span.h"
 
-#define DEFAULT_SOCKET "/run/joule/joule.sock"
 /* A span's answer is well under 1 KiB; a larger one is not the daemon. */
 #define REPLY_MAX 16384
 
 struct span_args {
 	const char *name, *socket, *output;
 	bool json;
-};
-
-const struct cli_opt span_cli_opts[] = {
-	{ .name = "name", .short_opt = 'n', .takes_value = true, .metavar = "NAME",
-	  .help = "the span's name (1-64 bytes of A-Z a-z 0-9 _ . : -)", .dflt = "the command's name" },
-	{ .name = "socket", .short_opt = 'S', .takes_value = true, .metavar = "PATH",
-	  .help = "the daemon's Unix socket ($JOULE_SOCKET when unset)", .dflt = DEFAULT_SOCKET },
-	{ .name = "json", .help = "print the closed span as one JSON object instead of a summary" },
-	{ .name = "output", .short_opt = 'o', .takes_value = true, .metavar = "FILE",
-	  .help = "write the summary or JSON to FILE instead of stderr" },
-	{ 0 },
 };
 
 static int span_opt(void *ctx, const struct cli_opt *o, const char *val)
@@ -171,7 +160,7 @@ int cmd_span(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (!a.socket)
-		a.socket = getenv("JOULE_SOCKET") && getenv("JOULE_SOCKET")[0] ? getenv("JOULE_SOCKET") : DEFAULT_SOCKET;
+		a.socket = getenv("JOULE_SOCKET") && getenv("JOULE_SOCKET")[0] ? getenv("JOULE_SOCKET") : DAEMON_DEFAULT_SOCKET;
 	base = strrchr(argv[idx], '/') ? strrchr(argv[idx], '/') + 1 : argv[idx];
 	if (!a.name) {
 		static char nm[SPAN_NAME_MAX + 1];

@@ -27,33 +27,6 @@ struct trace_opts {
 	uint64_t every_ns, duration_ns;
 };
 
-const struct cli_opt trace_cli_opts[] = {
-	{ .name = "comm", .short_opt = 'c', .takes_value = true, .metavar = "NAME",
-	  .help = "follow processes with this command name; repeatable", .repeatable = true },
-	{ .name = "pid", .short_opt = 'p', .takes_value = true, .metavar = "PID",
-	  .help = "follow this process id; repeatable", .repeatable = true },
-	{ .name = "match", .short_opt = 'm', .takes_value = true, .metavar = "REGEX",
-	  .help = "follow command names matching this extended regular expression" },
-	{ .name = "group", .help = "one row per command name instead of per process" },
-	{ .name = "every", .takes_value = true, .metavar = "DURATION", .help = "print every DURATION [ms, s, m, h]",
-	  .dflt = "1s" },
-	{ .name = "duration", .takes_value = true, .metavar = "DURATION", .help = "stop after DURATION [ms, s, m, h]",
-	  .dflt = "until Ctrl-C" },
-	{ 0 },
-};
-
-const struct cli_opt top_cli_opts[] = {
-	{ .name = "group", .help = "one row per command name instead of per process" },
-	{ .name = "every", .takes_value = true, .metavar = "DURATION", .help = "redraw every DURATION [ms, s, m, h]",
-	  .dflt = "1s" },
-	{ .name = "duration", .takes_value = true, .metavar = "DURATION", .help = "stop after DURATION [ms, s, m, h]",
-	  .dflt = "until q or Ctrl-C" },
-	{ .name = "sort", .takes_value = true, .metavar = "KEY",
-	  .help = "sort by energy, cpu, pid or comm (keys e, c, p, n while running)", .dflt = "energy",
-	  .accepted = "energy, cpu, pid, comm" },
-	{ 0 },
-};
-
 static int add_name(struct trace_opts *o, const char *val)
 {
 	char **n = realloc(o->names, (o->nnames + 1) * sizeof(*n));
