@@ -13,7 +13,8 @@ int cmd_fleet(int argc, char **argv);
 /* serve and query in the command table (commands.c); fleet.c parses each with its own. */
 extern const struct cli_command cmd_fleet_serve_def, cmd_fleet_query_def;
 
-/* Their options (commands.c) by index, for fleet.c's handler: serve takes them all, query the ones from FLEET_OPT_PROMETHEUS on. */
+/* Their options (commands.c) by index, for fleet.c's handler: serve takes them all, query those from
+ * FLEET_OPT_PROMETHEUS on. */
 enum {
 	FLEET_OPT_LISTEN,
 	FLEET_OPT_READY,

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* The command table: every command and subcommand with its options, synopsis, help text, examples and entry point; --help, the man page and completion are written from it. */
+/* The command table: each command and subcommand with its options, help text and examples, as --help, man and completion print them. */
 #include "joule/commands.h"
 #include "joule/daemon.h"
 #include "joule/fleet.h"
@@ -375,31 +375,32 @@ const struct cli_command cmd_span_def = {
 };
 
 const struct cli_opt fleet_cli_opts[FLEET_OPT_N + 1] = {
-	[FLEET_OPT_LISTEN] = { .name = "listen", .takes_value = true, .metavar = "ADDR:PORT", .dflt = FLEET_DEFAULT_LISTEN,
-		       .help = "where serve answers (port 0: any free port)" },
+	[FLEET_OPT_LISTEN] = { .name = "listen", .takes_value = true, .metavar = "ADDR:PORT",
+		.dflt = FLEET_DEFAULT_LISTEN, .help = "where serve answers (port 0: any free port)" },
 	[FLEET_OPT_READY] = { .name = "ready-file", .takes_value = true, .metavar = "FILE",
-		      .help = "written with the bound address once serving, removed at exit" },
+		.help = "written with the bound address once serving, removed at exit" },
 	[FLEET_OPT_WEB_CONFIG] = { .name = "web-config-file", .takes_value = true, .metavar = "FILE",
-			   .help = "TLS and basic auth of the listener, as the daemon's (exporter-toolkit format)" },
+		.help = "TLS and basic auth of the listener, as the daemon's (exporter-toolkit format)" },
 	[FLEET_OPT_PROMETHEUS] = { .name = "prometheus", .takes_value = true, .metavar = "URL",
-			   .help = "the Prometheus (or Thanos, Mimir, VictoriaMetrics) query API base URL (required)" },
+		.help = "the Prometheus (or Thanos, Mimir, VictoriaMetrics) query API base URL (required)" },
 	[FLEET_OPT_JOB] = { .name = "job", .takes_value = true, .metavar = "NAME", .dflt = "joule",
-		    .help = "the scrape job of the joule targets (\"\": any job)" },
+		.help = "the scrape job of the joule targets (\"\": any job)" },
 	[FLEET_OPT_TIMEOUT] = { .name = "timeout", .takes_value = true, .metavar = "DURATION", .dflt = "10s",
-			.help = "per Prometheus query, 1ms to 10m: slower is 504" },
+		.help = "per Prometheus query, 1ms to 10m: slower is 504" },
 	[FLEET_OPT_CA] = { .name = "ca-file", .takes_value = true, .metavar = "FILE",
-		   .help = "CA certificates (PEM) to verify an https:// Prometheus with (default: the system's)" },
+		.help = "CA certificates (PEM) to verify an https:// Prometheus with (default: the system's)" },
 	[FLEET_OPT_CERT] = { .name = "cert-file", .takes_value = true, .metavar = "FILE",
-		     .help = "client certificate (PEM) shown to Prometheus; with --key-file" },
-	[FLEET_OPT_KEY] = { .name = "key-file", .takes_value = true, .metavar = "FILE", .help = "the client certificate's key (PEM)" },
+		.help = "client certificate (PEM) shown to Prometheus; with --key-file" },
+	[FLEET_OPT_KEY] = { .name = "key-file", .takes_value = true, .metavar = "FILE",
+		.help = "the client certificate's key (PEM)" },
 	[FLEET_OPT_BEARER] = { .name = "bearer-token-file", .takes_value = true, .metavar = "FILE",
-		       .help = "send 'Authorization: Bearer' with the token this file holds" },
+		.help = "send 'Authorization: Bearer' with the token this file holds" },
 	[FLEET_OPT_BASIC_USER] = { .name = "basic-auth-user", .takes_value = true, .metavar = "NAME",
-			   .help = "basic auth user name; with --basic-auth-password-file" },
+		.help = "basic auth user name; with --basic-auth-password-file" },
 	[FLEET_OPT_BASIC_PASSWORD] = { .name = "basic-auth-password-file", .takes_value = true, .metavar = "FILE",
-			       .help = "the basic auth password, read from this file (never on the command line)" },
+		.help = "the basic auth password, read from this file (never on the command line)" },
 	[FLEET_OPT_VERBOSE] = { .name = "verbose", .short_opt = 'v', .repeatable = true,
-			.help = "log requests; twice: every PromQL query with its HTTP status" },
+		.help = "log requests; twice: every PromQL query with its HTTP status" },
 	{ 0 },
 };
 

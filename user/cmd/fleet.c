@@ -550,7 +550,8 @@ int cmd_fleet(int argc, char **argv)
 		fleet_usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? EXIT_USAGE : 0;
 	}
-	def = !strcmp(argv[1], "serve") ? &cmd_fleet_serve_def : !strcmp(argv[1], "query") ? &cmd_fleet_query_def : NULL;
+	def = !strcmp(argv[1], "serve") ? &cmd_fleet_serve_def
+	      : !strcmp(argv[1], "query") ? &cmd_fleet_query_def : NULL;
 	if (!def) {
 		fprintf(stderr, "joule: fleet: no subcommand '%s' (serve or query)\n", argv[1]);
 		return EXIT_USAGE;
