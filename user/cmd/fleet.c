@@ -503,6 +503,7 @@ struct fleet_args {
 	int verbose;
 };
 
+/* An option of fleet_cli_opts (commands.c), by its FLEET_OPT_* index. */
 static int fleet_opt(void *ctx, const struct cli_opt *o, const char *val)
 {
 	struct fleet_args *a = ctx;

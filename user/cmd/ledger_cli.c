@@ -259,6 +259,7 @@ static void print_verify_text(const struct trust_args *t, const struct ledger_ve
 		       " (%s)\n", r->lost_records, r->gaps, r->first_gap_seq, r->first_gap_reason);
 }
 
+/* The subcommands' options are in the command table (commands.c); their handlers below key on the short letters. */
 struct verify_args {
 	struct trust_args t;
 	bool json;
