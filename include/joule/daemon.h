@@ -3,6 +3,9 @@
 #ifndef JOULE_DAEMON_H
 #define JOULE_DAEMON_H
 
+/* Where the daemon serves its API on a Unix socket unless --socket says otherwise (joule span's default too). */
+#define DAEMON_DEFAULT_SOCKET "/run/joule/joule.sock"
+
 /*
  * argv[0] is "daemon". Reads --config F first, then the flags (flags win).
  * Returns 0 after SIGTERM/SIGINT, 1 on a runtime failure, 2 on a usage error.

@@ -7,7 +7,5 @@
 
 /* joule report --from-ledger FILE ... */
 int cmd_report(int argc, char **argv);
-/* Its options, for the command table's help, man page and completion (it parses its own argv with them). */
-extern const struct cli_opt report_cli_opts[];
 
 #endif /* JOULE_REPORT_CLI_H */

@@ -36,7 +36,6 @@
 #include "joule/util.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:9940"
-#define DEFAULT_SOCKET "/run/joule/joule.sock"
 #define DEFAULT_GROUP "joule"
 #define TOKEN_MAX 256
 
@@ -64,11 +63,6 @@ static void set_log_level(int verbose)
 {
 	log_level = verbose >= 2 ? LOG_LVL_DEBUG : verbose == 1 ? LOG_LVL_INFO : LOG_LVL_WARN;
 }
-
-static const struct cli_opt daemon_opts[] = {
-	{ .name = "check", .help = "read the config file and the options, say whether they are valid, and exit" },
-	{ 0 },
-};
 
 static int daemon_opt(void *ctx, const struct cli_opt *o, const char *val)
 {
@@ -429,7 +423,7 @@ int cmd_daemon(int argc, char **argv)
 	if (d.cfg.api_token_file && read_token(d.cfg.api_token_file, token, sizeof(token)))
 		goto out;
 	/* before anything else opens shared state: a second daemon on this socket stops here */
-	socket_path = d.cfg.socket_path ? d.cfg.socket_path : DEFAULT_SOCKET;
+	socket_path = d.cfg.socket_path ? d.cfg.socket_path : DAEMON_DEFAULT_SOCKET;
 	if (socket_path[0]) {
 		lock_fd = http_socket_lock(socket_path);
 		if (lock_fd < 0)
@@ -503,7 +497,7 @@ int cmd_daemon(int argc, char **argv)
 	d.st.fill_self = fill_self;
 	d.st.fill_ctx = &d;
 	hc.listen = d.cfg.listen ? d.cfg.listen : DEFAULT_LISTEN;
-	hc.socket_path = d.cfg.socket_path ? d.cfg.socket_path : DEFAULT_SOCKET;
+	hc.socket_path = d.cfg.socket_path ? d.cfg.socket_path : DAEMON_DEFAULT_SOCKET;
 	hc.socket_group = d.cfg.socket_group ? d.cfg.socket_group : DEFAULT_GROUP;
 	hc.socket_mode = d.cfg.socket_mode;
 	hc.api_token = d.cfg.api_token_file ? token : NULL;
@@ -603,26 +597,3 @@ out:
 	config_free(&d.cfg);
 	return rc;
 }
-
-static const struct cli_example daemon_examples[] = {
-	{ "sudo joule daemon --config /etc/joule/joule.conf", "as the systemd unit runs it" },
-	{ "joule daemon --config /etc/joule/joule.conf --check", "validate an edited config before a reload" },
-	{ "sudo joule daemon --listen 127.0.0.1:0 --socket '' --ready-file /tmp/ready",
-	  "any free port, no Unix socket; the bound address is written to /tmp/ready" },
-	{ "curl -s localhost:9940/metrics | grep joule_group_energy", "what Prometheus scrapes" },
-	{ 0 },
-};
-
-const struct cli_command cmd_daemon_def = {
-	.name = "daemon",
-	.synopsis = "[--config FILE] [OPTIONS]",
-	.summary = "sample continuously; ledger, Prometheus /metrics and the JSON API over TCP and a Unix socket",
-	.description = "Sample the whole host ten times a second, keep per-process and per-group totals, write "
-		       "them to the ledger, and serve /metrics, /api/v1 and /healthz, /readyz. Every option is also "
-		       "a key of the config file; options win over the file. SIGHUP rereads intensity, verbose and "
-		       "filter; SIGTERM and SIGINT flush the ledger and exit 0.",
-	.scope = CONFIG_DAEMON,
-	.opts = daemon_opts,
-	.examples = daemon_examples,
-	.main = cmd_daemon,
-};

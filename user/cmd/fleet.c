@@ -25,7 +25,6 @@
 #include "joule/promclient.h"
 #include "joule/util.h"
 
-#define FLEET_DEFAULT_LISTEN "127.0.0.1:9941"
 /* Each request waits on Prometheus: a thread each, and few of them, so a 2-core host does not notice. */
 #define FLEET_MAX_CONNECTIONS 64
 #define FLEET_MAX_STREAMS 8
@@ -496,54 +495,6 @@ static int query_one(struct fleet *f, const char *target)
 	return fflush(stdout) ? 1 : 0;
 }
 
-/* ---- options: serve takes them all, query the ones from O_PROMETHEUS on */
-
-enum {
-	O_LISTEN,
-	O_READY,
-	O_WEB_CONFIG,
-	O_PROMETHEUS,
-	O_JOB,
-	O_TIMEOUT,
-	O_CA,
-	O_CERT,
-	O_KEY,
-	O_BEARER,
-	O_BASIC_USER,
-	O_BASIC_PASSWORD,
-	O_VERBOSE,
-	O_N,
-};
-
-static const struct cli_opt fleet_opts[O_N + 1] = {
-	[O_LISTEN] = { .name = "listen", .takes_value = true, .metavar = "ADDR:PORT", .dflt = FLEET_DEFAULT_LISTEN,
-		       .help = "where serve answers (port 0: any free port)" },
-	[O_READY] = { .name = "ready-file", .takes_value = true, .metavar = "FILE",
-		      .help = "written with the bound address once serving, removed at exit" },
-	[O_WEB_CONFIG] = { .name = "web-config-file", .takes_value = true, .metavar = "FILE",
-			   .help = "TLS and basic auth of the listener, as the daemon's (exporter-toolkit format)" },
-	[O_PROMETHEUS] = { .name = "prometheus", .takes_value = true, .metavar = "URL",
-			   .help = "the Prometheus (or Thanos, Mimir, VictoriaMetrics) query API base URL (required)" },
-	[O_JOB] = { .name = "job", .takes_value = true, .metavar = "NAME", .dflt = "joule",
-		    .help = "the scrape job of the joule targets (\"\": any job)" },
-	[O_TIMEOUT] = { .name = "timeout", .takes_value = true, .metavar = "DURATION", .dflt = "10s",
-			.help = "per Prometheus query, 1ms to 10m: slower is 504" },
-	[O_CA] = { .name = "ca-file", .takes_value = true, .metavar = "FILE",
-		   .help = "CA certificates (PEM) to verify an https:// Prometheus with (default: the system's)" },
-	[O_CERT] = { .name = "cert-file", .takes_value = true, .metavar = "FILE",
-		     .help = "client certificate (PEM) shown to Prometheus; with --key-file" },
-	[O_KEY] = { .name = "key-file", .takes_value = true, .metavar = "FILE", .help = "the client certificate's key (PEM)" },
-	[O_BEARER] = { .name = "bearer-token-file", .takes_value = true, .metavar = "FILE",
-		       .help = "send 'Authorization: Bearer' with the token this file holds" },
-	[O_BASIC_USER] = { .name = "basic-auth-user", .takes_value = true, .metavar = "NAME",
-			   .help = "basic auth user name; with --basic-auth-password-file" },
-	[O_BASIC_PASSWORD] = { .name = "basic-auth-password-file", .takes_value = true, .metavar = "FILE",
-			       .help = "the basic auth password, read from this file (never on the command line)" },
-	[O_VERBOSE] = { .name = "verbose", .short_opt = 'v', .repeatable = true,
-			.help = "log requests; twice: every PromQL query with its HTTP status" },
-	{ 0 },
-};
-
 struct fleet_args {
 	const char *prom, *listen, *ready, *web_config;
 	struct netcurl_auth auth;
@@ -552,24 +503,25 @@ struct fleet_args {
 	int verbose;
 };
 
+/* An option of fleet_cli_opts (commands.c), by its FLEET_OPT_* index. */
 static int fleet_opt(void *ctx, const struct cli_opt *o, const char *val)
 {
 	struct fleet_args *a = ctx;
 
-	switch (o - fleet_opts) {
-	case O_LISTEN: a->listen = val; break;
-	case O_READY: a->ready = val; break;
-	case O_WEB_CONFIG: a->web_config = val; break;
-	case O_PROMETHEUS: a->prom = val; break;
-	case O_JOB: a->f->job = val; break;
-	case O_CA: a->auth.ca_file = val; break;
-	case O_CERT: a->auth.cert_file = val; break;
-	case O_KEY: a->auth.key_file = val; break;
-	case O_BEARER: a->auth.bearer_token_file = val; break;
-	case O_BASIC_USER: a->auth.basic_user = val; break;
-	case O_BASIC_PASSWORD: a->auth.basic_password_file = val; break;
-	case O_VERBOSE: a->verbose++; break;
-	case O_TIMEOUT:
+	switch (o - fleet_cli_opts) {
+	case FLEET_OPT_LISTEN: a->listen = val; break;
+	case FLEET_OPT_READY: a->ready = val; break;
+	case FLEET_OPT_WEB_CONFIG: a->web_config = val; break;
+	case FLEET_OPT_PROMETHEUS: a->prom = val; break;
+	case FLEET_OPT_JOB: a->f->job = val; break;
+	case FLEET_OPT_CA: a->auth.ca_file = val; break;
+	case FLEET_OPT_CERT: a->auth.cert_file = val; break;
+	case FLEET_OPT_KEY: a->auth.key_file = val; break;
+	case FLEET_OPT_BEARER: a->auth.bearer_token_file = val; break;
+	case FLEET_OPT_BASIC_USER: a->auth.basic_user = val; break;
+	case FLEET_OPT_BASIC_PASSWORD: a->auth.basic_password_file = val; break;
+	case FLEET_OPT_VERBOSE: a->verbose++; break;
+	case FLEET_OPT_TIMEOUT:
 		if (parse_duration_ns(val, &a->timeout_ns) || a->timeout_ns < NSEC_PER_MSEC ||
 		    a->timeout_ns > 600 * NSEC_PER_SEC) {
 			fprintf(stderr, "joule: fleet: invalid --timeout '%s' (1ms to 10m, e.g. 10s)\n", val);
@@ -579,29 +531,6 @@ static int fleet_opt(void *ctx, const struct cli_opt *o, const char *val)
 	}
 	return 0;
 }
-
-static const struct cli_command serve_def = {
-	.name = "fleet serve",
-	.synopsis = "--prometheus URL [OPTIONS]",
-	.summary = "the fleet API on HTTP",
-	.description = "Answers the daemon's /api/v1/apps and /api/v1/energy, Carmen's /api/apps and "
-		       "/api/apps/run-engine, per-node and per-pod CSV and /api/v1/openapi.json for every host a "
-		       "Prometheus scrapes. Prometheus does every sum; one that is unreachable, slow or answers an "
-		       "error is a 502 or 504, never an empty answer. Secrets are read from files. docs/FLEET.md.",
-	.opts = fleet_opts,
-};
-
-static const struct cli_command query_def = {
-	.name = "fleet query",
-	.synopsis = "--prometheus URL [OPTIONS] PATH[?PARAMS]",
-	.summary = "one fleet API answer on stdout",
-	.description = "PATH is one of /api/v1/apps, /api/v1/energy, /api/v1/hosts, /api/apps, "
-		       "/api/apps/run-engine, /nodes.csv, /pods.csv with the parameters serve takes. Exit 0 with the "
-		       "answer, 2 for a bad path or parameter, 1 when Prometheus failed (502 or 504 and its reason "
-		       "on stderr).",
-	.opts = &fleet_opts[O_PROMETHEUS],
-	.interleaved = true,
-};
 
 static void fleet_usage(FILE *f)
 {
@@ -622,7 +551,8 @@ int cmd_fleet(int argc, char **argv)
 		fleet_usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? EXIT_USAGE : 0;
 	}
-	def = !strcmp(argv[1], "serve") ? &serve_def : !strcmp(argv[1], "query") ? &query_def : NULL;
+	def = !strcmp(argv[1], "serve") ? &cmd_fleet_serve_def
+	      : !strcmp(argv[1], "query") ? &cmd_fleet_query_def : NULL;
 	if (!def) {
 		fprintf(stderr, "joule: fleet: no subcommand '%s' (serve or query)\n", argv[1]);
 		return EXIT_USAGE;
@@ -640,11 +570,11 @@ int cmd_fleet(int argc, char **argv)
 		fprintf(stderr, "joule: %s needs --prometheus URL\n", def->name);
 		return EXIT_USAGE;
 	}
-	if (def == &serve_def && idx < argc) {
+	if (def == &cmd_fleet_serve_def && idx < argc) {
 		fprintf(stderr, "joule: fleet serve takes no operand ('%s')\n", argv[idx]);
 		return EXIT_USAGE;
 	}
-	if (def == &query_def && idx != argc - 1) {
+	if (def == &cmd_fleet_query_def && idx != argc - 1) {
 		fprintf(stderr, "joule: fleet query needs one PATH[?PARAMS], e.g. '/api/v1/apps?window=1h'\n");
 		return EXIT_USAGE;
 	}
@@ -662,35 +592,8 @@ int cmd_fleet(int argc, char **argv)
 		promclient_free(&f.prom);
 		return 1; /* logged, as the daemon's is */
 	}
-	rc = def == &serve_def ? serve(&f, a.listen, a.ready) : query_one(&f, argv[idx]);
+	rc = def == &cmd_fleet_serve_def ? serve(&f, a.listen, a.ready) : query_one(&f, argv[idx]);
 	http_auth_free(f.auth);
 	promclient_free(&f.prom);
 	return rc;
 }
-
-static const struct cli_example fleet_examples[] = {
-	{ "joule fleet serve --prometheus http://prometheus:9090 --listen 127.0.0.1:9941",
-	  "the daemon's /api/v1/apps and /api/v1/energy, over every host that Prometheus scrapes" },
-	{ "joule fleet query --prometheus http://prometheus:9090 '/api/v1/apps?window=1h&breakdown=true'",
-	  "energy and carbon per app across the fleet in the last hour, and per host" },
-	{ "joule fleet serve --prometheus https://prom:9090 --ca-file ca.crt --basic-auth-user joule "
-	  "--basic-auth-password-file /etc/joule/prom.pw",
-	  "the same over a Prometheus that wants TLS and a password" },
-	{ 0 },
-};
-
-static const struct cli_command *const fleet_subcommands[] = { &serve_def, &query_def, NULL };
-
-const struct cli_command cmd_fleet_def = {
-	.name = "fleet",
-	.synopsis = "serve|query --prometheus URL [OPTIONS] [PATH]",
-	.summary = "energy and carbon per app and per host over a fleet, by PromQL (joule fleet serve --help)",
-	.description = "Answers the daemon's /api/v1/apps and /api/v1/energy, Carmen's /api/apps and "
-		       "/api/apps/run-engine and per-node and per-pod CSV for every host a Prometheus scrapes. "
-		       "Prometheus does every sum; a Prometheus that is unreachable, slow or answers an error is "
-		       "a 502 or 504, never an empty answer. docs/FLEET.md lists the queries.",
-	.examples = fleet_examples,
-	.main = cmd_fleet,
-	.own_parser = true,
-	.subs = fleet_subcommands,
-};

@@ -259,29 +259,7 @@ static void print_verify_text(const struct trust_args *t, const struct ledger_ve
 		       " (%s)\n", r->lost_records, r->gaps, r->first_gap_seq, r->first_gap_reason);
 }
 
-static const struct cli_opt verify_opts[] = {
-	{ .name = "json", .short_opt = 'j', .help = "print the result as one JSON object" },
-	{ .name = "head", .short_opt = 'H', .takes_value = true, .metavar = "HASH",
-	  .help = "also require this record hash in the series (detects lines cut from the end)" },
-	{ .name = "checkpoint", .short_opt = 'C', .takes_value = true, .metavar = "CP",
-	  .help = "require the record a checkpoint of 'joule ledger head' names" },
-	{ .name = "pubkey", .short_opt = 'P', .takes_value = true, .metavar = "FILE.pub",
-	  .help = "pin the signer: every segment must be signed by this key" },
-	{ .name = "require-signatures", .short_opt = 'S', .help = "fail any unsigned segment" },
-	{ 0 },
-};
-
-static const struct cli_command verify_def = {
-	.name = "ledger verify",
-	.synopsis = "[OPTIONS] FILE...|DIR",
-	.summary = "verify a ledger",
-	.description = "Checks canonical form, hashes, chain links, sequence and signatures of one segment or a "
-		       "rotated series (plain or .gz): a directory, or the files of one ledger in any order, are read "
-		       "oldest first. Exit 0 intact, 1 first bad line named, 2 usage.",
-	.opts = verify_opts,
-	.interleaved = true,
-};
-
+/* The subcommands' options are in the command table (commands.c); their handlers below key on the short letters. */
 struct verify_args {
 	struct trust_args t;
 	bool json;
@@ -309,7 +287,7 @@ static int cmd_verify(int argc, char **argv)
 	char t0[40], t1[40];
 	int idx, err;
 
-	err = parse_sub(&verify_def, argc, argv, verify_opt, &a, &idx);
+	err = parse_sub(&cmd_ledger_verify_def, argc, argv, verify_opt, &a, &idx);
 	if (err != CLI_CONTINUE)
 		return err;
 	err = trust_prepare(t, "verify", argc, argv, idx);
@@ -352,26 +330,6 @@ static int write_file_atomic(const char *path, const char *text)
 	return err;
 }
 
-static const struct cli_opt head_opts[] = {
-	{ .name = "key", .short_opt = 'k', .takes_value = true, .metavar = "KEY",
-	  .help = "sign the checkpoint with this Ed25519 key" },
-	{ .name = "pubkey", .short_opt = 'P', .takes_value = true, .metavar = "FILE.pub",
-	  .help = "pin the signer of the ledger while verifying it" },
-	{ .name = "output", .short_opt = 'o', .takes_value = true, .metavar = "CP",
-	  .help = "write the checkpoint to CP (atomically) instead of standard output" },
-	{ 0 },
-};
-
-static const struct cli_command head_def = {
-	.name = "ledger head",
-	.synopsis = "[--key KEY] [--pubkey FILE.pub] [-o CP] FILE...|DIR",
-	.summary = "take a checkpoint of a ledger",
-	.description = "Verifies the ledger, then prints a checkpoint (seq, hash, time; signed with --key) to keep "
-		       "away from the ledger, for a later 'joule ledger verify --checkpoint'.",
-	.opts = head_opts,
-	.interleaved = true,
-};
-
 struct head_args {
 	struct trust_args t;
 	const char *key_path, *out;
@@ -400,7 +358,7 @@ static int cmd_head(int argc, char **argv)
 	char *line = NULL;
 	int idx, err;
 
-	err = parse_sub(&head_def, argc, argv, head_opt, &a, &idx);
+	err = parse_sub(&cmd_ledger_head_def, argc, argv, head_opt, &a, &idx);
 	if (err != CLI_CONTINUE)
 		return err;
 	key_path = a.key_path;
@@ -532,33 +490,6 @@ static int show_cb(const cJSON *rec, uint64_t line, void *arg)
 	return 0;
 }
 
-static const struct cli_opt show_opts[] = {
-	{ .name = "json", .short_opt = 'j', .help = "print the records as one JSON array" },
-	{ .name = "pid", .short_opt = 'p', .takes_value = true, .metavar = "N", .help = "only this process's records" },
-	{ .name = "comm", .short_opt = 'c', .takes_value = true, .metavar = "NAME",
-	  .help = "only the records of this command name" },
-	{ .name = "group", .short_opt = 'g', .takes_value = true, .metavar = "NAME",
-	  .help = "only the process records of this workload (a unit, container, namespace/pod/container, job id "
-		  "or comm: the group /api/v1/apps names)" },
-	{ .name = "kind", .short_opt = 'k', .takes_value = true, .metavar = "KIND",
-	  .help = "only records of this kind", .accepted = "genesis, process, host, run, start, rotate, gap" },
-	{ .name = "since", .short_opt = 's', .takes_value = true, .metavar = "T",
-	  .help = "only records ending at or after T (seconds since the epoch or RFC 3339 UTC)" },
-	{ .name = "until", .short_opt = 'u', .takes_value = true, .metavar = "T",
-	  .help = "only records starting at or before T" },
-	{ 0 },
-};
-
-static const struct cli_command show_def = {
-	.name = "ledger show",
-	.synopsis = "[OPTIONS] FILE...|DIR",
-	.summary = "print a ledger's records",
-	.description = "Prints records as a table (or a JSON array with --json), a rotated series in chain order; "
-		       "T is seconds since the epoch or RFC 3339 UTC (2025-01-31T12:00:00Z).",
-	.opts = show_opts,
-	.interleaved = true,
-};
-
 static int show_opt(void *ctx, const struct cli_opt *o, const char *val)
 {
 	struct show_filter *f = ctx;
@@ -595,7 +526,7 @@ static int cmd_show(int argc, char **argv)
 	char **paths = NULL, why[256];
 	int rc, idx, npaths = 0;
 
-	rc = parse_sub(&show_def, argc, argv, show_opt, &f, &idx);
+	rc = parse_sub(&cmd_ledger_show_def, argc, argv, show_opt, &f, &idx);
 	if (rc != CLI_CONTINUE)
 		return rc;
 	rc = 0;
@@ -624,22 +555,13 @@ static int cmd_show(int argc, char **argv)
 	return rc || f.unshowable ? 1 : 0;
 }
 
-static const struct cli_command keygen_def = {
-	.name = "ledger keygen",
-	.synopsis = "FILE",
-	.summary = "write a signing key",
-	.description = "Writes a new Ed25519 key (mode 0600) for --ledger-key, and its public key to FILE.pub for "
-		       "'joule ledger verify --pubkey'.",
-	.interleaved = true,
-};
-
 static int cmd_keygen(int argc, char **argv)
 {
 	char pk[LEDGER_PUBKEY_HEX + 1];
 	int rc, idx;
 
 	/* parsed too: "keygen --help" must print help, never create a key file named --help */
-	rc = parse_sub(&keygen_def, argc, argv, NULL, NULL, &idx);
+	rc = parse_sub(&cmd_ledger_keygen_def, argc, argv, NULL, NULL, &idx);
 	if (rc != CLI_CONTINUE)
 		return rc;
 	if (argc - idx != 1) {
@@ -652,8 +574,6 @@ static int cmd_keygen(int argc, char **argv)
 	printf("wrote %s (mode 0600) and %s.pub; public key %s\n", argv[idx], argv[idx], pk);
 	return 0;
 }
-
-const struct cli_command *const ledger_subcommands[] = { &verify_def, &head_def, &show_def, &keygen_def, NULL };
 
 int cmd_ledger(int argc, char **argv)
 {

@@ -1,61 +1,11 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* joule's entry point: the command table, help and version, and a "did you mean" for a mistyped command. */
+/* joule's entry point: dispatch through the command table (commands.c), help and version, and a "did you mean" for a mistyped command. */
 #include <stdio.h>
 #include <string.h>
 #include <bpf/libbpf.h>
 #include "joule/cli.h"
 #include "joule/commands.h"
-#include "joule/fleet.h"
-#include "joule/ledger.h"
 #include "joule/log.h"
-#include "joule/report_cli.h"
-
-static const struct cli_example ledger_examples[] = {
-	{ "joule ledger verify /var/lib/joule/ledger.jsonl*", "check a rotated series, oldest first" },
-	{ "joule ledger show --comm postgres --since 2026-01-01T00:00:00Z ledger.jsonl", "one program's records" },
-	{ 0 },
-};
-
-/* The ledger's subcommands parse their own options (ledger_cli.c); the table carries its synopsis. */
-static const struct cli_command cmd_ledger_def = {
-	.name = "ledger",
-	.synopsis = "verify|head|show|keygen [OPTIONS] FILE...",
-	.summary = "verify, read or sign a hash-chained ledger (joule ledger --help)",
-	.description = "verify checks canonical form, hashes, chain links and signatures of a ledger (a rotated "
-		       "series oldest first, plain or .gz) and names the first bad line; show prints its records "
-		       "as a table or JSON; keygen writes an Ed25519 key for --ledger-key. 'joule ledger --help' "
-		       "lists their options.",
-	.examples = ledger_examples,
-	.main = cmd_ledger,
-	.own_parser = true,
-	.subs = ledger_subcommands,
-};
-
-static const struct cli_example report_examples[] = {
-	{ "joule report --from-ledger run.jsonl --format codecarbon -o emissions.csv", "append a CodeCarbon row" },
-	{ "joule report --from-ledger /var/lib/joule/ledger.jsonl --window 1h --format boamps --boamps-input task.json",
-	  "a BoAmps report of the last hour" },
-	{ 0 },
-};
-
-/* joule report parses its own options (report_cli.c; report_set.c holds the report and push options run shares). */
-static const struct cli_command cmd_report_def = {
-	.name = "report",
-	.synopsis = "--from-ledger FILE|--from-api SOCKET|URL [--window W] --format FORMAT [-o FILE] [--push URL ...]",
-	.summary = "CodeCarbon, BoAmps, CSV, JSON or SCI reports and a Pushgateway push from a ledger or a daemon's API (joule report --help)",
-	.description = "Builds a run summary from the records of a ledger (a joule run --ledger file or the daemon's) "
-		       "over a window and writes it in one of the report formats, or pushes it to a Pushgateway. "
-		       "'joule report --help' lists its options; docs/REPORTS.md shows every format.",
-	.opts = report_cli_opts,
-	.examples = report_examples,
-	.main = cmd_report,
-	.own_parser = true,
-};
-
-static const struct cli_command *const commands[] = {
-	&cmd_run_def, &cmd_trace_def, &cmd_top_def, &cmd_probe_def, &cmd_daemon_def, &cmd_ledger_def,
-	&cmd_report_def, &cmd_span_def, &cmd_fleet_def,
-};
 
 static int print_version(void)
 {
@@ -107,7 +57,7 @@ int main(int argc, char **argv)
 	const struct cli_command *c;
 
 	log_setup_libbpf();
-	cli_register(commands, sizeof(commands) / sizeof(commands[0]));
+	cli_register(joule_commands, joule_ncommands);
 	if (!name) {
 		cli_print_commands(stderr);
 		return EXIT_USAGE;

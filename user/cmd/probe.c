@@ -11,7 +11,7 @@
 #include "joule/log.h"
 #include "joule/pipeline.h"
 
-static int cmd_probe(int argc, char **argv)
+int cmd_probe(int argc, char **argv)
 {
 	struct joule_config cfg;
 	struct energy_probe res[ENERGY_SRC_NKINDS];
@@ -165,21 +165,3 @@ static int cmd_probe(int argc, char **argv)
 	config_free(&cfg);
 	return 0;
 }
-
-static const struct cli_example probe_examples[] = {
-	{ "sudo joule probe", "BPF, topology and every energy source, with the reason one is unusable" },
-	{ "joule probe --json --powercap-root /tmp/fake-rapl", "a test tree instead of sysfs, as JSON" },
-	{ 0 },
-};
-
-const struct cli_command cmd_probe_def = {
-	.name = "probe",
-	.synopsis = "[OPTIONS]",
-	.summary = "what this host offers: BPF, topology, energy sources and the one auto picks",
-	.description = "Load and attach the BPF programs and let go, read the CPU topology, and try every energy "
-		       "source (powercap, msr, perf, model) with the paths given; print which are usable, which one "
-		       "--source auto would pick, and why the others are not.",
-	.scope = CONFIG_PROBE,
-	.examples = probe_examples,
-	.main = cmd_probe,
-};

@@ -7,6 +7,7 @@
 #include "joule/apiget.h"
 #include "joule/carbon.h"
 #include "joule/cli.h"
+#include "joule/commands.h"
 #include "joule/export.h"
 #include "joule/log.h"
 #include "joule/report_cli.h"
@@ -116,56 +117,6 @@ static bool same_host(const char *host_id)
 
 #define MAX_LEDGERS 64
 
-const struct cli_opt report_cli_opts[] = {
-	{ .name = "from-ledger", .takes_value = true, .metavar = "FILE", .repeatable = true,
-	  .help = "a ledger segment (plain or .gz); several are read oldest first, at most 64" },
-	{ .name = "from-api", .takes_value = true, .metavar = "SOCKET|URL",
-	  .help = "a daemon's Unix socket (/run/joule/joule.sock) or API (http://127.0.0.1:9940): the host's energy "
-		  "over a --window duration ending now, and the processes with series of their own when it is whole "
-		  "minutes up to 3h" },
-	{ .name = "window", .takes_value = true, .metavar = "W",
-	  .help = "records ending in START..END (either side may be empty; epoch seconds or RFC 3339 "
-		  "2026-01-31T12:00:00Z) or in the LAST duration (90s, 10m, 2h, 1d) up to the newest record",
-	  .dflt = "everything" },
-	{ .name = "by", .takes_value = true, .metavar = "KEY",
-	  .help = "rows of the csv and json tables: one per process, or per workload (what /api/v1/apps groups by) "
-		  "or label value, from the records' workload labels (a moved process in each group it was in)",
-	  .accepted = "process, workload, unit, slice, container, pod, namespace, job, comm", .dflt = "process" },
-	{ .name = "format", .takes_value = true, .metavar = "FORMAT", .help = "write the report in FORMAT to -o FILE",
-	  .accepted = "codecarbon, boamps, csv, json, sci", .dflt = "json to standard output without --report or --push" },
-	{ .name = "output", .short_opt = 'o', .takes_value = true, .metavar = "FILE",
-	  .help = "where --format writes", .dflt = "standard output" },
-	{ .name = "report", .takes_value = true, .metavar = "FORMAT=FILE", .repeatable = true,
-	  .help = "also write FORMAT to FILE ('-' standard output)", .accepted = "codecarbon=, boamps=, csv=, json=, sci=" },
-	{ .name = "project-name", .takes_value = true, .metavar = "NAME", .help = "codecarbon: the project_name column" },
-	{ .name = "experiment-id", .takes_value = true, .metavar = "ID", .help = "codecarbon: the experiment_id column" },
-	{ .name = "run-id", .takes_value = true, .metavar = "ID", .help = "codecarbon: the run_id column",
-	  .dflt = "a random UUID" },
-	{ .name = "boamps-input", .takes_value = true, .metavar = "FILE",
-	  .help = "boamps: the task, algorithm and dataset fields only you know (docs/REPORTS.md)" },
-	{ .name = "functional-unit", .takes_value = true, .metavar = "N NAME",
-	  .help = "sci: carbon per functional unit, e.g. 1000 request (or 1000:request)" },
-	{ .name = "push", .takes_value = true, .metavar = "URL", .help = "push the summary to a Prometheus Pushgateway" },
-	{ .name = "job", .takes_value = true, .metavar = "NAME", .help = "push: the job label", .dflt = "joule" },
-	{ .name = "grouping", .takes_value = true, .metavar = "K=V", .repeatable = true,
-	  .help = "push: one more grouping label" },
-	{ .name = "plot", .takes_value = true, .metavar = "FILE.svg",
-	  .help = "draw the window's power over time, stacked by process, as an SVG" },
-	{ .name = "uncertainty", .takes_value = true, .metavar = "METHOD",
-	  .help = "method of the 95 % carbon interval", .accepted = "analytical, monte-carlo", .dflt = "analytical" },
-	{ .name = "verbose", .short_opt = 'v', .help = "more messages" },
-	{ 0 },
-};
-
-/* Used when no command table is registered (the unit tests call cmd_report directly). */
-static const struct cli_command report_def_fallback = {
-	.name = "report",
-	.synopsis = "--from-ledger FILE|--from-api SOCKET|URL [--window W] --format FORMAT [-o FILE] [--push URL ...]",
-	.summary = "reports from a ledger",
-	.description = "Builds a run summary from the records of a ledger over a window and writes it in one of the "
-		       "report formats, or pushes it to a Pushgateway.",
-};
-
 struct report_args {
 	struct report_set *s;
 	struct joule_config *cfg;
@@ -226,11 +177,9 @@ static int report_opt(void *ctx, const struct cli_opt *o, const char *val)
  */
 static int parse_report_args(int argc, char **argv, struct report_args *a)
 {
-	const struct cli_command *reg = cli_find("report");
-	struct cli_command def = reg ? *reg : report_def_fallback;
+	struct cli_command def = cmd_report_def;
 	int rc, idx;
 
-	def.opts = report_cli_opts;
 	def.own_parser = false;
 	for (;;) {
 		rc = cli_parse(&def, argc, argv, a->cfg, report_opt, a, &idx);

@@ -50,39 +50,6 @@ struct run {
 	uint64_t t0, t1;
 };
 
-static const struct cli_opt run_opts[] = {
-	{ .name = "output", .short_opt = 'o', .takes_value = true, .metavar = "FILE",
-	  .help = "write the report to FILE instead of standard error (the command's own output is never mixed "
-		  "with it)",
-	  .dflt = "standard error" },
-	{ .name = "report", .takes_value = true, .metavar = "FORMAT=FILE", .repeatable = true,
-	  .help = "also write the run as FORMAT to FILE ('-' standard output): codecarbon (a row appended to an "
-		  "emissions.csv), boamps, csv, json or sci; checked before CMD starts",
-	  .accepted = "codecarbon=, boamps=, csv=, json=, sci=" },
-	{ .name = "project-name", .takes_value = true, .metavar = "NAME",
-	  .help = "codecarbon: the project_name column" },
-	{ .name = "experiment-id", .takes_value = true, .metavar = "ID", .help = "codecarbon: the experiment_id column" },
-	{ .name = "run-id", .takes_value = true, .metavar = "ID", .help = "codecarbon: the run_id column",
-	  .dflt = "a random UUID" },
-	{ .name = "boamps-input", .takes_value = true, .metavar = "FILE",
-	  .help = "boamps: the task, algorithm and dataset fields only you know (docs/REPORTS.md)" },
-	{ .name = "functional-unit", .takes_value = true, .metavar = "N:NAME",
-	  .help = "sci: carbon per functional unit, e.g. 1000:request" },
-	{ .name = "push", .takes_value = true, .metavar = "URL",
-	  .help = "push the run's totals to a Prometheus Pushgateway when CMD ends (a failure is printed and never "
-		  "changes the exit status)" },
-	{ .name = "push-interval", .takes_value = true, .metavar = "DURATION",
-	  .help = "push: also push the totals so far every DURATION (at least 1s) while CMD runs; the push at the end "
-		  "adds the exit status and end time" },
-	{ .name = "job", .takes_value = true, .metavar = "NAME", .help = "push: the job label", .dflt = "joule" },
-	{ .name = "grouping", .takes_value = true, .metavar = "K=V", .repeatable = true,
-	  .help = "push: one more grouping label" },
-	{ .name = "plot", .takes_value = true, .metavar = "FILE.svg",
-	  .help = "also draw the run as an SVG: power over time stacked by process (top 8, the rest grouped), host "
-		  "power and idle behind, the energy and carbon totals in the title" },
-	{ 0 },
-};
-
 static int run_opt(void *ctx, const struct cli_opt *o, const char *val)
 {
 	struct run *r = ctx;
@@ -455,7 +422,7 @@ static int run_close(struct run *r, int rc)
 	return rc;
 }
 
-static int cmd_run(int argc, char **argv)
+int cmd_run(int argc, char **argv)
 {
 	struct run r = { .sfd = -1 };
 	int rc;
@@ -478,28 +445,3 @@ static int cmd_run(int argc, char **argv)
 	}
 	return run_close(&r, rc);
 }
-
-static const struct cli_example run_examples[] = {
-	{ "sudo joule run -- make -j8", "energy, power and carbon of a build and every process it starts" },
-	{ "sudo joule run --json -o report.json -- ./train.py", "the report as one JSON object in report.json" },
-	{ "sudo joule run --zone FR --embodied-kg none -- sleep 5", "French grid intensity, operational carbon only" },
-	{ "sudo joule run --report codecarbon=emissions.csv --push http://localhost:9091 -- ./train.py",
-	  "a CodeCarbon row and a Pushgateway record of a batch job" },
-	{ "sudo joule run --plot build.svg -- make -j8", "a picture of the build's power, stacked by process" },
-	{ 0 },
-};
-
-const struct cli_command cmd_run_def = {
-	.name = "run",
-	.synopsis = "[OPTIONS] [--] CMD [ARGS...]",
-	.summary = "run CMD and report the energy and carbon of it and its descendants",
-	.description = "Run CMD, held until the BPF tracer follows it, and report CPU time, energy, mean power, "
-		       "share of the host and carbon (operational and embodied, with a 95 % interval) for it, each "
-		       "descendant, the rest of the host and idle. Like perf stat, the report goes to standard error "
-		       "(or to -o FILE), so CMD's standard output stays its own; --json makes it one JSON object. "
-		       "joule run exits with CMD's status.",
-	.scope = CONFIG_RUN,
-	.opts = run_opts,
-	.examples = run_examples,
-	.main = cmd_run,
-};

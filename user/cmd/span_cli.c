@@ -12,27 +12,16 @@
 #include <cjson/cJSON.h>
 #include "joule/cli.h"
 #include "joule/commands.h"
+#include "joule/daemon.h"
 #include "joule/log.h"
 #include "joule/span.h"
 
-#define DEFAULT_SOCKET "/run/joule/joule.sock"
 /* A span's answer is well under 1 KiB; a larger one is not the daemon. */
 #define REPLY_MAX 16384
 
 struct span_args {
 	const char *name, *socket, *output;
 	bool json;
-};
-
-static const struct cli_opt span_opts[] = {
-	{ .name = "name", .short_opt = 'n', .takes_value = true, .metavar = "NAME",
-	  .help = "the span's name (1-64 bytes of A-Z a-z 0-9 _ . : -)", .dflt = "the command's name" },
-	{ .name = "socket", .short_opt = 'S', .takes_value = true, .metavar = "PATH",
-	  .help = "the daemon's Unix socket ($JOULE_SOCKET when unset)", .dflt = DEFAULT_SOCKET },
-	{ .name = "json", .help = "print the closed span as one JSON object instead of a summary" },
-	{ .name = "output", .short_opt = 'o', .takes_value = true, .metavar = "FILE",
-	  .help = "write the summary or JSON to FILE instead of stderr" },
-	{ 0 },
 };
 
 static int span_opt(void *ctx, const struct cli_opt *o, const char *val)
@@ -149,7 +138,7 @@ static int child_code(int status)
 	return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1;
 }
 
-static int cmd_span(int argc, char **argv)
+int cmd_span(int argc, char **argv)
 {
 	struct span_args a = { 0 };
 	struct joule_config cfg;
@@ -171,7 +160,7 @@ static int cmd_span(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (!a.socket)
-		a.socket = getenv("JOULE_SOCKET") && getenv("JOULE_SOCKET")[0] ? getenv("JOULE_SOCKET") : DEFAULT_SOCKET;
+		a.socket = getenv("JOULE_SOCKET") && getenv("JOULE_SOCKET")[0] ? getenv("JOULE_SOCKET") : DAEMON_DEFAULT_SOCKET;
 	base = strrchr(argv[idx], '/') ? strrchr(argv[idx], '/') + 1 : argv[idx];
 	if (!a.name) {
 		static char nm[SPAN_NAME_MAX + 1];
@@ -254,24 +243,3 @@ done:
 		fclose(out);
 	return rc;
 }
-
-static const struct cli_example span_examples[] = {
-	{ "joule span --name nightly-etl -- ./etl.sh", "energy and carbon of a script and everything it starts" },
-	{ "joule span --json -o span.json -- make -j8", "the span as JSON in a file" },
-	{ 0 },
-};
-
-const struct cli_command cmd_span_def = {
-	.name = "span",
-	.synopsis = "[--name NAME] [--socket PATH] [--json] [-o FILE] -- CMD [ARGS...]",
-	.summary = "energy and carbon of a command's process tree from the running daemon (an energy span)",
-	.description = "Opens an energy span on the daemon's Unix socket for this process and its descendants "
-		       "(scope tree), runs CMD, closes the span when CMD exits and prints its wall and CPU time, "
-		       "energy (CPU, memory), carbon with its 95 % interval and its share of the host. Needs "
-		       "access to the socket (group joule), not root. Exits with CMD's status; if no span can be "
-		       "opened (no daemon, no permission) CMD is not run and the exit status is 1.",
-	.scope = 0,
-	.opts = span_opts,
-	.examples = span_examples,
-	.main = cmd_span,
-};

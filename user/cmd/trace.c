@@ -27,33 +27,6 @@ struct trace_opts {
 	uint64_t every_ns, duration_ns;
 };
 
-static const struct cli_opt trace_own[] = {
-	{ .name = "comm", .short_opt = 'c', .takes_value = true, .metavar = "NAME",
-	  .help = "follow processes with this command name; repeatable", .repeatable = true },
-	{ .name = "pid", .short_opt = 'p', .takes_value = true, .metavar = "PID",
-	  .help = "follow this process id; repeatable", .repeatable = true },
-	{ .name = "match", .short_opt = 'm', .takes_value = true, .metavar = "REGEX",
-	  .help = "follow command names matching this extended regular expression" },
-	{ .name = "group", .help = "one row per command name instead of per process" },
-	{ .name = "every", .takes_value = true, .metavar = "DURATION", .help = "print every DURATION [ms, s, m, h]",
-	  .dflt = "1s" },
-	{ .name = "duration", .takes_value = true, .metavar = "DURATION", .help = "stop after DURATION [ms, s, m, h]",
-	  .dflt = "until Ctrl-C" },
-	{ 0 },
-};
-
-static const struct cli_opt top_own[] = {
-	{ .name = "group", .help = "one row per command name instead of per process" },
-	{ .name = "every", .takes_value = true, .metavar = "DURATION", .help = "redraw every DURATION [ms, s, m, h]",
-	  .dflt = "1s" },
-	{ .name = "duration", .takes_value = true, .metavar = "DURATION", .help = "stop after DURATION [ms, s, m, h]",
-	  .dflt = "until q or Ctrl-C" },
-	{ .name = "sort", .takes_value = true, .metavar = "KEY",
-	  .help = "sort by energy, cpu, pid or comm (keys e, c, p, n while running)", .dflt = "energy",
-	  .accepted = "energy, cpu, pid, comm" },
-	{ 0 },
-};
-
 static int add_name(struct trace_opts *o, const char *val)
 {
 	char **n = realloc(o->names, (o->nnames + 1) * sizeof(*n));
@@ -336,52 +309,12 @@ done:
 	return rc;
 }
 
-static int cmd_trace(int argc, char **argv)
+int cmd_trace(int argc, char **argv)
 {
 	return cmd_trace_or_top(argc, argv, &cmd_trace_def);
 }
 
-static int cmd_top(int argc, char **argv)
+int cmd_top(int argc, char **argv)
 {
 	return cmd_trace_or_top(argc, argv, &cmd_top_def);
 }
-
-static const struct cli_example trace_examples[] = {
-	{ "sudo joule trace -c postgres -c nginx", "energy of every postgres and nginx process, each second" },
-	{ "sudo joule trace -m '^python' --group --every 5s", "python processes, one row per name, every 5 s" },
-	{ "sudo joule trace -p 4242 --duration 1m --json", "one process for a minute, one JSON object a second" },
-	{ 0 },
-};
-
-static const struct cli_example top_examples[] = {
-	{ "sudo joule top", "every process by energy, redrawn each second; q quits" },
-	{ "sudo joule top --group --sort cpu", "one row per command name, by CPU time" },
-	{ 0 },
-};
-
-const struct cli_command cmd_trace_def = {
-	.name = "trace",
-	.synopsis = "[-c NAME]... [-p PID]... [-m REGEX] [OPTIONS]",
-	.summary = "live energy and power of matching processes, each interval and summed",
-	.description = "Follow processes by name, pid or regular expression (or all of them when none is given) "
-		       "and print, every interval, each one's CPU share, power and energy, then a summary table "
-		       "with carbon when stopped (Ctrl-C or --duration). New processes that match are picked up "
-		       "as they start.",
-	.scope = CONFIG_TRACE,
-	.opts = trace_own,
-	.examples = trace_examples,
-	.main = cmd_trace,
-};
-
-const struct cli_command cmd_top_def = {
-	.name = "top",
-	.synopsis = "[--group] [--sort KEY] [OPTIONS]",
-	.summary = "every process by energy, redrawn in place to fit the terminal",
-	.description = "A trace of every process, drawn within the terminal's size and redrawn each interval. "
-		       "Keys: q quits; e, c, p and n sort by energy, CPU, pid and name. "
-		       "Without a terminal (a pipe) it prints like trace.",
-	.scope = CONFIG_TRACE,
-	.opts = top_own,
-	.examples = top_examples,
-	.main = cmd_top,
-};
