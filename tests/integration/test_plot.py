@@ -112,6 +112,20 @@ def test_report_plot_when_ledger_of_the_run_draws_its_top_processes_and_host_ene
     assert {p.get("data-key") for p in series(svg)} == {k for k, _ in top}, "series are not the ledger's top 8"
 
 
+@root
+def test_report_plot_when_path_is_html_puts_the_same_svg_in_a_page(run):
+    d, _, _ = run
+    for ext in ("svg", "html"):
+        r = joule("report", "--from-ledger", str(d / "ledger.jsonl"), "--plot", str(d / ("page." + ext)))
+        assert r.returncode == 0, r.stderr
+    page = (d / "page.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and "<title>" in page and "<script" not in page, page[:300]
+    inline = ET.fromstring(page[page.index("<svg"):page.rindex("</svg>") + len("</svg>")])
+    alone = parse(d / "page.svg")
+    assert [p.get("data-key") for p in series(inline)] == [p.get("data-key") for p in series(alone)], \
+        "the page's picture is not the SVG's"
+
+
 def test_run_plot_when_path_cannot_be_written_is_a_usage_error_before_the_command(tmp_path):
     marker = tmp_path / "ran"
     r = joule("run", "--source", "model", "--plot", str(tmp_path / "no" / "such" / "dir.svg"), "--",

@@ -34,7 +34,8 @@ static const struct cli_opt run_cli_opts[] = {
 	  .help = "push: one more grouping label" },
 	{ .name = "plot", .takes_value = true, .metavar = "FILE.svg",
 	  .help = "also draw the run as an SVG: power over time stacked by process (top 8, the rest grouped), host "
-		  "power and idle behind, the energy and carbon totals in the title" },
+		  "power and idle behind, the energy and carbon totals in the title; FILE.html: the same inline in a "
+		  "page of its own" },
 	{ 0 },
 };
 
@@ -314,7 +315,7 @@ static const struct cli_opt report_cli_opts[] = {
 	{ .name = "grouping", .takes_value = true, .metavar = "K=V", .repeatable = true,
 	  .help = "push: one more grouping label" },
 	{ .name = "plot", .takes_value = true, .metavar = "FILE.svg",
-	  .help = "draw the window's power over time, stacked by process, as an SVG" },
+	  .help = "draw the window's power over time, stacked by process, as an SVG (FILE.html: inline in a page)" },
 	{ .name = "uncertainty", .takes_value = true, .metavar = "METHOD",
 	  .help = "method of the 95 % carbon interval", .accepted = "analytical, monte-carlo", .dflt = "analytical" },
 	{ .name = "verbose", .short_opt = 'v', .help = "more messages" },

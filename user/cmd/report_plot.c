@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* --plot FILE.svg: feeds plot_svg from joule run's samples or from ledger records, and writes the picture. */
+/* --plot FILE.svg|FILE.html: feeds plot_svg from joule run's samples or from ledger records, and writes the picture. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include "joule/log.h"
 #include "joule/report_plot.h"
 #include "joule/util.h"
@@ -94,6 +96,46 @@ int report_plot_record(struct report_plot *rp, const cJSON *rec)
 	return 0;
 }
 
+static bool wants_html(const char *path)
+{
+	size_t n = strlen(path);
+
+	return n >= 5 && !strcasecmp(path + n - 5, ".html");
+}
+
+/* s with & < > " as entities, for the page's <title>. */
+static void put_escaped(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		const char *e = *s == '&' ? "&amp;" : *s == '<' ? "&lt;" : *s == '>' ? "&gt;" : *s == '"' ? "&quot;" : NULL;
+
+		if (e)
+			fputs(e, f);
+		else
+			fputc(*s, f);
+	}
+}
+
+/*
+ * FILE.html: the same picture inline in a page of its own, one file to
+ * attach or open anywhere; no script, nothing fetched. Inline SVG in HTML
+ * takes no XML declaration, so the page starts at <svg.
+ */
+static int write_html(FILE *f, const char *svg, size_t len, const char *title)
+{
+	const char *at = strstr(svg, "<svg");
+
+	if (!at)
+		at = svg;
+	fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>", f);
+	put_escaped(f, title && *title ? title : "joule plot");
+	fputs("</title>\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n</head>\n"
+	      "<body style=\"margin:0;background:#fff\">\n", f);
+	fwrite(at, 1, len - (size_t)(at - svg), f);
+	fputs("\n</body>\n</html>\n", f);
+	return ferror(f) ? -EIO : 0;
+}
+
 int report_plot_finish(struct report_plot *rp, struct plot_opts *o)
 {
 	char *svg = NULL;
@@ -108,7 +150,8 @@ int report_plot_finish(struct report_plot *rp, struct plot_opts *o)
 			err == -ENODATA ? "no host samples to draw" : strerror(-err));
 		return 1;
 	}
-	if (fwrite(svg, 1, len, rp->f) != len || fflush(rp->f)) {
+	if (wants_html(rp->path) ? write_html(rp->f, svg, len, o->title) != 0 || fflush(rp->f)
+				 : fwrite(svg, 1, len, rp->f) != len || fflush(rp->f)) {
 		fprintf(stderr, "joule: failed to write %s: %s\n", rp->path, strerror(errno));
 		free(svg);
 		return 1;
