@@ -116,16 +116,12 @@ embed_bytes = { echo '/* generated from $< by the Makefile */'; \
 	  echo '};'; \
 	  echo 'static const size_t $(1)_len = sizeof($(1));'; } > $@
 OPENAPI_H := $(BUILD)/http_openapi.h
-$(OPENAPI_H): user/http/openapi.json
-	$(call msg,GEN,$@)
-	$(Q)mkdir -p $(@D)
-	$(Q)$(call embed_bytes,http_openapi_json)
-$(BUILD)/obj/http/server.o $(BUILD)/fuzz/obj/http/server.o: $(OPENAPI_H)
 FLEET_OPENAPI_H := $(BUILD)/fleet_openapi.h
-$(FLEET_OPENAPI_H): user/fleet/openapi.json
+$(OPENAPI_H) $(FLEET_OPENAPI_H): $(BUILD)/%_openapi.h: user/%/openapi.json
 	$(call msg,GEN,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(call embed_bytes,fleet_openapi_json)
+	$(Q)$(call embed_bytes,$*_openapi_json)
+$(BUILD)/obj/http/server.o $(BUILD)/fuzz/obj/http/server.o: $(OPENAPI_H)
 $(BUILD)/obj/fleet/fleet_openapi.o $(BUILD)/fuzz/obj/fleet/fleet_openapi.o: $(FLEET_OPENAPI_H)
 
 # The live page (web/) and the vendored uPlot, embedded the same way: one array per file, named by its
