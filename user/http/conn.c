@@ -351,6 +351,17 @@ static void *sweep_main(void *arg)
 	return NULL;
 }
 
+void http_conns_free(struct http_conns *t)
+{
+	if (!t)
+		return;
+	worker_stop(&t->sweep);
+	/* MHD_stop_daemon closed every connection (NOTIFY_CLOSED): the list is empty */
+	worker_destroy(&t->sweep);
+	pthread_mutex_destroy(&t->lock);
+	free(t);
+}
+
 int http_conns_new(struct http_conns **out, const struct http_limits *l, bool unix_socket)
 {
 	struct http_conns *t = calloc(1, sizeof(*t));
@@ -369,15 +380,4 @@ int http_conns_new(struct http_conns **out, const struct http_limits *l, bool un
 	}
 	*out = t;
 	return 0;
-}
-
-void http_conns_free(struct http_conns *t)
-{
-	if (!t)
-		return;
-	worker_stop(&t->sweep);
-	/* MHD_stop_daemon closed every connection (NOTIFY_CLOSED): the list is empty */
-	worker_destroy(&t->sweep);
-	pthread_mutex_destroy(&t->lock);
-	free(t);
 }

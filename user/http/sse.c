@@ -200,6 +200,24 @@ static void *heartbeat_main(void *arg)
 	return NULL;
 }
 
+void http_sse_stop(struct http_sse *h)
+{
+	if (!h)
+		return;
+	worker_stop(&h->hb);
+	/* resumed after stopping is set, every stream reads end-of-stream */
+	http_sse_notify(h);
+}
+
+void http_sse_free(struct http_sse *h)
+{
+	if (!h)
+		return;
+	worker_destroy(&h->hb);
+	pthread_mutex_destroy(&h->lock);
+	free(h);
+}
+
 int http_sse_new(struct http_sse **out, struct store *store)
 {
 	struct http_sse *h = calloc(1, sizeof(*h));
@@ -217,22 +235,4 @@ int http_sse_new(struct http_sse **out, struct store *store)
 	}
 	*out = h;
 	return 0;
-}
-
-void http_sse_stop(struct http_sse *h)
-{
-	if (!h)
-		return;
-	worker_stop(&h->hb);
-	/* resumed after stopping is set, every stream reads end-of-stream */
-	http_sse_notify(h);
-}
-
-void http_sse_free(struct http_sse *h)
-{
-	if (!h)
-		return;
-	worker_destroy(&h->hb);
-	pthread_mutex_destroy(&h->lock);
-	free(h);
 }
