@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "joule/http_respond.h"
 #include "joule/http_sse.h"
 #include "joule/log.h"
 #include "joule/store.h"
@@ -85,7 +86,6 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
 {
 	struct sse *s = cls;
 	struct http_sse *h = s->reg;
-	size_t n;
 
 	if (s->off == s->len)
 		sse_fill(s);
@@ -110,10 +110,7 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
 		pthread_mutex_unlock(&h->lock);
 		return 0;
 	}
-	n = s->len - s->off < max ? s->len - s->off : max;
-	memcpy(out, s->buf + s->off, n);
-	s->off += n;
-	return (ssize_t)n;
+	return http_reader_copy(out, max, s->buf, s->len, &s->off);
 }
 
 /*
