@@ -12,20 +12,15 @@
 
 int tracer_delta_reserve(struct tracer_delta *d, size_t rows)
 {
-	struct tracer_task *tasks;
+	size_t cap = d->cap;
 	uint64_t *ns;
-	size_t cap;
+	int err;
 
-	if (rows <= d->cap)
-		return 0;
-	cap = d->cap ? d->cap : 256;
-	while (cap < rows)
-		cap *= 2;
-	tasks = realloc(d->tasks, cap * sizeof(*tasks));
-	if (!tasks)
-		return -ENOMEM;
-	d->tasks = tasks;
-	ns = realloc(d->task_ns, cap * (size_t)d->ncpu * sizeof(*ns));
+	err = array_reserve(&d->tasks, &cap, rows, sizeof(*d->tasks), 256);
+	if (err || cap == d->cap)
+		return err;
+	/* task_ns is a row of ncpu per task: it follows the tasks' capacity */
+	ns = reallocarray(d->task_ns, cap * (size_t)d->ncpu, sizeof(*ns));
 	if (!ns)
 		return -ENOMEM;
 	d->task_ns = ns;
