@@ -37,6 +37,8 @@ bool worker_sleep(struct worker *w, uint64_t ns)
 
 void worker_stop(struct worker *w)
 {
+	if (!w->lock)
+		return; /* worker_start never ran: no thread, nothing to wake */
 	pthread_mutex_lock(w->lock);
 	w->stopping = true;
 	pthread_cond_signal(&w->cond);
