@@ -11,19 +11,20 @@
 #include "joule/domain.h"
 #include "joule/labels.h"
 #include "joule/proctab.h"
+#include "joule/sample.h"
 
 struct carbon_ctx;
 
 #define EXPORT_COMM_LEN 64
 #define EXPORT_CMD_LEN 4096
 
-/* The figures of one process or of a sum of processes, in integer base units. */
+/*
+ * The figures of one process or of a sum of processes, in integer base units:
+ * the totals every layer carries (tot.carbon_ug kept as operational +
+ * embodied), and the 95 % interval of that carbon.
+ */
 struct export_figures {
-	uint64_t cpu_ns;
-	uint64_t cpu_uj, mem_uj;	/* energy = cpu_uj + mem_uj */
-	uint64_t gpu_uj;		/* GPU energy (NVML), reported on its own */
-	uint64_t carbon_op_ug;		/* operational: energy x PUE x intensity */
-	uint64_t carbon_emb_ug;		/* embodied share */
+	struct sample_totals tot;
 	uint64_t ci_lo_ug, ci_hi_ug;	/* 95 % interval of op + emb, when has_ci */
 	bool has_ci;
 };

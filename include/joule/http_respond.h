@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include <microhttpd.h>
 
 /* Queue r and drop our reference; a reserve slot's answer says "Connection: close". */
@@ -17,6 +18,8 @@ struct MHD_Response *http_response_buffer(const char *ctype, char *buf, size_t l
 struct MHD_Response *http_response_error(unsigned status, const char *msg, const char *allow);
 /* Whether the request's Accept-Encoding takes gzip. */
 bool http_client_accepts_gzip(struct MHD_Connection *c);
+/* A streaming response's content reader step: up to max bytes of buf[*off, len) into out, *off advanced. */
+ssize_t http_reader_copy(char *out, size_t max, const char *buf, size_t len, size_t *off);
 /* gzip (RFC 1952) of in; NULL on failure, else a malloc'd buffer of *out_len bytes. */
 char *http_gzip(const char *in, size_t len, size_t *out_len);
 

@@ -52,7 +52,7 @@ struct tracer {
 	struct proctab index;
 
 	struct joule_cpu_state *states;	/* [ncpu] scratch for per-CPU reads */
-	uint64_t *prev_idle, *prev_overflow, *prev_flush;
+	struct joule_cpu_state *prev;	/* [ncpu] the previous snapshot's states: deltas are against it */
 
 	struct joule_task_key *keys;	/* [TRACER_BATCH_KEYS] */
 	uint64_t *vals;			/* [TRACER_BATCH_KEYS * ncpu] */

@@ -48,10 +48,10 @@ static struct export_run sample_run(void)
 	r.host_cpu_uj = 7200000000ull;
 	r.domains = 1u << ENERGY_PACKAGE;
 	r.host_domain_uj[ENERGY_PACKAGE] = r.host_cpu_uj;
-	r.total.cpu_ns = 3000000000ull;
-	r.total.cpu_uj = 3600000000ull;
-	r.total.carbon_op_ug = 500000ull;
-	r.total.carbon_emb_ug = 20000ull;
+	r.total.tot.cpu_ns = 3000000000ull;
+	r.total.tot.cpu_uj = 3600000000ull;
+	r.total.tot.operational_ug = 500000ull;
+	r.total.tot.embodied_ug = 20000ull;
 	r.total.has_ci = true;
 	r.total.ci_lo_ug = 400000ull;
 	r.total.ci_hi_ug = 640000ull;
@@ -192,7 +192,7 @@ static void test_codecarbon_row_when_dram_measured_sums_cpu_and_ram_energy(void 
 	char f[64][256];
 
 	r.domains |= 1u << ENERGY_DRAM;
-	r.total.mem_uj = 1800000000ull;
+	r.total.tot.mem_uj = 1800000000ull;
 	codecarbon_fields(&r, NULL, f);
 	assert_fields(f, want, sizeof(want) / sizeof(want[0]));
 }
@@ -224,9 +224,9 @@ static void test_csv_table_when_two_processes_rows_sum_to_total_row(void **state
 	struct out out;
 	char *txt, *line2, *line3, *line4;
 
-	p[0].f.cpu_uj = 1000;
-	p[1].f.cpu_uj = 2000;
-	r.total.cpu_uj = 3000;
+	p[0].f.tot.cpu_uj = 1000;
+	p[1].f.tot.cpu_uj = 2000;
+	r.total.tot.cpu_uj = 3000;
 	r.procs = p;
 	r.nprocs = 2;
 	out_open(&out);
@@ -401,12 +401,12 @@ static void test_builder_when_marked_processes_totals_them_and_keeps_host(void *
 	assert_int_equal(export_builder_finish(b, NULL, &r), 0);
 	assert_string_equal(export_builder_host_id(b), "abc");
 	assert_int_equal(r.nprocs, 2);
-	assert_int_equal(r.procs[0].f.cpu_ns, 300);
-	assert_int_equal(r.procs[0].f.cpu_uj, 3000);
-	assert_int_equal(r.procs[0].f.carbon_emb_ug, 60);
-	assert_int_equal(r.procs[0].f.carbon_op_ug, 90);
-	assert_int_equal(r.total.cpu_uj, 3001); /* the unmarked sshd is not the command's */
-	assert_int_equal(r.total.mem_uj, 30);
+	assert_int_equal(r.procs[0].f.tot.cpu_ns, 300);
+	assert_int_equal(r.procs[0].f.tot.cpu_uj, 3000);
+	assert_int_equal(r.procs[0].f.tot.embodied_ug, 60);
+	assert_int_equal(r.procs[0].f.tot.operational_ug, 90);
+	assert_int_equal(r.total.tot.cpu_uj, 3001); /* the unmarked sshd is not the command's */
+	assert_int_equal(r.total.tot.mem_uj, 30);
 	assert_int_equal(r.host_cpu_uj, 9000);
 	assert_int_equal(r.host_domain_uj[ENERGY_DRAM], 90);
 	assert_int_equal(r.source, ENERGY_SRC_POWERCAP);
@@ -428,7 +428,7 @@ static void test_builder_when_no_marked_process_totals_every_process(void **stat
 		    "\"cpu_energy_uj\":5,\"memory_energy_uj\":0,\"carbon_ug\":0,\"embodied_ug\":0,\"ts_end\":\"10\"}");
 	assert_int_equal(export_builder_finish(b, NULL, &r), 0);
 	assert_int_equal(r.nprocs, 2);
-	assert_int_equal(r.total.cpu_uj, 12);
+	assert_int_equal(r.total.tot.cpu_uj, 12);
 	export_builder_free(b);
 }
 
@@ -460,8 +460,8 @@ static void test_builder_when_only_run_record_without_split_derives_operational(
 	assert_int_equal(export_builder_finish(b, NULL, &r), 0);
 	assert_string_equal(r.command, "sleep 1");
 	assert_int_equal(r.exit_status, 3);
-	assert_int_equal(r.total.carbon_op_ug, op);
-	assert_int_equal(r.total.carbon_op_ug + r.total.carbon_emb_ug, 600000000ull);
+	assert_int_equal(r.total.tot.operational_ug, op);
+	assert_int_equal(r.total.tot.operational_ug + r.total.tot.embodied_ug, 600000000ull);
 	assert_true(r.total.has_ci);
 	assert_int_equal(r.total.ci_hi_ug, 2);
 	assert_int_equal(r.start_real_ns, 4000000000ull);

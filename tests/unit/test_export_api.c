@@ -30,10 +30,10 @@ static void test_export_run_from_api_when_answers_are_whole_gives_integer_figure
 	assert_int_equal(export_run_from_api(h, e, NULL, 100000000000ULL, &r, err, sizeof(err)), 0);
 	assert_true(r.wall_ns == 60000000000ULL);
 	assert_true(r.start_real_ns == 40000000000ULL);
-	assert_int_equal(r.total.cpu_uj, 1250000);
-	assert_int_equal(r.total.mem_uj, 250000);
-	assert_int_equal(r.total.carbon_op_ug, 125);
-	assert_int_equal(r.total.carbon_emb_ug, 2);
+	assert_int_equal(r.total.tot.cpu_uj, 1250000);
+	assert_int_equal(r.total.tot.mem_uj, 250000);
+	assert_int_equal(r.total.tot.operational_ug, 125);
+	assert_int_equal(r.total.tot.embodied_ug, 2);
 	assert_int_equal(r.host_cpu_uj + r.host_mem_uj, 1500000);
 	assert_int_equal(r.source, ENERGY_SRC_POWERCAP);
 	assert_string_equal(r.zone, "FR");
@@ -41,8 +41,8 @@ static void test_export_run_from_api_when_answers_are_whole_gives_integer_figure
 	assert_int_equal(r.nprocs, 1);
 	assert_int_equal(r.procs[0].pid, 42);
 	assert_string_equal(r.procs[0].comm, "train");
-	assert_int_equal(r.procs[0].f.cpu_uj, 500000);
-	assert_int_equal(r.procs[0].f.mem_uj, 125000);
+	assert_int_equal(r.procs[0].f.tot.cpu_uj, 500000);
+	assert_int_equal(r.procs[0].f.tot.mem_uj, 125000);
 	free(r.procs);
 	cJSON_Delete(h);
 	cJSON_Delete(e);

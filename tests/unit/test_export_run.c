@@ -46,7 +46,7 @@ static void test_run_from_json_when_run_object_given_keeps_its_figures_and_inter
 	assert_int_equal(export_energy_uj(&r.total), 2024478);
 	assert_int_equal(export_carbon_ug(&r.total), 5767);
 	/* the operational part is energy x PUE x intensity; the rest of carbon_ug is embodied */
-	assert_int_equal(r.total.carbon_op_ug, carbon_operational_ug(2024478, 471.08, 1.0));
+	assert_int_equal(r.total.tot.operational_ug, carbon_operational_ug(2024478, 471.08, 1.0));
 	assert_int_equal(r.total.ci_lo_ug, 803);
 	assert_int_equal(r.host_domain_uj[ENERGY_PACKAGE], 6140058);
 	assert_true(r.end_real_ns > 0);
@@ -66,8 +66,8 @@ static void test_run_from_json_when_split_present_uses_it(void **state)
 	cJSON_AddNumberToObject(total, "carbon_operational_ug", 300);
 	cJSON_AddNumberToObject(total, "carbon_embodied_ug", 5467);
 	assert_int_equal(report_run_from_json(root, NULL, &b, &r), 0);
-	assert_int_equal(r.total.carbon_op_ug, 300);
-	assert_int_equal(r.total.carbon_emb_ug, 5467);
+	assert_int_equal(r.total.tot.operational_ug, 300);
+	assert_int_equal(r.total.tot.embodied_ug, 5467);
 	export_builder_free(b);
 	cJSON_Delete(root);
 }

@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -256,6 +258,25 @@ void carbon_series_free(struct carbon_series *s)
 	memset(s, 0, sizeof(*s));
 }
 
+/* A row's error, said as "FILE:LINE: what" like a compiler's: -EINVAL. */
+static int row_error(char *err, size_t errlen, const char *name, size_t line, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+static int row_error(char *err, size_t errlen, const char *name, size_t line, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (!err || !errlen)
+		return -EINVAL;
+	n = snprintf(err, errlen, "%s:%zu: ", name, line);
+	if (n >= 0 && (size_t)n < errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
 int carbon_parse_intensity_csv(const char *buf, size_t len, const char *name,
 			       struct carbon_series *out, char *err, size_t errlen)
 {
@@ -291,9 +312,8 @@ int carbon_parse_intensity_csv(const char *buf, size_t len, const char *name,
 
 			for (k = 0; k < n; k++)
 				fields += l[k] == ',';
-			ret = -EINVAL;
-			format_msg(err, errlen, "%s:%zu: expected 2 fields (timestamp,gco2_per_kwh), found %zu",
-				name, line, fields);
+			ret = row_error(err, errlen, name, line, "expected 2 fields (timestamp,gco2_per_kwh), found %zu",
+					fields);
 			goto fail;
 		}
 		n1 = (size_t)(comma - l);
@@ -307,32 +327,24 @@ int carbon_parse_intensity_csv(const char *buf, size_t len, const char *name,
 		}
 		if (!field_copy(l, n1, f, sizeof(f)) || !parse_timestamp(f, &ts)) {
 			printable(l, n1, q, sizeof(q));
-			ret = -EINVAL;
-			format_msg(err, errlen,
-				"%s:%zu: bad timestamp '%s' (expected ISO-8601 with Z or a UTC offset, e.g. "
-				"2026-01-01T00:00:00Z, or epoch seconds)",
-				name, line, q);
+			ret = row_error(err, errlen, name, line,
+					"bad timestamp '%s' (expected ISO-8601 with Z or a UTC offset, e.g. "
+					"2026-01-01T00:00:00Z, or epoch seconds)", q);
 			goto fail;
 		}
 		if (!field_copy(f2, n2, f, sizeof(f)) || !parse_value(f, &g)) {
 			printable(f2, n2, q, sizeof(q));
-			ret = -EINVAL;
-			format_msg(err, errlen, "%s:%zu: bad number '%s' (expected gCO2e/kWh, e.g. 412.5)",
-				name, line, q);
+			ret = row_error(err, errlen, name, line, "bad number '%s' (expected gCO2e/kWh, e.g. 412.5)", q);
 			goto fail;
 		}
 		if (g < 0) {
-			ret = -EINVAL;
-			format_msg(err, errlen, "%s:%zu: negative value %s (intensity must be >= 0 gCO2e/kWh)",
-				name, line, f);
+			ret = row_error(err, errlen, name, line, "negative value %s (intensity must be >= 0 gCO2e/kWh)", f);
 			goto fail;
 		}
 		if (s.n && ts <= s.ts_ns[s.n - 1]) {
-			ret = -EINVAL;
-			format_msg(err, errlen,
-				"%s:%zu: not sorted: timestamp is not after the one on line %zu "
-				"(rows must be strictly ascending)",
-				name, line, prev_line);
+			ret = row_error(err, errlen, name, line,
+					"not sorted: timestamp is not after the one on line %zu "
+					"(rows must be strictly ascending)", prev_line);
 			goto fail;
 		}
 		ret = series_push(&s, &cap, ts, g);

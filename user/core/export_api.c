@@ -19,10 +19,11 @@ static uint64_t micro(const cJSON *o, const char *k)
 static void figures(const cJSON *totals, struct export_figures *f)
 {
 	memset(f, 0, sizeof(*f));
-	f->cpu_uj = micro(totals, "cpu_energy");
-	f->mem_uj = micro(totals, "memory_energy");
-	f->carbon_op_ug = micro(totals, "carbon_operational");
-	f->carbon_emb_ug = micro(totals, "carbon_embodied");
+	f->tot.cpu_uj = micro(totals, "cpu_energy");
+	f->tot.mem_uj = micro(totals, "memory_energy");
+	f->tot.operational_ug = micro(totals, "carbon_operational");
+	f->tot.embodied_ug = micro(totals, "carbon_embodied");
+	f->tot.carbon_ug = f->tot.operational_ug + f->tot.embodied_ug;
 }
 
 static void copy_str(const cJSON *o, const char *k, char *out, size_t len)
@@ -52,8 +53,8 @@ int export_run_from_api(const cJSON *host, const cJSON *energy, const struct car
 	r->start_real_ns = now_real_ns > r->wall_ns ? now_real_ns - r->wall_ns : 0;
 	/* the window's host energy: every process, idle and other (the API's host series) */
 	figures(tot, &r->total);
-	r->host_cpu_uj = r->total.cpu_uj;
-	r->host_mem_uj = r->total.mem_uj;
+	r->host_cpu_uj = r->total.tot.cpu_uj;
+	r->host_mem_uj = r->total.tot.mem_uj;
 	v = cJSON_GetObjectItemCaseSensitive(host, "source");
 	if (cJSON_IsString(v))
 		energy_kind_parse(v->valuestring, &r->source);

@@ -205,11 +205,11 @@ static cJSON *build(const struct export_run *r, const struct export_opts *o)
 	cJSON_AddStringToObject(m, "cpuTrackingMode", r->source == ENERGY_SRC_MODEL ? "model" : "rapl");
 	if (r->cpu_count && r->wall_ns)
 		cJSON_AddNumberToObject(m, "averageUtilizationCpu",
-					clamp01((double)r->total.cpu_ns / ((double)r->wall_ns * r->cpu_count)));
+					clamp01((double)r->total.tot.cpu_ns / ((double)r->wall_ns * r->cpu_count)));
 	if (r->gpu_count)
 		cJSON_AddStringToObject(m, "gpuTrackingMode", "nvml");
 	/* kWh of everything measured for the task: CPU side and, where read, GPU */
-	cJSON_AddNumberToObject(m, "powerConsumption", (double)(e_uj + r->total.gpu_uj) / UJ_PER_KWH);
+	cJSON_AddNumberToObject(m, "powerConsumption", (double)(e_uj + r->total.tot.gpu_uj) / UJ_PER_KWH);
 	cJSON_AddNumberToObject(m, "measurementDuration", (double)r->wall_ns / 1e9);
 	export_format_utc(ts, sizeof(ts), r->start_real_ns, ' ');
 	cJSON_AddStringToObject(m, "measurementDateTime", ts);
@@ -225,7 +225,7 @@ static cJSON *build(const struct export_run *r, const struct export_opts *o)
 	if (r->cpu_count)
 		add_processor(comps, "cpu", r->cpu_model, r->cpu_count, e_uj, host);
 	if (r->gpu_count)
-		add_processor(comps, "gpu", r->gpu_model, r->gpu_count, r->total.gpu_uj, r->host_gpu_uj);
+		add_processor(comps, "gpu", r->gpu_model, r->gpu_count, r->total.tot.gpu_uj, r->host_gpu_uj);
 	if (r->ram_total_gb > 0) {
 		c = cJSON_CreateObject();
 		cJSON_AddStringToObject(c, "componentType", "ram");

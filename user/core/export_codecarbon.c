@@ -60,13 +60,13 @@ int export_codecarbon_row(FILE *f, const struct export_run *r, const struct expo
 {
 	char ts[32];
 	double dur_s = (double)r->wall_ns / 1e9;
-	double cpu_kwh = (double)r->total.cpu_uj / UJ_PER_KWH, ram_kwh = (double)r->total.mem_uj / UJ_PER_KWH;
-	double kg = (double)r->total.carbon_op_ug / UG_PER_KG;
+	double cpu_kwh = (double)r->total.tot.cpu_uj / UJ_PER_KWH, ram_kwh = (double)r->total.tot.mem_uj / UJ_PER_KWH;
+	double kg = (double)r->total.tot.operational_ug / UG_PER_KG;
 	/* RAM energy is measured only where a DRAM domain exists; otherwise it is unknown, not zero */
 	bool ram_known = r->domains & (1u << ENERGY_DRAM);
 	/* GPU energy likewise: known where NVML was read, empty otherwise (not 0) */
 	bool gpu_known = r->gpu_count > 0;
-	double gpu_kwh = (double)r->total.gpu_uj / UJ_PER_KWH;
+	double gpu_kwh = (double)r->total.tot.gpu_uj / UJ_PER_KWH;
 
 	export_format_utc(ts, sizeof(ts), r->end_real_ns, 'T');
 	export_csv_field(f, ts);

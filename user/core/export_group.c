@@ -147,7 +147,7 @@ int export_grouping_add(struct export_grouping *g, const struct proc_labels *l, 
 
 static uint64_t row_energy_uj(const struct export_group *r)
 {
-	return r->f.cpu_uj + r->f.mem_uj;
+	return r->f.tot.cpu_uj + r->f.tot.mem_uj;
 }
 
 static int by_energy_desc(const void *a, const void *b)

@@ -242,17 +242,18 @@ static void split_carbon(struct export_figures *f, uint64_t carbon_ug, bool has_
 {
 	uint64_t op;
 
+	f->tot.carbon_ug += carbon_ug;
 	if (has_emb && emb_ug <= carbon_ug) {
-		f->carbon_emb_ug += emb_ug;
-		f->carbon_op_ug += carbon_ug - emb_ug;
+		f->tot.embodied_ug += emb_ug;
+		f->tot.operational_ug += carbon_ug - emb_ug;
 		return;
 	}
 	/* DESIGN.md: operational is exactly energy x PUE x intensity; the rest is embodied */
-	op = carbon_operational_ug(f->cpu_uj + f->mem_uj, g_per_kwh, pue > 0 ? pue : 1.0);
+	op = carbon_operational_ug(f->tot.cpu_uj + f->tot.mem_uj, g_per_kwh, pue > 0 ? pue : 1.0);
 	if (op > carbon_ug)
 		op = carbon_ug;
-	f->carbon_op_ug += op;
-	f->carbon_emb_ug += carbon_ug - op;
+	f->tot.operational_ug += op;
+	f->tot.embodied_ug += carbon_ug - op;
 }
 
 static int add_process(struct export_builder *b, const cJSON *rec, char *err, size_t errlen)
@@ -293,10 +294,10 @@ static int add_process(struct export_builder *b, const cJSON *rec, char *err, si
 		return -ENOMEM;
 	e->p.ppid = (uint32_t)ppid;
 	get_str(rec, "comm", e->p.comm, sizeof(e->p.comm));
-	add.cpu_uj = cpu_uj;
-	add.mem_uj = mem_uj;
+	add.tot.cpu_uj = cpu_uj;
+	add.tot.mem_uj = mem_uj;
 	split_carbon(&add, carbon, has_emb, emb, get_num(rec, "intensity_g_per_kwh"), get_num(rec, "pue"));
-	add.cpu_ns = cpu_ns;
+	add.tot.cpu_ns = cpu_ns;
 	if (part_add(b, e, ls, &add))
 		return -ENOMEM;
 	if (has_labels && (e->lset == SIZE_MAX || ts_end >= e->lset_ts)) {
@@ -518,16 +519,17 @@ static int figures_from_run(struct export_builder *b, const cJSON *run, struct e
 		uint64_t carbon = 0, op = 0, emb = 0, v;
 		bool has_op, has_emb;
 
-		get_u64(o, "cpu_ns", &f->cpu_ns, NULL);
-		get_u64(o, "cpu_energy_uj", &f->cpu_uj, NULL);
-		get_u64(o, "memory_energy_uj", &f->mem_uj, NULL);
-		get_u64(o, "gpu_energy_uj", &f->gpu_uj, NULL);
+		get_u64(o, "cpu_ns", &f->tot.cpu_ns, NULL);
+		get_u64(o, "cpu_energy_uj", &f->tot.cpu_uj, NULL);
+		get_u64(o, "memory_energy_uj", &f->tot.mem_uj, NULL);
+		get_u64(o, "gpu_energy_uj", &f->tot.gpu_uj, NULL);
 		get_u64(o, "carbon_ug", &carbon, NULL);
 		get_u64(o, "carbon_operational_ug", &op, &has_op);
 		get_u64(o, "carbon_embodied_ug", &emb, &has_emb);
 		if (has_op && has_emb) {
-			f->carbon_op_ug = op;
-			f->carbon_emb_ug = emb;
+			f->tot.operational_ug = op;
+			f->tot.embodied_ug = emb;
+			f->tot.carbon_ug = op + emb;
 		} else {
 			split_carbon(f, carbon, has_emb, emb, r->intensity_g_per_kwh, r->pue);
 		}

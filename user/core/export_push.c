@@ -172,13 +172,13 @@ int export_push_body(FILE *f, const struct export_run *r)
 	gauge(f, "joule_job_energy_joules", "Energy the job's processes used (CPU side plus memory), in joules.",
 	      (double)export_energy_uj(t) / 1e6);
 	gauge(f, "joule_job_cpu_energy_joules", "The CPU (package or psys) part of the job's energy.",
-	      (double)t->cpu_uj / 1e6);
+	      (double)t->tot.cpu_uj / 1e6);
 	gauge(f, "joule_job_memory_energy_joules", "The memory (DRAM) part of the job's energy.",
-	      (double)t->mem_uj / 1e6);
+	      (double)t->tot.mem_uj / 1e6);
 	gauge(f, "joule_job_carbon_operational_grams", "Operational carbon: energy x PUE x grid intensity, g CO2e.",
-	      (double)t->carbon_op_ug / 1e6);
+	      (double)t->tot.operational_ug / 1e6);
 	gauge(f, "joule_job_carbon_embodied_grams", "Embodied carbon: the job's share of the host's manufacture, g CO2e.",
-	      (double)t->carbon_emb_ug / 1e6);
+	      (double)t->tot.embodied_ug / 1e6);
 	if (t->has_ci) {
 		fputs("# HELP joule_job_carbon_interval_grams The 95 % interval of operational plus embodied carbon.\n"
 		      "# TYPE joule_job_carbon_interval_grams gauge\n",
@@ -188,7 +188,7 @@ int export_push_body(FILE *f, const struct export_run *r)
 		fprintf(f, "joule_job_carbon_interval_grams{bound=\"lower\"} %s\n", num((double)t->ci_lo_ug / 1e6, b));
 		fprintf(f, "joule_job_carbon_interval_grams{bound=\"upper\"} %s\n", num((double)t->ci_hi_ug / 1e6, b));
 	}
-	gauge(f, "joule_job_cpu_seconds", "On-CPU time of the job's processes.", (double)t->cpu_ns / 1e9);
+	gauge(f, "joule_job_cpu_seconds", "On-CPU time of the job's processes.", (double)t->tot.cpu_ns / 1e9);
 	gauge(f, "joule_job_duration_seconds", "Wall time of the job.", (double)r->wall_ns / 1e9);
 	gauge(f, "joule_job_host_energy_joules", "Energy of the whole host over the job.",
 	      (double)(r->host_cpu_uj + r->host_mem_uj) / 1e6);

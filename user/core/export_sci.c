@@ -17,8 +17,8 @@ int export_sci(FILE *f, const struct export_run *r, const struct export_opts *o,
 		return -EINVAL;
 	}
 	n = (double)o->functional_units;
-	op_g = (double)r->total.carbon_op_ug / UG_PER_G;
-	emb_g = (double)r->total.carbon_emb_ug / UG_PER_G;
+	op_g = (double)r->total.tot.operational_ug / UG_PER_G;
+	emb_g = (double)r->total.tot.embodied_ug / UG_PER_G;
 	root = cJSON_CreateObject();
 	if (!root)
 		return -ENOMEM;

@@ -29,22 +29,17 @@ const char *export_format_name(enum export_format f)
 
 uint64_t export_energy_uj(const struct export_figures *x)
 {
-	return x->cpu_uj + x->mem_uj;
+	return sample_totals_energy_uj(&x->tot);
 }
 
 void export_figures_add(struct export_figures *a, const struct export_figures *b)
 {
-	a->cpu_ns += b->cpu_ns;
-	a->cpu_uj += b->cpu_uj;
-	a->mem_uj += b->mem_uj;
-	a->gpu_uj += b->gpu_uj;
-	a->carbon_op_ug += b->carbon_op_ug;
-	a->carbon_emb_ug += b->carbon_emb_ug;
+	sample_totals_add(&a->tot, &b->tot);
 }
 
 uint64_t export_carbon_ug(const struct export_figures *x)
 {
-	return x->carbon_op_ug + x->carbon_emb_ug;
+	return x->tot.operational_ug + x->tot.embodied_ug;
 }
 
 void export_format_utc(char *buf, size_t len, uint64_t real_ns, char sep)
@@ -88,10 +83,10 @@ static uint64_t host_uj(const struct export_run *r)
 
 static void csv_figures(FILE *f, const struct export_figures *x, const struct export_run *r)
 {
-	fprintf(f, "%llu,%llu,%llu,%llu,%llu,%llu,%llu,", (unsigned long long)x->cpu_ns,
-		(unsigned long long)export_energy_uj(x), (unsigned long long)x->cpu_uj, (unsigned long long)x->mem_uj,
-		(unsigned long long)export_carbon_ug(x), (unsigned long long)x->carbon_op_ug,
-		(unsigned long long)x->carbon_emb_ug);
+	fprintf(f, "%llu,%llu,%llu,%llu,%llu,%llu,%llu,", (unsigned long long)x->tot.cpu_ns,
+		(unsigned long long)export_energy_uj(x), (unsigned long long)x->tot.cpu_uj, (unsigned long long)x->tot.mem_uj,
+		(unsigned long long)export_carbon_ug(x), (unsigned long long)x->tot.operational_ug,
+		(unsigned long long)x->tot.embodied_ug);
 	if (x->has_ci)
 		fprintf(f, "%llu,%llu,", (unsigned long long)x->ci_lo_ug, (unsigned long long)x->ci_hi_ug);
 	else
@@ -207,14 +202,14 @@ static void add_u64(cJSON *o, const char *key, uint64_t v)
 
 static void add_figures(cJSON *o, const struct export_figures *x, const struct export_run *r)
 {
-	add_u64(o, "cpu_ns", x->cpu_ns);
+	add_u64(o, "cpu_ns", x->tot.cpu_ns);
 	add_u64(o, "energy_uj", export_energy_uj(x));
-	add_u64(o, "cpu_energy_uj", x->cpu_uj);
-	add_u64(o, "memory_energy_uj", x->mem_uj);
+	add_u64(o, "cpu_energy_uj", x->tot.cpu_uj);
+	add_u64(o, "memory_energy_uj", x->tot.mem_uj);
 	cJSON_AddNumberToObject(o, "allocation_ratio", ratio(export_energy_uj(x), host_uj(r)));
 	add_u64(o, "carbon_ug", export_carbon_ug(x));
-	add_u64(o, "carbon_operational_ug", x->carbon_op_ug);
-	add_u64(o, "carbon_embodied_ug", x->carbon_emb_ug);
+	add_u64(o, "carbon_operational_ug", x->tot.operational_ug);
+	add_u64(o, "carbon_embodied_ug", x->tot.embodied_ug);
 	if (x->has_ci) {
 		cJSON *ci = cJSON_AddArrayToObject(o, "carbon_ci_ug");
 

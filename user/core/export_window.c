@@ -80,6 +80,20 @@ int export_time_parse(const char *s, uint64_t *ns)
 	return 0;
 }
 
+/* One side of START..END: empty leaves it open, anything else must be a time. */
+static int parse_bound(const char *side, const char *which, uint64_t *ns, bool *has, char *err, size_t errlen)
+{
+	if (!side[0])
+		return 0;
+	if (export_time_parse(side, ns)) {
+		snprintf(err, errlen, "bad window %s '%s': want epoch seconds or RFC 3339 (2026-01-31T12:00:00Z)",
+			 which, side);
+		return -EINVAL;
+	}
+	*has = true;
+	return 0;
+}
+
 int export_window_parse(const char *s, struct export_window *w, char *err, size_t errlen)
 {
 	const char *dots = s ? strstr(s, "..") : NULL;
@@ -123,23 +137,11 @@ int export_window_parse(const char *s, struct export_window *w, char *err, size_
 	}
 	memcpy(side, s, (size_t)(dots - s));
 	side[dots - s] = '\0';
-	if (side[0]) {
-		if (export_time_parse(side, &w->start_ns)) {
-			snprintf(err, errlen, "bad window start '%s': want epoch seconds or RFC 3339 "
-					      "(2026-01-31T12:00:00Z)", side);
-			return -EINVAL;
-		}
-		w->has_start = true;
-	}
+	if (parse_bound(side, "start", &w->start_ns, &w->has_start, err, errlen))
+		return -EINVAL;
 	snprintf(side, sizeof(side), "%s", dots + 2);
-	if (side[0]) {
-		if (export_time_parse(side, &w->end_ns)) {
-			snprintf(err, errlen, "bad window end '%s': want epoch seconds or RFC 3339 "
-					      "(2026-01-31T12:00:00Z)", side);
-			return -EINVAL;
-		}
-		w->has_end = true;
-	}
+	if (parse_bound(side, "end", &w->end_ns, &w->has_end, err, errlen))
+		return -EINVAL;
 	if (w->has_start && w->has_end && w->end_ns < w->start_ns) {
 		snprintf(err, errlen, "bad window '%s': the end is before the start", s);
 		return -EINVAL;

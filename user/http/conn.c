@@ -4,7 +4,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -12,6 +11,7 @@
 #include "joule/http_query.h"
 #include "joule/log.h"
 #include "joule/util.h"
+#include "joule/worker.h"
 
 /*
  * Thousands of connections cost a descriptor and ~1 KB each with epoll; a
@@ -54,13 +54,10 @@ struct http_conns {
 	bool unix_socket;
 	/* Held by the deadline thread while it shuts a socket down: libmicrohttpd closes it only after NOTIFY_CLOSED. */
 	pthread_mutex_t lock;
-	pthread_cond_t cond;		/* CLOCK_MONOTONIC; signalled at stop */
 	struct http_conn *head;
 	unsigned open_normal, open_reserve;
 	uint64_t refused, dropped;
-	bool stopping;
-	pthread_t thread;
-	bool running;
+	struct worker sweep;		/* the deadline thread */
 };
 
 void http_limits_default(struct http_limits *l, unsigned max_conns, uint64_t nofile)
@@ -336,10 +333,9 @@ void http_conns_stats(struct http_conns *t, uint64_t *refused, uint64_t *dropped
 static void *sweep_main(void *arg)
 {
 	struct http_conns *t = arg;
-	struct timespec ts;
 
 	pthread_mutex_lock(&t->lock);
-	while (!t->stopping) {
+	while (!t->sweep.stopping) {
 		uint64_t now = now_mono_ns();
 
 		for (struct http_conn *k = t->head; k; k = k->next) {
@@ -349,22 +345,26 @@ static void *sweep_main(void *arg)
 			t->dropped++;
 			shutdown(k->fd, SHUT_RDWR);
 		}
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_nsec += SWEEP_NS;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&t->cond, &t->lock, &ts);
+		worker_sleep(&t->sweep, SWEEP_NS);
 	}
 	pthread_mutex_unlock(&t->lock);
 	return NULL;
 }
 
+void http_conns_free(struct http_conns *t)
+{
+	if (!t)
+		return;
+	worker_stop(&t->sweep);
+	/* MHD_stop_daemon closed every connection (NOTIFY_CLOSED): the list is empty */
+	worker_destroy(&t->sweep);
+	pthread_mutex_destroy(&t->lock);
+	free(t);
+}
+
 int http_conns_new(struct http_conns **out, const struct http_limits *l, bool unix_socket)
 {
 	struct http_conns *t = calloc(1, sizeof(*t));
-	pthread_condattr_t ca;
 	int err;
 
 	if (!t)
@@ -372,33 +372,12 @@ int http_conns_new(struct http_conns **out, const struct http_limits *l, bool un
 	t->lim = *l;
 	t->unix_socket = unix_socket;
 	pthread_mutex_init(&t->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&t->cond, &ca);
-	pthread_condattr_destroy(&ca);
-	err = -pthread_create(&t->thread, NULL, sweep_main, t);
+	err = worker_start(&t->sweep, &t->lock, sweep_main, t);
 	if (err) {
 		log_err("failed to start the connection deadline thread: %s", strerror(-err));
 		http_conns_free(t);
 		return err;
 	}
-	t->running = true;
 	*out = t;
 	return 0;
-}
-
-void http_conns_free(struct http_conns *t)
-{
-	if (!t)
-		return;
-	pthread_mutex_lock(&t->lock);
-	t->stopping = true;
-	pthread_cond_signal(&t->cond);
-	pthread_mutex_unlock(&t->lock);
-	if (t->running)
-		pthread_join(t->thread, NULL);
-	/* MHD_stop_daemon closed every connection (NOTIFY_CLOSED): the list is empty */
-	pthread_cond_destroy(&t->cond);
-	pthread_mutex_destroy(&t->lock);
-	free(t);
 }

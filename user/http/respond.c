@@ -60,6 +60,15 @@ bool http_client_accepts_gzip(struct MHD_Connection *c)
 	return http_accepts_gzip(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING));
 }
 
+ssize_t http_reader_copy(char *out, size_t max, const char *buf, size_t len, size_t *off)
+{
+	size_t n = len - *off < max ? len - *off : max;
+
+	memcpy(out, buf + *off, n);
+	*off += n;
+	return (ssize_t)n;
+}
+
 char *http_gzip(const char *in, size_t len, size_t *out_len)
 {
 	z_stream z = { 0 };

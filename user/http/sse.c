@@ -7,11 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include "joule/http_respond.h"
 #include "joule/http_sse.h"
 #include "joule/log.h"
 #include "joule/store.h"
 #include "joule/util.h"
+#include "joule/worker.h"
 
 /* Every stream gets a comment this often, so a dead peer is noticed by a failed write. */
 #define SSE_HEARTBEAT_NS (10 * NSEC_PER_SEC)
@@ -30,10 +31,7 @@ struct http_sse {
 	 * then libmicrohttpd's lock in MHD_resume_connection).
 	 */
 	atomic_uint streams;
-	bool stopping;
-	pthread_cond_t hb_cond;		/* CLOCK_MONOTONIC; signalled at stop */
-	pthread_t hb_thread;
-	bool hb_running;
+	struct worker hb;		/* the heartbeat; its stopping ends every stream */
 };
 
 struct sse {
@@ -88,7 +86,6 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
 {
 	struct sse *s = cls;
 	struct http_sse *h = s->reg;
-	size_t n;
 
 	if (s->off == s->len)
 		sse_fill(s);
@@ -96,7 +93,7 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
 		uint64_t seq;
 
 		pthread_mutex_lock(&h->lock);
-		if (h->stopping) {
+		if (h->hb.stopping) {
 			pthread_mutex_unlock(&h->lock);
 			return MHD_CONTENT_READER_END_OF_STREAM;
 		}
@@ -113,10 +110,7 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
 		pthread_mutex_unlock(&h->lock);
 		return 0;
 	}
-	n = s->len - s->off < max ? s->len - s->off : max;
-	memcpy(out, s->buf + s->off, n);
-	s->off += n;
-	return (ssize_t)n;
+	return http_reader_copy(out, max, s->buf, s->len, &s->off);
 }
 
 /*
@@ -195,56 +189,19 @@ void http_sse_notify(struct http_sse *h)
 static void *heartbeat_main(void *arg)
 {
 	struct http_sse *h = arg;
-	struct timespec ts;
 
 	pthread_mutex_lock(&h->lock);
-	while (!h->stopping) {
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += SSE_WAKE_NS / NSEC_PER_SEC;
-		pthread_cond_timedwait(&h->hb_cond, &h->lock, &ts);
-		if (!h->stopping)
-			wake_parked(h);
-	}
+	while (worker_sleep(&h->hb, SSE_WAKE_NS))
+		wake_parked(h);
 	pthread_mutex_unlock(&h->lock);
 	return NULL;
-}
-
-int http_sse_new(struct http_sse **out, struct store *store)
-{
-	struct http_sse *h = calloc(1, sizeof(*h));
-	pthread_condattr_t ca;
-	int err;
-
-	if (!h)
-		return -ENOMEM;
-	h->store = store;
-	pthread_mutex_init(&h->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&h->hb_cond, &ca);
-	pthread_condattr_destroy(&ca);
-	err = -pthread_create(&h->hb_thread, NULL, heartbeat_main, h);
-	if (err) {
-		log_err("failed to start the stream heartbeat thread: %s", strerror(-err));
-		http_sse_free(h);
-		return err;
-	}
-	h->hb_running = true;
-	*out = h;
-	return 0;
 }
 
 void http_sse_stop(struct http_sse *h)
 {
 	if (!h)
 		return;
-	pthread_mutex_lock(&h->lock);
-	h->stopping = true;
-	pthread_cond_signal(&h->hb_cond);
-	pthread_mutex_unlock(&h->lock);
-	if (h->hb_running)
-		pthread_join(h->hb_thread, NULL);
-	h->hb_running = false;
+	worker_stop(&h->hb);
 	/* resumed after stopping is set, every stream reads end-of-stream */
 	http_sse_notify(h);
 }
@@ -253,7 +210,26 @@ void http_sse_free(struct http_sse *h)
 {
 	if (!h)
 		return;
-	pthread_cond_destroy(&h->hb_cond);
+	worker_destroy(&h->hb);
 	pthread_mutex_destroy(&h->lock);
 	free(h);
+}
+
+int http_sse_new(struct http_sse **out, struct store *store)
+{
+	struct http_sse *h = calloc(1, sizeof(*h));
+	int err;
+
+	if (!h)
+		return -ENOMEM;
+	h->store = store;
+	pthread_mutex_init(&h->lock, NULL);
+	err = worker_start(&h->hb, &h->lock, heartbeat_main, h);
+	if (err) {
+		log_err("failed to start the stream heartbeat thread: %s", strerror(-err));
+		http_sse_free(h);
+		return err;
+	}
+	*out = h;
+	return 0;
 }

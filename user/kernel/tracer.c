@@ -288,12 +288,10 @@ int tracer_open(struct tracer **out, const struct tracer_opts *o)
 		goto fail;
 	}
 	t->states = calloc((size_t)t->ncpu, sizeof(*t->states));
-	t->prev_idle = calloc((size_t)t->ncpu, sizeof(uint64_t));
-	t->prev_overflow = calloc((size_t)t->ncpu, sizeof(uint64_t));
-	t->prev_flush = calloc((size_t)t->ncpu, sizeof(uint64_t));
+	t->prev = calloc((size_t)t->ncpu, sizeof(*t->prev));
 	t->keys = calloc(TRACER_BATCH_KEYS, sizeof(*t->keys));
 	t->vals = calloc((size_t)TRACER_BATCH_KEYS * (size_t)t->ncpu, sizeof(uint64_t));
-	if (!t->states || !t->prev_idle || !t->prev_overflow || !t->prev_flush || !t->keys || !t->vals) {
+	if (!t->states || !t->prev || !t->keys || !t->vals) {
 		err = -ENOMEM;
 		goto fail;
 	}
@@ -366,9 +364,7 @@ void tracer_close(struct tracer *t)
 	joule_bpf__destroy(t->skel);
 	tracer_procs_free(t);
 	free(t->states);
-	free(t->prev_idle);
-	free(t->prev_overflow);
-	free(t->prev_flush);
+	free(t->prev);
 	free(t->keys);
 	free(t->vals);
 	free(t);

@@ -12,20 +12,15 @@
 
 int tracer_delta_reserve(struct tracer_delta *d, size_t rows)
 {
-	struct tracer_task *tasks;
+	size_t cap = d->cap;
 	uint64_t *ns;
-	size_t cap;
+	int err;
 
-	if (rows <= d->cap)
-		return 0;
-	cap = d->cap ? d->cap : 256;
-	while (cap < rows)
-		cap *= 2;
-	tasks = realloc(d->tasks, cap * sizeof(*tasks));
-	if (!tasks)
-		return -ENOMEM;
-	d->tasks = tasks;
-	ns = realloc(d->task_ns, cap * (size_t)d->ncpu * sizeof(*ns));
+	err = array_reserve(&d->tasks, &cap, rows, sizeof(*d->tasks), 256);
+	if (err || cap == d->cap)
+		return err;
+	/* task_ns is a row of ncpu per task: it follows the tasks' capacity */
+	ns = reallocarray(d->task_ns, cap * (size_t)d->ncpu, sizeof(*ns));
 	if (!ns)
 		return -ENOMEM;
 	d->task_ns = ns;
@@ -72,15 +67,13 @@ int tracer_read_cpus(struct tracer *t, struct tracer_delta *d, int cpu_state_fd)
 	t->stats.overflow_events = 0;
 	t->stats.overflow_ns = 0;
 	for (int c = 0; c < t->ncpu; c++) {
-		const struct joule_cpu_state *s = &t->states[c];
+		const struct joule_cpu_state *s = &t->states[c], *p = &t->prev[c];
 
-		d->idle_ns[c] = s->idle_ns - t->prev_idle[c];
-		d->overflow_ns[c] = s->overflow_ns - t->prev_overflow[c];
+		d->idle_ns[c] = s->idle_ns - p->idle_ns;
+		d->overflow_ns[c] = s->overflow_ns - p->overflow_ns;
 		/* the CPU's own clock between its flushes; an offline CPU (no flush) has none */
-		d->clock_ns[c] = t->prev_flush[c] && s->flush_ns > t->prev_flush[c] ? s->flush_ns - t->prev_flush[c] : 0;
-		t->prev_idle[c] = s->idle_ns;
-		t->prev_overflow[c] = s->overflow_ns;
-		t->prev_flush[c] = s->flush_ns;
+		d->clock_ns[c] = p->flush_ns && s->flush_ns > p->flush_ns ? s->flush_ns - p->flush_ns : 0;
+		t->prev[c] = *s;
 		t->stats.overflow_events += s->overflow_events;
 		t->stats.overflow_ns += s->overflow_ns;
 	}
