@@ -132,6 +132,7 @@ def test_gpu_two_processes_at_3_to_1_sm_utilisation_get_3_to_1_of_the_energy(thr
     rep, s, _ = three_gpus
     a, b = s[0]["gpu_energy_uj"], s[1]["gpu_energy_uj"]
     assert a > 0 and b > 0, f"both processes on GPU 0 got energy: {a}, {b}"
+    print(f"3:1 on GPU 0: {a} / {b} uJ = {a / b:.6f} over {rep['host']['span_ns'] / 1e9:.2f} s")
     # exact per tick up to one µJ of largest-remainder rounding per tick
     assert abs(a - 3 * b) <= 4 * rep["host"]["span_ns"] / 1e8 + 4, f"3:1 split: {a} vs {b}"
     assert gpu(rep, 0)["split"] == "sm_util", "the method is stated"
