@@ -107,9 +107,9 @@ int tracer_snapshot(struct tracer *t, struct tracer_delta *d)
 		 */
 		return err;
 	}
+	/* the end until tracer_read_cpus has the flushes' own instant */
 	d->mono_start_ns = t->last_mono_ns;
 	d->mono_end_ns = now_mono_ns();
-	t->last_mono_ns = d->mono_end_ns;
 	/*
 	 * Drain events before reading: a child's fork names its parent
 	 * before its time is read, and a final switch's event says which
@@ -123,6 +123,7 @@ int tracer_snapshot(struct tracer *t, struct tracer_delta *d)
 		return err;
 
 	err = tracer_read_cpus(t, d, bpf_map__fd(t->skel->maps.cpu_state));
+	t->last_mono_ns = d->mono_end_ns;
 	if (!err)
 		err = tracer_read_tasks(t, d, bpf_map__fd(retired ? t->skel->maps.procs1 : t->skel->maps.procs0));
 	if (!err)

@@ -57,9 +57,19 @@ void tracer_delta_free(struct tracer_delta *d)
 	memset(d, 0, sizeof(*d));
 }
 
-/* Each CPU's idle, overflow and clock since the previous snapshot. */
+/*
+ * Each CPU's idle, overflow and clock since the previous snapshot, and the
+ * instant the interval ends: the mean of this round's flushes. Each CPU's
+ * clock runs from one of its flushes to the next, so with that end the
+ * CPUs' clocks cover ncpus x interval exactly, whenever userspace got to
+ * read the time (a clock read after the flushes was late by however long a
+ * busy machine kept the snapshot thread off the CPU: 1.2 % of a 100 ms
+ * interval once, under load).
+ */
 int tracer_read_cpus(struct tracer *t, struct tracer_delta *d, int cpu_state_fd)
 {
+	unsigned __int128 cut_sum = 0;
+	unsigned ncut = 0;
 	__u32 zero = 0;
 
 	if (bpf_map_lookup_elem(cpu_state_fd, &zero, t->states))
@@ -73,10 +83,17 @@ int tracer_read_cpus(struct tracer *t, struct tracer_delta *d, int cpu_state_fd)
 		d->overflow_ns[c] = s->overflow_ns - p->overflow_ns;
 		/* the CPU's own clock between its flushes; an offline CPU (no flush) has none */
 		d->clock_ns[c] = p->flush_ns && s->flush_ns > p->flush_ns ? s->flush_ns - p->flush_ns : 0;
+		if (s->flush_ns > p->flush_ns) {
+			cut_sum += s->flush_ns;
+			ncut++;
+		}
 		t->prev[c] = *s;
 		t->stats.overflow_events += s->overflow_events;
 		t->stats.overflow_ns += s->overflow_ns;
 	}
+	/* every flush of this round came after the previous round's, so the end only moves forward */
+	if (ncut && (uint64_t)(cut_sum / ncut) > d->mono_start_ns)
+		d->mono_end_ns = (uint64_t)(cut_sum / ncut);
 	return 0;
 }
 
