@@ -184,7 +184,7 @@ int cfg_set_source(struct joule_config *c, const struct config_key *k, const cha
 int cfg_set_model_curve(struct joule_config *c, const struct config_key *k, const char *v, char *err,
 			   size_t errlen)
 {
-	static const struct name_value curves[] = { { "linear", true }, { "specpower", false }, { NULL } };
+	static const struct name_value curves[] = { { "linear", true }, { "specpower", false }, { NULL, 0 } };
 	int linear;
 
 	if (name_value_find(curves, v, &linear))
@@ -213,7 +213,7 @@ int cfg_set_ledger_sync(struct joule_config *c, const struct config_key *k, cons
 {
 	static const struct name_value modes[] = {
 		{ "always", LEDGER_SYNC_ALWAYS }, { "interval", LEDGER_SYNC_INTERVAL }, { "never", LEDGER_SYNC_NEVER },
-		{ NULL },
+		{ NULL, 0 },
 	};
 	int mode;
 

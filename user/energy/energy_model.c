@@ -11,7 +11,7 @@
 /* /proc/cpuinfo's vendor_id values; any other leaves the vendor unknown. */
 static const struct name_value vendors[] = {
 	{ "GenuineIntel", ENERGY_VENDOR_INTEL }, { "AuthenticAMD", ENERGY_VENDOR_AMD },
-	{ "HygonGenuine", ENERGY_VENDOR_HYGON }, { NULL },
+	{ "HygonGenuine", ENERGY_VENDOR_HYGON }, { NULL, 0 },
 };
 
 /* Value of "key<spaces/tabs>: value" on the line at p, if the key matches; else NULL. */

@@ -156,7 +156,7 @@ int http_param(struct http_request_params *p, const char *key, const char *value
 	} else if (!strcmp(key, "sort")) {
 		static const struct name_value sorts[] = {
 			{ "energy", SORT_ENERGY }, { "cpu", SORT_CPU }, { "carbon", SORT_CARBON }, { "pid", SORT_PID },
-			{ NULL },
+			{ NULL, 0 },
 		};
 		int sort;
 

@@ -42,7 +42,7 @@ static const struct name_value client_auth_types[] = {
 	{ "NoClientCert", HTTP_CLIENT_CERT_NONE },
 	{ "VerifyClientCertIfGiven", HTTP_CLIENT_CERT_VERIFY_IF_GIVEN },
 	{ "RequireAndVerifyClientCert", HTTP_CLIENT_CERT_REQUIRE_VERIFY },
-	{ NULL },
+	{ NULL, 0 },
 };
 
 static int parse_tls(yaml_document_t *doc, yaml_node_t *m, const char *dir, struct http_webcfg *w, char *err,
