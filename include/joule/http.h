@@ -10,6 +10,7 @@
 struct store;
 struct carbon_ctx;
 struct span_table;
+struct http_auth;
 
 struct http_cfg {
 	const char *listen;		/* ADDR:PORT; NULL or "" disables TCP */
@@ -20,6 +21,13 @@ struct http_cfg {
 	unsigned threads;		/* 0: 2 */
 	unsigned max_connections;	/* per listener, beyond it only a reserve for scrapes; 0: 4096 (fd limit permitting) */
 	const char *web_config_file;	/* exporter-toolkit web config (TLS, basic auth); NULL: plain HTTP */
+	/*
+	 * web_config_file already loaded (http_auth_new): http_start takes it
+	 * over and frees it, on failure too; NULL: http_start loads the file.
+	 * One load, so a certificate rotated in between cannot differ from
+	 * the one checked at start.
+	 */
+	struct http_auth *auth;
 	const char *version;
 };
 

@@ -389,6 +389,7 @@ int cmd_daemon(int argc, char **argv)
 	struct daemon d = { .argc = argc, .argv = argv };
 	struct http_cfg hc = { 0 };
 	struct store_cfg sc = { 0 };
+	struct http_auth *auth = NULL;	/* the web config, loaded before anything else is opened */
 	char token[TOKEN_MAX + 2], bound[128];
 	const char *ready_file;
 	uint64_t wd_ns, wd_next = 0;
@@ -430,14 +431,9 @@ int cmd_daemon(int argc, char **argv)
 			goto out;
 	}
 	/* A bad web config (or a certificate or key it names that cannot be read) is refused now, before the
-	 * BPF load and the energy sources, which take seconds on a busy machine; http_start loads it again. */
-	if (d.cfg.web_config_file) {
-		struct http_auth *a;
-
-		if (http_auth_new(&a, d.cfg.web_config_file))
-			goto out;
-		http_auth_free(a);
-	}
+	 * BPF load and the energy sources, which take seconds on a busy machine; http_start takes it over. */
+	if (d.cfg.web_config_file && d.cfg.web_config_file[0] && http_auth_new(&auth, d.cfg.web_config_file))
+		goto out;
 	err = pipeline_open(&d.p, &d.cfg);
 	if (err) {
 		rc = err;
@@ -504,6 +500,8 @@ int cmd_daemon(int argc, char **argv)
 	hc.version = JOULE_VERSION;
 	hc.max_connections = d.cfg.http_max_connections;
 	hc.web_config_file = d.cfg.web_config_file;
+	hc.auth = auth;
+	auth = NULL;	/* http_start's now, whatever it returns */
 	err = http_start(&d.http, &hc, &d.st, bound, sizeof(bound));
 	/* the server keeps its own copy */
 	sodium_memzero(token, sizeof(token));
@@ -572,6 +570,7 @@ out:
 	/* HTTP first (no reader left), the spans still open (recorded as stopped), then the ledger's last
 	 * records and fdatasync, then BPF */
 	http_stop(d.http);
+	http_auth_free(auth);	/* a failure before http_start took it over */
 	if (d.spans) {
 		spans_http_stop(d.spans);
 		span_drain(d.spans, record_span, &d);

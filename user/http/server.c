@@ -548,16 +548,21 @@ int http_start(struct http_server **out, const struct http_cfg *cfg, struct http
 	struct http_limits lim;
 	int err = 0;
 
-	if (!h)
+	if (!h) {
+		http_auth_free(cfg->auth);
 		return -ENOMEM;
+	}
+	h->auth = cfg->auth;
 	http_limits_default(&lim, cfg->max_connections, fd_budget());
 	if (sodium_init() < 0) {
+		http_auth_free(h->auth);
 		free(h);
 		return -EIO;
 	}
 	h->st = st;
 	err = http_sse_new(&h->sse, st->store);
 	if (err) {
+		http_auth_free(h->auth);
 		free(h);
 		return err;
 	}
@@ -579,7 +584,7 @@ int http_start(struct http_server **out, const struct http_cfg *cfg, struct http
 			err = -EINVAL;
 			goto fail;
 		}
-		if (cfg->web_config_file && cfg->web_config_file[0]) {
+		if (!h->auth && cfg->web_config_file && cfg->web_config_file[0]) {
 			err = http_auth_new(&h->auth, cfg->web_config_file);
 			if (err)
 				goto fail;
