@@ -109,12 +109,16 @@ static int read_procs(int dirfd, int depth, uint32_t **v, size_t *n, size_t *cap
 			close(fd);
 		return rc;
 	}
-	while (!rc && fscanf(f, "%lu", &pid) == 1)
-		if (*n < SPAN_TREE_MAX && !array_reserve(v, cap, *n + 1, sizeof(**v), 64))
-			(*v)[(*n)++] = (uint32_t)pid;
+	while (*n < SPAN_TREE_MAX && fscanf(f, "%lu", &pid) == 1) {
+		if (array_reserve(v, cap, *n + 1, sizeof(**v), 64)) {
+			rc = -ENOMEM;	/* a partial list would undercount the span: say so instead */
+			break;
+		}
+		(*v)[(*n)++] = (uint32_t)pid;
+	}
 	fclose(f);
-	if (depth >= 32)
-		return 0;
+	if (rc || depth >= 32)
+		return rc;
 	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	d = fd >= 0 ? fdopendir(fd) : NULL;
 	if (!d) {
@@ -122,18 +126,19 @@ static int read_procs(int dirfd, int depth, uint32_t **v, size_t *n, size_t *cap
 			close(fd);
 		return 0;
 	}
-	while ((e = readdir(d)))
+	while (!rc && (e = readdir(d)))
 		if (e->d_type == DT_DIR && e->d_name[0] != '.') {
 			int sub = openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-			/* a child cgroup removed meanwhile is simply not counted */
+			/* a child cgroup removed meanwhile has no processes to count */
 			if (sub >= 0) {
-				read_procs(sub, depth + 1, v, n, cap);
+				if (read_procs(sub, depth + 1, v, n, cap) == -ENOMEM)
+					rc = -ENOMEM;
 				close(sub);
 			}
 		}
 	closedir(d);
-	return 0;
+	return rc;
 }
 
 int spans_cgroup_pids(const char *cgroup, uint32_t **pids, size_t *n)
@@ -342,7 +347,7 @@ static unsigned h_open(struct span_table *t, struct carbon_ctx *carbon, const st
 		if (err == -ENAMETOOLONG)
 			return fail(out, 400, "the process's cgroup path is too long for a span%s", NULL);
 		if (err)
-			return fail(out, 404, "cannot read the process's cgroup: %s", strerror(-err));
+			return fail(out, err == -ENOMEM ? 500 : 404, "cannot read the process's cgroup: %s", strerror(-err));
 		r.cgroup = cgroup;
 		r.children = pids;
 	}
