@@ -123,5 +123,7 @@ cJSON *ledger_gap_json(uint64_t lost, const char *reason, uint64_t t0_ns, uint64
 
 /* Free an item and whatever JSON it still owns. */
 void ledger_item_free(struct ledger_item *it);
+/* Free a chain of items from first on (its next links). */
+void ledger_items_free(struct ledger_item *first);
 
 #endif /* JOULE_LEDGER_RECORD_H */

@@ -22,12 +22,8 @@
 static void ledger_free(struct ledger *l)
 {
 	ledger_acc_free(&l->acc);
-	while (l->head) {
-		struct ledger_item *it = l->head;
-
-		l->head = it->next;
-		ledger_item_free(it);
-	}
+	ledger_items_free(l->head);
+	l->head = l->tail = NULL;
 	pthread_mutex_destroy(&l->mu);
 	pthread_cond_destroy(&l->cv_item);
 	pthread_cond_destroy(&l->cv_done);

@@ -379,12 +379,7 @@ void ledger_acc_free(struct ledger_acc *a)
 	while (proctab_next(&a->procs, &cur, &e))
 		free(acc_of(e.val));
 	proctab_free(&a->procs);
-	while (a->moved.first) {
-		struct ledger_item *it = a->moved.first;
-
-		a->moved.first = it->next;
-		ledger_item_free(it);
-	}
+	ledger_items_free(a->moved.first);
 	memset(&a->moved, 0, sizeof(a->moved));
 	a->nacc = a->nexited = 0;
 }
@@ -408,6 +403,16 @@ void ledger_item_free(struct ledger_item *it)
 	if (it && it->type == LEDGER_ITEM_JSON)
 		cJSON_Delete(it->u.json);
 	free(it);
+}
+
+void ledger_items_free(struct ledger_item *first)
+{
+	while (first) {
+		struct ledger_item *next = first->next;
+
+		ledger_item_free(first);
+		first = next;
+	}
 }
 
 static void read_id(const char *path, char *buf, size_t len)
