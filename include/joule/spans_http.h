@@ -37,17 +37,6 @@ cJSON *spans_http_json(const struct span *sp, struct carbon_ctx *carbon);
 /* A process's cumulative CPU ns now, all its threads, dead ones too (the scheduler's sum_exec_runtime). */
 bool spans_process_cpu_ns(uint32_t pid, uint64_t *cpu_ns);
 
-/* A process's cgroup v2 path ("/system.slice/x.service") into path. 0, -ENOENT, -EOPNOTSUPP (no unified hierarchy), -ENAMETOOLONG. */
-int spans_process_cgroup(uint32_t pid, char *path, size_t len);
-
-/*
- * The pids in cgroup (a v2 path) and in every cgroup below it, now, from
- * the kernel's cgroup.procs: a malloc'd array in *pids (free it). 0,
- * -ENOENT (gone), -EOPNOTSUPP (no cgroup2 mount), -EACCES (outside this
- * mount's root), or -errno.
- */
-int spans_cgroup_pids(const char *cgroup, uint32_t **pids, size_t *n);
-
 /* The daemon is stopping: close the spans still open as stopped, valued up to now, for the last drain. */
 void spans_http_stop(struct span_table *t);
 

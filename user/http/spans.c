@@ -1,18 +1,14 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* The energy-span endpoints over the Unix socket: who asks comes from SO_PEERCRED, never from the request; spans valued from the process's own CPU clock. */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 #include <cjson/cJSON.h>
 #include "joule/carbon.h"
+#include "joule/cgroupfs.h"
 #include "joule/http_query.h"
 #include "joule/spans_http.h"
 #include "joule/util.h"
@@ -39,140 +35,9 @@ static bool cum_cb(void *ctx, uint32_t pid, uint64_t *cum_ns)
 	return spans_process_cpu_ns(pid, cum_ns);
 }
 
-int spans_process_cgroup(uint32_t pid, char *path, size_t len)
-{
-	char file[64], *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-	FILE *f;
-	int rc = -EOPNOTSUPP;
-
-	snprintf(file, sizeof(file), "/proc/%u/cgroup", pid);
-	f = fopen(file, "re");
-	if (!f)
-		return -errno;
-	/* "0::/path" is the unified hierarchy's line; a v1-only host has none */
-	while ((n = getline(&line, &cap, f)) > 0) {
-		if (line[n - 1] == '\n')
-			line[--n] = '\0';
-		if (strncmp(line, "0::/", 4) != 0)
-			continue;
-		rc = (size_t)n - 3 < len ? 0 : -ENAMETOOLONG;
-		if (!rc)
-			memcpy(path, line + 3, (size_t)n - 2);
-		break;
-	}
-	free(line);
-	fclose(f);
-	return rc;
-}
-
-/* Where the unified hierarchy is mounted, and which of its paths is that mount's root; read once. */
-static struct {
-	pthread_once_t once;
-	char dir[PATH_MAX], root[PATH_MAX];
-	bool found;
-} v2 = { .once = PTHREAD_ONCE_INIT };
-
-static void find_v2_mount(void)
-{
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	char line[2 * PATH_MAX], root[PATH_MAX], dir[PATH_MAX];
-
-	/* "36 25 0:30 / /sys/fs/cgroup/unified rw,... - cgroup2 cgroup2 rw" */
-	while (f && !v2.found && fgets(line, sizeof(line), f)) {
-		const char *dash = strstr(line, " - cgroup2 ");
-
-		if (dash && sscanf(line, "%*s %*s %*s %4095s %4095s", root, dir) == 2) {
-			snprintf(v2.root, sizeof(v2.root), "%s", strcmp(root, "/") ? root : "");
-			snprintf(v2.dir, sizeof(v2.dir), "%s", dir);
-			v2.found = true;
-		}
-	}
-	if (f)
-		fclose(f);
-}
-
-/* Append the pids of dir/cgroup.procs and of every cgroup below dir to *v; depth bounds a deep tree. */
-static int read_procs(int dirfd, int depth, uint32_t **v, size_t *n, size_t *cap)
-{
-	int fd = openat(dirfd, "cgroup.procs", O_RDONLY | O_CLOEXEC);
-	FILE *f = fd >= 0 ? fdopen(fd, "re") : NULL;
-	unsigned long pid;
-	DIR *d;
-	struct dirent *e;
-	int rc = 0;
-
-	if (!f) {
-		rc = -errno;
-		if (fd >= 0)
-			close(fd);
-		return rc;
-	}
-	while (*n < SPAN_TREE_MAX && fscanf(f, "%lu", &pid) == 1) {
-		if (array_reserve(v, cap, *n + 1, sizeof(**v), 64)) {
-			rc = -ENOMEM;	/* a partial list would undercount the span: say so instead */
-			break;
-		}
-		(*v)[(*n)++] = (uint32_t)pid;
-	}
-	fclose(f);
-	if (rc || depth >= 32)
-		return rc;
-	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	d = fd >= 0 ? fdopendir(fd) : NULL;
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
-		return 0;
-	}
-	while (!rc && (e = readdir(d)))
-		if (e->d_type == DT_DIR && e->d_name[0] != '.') {
-			int sub = openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-			/* a child cgroup removed meanwhile has no processes to count */
-			if (sub >= 0) {
-				if (read_procs(sub, depth + 1, v, n, cap) == -ENOMEM)
-					rc = -ENOMEM;
-				close(sub);
-			}
-		}
-	closedir(d);
-	return rc;
-}
-
-int spans_cgroup_pids(const char *cgroup, uint32_t **pids, size_t *n)
-{
-	char dir[2 * PATH_MAX];
-	size_t cap = 0, rl;
-	int fd, rc;
-
-	pthread_once(&v2.once, find_v2_mount);
-	*pids = NULL;
-	*n = 0;
-	if (!v2.found)
-		return -EOPNOTSUPP;
-	/* a path outside this mount's root (another cgroup namespace) is not ours to read */
-	rl = strlen(v2.root);
-	if (strncmp(cgroup, v2.root, rl) != 0 || (cgroup[rl] != '/' && cgroup[rl] != '\0') || strstr(cgroup, "/.."))
-		return -EACCES;
-	snprintf(dir, sizeof(dir), "%s%s", v2.dir, cgroup + rl);
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT || errno == ENOTDIR ? -ENOENT : -errno;
-	rc = read_procs(fd, 0, pids, n, &cap);
-	close(fd);
-	if (rc) {
-		free(*pids);
-		*pids = NULL;
-		*n = 0;
-	}
-	return rc;
-}
-
 static int members_cb(void *ctx, const char *cgroup, uint32_t **pids, size_t *n)
 {
-	return spans_cgroup_pids(cgroup, pids, n);
+	return cgroupfs_pids(cgroup, SPAN_TREE_MAX, pids, n);
 }
 
 static const struct span_io span_io = { .cum = cum_cb, .members = members_cb };
@@ -338,9 +203,9 @@ static unsigned h_open(struct span_table *t, struct carbon_ctx *carbon, const st
 	}
 	if (r.scope == SPAN_SCOPE_CGROUP) {
 		/* the cgroup the process is in now, and its processes now: the span counts them from this instant */
-		err = spans_process_cgroup(r.pid, cgroup, sizeof(cgroup));
+		err = cgroupfs_process_path(r.pid, cgroup, sizeof(cgroup));
 		if (!err)
-			err = spans_cgroup_pids(cgroup, &pids, &r.nchildren);
+			err = cgroupfs_pids(cgroup, SPAN_TREE_MAX, &pids, &r.nchildren);
 		if (err == -EOPNOTSUPP)
 			return fail(out, 400, "scope cgroup needs the cgroup v2 (unified) hierarchy, which this host has not%s",
 				    NULL);
