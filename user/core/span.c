@@ -168,11 +168,9 @@ static bool in_sorted(const uint32_t *v, size_t n, uint32_t pid)
 	return n && bsearch(&pid, v, n, sizeof(*v), cmp_pid);
 }
 
-/* A cgroup span's members become pids (taken over, sorted). */
+/* A cgroup span's members become pids (sorted; taken over). */
 static void set_members(struct span *sp, uint32_t *pids, size_t n)
 {
-	if (n)
-		qsort(pids, n, sizeof(*pids), cmp_pid);
 	free(sp->members);
 	sp->members = pids;
 	sp->nmembers = sp->cap = n;
@@ -223,8 +221,10 @@ int span_open(struct span_table *t, const struct span_open_req *r, uint64_t *id)
 			pthread_mutex_unlock(&t->lock);
 			return -ENOMEM;
 		}
-		if (r->nchildren)
+		if (r->nchildren) {
 			memcpy(pids, r->children, r->nchildren * sizeof(*pids));
+			qsort(pids, r->nchildren, sizeof(*pids), cmp_pid);
+		}
 		set_members(sp, pids, r->nchildren);
 		snprintf(sp->cgroup, sizeof(sp->cgroup), "%s", r->cgroup ? r->cgroup : "");
 	}
@@ -337,6 +337,24 @@ static void value_tail(struct span_table *t, struct span *sp, uint64_t to)
 	sp->valued_mono_ns = to > sp->valued_mono_ns ? to : sp->valued_mono_ns;
 }
 
+/*
+ * Close open[i] as state at mono/real ns: a process-scope span takes its
+ * clock's growth up to cum_ns (when cum_ok: the process is still there),
+ * every span the tail since its latest tick.
+ */
+static void close_at(struct span_table *t, size_t i, uint64_t cum_ns, bool cum_ok, uint64_t mono_ns, uint64_t real_ns,
+		     enum span_state state, struct span *out)
+{
+	struct span *sp = &t->open[i];
+
+	if (sp->scope == SPAN_SCOPE_PROCESS && cum_ok && cum_ns > sp->last_cum_ns) {
+		value_cpu(sp, cum_ns - sp->last_cum_ns);
+		sp->last_cum_ns = cum_ns;
+	}
+	value_tail(t, sp, mono_ns);
+	finish(t, i, state, mono_ns, real_ns, out);
+}
+
 int span_close(struct span_table *t, uint64_t id, uint32_t uid, uint64_t cum_ns, bool cum_ok, uint64_t mono_ns,
 	       uint64_t real_ns, struct span *out)
 {
@@ -344,18 +362,11 @@ int span_close(struct span_table *t, uint64_t id, uint32_t uid, uint64_t cum_ns,
 
 	pthread_mutex_lock(&t->lock);
 	sp = find(t, id, uid);
-	if (!sp) {
-		pthread_mutex_unlock(&t->lock);
-		return -ENOENT;
-	}
-	if (sp->scope == SPAN_SCOPE_PROCESS && cum_ok && cum_ns > sp->last_cum_ns) {
-		value_cpu(sp, cum_ns - sp->last_cum_ns);
-		sp->last_cum_ns = cum_ns;
-	}
-	value_tail(t, sp, mono_ns);
-	finish(t, (size_t)(sp - t->open), cum_ok ? SPAN_CLOSED : SPAN_EXITED, mono_ns, real_ns, out);
+	if (sp)
+		close_at(t, (size_t)(sp - t->open), cum_ns, cum_ok, mono_ns, real_ns,
+			 cum_ok ? SPAN_CLOSED : SPAN_EXITED, out);
 	pthread_mutex_unlock(&t->lock);
-	return 0;
+	return sp ? 0 : -ENOENT;
 }
 
 /* The wall-time share of tick [a, b] after from: num/den. */
@@ -527,16 +538,10 @@ void span_close_all(struct span_table *t, const struct span_io *io, uint64_t mon
 {
 	pthread_mutex_lock(&t->lock);
 	while (t->nopen) {
-		struct span *sp = &t->open[0];
-		uint64_t cum;
+		uint64_t cum = 0;
+		bool ok = t->open[0].scope == SPAN_SCOPE_PROCESS && io && io->cum && io->cum(io->ctx, t->open[0].pid, &cum);
 
-		if (sp->scope == SPAN_SCOPE_PROCESS && io && io->cum && io->cum(io->ctx, sp->pid, &cum) &&
-		    cum > sp->last_cum_ns) {
-			value_cpu(sp, cum - sp->last_cum_ns);
-			sp->last_cum_ns = cum;
-		}
-		value_tail(t, sp, mono_ns);
-		finish(t, 0, SPAN_STOPPED, mono_ns, real_ns, NULL);
+		close_at(t, 0, cum, ok, mono_ns, real_ns, SPAN_STOPPED, NULL);
 	}
 	pthread_mutex_unlock(&t->lock);
 }
