@@ -493,7 +493,7 @@ int cmd_daemon(int argc, char **argv)
 	d.st.fill_self = fill_self;
 	d.st.fill_ctx = &d;
 	hc.listen = d.cfg.listen ? d.cfg.listen : DEFAULT_LISTEN;
-	hc.socket_path = d.cfg.socket_path ? d.cfg.socket_path : DAEMON_DEFAULT_SOCKET;
+	hc.socket_path = socket_path;	/* the one the lock above was taken for */
 	hc.socket_group = d.cfg.socket_group ? d.cfg.socket_group : DEFAULT_GROUP;
 	hc.socket_mode = d.cfg.socket_mode;
 	hc.api_token = d.cfg.api_token_file ? token : NULL;
