@@ -50,5 +50,11 @@ struct plot_opts {
 
 /* The picture as one SVG document (malloc'd, NUL-terminated). 0, -ENODATA with no host span, or -ENOMEM. */
 int plot_svg_render(const struct plot *p, const struct plot_opts *o, char **out, size_t *len);
+/*
+ * The same picture inline in an HTML page of its own (a <title> from
+ * o->title; no script, nothing fetched): one file to attach or open
+ * anywhere. As plot_svg_render.
+ */
+int plot_html_render(const struct plot *p, const struct plot_opts *o, char **out, size_t *len);
 
 #endif /* JOULE_PLOT_SVG_H */

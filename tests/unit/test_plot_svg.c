@@ -214,6 +214,28 @@ static void test_plot_svg_render_when_series_colours_follows_the_palette(void **
 	free(svg);
 }
 
+/* The page holds the SVG itself from <svg on, and a title escaped like the SVG's text (markup and control bytes). */
+static void test_plot_html_render_when_title_has_markup_wraps_the_same_svg_in_a_page(void **state)
+{
+	const char *names[] = { "make" };
+	struct plot_opts o = { .title = "joule run: a<b & \"c\"\x1b[2J" };
+	char *svg = render(plot_of(1, names), &o), *page = NULL;
+	struct plot *p = plot_of(1, names);
+	size_t len = 0;
+
+	(void)state;
+	assert_int_equal(plot_html_render(p, &o, &page, &len), 0);
+	plot_free(p);
+	assert_int_equal(strlen(page), len);
+	assert_true(strncmp(page, "<!DOCTYPE html>", 15) == 0);
+	assert_non_null(strstr(page, "<title>joule run: a&lt;b &amp; &quot;c&quot;?[2J</title>"));
+	assert_null(strstr(page, "<script"));
+	assert_null(strstr(page, "<?xml"));
+	assert_non_null(strstr(page, strstr(svg, "<svg")));	/* the picture, byte for byte */
+	free(svg);
+	free(page);
+}
+
 TL_MAIN(
 	cmocka_unit_test(test_plot_name_hash_when_known_inputs_is_fnv1a),
 	cmocka_unit_test(test_plot_assign_colors_when_fewer_names_than_colours_gives_each_its_own),
@@ -226,5 +248,6 @@ TL_MAIN(
 	cmocka_unit_test(test_plot_svg_render_when_title_is_long_cuts_it_and_keeps_the_totals),
 	cmocka_unit_test(test_plot_svg_render_when_label_given_names_the_series_by_it),
 	cmocka_unit_test(test_plot_svg_render_when_source_is_model_says_it_is_estimated),
-	cmocka_unit_test(test_plot_svg_render_when_series_colours_follows_the_palette)
+	cmocka_unit_test(test_plot_svg_render_when_series_colours_follows_the_palette),
+	cmocka_unit_test(test_plot_html_render_when_title_has_markup_wraps_the_same_svg_in_a_page)
 )

@@ -96,44 +96,12 @@ int report_plot_record(struct report_plot *rp, const cJSON *rec)
 	return 0;
 }
 
+/* FILE.html: the picture inline in a page (plot_html_render); anything else: the SVG itself. */
 static bool wants_html(const char *path)
 {
 	size_t n = strlen(path);
 
 	return n >= 5 && !strcasecmp(path + n - 5, ".html");
-}
-
-/* s with & < > " as entities, for the page's <title>. */
-static void put_escaped(FILE *f, const char *s)
-{
-	for (; *s; s++) {
-		const char *e = *s == '&' ? "&amp;" : *s == '<' ? "&lt;" : *s == '>' ? "&gt;" : *s == '"' ? "&quot;" : NULL;
-
-		if (e)
-			fputs(e, f);
-		else
-			fputc(*s, f);
-	}
-}
-
-/*
- * FILE.html: the same picture inline in a page of its own, one file to
- * attach or open anywhere; no script, nothing fetched. Inline SVG in HTML
- * takes no XML declaration, so the page starts at <svg.
- */
-static int write_html(FILE *f, const char *svg, size_t len, const char *title)
-{
-	const char *at = strstr(svg, "<svg");
-
-	if (!at)
-		at = svg;
-	fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>", f);
-	put_escaped(f, title && *title ? title : "joule plot");
-	fputs("</title>\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n</head>\n"
-	      "<body style=\"margin:0;background:#fff\">\n", f);
-	fwrite(at, 1, len - (size_t)(at - svg), f);
-	fputs("\n</body>\n</html>\n", f);
-	return ferror(f) ? -EIO : 0;
 }
 
 int report_plot_finish(struct report_plot *rp, struct plot_opts *o)
@@ -144,14 +112,13 @@ int report_plot_finish(struct report_plot *rp, struct plot_opts *o)
 
 	if (!o->source && rp->source[0])
 		o->source = rp->source;
-	err = plot_svg_render(rp->p, o, &svg, &len);
+	err = (wants_html(rp->path) ? plot_html_render : plot_svg_render)(rp->p, o, &svg, &len);
 	if (err) {
 		fprintf(stderr, "joule: cannot draw %s: %s\n", rp->path,
 			err == -ENODATA ? "no host samples to draw" : strerror(-err));
 		return 1;
 	}
-	if (wants_html(rp->path) ? write_html(rp->f, svg, len, o->title) != 0 || fflush(rp->f)
-				 : fwrite(svg, 1, len, rp->f) != len || fflush(rp->f)) {
+	if (fwrite(svg, 1, len, rp->f) != len || fflush(rp->f)) {
 		fprintf(stderr, "joule: failed to write %s: %s\n", rp->path, strerror(errno));
 		free(svg);
 		return 1;

@@ -515,3 +515,29 @@ out:
 	free(colors);
 	return err;
 }
+
+int plot_html_render(const struct plot *p, const struct plot_opts *o, char **out, size_t *len)
+{
+	struct textbuf b = { 0 };
+	char *svg = NULL;
+	size_t n = 0;
+	const char *at;
+	int err = plot_svg_render(p, o, &svg, &n);
+
+	if (err)
+		return err;
+	/* inline SVG in HTML takes no XML declaration: the page starts at <svg */
+	at = strstr(svg, "<svg");
+	textbuf_printf(&b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>");
+	put_text(&b, o->title && o->title[0] ? o->title : "joule plot");
+	textbuf_printf(&b, "</title>\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+		       "</head>\n<body style=\"margin:0;background:#fff\">\n%s\n</body>\n</html>\n", at ? at : svg);
+	free(svg);
+	if (b.oom) {
+		textbuf_free(&b);
+		return -ENOMEM;
+	}
+	*out = b.p;
+	*len = b.len;
+	return 0;
+}
